@@ -1,0 +1,31 @@
+"""Verified originals: the images a query is matched against."""
+
+from django.conf import settings
+from django.db import models
+
+
+class Reference(models.Model):
+    media = models.OneToOneField(
+        "mediastore.MediaObject", on_delete=models.PROTECT, related_name="reference"
+    )
+    source = models.CharField(max_length=200, help_text="Who vouches for it, e.g. a news agency.")
+    external_id = models.CharField(max_length=200, blank=True, db_index=True)
+    url = models.URLField(max_length=2000, blank=True)
+    caption = models.TextField(blank=True)
+    credit = models.CharField(max_length=500, blank=True)
+    licence = models.CharField(max_length=200, blank=True)
+    published_at = models.DateField(null=True, blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.source}:{self.external_id or self.pk}"

@@ -1,0 +1,73 @@
+"""Roles are Django groups with a fixed set of permissions, synced after every migrate."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.apps import apps
+from django.contrib.auth.models import Group, Permission
+
+MODERATOR = "moderator"
+FACT_CHECKER = "fact_checker"
+ADMIN = "admin"
+API_CLIENT = "api_client"
+ROLES = (MODERATOR, FACT_CHECKER, ADMIN, API_CLIENT)
+
+# "app_label.codename" per role; admins get every permission of the project's apps.
+ROLE_PERMISSIONS: dict[str, tuple[str, ...]] = {
+    MODERATOR: (
+        "moderation.view_submission",
+        "moderation.review_submission",
+        "factcheck.view_reference",
+    ),
+    FACT_CHECKER: (
+        "moderation.view_submission",
+        "factcheck.view_reference",
+        "factcheck.add_reference",
+        "factcheck.change_reference",
+        "factcheck.delete_reference",
+    ),
+    API_CLIENT: (
+        "moderation.add_submission",
+        "moderation.view_submission",
+    ),
+}
+ADMIN_APP_LABELS = ("accounts", "mediastore", "moderation", "factcheck", "detection", "ops")
+
+
+def roles_sync() -> None:
+    """Create the role groups and set their permissions to exactly ROLE_PERMISSIONS."""
+    for role in ROLES:
+        group, _ = Group.objects.get_or_create(name=role)
+        if role == ADMIN:
+            permissions = Permission.objects.filter(content_type__app_label__in=ADMIN_APP_LABELS)
+        else:
+            permissions = _permissions(ROLE_PERMISSIONS[role])
+        group.permissions.set(permissions)
+
+
+def _permissions(names: tuple[str, ...]) -> list[Permission]:
+    found = []
+    for name in names:
+        app_label, codename = name.split(".", 1)
+        permission = Permission.objects.filter(
+            content_type__app_label=app_label, codename=codename
+        ).first()
+        if permission is not None:
+            found.append(permission)
+    return found
+
+
+def user_has_role(user: Any, role: str) -> bool:
+    if not getattr(user, "is_authenticated", False):
+        return False
+    if role == ADMIN and user.is_superuser:
+        return True
+    return user.groups.filter(name=role).exists()
+
+
+def sync_roles_after_migrate(sender: Any, **kwargs: Any) -> None:
+    # post_migrate fires once per app and each app's permissions are created in its own turn,
+    # so the groups are synced in the last app's turn, when every permission exists.
+    if sender is list(apps.get_app_configs())[-1]:
+        roles_sync()

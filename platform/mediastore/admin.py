@@ -1,0 +1,13 @@
+from django.contrib import admin
+
+from mediastore.models import MediaObject
+
+
+@admin.register(MediaObject)
+class MediaObjectAdmin(admin.ModelAdmin):
+    list_display = ("sha256", "format", "width", "height", "size", "created_at")
+    search_fields = ("sha256",)
+    readonly_fields = ("sha256", "file", "mime", "format", "size", "width", "height", "created_at")
+
+    def has_add_permission(self, request, obj=None) -> bool:  # type: ignore[no-untyped-def]
+        return False

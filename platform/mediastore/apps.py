@@ -1,0 +1,6 @@
+from django.apps import AppConfig
+
+
+class MediastoreConfig(AppConfig):
+    name = "mediastore"
+    verbose_name = "Media store"

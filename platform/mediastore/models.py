@@ -1,0 +1,20 @@
+"""Media objects, stored once per content (the file is named by its SHA-256)."""
+
+from django.db import models
+
+
+class MediaObject(models.Model):
+    sha256 = models.CharField(max_length=64, unique=True)
+    file = models.FileField(max_length=255)
+    mime = models.CharField(max_length=100)
+    format = models.CharField(max_length=16, help_text="Decoder that read it, e.g. JPEG.")
+    size = models.PositiveBigIntegerField(help_text="Bytes.")
+    width = models.PositiveIntegerField()
+    height = models.PositiveIntegerField()
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"{self.sha256[:12]} {self.format} {self.width}x{self.height}"
