@@ -7,6 +7,7 @@ class AccountsConfig(AppConfig):
     verbose_name = "Accounts and audit"
 
     def ready(self) -> None:
+        import accounts.schema  # noqa: F401 - registers the OpenAPI auth extension
         from accounts.roles import sync_roles_after_migrate
 
         # Permissions exist only after every app migrated, so role groups are synced then.

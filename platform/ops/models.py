@@ -6,6 +6,7 @@ class WorkerPong(models.Model):
 
     token = models.CharField(max_length=64, unique=True)
     worker = models.CharField(max_length=255)
+    python_version = models.CharField(max_length=32, blank=True)
     executions = models.PositiveIntegerField(
         default=0, help_text="How many times the task ran for this token (redeliveries show here)."
     )

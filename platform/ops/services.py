@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import json
-import socket
+import platform
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
 from django.conf import settings
-from django.db import connection, transaction
+from django.db import connection
 from django.db.models import F
 
 from ops.models import WorkerPong
@@ -33,7 +33,10 @@ def worker_ping(*, token: str) -> None:
 
 
 def worker_pong_record(*, token: str, worker: str) -> WorkerPong:
-    pong, _ = WorkerPong.objects.get_or_create(token=token, defaults={"worker": worker})
+    """Answer a ping once per token; a redelivered task only increments `executions`."""
+    pong, _ = WorkerPong.objects.get_or_create(
+        token=token, defaults={"worker": worker, "python_version": platform.python_version()}
+    )
     WorkerPong.objects.filter(pk=pong.pk).update(executions=F("executions") + 1, worker=worker)
     pong.refresh_from_db()
     return pong
@@ -54,7 +57,7 @@ def readiness_checks() -> list[Check]:
 
 def _check_database() -> Check:
     try:
-        with transaction.atomic(), connection.cursor() as cursor:
+        with connection.cursor() as cursor:
             cursor.execute("SELECT 1")
             cursor.fetchone()
     except Exception as error:  # any driver error means "not ready", with its reason
@@ -68,7 +71,7 @@ def _check_broker() -> Check:
     from config.celery import app
 
     try:
-        with app.connection_for_write() as broker:
+        with app.connection_for_write(settings.CELERY_BROKER_URL) as broker:
             broker.ensure_connection(max_retries=1, timeout=BROKER_CHECK_TIMEOUT_SECONDS)
     except Exception as error:  # kombu raises many transport-specific errors
         return Check("broker", False, type(error).__name__)
@@ -86,7 +89,3 @@ def _check_index_files() -> Check:
     except (OSError, ValueError) as error:
         return Check("index", False, f"{type(error).__name__}")
     return Check("index", True, f"{len(manifests)} manifest(s) readable")
-
-
-def worker_name() -> str:
-    return socket.gethostname()

@@ -19,6 +19,8 @@ SECRET_KEY = env_str("SECRET_KEY") or "test-only-secret-key-not-for-deployment-0
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 DATA_DIR = Path(tempfile.mkdtemp(prefix="provenant-test-"))
 MEDIA_ROOT = DATA_DIR / "media"
+STATIC_ROOT = DATA_DIR / "static"
+STATIC_ROOT.mkdir()
 INDEX_DIR = DATA_DIR / "index"
 MODELS_CACHE_DIR = DATA_DIR / "models"
 STORAGES = {

@@ -24,4 +24,4 @@ class Command(BaseCommand):
         pong = worker_pong_wait(token=token, timeout=options["timeout"])
         if pong is None:
             raise CommandError(f"no worker answered within {options['timeout']:g} s")
-        self.stdout.write(f"worker {pong.worker} answered")
+        self.stdout.write(f"worker {pong.worker} (Python {pong.python_version}) answered")

@@ -7,7 +7,7 @@ from django.contrib.auth.models import Group
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from accounts.models import User
-from accounts.roles import ADMIN, FACT_CHECKER, MODERATOR, roles_sync
+from accounts.roles import ADMIN, FACT_CHECKER, MODERATOR
 from accounts.services import audit_record
 
 DEMO_PASSWORD_FILE = "demo-admin.txt"
@@ -32,7 +32,6 @@ class Command(BaseCommand):
             password_file.write_text(password + "\n")
             password_file.chmod(0o600)
             audit_record(actor=None, action="user.create_demo_admin", target=user)
-        roles_sync()
         user.groups.add(*Group.objects.filter(name__in=[ADMIN, MODERATOR, FACT_CHECKER]))
         password = password_file.read_text().strip() if password_file.exists() else "(unchanged)"
         self.stdout.write(f"demo login: {username} / {password}")
