@@ -67,8 +67,8 @@ def user_has_role(user: Any, role: str) -> bool:
 
 
 def sync_roles_after_migrate(sender: Any, **kwargs: Any) -> None:
-    # post_migrate fires once per app with models and each app's permissions are created in its own turn,
-    # so the groups are synced in the last app's turn, when every permission exists.
+    # post_migrate fires once per app with models, each creating its own permissions, so the
+    # groups are synced in the last app's turn, when every permission exists.
     with_models = [config for config in apps.get_app_configs() if config.models_module is not None]
     if sender is with_models[-1]:
         roles_sync()

@@ -1,4 +1,4 @@
-"""The Celery application. Start a worker from the repository root with `celery -A config worker`."""
+"""The Celery application; start a worker from the repository root: `celery -A config worker`."""
 
 from __future__ import annotations
 

@@ -94,7 +94,9 @@ def database_config(name: str, *, default_sqlite: Path) -> dict[str, Any]:
         raise ConfigError(name, f"not a valid database URL ({error})") from None
     engine = config.get("ENGINE", "")
     if engine not in SUPPORTED_DATABASE_ENGINES:
-        raise ConfigError(name, f"unsupported scheme in {_redact(raw)!r}; use postgres:// or sqlite://")
+        raise ConfigError(
+            name, f"unsupported scheme in {_redact(raw)!r}; use postgres:// or sqlite://"
+        )
     if engine.endswith("postgresql") and not config.get("NAME"):
         raise ConfigError(name, f"no database name in {_redact(raw)!r}")
     return config

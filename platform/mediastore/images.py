@@ -75,7 +75,9 @@ def load_rgb(content: bytes) -> np.ndarray:
             upright = ImageOps.exif_transpose(image)
             return np.asarray(upright.convert("RGB"), dtype=np.uint8)
         except (OSError, ValueError, SyntaxError) as error:
-            raise ImageRejected(f"the image could not be decoded: {error}", code="corrupt") from None
+            raise ImageRejected(
+                f"the image could not be decoded: {error}", code="corrupt"
+            ) from None
 
 
 def _open(content: bytes) -> Image.Image:
@@ -115,4 +117,6 @@ def _decode_fully(image: Image.Image) -> None:
             f"the image has more than {MAX_IMAGE_PIXELS} pixels", code="too_many_pixels"
         ) from None
     except (OSError, ValueError, SyntaxError, EOFError) as error:
-        raise ImageRejected(f"the image data is corrupt or truncated ({error})", code="corrupt") from None
+        raise ImageRejected(
+            f"the image data is corrupt or truncated ({error})", code="corrupt"
+        ) from None

@@ -30,7 +30,11 @@ def test_same_content_is_stored_once_under_its_hash(make_image_bytes) -> None:
 
 
 def test_jpeg_webp_gif_are_accepted(make_image_bytes) -> None:
-    for image_format, mime in [("JPEG", "image/jpeg"), ("WEBP", "image/webp"), ("GIF", "image/gif")]:
+    for image_format, mime in [
+        ("JPEG", "image/jpeg"),
+        ("WEBP", "image/webp"),
+        ("GIF", "image/gif"),
+    ]:
         assert media_store(content=make_image_bytes(32, 32, image_format)).media.mime == mime
 
 

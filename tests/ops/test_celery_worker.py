@@ -1,4 +1,4 @@
-"""A real Celery worker over Redis runs tasks enqueued on commit, exactly once, never on rollback."""
+"""A real Celery worker over Redis runs tasks enqueued on commit exactly once, never on rollback."""
 
 import secrets
 import subprocess

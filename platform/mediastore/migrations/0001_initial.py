@@ -4,28 +4,34 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
-    dependencies = [
-    ]
+    dependencies = []
 
     operations = [
         migrations.CreateModel(
-            name='MediaObject',
+            name="MediaObject",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('sha256', models.CharField(max_length=64, unique=True)),
-                ('file', models.FileField(max_length=255, upload_to='')),
-                ('mime', models.CharField(max_length=100)),
-                ('format', models.CharField(help_text='Decoder that read it, e.g. JPEG.', max_length=16)),
-                ('size', models.PositiveBigIntegerField(help_text='Bytes.')),
-                ('width', models.PositiveIntegerField()),
-                ('height', models.PositiveIntegerField()),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("sha256", models.CharField(max_length=64, unique=True)),
+                ("file", models.FileField(max_length=255, upload_to="")),
+                ("mime", models.CharField(max_length=100)),
+                (
+                    "format",
+                    models.CharField(help_text="Decoder that read it, e.g. JPEG.", max_length=16),
+                ),
+                ("size", models.PositiveBigIntegerField(help_text="Bytes.")),
+                ("width", models.PositiveIntegerField()),
+                ("height", models.PositiveIntegerField()),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
             ],
             options={
-                'ordering': ['-created_at'],
+                "ordering": ["-created_at"],
             },
         ),
     ]

@@ -6,34 +6,96 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
-        ('accounts', '0001_initial'),
-        ('mediastore', '0001_initial'),
+        ("accounts", "0001_initial"),
+        ("mediastore", "0001_initial"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='Submission',
+            name="Submission",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('source', models.CharField(choices=[('api', 'API'), ('webhook', 'Webhook'), ('upload', 'Upload in the web UI'), ('cli', 'Command line')], max_length=16)),
-                ('external_id', models.CharField(blank=True, db_index=True, max_length=200)),
-                ('text', models.TextField(blank=True, help_text='Caption or post text sent with the media.')),
-                ('status', models.CharField(choices=[('received', 'Received'), ('analyzing', 'Analyzing'), ('analyzed', 'Analyzed'), ('failed', 'Failed')], default='received', max_length=16)),
-                ('created_at', models.DateTimeField(auto_now_add=True, db_index=True)),
-                ('updated_at', models.DateTimeField(auto_now=True)),
-                ('client', models.ForeignKey(blank=True, help_text='The platform that sent it; empty for uploads by staff.', null=True, on_delete=django.db.models.deletion.PROTECT, related_name='submissions', to='accounts.apiclient')),
-                ('created_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('media', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='submissions', to='mediastore.mediaobject')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "source",
+                    models.CharField(
+                        choices=[
+                            ("api", "API"),
+                            ("webhook", "Webhook"),
+                            ("upload", "Upload in the web UI"),
+                            ("cli", "Command line"),
+                        ],
+                        max_length=16,
+                    ),
+                ),
+                ("external_id", models.CharField(blank=True, db_index=True, max_length=200)),
+                (
+                    "text",
+                    models.TextField(
+                        blank=True, help_text="Caption or post text sent with the media."
+                    ),
+                ),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[
+                            ("received", "Received"),
+                            ("analyzing", "Analyzing"),
+                            ("analyzed", "Analyzed"),
+                            ("failed", "Failed"),
+                        ],
+                        default="received",
+                        max_length=16,
+                    ),
+                ),
+                ("created_at", models.DateTimeField(auto_now_add=True, db_index=True)),
+                ("updated_at", models.DateTimeField(auto_now=True)),
+                (
+                    "client",
+                    models.ForeignKey(
+                        blank=True,
+                        help_text="The platform that sent it; empty for uploads by staff.",
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="submissions",
+                        to="accounts.apiclient",
+                    ),
+                ),
+                (
+                    "created_by",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "media",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="submissions",
+                        to="mediastore.mediaobject",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-created_at', '-id'],
-                'permissions': [('review_submission', 'Can claim submissions and decide on them')],
-                'indexes': [models.Index(fields=['status', 'created_at'], name='moderation__status_ea75ef_idx')],
+                "ordering": ["-created_at", "-id"],
+                "permissions": [("review_submission", "Can claim submissions and decide on them")],
+                "indexes": [
+                    models.Index(
+                        fields=["status", "created_at"], name="moderation__status_ea75ef_idx"
+                    )
+                ],
             },
         ),
     ]

@@ -4,22 +4,31 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
-    dependencies = [
-    ]
+    dependencies = []
 
     operations = [
         migrations.CreateModel(
-            name='WorkerPong',
+            name="WorkerPong",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('token', models.CharField(max_length=64, unique=True)),
-                ('worker', models.CharField(max_length=255)),
-                ('python_version', models.CharField(blank=True, max_length=32)),
-                ('executions', models.PositiveIntegerField(default=0, help_text='How many times the task ran for this token (redeliveries show here).')),
-                ('answered_at', models.DateTimeField(auto_now=True)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("token", models.CharField(max_length=64, unique=True)),
+                ("worker", models.CharField(max_length=255)),
+                ("python_version", models.CharField(blank=True, max_length=32)),
+                (
+                    "executions",
+                    models.PositiveIntegerField(
+                        default=0,
+                        help_text="How many times the task ran for this token (redeliveries show here).",
+                    ),
+                ),
+                ("answered_at", models.DateTimeField(auto_now=True)),
             ],
         ),
     ]

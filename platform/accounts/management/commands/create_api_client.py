@@ -22,7 +22,9 @@ class Command(BaseCommand):
             try:
                 URLValidator(schemes=["http", "https"])(callback_url)
             except ValidationError:
-                raise CommandError(f"--callback-url: not an http(s) URL: {callback_url!r}") from None
+                raise CommandError(
+                    f"--callback-url: not an http(s) URL: {callback_url!r}"
+                ) from None
         try:
             issued = api_client_create(name=options["name"], callback_url=callback_url)
         except ClientError as error:

@@ -14,7 +14,7 @@ DEMO_PASSWORD_FILE = "demo-admin.txt"
 
 
 class Command(BaseCommand):
-    help = "Create (once) a demo superuser holding every role, for local trials. Refused when DEBUG is off."
+    help = "Create (once) a demo superuser with every role for local trials; needs DEBUG on."
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--username", default="admin")

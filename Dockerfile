@@ -1,0 +1,20 @@
+# Provenant image for web and worker. Build: docker compose build (see docker-compose.yml).
+FROM python:3.11-slim-bookworm
+
+ENV PYTHONDONTWRITEBYTECODE=1 \
+    PYTHONUNBUFFERED=1 \
+    PYTHONPATH=/app:/app/platform \
+    DATA_DIR=/data
+
+# CPU wheels by default; the gpu profile builds with a CUDA index and faiss-gpu instead.
+ARG TORCH_INDEX_URL=https://download.pytorch.org/whl/cpu
+ARG EXTRA_PACKAGES=""
+
+WORKDIR /app
+COPY pyproject.toml README.md ./
+RUN pip install --no-cache-dir --extra-index-url "${TORCH_INDEX_URL}" . ${EXTRA_PACKAGES}
+COPY . .
+RUN useradd --create-home --uid 10001 provenant && mkdir -p /data && chown provenant /data
+USER provenant
+EXPOSE 8000
+CMD ["gunicorn", "config.wsgi", "--bind", "0.0.0.0:8000", "--workers", "3", "--timeout", "60"]

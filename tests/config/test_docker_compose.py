@@ -1,0 +1,79 @@
+"""docker-compose.yml cannot run here (no engine), so its structure is checked instead."""
+
+from pathlib import Path
+
+import pytest
+import yaml
+
+REPO_DIR = Path(__file__).resolve().parents[2]
+APP_SERVICES = ("web", "worker", "worker-gpu")
+REQUIRED_APP_ENV = {
+    "DJANGO_SETTINGS_MODULE", "DATABASE_URL", "CELERY_BROKER_URL", "DATA_DIR", "SECRET_KEY",
+    "ALLOWED_HOSTS",
+}  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def compose() -> dict:
+    return yaml.safe_load((REPO_DIR / "docker-compose.yml").read_text())
+
+
+def test_services_and_images(compose: dict) -> None:
+    services = compose["services"]
+    assert {"web", "worker", "postgres", "redis", "worker-gpu"} <= set(services)
+    for name in ("postgres", "redis"):
+        image = services[name]["image"]
+        assert ":" in image and not image.endswith(":latest"), image
+    for name in APP_SERVICES:
+        assert services[name]["build"]["context"] == "."
+    assert (REPO_DIR / "Dockerfile").is_file()
+
+
+def test_every_service_has_a_healthcheck_and_restarts(compose: dict) -> None:
+    for name, service in compose["services"].items():
+        check = service.get("healthcheck", {})
+        assert check.get("test"), name
+        assert check.get("interval") and check.get("retries"), name
+
+
+def test_app_services_are_configured_for_production(compose: dict) -> None:
+    for name in APP_SERVICES:
+        service = compose["services"][name]
+        environment = service["environment"]
+        assert set(environment) >= REQUIRED_APP_ENV, name
+        assert environment["DJANGO_SETTINGS_MODULE"] == "config.settings.production"
+        assert environment["DATABASE_URL"].startswith("postgres://")
+        assert environment["CELERY_BROKER_URL"].startswith("redis://redis:")
+        assert ":?" in environment["SECRET_KEY"], "SECRET_KEY must be required, never defaulted"
+        for dependency in ("postgres", "redis"):
+            assert service["depends_on"][dependency]["condition"] == "service_healthy"
+
+
+def test_commands_use_the_documented_entry_points(compose: dict) -> None:
+    services = compose["services"]
+    assert "gunicorn config.wsgi" in services["web"]["command"]
+    assert "manage.py migrate" in services["web"]["command"]
+    assert services["worker"]["command"].startswith("celery -A config worker")
+    assert "8000:8000" in services["web"]["ports"]
+
+
+def test_named_volumes_are_declared_and_mounted(compose: dict) -> None:
+    declared = set(compose["volumes"])
+    mounted = {
+        volume.split(":", 1)[0]
+        for service in compose["services"].values()
+        for volume in service.get("volumes", [])
+    }
+    assert mounted == declared == {"data", "pgdata", "redisdata"}
+    assert "data:/data" in compose["services"]["web"]["volumes"]
+
+
+def test_gpu_profile_reserves_a_gpu_and_installs_cuda_packages(compose: dict) -> None:
+    gpu = compose["services"]["worker-gpu"]
+    assert gpu["profiles"] == ["gpu"]
+    assert gpu["environment"]["CLIP_DEVICE"] == "cuda"
+    assert "faiss-gpu" in gpu["build"]["args"]["EXTRA_PACKAGES"]
+    assert "cu" in gpu["build"]["args"]["TORCH_INDEX_URL"].rsplit("/", 1)[-1]
+    devices = gpu["deploy"]["resources"]["reservations"]["devices"]
+    assert devices[0]["capabilities"] == ["gpu"]
+    assert "gpu" not in compose["services"]["worker"].get("profiles", [])
