@@ -29,3 +29,22 @@ class Reference(models.Model):
 
     def __str__(self) -> str:
         return f"{self.source}:{self.external_id or self.pk}"
+
+
+class Fingerprint(models.Model):
+    """What retrieval needs of a reference, computed once when it is added."""
+
+    reference = models.OneToOneField(
+        Reference, on_delete=models.CASCADE, related_name="fingerprint"
+    )
+    pdq = models.BinaryField(max_length=32, help_text="256-bit PDQ hash, packed.")
+    pdq_quality = models.PositiveSmallIntegerField()
+    clip = models.BinaryField(null=True, blank=True, help_text="float32 CLIP embedding.")
+    clip_model = models.CharField(max_length=200, blank=True)
+    features_file = models.CharField(
+        max_length=255, help_text="Storage name of the cached local features (npz)."
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return f"fingerprint of reference {self.reference_id}"

@@ -20,6 +20,8 @@ POSTGRES_START_HINT = "pg_ctlcluster --skip-systemctl-redirect $(ls /etc/postgre
 
 def pytest_sessionstart(session: pytest.Session) -> None:
     """Fail loudly when PostgreSQL is down: the suite never falls back to SQLite."""
+    if not session.config.pluginmanager.hasplugin("django"):
+        return  # Django-free runs of core packages (pytest -p no:django tests/*/core)
     from django.conf import settings
 
     database = settings.DATABASES["default"]
@@ -80,8 +82,11 @@ def run_manage(project_env, tmp_path):  # type: ignore[no-untyped-def]
 
 
 @pytest.fixture(autouse=True)
-def private_data_dirs(settings, tmp_path):  # type: ignore[no-untyped-def]
+def private_data_dirs(request, tmp_path):  # type: ignore[no-untyped-def]
     """Each test gets its own media and index folders, so files never leak between tests."""
+    if not request.config.pluginmanager.hasplugin("django"):
+        return tmp_path
+    settings = request.getfixturevalue("settings")
     settings.MEDIA_ROOT = tmp_path / "media"
     settings.INDEX_DIR = tmp_path / "index"
     return tmp_path

@@ -7,6 +7,7 @@ from ops import views as ops_views
 
 api_v1 = [
     path("me/", MeView.as_view(), name="api-me"),
+    path("", include("factcheck.api_urls")),
 ]
 
 urlpatterns = [

@@ -146,6 +146,7 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_TASK_DEFAULT_QUEUE = "default"
 # One queue per pipeline stage so CPU, GPU and network workers scale independently.
 CELERY_TASK_QUEUES = [Queue(name) for name in ("default", "ingest", "analyze", "index", "deliver")]
+CELERY_TASK_ROUTES = {"factcheck.update_index": {"queue": "index"}}
 CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TIMEZONE = TIME_ZONE
@@ -158,3 +159,13 @@ LOGGING = {
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": LOG_LEVEL},
 }
+
+# Fact-check retrieval. CLIP is off unless a model and weights are configured: no weights can be
+# fetched at run time, and PDQ fingerprints plus local features work without them.
+CLIP_MODEL_NAME = env_str("CLIP_MODEL_NAME", "") or ""
+CLIP_PRETRAINED = env_str("CLIP_PRETRAINED", "") or None
+CLIP_WEIGHTS_FILE = env_str("CLIP_WEIGHTS_FILE", "") or None
+CLIP_DEVICE = env_str("CLIP_DEVICE", "cpu") or "cpu"
+CLIP_BATCH_SIZE = env_int("CLIP_BATCH_SIZE", default=16, minimum=1)
+# Indexes stay exact (flat) up to this many entries, then switch to IVF.
+INDEX_FLAT_MAX_SIZE = env_int("INDEX_FLAT_MAX_SIZE", default=200_000, minimum=1)

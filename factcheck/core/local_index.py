@@ -1,0 +1,125 @@
+"""Candidate retrieval by local-descriptor voting, robust to crops, borders and captions.
+
+PDQ is a whole-image hash: a 70 % crop or an added caption band moves it ~100 bits, out of reach
+of any safe threshold. CLIP embeddings tolerate that but need pretrained weights. This index
+stores up to `per_reference` RootSIFT descriptors of every reference (SQ8, one FAISS id per
+reference so `remove_ids` drops a whole reference) and scores references by the number of query
+descriptors whose nearest neighbour, passing a database-wide ratio test, belongs to them.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass
+
+import faiss
+import numpy as np
+
+from factcheck.core.features import Features
+from factcheck.core.index import MISSING_ID, _as_ids, _default_nlist, _IndexBase, _training_sample
+
+DESCRIPTOR_DIM = 128
+
+
+@dataclass(frozen=True)
+class LocalIndexConfig:
+    kind: str = "auto"
+    flat_max_size: int = 50_000  # descriptors; flat SQ8 scans get slow past this
+    per_reference: int = 400
+    nlist: int | None = None
+    nprobe: int = 16
+    ratio: float = 0.85
+    min_votes: int = 6
+    top_k: int = 10
+
+
+class LocalIndex(_IndexBase):
+    def __init__(self, index: faiss.Index, kind: str, config: LocalIndexConfig) -> None:
+        self.index = index
+        self.kind = kind
+        self.config = config
+
+    @classmethod
+    def build(
+        cls, features: dict[int, Features], config: LocalIndexConfig | None = None
+    ) -> LocalIndex:
+        config = config or LocalIndexConfig()
+        descriptors, ids = _stack(features, config.per_reference)
+        kind = config.kind
+        if kind == "auto":
+            kind = "flat" if len(descriptors) <= config.flat_max_size else "ivf"
+        if kind == "flat":
+            # IDMap, not IDMap2: many descriptors share one reference id.
+            index: faiss.Index = faiss.IndexIDMap(
+                faiss.IndexScalarQuantizer(DESCRIPTOR_DIM, faiss.ScalarQuantizer.QT_8bit_direct)
+            )
+        elif kind == "ivf":
+            nlist = config.nlist or _default_nlist(len(descriptors))
+            quantizer = faiss.IndexFlatL2(DESCRIPTOR_DIM)
+            index = faiss.IndexIVFScalarQuantizer(
+                quantizer, DESCRIPTOR_DIM, nlist, faiss.ScalarQuantizer.QT_8bit_direct
+            )
+            index.own_fields = True
+            quantizer.this.disown()
+            index.train(_training_sample(descriptors))
+            index.nprobe = config.nprobe
+        else:
+            raise ValueError(f"unknown local index kind {kind!r}")
+        built = cls(index, kind, config)
+        if len(descriptors):
+            built.index.add_with_ids(descriptors, ids)
+        return built
+
+    def add(self, ref_id: int, features: Features) -> None:
+        descriptors, ids = _stack({ref_id: features}, self.config.per_reference)
+        if len(descriptors):
+            self.index.add_with_ids(descriptors, ids)
+
+    def __len__(self) -> int:  # descriptors, not references
+        return int(self.index.ntotal)
+
+    def search_votes(self, query: Features) -> dict[int, int]:
+        """{reference id: votes} for references with at least `min_votes`, most votes first."""
+        if len(self) < 2 or len(query) == 0:
+            return {}
+        distances, ids = self.index.search(_quantizable(query.descriptors), 2)
+        # Squared L2: Lowe's ratio on distances is ratio**2 on squared distances.
+        passed = (ids[:, 0] != MISSING_ID) & (
+            distances[:, 0] < self.config.ratio**2 * distances[:, 1]
+        )
+        # Two neighbours from the same reference are not ambiguous between references.
+        passed |= (ids[:, 0] == ids[:, 1]) & (ids[:, 0] != MISSING_ID)
+        votes = Counter(ids[passed, 0].tolist())
+        ranked = [
+            (ref, n)
+            for ref, n in votes.most_common(self.config.top_k)
+            if n >= self.config.min_votes
+        ]
+        return dict(ranked)
+
+    def serialize(self) -> bytes:
+        return faiss.serialize_index(self.index).tobytes()
+
+    @classmethod
+    def deserialize(cls, blob: bytes, kind: str, config: LocalIndexConfig) -> LocalIndex:
+        index = faiss.deserialize_index(np.frombuffer(blob, dtype=np.uint8))
+        if kind == "ivf":
+            faiss.extract_index_ivf(index).nprobe = config.nprobe
+        return cls(index, kind, config)
+
+
+def _quantizable(descriptors: np.ndarray) -> np.ndarray:
+    """RootSIFT values lie in [0, 1]; x255 makes them exact inputs for 8-bit direct codes, which
+    need no training (so an empty index can be created and grown incrementally)."""
+    return np.ascontiguousarray(np.asarray(descriptors, np.float32) * 255.0)
+
+
+def _stack(features: dict[int, Features], per_reference: int) -> tuple[np.ndarray, np.ndarray]:
+    blocks, ids = [], []
+    for ref_id, feature in features.items():
+        descriptors = feature.descriptors[:per_reference]
+        blocks.append(descriptors)
+        ids.append(np.full(len(descriptors), ref_id, dtype=np.int64))
+    if not blocks:
+        return np.zeros((0, DESCRIPTOR_DIM), np.float32), np.zeros(0, np.int64)
+    return _quantizable(np.concatenate(blocks)), _as_ids(np.concatenate(ids))

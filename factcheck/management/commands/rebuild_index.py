@@ -1,0 +1,13 @@
+from typing import Any
+
+from django.core.management.base import BaseCommand
+
+from factcheck.indexing import index_rebuild
+
+
+class Command(BaseCommand):
+    help = "Rebuild the fingerprint indexes from the database and publish them as a new version."
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        for summary in index_rebuild():
+            self.stdout.write(f"{summary.name}: version {summary.version}, {summary.count} entries")

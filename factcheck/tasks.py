@@ -1,0 +1,9 @@
+from celery import shared_task
+
+from factcheck.indexing import index_update
+
+
+@shared_task(name="factcheck.update_index")
+def update_index(add_ids: list[int], remove_ids: list[int]) -> None:
+    """Idempotent: entries are removed before being added, so a retry changes nothing."""
+    index_update(add_ids=add_ids, remove_ids=remove_ids)
