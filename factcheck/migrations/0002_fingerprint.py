@@ -5,23 +5,42 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('factcheck', '0001_initial'),
+        ("factcheck", "0001_initial"),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='Fingerprint',
+            name="Fingerprint",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('pdq', models.BinaryField(help_text='256-bit PDQ hash, packed.', max_length=32)),
-                ('pdq_quality', models.PositiveSmallIntegerField()),
-                ('clip', models.BinaryField(blank=True, help_text='float32 CLIP embedding.', null=True)),
-                ('clip_model', models.CharField(blank=True, max_length=200)),
-                ('features_file', models.CharField(help_text='Storage name of the cached local features (npz).', max_length=255)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('reference', models.OneToOneField(on_delete=django.db.models.deletion.CASCADE, related_name='fingerprint', to='factcheck.reference')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("pdq", models.BinaryField(help_text="256-bit PDQ hash, packed.", max_length=32)),
+                ("pdq_quality", models.PositiveSmallIntegerField()),
+                (
+                    "clip",
+                    models.BinaryField(blank=True, help_text="float32 CLIP embedding.", null=True),
+                ),
+                ("clip_model", models.CharField(blank=True, max_length=200)),
+                (
+                    "features_file",
+                    models.CharField(
+                        help_text="Storage name of the cached local features (npz).", max_length=255
+                    ),
+                ),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                (
+                    "reference",
+                    models.OneToOneField(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="fingerprint",
+                        to="factcheck.reference",
+                    ),
+                ),
             ],
         ),
     ]
