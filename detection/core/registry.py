@@ -1,0 +1,234 @@
+"""Builds enabled detectors from configs and runs them into the report's `detection` section."""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from PIL import Image
+
+from detection.core.calibration import FusionModel, PlattCalibrator, logit
+from detection.core.faces import FaceFinder, analyze_faces
+from detection.core.forensics import ForensicDetector
+from detection.core.imaging import check_applicable, to_rgb_uint8
+from detection.core.interface import Detector, DetectorConfig, DetectorResult
+
+MODELS_DIR = Path(__file__).resolve().parents[1] / "models"
+DEFAULT_NETWORK_CONFIG = MODELS_DIR / "multitask-v1.json"
+FORENSIC_VERSION = "1"
+FORENSIC_CONFIGS = (
+    DetectorConfig(name="ela", version=FORENSIC_VERSION, kind="ela"),
+    DetectorConfig(name="noise", version=FORENSIC_VERSION, kind="noise"),
+    DetectorConfig(name="jpeg_ghost", version=FORENSIC_VERSION, kind="jpeg_ghost"),
+)
+# Used only when no fitted fusion is available: a detector's score is then reported as is.
+UNCALIBRATED_THRESHOLD = 0.5
+MAX_REASONS = 6
+
+
+def default_configs(network_config: Path | None = DEFAULT_NETWORK_CONFIG) -> list[DetectorConfig]:
+    configs = list(FORENSIC_CONFIGS)
+    if network_config is not None and Path(network_config).is_file():
+        configs.insert(0, DetectorConfig.from_json(network_config))
+    return configs
+
+
+def build_detector(config: DetectorConfig) -> Detector:
+    if config.kind == "multitask":
+        from detection.core.inference import MultiTaskDetector  # torch only when needed
+
+        weights = config.weights_path()
+        if weights is None:
+            raise ValueError(f"detector {config.name} needs a weights file")
+        return MultiTaskDetector(
+            config.name,
+            config.version,
+            weights,
+            **{k: v for k, v in config.params.items() if k in ("max_side", "tile")},
+        )
+    if config.kind in ForensicDetector.FUNCTIONS:
+        return ForensicDetector(config.name, config.version, config.kind)
+    raise ValueError(f"unknown detector kind {config.kind!r} for {config.name}")
+
+
+@dataclass
+class DetectionSuite:
+    """Everything analyze_image needs; build once per worker process and reuse."""
+
+    detectors: list[Detector]
+    fusion: FusionModel | None = None
+    threshold: float = UNCALIBRATED_THRESHOLD
+    face_finder: FaceFinder | None = None
+    calibration_source: str | None = None
+    configs: list[DetectorConfig] = field(default_factory=list)
+    # Face crops reuse the network's whole-image Platt scaling (no face-level calibration set).
+    face_calibration: PlattCalibrator | None = None
+
+
+def build_suite(
+    configs: list[DetectorConfig] | None = None,
+    *,
+    faces: bool = True,
+    yunet_model: Path | str | None = None,
+) -> DetectionSuite:
+    """Enabled detectors + the fusion model stored in the network config (if any)."""
+    configs = default_configs() if configs is None else configs
+    enabled = [c for c in configs if c.enabled]
+    suite = DetectionSuite([build_detector(c) for c in enabled], configs=enabled)
+    for config in enabled:
+        fusion = config.params.get("fusion")
+        if fusion:
+            suite.fusion = FusionModel.from_dict(fusion)
+            suite.threshold = float(
+                config.thresholds.get("likely_manipulated", UNCALIBRATED_THRESHOLD)
+            )
+            suite.calibration_source = config.source_path
+        platt = config.params.get("network_calibration")
+        if platt:
+            suite.face_calibration = PlattCalibrator(
+                float(platt["slope"]), float(platt["intercept"])
+            )
+    if faces:
+        suite.face_finder = FaceFinder(yunet_model)
+    return suite
+
+
+def fusion_row(results: dict[str, DetectorResult]) -> dict[str, float]:
+    """Flatten detector outputs into named fusion features (score as a logit + raw features)."""
+    row: dict[str, float] = {}
+    for name, result in results.items():
+        row[f"{name}.score"] = float(logit(result.score))
+        row.update({f"{name}.{key}": float(value) for key, value in result.features.items()})
+    return row
+
+
+def _fused_map(
+    results: dict[str, DetectorResult], fusion: FusionModel | None, shape: tuple[int, int]
+) -> np.ndarray:
+    """Per-pixel weighted mean of detector maps; weights are each detector's positive fusion
+    weight (so a detector the calibration found useless does not paint the map)."""
+    total = np.zeros(shape, np.float32)
+    weight_sum = 0.0
+    for name, result in results.items():
+        if result.map is None:
+            continue
+        weight = 1.0
+        if fusion is not None:
+            weights = [
+                w
+                for f, w in zip(fusion.features, fusion.weights, strict=True)
+                if f.startswith(f"{name}.")
+            ]
+            weight = max(0.0, sum(weights)) if weights else 0.0
+        if weight > 0:
+            total += weight * result.map
+            weight_sum += weight
+    fused = total / weight_sum if weight_sum else total
+    return np.rint(np.clip(fused, 0.0, 1.0) * 255).astype(np.uint8)
+
+
+def _not_applicable(reason: str, started: float) -> dict[str, Any]:
+    return {
+        "applicable": False,
+        "detection": {"manipulation_probability": None, "detectors": [], "faces": []},
+        "forensic_map": None,
+        "models": {},
+        "reasons": [reason],
+        "timings_ms": {"total": round((time.perf_counter() - started) * 1000, 1)},
+    }
+
+
+def _probability(results: dict[str, DetectorResult], suite: DetectionSuite) -> float:
+    if suite.fusion is not None:
+        return suite.fusion.predict(fusion_row(results))
+    # Without calibration data the most informative single detector speaks (network first).
+    return next(iter(results.values())).score
+
+
+def _reasons(
+    probability: float,
+    suite: DetectionSuite,
+    results: dict[str, DetectorResult],
+    faces: list[dict[str, Any]],
+) -> list[str]:
+    verdict = (
+        "likely manipulated" if probability >= suite.threshold else "no clear sign of manipulation"
+    )
+    calibrated = "calibrated" if suite.fusion is not None else "uncalibrated"
+    reasons = [
+        f"{verdict}: {calibrated} manipulation probability {probability:.2f} "
+        f"(threshold {suite.threshold:.2f}, {len(results)} detectors)"
+    ]
+    suspicious_faces = [f for f in faces if (f["manipulation_probability"] or 0) >= suite.threshold]
+    if suspicious_faces:
+        reasons.append(f"{len(suspicious_faces)} of {len(faces)} faces look manipulated")
+    ordered = sorted(results.values(), key=lambda r: r.score, reverse=True)
+    reasons += [r.explanation for r in ordered]
+    return reasons[:MAX_REASONS]
+
+
+def analyze_image(
+    image: np.ndarray | Image.Image, suite: DetectionSuite | list[Detector]
+) -> dict[str, Any]:
+    """Run every detector; returns the report's `detection` section plus the fused
+    `forensic_map` (uint8 HxW, image grid; not JSON - the caller stores it as PNG), `models`,
+    `reasons` (most important first), `timings_ms` and `applicable`.
+
+    A bare list of detectors is accepted (no fusion, no faces) for experiments and tests.
+    Raises imaging.UnsupportedImageError for pixel layouts that cannot be converted.
+    """
+    if not isinstance(suite, DetectionSuite):
+        suite = DetectionSuite(list(suite))
+    started = time.perf_counter()
+    image = to_rgb_uint8(image)
+    not_applicable = check_applicable(image)
+    if not_applicable is not None:
+        return _not_applicable(not_applicable.reason, started)
+    results: dict[str, DetectorResult] = {}
+    timings: dict[str, float] = {}
+    for detector in suite.detectors:
+        began = time.perf_counter()
+        results[detector.name] = detector.analyze(image)
+        timings[detector.name] = round((time.perf_counter() - began) * 1000, 1)
+    faces: list[dict[str, Any]] = []
+    if suite.face_finder is not None:
+        began = time.perf_counter()
+        scorer = next((d for d in suite.detectors if hasattr(d, "score_crop")), None)
+        found = analyze_faces(image, suite.face_finder, scorer)
+        if suite.face_calibration is not None:
+            calibrate = suite.face_calibration
+            found = [
+                replace(f, manipulation_probability=float(calibrate(f.manipulation_probability)))
+                if f.manipulation_probability is not None
+                else f
+                for f in found
+            ]
+        faces = [f.to_dict() for f in found]
+        timings["faces"] = round((time.perf_counter() - began) * 1000, 1)
+    probability = _probability(results, suite)
+    detection = {
+        "manipulation_probability": round(probability, 4),
+        "detectors": [
+            {"name": d.name, "version": d.version, "score": round(results[d.name].score, 4)}
+            for d in suite.detectors
+        ],
+        "faces": faces,
+    }
+    timings["total"] = round((time.perf_counter() - started) * 1000, 1)
+    return {
+        "applicable": True,
+        "detection": detection,
+        "forensic_map": _fused_map(results, suite.fusion, image.shape[:2]),
+        "models": {d.name: d.version for d in suite.detectors},
+        "reasons": _reasons(probability, suite, results, faces),
+        "timings_ms": timings,
+    }
+
+
+def write_network_config(path: Path, data: dict[str, Any]) -> None:
+    """Write a detector config JSON (used by calibration to store fusion parameters)."""
+    path.write_text(json.dumps(data, indent=2, sort_keys=False) + "\n")

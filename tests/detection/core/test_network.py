@@ -1,0 +1,71 @@
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from detection.core.inference import MultiTaskDetector, tile_origins
+from detection.core.network import (
+    CheckpointError,
+    MultiTaskNet,
+    NetworkConfig,
+    load_checkpoint,
+    save_checkpoint,
+)
+
+
+@pytest.mark.parametrize("residual", [True, False])
+def test_forward_shapes(residual: bool) -> None:
+    torch.manual_seed(0)
+    model = MultiTaskNet(NetworkConfig(residual_channels=residual)).eval()
+    with torch.no_grad():
+        image_logit, map_logits = model(torch.rand(2, 3, 64, 96))
+    assert image_logit.shape == (2,)
+    assert map_logits.shape == (2, 1, 64, 96)
+
+
+def test_model_is_small() -> None:
+    parameters = sum(p.numel() for p in MultiTaskNet().parameters())
+    assert parameters * 4 < 4 * 1024 * 1024  # "a few MB" of float32 weights at most
+
+
+def test_checkpoint_round_trip(tmp_path: Path) -> None:
+    torch.manual_seed(0)
+    model = MultiTaskNet().eval()
+    path = tmp_path / "model.pt"
+    save_checkpoint(model, path)
+    restored = load_checkpoint(path)
+    batch = torch.rand(1, 3, 32, 32)
+    with torch.no_grad():
+        assert torch.allclose(model(batch)[1], restored(batch)[1])
+
+
+def test_corrupt_checkpoint_error_names_the_file(tmp_path: Path) -> None:
+    corrupt = tmp_path / "corrupt-weights.pt"
+    corrupt.write_bytes(b"\x80\x02 definitely not a checkpoint" * 10)
+    with pytest.raises(CheckpointError, match=r"corrupt-weights\.pt"):
+        load_checkpoint(corrupt)
+    with pytest.raises(CheckpointError, match=r"missing-weights\.pt"):
+        load_checkpoint(tmp_path / "missing-weights.pt")
+    foreign = tmp_path / "foreign.pt"
+    torch.save({"weights": torch.zeros(3)}, foreign)
+    with pytest.raises(CheckpointError, match=r"foreign\.pt"):
+        load_checkpoint(foreign)
+
+
+def test_tiles_cover_the_image_without_padding() -> None:
+    assert tile_origins(100, 256) == [0]
+    assert tile_origins(512, 256) == [0, 256]
+    origins = tile_origins(600, 256)
+    assert origins[0] == 0 and origins[-1] == 600 - 256 and len(origins) == 3
+
+
+def test_detector_returns_map_on_the_original_grid() -> None:
+    torch.manual_seed(0)
+    detector = MultiTaskDetector.from_model(MultiTaskNet(), max_side=256)
+    image = np.random.default_rng(0).integers(0, 256, (300, 700, 3), dtype=np.uint8)
+    result = detector.analyze(image)
+    assert result.map.shape == (300, 700)
+    assert 0.0 <= result.score <= 1.0
+    assert set(result.features) == {"max_logit", "mean_logit", "map_peak", "map_area"}
+    assert 0.0 <= detector.score_crop(image[:50, :40]) <= 1.0
