@@ -20,8 +20,10 @@ MIN_FACE_SIDE = 24
 FACE_CROP_MARGIN = 0.3
 HAAR_CASCADE = "haarcascade_frontalface_default.xml"
 # Haar runs on a downscaled copy: its cost grows with pixel count, faces stay detectable.
-DETECTION_MAX_SIDE = 800
+DETECTION_MAX_SIDE = 512
 YUNET_SCORE_THRESHOLD = 0.8
+# Pyramid step of the LBP fallback: coarser steps (1.15+) are faster but lose faces.
+LBP_SCALE_FACTOR = 1.1
 # Cascade hits are clustered; a face is reported when at least this many hits overlap, which
 # removes most single-window false positives.
 MIN_NEIGHBOURS = 2
@@ -78,7 +80,7 @@ class FaceFinder:
             return [tuple(int(v) for v in box) for box in np.asarray(found).reshape(-1, 4)]
         hits = self.lbp_cascade.detect_multi_scale(
             img=gray.astype(np.float64) / 255.0,
-            scale_factor=1.1,
+            scale_factor=LBP_SCALE_FACTOR,
             step_ratio=1,
             min_size=(MIN_FACE_SIDE, MIN_FACE_SIDE),
             max_size=gray.shape[:2],

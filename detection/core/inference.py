@@ -10,22 +10,13 @@ import numpy as np
 import torch
 
 from detection.core.interface import DetectorResult
-from detection.core.network import INPUT_SIZE, MultiTaskNet, load_checkpoint
+from detection.core.network import ENCODER_STRIDE, INPUT_SIZE, MultiTaskNet, load_checkpoint
 
 # Larger images are downscaled first: keeps CPU time bounded (~16x fewer pixels for a 2048 px
 # photo) and matches training, which sees sources resized by 0.45-1.0 before cropping.
 MAX_ANALYSIS_SIDE = 512
 # Map probability percentile used as an image-level feature: robust to a few noisy pixels.
 MAP_PEAK_PERCENTILE = 99.5
-
-
-def tile_origins(length: int, tile: int) -> list[int]:
-    """Start offsets covering [0, length) with tiles of `tile`; the last tile is flush with the
-    end (overlapping its neighbour) instead of padding with invented pixels."""
-    if length <= tile:
-        return [0]
-    count = int(np.ceil(length / tile))
-    return [round(i * (length - tile) / (count - 1)) for i in range(count)]
 
 
 def _prepare(image: np.ndarray, max_side: int, tile: int) -> np.ndarray:
@@ -40,22 +31,21 @@ def _prepare(image: np.ndarray, max_side: int, tile: int) -> np.ndarray:
     return cv2.resize(image, size, interpolation=interpolation)
 
 
-def run_tiles(
-    model: MultiTaskNet, image: np.ndarray, tile: int = INPUT_SIZE
+def run_dense(
+    model: MultiTaskNet, image: np.ndarray, window: int = INPUT_SIZE
 ) -> tuple[np.ndarray, np.ndarray]:
-    """(tile image logits, map logits on `image`'s grid; overlaps averaged)."""
+    """(window image logits, map logits on `image`'s grid) from one fully convolutional pass.
+
+    Independent tiles were measured to leave dark seams along every tile border (each tile
+    zero-pads its edges); one pass over the reflect-padded image has none.
+    """
     height, width = image.shape[:2]
-    boxes = [(y, x) for y in tile_origins(height, tile) for x in tile_origins(width, tile)]
-    batch = np.stack([image[y : y + tile, x : x + tile] for y, x in boxes])
-    tensor = torch.from_numpy(batch.astype(np.float32) / 255.0).permute(0, 3, 1, 2)
+    pad_y, pad_x = (-height) % ENCODER_STRIDE, (-width) % ENCODER_STRIDE
+    padded = np.pad(image, ((0, pad_y), (0, pad_x), (0, 0)), mode="reflect")
+    tensor = torch.from_numpy(padded.astype(np.float32) / 255.0).permute(2, 0, 1)[None]
     with torch.inference_mode():
-        image_logits, map_logits = model(tensor.contiguous())
-    total = np.zeros((height, width), np.float32)
-    weight = np.zeros((height, width), np.float32)
-    for (y, x), logits in zip(boxes, map_logits[:, 0].numpy(), strict=True):
-        total[y : y + tile, x : x + tile] += logits
-        weight[y : y + tile, x : x + tile] += 1.0
-    return image_logits.numpy(), total / weight
+        window_logits, map_logits = model.dense(tensor.contiguous(), window)
+    return window_logits.numpy().ravel(), map_logits[0, 0, :height, :width].numpy()
 
 
 class MultiTaskDetector:
@@ -93,7 +83,7 @@ class MultiTaskDetector:
 
     def analyze(self, image: np.ndarray) -> DetectorResult:
         working = _prepare(image, self.max_side, self.tile)
-        tile_logits, map_logits = run_tiles(self.model, working, self.tile)
+        tile_logits, map_logits = run_dense(self.model, working, self.tile)
         probability_map = 1.0 / (1.0 + np.exp(-map_logits))
         if working.shape[:2] != image.shape[:2]:
             probability_map = cv2.resize(
@@ -122,5 +112,5 @@ class MultiTaskDetector:
             (self.tile, self.tile),
             interpolation=cv2.INTER_AREA if min(crop.shape[:2]) > self.tile else cv2.INTER_LINEAR,
         )
-        tile_logits, _ = run_tiles(self.model, resized, self.tile)
+        tile_logits, _ = run_dense(self.model, resized, self.tile)
         return float(1.0 / (1.0 + np.exp(-tile_logits.max())))

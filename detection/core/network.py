@@ -17,6 +17,7 @@ import torch.nn.functional as F
 from torch import nn
 
 INPUT_SIZE = 256
+ENCODER_STRIDE = 16  # input pixels per bottleneck cell; image sides must be multiples of it
 CHECKPOINT_FORMAT = "provenant-multitask/1"
 
 
@@ -110,18 +111,38 @@ class MultiTaskNet(nn.Module):
         return torch.cat([centred, torch.clamp(residual, -3.0, 3.0)], dim=1)
 
     def forward(self, rgb: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        x = F.pixel_unshuffle(self._inputs(rgb), 2)
-        s1 = self.stem(x)
+        bottleneck, skips = self._encode(rgb)
+        pooled = torch.cat([bottleneck.mean(dim=(2, 3)), bottleneck.amax(dim=(2, 3))], dim=1)
+        return self.classifier(pooled).squeeze(1), self._decode(bottleneck, skips)
+
+    def dense(self, rgb: torch.Tensor, window: int) -> tuple[torch.Tensor, torch.Tensor]:
+        """One pass over a whole image (no tile seams in the map). Classification logits are
+        computed per sliding window of `window` pixels (the training crop size, stride half a
+        window) by pooling the shared bottleneck, as the head saw it in training.
+
+        Returns (window logits N x rows x cols, map_logits N x 1 x H x W).
+        """
+        bottleneck, skips = self._encode(rgb)
+        cells = max(1, min(window // ENCODER_STRIDE, *bottleneck.shape[2:]))
+        stride = max(1, cells // 2)
+        mean = F.avg_pool2d(bottleneck, cells, stride)
+        peak = F.max_pool2d(bottleneck, cells, stride)
+        pooled = torch.cat([mean, peak], dim=1).permute(0, 2, 3, 1)
+        window_logits = self.classifier(pooled).squeeze(-1)
+        return window_logits, self._decode(bottleneck, skips)
+
+    def _encode(self, rgb: torch.Tensor) -> tuple[torch.Tensor, list[torch.Tensor]]:
+        s1 = self.stem(F.pixel_unshuffle(self._inputs(rgb), 2))
         s2 = self.down2(s1)
         s3 = self.down3(s2)
-        bottleneck = self.down4(s3)
-        pooled = torch.cat([bottleneck.mean(dim=(2, 3)), bottleneck.amax(dim=(2, 3))], dim=1)
-        image_logit = self.classifier(pooled).squeeze(1)
+        return self.down4(s3), [s1, s2, s3]
+
+    def _decode(self, bottleneck: torch.Tensor, skips: list[torch.Tensor]) -> torch.Tensor:
+        s1, s2, s3 = skips
         d3 = self.up3(torch.cat([_upsample_to(bottleneck, s3), s3], dim=1))
         d2 = self.up2(torch.cat([_upsample_to(d3, s2), s2], dim=1))
         d1 = self.up1(torch.cat([_upsample_to(d2, s1), s1], dim=1))
-        map_logits = F.pixel_shuffle(self.head(d1), 2)
-        return image_logit, map_logits
+        return F.pixel_shuffle(self.head(d1), 2)
 
 
 def _upsample_to(x: torch.Tensor, like: torch.Tensor) -> torch.Tensor:

@@ -129,6 +129,7 @@ def train_model(config: TrainingConfig, output: Path) -> dict[str, object]:
     for step in range(config.steps):
         if time.monotonic() - started > config.max_minutes * 60:
             print(f"stopping at step {step}: time budget of {config.max_minutes} min reached")
+            step -= 1  # the last completed step; keeps steps_done exact
             break
         for group in optimiser.param_groups:
             group["lr"] = _learning_rate(config, step, (time.monotonic() - started) / 60)

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import torch
 
-from detection.core.inference import MultiTaskDetector, tile_origins
+from detection.core.inference import MultiTaskDetector
 from detection.core.network import (
     CheckpointError,
     MultiTaskNet,
@@ -53,11 +53,19 @@ def test_corrupt_checkpoint_error_names_the_file(tmp_path: Path) -> None:
         load_checkpoint(foreign)
 
 
-def test_tiles_cover_the_image_without_padding() -> None:
-    assert tile_origins(100, 256) == [0]
-    assert tile_origins(512, 256) == [0, 256]
-    origins = tile_origins(600, 256)
-    assert origins[0] == 0 and origins[-1] == 600 - 256 and len(origins) == 3
+def test_dense_pass_matches_forward_on_a_single_window() -> None:
+    torch.manual_seed(0)
+    model = MultiTaskNet().eval()
+    batch = torch.rand(1, 3, 128, 128)
+    with torch.no_grad():
+        image_logit, map_logits = model(batch)
+        window_logits, dense_map = model.dense(batch, 128)
+    assert window_logits.shape == (1, 1, 1)
+    assert torch.allclose(window_logits.ravel(), image_logit, atol=1e-5)
+    assert torch.allclose(dense_map, map_logits, atol=1e-5)
+    with torch.no_grad():
+        windows, _ = model.dense(torch.rand(1, 3, 256, 384), 128)
+    assert windows.shape == (1, 3, 5)  # 8-cell windows, stride 4 cells, over 16 x 24 cells
 
 
 def test_detector_returns_map_on_the_original_grid() -> None:
