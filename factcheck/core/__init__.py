@@ -7,7 +7,11 @@ Modules:
     fingerprints  PDQ perceptual hashes (and their 8 dihedral variants for queries)
     clip          open_clip image embedder with a per-process model cache
     index         FAISS binary (PDQ) and float (CLIP) indexes with incremental add/remove
-    local_index   FAISS index over local-feature descriptors
     index_store   versioned, checksummed, atomically written index files and a hot-reloading reader
     features      SIFT/RootSIFT local features, serialisable for caching
+    verify        kNN matching + MAGSAC homography with spread and sanity checks
+    localize      edit localisation (aligned difference map -> mask, regions, overlay)
+    matcher       orchestration: candidates -> verification -> localisation -> ranked matches
+    local_index   local-descriptor voting index (candidates for crops, borders, captions)
+    evalcases     evaluation-case generator (evalsources, evaledits); evaluate; bench
 """

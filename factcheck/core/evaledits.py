@@ -1,0 +1,223 @@
+"""Global transforms and local edits used to build evaluation cases.
+
+Every operation takes and returns (image, mask) so the ground-truth edit mask always stays in
+the query's pixel grid: geometric transforms move the mask with the image, photometric ones
+leave it alone, and added borders/caption bands are never marked as edited.
+"""
+
+from __future__ import annotations
+
+import string
+from collections.abc import Callable
+
+import cv2
+import numpy as np
+
+Rng = np.random.Generator
+# Pixels whose colour moved less than this (Lab units) are not counted as edited ground truth:
+# recolouring a grey pixel or inpainting a flat patch leaves no visible change to find.
+GT_MIN_CHANGE = 8.0
+
+
+def jpeg(image: np.ndarray, quality: int) -> np.ndarray:
+    ok, buffer = cv2.imencode(".jpg", image[..., ::-1], [cv2.IMWRITE_JPEG_QUALITY, quality])
+    if not ok:
+        raise RuntimeError("JPEG encoding failed")
+    return cv2.imdecode(buffer, cv2.IMREAD_COLOR)[..., ::-1].copy()
+
+
+def t_resize(image, mask, rng: Rng):
+    scale = float(rng.uniform(0.45, 0.85))
+    size = (max(32, round(image.shape[1] * scale)), max(32, round(image.shape[0] * scale)))
+    return (
+        cv2.resize(image, size, interpolation=cv2.INTER_AREA),
+        cv2.resize(mask, size, interpolation=cv2.INTER_NEAREST),
+    )
+
+
+def t_jpeg(image, mask, rng: Rng):
+    return jpeg(image, int(rng.integers(45, 75))), mask
+
+
+def t_crop(image, mask, rng: Rng):
+    height, width = image.shape[:2]
+    keep_h, keep_w = (int(d * rng.uniform(0.6, 0.85)) for d in (height, width))
+    y, x = int(rng.integers(0, height - keep_h + 1)), int(rng.integers(0, width - keep_w + 1))
+    return image[y : y + keep_h, x : x + keep_w].copy(), mask[y : y + keep_h, x : x + keep_w].copy()
+
+
+def t_border(image, mask, rng: Rng):
+    pad = [int(max(image.shape[:2]) * rng.uniform(0.03, 0.12)) for _ in range(4)]
+    colour = tuple(int(v) for v in rng.integers(0, 256, 3))
+    return (
+        cv2.copyMakeBorder(image, *pad, cv2.BORDER_CONSTANT, value=colour),
+        cv2.copyMakeBorder(mask, *pad, cv2.BORDER_CONSTANT, value=0),
+    )
+
+
+def random_words(rng: Rng, count: int) -> str:
+    letters = string.ascii_letters
+    return " ".join(
+        "".join(rng.choice(list(letters), int(rng.integers(3, 9)))) for _ in range(count)
+    )
+
+
+def t_caption(image, mask, rng: Rng):
+    """A meme/news-style band with text above or below the picture."""
+    height, width = image.shape[:2]
+    band = int(height * rng.uniform(0.12, 0.25))
+    background = (255, 255, 255) if rng.random() < 0.5 else (20, 20, 20)
+    text_colour = (0, 0, 0) if background[0] > 128 else (240, 240, 240)
+    top = bool(rng.random() < 0.5)
+    pad = (band, 0, 0, 0) if top else (0, band, 0, 0)
+    out = cv2.copyMakeBorder(image, *pad, cv2.BORDER_CONSTANT, value=background)
+    scale = band / 60.0
+    baseline = int(band * 0.65) if top else height + int(band * 0.65)
+    cv2.putText(
+        out,
+        random_words(rng, 3),
+        (int(width * 0.04), baseline),
+        cv2.FONT_HERSHEY_SIMPLEX,
+        scale,
+        text_colour,
+        max(1, int(scale * 2)),
+        cv2.LINE_AA,
+    )
+    return out, cv2.copyMakeBorder(mask, *pad, cv2.BORDER_CONSTANT, value=0)
+
+
+def t_rotate(image, mask, rng: Rng):
+    angle = float(rng.uniform(2, 5) * rng.choice([-1, 1]))
+    height, width = image.shape[:2]
+    matrix = cv2.getRotationMatrix2D((width / 2, height / 2), angle, 1.0)
+    return (
+        cv2.warpAffine(
+            image, matrix, (width, height), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT
+        ),
+        cv2.warpAffine(mask, matrix, (width, height), flags=cv2.INTER_NEAREST),
+    )
+
+
+def t_brightness(image, mask, rng: Rng):
+    gain, offset = float(rng.uniform(0.75, 1.3)), float(rng.uniform(-30, 30))
+    gamma = float(rng.uniform(0.8, 1.25))
+    adjusted = 255 * ((image.astype(np.float32) / 255) ** gamma) * gain + offset
+    return np.clip(adjusted, 0, 255).astype(np.uint8), mask
+
+
+TRANSFORMS: dict[str, Callable] = {
+    "resize": t_resize,
+    "jpeg": t_jpeg,
+    "crop": t_crop,
+    "border": t_border,
+    "caption": t_caption,
+    "rotate": t_rotate,
+    "brightness": t_brightness,
+}
+
+
+def _blob_mask(shape: tuple[int, int], rng: Rng, area: tuple[float, float]) -> np.ndarray:
+    """Random ellipse or rectangle covering `area` (fraction range) of the image."""
+    height, width = shape
+    target = rng.uniform(*area) * height * width
+    aspect = rng.uniform(0.6, 1.6)
+    h = int(np.sqrt(target / aspect))
+    w = int(target / max(h, 1))
+    h, w = min(h, height - 2), min(w, width - 2)
+    y, x = int(rng.integers(0, height - h)), int(rng.integers(0, width - w))
+    mask = np.zeros(shape, np.uint8)
+    if rng.random() < 0.5:
+        cv2.ellipse(mask, (x + w // 2, y + h // 2), (w // 2, h // 2), 0, 0, 360, 255, -1)
+    else:
+        mask[y : y + h, x : x + w] = 255
+    return mask
+
+
+def _textured_blob(image: np.ndarray, rng: Rng, area: tuple[float, float], tries: int = 8):
+    """The most textured of a few random blobs, so removals and recolours are visible."""
+    gray = cv2.cvtColor(image, cv2.COLOR_RGB2GRAY).astype(np.float32)
+    energy = np.abs(cv2.Laplacian(gray, cv2.CV_32F)) + np.abs(gray - gray.mean()) * 0.05
+    blobs = [_blob_mask(image.shape[:2], rng, area) for _ in range(tries)]
+    return max(blobs, key=lambda blob: float(energy[blob > 0].mean()))
+
+
+def visible_change(before: np.ndarray, after: np.ndarray, region: np.ndarray) -> np.ndarray:
+    lab = [cv2.cvtColor(im.astype(np.float32) / 255, cv2.COLOR_RGB2LAB) for im in (before, after)]
+    change = np.sqrt(((lab[0] - lab[1]) ** 2).sum(axis=2))
+    changed = ((change > GT_MIN_CHANGE) & (region > 0)).astype(np.uint8) * 255
+    kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (7, 7))
+    return cv2.morphologyEx(changed, cv2.MORPH_CLOSE, kernel) & region
+
+
+def e_splice(image, rng: Rng, donor: np.ndarray):
+    region = _blob_mask(image.shape[:2], rng, (0.03, 0.12))
+    donor = cv2.resize(donor, (image.shape[1], image.shape[0]), interpolation=cv2.INTER_AREA)
+    shift = rng.integers(-image.shape[0] // 4, image.shape[0] // 4, 2)
+    donor = np.roll(donor, tuple(int(s) for s in shift), axis=(0, 1))
+    out = np.where(region[..., None] > 0, donor, image)
+    return out, visible_change(image, out, region)
+
+
+def e_removal(image, rng: Rng, donor: np.ndarray):
+    region = _textured_blob(image, rng, (0.02, 0.08))
+    out = cv2.inpaint(image, region, 5, cv2.INPAINT_TELEA)
+    return out, visible_change(image, out, region)
+
+
+def e_copy_move(image, rng: Rng, donor: np.ndarray):
+    source = _textured_blob(image, rng, (0.02, 0.08))
+    ys, xs = np.nonzero(source)
+    height, width = image.shape[:2]
+    dy = int(rng.integers(-ys.min(), height - ys.max()))
+    dx = int(rng.integers(-xs.min(), width - xs.max()))
+    matrix = np.float32([[1, 0, dx], [0, 1, dy]])
+    moved = cv2.warpAffine(image, matrix, (width, height))
+    region = cv2.warpAffine(source, matrix, (width, height), flags=cv2.INTER_NEAREST)
+    out = np.where(region[..., None] > 0, moved, image)
+    return out, visible_change(image, out, region)
+
+
+def e_recolour(image, rng: Rng, donor: np.ndarray):
+    region = _textured_blob(image, rng, (0.03, 0.12))
+    hsv = cv2.cvtColor(image, cv2.COLOR_RGB2HSV).astype(np.int32)
+    hsv[..., 0] = (hsv[..., 0] + int(rng.integers(40, 140))) % 180
+    hsv[..., 1] = np.clip(hsv[..., 1] * 1.3 + 60, 0, 255)
+    recoloured = cv2.cvtColor(hsv.astype(np.uint8), cv2.COLOR_HSV2RGB)
+    out = np.where(region[..., None] > 0, recoloured, image)
+    return out, visible_change(image, out, region)
+
+
+def e_text(image, rng: Rng, donor: np.ndarray):
+    height, width = image.shape[:2]
+    scale = float(rng.uniform(1.0, 2.2)) * width / 1024
+    thickness = max(2, int(scale * 2.5))
+    words = random_words(rng, int(rng.integers(2, 4)))
+    (text_w, text_h), _ = cv2.getTextSize(words, cv2.FONT_HERSHEY_SIMPLEX, scale, thickness)
+    x = int(rng.integers(0, max(1, width - text_w)))
+    y = int(rng.integers(text_h + 2, height - 2))
+    colour = tuple(int(v) for v in rng.integers(0, 256, 3))
+    out, strokes = image.copy(), np.zeros((height, width), np.uint8)
+    cv2.putText(out, words, (x, y), cv2.FONT_HERSHEY_SIMPLEX, scale, colour, thickness, cv2.LINE_AA)
+    cv2.putText(
+        strokes, words, (x, y), cv2.FONT_HERSHEY_SIMPLEX, scale, 255, thickness, cv2.LINE_AA
+    )
+    # Annotators mark the text, not single anti-aliased stroke pixels: grow strokes by their width.
+    kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * thickness + 1,) * 2)
+    region = cv2.dilate((strokes > 0).astype(np.uint8) * 255, kernel)
+    return out, region
+
+
+EDITS: dict[str, Callable] = {
+    "splice": e_splice,
+    "removal": e_removal,
+    "copy_move": e_copy_move,
+    "recolour": e_recolour,
+    "text": e_text,
+}
+EXPECTED_REGION_KIND = {
+    "splice": "added",
+    "removal": "removed",
+    "copy_move": "added",
+    "recolour": "altered",
+    "text": "text",
+}

@@ -1,0 +1,177 @@
+"""Image sources allowed for evaluation, and a procedural image generator.
+
+Allowed: scikit-image bundled samples (no download), scikit-learn sample images, the Debian
+packages' images under ALLOWED_SYSTEM_DIRS, and generated images. Other wallpaper packages are
+reserved for other uses and must never be read; `iter_system_images` refuses them by name.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+ALLOWED_SYSTEM_DIRS = (
+    "/usr/share/backgrounds/mate",
+    "/usr/share/desktop-base",
+    "/usr/share/doc/opencv-doc/examples/data",
+)
+FORBIDDEN_NAME_PARTS = ("plasma-workspace", "ukui", "lomiri", "sway")
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg")
+SKIMAGE_SAMPLES = (
+    "astronaut",
+    "brick",
+    "camera",
+    "cell",
+    "chelsea",
+    "clock",
+    "coffee",
+    "coins",
+    "colorwheel",
+    "grass",
+    "gravel",
+    "hubble_deep_field",
+    "immunohistochemistry",
+    "logo",
+    "moon",
+    "retina",
+    "rocket",
+)
+MIN_SOURCE_SIDE = 256
+MAX_SOURCE_SIDE = 1024  # queries are ~1024 px; larger originals only cost decode time here
+
+
+@dataclass(frozen=True)
+class Source:
+    name: str
+    family: str  # near-identical variants (stereo pairs, sequences) share a family
+    load: Callable[[], np.ndarray]
+
+
+def to_rgb(image: np.ndarray) -> np.ndarray:
+    """uint8 RGB from grey, bool, float or RGBA (alpha composited on white)."""
+    if image.dtype == bool:
+        image = image.astype(np.uint8) * 255
+    elif image.dtype != np.uint8:
+        image = np.clip(image * (255 if image.max() <= 1 else 1), 0, 255).astype(np.uint8)
+    if image.ndim == 2:
+        return np.repeat(image[..., None], 3, axis=2)
+    if image.shape[2] == 4:
+        alpha = image[..., 3:4].astype(np.float32) / 255
+        return (image[..., :3] * alpha + 255 * (1 - alpha)).astype(np.uint8)
+    return np.ascontiguousarray(image[..., :3])
+
+
+def limit_size(image: np.ndarray, max_side: int = MAX_SOURCE_SIDE) -> np.ndarray:
+    height, width = image.shape[:2]
+    scale = max_side / max(height, width)
+    if scale >= 1:
+        return image
+    size = (round(width * scale), round(height * scale))
+    return cv2.resize(image, size, interpolation=cv2.INTER_AREA)
+
+
+def family_of(name: str) -> str:
+    """'left07' -> 'left', 'aloeL' -> 'aloe', 'graf3' -> 'graf': numbered or L/R/A/B variants
+    of one scene would otherwise count as unrelated images that 'falsely' match."""
+    stem = Path(name).stem
+    stem = re.sub(r"[_-]?\d+$", "", stem)
+    return re.sub(r"(?<=[a-z])[LRAB]$", "", stem).lower()
+
+
+def skimage_sources() -> list[Source]:
+    from skimage import data
+
+    return [
+        Source(f"skimage-{name}", f"skimage-{name}", lambda n=name: to_rgb(getattr(data, n)()))
+        for name in SKIMAGE_SAMPLES
+    ]
+
+
+def sklearn_sources() -> list[Source]:
+    from sklearn.datasets import load_sample_images
+
+    names = ("china", "flower")
+    return [
+        Source(f"sklearn-{name}", f"sklearn-{name}", lambda i=i: load_sample_images().images[i])
+        for i, name in enumerate(names)
+    ]
+
+
+def iter_system_images(roots: tuple[str, ...] = ALLOWED_SYSTEM_DIRS) -> Iterator[Path]:
+    for root in roots:
+        if any(part in root for part in FORBIDDEN_NAME_PARTS):
+            raise ValueError(f"{root} is reserved and must not be used")
+        for path in sorted(Path(root).rglob("*")):
+            if path.suffix.lower() in IMAGE_SUFFIXES and path.is_file() and not path.is_symlink():
+                yield path
+
+
+def system_sources(roots: tuple[str, ...] = ALLOWED_SYSTEM_DIRS) -> list[Source]:
+    def load(path: Path) -> np.ndarray:
+        image = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
+        if image is None:
+            raise ValueError(f"cannot decode {path}")
+        if image.ndim == 3:
+            image = cv2.cvtColor(
+                image, cv2.COLOR_BGRA2RGBA if image.shape[2] == 4 else cv2.COLOR_BGR2RGB
+            )
+        return to_rgb(image)
+
+    sources = []
+    for path in iter_system_images(roots):
+        label = "-".join(path.parts[-3:])
+        sources.append(
+            Source(f"sys-{label}", f"sys-{family_of(path.name)}", lambda p=path: load(p))
+        )
+    return sources
+
+
+def generated_image(seed: int, size: tuple[int, int] = (768, 1024)) -> np.ndarray:
+    """A procedural 'photo': smooth gradient background, noise texture and random shapes, so it
+    has both flat areas and SIFT-friendly corners."""
+    rng = np.random.default_rng(seed)
+    height, width = size
+    yy, xx = np.mgrid[0:height, 0:width].astype(np.float32)
+    image = np.zeros((height, width, 3), np.float32)
+    for channel in range(3):
+        a, b, c = rng.uniform(-1, 1, 3)
+        image[..., channel] = 128 + 60 * np.sin(a * xx / 90 + b * yy / 110 + c * 3)
+    noise = cv2.resize(
+        rng.normal(0, 25, (height // 8, width // 8, 3)).astype(np.float32), (width, height)
+    )
+    image += noise
+    for _ in range(int(rng.integers(25, 45))):
+        colour = tuple(int(v) for v in rng.integers(0, 256, 3))
+        x, y = int(rng.integers(0, width)), int(rng.integers(0, height))
+        r = int(rng.integers(10, 90))
+        shape = rng.integers(0, 3)
+        if shape == 0:
+            cv2.circle(image, (x, y), r, colour, -1, cv2.LINE_AA)
+        elif shape == 1:
+            cv2.rectangle(image, (x, y), (x + r, y + int(r * rng.uniform(0.5, 2))), colour, -1)
+        else:
+            points = rng.integers(-r, r, (5, 2)) + np.array([x, y])
+            cv2.fillPoly(image, [points.astype(np.int32)], colour, cv2.LINE_AA)
+    grain = rng.normal(0, 6, image.shape).astype(np.float32)
+    return np.clip(image + grain, 0, 255).astype(np.uint8)
+
+
+def generated_sources(count: int, seed: int) -> list[Source]:
+    return [
+        Source(
+            f"gen-{seed}-{i}", f"gen-{seed}-{i}", lambda s=seed * 100_003 + i: generated_image(s)
+        )
+        for i in range(count)
+    ]
+
+
+def stable_fraction(text: str, seed: int) -> float:
+    """Deterministic value in [0, 1) per (text, seed), independent of Python's hash seed."""
+    digest = hashlib.sha256(f"{seed}:{text}".encode()).digest()
+    return int.from_bytes(digest[:8], "big") / 2**64

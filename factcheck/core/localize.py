@@ -1,0 +1,184 @@
+"""Edit localisation: align the reference onto the query and map where content differs.
+
+Only the valid overlap is compared: borders, caption bands and cropped-away parts lie outside
+the warped reference and are not edits. Global photometric changes (brightness, contrast, colour
+grading) are removed by histogram matching fitted on the overlap; JPEG noise, resampling and
+sub-pixel misalignment are absorbed by comparing at a working resolution, blurring both images,
+and measuring colour distance to the reference's local min/max envelope rather than to single
+pixels.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import cv2
+import numpy as np
+from skimage.metrics import structural_similarity
+
+from factcheck.core.regions import classify_regions
+
+DEFAULT_WORKING_SIZE = 512
+
+
+@dataclass(frozen=True)
+class LocalizeConfig:
+    working_size: int = DEFAULT_WORKING_SIZE
+    blur_sigma: float = 1.0
+    border_erode_px: int = 3  # interpolation smears the overlap border; ignore it
+    quantiles: int = 64  # histogram-matching resolution
+    envelope_px: int = 1  # misalignment tolerance (radius of the min/max envelope)
+    color_threshold: float = 14.0  # Lab distance outside the envelope counted as different
+    ssim_threshold: float = 0.55  # SSIM below this with some colour change is different
+    ssim_color_threshold: float = 6.0
+    open_px: int = 2
+    close_px: int = 5
+    min_region_fraction: float = 0.002  # of the overlap; smaller blobs are noise
+    min_edited_fraction: float = 0.002
+
+
+@dataclass
+class Localization:
+    edit_mask: np.ndarray  # uint8 0/255, query full-resolution grid
+    overlap_mask: np.ndarray  # uint8 0/255, where the reference was compared
+    edited: bool
+    edited_fraction: float  # edited pixels / overlap pixels
+    regions: list[dict[str, Any]] = field(default_factory=list)
+
+
+def _working_transform(transform: np.ndarray, query_shape: tuple[int, int], size: int):
+    height, width = query_shape
+    scale = min(1.0, size / max(height, width))
+    work_size = (max(1, round(width * scale)), max(1, round(height * scale)))
+    scale_matrix = np.diag([work_size[0] / width, work_size[1] / height, 1.0])
+    return scale_matrix @ transform, work_size
+
+
+def warp_reference(reference: np.ndarray, transform: np.ndarray, size: tuple[int, int]):
+    """Reference warped into a (width, height) grid, pre-shrunk to avoid aliasing when the
+    homography downsamples a lot; returns (warped image, valid mask 0/255)."""
+    normalised = transform / transform[2, 2]
+    scale = float(np.sqrt(abs(np.linalg.det(normalised[:2, :2]))))
+    if scale < 0.75:
+        shrunk = cv2.resize(reference, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
+        back = np.diag(
+            [reference.shape[1] / shrunk.shape[1], reference.shape[0] / shrunk.shape[0], 1]
+        )
+        reference, normalised = shrunk, normalised @ back
+    warped = cv2.warpPerspective(reference, normalised, size, flags=cv2.INTER_LINEAR)
+    ones = np.full(reference.shape[:2], 255, np.uint8)
+    valid = cv2.warpPerspective(ones, normalised, size, flags=cv2.INTER_NEAREST)
+    return warped, valid
+
+
+def match_histograms(source: np.ndarray, target: np.ndarray, mask: np.ndarray, quantiles: int):
+    """Map each channel of `source` so its distribution on `mask` matches `target`'s.
+    Monotone per-channel curves undo brightness/contrast/gamma/tint but cannot create or hide
+    local content, so edits survive the correction."""
+    levels = np.linspace(0, 100, quantiles)
+    out = np.empty_like(source, dtype=np.float32)
+    inside = mask > 0
+    for channel in range(source.shape[2]):
+        src_q = np.percentile(source[..., channel][inside], levels)
+        dst_q = np.percentile(target[..., channel][inside], levels)
+        src_q = np.maximum.accumulate(src_q + np.arange(quantiles) * 1e-6)
+        out[..., channel] = np.interp(source[..., channel], src_q, dst_q)
+    return out
+
+
+def _lab(image: np.ndarray) -> np.ndarray:
+    return cv2.cvtColor(np.clip(image, 0, 255).astype(np.float32) / 255.0, cv2.COLOR_RGB2LAB)
+
+
+def _envelope_distance(image: np.ndarray, other: np.ndarray, radius: int) -> np.ndarray:
+    """Per-pixel Lab distance from `image` to the [min, max] box of `other`'s neighbourhood."""
+    kernel = cv2.getStructuringElement(cv2.MORPH_RECT, (2 * radius + 1, 2 * radius + 1))
+    low, high = cv2.erode(other, kernel), cv2.dilate(other, kernel)
+    outside = np.maximum(low - image, 0) + np.maximum(image - high, 0)
+    return np.sqrt((outside**2).sum(axis=2))
+
+
+def difference_mask(
+    query: np.ndarray, reference: np.ndarray, valid: np.ndarray, config: LocalizeConfig
+) -> np.ndarray:
+    """Binary (bool) map of pixels that differ, working resolution."""
+    reference = match_histograms(
+        reference.astype(np.float32), query.astype(np.float32), valid, config.quantiles
+    )
+    sigma = config.blur_sigma
+    query_lab = _lab(cv2.GaussianBlur(query.astype(np.float32), (0, 0), sigma))
+    reference_lab = _lab(cv2.GaussianBlur(reference, (0, 0), sigma))
+    radius = config.envelope_px
+    color = np.maximum(
+        _envelope_distance(query_lab, reference_lab, radius),
+        _envelope_distance(reference_lab, query_lab, radius),
+    )
+    _, ssim_map = structural_similarity(
+        query_lab[..., 0], reference_lab[..., 0], data_range=100.0, full=True, win_size=7
+    )
+    different = (color > config.color_threshold) | (
+        (ssim_map < config.ssim_threshold) & (color > config.ssim_color_threshold)
+    )
+    return different & (valid > 0)
+
+
+def _clean(mask: np.ndarray, valid: np.ndarray, config: LocalizeConfig) -> np.ndarray:
+    mask = mask.astype(np.uint8) * 255
+    if config.open_px:
+        kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * config.open_px + 1,) * 2)
+        mask = cv2.morphologyEx(mask, cv2.MORPH_OPEN, kernel)
+    if config.close_px:
+        kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * config.close_px + 1,) * 2)
+        mask = cv2.morphologyEx(mask, cv2.MORPH_CLOSE, kernel)
+    mask &= valid
+    min_area = config.min_region_fraction * max(1, int((valid > 0).sum()))
+    count, labels, stats, _ = cv2.connectedComponentsWithStats(mask, connectivity=8)
+    keep = np.zeros(count, dtype=bool)
+    keep[1:] = stats[1:, cv2.CC_STAT_AREA] >= min_area
+    return np.where(keep[labels], 255, 0).astype(np.uint8)
+
+
+def localize_edits(
+    query: np.ndarray,
+    reference: np.ndarray,
+    transform: np.ndarray,
+    config: LocalizeConfig | None = None,
+) -> Localization:
+    """Compare `reference` (warped by `transform`, reference->query pixels) with `query`."""
+    config = config or LocalizeConfig()
+    query_h, query_w = query.shape[:2]
+    work_transform, work_size = _working_transform(
+        transform, (query_h, query_w), config.working_size
+    )
+    query_small = cv2.resize(query, work_size, interpolation=cv2.INTER_AREA)
+    warped, valid = warp_reference(reference, work_transform, work_size)
+    if config.border_erode_px:
+        kernel = np.ones((2 * config.border_erode_px + 1,) * 2, np.uint8)
+        valid = cv2.erode(valid, kernel)
+    if not valid.any():
+        empty = np.zeros((query_h, query_w), np.uint8)
+        return Localization(empty, empty.copy(), False, 0.0)
+    mask_small = _clean(difference_mask(query_small, warped, valid, config), valid, config)
+    edit_mask = cv2.resize(mask_small, (query_w, query_h), interpolation=cv2.INTER_NEAREST)
+    overlap = cv2.resize(valid, (query_w, query_h), interpolation=cv2.INTER_NEAREST)
+    edited_fraction = float((mask_small > 0).sum()) / float((valid > 0).sum())
+    regions = classify_regions(query_small, warped, mask_small, (query_h, query_w))
+    edited = edited_fraction >= config.min_edited_fraction and bool(regions)
+    return Localization(edit_mask, overlap, edited, edited_fraction, regions)
+
+
+def render_edit_overlay(
+    query: np.ndarray, mask: np.ndarray, color=(255, 40, 40), alpha: float = 0.45
+) -> np.ndarray:
+    """RGB copy of `query` with edited pixels tinted and outlined, for the review UI."""
+    overlay = query.copy()
+    inside = mask > 0
+    tint = np.array(color, dtype=np.float32)
+    overlay[inside] = (overlay[inside] * (1 - alpha) + tint * alpha).astype(np.uint8)
+    contours, _ = cv2.findContours(
+        (inside * 255).astype(np.uint8), cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE
+    )
+    thickness = max(1, round(max(query.shape[:2]) / 400))
+    cv2.drawContours(overlay, contours, -1, color, thickness)
+    return overlay

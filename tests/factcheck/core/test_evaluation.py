@@ -1,0 +1,89 @@
+import json
+
+import cv2
+import numpy as np
+
+from factcheck.core.bench import bench_clip, bench_pdq
+from factcheck.core.evalcases import generate_cases
+from factcheck.core.evalsources import Source, family_of, generated_image, skimage_sources
+from factcheck.core.evaluate import evaluate, format_table
+
+
+def _sources() -> list[Source]:
+    picked = {s.name: s for s in skimage_sources()}
+    chosen = [
+        picked[n]
+        for n in ("skimage-astronaut", "skimage-coffee", "skimage-rocket", "skimage-chelsea")
+    ]
+    generated = [
+        Source(f"g{i}", f"g{i}", lambda i=i: generated_image(i, (384, 512))) for i in range(4)
+    ]
+    return chosen + generated
+
+
+def _generate(tmp_path, split: str):
+    return generate_cases(
+        tmp_path / split,
+        split=split,
+        seed=3,
+        sources=_sources(),
+        transforms=["crop", "caption"],
+        edits=["splice", "text"],
+    )
+
+
+def test_family_grouping():
+    assert family_of("left07.jpg") == family_of("left11.jpg") == "left"
+    assert family_of("aloeL.jpg") == family_of("aloeR.jpg") == "aloe"
+    assert family_of("Garden.jpg") == "garden"
+
+
+def test_generator_is_deterministic_split_disjoint_and_masks_consistent(tmp_path):
+    tune, test = _generate(tmp_path, "tune"), _generate(tmp_path, "test")
+    cases = [
+        json.loads(line)
+        for line in (tmp_path / "test/queries/cases.jsonl").read_text().splitlines()
+    ]
+    tune_cases = [
+        json.loads(line)
+        for line in (tmp_path / "tune/queries/cases.jsonl").read_text().splitlines()
+    ]
+    assert tune["originals"] + tune["unrelated"] + test["originals"] + test["unrelated"] == 8
+    assert not {c["source"] for c in cases} & {c["source"] for c in tune_cases}
+    for case in cases:
+        query = cv2.imread(str(tmp_path / "test" / case["query"]))
+        if case["group"] == "edited":
+            mask = cv2.imread(str(tmp_path / "test" / case["mask"]), cv2.IMREAD_GRAYSCALE)
+            assert mask.shape == query.shape[:2] and set(np.unique(mask)) <= {0, 255}
+            assert 0 < (mask > 0).mean() < 0.3
+        else:
+            assert case["mask"] is None and case["edit"] is None
+        assert (case["expected"] is None) == (case["group"] == "unrelated")
+    again = generate_cases(
+        tmp_path / "again",
+        split="test",
+        seed=3,
+        sources=_sources(),
+        transforms=["crop", "caption"],
+        edits=["splice", "text"],
+    )
+    assert again == test
+    first = cv2.imread(str(tmp_path / "test" / cases[0]["query"]))
+    assert np.array_equal(first, cv2.imread(str(tmp_path / "again" / cases[0]["query"])))
+
+
+def test_evaluator_on_tiny_case_set(tmp_path):
+    _generate(tmp_path, "test")
+    metrics = evaluate(tmp_path / "test")
+    assert metrics["queries"] > 0 and metrics["references"] > 0
+    assert metrics["recall_at_1_copies"] >= 0.75
+    assert metrics["false_matches_unrelated"] == 0
+    assert metrics["mean_iou"] is not None and metrics["mean_iou"] > 0.3
+    assert "recall_at_1_copies" in format_table(metrics)
+
+
+def test_bench_tiny_sizes():
+    pdq = bench_pdq(3000, n_queries=20)
+    assert pdq["recall_at_1_planted"] == 1.0 and pdq["bytes_per_vector"] >= 32
+    clip = bench_clip(3000, dim=32, n_queries=20)
+    assert clip["type"] == "flat" and clip["recall_at_10_vs_exact"] == 1.0

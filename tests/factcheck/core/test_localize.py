@@ -1,0 +1,89 @@
+import cv2
+import numpy as np
+
+from factcheck.core.features import extract_features
+from factcheck.core.localize import localize_edits, render_edit_overlay
+from factcheck.core.regions import classify_region
+from factcheck.core.verify import verify
+
+
+def _iou(a: np.ndarray, b: np.ndarray) -> float:
+    a, b = a > 0, b > 0
+    return float((a & b).sum() / max(1, (a | b).sum()))
+
+
+def _aligned(query, reference):
+    result = verify(extract_features(query), extract_features(reference))
+    assert result.accepted
+    return result.transform
+
+
+def test_pasted_patch_is_localised(astronaut, coffee, recompress_resize):
+    query = astronaut.copy()
+    query[300:420, 60:220] = cv2.resize(coffee, (160, 120))
+    truth = np.zeros(astronaut.shape[:2], np.uint8)
+    truth[300:420, 60:220] = 255
+    query, truth = (
+        recompress_resize(query, 0.8, 85),
+        cv2.resize(truth, (410, 410), interpolation=cv2.INTER_NEAREST),
+    )
+    result = localize_edits(query, astronaut, _aligned(query, astronaut))
+    assert result.edited and result.edit_mask.shape == query.shape[:2]
+    assert set(np.unique(result.edit_mask)) <= {0, 255}
+    assert _iou(result.edit_mask, truth) > 0.7
+    assert result.regions and result.regions[0]["kind"] == "added"
+
+
+def test_recompressed_resized_copy_is_not_edited(astronaut, recompress_resize):
+    query = recompress_resize(astronaut, 0.6, 55)
+    result = localize_edits(query, astronaut, _aligned(query, astronaut))
+    assert not result.edited and result.regions == []
+
+
+def test_border_and_caption_band_are_not_edits(astronaut):
+    query = cv2.copyMakeBorder(
+        astronaut, 20, 110, 20, 20, cv2.BORDER_CONSTANT, value=(250, 250, 250)
+    )
+    cv2.putText(query, "Shocking photo", (30, 600), cv2.FONT_HERSHEY_SIMPLEX, 1.6, (0, 0, 0), 3)
+    result = localize_edits(query, astronaut, _aligned(query, astronaut))
+    assert not result.edited
+    assert result.overlap_mask[600, 30] == 0 and result.overlap_mask[300, 300] == 255
+
+
+def test_text_overlay_region_kind(astronaut):
+    query = astronaut.copy()
+    cv2.putText(query, "FAKE NEWS", (40, 460), cv2.FONT_HERSHEY_SIMPLEX, 2.0, (255, 255, 0), 5)
+    result = localize_edits(query, astronaut, np.eye(3))
+    assert result.edited and {r["kind"] for r in result.regions} == {"text"}
+
+
+def test_recolour_region_kind(coffee):
+    query = coffee.copy()
+    hsv = cv2.cvtColor(query, cv2.COLOR_RGB2HSV)
+    region = hsv[100:250, 150:350]
+    region[..., 0] = (region[..., 0].astype(int) + 90) % 180
+    region[..., 1] = np.clip(region[..., 1].astype(int) + 80, 0, 255)
+    query = cv2.cvtColor(hsv, cv2.COLOR_HSV2RGB)
+    result = localize_edits(query, coffee, np.eye(3))
+    assert result.edited and result.regions[0]["kind"] == "altered"
+
+
+def test_removed_kind_when_query_is_smoother():
+    rng = np.random.default_rng(0)
+    reference = rng.integers(0, 255, (60, 60)).astype(np.uint8)
+    reference = np.repeat(
+        cv2.resize(reference, (120, 120), interpolation=cv2.INTER_NEAREST)[..., None], 3, 2
+    )
+    query = reference.copy()
+    query[30:90, 30:90] = 128
+    inside = np.ones((60, 60), bool)
+    assert classify_region(query[30:90, 30:90], reference[30:90, 30:90], inside) == "removed"
+
+
+def test_overlay_tints_and_outlines_only_masked_area(scene):
+    mask = np.zeros(scene.shape[:2], np.uint8)
+    mask[100:200, 100:300] = 255
+    overlay = render_edit_overlay(scene, mask)
+    assert overlay.shape == scene.shape and overlay.dtype == np.uint8
+    assert not np.array_equal(overlay[150, 200], scene[150, 200])
+    assert np.array_equal(overlay[400, 500], scene[400, 500])

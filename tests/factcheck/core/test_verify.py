@@ -1,0 +1,68 @@
+import cv2
+import numpy as np
+
+from factcheck.core.features import FeatureConfig, Features, extract_features
+from factcheck.core.verify import VerifyConfig, transform_problem, verify
+
+CONFIG = FeatureConfig(working_size=640, max_keypoints=1000)
+
+
+def _corner_error(transform: np.ndarray, expected: np.ndarray, shape) -> float:
+    h, w = shape[:2]
+    corners = np.float32([[0, 0], [w, 0], [w, h], [0, h]]).reshape(-1, 1, 2)
+    got = cv2.perspectiveTransform(corners, transform)
+    want = cv2.perspectiveTransform(corners, expected)
+    return float(np.abs(got - want).max())
+
+
+def test_features_roundtrip_bytes_and_full_resolution_coordinates(astronaut):
+    large = cv2.resize(astronaut, (1400, 1400))
+    features = extract_features(large, CONFIG)
+    assert 0 < len(features) <= CONFIG.max_keypoints
+    assert features.points[:, 0].max() > 1000  # mapped back from the 640-px working copy
+    restored = Features.from_bytes(features.to_bytes())
+    assert restored.image_size == (1400, 1400)
+    assert np.allclose(restored.points, features.points)
+    assert np.allclose(restored.descriptors, features.descriptors, atol=1e-3)
+
+
+def test_accepts_transformed_copy_with_correct_homography(astronaut, recompress_resize):
+    expected = np.array([[0.8, 0.06, 25], [-0.06, 0.8, 40], [0, 0, 1]])
+    query = cv2.warpPerspective(astronaut, expected, (480, 470))
+    result = verify(extract_features(query, CONFIG), extract_features(astronaut, CONFIG))
+    assert result.accepted, result.reason
+    assert result.inliers >= 50 and result.spread > 0.3
+    assert _corner_error(result.transform, expected, astronaut.shape) < 3.0
+
+
+def test_accepts_crop_of_larger_original(astronaut):
+    crop = astronaut[120:380, 150:450]
+    result = verify(extract_features(crop, CONFIG), extract_features(astronaut, CONFIG))
+    assert result.accepted, result.reason
+    shift = np.array([[1, 0, -150], [0, 1, -120], [0, 0, 1]], float)
+    assert _corner_error(result.transform, shift, astronaut.shape) < 3.0
+
+
+def test_rejects_unrelated_image(astronaut, coffee, scene):
+    reference = extract_features(astronaut, CONFIG)
+    for other in (coffee, scene):
+        result = verify(extract_features(other, CONFIG), reference)
+        assert not result.accepted
+
+
+def test_rejects_concentrated_inliers(astronaut):
+    """Matches only in a small shared corner (e.g. a logo) must not count as the same photo."""
+    query = np.full_like(astronaut, 127)
+    query[:80, :80] = astronaut[:80, :80]
+    config = VerifyConfig(min_inliers=5, min_inlier_ratio=0.0, min_overlap_fraction=0.0)
+    result = verify(extract_features(query, CONFIG), extract_features(astronaut, CONFIG), config)
+    assert not result.accepted
+
+
+def test_transform_sanity_checks():
+    config = VerifyConfig()
+    assert transform_problem(np.eye(3), config) == ""
+    assert "flips" in transform_problem(np.diag([-1.0, 1.0, 1.0]), config)
+    assert "scale" in transform_problem(np.diag([40.0, 40.0, 1.0]), config)
+    assert "anisotropic" in transform_problem(np.diag([5.0, 0.5, 1.0]), config)
+    assert "degenerate" in transform_problem(np.full((3, 3), np.nan), config)
