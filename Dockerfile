@@ -17,4 +17,4 @@ COPY . .
 RUN useradd --create-home --uid 10001 provenant && mkdir -p /data && chown provenant /data
 USER provenant
 EXPOSE 8000
-CMD ["gunicorn", "config.wsgi", "--bind", "0.0.0.0:8000", "--workers", "3", "--timeout", "60"]
+CMD ["gunicorn", "config.wsgi", "--bind", "0.0.0.0:8000", "--workers", "3", "--worker-class", "gthread", "--threads", "8", "--timeout", "60"]

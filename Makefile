@@ -8,7 +8,11 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/provenant
 
-.PHONY: install run test lint format services worker clean
+.PHONY: install run test lint format services system-packages worker clean
+
+# Debian packages the tests use: Chromium for the browser tests (Playwright drives it; it never
+# downloads a browser of its own) and the photo packages the evaluation sets are built from.
+SYSTEM_PACKAGES := chromium fonts-dejavu-core mate-backgrounds desktop-base opencv-doc
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -47,7 +51,17 @@ services:
 	  redis-server --daemonize yes --bind 127.0.0.1 -::1 --port 6379 --save "" --appendonly no \
 	  --dir /var/lib/redis --logfile /var/log/redis/ci.log; } || true
 
-test: install services lint
+system-packages:
+	@missing=$$(for p in $(SYSTEM_PACKAGES); do dpkg-query -W -f='$${Status}' $$p 2>/dev/null \
+	  | grep -q 'install ok installed' || echo $$p; done); \
+	if [ -n "$$missing" ]; then \
+	  echo "installing Debian packages:" $$missing; \
+	  $$(test "$$(id -u)" = 0 || echo sudo) apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive $$(test "$$(id -u)" = 0 || echo sudo) \
+	    apt-get install -y -qq --no-install-recommends $$missing >/dev/null; \
+	fi
+
+test: install system-packages services lint
 	$(BIN)/python manage.py makemigrations --check --dry-run
 	DJANGO_SETTINGS_MODULE=config.settings.production ALLOWED_HOSTS=provenant.example \
 	  SECRET_KEY="$$($(BIN)/python -c 'import secrets; print(secrets.token_urlsafe(64))')" \

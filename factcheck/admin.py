@@ -1,6 +1,9 @@
 from django.contrib import admin
+from django.db.models import QuerySet
+from django.http import HttpRequest
 
 from factcheck.models import Reference
+from factcheck.services import reference_remove
 
 
 @admin.register(Reference)
@@ -9,3 +12,11 @@ class ReferenceAdmin(admin.ModelAdmin):
     list_filter = ("source",)
     search_fields = ("external_id", "caption", "credit")
     raw_id_fields = ("media", "created_by")
+
+    # Deleting through the service keeps the indexes and the audit log in step.
+    def delete_model(self, request: HttpRequest, obj: Reference) -> None:
+        reference_remove(reference=obj, actor=request.user)
+
+    def delete_queryset(self, request: HttpRequest, queryset: QuerySet[Reference]) -> None:
+        for reference in queryset:
+            reference_remove(reference=reference, actor=request.user)

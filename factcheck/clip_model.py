@@ -12,6 +12,7 @@ def clip_config_from_settings() -> ClipConfig:
         weights_path=settings.CLIP_WEIGHTS_FILE,
         device=settings.CLIP_DEVICE,
         batch_size=settings.CLIP_BATCH_SIZE,
+        allow_random_init=settings.CLIP_ALLOW_RANDOM_INIT,
     )
 
 

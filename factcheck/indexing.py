@@ -1,29 +1,43 @@
 """Publishing the FAISS indexes of references: one writer at a time, readers never blocked.
 
-Writers take an exclusive file lock next to the index files, load the current version, change it
-and publish the next version (atomic rename, see factcheck.core.index_store). Readers use
-IndexStore, which picks up a new version on their next query.
+Three indexes: PDQ hashes, CLIP embeddings (when configured) and local descriptors (crops,
+borders, captions). Writers take an exclusive file lock next to the index files, load the current
+version, change it and publish the next version (atomic rename, see factcheck.core.index_store).
+Readers use IndexStore, which picks up a new version on their next query.
+
+The database is the source of truth and carries an outbox: `Fingerprint.indexed` is False until a
+published version contains the reference, and `PendingIndexRemoval` rows name deleted references
+that may still be in the files. Every update applies the whole outbox, not only the ids it was
+given, so an add or remove interrupted between its commit and the index update (a killed process,
+a lost task) is repaired by the next update or rebuild.
 """
 
 from __future__ import annotations
 
 import fcntl
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
+import faiss
 import numpy as np
 from django.conf import settings
+from django.db.models import Q
 
+from factcheck.core.features import Features
 from factcheck.core.fingerprints import PDQ_BYTES
 from factcheck.core.index import BinaryIndexConfig, ClipIndex, FloatIndexConfig, PdqIndex
 from factcheck.core.index_store import IndexStore, load_index, read_manifest, save_index
-from factcheck.models import Fingerprint
+from factcheck.core.local_index import LocalIndex, LocalIndexConfig
+from factcheck.models import Fingerprint, PendingIndexRemoval
+from factcheck.reference_source import read_features_file
 
 PDQ_INDEX = "pdq"
 CLIP_INDEX = "clip"
+LOCAL_INDEX = "local"
 LOCK_FILE = ".writer.lock"
+MARK_BATCH = 5_000  # ids per UPDATE ... WHERE id IN (...) statement
 
 _stores: dict[tuple[str, str], IndexStore] = {}
 
@@ -35,22 +49,44 @@ class IndexSummary:
     count: int
 
 
+@dataclass
+class IndexChange:
+    summaries: list[IndexSummary] = field(default_factory=list)
+    indexed_ids: list[int] = field(default_factory=list)  # newly in the published indexes
+
+
+@dataclass
+class _Rows:
+    ids: list[int]
+    hashes: np.ndarray
+    clip_ids: list[int]
+    clip_vectors: np.ndarray | None
+    features_files: dict[int, str]
+    unindexed: list[int]  # rows whose outbox flag was still False when read
+
+
 def index_dir() -> Path:
     return Path(settings.INDEX_DIR)
 
 
 def pdq_config() -> BinaryIndexConfig:
-    return BinaryIndexConfig(flat_max_size=settings.INDEX_FLAT_MAX_SIZE)
+    options = {"flat_max_size": settings.INDEX_FLAT_MAX_SIZE, **settings.FACTCHECK_PDQ_INDEX}
+    return BinaryIndexConfig(**options)
 
 
-def clip_config() -> FloatIndexConfig:
-    return FloatIndexConfig(flat_max_size=settings.INDEX_FLAT_MAX_SIZE)
+def clip_config(dim: int) -> FloatIndexConfig:
+    return FloatIndexConfig(dim=dim, flat_max_size=settings.INDEX_FLAT_MAX_SIZE)
+
+
+def local_config() -> LocalIndexConfig:
+    return LocalIndexConfig(**settings.FACTCHECK_LOCAL_INDEX)
 
 
 def index_reader(name: str) -> IndexStore:
     """The process-wide reader of one index (models and indexes load once per process)."""
     key = (str(index_dir()), name)
     if key not in _stores:
+        faiss.omp_set_num_threads(settings.FACTCHECK_FAISS_THREADS)
         _stores[key] = IndexStore(index_dir(), name)
     return _stores[key]
 
@@ -66,74 +102,147 @@ def _writer_lock() -> Iterator[None]:
             fcntl.flock(lock, fcntl.LOCK_UN)
 
 
-def _fingerprint_rows(reference_ids: list[int] | None) -> tuple[list[int], np.ndarray, list]:
+def _fingerprint_rows(condition: Q | None) -> _Rows:
     rows = Fingerprint.objects.order_by("reference_id")
-    if reference_ids is not None:
-        rows = rows.filter(reference_id__in=reference_ids)
-    ids, hashes, clips = [], [], []
-    for reference_id, pdq, clip in rows.values_list("reference_id", "pdq", "clip"):
+    if condition is not None:
+        rows = rows.filter(condition)
+    ids, hashes, clip_ids, clips, files, unindexed = [], [], [], [], {}, []
+    fields = ("reference_id", "pdq", "clip", "clip_model", "features_file", "indexed")
+    # Embeddings of another model live in another space: only the configured model's count.
+    clip_model = settings.CLIP_MODEL_NAME
+    for reference_id, pdq, clip, model, features_file, indexed in rows.values_list(
+        *fields
+    ).iterator():
         ids.append(reference_id)
         hashes.append(np.frombuffer(bytes(pdq), dtype=np.uint8))
-        clips.append((reference_id, clip))
-    matrix = np.stack(hashes) if hashes else np.zeros((0, PDQ_BYTES), dtype=np.uint8)
-    return ids, matrix, clips
+        if clip and clip_model and model == clip_model:
+            clip_ids.append(reference_id)
+            clips.append(np.frombuffer(bytes(clip), dtype=np.float32))
+        files[reference_id] = features_file
+        if not indexed:
+            unindexed.append(reference_id)
+    return _Rows(
+        ids=ids,
+        hashes=np.stack(hashes) if hashes else np.zeros((0, PDQ_BYTES), dtype=np.uint8),
+        clip_ids=clip_ids,
+        clip_vectors=np.stack(clips) if clips else None,
+        features_files=files,
+        unindexed=unindexed,
+    )
 
 
-def _clip_matrix(clips: list) -> tuple[list[int], np.ndarray | None]:
-    present = [(rid, np.frombuffer(bytes(blob), dtype=np.float32)) for rid, blob in clips if blob]
-    if not present:
-        return [], None
-    return [rid for rid, _ in present], np.stack([vector for _, vector in present])
+def _local_features(files: dict[int, str]) -> dict[int, Features]:
+    return {ref_id: read_features_file(name) for ref_id, name in files.items()}
 
 
-def index_rebuild() -> list[IndexSummary]:
+def index_rebuild() -> IndexChange:
     """Build every index from the database and publish it as a new version."""
     with _writer_lock():
-        return _rebuild_unlocked()
+        removals = list(PendingIndexRemoval.objects.values_list("pk", flat=True))
+        rows = _fingerprint_rows(None)
+        summaries = [_build(name, rows) for name in (PDQ_INDEX, CLIP_INDEX, LOCAL_INDEX)]
+        _settle_outbox(rows.unindexed, removals)
+        return IndexChange([s for s in summaries if s is not None], rows.unindexed)
 
 
-def index_update(*, add_ids: Sequence[int] = (), remove_ids: Sequence[int] = ()) -> None:
-    """Add or remove references incrementally. Idempotent: ids are removed before being added."""
+def index_update(*, add_ids: Sequence[int] = (), remove_ids: Sequence[int] = ()) -> IndexChange:
+    """Apply `add_ids`, `remove_ids` and everything still in the outbox to every index.
+
+    Idempotent: changed ids are removed before being (re-)added.
+    """
     with _writer_lock():
-        if read_manifest(index_dir(), PDQ_INDEX) is None:
-            _rebuild_unlocked()
-            return
-        ids, hashes, clips = _fingerprint_rows(list(add_ids))
-        changed = [*remove_ids, *ids]
-        pdq_index, _ = load_index(index_dir(), PDQ_INDEX)
-        pdq_index.remove(changed)
-        if ids:
-            pdq_index.add(hashes, ids)
-        if pdq_index.needs_rebuild():
-            _rebuild_unlocked()
-            return
-        _publish(PDQ_INDEX, pdq_index)
-        _update_clip(changed, clips)
+        # Removals first: a reference deleted after this read keeps its outbox row for next time.
+        removals = list(PendingIndexRemoval.objects.values_list("pk", "reference_id"))
+        rows = _fingerprint_rows(Q(indexed=False) | Q(reference_id__in=list(add_ids)))
+        removed = {int(i) for i in remove_ids} | {ref_id for _, ref_id in removals}
+        changed = sorted(removed | set(rows.ids))
+        summaries = []
+        if changed or any(read_manifest(index_dir(), n) is None for n in (PDQ_INDEX, LOCAL_INDEX)):
+            for name in (PDQ_INDEX, CLIP_INDEX, LOCAL_INDEX):
+                summary = _apply(name, changed, rows)
+                if summary is not None:
+                    summaries.append(summary)
+        _settle_outbox(rows.unindexed, [pk for pk, _ in removals])
+        return IndexChange(summaries, rows.unindexed)
 
 
-def _update_clip(changed: list[int], clips: list) -> None:
-    clip_ids, vectors = _clip_matrix(clips)
-    if read_manifest(index_dir(), CLIP_INDEX) is None:
-        if vectors is not None:
-            _publish(CLIP_INDEX, ClipIndex.build(vectors, np.array(clip_ids), clip_config()))
-        return
-    clip_index, _ = load_index(index_dir(), CLIP_INDEX)
-    clip_index.remove(changed)
-    if vectors is not None:
-        clip_index.add(vectors, clip_ids)
-    _publish(CLIP_INDEX, clip_index)
+def _settle_outbox(indexed_ids: list[int], removal_pks: list[int]) -> None:
+    """Only what the published versions reflect: rows added meanwhile stay in the outbox."""
+    for start in range(0, len(indexed_ids), MARK_BATCH):
+        batch = indexed_ids[start : start + MARK_BATCH]
+        Fingerprint.objects.filter(reference_id__in=batch).update(indexed=True)
+    for start in range(0, len(removal_pks), MARK_BATCH):
+        PendingIndexRemoval.objects.filter(pk__in=removal_pks[start : start + MARK_BATCH]).delete()
 
 
-def _rebuild_unlocked() -> list[IndexSummary]:
-    ids, hashes, clips = _fingerprint_rows(None)
-    summaries = [_publish(PDQ_INDEX, PdqIndex.build(hashes, np.array(ids), pdq_config()))]
-    clip_ids, vectors = _clip_matrix(clips)
-    if vectors is not None:
-        index = ClipIndex.build(vectors, np.array(clip_ids), clip_config())
-        summaries.append(_publish(CLIP_INDEX, index))
-    return summaries
+def _apply(name: str, changed: list[int], rows: _Rows) -> IndexSummary | None:
+    if read_manifest(index_dir(), name) is None:
+        if name == CLIP_INDEX and rows.clip_vectors is None:
+            return None  # CLIP is off (or nothing new has an embedding): no scan needed
+        # First use (or an index added in an upgrade): build from the whole database.
+        return _build(name, _fingerprint_rows(None))
+    index, _ = load_index(index_dir(), name)
+    index.remove(changed)
+    _add(index, rows)
+    if index.needs_rebuild():  # a flat index outgrew its threshold: rebuild as IVF
+        return _build(name, _fingerprint_rows(None))
+    return _publish(name, index)
 
 
-def _publish(name: str, index: PdqIndex | ClipIndex) -> IndexSummary:
+def _add(index: PdqIndex | ClipIndex | LocalIndex, rows: _Rows) -> None:
+    if isinstance(index, PdqIndex) and rows.ids:
+        index.add(rows.hashes, rows.ids)
+    elif isinstance(index, ClipIndex) and rows.clip_vectors is not None:
+        index.add(rows.clip_vectors, rows.clip_ids)
+    elif isinstance(index, LocalIndex):
+        for ref_id, features in _local_features(rows.features_files).items():
+            index.add(ref_id, features)
+
+
+def _build(name: str, rows: _Rows) -> IndexSummary | None:
+    index: PdqIndex | ClipIndex | LocalIndex
+    if name == PDQ_INDEX:
+        index = PdqIndex.build(rows.hashes, np.array(rows.ids, dtype=np.int64), pdq_config())
+    elif name == CLIP_INDEX:
+        previous = read_manifest(index_dir(), CLIP_INDEX)
+        if rows.clip_vectors is None and previous is None:
+            return None  # CLIP not configured: no index, the matcher skips it
+        if rows.clip_vectors is None:  # CLIP turned off (or model changed): empty, not stale
+            dim = int(previous.params.get("dim", FloatIndexConfig.dim))
+            empty = np.zeros((0, dim), np.float32)
+            index = ClipIndex.build(empty, np.zeros(0, np.int64), clip_config(dim))
+        else:
+            ids = np.array(rows.clip_ids, dtype=np.int64)
+            dim = rows.clip_vectors.shape[1]
+            index = ClipIndex.build(rows.clip_vectors, ids, clip_config(dim))
+    else:
+        index = LocalIndex.build(_local_features(rows.features_files), local_config())
+    return _publish(name, index)
+
+
+def _publish(name: str, index: PdqIndex | ClipIndex | LocalIndex) -> IndexSummary:
     manifest = save_index(index_dir(), name, index)
     return IndexSummary(name=name, version=manifest.version, count=manifest.count)
+
+
+def indexed_reference_ids(name: str) -> set[int]:
+    """Reference ids present in the published index `name` (for consistency checks)."""
+    manifest = read_manifest(index_dir(), name)
+    if manifest is None:
+        return set()
+    index, _ = load_index(index_dir(), name)
+    return set(_index_ids(index.index))
+
+
+def _index_ids(index: object) -> Iterable[int]:
+    if hasattr(index, "id_map"):  # IndexIDMap(2) / IndexBinaryIDMap(2)
+        return faiss.vector_to_array(index.id_map).tolist()
+    ivf = index if hasattr(index, "invlists") else faiss.extract_index_ivf(index)
+    invlists = ivf.invlists  # IVF: ids live in the inverted lists
+    ids: list[int] = []
+    for list_no in range(invlists.nlist):
+        size = invlists.list_size(list_no)
+        if size:
+            pointer = invlists.get_ids(list_no)
+            ids.extend(faiss.rev_swig_ptr(pointer, size).tolist())
+    return ids

@@ -44,7 +44,43 @@ class Fingerprint(models.Model):
     features_file = models.CharField(
         max_length=255, help_text="Storage name of the cached local features (npz)."
     )
+    # Outbox for the indexes: False until a published index version contains this reference, so
+    # an add interrupted between commit and indexing is picked up by the next index update.
+    indexed = models.BooleanField(default=False)
     created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        indexes = [
+            models.Index(
+                fields=["reference"],
+                condition=models.Q(indexed=False),
+                name="fingerprint_unindexed",
+            )
+        ]
 
     def __str__(self) -> str:
         return f"fingerprint of reference {self.reference_id}"
+
+
+class PendingIndexRemoval(models.Model):
+    """Outbox for removals: written in the transaction that deletes a reference, deleted once a
+    published index version no longer contains it (so a crash in between cannot leave an orphan
+    index entry)."""
+
+    reference_id = models.BigIntegerField()
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return f"remove reference {self.reference_id} from the indexes"
+
+
+# Case management (factcheck.cases) keeps its models in its own module; importing them here
+# registers them with the factcheck app.
+from factcheck.cases.models import (  # noqa: E402, F401
+    Case,
+    CaseSubmission,
+    Claim,
+    Comment,
+    Evidence,
+    TimelineEntry,
+)

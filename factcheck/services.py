@@ -16,7 +16,7 @@ from accounts.models import User
 from accounts.services import audit_record
 from factcheck.core.features import extract_features
 from factcheck.core.fingerprints import pdq_hash
-from factcheck.models import Fingerprint, Reference
+from factcheck.models import Fingerprint, PendingIndexRemoval, Reference
 from mediastore.images import load_rgb
 from mediastore.services import media_store
 
@@ -111,9 +111,11 @@ def _fingerprint(image: np.ndarray, *, sha256: str) -> Fingerprint:
 
 
 def reference_remove(*, reference: Reference, actor: User | None = None) -> None:
-    """Delete a reference; it leaves the indexes once the deletion commits."""
+    """Delete a reference; it leaves every index once the deletion commits (the outbox row
+    makes sure it does even if the process dies before the index update runs)."""
     with transaction.atomic():
         reference_id = reference.pk
+        PendingIndexRemoval.objects.create(reference_id=reference_id)
         audit_record(
             actor=actor,
             action="reference.remove",

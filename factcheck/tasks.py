@@ -1,9 +1,12 @@
 from celery import shared_task
 
+from factcheck.hooks import references_indexed
 from factcheck.indexing import index_update
 
 
 @shared_task(name="factcheck.update_index")
 def update_index(add_ids: list[int], remove_ids: list[int]) -> None:
-    """Idempotent: entries are removed before being added, so a retry changes nothing."""
-    index_update(add_ids=add_ids, remove_ids=remove_ids)
+    """Idempotent: entries are removed before being added, so a retry changes nothing. Also
+    applies anything an interrupted earlier update left in the outbox."""
+    change = index_update(add_ids=add_ids, remove_ids=remove_ids)
+    references_indexed(change.indexed_ids)

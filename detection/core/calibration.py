@@ -11,7 +11,9 @@ import numpy as np
 # produce an infinite feature.
 LOGIT_CLIP = 1e-4
 # Strength of the L2 penalty (sklearn's C): small calibration sets must not be over-fitted.
-FUSION_REGULARISATION_C = 1.0
+# Chosen by leave-one-source-group-out cross-validation on the calibration split
+# (python -m detection.core.selection; figures in docs/benchmarks.md).
+FUSION_REGULARISATION_C = 0.1
 
 
 def logit(p: np.ndarray | float) -> np.ndarray:
@@ -81,13 +83,17 @@ class FusionModel:
 
     @classmethod
     def fit(
-        cls, rows: list[dict[str, float]], labels: np.ndarray, features: list[str]
+        cls,
+        rows: list[dict[str, float]],
+        labels: np.ndarray,
+        features: list[str],
+        regularisation: float = FUSION_REGULARISATION_C,
     ) -> FusionModel:
         from sklearn.linear_model import LogisticRegression
 
         matrix = np.array([[row[name] for name in features] for row in rows], dtype=np.float64)
         means, scales = matrix.mean(axis=0), matrix.std(axis=0) + 1e-6
-        model = LogisticRegression(C=FUSION_REGULARISATION_C, max_iter=1000)
+        model = LogisticRegression(C=regularisation, max_iter=1000)
         model.fit((matrix - means) / scales, np.asarray(labels).astype(int))
         return cls(
             list(features),

@@ -44,7 +44,8 @@ MIN_FAKE_FRACTION = 0.003  # same rule as training: invisible edits count as rea
 def make_eval_samples(split: str, seed: int, count: int) -> list[Sample]:
     """Deterministic real/manipulated images (half each) of 512-1024 px from one split's
     sources, after the sharing degradations (resize + JPEG)."""
-    sources = [image for _, image in load_split(split, seed)]
+    named = load_split(split, seed)
+    sources = [image for _, image in named]
     rng = np.random.default_rng(_split_seed(split, seed))
     samples = []
     for index in range(count):
@@ -59,7 +60,9 @@ def make_eval_samples(split: str, seed: int, count: int) -> list[Sample]:
                 sample = Sample(crop, np.zeros(crop.shape[:2], np.uint8), "real")
         else:
             sample = Sample(crop, np.zeros(crop.shape[:2], np.uint8), "real")
-        samples.append(degrade(sample, rng))
+        degraded = degrade(sample, rng)
+        degraded.source = named[first][0]
+        samples.append(degraded)
     return samples
 
 
@@ -154,10 +157,16 @@ def _feature_matrix_rows(collected: Collected) -> list[dict[str, float]]:
 
 
 def calibrate_detector(
-    config_path: Path, *, seed: int = 1234, count: int = 300, cache_dir: Path | None = None
+    config_path: Path,
+    *,
+    seed: int = 1234,
+    count: int = 300,
+    cache_dir: Path | None = None,
+    write: bool = True,
 ) -> dict[str, Any]:
     """Fit the fusion model, the network's Platt scaling and the map threshold on the
-    calibration split; store them in the detector config JSON (config_path)."""
+    calibration split. Returns {"fusion", "network_calibration", "thresholds", "calibration"}
+    and, with write, stores them in the detector config JSON (config_path)."""
     config = DetectorConfig.from_json(config_path)
     collected = run_detectors(
         build_detector(config),
@@ -169,21 +178,24 @@ def calibrate_detector(
     platt = PlattCalibrator.fit(np.array(collected.network_scores), labels)
     map_threshold = max(MAP_THRESHOLDS, key=lambda t: collected.map_counts[t].f1())
     fused = np.array([fusion.predict(row) for row in collected.rows])
-    data = json.loads(Path(config_path).read_text())
-    data["fusion"] = fusion.to_dict()
-    data["network_calibration"] = platt.to_dict()
-    data.setdefault("thresholds", {})
-    data["thresholds"].update({"likely_manipulated": 0.5, "map": map_threshold})
-    data["calibration"] = {
-        "split": "calibration",
-        "seed": seed,
-        "images": len(labels),
-        "manipulated": int(labels.sum()),
-        "fused_ece_on_calibration": round(metrics.expected_calibration_error(fused, labels), 4),
-        "map_threshold_f1_on_calibration": round(collected.map_counts[map_threshold].f1(), 4),
+    fitted = {
+        "fusion": fusion.to_dict(),
+        "network_calibration": platt.to_dict(),
+        "thresholds": {**config.thresholds, "likely_manipulated": 0.5, "map": map_threshold},
+        "calibration": {
+            "split": "calibration",
+            "seed": seed,
+            "images": len(labels),
+            "manipulated": int(labels.sum()),
+            "fused_ece_on_calibration": round(metrics.expected_calibration_error(fused, labels), 4),
+            "map_threshold_f1_on_calibration": round(collected.map_counts[map_threshold].f1(), 4),
+        },
     }
-    Path(config_path).write_text(json.dumps(data, indent=2) + "\n")
-    return data["calibration"]
+    if write:
+        data = json.loads(Path(config_path).read_text())
+        data.update(fitted)
+        Path(config_path).write_text(json.dumps(data, indent=2) + "\n")
+    return fitted
 
 
 def _classification_metrics(
@@ -222,15 +234,21 @@ def evaluate_detector(
     count: int = 300,
     write: bool = True,
     cache_dir: Path | None = None,
+    calibration: dict[str, Any] | None = None,
+    timing: bool = True,
 ) -> dict[str, Any]:
-    """Metrics on the held-out test sources (nothing here is fitted)."""
+    """Metrics on the held-out test sources (nothing here is fitted). `calibration` (what
+    calibrate_detector returns) replaces the fusion and thresholds stored in the config."""
     config = DetectorConfig.from_json(config_path)
-    fusion = FusionModel.from_dict(config.params["fusion"])
+    stored = {**config.params, "thresholds": config.thresholds, **(calibration or {})}
+    if "fusion" not in stored or "network_calibration" not in stored:
+        raise ValueError(f"{config_path} has no calibration yet; calibrate it first")
+    fusion = FusionModel.from_dict(stored["fusion"])
     platt = PlattCalibrator(
-        config.params["network_calibration"]["slope"],
-        config.params["network_calibration"]["intercept"],
+        stored["network_calibration"]["slope"], stored["network_calibration"]["intercept"]
     )
-    map_threshold = config.thresholds.get("map", 0.5)
+    thresholds = stored["thresholds"]
+    map_threshold = thresholds.get("map", 0.5)
     collected = run_detectors(
         build_detector(config),
         make_eval_samples("test", seed, count),
@@ -246,9 +264,7 @@ def evaluate_detector(
         "manipulated": int(labels.sum()),
         "network_raw": _classification_metrics(network, labels, 0.5),
         "network_platt": _classification_metrics(platt(network), labels, 0.5),
-        "fused": _classification_metrics(
-            fused, labels, config.thresholds.get("likely_manipulated", 0.5)
-        ),
+        "fused": _classification_metrics(fused, labels, thresholds.get("likely_manipulated", 0.5)),
         "forensic_only_auc": {
             name: round(
                 metrics.roc_auc([row[f"{name}.score"] for row in collected.rows], labels), 4
@@ -264,6 +280,7 @@ def evaluate_detector(
         "map_threshold": map_threshold,
         "f1_manipulated_images": round(counts.f1(), 4),
         "iou_manipulated_images": round(counts.iou(), 4),
+        "pixel_accuracy_manipulated_images": round(counts.pixel_accuracy(), 4),
         "pixel_accuracy_all_images": round(counts_all.pixel_accuracy(), 4),
         "f1_all_images": round(counts_all.f1(), 4),
     }
@@ -271,7 +288,8 @@ def evaluate_detector(
     results["mean_detector_ms_on_test_images"] = {
         name: round(float(np.mean(values)), 1) for name, values in collected.timings_ms.items()
     }
-    results["median_detector_ms_1024px"] = time_network(config)
+    if timing:
+        results["median_detector_ms_1024px"] = time_network(config)
     if write:
         data = json.loads(Path(config_path).read_text())
         data["metrics"] = results

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from PIL import Image
+from PIL import Image, ImageOps
 
 # Below this side length there are too few 8x8 JPEG blocks and network tiles to say anything.
 MIN_IMAGE_SIDE = 64
@@ -13,6 +13,9 @@ MIN_IMAGE_SIDE = 64
 BLANK_STD_THRESHOLD = 2.0
 # Images that are almost all one value (e.g. a solid frame with a tiny logo) are also blank.
 BLANK_DOMINANT_FRACTION = 0.995
+# Thin strips (banners, dividers) past this aspect ratio hold too little 2-D context for the
+# network's windows and forensic blocks, and would be upscaled to absurd lengths to fit a window.
+MAX_ASPECT_RATIO = 20.0
 
 _MAX_UINT16 = 65535
 
@@ -70,12 +73,17 @@ def _to_uint8(array: np.ndarray) -> np.ndarray:
 
 
 def _pil_to_rgb(image: Image.Image) -> np.ndarray:
+    # Pixels are analysed the way people see them: upright per the EXIF Orientation tag.
+    image = ImageOps.exif_transpose(image)
     mode = image.mode
     if mode == "P":
         has_alpha = "transparency" in image.info
         image = image.convert("RGBA" if has_alpha else "RGB")
+    elif mode == "PA":
+        image = image.convert("RGBA")
     elif mode in ("I;16", "I;16B", "I;16L", "I"):
-        return to_rgb_uint8(np.asarray(image).astype(np.uint16))
+        # 32-bit "I" images (16-bit PNGs, TIFFs) may hold values outside uint16: clip, not wrap.
+        return to_rgb_uint8(np.clip(np.asarray(image), 0, _MAX_UINT16).astype(np.uint16))
     elif mode == "CMYK" or mode == "YCbCr" or mode == "1":
         image = image.convert("RGB")
     elif mode not in ("L", "LA", "RGB", "RGBA"):
@@ -89,6 +97,11 @@ def check_applicable(image: np.ndarray) -> NotApplicable | None:
     if min(height, width) < MIN_IMAGE_SIDE:
         return NotApplicable(
             f"image is {width}x{height} px; at least {MIN_IMAGE_SIDE} px per side is needed"
+        )
+    if max(height, width) > MAX_ASPECT_RATIO * min(height, width):
+        return NotApplicable(
+            f"image is {width}x{height} px, a strip with aspect ratio above "
+            f"{MAX_ASPECT_RATIO:g}:1; there is too little two-dimensional content to analyse"
         )
     gray = image.mean(axis=2) if image.ndim == 3 else image
     if float(gray.std()) < BLANK_STD_THRESHOLD:

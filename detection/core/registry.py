@@ -8,6 +8,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+import cv2
 import numpy as np
 from PIL import Image
 
@@ -28,6 +29,10 @@ FORENSIC_CONFIGS = (
 # Used only when no fitted fusion is available: a detector's score is then reported as is.
 UNCALIBRATED_THRESHOLD = 0.5
 MAX_REASONS = 6
+# Larger images are analysed downscaled (area interpolation) and the map is resized back to the
+# image grid: full-resolution forensics on a 50 MP upload (mediastore's cap) take seconds per
+# signal and over a gigabyte of float maps, while 16 MP keeps a phone photo at full resolution.
+MAX_ANALYSIS_PIXELS = 16_000_000
 
 
 def default_configs(network_config: Path | None = DEFAULT_NETWORK_CONFIG) -> list[DetectorConfig]:
@@ -188,6 +193,37 @@ def analyze_image(
     not_applicable = check_applicable(image)
     if not_applicable is not None:
         return _not_applicable(not_applicable.reason, started)
+    full_shape = image.shape[:2]
+    image, scale = bounded_for_analysis(image)
+    found = _analyze_applicable(image, suite, started)
+    if scale != 1.0:
+        height, width = full_shape
+        found["forensic_map"] = cv2.resize(
+            found["forensic_map"], (width, height), interpolation=cv2.INTER_LINEAR
+        )
+        for face in found["detection"]["faces"]:
+            face["bbox"] = [round(v / scale) for v in face["bbox"]]
+        found["reasons"].insert(
+            1,
+            f"analysed at {image.shape[1]}x{image.shape[0]} px, downscaled from "
+            f"{width}x{height} (limit {MAX_ANALYSIS_PIXELS // 1_000_000} MP)",
+        )
+        found["reasons"] = found["reasons"][:MAX_REASONS]
+    found["timings_ms"]["total"] = round((time.perf_counter() - started) * 1000, 1)
+    return found
+
+
+def bounded_for_analysis(image: np.ndarray) -> tuple[np.ndarray, float]:
+    """(image at most MAX_ANALYSIS_PIXELS, scale factor applied)."""
+    height, width = image.shape[:2]
+    if height * width <= MAX_ANALYSIS_PIXELS:
+        return image, 1.0
+    scale = (MAX_ANALYSIS_PIXELS / (height * width)) ** 0.5
+    size = (max(1, int(width * scale)), max(1, int(height * scale)))
+    return cv2.resize(image, size, interpolation=cv2.INTER_AREA), size[0] / width
+
+
+def _analyze_applicable(image: np.ndarray, suite: DetectionSuite, started: float) -> dict[str, Any]:
     results: dict[str, DetectorResult] = {}
     timings: dict[str, float] = {}
     for detector in suite.detectors:

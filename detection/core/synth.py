@@ -25,6 +25,10 @@ JPEG_PROBABILITY = 0.85
 # A blended pixel counts as manipulated when the foreground weight exceeds this.
 MASK_ALPHA_THRESHOLD = 0.5
 CLOSING_SIZE = 9
+# Training-only longer sharing chains (degrade_chain): the intermediate image is this many times
+# the network input, and the final downscaled copy is re-encoded with this probability.
+CHAIN_SCALE_RANGE = (1.15, 2.0)
+SECOND_JPEG_PROBABILITY = 0.5
 
 
 @dataclass
@@ -32,6 +36,7 @@ class Sample:
     image: np.ndarray  # HxWx3 uint8 RGB
     mask: np.ndarray  # HxW uint8 {0, 1}
     kind: str  # "real" or one of KINDS
+    source: str = ""  # source image name (evaluation: for grouped cross-validation)
 
 
 def random_mask(shape: tuple[int, int], rng: np.random.Generator) -> np.ndarray:
@@ -186,6 +191,20 @@ def degrade(sample: Sample, rng: np.random.Generator, out_size: int | None = Non
     return Sample(image, mask, sample.kind)
 
 
+def degrade_chain(
+    sample: Sample, rng: np.random.Generator, out_size: int, middle_size: int
+) -> Sample:
+    """A longer sharing chain: resize + JPEG at middle_size, then a further downscale to
+    out_size (what the next platform, or the detector's own MAX_ANALYSIS_SIDE, does) and maybe a
+    second JPEG. Block-grid traces then reach the network resampled, as they do in practice."""
+    middle = degrade(sample, rng, out_size=middle_size)
+    image = cv2.resize(middle.image, (out_size, out_size), interpolation=cv2.INTER_AREA)
+    mask = cv2.resize(middle.mask, (out_size, out_size), interpolation=cv2.INTER_NEAREST)
+    if rng.random() < SECOND_JPEG_PROBABILITY:
+        image = _jpeg(image, int(rng.integers(*JPEG_QUALITY_RANGE)))
+    return Sample(image, mask, sample.kind)
+
+
 def random_crop(image: np.ndarray, size: int, rng: np.random.Generator) -> np.ndarray:
     """Square crop of `size` px; smaller images are upscaled first so any source works."""
     height, width = image.shape[:2]
@@ -206,12 +225,21 @@ def make_training_pair(
     rng: np.random.Generator,
     out_size: int,
     fake_probability: float = 0.5,
+    chain_probability: float = 0.0,
 ) -> Sample:
-    """One degraded training example of out_size x out_size from a source and a donor image."""
-    crop_size = int(out_size / rng.uniform(*RESIZE_SCALE_RANGE))
+    """One degraded training example of out_size x out_size from a source and a donor image.
+
+    With chain_probability the example goes through degrade_chain: the edit is made on a crop
+    CHAIN_SCALE_RANGE times larger, which is compressed and then downscaled to out_size.
+    """
+    chained = chain_probability > 0 and rng.random() < chain_probability
+    working = round(out_size * rng.uniform(*CHAIN_SCALE_RANGE)) if chained else out_size
+    crop_size = int(working / rng.uniform(*RESIZE_SCALE_RANGE))
     crop = random_crop(image, crop_size, rng)
     if rng.random() < fake_probability:
         sample = manipulate(crop, random_crop(donor, crop_size, rng), rng)
     else:
         sample = Sample(crop, np.zeros(crop.shape[:2], np.uint8), "real")
+    if chained:
+        return degrade_chain(sample, rng, out_size, working)
     return degrade(sample, rng, out_size=out_size)

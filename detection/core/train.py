@@ -10,6 +10,7 @@ import json
 import math
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -17,9 +18,16 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from detection.core.network import INPUT_SIZE, MultiTaskNet, NetworkConfig, save_checkpoint
+from detection.core.network import (
+    INPUT_SIZE,
+    MultiTaskNet,
+    NetworkConfig,
+    load_checkpoint,
+    save_checkpoint,
+)
 from detection.core.sources import group_of_name, load_split
 from detection.core.synth import make_training_pair
+from detection.core.userdata import LabelledItem, make_example
 
 # A "fake" crop whose changed area shrank below this after degradation carries no usable signal;
 # it is trained as real rather than teaching the network to hallucinate invisible edits.
@@ -40,6 +48,12 @@ class TrainingConfig:
     max_minutes: float = 45.0  # safety stop; the step count is the normal stop
     log_every: int = 25
     network: NetworkConfig = field(default_factory=NetworkConfig)
+    dice_weight: float = DICE_WEIGHT
+    # Share of self-supervised examples sent through synth.degrade_chain (0 = v1 recipe).
+    chain_probability: float = 0.0
+    # Share of each batch drawn from user data sets, when any are given.
+    user_fraction: float = 0.5
+    init_from: str | None = None  # checkpoint to fine-tune instead of starting from scratch
 
 
 def seed_everything(seed: int, threads: int) -> None:
@@ -49,11 +63,23 @@ def seed_everything(seed: int, threads: int) -> None:
 
 
 class PairStream:
-    """Infinite deterministic stream of (image, mask, label) batches from training sources."""
+    """Infinite deterministic stream of (image, mask, label, mask_known) batches from training
+    sources, mixed with user data set items when given."""
 
-    def __init__(self, sources: list[tuple[str, np.ndarray]], seed: int, size: int) -> None:
+    def __init__(
+        self,
+        sources: list[tuple[str, np.ndarray]],
+        seed: int,
+        size: int,
+        chain_probability: float = 0.0,
+        user_items: list[LabelledItem] | None = None,
+        user_fraction: float = 0.5,
+    ) -> None:
         if len(sources) < 2:
             raise ValueError("training needs at least two source images")
+        self.chain_probability = chain_probability
+        self.user_items = list(user_items or [])
+        self.user_fraction = user_fraction if self.user_items else 0.0
         self.images = [image for _, image in sources]
         # Sample by group so 28 stereo calibration shots do not outweigh one landscape.
         groups: dict[str, list[int]] = {}
@@ -63,23 +89,47 @@ class PairStream:
         self.rng = np.random.default_rng(seed)
         self.size = size
 
-    def batch(self, batch_size: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        images, masks, labels = [], [], []
+    def _synthetic(self) -> tuple[np.ndarray, np.ndarray, float, bool]:
+        first_group, second_group = self.rng.choice(len(self.groups), 2, replace=False)
+        first = self.rng.choice(self.groups[first_group])
+        second = self.rng.choice(self.groups[second_group])
+        sample = make_training_pair(
+            self.images[first],
+            self.images[second],
+            self.rng,
+            self.size,
+            chain_probability=self.chain_probability,
+        )
+        fake = sample.mask.mean() >= MIN_FAKE_FRACTION
+        return sample.image, sample.mask if fake else np.zeros_like(sample.mask), float(fake), True
+
+    def _user(self) -> tuple[np.ndarray, np.ndarray, float, bool]:
+        while self.user_items:
+            index = int(self.rng.integers(len(self.user_items)))
+            try:
+                example = make_example(self.user_items[index], self.rng, self.size)
+            except (OSError, ValueError) as error:
+                # One unreadable frame must not end an hour of training: drop it and go on.
+                print(f"skipping {self.user_items[index].name}: {error}", flush=True)
+                del self.user_items[index]
+                continue
+            return example.image, example.mask, float(example.label), example.mask_known
+        raise ValueError("none of the user data set images could be read")
+
+    def batch(
+        self, batch_size: int
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+        """(images N x 3 x S x S, masks N x 1 x S x S, labels N, mask_known N bool)."""
+        rows = []
         for _ in range(batch_size):
-            first_group, second_group = self.rng.choice(len(self.groups), 2, replace=False)
-            first = self.rng.choice(self.groups[first_group])
-            second = self.rng.choice(self.groups[second_group])
-            sample = make_training_pair(
-                self.images[first], self.images[second], self.rng, self.size
-            )
-            fake = sample.mask.mean() >= MIN_FAKE_FRACTION
-            images.append(sample.image)
-            masks.append(sample.mask if fake else np.zeros_like(sample.mask))
-            labels.append(float(fake))
+            use_user = self.user_fraction > 0 and self.rng.random() < self.user_fraction
+            rows.append(self._user() if use_user else self._synthetic())
+        images, masks, labels, known = zip(*rows, strict=True)
         return (
-            to_tensor_batch(images),
+            to_tensor_batch(list(images)),
             torch.from_numpy(np.stack(masks)[:, None]).float(),
             torch.tensor(labels),
+            torch.tensor(known),
         )
 
 
@@ -89,16 +139,26 @@ def to_tensor_batch(images: list[np.ndarray]) -> torch.Tensor:
 
 
 def multitask_loss(
-    image_logit: torch.Tensor, map_logits: torch.Tensor, labels: torch.Tensor, masks: torch.Tensor
+    image_logit: torch.Tensor,
+    map_logits: torch.Tensor,
+    labels: torch.Tensor,
+    masks: torch.Tensor,
+    mask_known: torch.Tensor | None = None,
+    dice_weight: float = DICE_WEIGHT,
 ) -> tuple[torch.Tensor, dict[str, float]]:
     """BCE on the image label + BCE and soft Dice on the mask (Dice over the whole batch, so
-    all-real batches do not divide by zero)."""
+    all-real batches do not divide by zero). Examples whose mask is unknown (user data without
+    masks) train the classifier only."""
     classification = F.binary_cross_entropy_with_logits(image_logit, labels)
+    if mask_known is not None and not bool(mask_known.all()):
+        if not bool(mask_known.any()):
+            return classification, {"cls": classification.item(), "seg": 0.0, "dice": 0.0}
+        map_logits, masks = map_logits[mask_known], masks[mask_known]
     segmentation = F.binary_cross_entropy_with_logits(map_logits, masks)
     probabilities = torch.sigmoid(map_logits)
     intersection = (probabilities * masks).sum()
     dice = 1.0 - (2 * intersection + 1.0) / (probabilities.sum() + masks.sum() + 1.0)
-    total = classification + segmentation + DICE_WEIGHT * dice
+    total = classification + segmentation + dice_weight * dice
     parts = {"cls": classification.item(), "seg": segmentation.item(), "dice": dice.item()}
     return total, parts
 
@@ -114,12 +174,39 @@ def _learning_rate(config: TrainingConfig, step: int, elapsed_minutes: float) ->
     return config.learning_rate * 0.5 * (1 + math.cos(math.pi * min(1.0, progress)))
 
 
-def train_model(config: TrainingConfig, output: Path) -> dict[str, object]:
-    """Train from scratch and save the checkpoint; returns a JSON-safe training summary."""
+def _print_now(line: str) -> None:
+    print(line, flush=True)
+
+
+def _initial_model(config: TrainingConfig) -> MultiTaskNet:
+    if config.init_from is None:
+        return MultiTaskNet(config.network).train()
+    model = load_checkpoint(config.init_from)  # its architecture wins over config.network
+    config.network = model.config
+    return model.train()
+
+
+def train_model(
+    config: TrainingConfig,
+    output: Path,
+    user_items: list[LabelledItem] | None = None,
+    progress: Callable[[str], None] | None = None,
+) -> dict[str, object]:
+    """Train (from scratch, or from config.init_from) and save the checkpoint; returns a
+    JSON-safe training summary. user_items (FaceForensics++ / OpenForensics) are mixed into
+    every batch at config.user_fraction."""
+    progress = progress or _print_now
     seed_everything(config.seed, config.threads)
     sources = load_split("train", config.seed)
-    stream = PairStream(sources, config.seed, config.input_size)
-    model = MultiTaskNet(config.network).train()
+    stream = PairStream(
+        sources,
+        config.seed,
+        config.input_size,
+        chain_probability=config.chain_probability,
+        user_items=user_items,
+        user_fraction=config.user_fraction,
+    )
+    model = _initial_model(config)
     optimiser = torch.optim.AdamW(
         model.parameters(), lr=config.learning_rate, weight_decay=config.weight_decay
     )
@@ -128,29 +215,31 @@ def train_model(config: TrainingConfig, output: Path) -> dict[str, object]:
     step = 0
     for step in range(config.steps):
         if time.monotonic() - started > config.max_minutes * 60:
-            print(f"stopping at step {step}: time budget of {config.max_minutes} min reached")
+            progress(f"stopping at step {step}: time budget of {config.max_minutes} min reached")
             step -= 1  # the last completed step; keeps steps_done exact
             break
         for group in optimiser.param_groups:
             group["lr"] = _learning_rate(config, step, (time.monotonic() - started) / 60)
-        images, masks, labels = stream.batch(config.batch_size)
+        images, masks, labels, known = stream.batch(config.batch_size)
         image_logit, map_logits = model(images)
-        loss, parts = multitask_loss(image_logit, map_logits, labels, masks)
+        loss, parts = multitask_loss(
+            image_logit, map_logits, labels, masks, known, config.dice_weight
+        )
         optimiser.zero_grad(set_to_none=True)
         loss.backward()
         optimiser.step()
         running = {k: 0.9 * running.get(k, v) + 0.1 * v for k, v in parts.items()}
         if step % config.log_every == 0 or step == config.steps - 1:
             elapsed = time.monotonic() - started
-            print(
+            progress(
                 f"step {step:5d} {elapsed / 60:6.1f} min "
-                + " ".join(f"{k}={v:.4f}" for k, v in running.items()),
-                flush=True,
+                + " ".join(f"{k}={v:.4f}" for k, v in running.items())
             )
     summary = {
         "steps_done": step + 1,
         "training_minutes": round((time.monotonic() - started) / 60, 2),
         "train_sources": [name for name, _ in sources],
+        "user_data_items": len(user_items or []),
         "final_losses": {k: round(v, 4) for k, v in running.items()},
         "config": {**asdict(config), "network": config.network.to_dict()},
     }
@@ -206,7 +295,7 @@ def main(argv: list[str] | None = None) -> None:
     import argparse
 
     parser = argparse.ArgumentParser(description="Train the multi-task manipulation detector.")
-    parser.add_argument("--output", type=Path, default=Path("detection/models/multitask-v1.pt"))
+    parser.add_argument("--output", type=Path, required=True, help="checkpoint path (.pt)")
     parser.add_argument("--steps", type=int, default=TrainingConfig.steps)
     parser.add_argument("--batch-size", type=int, default=TrainingConfig.batch_size)
     parser.add_argument("--input-size", type=int, default=TrainingConfig.input_size)
@@ -216,6 +305,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--max-minutes", type=float, default=TrainingConfig.max_minutes)
     parser.add_argument("--no-residual", action="store_true", help="RGB input only (ablation)")
     parser.add_argument("--version", default="1.0.0", help="detector version in the config")
+    parser.add_argument("--dice-weight", type=float, default=DICE_WEIGHT)
+    parser.add_argument("--chain-probability", type=float, default=0.0)
+    parser.add_argument("--init-from", help="checkpoint to fine-tune")
     args = parser.parse_args(argv)
     config = TrainingConfig(
         steps=args.steps,
@@ -226,6 +318,9 @@ def main(argv: list[str] | None = None) -> None:
         threads=args.threads,
         max_minutes=args.max_minutes,
         network=NetworkConfig(residual_channels=not args.no_residual),
+        dice_weight=args.dice_weight,
+        chain_probability=args.chain_probability,
+        init_from=args.init_from,
     )
     summary = train_model(config, args.output)
     command = "python -m detection.core.train " + " ".join(

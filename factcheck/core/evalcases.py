@@ -41,6 +41,8 @@ QUERY_JPEG_QUALITY = 90
 NEAR_DUPLICATE_BITS = 70  # PDQ distance under which two sources count as the same picture
 MIN_SOURCE_KEYPOINTS = 150  # an original with fewer cannot be verified geometrically
 MIN_PDQ_QUALITY = 30
+MIN_VISIBLE_EDIT = 0.002  # share of the query's pixels the ground-truth edit must cover
+EDIT_ATTEMPTS = 5
 
 
 @dataclass(frozen=True)
@@ -148,10 +150,16 @@ class CaseWriter:
 
 
 def _edited_case(prepared: Prepared, edit: str, donor: np.ndarray, rng: np.random.Generator):
-    edited, mask = EDITS[edit](prepared.image, rng, donor)
-    transform = str(rng.choice(["none", *TRANSFORMS]))
-    if transform != "none":
-        edited, mask = TRANSFORMS[transform](edited, mask, rng)
+    """An edit followed by a random global transform. A crop can cut the edit away, and some
+    edits change too little to see: such draws are retried, since a query whose ground-truth
+    mask is (nearly) empty is an unedited copy, not an edited one."""
+    for _ in range(EDIT_ATTEMPTS):
+        edited, mask = EDITS[edit](prepared.image, rng, donor)
+        transform = str(rng.choice(["none", *TRANSFORMS]))
+        if transform != "none":
+            edited, mask = TRANSFORMS[transform](edited, mask, rng)
+        if (mask > 0).mean() >= MIN_VISIBLE_EDIT:
+            break
     return edited, mask, [] if transform == "none" else [transform]
 
 

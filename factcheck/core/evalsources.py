@@ -77,11 +77,12 @@ def limit_size(image: np.ndarray, max_side: int = MAX_SOURCE_SIDE) -> np.ndarray
 
 
 def family_of(name: str) -> str:
-    """'left07' -> 'left', 'aloeL' -> 'aloe', 'graf3' -> 'graf': numbered or L/R/A/B variants
-    of one scene would otherwise count as unrelated images that 'falsely' match."""
+    """'left07' -> 'left', 'aloeL' -> 'aloe', 'graf3' -> 'graf', 'imageTextR' -> 'imagetext':
+    numbered, left/right, A/B or normal/rotated (N/R) variants of one scene would otherwise count
+    as unrelated images that 'falsely' match."""
     stem = Path(name).stem
     stem = re.sub(r"[_-]?\d+$", "", stem)
-    return re.sub(r"(?<=[a-z])[LRAB]$", "", stem).lower()
+    return re.sub(r"(?<=[a-z])[LRABN]$", "", stem).lower()
 
 
 def skimage_sources() -> list[Source]:

@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import json
 from collections import defaultdict
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -30,6 +31,8 @@ from factcheck.core.local_index import LocalIndex
 from factcheck.core.matcher import MatchConfig, match_image
 
 DISTRACTOR_ID_OFFSET = 1_000_000
+STAGES = ("candidates", "verify", "localize")
+LARGE_QUERY_SIDE = 1000  # "1024-px" queries: long side of at least this many pixels
 DISTRACTOR_SEED = 987_654
 
 
@@ -95,19 +98,47 @@ def _mask_scores(predicted: np.ndarray, truth: np.ndarray) -> tuple[float, float
     return iou, f1
 
 
+class CaseDirError(ValueError):
+    """The directory is not a generated case set (see factcheck.core.evalcases)."""
+
+
+def read_cases(case_dir: str | Path) -> list[dict[str, Any]]:
+    """The cases of a generated case directory; CaseDirError says what is missing."""
+    case_dir = Path(case_dir)
+    if not case_dir.is_dir():
+        raise CaseDirError(f"no such directory: {case_dir}")
+    cases_file = case_dir / "queries" / "cases.jsonl"
+    if not cases_file.is_file() or not any((case_dir / "originals").glob("*.png")):
+        raise CaseDirError(
+            f"{case_dir} has no originals/*.png and queries/cases.jsonl; generate a case set "
+            "with: python -m factcheck.core.evalcases OUT_DIR --split test"
+        )
+    try:
+        cases = [json.loads(line) for line in cases_file.read_text().splitlines() if line.strip()]
+    except json.JSONDecodeError as error:
+        raise CaseDirError(f"{cases_file} is not JSON Lines: {error}") from None
+    if not cases:
+        raise CaseDirError(f"{cases_file} holds no cases")
+    return cases
+
+
 def evaluate(
     case_dir: str | Path,
     *,
     distractors: int = 0,
     config: MatchConfig | None = None,
     limit: int | None = None,
+    progress: Callable[[list[dict[str, Any]]], Iterable[dict[str, Any]]] | None = None,
 ) -> dict[str, Any]:
+    """Metrics over the case set; `progress` wraps the case list (e.g. tqdm) if given."""
     case_dir = Path(case_dir)
     config = config or MatchConfig()
+    cases = read_cases(case_dir)[:limit]
     references, index, names = build_references(case_dir, distractors, config)
-    lines = (case_dir / "queries" / "cases.jsonl").read_text().splitlines()
-    cases = [json.loads(line) for line in lines][:limit]
-    outcomes = [_evaluate_case(case_dir, case, references, index, names, config) for case in cases]
+    outcomes = [
+        _evaluate_case(case_dir, case, references, index, names, config)
+        for case in (progress(cases) if progress else cases)
+    ]
     metrics = summarise(outcomes)
     metrics["references"] = len(names) + distractors
     return metrics
@@ -130,6 +161,9 @@ def _evaluate_case(case_dir, case, references, index, names, config) -> dict[str
         "found": found,
         "edited": bool(top and top.edited),
         "latency_ms": result.timings_ms["total"],
+        "stage_ms": {stage: result.timings_ms[stage] for stage in STAGES},
+        "candidates": len(result.candidates),
+        "long_side": int(max(image.shape[:2])),
     }
     if found and case["mask"]:
         truth = cv2.imread(str(case_dir / case["mask"]), cv2.IMREAD_GRAYSCALE)
@@ -151,6 +185,7 @@ def summarise(outcomes: list[dict[str, Any]]) -> dict[str, Any]:
     found_copies = [o for o in copies if o["found"]]
     found_edited = [o for o in edited if o["found"]]
     latencies = [o["latency_ms"] for o in outcomes]
+    large = [o["latency_ms"] for o in outcomes if o["long_side"] >= LARGE_QUERY_SIDE]
     per_kind = {}
     for kind in sorted({o["edit"] for o in edited}):
         rows = [o for o in found_edited if o["edit"] == kind]
@@ -182,6 +217,22 @@ def summarise(outcomes: list[dict[str, Any]]) -> dict[str, Any]:
         ),
         "latency_ms_p50": round(float(np.percentile(latencies, 50)), 1) if latencies else None,
         "latency_ms_p95": round(float(np.percentile(latencies, 95)), 1) if latencies else None,
+        "latency_ms_p50_by_stage": {
+            stage: round(float(np.median([o["stage_ms"][stage] for o in outcomes])), 1)
+            for stage in STAGES
+        }
+        if outcomes
+        else {},
+        "candidates_per_query_mean": _mean([o["candidates"] for o in outcomes]),
+        # The latency target is stated for ~1024-px queries; most resized/cropped copies are
+        # smaller, so report the large ones on their own.
+        "large_queries": len(large),
+        "latency_ms_p50_large_queries": (
+            round(float(np.percentile(large, 50)), 1) if large else None
+        ),
+        "latency_ms_p95_large_queries": (
+            round(float(np.percentile(large, 95)), 1) if large else None
+        ),
         "per_edit_kind": per_kind,
         "per_transform": per_transform,
         "failures": [o["query"] for o in copies + edited if not o["found"]]
@@ -194,6 +245,8 @@ def format_table(metrics: dict[str, Any]) -> str:
     rows = [(key, value) for key, value in metrics.items() if not isinstance(value, (dict, list))]
     width = max(len(key) for key, _ in rows)
     lines = [f"{key:<{width}}  {value}" for key, value in rows]
+    for section in ("latency_ms_p50_by_stage",):
+        lines.append(f"{section}  " + "  ".join(f"{k}={v}" for k, v in metrics[section].items()))
     for section in ("per_edit_kind", "per_transform"):
         for name, values in metrics[section].items():
             lines.append(

@@ -11,6 +11,8 @@ removal) is not used.
 from __future__ import annotations
 
 import math
+import threading
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -18,6 +20,7 @@ import faiss
 import numpy as np
 
 from factcheck.core.fingerprints import PDQ_BITS, PDQ_BYTES
+from factcheck.core.mih import MultiIndexHash
 
 MISSING_ID = -1
 # Training IVF/PQ on more than this many samples costs build time without improving quality.
@@ -27,25 +30,36 @@ MIN_POINTS_PER_CENTROID = 39  # FAISS warns below this; k-means gets unstable
 
 @dataclass(frozen=True)
 class BinaryIndexConfig:
-    """PDQ index parameters. `kind` "auto" means flat up to `flat_max_size`, IVF above."""
+    """PDQ index parameters. `kind` "auto" means exact flat search up to `flat_max_size` and
+    multi-index hashing ("mih", exact within its radius, see factcheck.core.mih) above; "ivf" is
+    available but recalls poorly on PDQ's near-uniform bits."""
 
     kind: str = "auto"
+    # Exact search costs ~1.7 ms per hash at 1M on one core (docs/benchmarks.md): flat is the
+    # better choice until a few million hashes.
     flat_max_size: int = 2_000_000
     nlist: int | None = None  # None: ~4*sqrt(n)
     nprobe: int = 64
+    # MIH: 256 // mih_bits substring tables probed up to mih_flips flips; exact within radius
+    # (256 // mih_bits) * (mih_flips + 1) - 1 = 12 * 4 - 1 = 47 with these values.
+    mih_bits: int = 20
+    mih_flips: int = 3
 
 
 @dataclass(frozen=True)
 class FloatIndexConfig:
-    """CLIP index parameters. Above `flat_max_size`: [OPQ +] IVF + PQ (`pq_m` bytes/vector)."""
+    """CLIP index parameters. Above `flat_max_size` ("auto"): "ivfsq" = PCA rotation to
+    `pca_dim` + IVF + scalar quantizer (`pca_dim` bytes/vector with SQ8), which measured better
+    than OPQ + IVF + PQ within 300 bytes/vector (docs/benchmarks.md)."""
 
     dim: int = 512
     kind: str = "auto"
     flat_max_size: int = 200_000
     nlist: int | None = None
-    pq_m: int = 128
-    use_opq: bool = True
+    pca_dim: int | None = 256
+    scalar: str = "SQ8"
     nprobe: int = 32
+    rerank_factor: int = 5  # candidates per result re-ranked exactly when vectors are given
     use_gpu: bool = False
 
 
@@ -91,12 +105,28 @@ class _IndexBase:
 
 
 class PdqIndex(_IndexBase):
-    """Binary index over packed PDQ hashes; search returns Hamming distances (0..256)."""
+    """Binary index over packed PDQ hashes; search returns Hamming distances (0..256).
+
+    Kind "mih" keeps the flat faiss index as the master copy (add, remove and serialisation
+    are the flat ones) and searches a MultiIndexHash built from it on first use, so the single
+    writer never pays for it and each reader builds it once per published version.
+    """
 
     def __init__(self, index: faiss.IndexBinary, kind: str, config: BinaryIndexConfig) -> None:
         self.index = index
         self.kind = kind
         self.config = config
+        self._mih: MultiIndexHash | None = None
+        self._mih_lock = threading.Lock()
+
+    @property
+    def radius(self) -> int | None:
+        """Distance within which search is exact and beyond which nothing is returned (MIH);
+        None when unlimited."""
+        if self.kind != "mih":
+            return None
+        tables = PDQ_BITS // self.config.mih_bits
+        return tables * (self.config.mih_flips + 1) - 1
 
     @classmethod
     def build(
@@ -106,8 +136,8 @@ class PdqIndex(_IndexBase):
         hashes = _check_hashes(hashes)
         kind = config.kind
         if kind == "auto":
-            kind = "flat" if len(hashes) <= config.flat_max_size else "ivf"
-        if kind == "flat":
+            kind = "flat" if len(hashes) <= config.flat_max_size else "mih"
+        if kind in ("flat", "mih"):
             index: faiss.IndexBinary = faiss.IndexBinaryIDMap2(faiss.IndexBinaryFlat(PDQ_BITS))
         elif kind == "ivf":
             nlist = config.nlist or _default_nlist(len(hashes))
@@ -129,6 +159,12 @@ class PdqIndex(_IndexBase):
         if len(hashes) != len(ids):
             raise ValueError("hashes and ids differ in length")
         self.index.add_with_ids(hashes, ids)
+        self._mih = None
+
+    def remove(self, ids: np.ndarray | list[int]) -> int:
+        removed = super().remove(ids)
+        self._mih = None
+        return removed
 
     def search(self, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
         """(ids, hamming distances), both (q, k); missing slots have id -1."""
@@ -136,8 +172,21 @@ class PdqIndex(_IndexBase):
         if len(self) == 0:
             empty = np.full((len(queries), k), MISSING_ID, dtype=np.int64)
             return empty, np.full((len(queries), k), PDQ_BITS + 1, dtype=np.int32)
+        if self.kind == "mih":
+            return self._multi_index_hash().search(queries, k)
         distances, ids = self.index.search(queries, k)
         return ids.astype(np.int64), distances.astype(np.int32)
+
+    def _multi_index_hash(self) -> MultiIndexHash:
+        with self._mih_lock:
+            if self._mih is None:
+                flat = faiss.downcast_IndexBinary(self.index.index)
+                codes = faiss.vector_to_array(flat.xb).reshape(-1, PDQ_BYTES)
+                ids = faiss.vector_to_array(self.index.id_map)
+                self._mih = MultiIndexHash(
+                    codes, ids, bits=self.config.mih_bits, flips=self.config.mih_flips
+                )
+            return self._mih
 
     def serialize(self) -> bytes:
         return faiss.serialize_index_binary(self.index).tobytes()
@@ -191,13 +240,12 @@ class ClipIndex(_IndexBase):
         vectors = _check_vectors(vectors, config.dim)
         kind = config.kind
         if kind == "auto":
-            kind = "flat" if len(vectors) <= config.flat_max_size else "ivfpq"
+            kind = "flat" if len(vectors) <= config.flat_max_size else "ivfsq"
         if kind == "flat":
             index: faiss.Index = faiss.IndexIDMap2(faiss.IndexFlatIP(config.dim))
-        elif kind == "ivfpq":
-            index = faiss.index_factory(
-                config.dim, _ivfpq_factory(config, len(vectors)), faiss.METRIC_INNER_PRODUCT
-            )
+        elif kind in FLOAT_FACTORIES:
+            factory = FLOAT_FACTORIES[kind](config, len(vectors))
+            index = faiss.index_factory(config.dim, factory, faiss.METRIC_INNER_PRODUCT)
             index.train(_training_sample(vectors))
             faiss.extract_index_ivf(index).nprobe = config.nprobe
         else:
@@ -219,13 +267,24 @@ class ClipIndex(_IndexBase):
         self._search_index = _maybe_to_gpu(self.index, self.config)
         return removed
 
-    def search(self, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
-        """(ids, cosine similarities), both (q, k), best first; missing slots have id -1."""
+    def search(
+        self, queries: np.ndarray, k: int, exact_vectors: ExactVectors | None = None
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """(ids, cosine similarities), both (q, k), best first; missing slots have id -1.
+
+        With `exact_vectors` (the full-precision embeddings, e.g. from the database), a
+        compressed index returns `rerank_factor * k` candidates re-ranked exactly, which
+        recovers most of what quantisation loses while the index stays small in memory.
+        """
         queries = _check_vectors(queries, self.config.dim)
         if len(self) == 0:
             empty = np.full((len(queries), k), MISSING_ID, dtype=np.int64)
             return empty, np.full((len(queries), k), -np.inf, dtype=np.float32)
-        similarities, ids = self._search_index.search(queries, k)
+        rerank = exact_vectors is not None and self.kind != "flat" and self.config.rerank_factor > 1
+        fetch = k * self.config.rerank_factor if rerank else k
+        similarities, ids = self._search_index.search(queries, fetch)
+        if rerank:
+            return _rerank(queries, ids.astype(np.int64), exact_vectors, k)
         return ids.astype(np.int64), similarities.astype(np.float32)
 
     def serialize(self) -> bytes:
@@ -234,15 +293,40 @@ class ClipIndex(_IndexBase):
     @classmethod
     def deserialize(cls, blob: bytes, kind: str, config: FloatIndexConfig) -> ClipIndex:
         index = faiss.deserialize_index(np.frombuffer(blob, dtype=np.uint8))
-        if kind == "ivfpq":
+        if kind in FLOAT_FACTORIES:
             faiss.extract_index_ivf(index).nprobe = config.nprobe
         return cls(index, kind, config)
 
 
-def _ivfpq_factory(config: FloatIndexConfig, n: int) -> str:
+def _ivfsq_factory(config: FloatIndexConfig, n: int) -> str:
     nlist = config.nlist or _default_nlist(n)
-    rotation = f"OPQ{config.pq_m}," if config.use_opq else ""
-    return f"{rotation}IVF{nlist},PQ{config.pq_m}"
+    # PCAR: PCA then a random rotation, so the scalar quantizer's error spreads evenly.
+    pca = f"PCAR{config.pca_dim}," if config.pca_dim and config.pca_dim < config.dim else ""
+    return f"{pca}IVF{nlist},{config.scalar}"
+
+
+FLOAT_FACTORIES = {"ivfsq": _ivfsq_factory}
+
+
+ExactVectors = Callable[[list[int]], dict[int, np.ndarray]]
+
+
+def _rerank(
+    queries: np.ndarray, candidates: np.ndarray, exact_vectors: ExactVectors, k: int
+) -> tuple[np.ndarray, np.ndarray]:
+    wanted = sorted({int(i) for i in candidates.reshape(-1) if i != MISSING_ID})
+    vectors = exact_vectors(wanted)
+    ids = np.full((len(queries), k), MISSING_ID, np.int64)
+    similarities = np.full((len(queries), k), -np.inf, np.float32)
+    for row, (query, found) in enumerate(zip(queries, candidates, strict=True)):
+        known = [int(i) for i in found if int(i) in vectors]  # removed meanwhile: skipped
+        if not known:
+            continue
+        scores = np.stack([vectors[i] for i in known]) @ query
+        order = np.argsort(-scores, kind="stable")[:k]
+        ids[row, : len(order)] = np.asarray(known)[order]
+        similarities[row, : len(order)] = scores[order]
+    return ids, similarities
 
 
 def _check_vectors(vectors: np.ndarray, dim: int) -> np.ndarray:

@@ -129,12 +129,19 @@ def load_index(directory: str | os.PathLike[str], name: str) -> tuple[AnyIndex, 
     params = dict(manifest.params)
     kind = params.pop("index_type")
     if manifest.kind == "pdq":
-        return PdqIndex.deserialize(blob, kind, BinaryIndexConfig(**params)), manifest
+        return PdqIndex.deserialize(blob, kind, _config(BinaryIndexConfig, params)), manifest
     if manifest.kind == "clip":
-        return ClipIndex.deserialize(blob, kind, FloatIndexConfig(**params)), manifest
+        return ClipIndex.deserialize(blob, kind, _config(FloatIndexConfig, params)), manifest
     if manifest.kind == "local":
-        return LocalIndex.deserialize(blob, kind, LocalIndexConfig(**params)), manifest
+        return LocalIndex.deserialize(blob, kind, _config(LocalIndexConfig, params)), manifest
     raise IndexCorruptError(f"unknown index kind {manifest.kind!r} in manifest for {name!r}")
+
+
+def _config(config_class: Any, params: dict[str, Any]) -> Any:
+    """Parameters a file was written with; ones this version no longer knows are ignored (the
+    index file itself carries the structure), so older manifests stay loadable."""
+    known = {field.name for field in fields(config_class)}
+    return config_class(**{key: value for key, value in params.items() if key in known})
 
 
 class IndexStore:

@@ -2,9 +2,10 @@
 
 PDQ is a whole-image hash: a 70 % crop or an added caption band moves it ~100 bits, out of reach
 of any safe threshold. CLIP embeddings tolerate that but need pretrained weights. This index
-stores up to `per_reference` RootSIFT descriptors of every reference (SQ8, one FAISS id per
-reference so `remove_ids` drops a whole reference) and scores references by the number of query
-descriptors whose nearest neighbour, passing a database-wide ratio test, belongs to them.
+stores up to `per_reference` RootSIFT descriptors of every reference, spread over the picture
+(`spread_subset`), as SQ8 codes with one FAISS id per reference (so `remove_ids` drops a whole
+reference), and scores references by the number of query descriptors whose nearest neighbour,
+passing a database-wide ratio test, belongs to them.
 """
 
 from __future__ import annotations
@@ -114,10 +115,34 @@ def _quantizable(descriptors: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(np.asarray(descriptors, np.float32) * 255.0)
 
 
+SPREAD_GRID = 4
+
+
+def spread_subset(features: Features, count: int) -> np.ndarray:
+    """Indices of up to `count` keypoints taken round-robin over a SPREAD_GRID x SPREAD_GRID grid
+    (each cell in extraction order), so a crop of any part of the picture keeps descriptors in
+    the index; the first `count` in extraction order can cluster in one region."""
+    if len(features) <= count:
+        return np.arange(len(features))
+    height, width = features.image_size
+    cells = (
+        np.minimum(features.points[:, 1] * SPREAD_GRID // max(height, 1), SPREAD_GRID - 1)
+        * SPREAD_GRID
+        + np.minimum(features.points[:, 0] * SPREAD_GRID // max(width, 1), SPREAD_GRID - 1)
+    ).astype(np.int64)
+    # Rank of each keypoint within its cell; taking ranks 0, 1, 2, ... interleaves the cells.
+    order = np.argsort(cells, kind="stable")
+    first_of_cell = np.searchsorted(cells[order], cells[order])
+    rank = np.empty(len(cells), np.int64)
+    rank[order] = np.arange(len(cells)) - first_of_cell
+    chosen = np.lexsort((np.arange(len(cells)), rank))[:count]
+    return np.sort(chosen)
+
+
 def _stack(features: dict[int, Features], per_reference: int) -> tuple[np.ndarray, np.ndarray]:
     blocks, ids = [], []
     for ref_id, feature in features.items():
-        descriptors = feature.descriptors[:per_reference]
+        descriptors = feature.descriptors[spread_subset(feature, per_reference)]
         blocks.append(descriptors)
         ids.append(np.full(len(descriptors), ref_id, dtype=np.int64))
     if not blocks:

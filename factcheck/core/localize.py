@@ -2,7 +2,8 @@
 
 Only the valid overlap is compared: borders, caption bands and cropped-away parts lie outside
 the warped reference and are not edits. Global photometric changes (brightness, contrast, colour
-grading) are removed by histogram matching fitted on the overlap; JPEG noise, resampling and
+grading) are removed by tone curves fitted on the aligned pixel pairs (factcheck.core.tone); JPEG
+noise, resampling and
 sub-pixel misalignment are absorbed by comparing at a working resolution, blurring both images,
 and measuring colour distance to the reference's local min/max envelope rather than to single
 pixels.
@@ -17,7 +18,9 @@ import cv2
 import numpy as np
 from skimage.metrics import structural_similarity
 
+from factcheck.core.frames import frame_mask
 from factcheck.core.regions import classify_regions
+from factcheck.core.tone import match_tone
 
 DEFAULT_WORKING_SIZE = 512
 
@@ -27,15 +30,18 @@ class LocalizeConfig:
     working_size: int = DEFAULT_WORKING_SIZE
     blur_sigma: float = 1.0
     border_erode_px: int = 3  # interpolation smears the overlap border; ignore it
-    quantiles: int = 64  # histogram-matching resolution
+    tone_bins: int = 64  # tone-curve resolution (factcheck.core.tone)
     envelope_px: int = 1  # misalignment tolerance (radius of the min/max envelope)
-    color_threshold: float = 14.0  # Lab distance outside the envelope counted as different
-    ssim_threshold: float = 0.55  # SSIM below this with some colour change is different
-    ssim_color_threshold: float = 6.0
+    # Tuned on the `tune` case split (docs/benchmarks.md): Lab distance outside the envelope
+    # counted as different, and SSIM below ssim_threshold with some colour change.
+    color_threshold: float = 8.0
+    ssim_threshold: float = 0.7
+    ssim_color_threshold: float = 3.0
     open_px: int = 2
     close_px: int = 5
     min_region_fraction: float = 0.002  # of the overlap; smaller blobs are noise
     min_edited_fraction: float = 0.002
+    exclude_frames: bool = True  # caption bands over cropped-away parts (factcheck.core.frames)
 
 
 @dataclass
@@ -72,19 +78,14 @@ def warp_reference(reference: np.ndarray, transform: np.ndarray, size: tuple[int
     return warped, valid
 
 
-def match_histograms(source: np.ndarray, target: np.ndarray, mask: np.ndarray, quantiles: int):
-    """Map each channel of `source` so its distribution on `mask` matches `target`'s.
-    Monotone per-channel curves undo brightness/contrast/gamma/tint but cannot create or hide
-    local content, so edits survive the correction."""
-    levels = np.linspace(0, 100, quantiles)
-    out = np.empty_like(source, dtype=np.float32)
-    inside = mask > 0
-    for channel in range(source.shape[2]):
-        src_q = np.percentile(source[..., channel][inside], levels)
-        dst_q = np.percentile(target[..., channel][inside], levels)
-        src_q = np.maximum.accumulate(src_q + np.arange(quantiles) * 1e-6)
-        out[..., channel] = np.interp(source[..., channel], src_q, dst_q)
-    return out
+def aligned_reference(
+    reference: np.ndarray, transform: np.ndarray, query_shape: tuple[int, ...]
+) -> np.ndarray:
+    """The reference warped into the query's full-resolution pixel grid (zeros outside the
+    overlap), so the two can be shown side by side or blinked in the review UI."""
+    height, width = query_shape[:2]
+    warped, _ = warp_reference(reference, np.asarray(transform, np.float64), (width, height))
+    return np.ascontiguousarray(warped, dtype=np.uint8)
 
 
 def _lab(image: np.ndarray) -> np.ndarray:
@@ -103,8 +104,8 @@ def difference_mask(
     query: np.ndarray, reference: np.ndarray, valid: np.ndarray, config: LocalizeConfig
 ) -> np.ndarray:
     """Binary (bool) map of pixels that differ, working resolution."""
-    reference = match_histograms(
-        reference.astype(np.float32), query.astype(np.float32), valid, config.quantiles
+    reference = match_tone(
+        reference.astype(np.float32), query.astype(np.float32), valid, config.tone_bins
     )
     sigma = config.blur_sigma
     query_lab = _lab(cv2.GaussianBlur(query.astype(np.float32), (0, 0), sigma))
@@ -156,6 +157,8 @@ def localize_edits(
     if config.border_erode_px:
         kernel = np.ones((2 * config.border_erode_px + 1,) * 2, np.uint8)
         valid = cv2.erode(valid, kernel)
+    if config.exclude_frames:
+        valid[frame_mask(query_small, warped, valid)] = 0
     if not valid.any():
         empty = np.zeros((query_h, query_w), np.uint8)
         return Localization(empty, empty.copy(), False, 0.0)

@@ -21,7 +21,13 @@ import numpy as np
 from factcheck.core.clip import ClipEmbedder
 from factcheck.core.features import FeatureConfig, Features, extract_features
 from factcheck.core.fingerprints import pdq_dihedral_hashes
-from factcheck.core.index import MISSING_ID, ClipIndex, PdqIndex, best_distance_per_id
+from factcheck.core.index import (
+    MISSING_ID,
+    ClipIndex,
+    ExactVectors,
+    PdqIndex,
+    best_distance_per_id,
+)
 from factcheck.core.index_store import IndexStore
 from factcheck.core.local_index import LocalIndex
 from factcheck.core.localize import LocalizeConfig, localize_edits
@@ -46,6 +52,8 @@ class MatchConfig:
 
 
 class ReferenceSource(Protocol):
+    """Raises LookupError for an id that no longer exists (the candidate is then skipped)."""
+
     def load_reference_features(self, ref_id: int) -> Features: ...
 
     def load_reference_image(self, ref_id: int) -> np.ndarray: ...
@@ -107,8 +115,12 @@ def find_candidates(
     local_index: Any = None,
     query_features: Features | None = None,
     config: MatchConfig | None = None,
+    clip_vectors: ExactVectors | None = None,
 ) -> list[Candidate]:
-    """Union of PDQ, CLIP and local-descriptor candidates, best evidence first."""
+    """Union of PDQ, CLIP and local-descriptor candidates, best evidence first.
+
+    `clip_vectors` gives the references' full-precision embeddings so a compressed CLIP index
+    can re-rank its candidates exactly (see ClipIndex.search)."""
     config = config or MatchConfig()
     candidates: dict[int, Candidate] = {}
     pdq = _resolve(pdq_index)
@@ -120,7 +132,7 @@ def find_candidates(
             candidates[ref_id] = Candidate(ref_id, pdq_distance=distance)
     clip = _resolve(clip_index)
     if clip is not None and embedder is not None and len(clip):
-        ids, similarities = clip.search(embedder.embed([image]), config.clip_top_k)
+        ids, similarities = clip.search(embedder.embed([image]), config.clip_top_k, clip_vectors)
         for ref_id, similarity in zip(ids[0].tolist(), similarities[0].tolist(), strict=True):
             if ref_id == MISSING_ID or similarity < config.clip_min_similarity:
                 continue
@@ -147,13 +159,13 @@ def match_image(
     embedder: ClipEmbedder | None = None,
     local_index: Any = None,
     config: MatchConfig | None = None,
+    clip_vectors: ExactVectors | None = None,
 ) -> MatchResult:
     """Verified matches for `image`, best first (see module docstring for `similarity`).
 
     Indexes may be given as loaded indexes or as `IndexStore`s (hot-reloaded); any may be None.
     """
     config = config or MatchConfig()
-    timings: dict[str, float] = {}
     started = time.perf_counter()
     query_features = extract_features(image, config.features)
     candidates = find_candidates(
@@ -164,21 +176,53 @@ def match_image(
         local_index=local_index,
         query_features=query_features,
         config=config,
+        clip_vectors=clip_vectors,
     )
-    timings["candidates"] = (time.perf_counter() - started) * 1000
+    return _verify_and_localize(image, query_features, candidates, references, config, started)
+
+
+def match_references(
+    image: np.ndarray,
+    *,
+    reference_ids: list[int],
+    references: ReferenceSource,
+    config: MatchConfig | None = None,
+) -> MatchResult:
+    """Like `match_image`, but verifies exactly the given references (no index search): used to
+    re-check earlier queries against references added since."""
+    config = config or MatchConfig()
+    started = time.perf_counter()
+    query_features = extract_features(image, config.features)
+    candidates = [Candidate(int(ref_id)) for ref_id in dict.fromkeys(reference_ids)]
+    return _verify_and_localize(image, query_features, candidates, references, config, started)
+
+
+def _verify_and_localize(
+    image: np.ndarray,
+    query_features: Features,
+    candidates: list[Candidate],
+    references: ReferenceSource,
+    config: MatchConfig,
+    started: float,
+) -> MatchResult:
+    timings: dict[str, float] = {"candidates": (time.perf_counter() - started) * 1000}
     verified = []
-    if candidates:
-        for candidate in candidates:
+    for candidate in candidates:
+        try:
             reference_features = references.load_reference_features(candidate.reference_id)
-            verification = verify(query_features, reference_features, config.verify)
-            if verification.accepted:
-                verified.append((candidate, verification))
+        except LookupError:  # removed after the index was read: not a match any more
+            continue
+        verification = verify(query_features, reference_features, config.verify)
+        if verification.accepted:
+            verified.append((candidate, verification))
     timings["verify"] = (time.perf_counter() - started) * 1000 - timings["candidates"]
     verified.sort(key=lambda pair: -pair[1].inliers)
-    matches = [
-        _localized_match(image, candidate, verification, references, config)
-        for candidate, verification in verified[: config.max_matches]
-    ]
+    matches = []
+    for candidate, verification in verified[: config.max_matches]:
+        try:
+            matches.append(_localized_match(image, candidate, verification, references, config))
+        except LookupError:
+            continue
     matches.sort(key=lambda match: (-match.similarity, -match.inliers))
     timings["total"] = (time.perf_counter() - started) * 1000
     timings["localize"] = timings["total"] - timings["verify"] - timings["candidates"]

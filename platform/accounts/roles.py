@@ -19,6 +19,10 @@ ROLE_PERMISSIONS: dict[str, tuple[str, ...]] = {
         "moderation.view_submission",
         "moderation.review_submission",
         "factcheck.view_reference",
+        # Moderators escalate items into fact-check cases and follow them; they do not rate or
+        # publish verdicts.
+        "factcheck.view_case",
+        "factcheck.escalate_case",
     ),
     FACT_CHECKER: (
         "moderation.view_submission",
@@ -26,13 +30,27 @@ ROLE_PERMISSIONS: dict[str, tuple[str, ...]] = {
         "factcheck.add_reference",
         "factcheck.change_reference",
         "factcheck.delete_reference",
+        "factcheck.view_case",
+        "factcheck.add_case",
+        "factcheck.change_case",
+        "factcheck.escalate_case",
+        "factcheck.rate_case",
+        "factcheck.publish_case",
     ),
     API_CLIENT: (
         "moderation.add_submission",
         "moderation.view_submission",
     ),
 }
-ADMIN_APP_LABELS = ("accounts", "mediastore", "moderation", "factcheck", "detection", "ops")
+ADMIN_APP_LABELS = (
+    "accounts",
+    "mediastore",
+    "moderation",
+    "factcheck",
+    "detection",
+    "ops",
+    "integrations",
+)
 
 
 def roles_sync() -> None:

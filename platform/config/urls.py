@@ -8,6 +8,8 @@ from ops import views as ops_views
 api_v1 = [
     path("me/", MeView.as_view(), name="api-me"),
     path("", include("factcheck.api_urls")),
+    path("", include("moderation.api_urls")),
+    path("", include("integrations.urls")),
 ]
 
 urlpatterns = [

@@ -1,12 +1,104 @@
-from django.contrib import admin
+from typing import Any
 
-from moderation.models import Submission
+from django.contrib import admin, messages
+from django.db.models import QuerySet
+from django.http import HttpRequest
+
+from moderation.models import Decision, Event, Report, ReportArtifact, ReviewItem, Submission
+from moderation.services import SubmissionError, submission_reanalyze, submission_retry
+
+
+class ReadOnlyAdmin(admin.ModelAdmin):
+    """Records written by services (reports, decisions, events): inspect, never edit by hand."""
+
+    def has_add_permission(self, request, obj=None) -> bool:  # type: ignore[no-untyped-def]
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:  # type: ignore[no-untyped-def]
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:  # type: ignore[no-untyped-def]
+        return False
+
+
+def _queue_analyses(
+    modeladmin: admin.ModelAdmin, request: HttpRequest, queryset: QuerySet, service: Any
+) -> None:
+    """Apply submission_retry / submission_reanalyze to each row; report what was refused."""
+    done, refused = 0, []
+    for submission in queryset:
+        try:
+            service(submission=submission, actor=request.user)
+            done += 1
+        except SubmissionError as error:
+            refused.append(f"{submission.pk}: {error}")
+    modeladmin.message_user(request, f"{done} submission(s) queued for analysis.")
+    if refused:
+        modeladmin.message_user(request, "; ".join(refused), level=messages.WARNING)
 
 
 @admin.register(Submission)
 class SubmissionAdmin(admin.ModelAdmin):
-    list_display = ("id", "client", "source", "external_id", "status", "created_at")
+    list_display = (
+        "id", "client", "source", "platform", "external_id", "status", "attempts", "created_at",
+    )  # fmt: skip
     list_filter = ("status", "source", "client")
-    search_fields = ("external_id", "text")
+    search_fields = ("external_id", "text", "platform")
     raw_id_fields = ("media", "created_by")
-    readonly_fields = ("created_at", "updated_at")
+    readonly_fields = ("created_at", "updated_at", "failure_reason", "attempts")
+    date_hierarchy = "created_at"
+    actions = ["retry_failed", "reanalyze"]
+
+    @admin.action(description="Retry failed analyses", permissions=["change"])
+    def retry_failed(self, request: HttpRequest, queryset: QuerySet) -> None:
+        _queue_analyses(self, request, queryset, submission_retry)
+
+    @admin.action(description="Analyse again (new report version)", permissions=["change"])
+    def reanalyze(self, request: HttpRequest, queryset: QuerySet) -> None:
+        _queue_analyses(self, request, queryset, submission_reanalyze)
+
+
+class ReportArtifactInline(admin.TabularInline):
+    model = ReportArtifact
+    fields = ("kind", "file", "width", "height", "created_at")
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+
+    def has_add_permission(self, request, obj=None) -> bool:  # type: ignore[no-untyped-def]
+        return False
+
+
+@admin.register(Report)
+class ReportAdmin(ReadOnlyAdmin):
+    list_display = ("submission", "version", "is_current", "label", "manipulation_probability")
+    list_filter = ("label", "is_current")
+    search_fields = ("submission__external_id",)
+    raw_id_fields = ("submission",)
+    inlines = [ReportArtifactInline]
+
+
+@admin.register(ReviewItem)
+class ReviewItemAdmin(admin.ModelAdmin):
+    list_display = ("id", "submission", "priority", "status", "claimed_by", "lease_expires_at")
+    list_filter = ("status",)
+    search_fields = ("submission__external_id", "claimed_by__username")
+    raw_id_fields = ("submission", "claimed_by")
+    # Claims and decisions go through moderation.review (compare-and-set, audited); only the
+    # priority is an administrator's call.
+    readonly_fields = ("submission", "status", "claimed_by", "lease_expires_at", "created_at")
+
+
+@admin.register(Decision)
+class DecisionAdmin(ReadOnlyAdmin):
+    list_display = ("created_at", "item", "moderator", "action", "label")
+    list_filter = ("action", "label")
+    search_fields = ("item__submission__external_id", "moderator__username", "rationale")
+    date_hierarchy = "created_at"
+
+
+@admin.register(Event)
+class EventAdmin(ReadOnlyAdmin):
+    list_display = ("created_at", "type", "submission", "client")
+    list_filter = ("type", "client")
+    date_hierarchy = "created_at"

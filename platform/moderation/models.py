@@ -1,7 +1,8 @@
-"""Submissions: one row per piece of content received for analysis."""
+"""Submissions, their report versions and artifacts, the review queue, decisions and events."""
 
 from django.conf import settings
 from django.db import models
+from django.db.models import Q
 
 
 class Submission(models.Model):
@@ -39,6 +40,15 @@ class Submission(models.Model):
         blank=True,
         related_name="+",
     )
+    platform = models.CharField(
+        max_length=100, blank=True, help_text="Where the content appeared, e.g. the SNS name."
+    )
+    metadata = models.JSONField(
+        default=dict, blank=True, help_text="Author, reach and other context sent with it."
+    )
+    idempotency_key = models.CharField(max_length=200, blank=True)
+    failure_reason = models.TextField(blank=True)
+    attempts = models.PositiveIntegerField(default=0)
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -46,6 +56,160 @@ class Submission(models.Model):
         ordering = ["-created_at", "-id"]
         permissions = [("review_submission", "Can claim submissions and decide on them")]
         indexes = [models.Index(fields=["status", "created_at"])]
+        constraints = [
+            # A retried POST with the same Idempotency-Key (per caller: a person or the service
+            # user of an API client) returns the first submission.
+            models.UniqueConstraint(
+                fields=["created_by", "idempotency_key"],
+                condition=~Q(idempotency_key="") & Q(created_by__isnull=False),
+                name="submission_idempotency_key_unique",
+            )
+        ]
 
     def __str__(self) -> str:
         return f"submission {self.pk} ({self.status})"
+
+
+class Report(models.Model):
+    """One version of the report/1 document of a submission; earlier versions are kept."""
+
+    submission = models.ForeignKey(Submission, on_delete=models.CASCADE, related_name="reports")
+    version = models.PositiveIntegerField()
+    is_current = models.BooleanField(default=True)
+    document = models.JSONField(help_text='The report/1 document (DESIGN.md, "Report JSON").')
+    label = models.CharField(max_length=32, db_index=True)
+    manipulation_probability = models.FloatField()
+    reason = models.CharField(
+        max_length=200, blank=True, help_text="Why this version was made, e.g. a new reference."
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["submission_id", "-version"]
+        constraints = [
+            models.UniqueConstraint(fields=["submission", "version"], name="report_version_unique"),
+            models.UniqueConstraint(
+                fields=["submission"],
+                condition=Q(is_current=True),
+                name="report_one_current_per_submission",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"report v{self.version} of submission {self.submission_id} ({self.label})"
+
+
+class ReportArtifact(models.Model):
+    """A PNG made for a report version (masks, overlays, the aligned original)."""
+
+    class Kind(models.TextChoices):
+        EDIT_MASK = "edit_mask", "Edit mask"
+        EDIT_OVERLAY = "edit_overlay", "Edit overlay"
+        FORENSIC_MAP = "forensic_map", "Forensic map"
+        FORENSIC_OVERLAY = "forensic_overlay", "Forensic heatmap overlay"
+        FACES_OVERLAY = "faces_overlay", "Face boxes overlay"
+        ALIGNED_REFERENCE = "aligned_reference", "Original aligned to the query"
+
+    report = models.ForeignKey(Report, on_delete=models.CASCADE, related_name="artifacts")
+    kind = models.CharField(max_length=32, choices=Kind.choices)
+    file = models.FileField(max_length=255)
+    width = models.PositiveIntegerField()
+    height = models.PositiveIntegerField()
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["report", "kind"], name="report_artifact_kind_unique")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kind} of report {self.report_id}"
+
+
+class ReviewItem(models.Model):
+    """A submission in the moderators' queue; claimed by lease, decided once."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Pending"
+        CLAIMED = "claimed", "Claimed"
+        DECIDED = "decided", "Decided"
+
+    submission = models.OneToOneField(
+        Submission, on_delete=models.CASCADE, related_name="review_item"
+    )
+    priority = models.IntegerField(default=0, help_text="Higher is reviewed first.")
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING)
+    claimed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    lease_expires_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-priority", "created_at", "id"]
+        indexes = [models.Index(fields=["status", "-priority", "created_at"])]
+
+    def __str__(self) -> str:
+        return f"review item {self.pk} ({self.status}, priority {self.priority})"
+
+
+class Decision(models.Model):
+    """A moderator's decision on a review item; every one is kept and audited."""
+
+    class Action(models.TextChoices):
+        ALLOW = "allow", "Allow"
+        LABEL = "label", "Label"
+        REMOVE = "remove", "Remove"
+        ESCALATE = "escalate", "Escalate to a fact-check case"
+
+    item = models.ForeignKey(ReviewItem, on_delete=models.CASCADE, related_name="decisions")
+    moderator = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
+    action = models.CharField(max_length=16, choices=Action.choices)
+    label = models.CharField(max_length=100, blank=True)
+    rationale = models.TextField(blank=True)
+    report = models.ForeignKey(
+        Report,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        help_text="The report version the moderator saw.",
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.action} on item {self.item_id}"
+
+
+class Event(models.Model):
+    """Outbox: an event written in the same transaction as the change it announces."""
+
+    type = models.CharField(max_length=64)
+    submission = models.ForeignKey(
+        Submission, on_delete=models.CASCADE, related_name="events", null=True, blank=True
+    )
+    client = models.ForeignKey(
+        "accounts.ApiClient",
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="events",
+    )
+    payload = models.JSONField()
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+
+    def __str__(self) -> str:
+        return f"{self.type} #{self.pk}"

@@ -40,6 +40,9 @@ class Command(BaseCommand):
                 result = reference_add(
                     content=path.read_bytes(), source=options["source"], external_id=path.stem
                 )
+            except OSError as error:  # unreadable: permissions, vanished, I/O error
+                skipped.append(f"{path}: cannot read the file ({error.strerror or error})")
+                continue
             except ImageRejected as error:
                 skipped.append(f"{path}: {error}")
                 continue

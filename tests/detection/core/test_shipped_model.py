@@ -1,4 +1,4 @@
-"""Golden-output tests of the shipped checkpoint: any change to weights, architecture or
+"""Golden-output tests of the shipped checkpoints: any change to weights, architecture or
 inference code that moves these numbers must be deliberate (update them with the model)."""
 
 from pathlib import Path
@@ -10,17 +10,29 @@ from skimage import data
 
 from detection.core.inference import MultiTaskDetector
 from detection.core.interface import DetectorConfig
-from detection.core.registry import analyze_image, build_suite, default_configs
+from detection.core.registry import (
+    DEFAULT_NETWORK_CONFIG,
+    analyze_image,
+    build_suite,
+    default_configs,
+)
 
 MODELS = Path(__file__).resolve().parents[3] / "detection" / "models"
-CONFIG = MODELS / "multitask-v1.json"
 GOLDEN_TOLERANCE = 1e-3
-# Produced by the shipped checkpoint on golden_input() (see the module docstring).
+# Produced by each shipped checkpoint on golden_input() (see the module docstring).
 EXPECTED = {
-    "score": 0.941362,
-    "map_mean": 0.111503,
-    "map_at_100_150": 0.726357,
-    "max_logit": 2.775952,
+    "multitask-v1": {
+        "score": 0.941362,
+        "map_mean": 0.111503,
+        "map_at_100_150": 0.726357,
+        "max_logit": 2.775952,
+    },
+    "multitask-v2": {
+        "score": 0.857568,
+        "map_mean": 0.098588,
+        "map_at_100_150": 0.80484,
+        "max_logit": 1.795234,
+    },
 }
 
 
@@ -33,12 +45,13 @@ def golden_input() -> np.ndarray:
     return np.clip(base, 0, 255).astype(np.uint8)
 
 
-@pytest.fixture(scope="module")
-def config() -> DetectorConfig:
-    return DetectorConfig.from_json(CONFIG)
+@pytest.fixture(scope="module", params=sorted(EXPECTED))
+def shipped(request) -> tuple[str, DetectorConfig]:
+    return request.param, DetectorConfig.from_json(MODELS / f"{request.param}.json")
 
 
-def test_shipped_config_is_complete(config: DetectorConfig) -> None:
+def test_shipped_configs_are_complete(shipped) -> None:
+    _, config = shipped
     assert config.kind == "multitask" and config.weights_path().is_file()
     assert config.weights_licence.startswith("Apache-2.0")
     assert config.weights_path().stat().st_size < 8 * 1024 * 1024
@@ -47,7 +60,8 @@ def test_shipped_config_is_complete(config: DetectorConfig) -> None:
     assert {"likely_manipulated", "map"} <= set(config.thresholds)
 
 
-def test_golden_output_of_the_shipped_checkpoint(config: DetectorConfig) -> None:
+def test_golden_output_of_the_shipped_checkpoints(shipped) -> None:
+    name, config = shipped
     torch.manual_seed(0)
     detector = MultiTaskDetector(
         config.name,
@@ -63,14 +77,18 @@ def test_golden_output_of_the_shipped_checkpoint(config: DetectorConfig) -> None
         "map_at_100_150": float(result.map[100, 150]),
         "max_logit": result.features["max_logit"],
     }
-    for name, expected in EXPECTED.items():
-        assert measured[name] == pytest.approx(expected, abs=GOLDEN_TOLERANCE), name
+    for key, expected in EXPECTED[name].items():
+        assert measured[key] == pytest.approx(expected, abs=GOLDEN_TOLERANCE), (name, key)
+
+
+def test_the_default_is_a_shipped_checkpoint() -> None:
+    assert DEFAULT_NETWORK_CONFIG.parent == MODELS and DEFAULT_NETWORK_CONFIG.stem in EXPECTED
 
 
 def test_default_suite_analyzes_with_the_network_and_fusion() -> None:
-    suite = build_suite(default_configs(CONFIG))
+    suite = build_suite(default_configs(DEFAULT_NETWORK_CONFIG))
     report = analyze_image(data.astronaut(), suite)
-    assert report["models"]["multitask"] == DetectorConfig.from_json(CONFIG).version
+    assert report["models"]["multitask"] == DetectorConfig.from_json(DEFAULT_NETWORK_CONFIG).version
     assert 0.0 <= report["detection"]["manipulation_probability"] <= 1.0
     assert report["reasons"][0].split(":")[0] in (
         "likely manipulated",

@@ -7,6 +7,7 @@ from factcheck.core.bench import bench_clip, bench_pdq
 from factcheck.core.evalcases import generate_cases
 from factcheck.core.evalsources import Source, family_of, generated_image, skimage_sources
 from factcheck.core.evaluate import evaluate, format_table
+from factcheck.core.index import BinaryIndexConfig
 
 
 def _sources() -> list[Source]:
@@ -36,6 +37,7 @@ def test_family_grouping():
     assert family_of("left07.jpg") == family_of("left11.jpg") == "left"
     assert family_of("aloeL.jpg") == family_of("aloeR.jpg") == "aloe"
     assert family_of("Garden.jpg") == "garden"
+    assert family_of("imageTextN.png") == family_of("imageTextR.png") == "imagetext"
 
 
 def test_generator_is_deterministic_split_disjoint_and_masks_consistent(tmp_path):
@@ -84,6 +86,26 @@ def test_evaluator_on_tiny_case_set(tmp_path):
 
 def test_bench_tiny_sizes():
     pdq = bench_pdq(3000, n_queries=20)
-    assert pdq["recall_at_1_planted"] == 1.0 and pdq["bytes_per_vector"] >= 32
+    assert pdq["recall_at_1_planted"] == 1.0 and pdq["memory_bytes_per_hash"] >= 32
+    mih = bench_pdq(3000, n_queries=20, config=BinaryIndexConfig(kind="mih"))
+    assert mih["type"] == "mih" and mih["recall_at_10_vs_exact_within_radius"] == 1.0
+    assert mih["recall_at_1_planted"] == mih["planted_within_radius"]
     clip = bench_clip(3000, dim=32, n_queries=20)
     assert clip["type"] == "flat" and clip["recall_at_10_vs_exact"] == 1.0
+
+
+def test_pdq_reach_of_copies(tmp_path):
+    from factcheck.core.pdq_reach import pdq_reach
+
+    generate_cases(
+        tmp_path / "cases",
+        split="test",
+        seed=3,
+        sources=_sources(),
+        transforms=["crop", "caption"],
+        edits=[],
+    )
+    reach = pdq_reach(tmp_path / "cases", [31, 256])
+    assert set(reach) == {"all", "copy:crop", "copy:caption"}
+    assert reach["all"]["within_256"] == 1.0 and reach["all"]["n"] > 0
+    assert reach["copy:crop"]["within_31"] <= reach["copy:crop"]["within_256"]

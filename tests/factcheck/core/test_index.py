@@ -29,19 +29,39 @@ def _unit(n: int, dim: int, seed: int = 0) -> np.ndarray:
     return vectors / np.linalg.norm(vectors, axis=1, keepdims=True)
 
 
-def test_flat_below_threshold_ivf_above():
+def test_flat_below_threshold_approximate_above():
     small = PdqIndex.build(HASHES[:100], IDS[:100], BinaryIndexConfig(flat_max_size=100))
     large = PdqIndex.build(HASHES, IDS, BinaryIndexConfig(flat_max_size=100))
-    assert (small.kind, large.kind) == ("flat", "ivf")
+    assert (small.kind, large.kind) == ("flat", "mih")
+    assert (small.radius, large.radius) == (None, 47)
     vectors = _unit(3000, 16)
-    config = FloatIndexConfig(dim=16, flat_max_size=1000, pq_m=4, use_opq=False)
+    config = FloatIndexConfig(dim=16, flat_max_size=1000, pca_dim=8)
     assert ClipIndex.build(vectors[:1000], IDS[:1000], config).kind == "flat"
-    assert ClipIndex.build(vectors, IDS, config).kind == "ivfpq"
+    assert ClipIndex.build(vectors, IDS, config).kind == "ivfsq"
 
 
-@pytest.mark.parametrize("kind", ["flat", "ivf"])
+def test_approximate_clip_index_add_search_remove_persist():
+    # Embeddings live near a low-dimensional subspace, which is what the PCA step relies on.
+    rng = np.random.default_rng(3)
+    vectors = rng.normal(size=(3000, 12)) @ rng.normal(size=(12, 32)) + 0.01 * rng.normal(
+        size=(3000, 32)
+    )
+    vectors = (vectors / np.linalg.norm(vectors, axis=1, keepdims=True)).astype(np.float32)
+    config = FloatIndexConfig(dim=32, kind="ivfsq", pca_dim=16, nprobe=64)
+    index = ClipIndex.build(vectors[:2500], IDS[:2500], config)
+    index.add(vectors[2500:], IDS[2500:])
+    found, _ = index.search(vectors[[0, 2900]], k=5)  # approximate: near the top, not always 1st
+    assert IDS[0] in found[0] and IDS[2900] in found[1]
+    assert index.remove(IDS[:1]) == 1 and len(index) == 2999
+    restored = ClipIndex.deserialize(index.serialize(), "ivfsq", config)
+    assert IDS[0] not in restored.search(vectors[:1], k=5)[0][0]
+    assert IDS[2900] in restored.search(vectors[[2900]], k=5)[0][0]
+
+
+@pytest.mark.parametrize("kind", ["flat", "ivf", "mih"])
 def test_pdq_add_search_remove(kind):
-    index = PdqIndex.build(HASHES[:2000], IDS[:2000], BinaryIndexConfig(kind=kind, nprobe=64))
+    config = BinaryIndexConfig(kind=kind, nprobe=64, mih_bits=16, mih_flips=2)
+    index = PdqIndex.build(HASHES[:2000], IDS[:2000], config)
     index.add(HASHES[2000:], IDS[2000:])
     ids, distances = index.search(HASHES[[0, 2500]], k=3)
     assert ids[:, 0].tolist() == [IDS[0], IDS[2500]] and distances[:, 0].tolist() == [0, 0]
@@ -124,3 +144,32 @@ def test_readers_never_see_partial_files(tmp_path):
     assert not errors
     assert read_manifest(tmp_path, "pdq").version == 21
     assert len(list(tmp_path.glob("pdq.v*.faiss"))) <= 2  # old versions pruned
+
+
+def test_compressed_clip_index_reranks_exactly_from_stored_vectors():
+    rng = np.random.default_rng(5)
+    vectors = rng.normal(size=(4000, 16)) @ rng.normal(size=(16, 32))
+    vectors += 0.3 * rng.normal(size=(4000, 32))  # noise the PCA drops: ranks get shuffled
+    vectors = (vectors / np.linalg.norm(vectors, axis=1, keepdims=True)).astype(np.float32)
+    config = FloatIndexConfig(dim=32, kind="ivfsq", pca_dim=12, nprobe=64, rerank_factor=10)
+    index = ClipIndex.build(vectors, np.arange(4000), config)
+    stored = dict(enumerate(vectors))
+    queries = vectors[:20] + 0.05 * rng.normal(size=(20, 32)).astype(np.float32)
+    exact_ids = np.argsort(-(queries @ vectors.T), axis=1)[:, :5]
+    approximate, _ = index.search(queries, 5)
+    fetched: list[list[int]] = []
+
+    def exact_vectors(wanted: list[int]) -> dict[int, np.ndarray]:
+        fetched.append(wanted)
+        return {i: stored[i] for i in wanted if i != 3}  # reference 3 was removed meanwhile
+
+    reranked, similarities = index.search(queries, 5, exact_vectors)
+    assert len(fetched) == 1 and len(fetched[0]) <= 20 * 50  # one batched fetch
+    expected = [[i for i in row if i != 3] for row in exact_ids]
+    hits = np.mean([len(set(r) & set(e)) / len(e) for r, e in zip(reranked, expected, strict=True)])
+    approximate_hits = np.mean(
+        [len(set(a) & set(e)) / len(e) for a, e in zip(approximate, exact_ids, strict=True)]
+    )
+    assert hits > 0.95 and hits > approximate_hits
+    assert 3 not in reranked
+    assert np.all(np.diff(similarities, axis=1)[reranked[:, 1:] >= 0] <= 1e-6)  # best first

@@ -2,7 +2,7 @@ import cv2
 import numpy as np
 
 from factcheck.core.features import extract_features
-from factcheck.core.localize import localize_edits, render_edit_overlay
+from factcheck.core.localize import LocalizeConfig, localize_edits, render_edit_overlay
 from factcheck.core.regions import classify_region
 from factcheck.core.verify import verify
 
@@ -87,3 +87,32 @@ def test_overlay_tints_and_outlines_only_masked_area(scene):
     assert overlay.shape == scene.shape and overlay.dtype == np.uint8
     assert not np.array_equal(overlay[150, 200], scene[150, 200])
     assert np.array_equal(overlay[400, 500], scene[400, 500])
+
+
+def _caption_band(width: int, height: int = 60) -> np.ndarray:
+    band = np.full((height, width, 3), 255, np.uint8)
+    cv2.putText(band, "SHOCKING PHOTO", (10, 42), cv2.FONT_HERSHEY_SIMPLEX, 1.2, (0, 0, 0), 3)
+    return band
+
+
+def test_caption_band_over_a_cropped_away_part_is_not_an_edit(coffee, recompress_resize):
+    """Crop, then a caption band on top: the original's cropped rows fall inside the band."""
+    crop = coffee[40:330, 100:520]
+    query = recompress_resize(np.vstack([_caption_band(crop.shape[1]), crop]), 1.0, 85)
+    transform = _aligned(query, coffee)
+    result = localize_edits(query, coffee, transform)
+    assert not result.edited, result.regions
+    assert result.overlap_mask[:55].max() == 0  # the band is left out of the comparison
+    compared = localize_edits(query, coffee, transform, LocalizeConfig(exclude_frames=False))
+    assert compared.edited  # what the band exclusion prevents
+
+
+def test_text_written_onto_a_flat_top_is_still_an_edit(astronaut, recompress_resize):
+    original = astronaut.copy()
+    original[:80] = (200, 220, 240)  # a flat sky reaching the top edge, like a band
+    query = original.copy()
+    cv2.putText(query, "FAKE NEWS TODAY", (20, 50), cv2.FONT_HERSHEY_SIMPLEX, 1.3, (20, 20, 20), 3)
+    query = recompress_resize(query, 1.0, 90)
+    result = localize_edits(query, original, _aligned(query, original))
+    assert result.edited and {region["kind"] for region in result.regions} == {"text"}
+    assert all(region["bbox"][1] < 80 for region in result.regions)

@@ -1,0 +1,306 @@
+"""REST API for cases: /api/v1/cases/ and the public-facing ClaimReview document.
+
+Thin: each action validates its input with a serializer and calls one service; the services
+check roles, so the API and the pages enforce the same rules.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from django.apps import apps
+from django.db.models import QuerySet
+from django.shortcuts import get_object_or_404
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import mixins, permissions, status, viewsets
+from rest_framework.decorators import action
+from rest_framework.exceptions import ValidationError
+from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from accounts.models import User
+from factcheck.cases import curation, services
+from factcheck.cases.claimreview import claimreview_jsonld
+from factcheck.cases.models import Case, Evidence
+from factcheck.cases.selectors import case_list, related_factchecks
+from factcheck.cases.serializers import (
+    AssignSerializer,
+    CaseCreateSerializer,
+    CaseDetailSerializer,
+    CaseSerializer,
+    ClaimInputSerializer,
+    ClaimSerializer,
+    CommentInputSerializer,
+    CommentSerializer,
+    EvidenceInputSerializer,
+    EvidenceSerializer,
+    RateSerializer,
+    RelatedQuerySerializer,
+    TransitionSerializer,
+    VerifiedOriginalSerializer,
+)
+from factcheck.cases.workflow import STATUS_PUBLISHED
+from factcheck.models import Reference
+from mediastore.images import ImageRejected
+
+
+class CanViewCases(permissions.BasePermission):
+    def has_permission(self, request: Request, view: Any) -> bool:
+        return bool(request.user and request.user.has_perm(services.PERM_VIEW))
+
+
+def service_call(call: Callable[[], Any]) -> Any:
+    """Run a service, turning its refusals into API errors (403, 409, 400)."""
+    try:
+        return call()
+    except services.CasePermissionDenied as error:
+        raise _Refused(str(error), status.HTTP_403_FORBIDDEN) from error
+    except services.CaseConflict as error:
+        raise _Refused(str(error), status.HTTP_409_CONFLICT) from error
+    except ImageRejected as error:
+        raise _Refused(str(error), status.HTTP_400_BAD_REQUEST, code=error.code) from error
+    except services.CaseError as error:
+        raise _Refused(str(error), status.HTTP_400_BAD_REQUEST) from error
+
+
+class _Refused(Exception):
+    def __init__(self, message: str, status_code: int, code: str = "") -> None:
+        super().__init__(message)
+        self.status_code, self.code = status_code, code
+
+    def response(self) -> Response:
+        body = {"detail": str(self)}
+        if self.code:
+            body["code"] = self.code
+        return Response(body, status=self.status_code)
+
+
+LIST_FILTERS = [
+    OpenApiParameter("status", str),
+    OpenApiParameter("assignee", str, description="Username."),
+    OpenApiParameter("rating", str),
+    OpenApiParameter("created_from", str, description="YYYY-MM-DD"),
+    OpenApiParameter("created_to", str, description="YYYY-MM-DD"),
+    OpenApiParameter("q", str, description="Search titles, claims and claimants."),
+]
+
+
+class CaseViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+    permission_classes = [permissions.IsAuthenticated, CanViewCases]
+    parser_classes = [JSONParser, MultiPartParser, FormParser]
+
+    def get_serializer_class(self) -> type:
+        return CaseDetailSerializer if self.action == "retrieve" else CaseSerializer
+
+    def get_queryset(self) -> QuerySet[Case]:
+        if self.action != "list":
+            return Case.objects.prefetch_related("claims", "assignees", "watchers")
+        params = self.request.query_params
+        assignee = None
+        if params.get("assignee"):
+            assignee = User.objects.filter(username=params["assignee"]).first() or -1
+        try:
+            cases = case_list(
+                status=params.get("status", ""),
+                assignee=assignee,
+                rating=params.get("rating", ""),
+                created_from=_date(params.get("created_from")),
+                created_to=_date(params.get("created_to")),
+                search=params.get("q", ""),
+            )
+        except ValueError as error:
+            raise ValidationError({"date": [str(error)]}) from error
+        return cases.prefetch_related("claims", "assignees", "watchers", "case_submissions")
+
+    def handle_exception(self, exc: Exception) -> Response:
+        if isinstance(exc, _Refused):
+            return exc.response()
+        return super().handle_exception(exc)
+
+    @extend_schema(parameters=LIST_FILTERS)
+    def list(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        return super().list(request, *args, **kwargs)
+
+    @extend_schema(request=CaseCreateSerializer, responses={201: CaseDetailSerializer})
+    def create(self, request: Request) -> Response:
+        data = _valid(CaseCreateSerializer, request)
+        if data["submission"] is not None:
+            submission_model = apps.get_model("moderation", "Submission")
+            submission = submission_model.objects.filter(pk=data["submission"]).first()
+            if submission is None:
+                raise ValidationError({"submission": [f"no submission {data['submission']}"]})
+            case = service_call(
+                lambda: services.case_create_from_escalation(
+                    submission=submission, actor=request.user, rationale=data["rationale"]
+                )
+            )
+        else:
+            claims = [services.ClaimInput(**claim) for claim in data["claims"]]
+            case = service_call(
+                lambda: services.case_create(
+                    title=data["title"],
+                    actor=request.user,
+                    claims=claims,
+                    due_date=data["due_date"],
+                )
+            )
+        return Response(CaseDetailSerializer(case).data, status=status.HTTP_201_CREATED)
+
+    @extend_schema(request=TransitionSerializer, responses=CaseSerializer)
+    @action(detail=True, methods=["post"])
+    def transition(self, request: Request, pk: str) -> Response:
+        data, case = _valid(TransitionSerializer, request), self.get_object()
+        if data["expected_status"]:
+            case.status = data["expected_status"]  # compare against what the caller saw
+        service_call(
+            lambda: services.case_transition(
+                case=case, actor=request.user, to_status=data["status"]
+            )
+        )
+        return Response(CaseSerializer(case).data)
+
+    @extend_schema(request=RateSerializer, responses=CaseSerializer)
+    @action(detail=True, methods=["post"])
+    def rate(self, request: Request, pk: str) -> Response:
+        data, case = _valid(RateSerializer, request), self.get_object()
+        service_call(lambda: services.case_rate(case=case, actor=request.user, **data))
+        return Response(CaseSerializer(case).data)
+
+    @extend_schema(request=None, responses=CaseSerializer)
+    @action(detail=True, methods=["post"])
+    def publish(self, request: Request, pk: str) -> Response:
+        case = self.get_object()
+        service_call(lambda: services.case_publish(case=case, actor=request.user))
+        return Response(CaseSerializer(case).data)
+
+    @extend_schema(request=ClaimInputSerializer, responses={201: ClaimSerializer})
+    @action(detail=True, methods=["post"])
+    def claims(self, request: Request, pk: str) -> Response:
+        data, case = _valid(ClaimInputSerializer, request), self.get_object()
+        claim = service_call(
+            lambda: services.claim_add(
+                case=case, actor=request.user, claim=services.ClaimInput(**data)
+            )
+        )
+        return Response(ClaimSerializer(claim).data, status=status.HTTP_201_CREATED)
+
+    @extend_schema(request=AssignSerializer, responses=CaseSerializer)
+    @action(detail=True, methods=["post"])
+    def assign(self, request: Request, pk: str) -> Response:
+        data, case = _valid(AssignSerializer, request), self.get_object()
+        user = User.objects.filter(username=data["username"], is_active=True).first()
+        if user is None:
+            raise ValidationError({"username": [f"no active user {data['username']!r}"]})
+        service_call(
+            lambda: services.case_assign(
+                case=case, actor=request.user, user=user, role=data["role"], remove=data["remove"]
+            )
+        )
+        return Response(CaseSerializer(case).data)
+
+    @extend_schema(
+        methods=["post"], request=CommentInputSerializer, responses={201: CommentSerializer}
+    )
+    @extend_schema(methods=["get"], responses=CommentSerializer(many=True))
+    # Not paginated: the schema must not say so (pagination_class=None tells drf-spectacular).
+    @action(detail=True, methods=["get", "post"], pagination_class=None)
+    def comments(self, request: Request, pk: str) -> Response:
+        case = self.get_object()
+        if request.method == "GET":
+            return Response(
+                CommentSerializer(case.comments.select_related("author"), many=True).data
+            )
+        data = _valid(CommentInputSerializer, request)
+        comment = service_call(
+            lambda: services.comment_add(case=case, actor=request.user, body=data["body"])
+        )
+        return Response(CommentSerializer(comment).data, status=status.HTTP_201_CREATED)
+
+    @extend_schema(
+        methods=["post"], request=EvidenceInputSerializer, responses={201: EvidenceSerializer}
+    )
+    @extend_schema(methods=["get"], responses=EvidenceSerializer(many=True))
+    # Not paginated: the schema must not say so (pagination_class=None tells drf-spectacular).
+    @action(detail=True, methods=["get", "post"], pagination_class=None)
+    def evidence(self, request: Request, pk: str) -> Response:
+        case = self.get_object()
+        if request.method == "GET":
+            return Response(
+                EvidenceSerializer(case.evidence.select_related("media"), many=True).data
+            )
+        data = _valid(EvidenceInputSerializer, request)
+        reference = None
+        if data["reference"] is not None:
+            reference = Reference.objects.filter(pk=data["reference"]).first()
+            if reference is None:
+                raise ValidationError({"reference": [f"no reference {data['reference']}"]})
+        content = data["media"].read() if data["media"] is not None else None
+        evidence = service_call(
+            lambda: curation.evidence_add(
+                case=case,
+                actor=request.user,
+                kind=data["kind"],
+                reference=reference,
+                url=data["url"],
+                content=content,
+                note=data["note"],
+            )
+        )
+        return Response(EvidenceSerializer(evidence).data, status=status.HTTP_201_CREATED)
+
+    @extend_schema(request=VerifiedOriginalSerializer, responses=EvidenceSerializer)
+    @action(detail=True, methods=["post"], url_path=r"evidence/(?P<evidence_id>\d+)/verify")
+    def verify_evidence(self, request: Request, pk: str, evidence_id: str) -> Response:
+        """Mark uploaded evidence media as a verified original (adds it to the index)."""
+        case = self.get_object()
+        evidence = get_object_or_404(Evidence, pk=evidence_id, case=case)
+        data = _valid(VerifiedOriginalSerializer, request)
+        service_call(
+            lambda: curation.evidence_mark_verified_original(
+                evidence=evidence, actor=request.user, **data
+            )
+        )
+        return Response(EvidenceSerializer(evidence).data)
+
+    @extend_schema(
+        responses={200: {"type": "object", "description": "schema.org ClaimReview JSON-LD"}}
+    )
+    @action(detail=True, methods=["get"], url_name="claimreview")
+    def claimreview(self, request: Request, pk: str) -> Response:
+        case = self.get_object()
+        if case.status != STATUS_PUBLISHED or not case.slug:
+            return Response(
+                {"detail": f"case {case.pk} is not published"}, status=status.HTTP_404_NOT_FOUND
+            )
+        document = claimreview_jsonld(case, base_url=request.build_absolute_uri("/"))
+        return Response(document, content_type="application/ld+json")
+
+    @extend_schema(
+        parameters=[RelatedQuerySerializer],
+        responses={200: {"type": "array", "items": {"type": "object"}}},
+    )
+    @action(detail=False, methods=["get"])
+    def related(self, request: Request) -> Response:
+        """Cases and fact-checks whose claims mean the same as `text`, best first."""
+        query = RelatedQuerySerializer(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        return Response(related_factchecks(**query.validated_data))
+
+
+def _valid(serializer_class: type, request: Request) -> dict[str, Any]:
+    serializer = serializer_class(data=request.data)
+    serializer.is_valid(raise_exception=True)
+    return dict(serializer.validated_data)
+
+
+def _date(value: str | None) -> Any:
+    import datetime
+
+    if not value:
+        return None
+    try:
+        return datetime.date.fromisoformat(value)
+    except ValueError:
+        raise ValueError(f"{value!r} is not a date (YYYY-MM-DD)") from None

@@ -1,0 +1,396 @@
+"""Writes for cases: create, claims, comments, assignment, workflow, rating and publishing.
+
+Every write checks the actor's permission (so the API, the pages and the review UI's escalation
+enforce the same rules), records a timeline entry and an audit entry in its own transaction, and
+changes status by compare-and-set so two people acting on the same case never both succeed.
+"""
+
+from __future__ import annotations
+
+import datetime
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from django.db import transaction
+from django.db.models import Model
+from django.utils import timezone
+from django.utils.text import slugify
+
+from accounts.models import User
+from accounts.services import audit_record
+from factcheck.cases.models import Case, CaseSubmission, Claim, Comment, TimelineEntry
+from factcheck.cases.workflow import (
+    STATUS_CLOSED,
+    STATUS_PUBLISHED,
+    STATUS_RATED,
+    can_transition,
+    case_statuses,
+    initial_status,
+    rating_scale,
+)
+
+MAX_TITLE_LENGTH = 300
+MAX_CLAIM_LENGTH = 5_000
+MAX_COMMENT_LENGTH = 10_000
+MAX_EXPLANATION_LENGTH = 10_000
+MAX_CLAIMANT_LENGTH = 300
+MAX_LANGUAGE_LENGTH = 16
+SLUG_TITLE_LENGTH = 80
+ESCALATION_TITLE_LENGTH = 120
+
+
+class CaseError(ValueError):
+    """The change cannot be made as asked; the message says why."""
+
+
+class CaseConflict(CaseError):
+    """The case changed meanwhile (compare-and-set failed); reload and try again."""
+
+
+class CasePermissionDenied(PermissionError):
+    """The actor's role does not allow this change."""
+
+
+PERM_VIEW = "factcheck.view_case"
+PERM_ADD = "factcheck.add_case"
+PERM_CHANGE = "factcheck.change_case"
+PERM_ESCALATE = "factcheck.escalate_case"
+PERM_RATE = "factcheck.rate_case"
+PERM_PUBLISH = "factcheck.publish_case"
+
+
+def require_permission(actor: User | None, *permissions: str) -> None:
+    """Raise CasePermissionDenied unless the actor holds at least one of the permissions."""
+    if actor is None or not actor.is_active:
+        raise CasePermissionDenied("an active user is required")
+    if not any(actor.has_perm(permission) for permission in permissions):
+        raise CasePermissionDenied(f"{actor.get_username()} may not do this ({permissions[0]})")
+
+
+@dataclass(frozen=True)
+class ClaimInput:
+    text: str
+    language: str = ""
+    claimant: str = ""
+    appearance_url: str = ""
+    appearance_date: datetime.date | None = None
+
+
+def timeline_add(
+    *, case: Case, actor: User | None, kind: str, data: dict[str, Any] | None = None
+) -> TimelineEntry:
+    """Append to the case history; call inside the transaction of the change."""
+    return TimelineEntry.objects.create(
+        case=case,
+        actor=actor if actor is not None and actor.pk else None,
+        kind=kind,
+        data=data or {},
+    )
+
+
+def _record(
+    *, case: Case, actor: User | None, kind: str, data: dict[str, Any], target: Model | None = None
+) -> None:
+    timeline_add(case=case, actor=actor, kind=kind, data=data)
+    audit_record(actor=actor, action=f"case.{kind}", target=target or case, data=data)
+
+
+def _clean_title(title: str) -> str:
+    title = " ".join(title.split())
+    if not title or len(title) > MAX_TITLE_LENGTH:
+        raise CaseError(f"title must be 1 to {MAX_TITLE_LENGTH} characters")
+    return title
+
+
+def case_create(
+    *,
+    title: str,
+    actor: User,
+    claims: Sequence[ClaimInput] = (),
+    due_date: datetime.date | None = None,
+    assignees: Sequence[User] = (),
+) -> Case:
+    """Open a case by hand or from the API (fact-checkers and admins)."""
+    require_permission(actor, PERM_ADD)
+    title = _clean_title(title)
+    with transaction.atomic():
+        case = Case.objects.create(
+            title=title, status=initial_status(), due_date=due_date, created_by=actor
+        )
+        _record(case=case, actor=actor, kind="create", data={"title": title})
+        for claim in claims:
+            _claim_create(case=case, actor=actor, claim=claim)
+        for user in assignees:
+            _membership_change(case=case, actor=actor, user=user, role="assignee", remove=False)
+    return case
+
+
+def case_create_from_escalation(*, submission: Any, actor: User, rationale: str = "") -> Case:
+    """Open a case for an escalated submission, attaching it with its current report.
+
+    Called by the review UI's escalation. Escalating a submission that already sits in an open
+    case adds the rationale there instead of opening a second case.
+    """
+    require_permission(actor, PERM_ESCALATE, PERM_ADD)
+    with transaction.atomic():
+        existing = (
+            Case.objects.select_for_update()
+            .filter(case_submissions__submission=submission)
+            .exclude(status__in=_terminal_statuses())
+            .order_by("-id")
+            .first()
+        )
+        if existing is not None:
+            _record(
+                case=existing,
+                actor=actor,
+                kind="escalate",
+                data={"submission_id": submission.pk, "rationale": rationale, "again": True},
+            )
+            if rationale.strip():
+                comment_add(case=existing, actor=actor, body=rationale, _checked=True)
+            return existing
+        text = " ".join((submission.text or "").split())
+        title = text[:ESCALATION_TITLE_LENGTH] or f"Escalated submission {submission.pk}"
+        case = Case.objects.create(title=title, status=initial_status(), created_by=actor)
+        _record(
+            case=case,
+            actor=actor,
+            kind="escalate",
+            data={"submission_id": submission.pk, "rationale": rationale},
+        )
+        _submission_link(case=case, submission=submission, actor=actor, note=rationale)
+        if text:
+            metadata = submission.metadata if isinstance(submission.metadata, dict) else {}
+            author = metadata.get("author")
+            claimant = _author_name(author)
+            url = metadata.get("url") if isinstance(metadata.get("url"), str) else ""
+            claim = ClaimInput(
+                text=text[:MAX_CLAIM_LENGTH],
+                claimant=claimant[:MAX_CLAIMANT_LENGTH],
+                appearance_url=url or "",
+                appearance_date=submission.created_at.date() if submission.created_at else None,
+            )
+            _claim_create(case=case, actor=actor, claim=claim)
+        if rationale.strip():
+            comment_add(case=case, actor=actor, body=rationale, _checked=True)
+    return case
+
+
+def _author_name(author: Any) -> str:
+    """The claimant from the author a platform sent ({"name"}, {"handle"}... or a plain string)."""
+    if isinstance(author, dict):
+        for key in ("name", "handle", "username", "id"):
+            if author.get(key):
+                return str(author[key])
+        return ""
+    return str(author or "")
+
+
+def _terminal_statuses() -> list[str]:
+    """Cases in these statuses are finished: escalating their submission again opens a new case."""
+    return [STATUS_PUBLISHED, STATUS_CLOSED]
+
+
+def case_link_submission(*, case: Case, submission: Any, actor: User, note: str = "") -> None:
+    require_permission(actor, PERM_CHANGE, PERM_ESCALATE)
+    with transaction.atomic():
+        _submission_link(case=case, submission=submission, actor=actor, note=note)
+
+
+def _submission_link(*, case: Case, submission: Any, actor: User, note: str) -> None:
+    # The report the person saw is kept even when analysis later produces a new version.
+    report = submission.reports.filter(is_current=True).first()
+    _, created = CaseSubmission.objects.get_or_create(
+        case=case,
+        submission=submission,
+        defaults={"report": report, "note": note, "added_by": actor},
+    )
+    if created:
+        _record(
+            case=case,
+            actor=actor,
+            kind="link_submission",
+            data={"submission_id": submission.pk, "report_id": report.pk if report else None},
+        )
+
+
+def _clean_claim(claim: ClaimInput) -> ClaimInput:
+    text = claim.text.strip()
+    if not text or len(text) > MAX_CLAIM_LENGTH:
+        raise CaseError(f"claim text must be 1 to {MAX_CLAIM_LENGTH} characters")
+    if len(claim.language) > MAX_LANGUAGE_LENGTH:
+        raise CaseError(f"language must be at most {MAX_LANGUAGE_LENGTH} characters")
+    if len(claim.claimant) > MAX_CLAIMANT_LENGTH:
+        raise CaseError(f"claimant must be at most {MAX_CLAIMANT_LENGTH} characters")
+    return ClaimInput(
+        text=text,
+        language=claim.language.strip(),
+        claimant=claim.claimant.strip(),
+        appearance_url=claim.appearance_url.strip(),
+        appearance_date=claim.appearance_date,
+    )
+
+
+def _claim_create(*, case: Case, actor: User, claim: ClaimInput) -> Claim:
+    claim = _clean_claim(claim)
+    created = Claim.objects.create(
+        case=case,
+        text=claim.text,
+        language=claim.language,
+        claimant=claim.claimant,
+        appearance_url=claim.appearance_url,
+        appearance_date=claim.appearance_date,
+        created_by=actor,
+    )
+    _record(
+        case=case,
+        actor=actor,
+        kind="claim_add",
+        data={"claim_id": created.pk, "text": claim.text[:200], "claimant": claim.claimant},
+    )
+    return created
+
+
+def claim_add(*, case: Case, actor: User, claim: ClaimInput) -> Claim:
+    require_permission(actor, PERM_CHANGE)
+    with transaction.atomic():
+        return _claim_create(case=case, actor=actor, claim=claim)
+
+
+def comment_add(*, case: Case, actor: User, body: str, _checked: bool = False) -> Comment:
+    """Anyone who can see a case may comment on it (moderators and fact-checkers talk here)."""
+    if not _checked:
+        require_permission(actor, PERM_VIEW)
+    body = body.strip()
+    if not body or len(body) > MAX_COMMENT_LENGTH:
+        raise CaseError(f"a comment must be 1 to {MAX_COMMENT_LENGTH} characters")
+    with transaction.atomic():
+        comment = Comment.objects.create(case=case, author=actor, body=body)
+        _record(case=case, actor=actor, kind="comment", data={"comment_id": comment.pk})
+    return comment
+
+
+ROLES = ("assignee", "watcher")
+
+
+def case_assign(
+    *, case: Case, actor: User, user: User, role: str = "assignee", remove: bool = False
+) -> None:
+    """Add (or remove) an assignee or watcher; anyone who can see a case may watch it."""
+    if role not in ROLES:
+        raise CaseError(f"role must be one of {', '.join(ROLES)}")
+    if role == "watcher" and user == actor:
+        require_permission(actor, PERM_VIEW)
+    else:
+        require_permission(actor, PERM_CHANGE)
+    if not remove and not user.has_perm(PERM_VIEW):
+        raise CaseError(f"{user.get_username()} cannot see cases")
+    with transaction.atomic():
+        _membership_change(case=case, actor=actor, user=user, role=role, remove=remove)
+
+
+def _membership_change(*, case: Case, actor: User, user: User, role: str, remove: bool) -> None:
+    members = case.assignees if role == "assignee" else case.watchers
+    present = members.filter(pk=user.pk).exists()
+    if present != remove:
+        return  # already as asked: nothing to record
+    (members.remove if remove else members.add)(user)
+    kind = f"{role}_{'remove' if remove else 'add'}"
+    _record(case=case, actor=actor, kind=kind, data={"user": user.get_username()})
+
+
+def case_set_due_date(*, case: Case, actor: User, due_date: datetime.date | None) -> None:
+    require_permission(actor, PERM_CHANGE)
+    with transaction.atomic():
+        Case.objects.filter(pk=case.pk).update(due_date=due_date, updated_at=timezone.now())
+        case.due_date = due_date
+        _record(
+            case=case,
+            actor=actor,
+            kind="due_date",
+            data={"due_date": due_date.isoformat() if due_date else None},
+        )
+
+
+def _status_swap(*, case: Case, expected: str, new: str, **fields: Any) -> None:
+    """Compare-and-set: the case moves only if it is still in the status the caller saw."""
+    changed = Case.objects.filter(pk=case.pk, status=expected).update(
+        status=new, updated_at=timezone.now(), **fields
+    )
+    if changed != 1:
+        current = Case.objects.filter(pk=case.pk).values_list("status", flat=True).first()
+        raise CaseConflict(f"the case is now {current!r}, not {expected!r}; reload it")
+    case.status = new
+    for name, value in fields.items():
+        setattr(case, name, value)
+
+
+def case_transition(*, case: Case, actor: User, to_status: str) -> Case:
+    """Move along the configured workflow. Rating and publishing have their own services."""
+    require_permission(actor, PERM_CHANGE)
+    statuses = case_statuses()
+    if to_status not in statuses:
+        raise CaseError(f"unknown status {to_status!r}; known: {', '.join(statuses)}")
+    if to_status in (STATUS_RATED, STATUS_PUBLISHED):
+        raise CaseError(f"a case becomes {to_status!r} by rating or publishing it")
+    old = case.status
+    if not can_transition(old, to_status):
+        allowed = ", ".join(statuses.get(old, ())) or "nothing"
+        raise CaseError(f"a {old!r} case cannot become {to_status!r} (allowed: {allowed})")
+    with transaction.atomic():
+        _status_swap(case=case, expected=old, new=to_status)
+        _record(case=case, actor=actor, kind="status", data={"from": old, "to": to_status})
+    return case
+
+
+def case_rate(*, case: Case, actor: User, rating: str, explanation: str) -> Case:
+    """Give the verdict (fact-checkers and admins); the case becomes 'rated'."""
+    require_permission(actor, PERM_RATE)
+    scale = rating_scale()
+    if rating not in scale.values:
+        raise CaseError(f"unknown rating {rating!r}; known: {', '.join(scale.values)}")
+    explanation = explanation.strip()
+    if not explanation or len(explanation) > MAX_EXPLANATION_LENGTH:
+        raise CaseError(f"the explanation must be 1 to {MAX_EXPLANATION_LENGTH} characters")
+    if not case.claims.exists():
+        raise CaseError("add the claim being rated first")
+    old = case.status
+    if old != STATUS_RATED and not can_transition(old, STATUS_RATED):
+        raise CaseError(f"a {old!r} case cannot be rated")
+    fields = {
+        "rating": rating,
+        "rating_value": scale.values[rating],
+        "rating_best": scale.best,
+        "rating_worst": scale.worst,
+        "explanation": explanation,
+        "rated_at": timezone.now(),
+    }
+    with transaction.atomic():
+        _status_swap(case=case, expected=old, new=STATUS_RATED, **fields)
+        _record(
+            case=case,
+            actor=actor,
+            kind="rate",
+            data={"from": old, "rating": rating, "rating_value": scale.values[rating]},
+        )
+    return case
+
+
+def case_publish(*, case: Case, actor: User) -> Case:
+    """Publish the rated verdict as a ClaimReview (fact-checkers and admins)."""
+    require_permission(actor, PERM_PUBLISH)
+    old = case.status
+    if not case.rating:
+        raise CaseError("rate the case before publishing it")
+    if not can_transition(old, STATUS_PUBLISHED):
+        raise CaseError(f"a {old!r} case cannot be published")
+    # The slug stays the same across re-publication, so public links never break.
+    slug = case.slug or f"{slugify(case.title)[:SLUG_TITLE_LENGTH].strip('-') or 'case'}-{case.pk}"
+    with transaction.atomic():
+        _status_swap(
+            case=case, expected=old, new=STATUS_PUBLISHED, published_at=timezone.now(), slug=slug
+        )
+        _record(case=case, actor=actor, kind="publish", data={"from": old, "slug": slug})
+    return case

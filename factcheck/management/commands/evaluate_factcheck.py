@@ -1,0 +1,45 @@
+import json
+from typing import Any
+
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+from tqdm import tqdm
+
+from factcheck.core.evaluate import CaseDirError, evaluate, format_table
+from factcheck.selectors import match_config
+
+
+class Command(BaseCommand):
+    help = (
+        "Evaluate fact-check matching and edit localisation on a generated case set "
+        "(python manage.py generate_factcheck_cases OUT_DIR --split test)."
+    )
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("case_dir", metavar="CASES_DIR")
+        parser.add_argument(
+            "--distractors",
+            type=int,
+            default=0,
+            help="Procedural references added to the index, to measure at a realistic size.",
+        )
+        parser.add_argument("--limit", type=int, default=None, help="Only the first N cases.")
+        parser.add_argument("--json", action="store_true", help="Print the metrics as JSON.")
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        if options["distractors"] < 0:
+            raise CommandError("--distractors must be 0 or more")
+
+        def progress(cases: list) -> Any:
+            return tqdm(cases, desc="cases", unit="query")
+
+        try:
+            metrics = evaluate(
+                options["case_dir"],
+                distractors=options["distractors"],
+                config=match_config(),
+                limit=options["limit"],
+                progress=progress,
+            )
+        except CaseDirError as error:
+            raise CommandError(str(error)) from None
+        self.stdout.write(json.dumps(metrics) if options["json"] else format_table(metrics))

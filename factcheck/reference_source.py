@@ -1,0 +1,150 @@
+"""Reference features and images from the database and media storage, cached per process.
+
+Verification needs each candidate's local features and localisation needs its pixels; reading and
+decoding them per query would cost more than the matching itself, so both are kept in bounded
+LRU caches (bounded by bytes, not entries: one 24-MP original weighs as much as a hundred small
+ones). Cache keys are the content-addressed storage names, so a cached entry can never belong to
+another reference, and removal needs no invalidation: the database lookup that precedes every
+cache access fails for a removed reference.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+from django.conf import settings
+from django.core.files.storage import default_storage
+
+from factcheck.core.features import Features, extract_features
+from factcheck.models import Fingerprint, Reference
+from mediastore.images import load_rgb
+
+
+class ReferenceMissing(LookupError):
+    """The reference (or its fingerprint) no longer exists."""
+
+
+class BytesLRU:
+    """Thread-safe LRU cache bounded by the total size of its values in bytes."""
+
+    def __init__(self, max_bytes: int) -> None:
+        self.max_bytes = max_bytes
+        self._items: OrderedDict[str, tuple[Any, int]] = OrderedDict()
+        self._bytes = 0
+        self._lock = threading.Lock()
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    @property
+    def size_bytes(self) -> int:
+        return self._bytes
+
+    def get(self, key: str) -> Any | None:
+        with self._lock:
+            item = self._items.get(key)
+            if item is None:
+                return None
+            self._items.move_to_end(key)
+            return item[0]
+
+    def put(self, key: str, value: Any, size: int) -> None:
+        if size > self.max_bytes:
+            return  # would evict everything else and still not fit
+        with self._lock:
+            if key in self._items:
+                self._bytes -= self._items.pop(key)[1]
+            self._items[key] = (value, size)
+            self._bytes += size
+            while self._bytes > self.max_bytes:
+                _, (_, evicted) = self._items.popitem(last=False)
+                self._bytes -= evicted
+
+    def get_or_load(self, key: str, load: Callable[[], Any], sizeof: Callable[[Any], int]) -> Any:
+        value = self.get(key)
+        if value is None:
+            value = load()  # outside the lock: concurrent misses may both load, which is harmless
+            self.put(key, value, sizeof(value))
+        return value
+
+
+def read_features_file(name: str) -> Features:
+    with default_storage.open(name, "rb") as handle:
+        return Features.from_bytes(handle.read())
+
+
+def read_media_rgb(name: str) -> np.ndarray:
+    with default_storage.open(name, "rb") as handle:
+        return load_rgb(handle.read())
+
+
+def _features_bytes(features: Features) -> int:
+    return int(features.points.nbytes + features.descriptors.nbytes)
+
+
+class StoredReferences:
+    """`ReferenceSource` (factcheck.core.matcher) over Fingerprint rows and media storage."""
+
+    def __init__(self, *, features_cache_bytes: int, image_cache_bytes: int) -> None:
+        self.features_cache = BytesLRU(features_cache_bytes)
+        self.image_cache = BytesLRU(image_cache_bytes)
+
+    def load_reference_features(self, ref_id: int) -> Features:
+        row = (
+            Fingerprint.objects.filter(reference_id=ref_id)
+            .values_list("features_file", "reference__media__file")
+            .first()
+        )
+        if row is None:
+            raise ReferenceMissing(f"reference {ref_id} has no fingerprint")
+        features_name, media_name = row
+        return self.features_cache.get_or_load(
+            features_name, lambda: self._features(features_name, media_name), _features_bytes
+        )
+
+    def _features(self, features_name: str, media_name: str) -> Features:
+        if default_storage.exists(features_name):
+            return read_features_file(features_name)
+        # The cached file was lost (storage restored from an older backup): recompute, since the
+        # original is still there; writing it back is reference_add's job, not a read path's.
+        return extract_features(self._image(media_name))
+
+    def clip_vectors(self, ref_ids: list[int]) -> dict[int, np.ndarray]:
+        """Full-precision CLIP embeddings of the configured model (for exact re-ranking); one
+        query, and not cached: a few dozen 2-KB rows per search."""
+        rows = Fingerprint.objects.filter(
+            reference_id__in=ref_ids, clip_model=settings.CLIP_MODEL_NAME
+        ).values_list("reference_id", "clip")
+        return {ref_id: np.frombuffer(bytes(blob), np.float32) for ref_id, blob in rows if blob}
+
+    def load_reference_image(self, ref_id: int) -> np.ndarray:
+        media_name = Reference.objects.filter(pk=ref_id).values_list("media__file", flat=True)
+        name = media_name.first()
+        if name is None:
+            raise ReferenceMissing(f"reference {ref_id} does not exist")
+        return self._image(name)
+
+    def _image(self, media_name: str) -> np.ndarray:
+        return self.image_cache.get_or_load(
+            media_name, lambda: read_media_rgb(media_name), lambda image: int(image.nbytes)
+        )
+
+
+_source: StoredReferences | None = None
+_source_lock = threading.Lock()
+
+
+def stored_references() -> StoredReferences:
+    """The process-wide source, so its caches outlive single queries."""
+    global _source
+    with _source_lock:
+        if _source is None:
+            _source = StoredReferences(
+                features_cache_bytes=settings.FACTCHECK_FEATURES_CACHE_BYTES,
+                image_cache_bytes=settings.FACTCHECK_IMAGE_CACHE_BYTES,
+            )
+        return _source

@@ -1,0 +1,158 @@
+"""Reads of fact-check retrieval: the verified originals an image was derived from.
+
+`image_matches` searches every index; `reference_ids_matching` verifies given references only
+(to re-check earlier submissions when references are added). Both use the process-wide,
+hot-reloading index readers (factcheck.indexing.index_reader), the cached reference source
+(factcheck.reference_source) and, when configured, the process-wide CLIP model.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from dataclasses import dataclass, field
+from functools import cache
+from importlib.metadata import PackageNotFoundError, version
+from typing import Any
+
+import cv2
+import numpy as np
+from django.conf import settings
+
+from factcheck.core.clip import ClipEmbedder
+from factcheck.core.localize import aligned_reference
+from factcheck.core.matcher import Match, MatchConfig, MatchResult, match_image, match_references
+from factcheck.indexing import CLIP_INDEX, LOCAL_INDEX, PDQ_INDEX, index_reader
+from factcheck.models import Reference
+from factcheck.reference_source import ReferenceMissing, stored_references
+
+
+@dataclass
+class ImageMatches:
+    matches: list[dict[str, Any]]  # report `matches` items, best first
+    edit_masks: list[np.ndarray]  # uint8 0/255, query grid, one per match
+    aligned_references: list[np.ndarray]  # RGB uint8 reference in the query grid, one per match
+    candidates: int  # how many candidates were verified
+    timings_ms: dict[str, float] = field(default_factory=dict)
+    models: dict[str, str] = field(default_factory=dict)
+
+
+def match_config() -> MatchConfig:
+    return dataclasses.replace(MatchConfig(), **settings.FACTCHECK_MATCH)
+
+
+def _check_image(image: np.ndarray) -> None:
+    if not (isinstance(image, np.ndarray) and image.dtype == np.uint8 and image.ndim == 3):
+        raise ValueError("expected an RGB uint8 array of shape (H, W, 3)")
+    if image.shape[2] != 3:
+        raise ValueError(f"expected 3 colour channels, got {image.shape[2]}")
+
+
+def _embedder() -> ClipEmbedder | None:
+    if not settings.CLIP_MODEL_NAME:
+        return None
+    from factcheck.clip_model import configured_embedder
+
+    return configured_embedder()
+
+
+def image_matches(*, image: np.ndarray) -> ImageMatches:
+    """Verified originals of `image` (RGB uint8, decoded and upright), best first."""
+    _check_image(image)
+    embedder = _embedder()
+    source = stored_references()
+    result = match_image(
+        image,
+        references=source,
+        pdq_index=index_reader(PDQ_INDEX),
+        clip_index=index_reader(CLIP_INDEX) if embedder is not None else None,
+        embedder=embedder,
+        local_index=index_reader(LOCAL_INDEX),
+        config=match_config(),
+        clip_vectors=source.clip_vectors,
+    )
+    return _image_matches(image, result, clip=embedder is not None)
+
+
+def reference_ids_matching(*, image: np.ndarray, reference_ids: list[int]) -> ImageMatches:
+    """Like `image_matches`, restricted to verifying the given references (no index search)."""
+    _check_image(image)
+    result = match_references(
+        image,
+        reference_ids=[int(ref_id) for ref_id in reference_ids],
+        references=stored_references(),
+        config=match_config(),
+    )
+    return _image_matches(image, result, clip=False)
+
+
+def _image_matches(image: np.ndarray, result: MatchResult, *, clip: bool) -> ImageMatches:
+    started = time.perf_counter()
+    rows = Reference.objects.in_bulk([match.reference_id for match in result.matches])
+    source = stored_references()
+    matches, masks, aligned = [], [], []
+    for match in result.matches:
+        reference = rows.get(match.reference_id)
+        if reference is None:  # removed while we were matching
+            continue
+        try:
+            warped = aligned_reference(
+                source.load_reference_image(match.reference_id), match.transform, image.shape
+            )
+        except ReferenceMissing:
+            continue
+        matches.append(_match_item(match, reference))
+        masks.append(match.edit_mask)
+        aligned.append(warped)
+    timings = {key: round(value, 1) for key, value in result.timings_ms.items()}
+    timings["align"] = round((time.perf_counter() - started) * 1000, 1)
+    timings["total"] = round(timings.get("total", 0.0) + timings["align"], 1)
+    return ImageMatches(
+        matches=matches,
+        edit_masks=masks,
+        aligned_references=aligned,
+        candidates=len(result.candidates),
+        timings_ms=timings,
+        models=model_versions(clip=clip),
+    )
+
+
+def _match_item(match: Match, reference: Reference) -> dict[str, Any]:
+    item = match.to_dict()
+    item.pop("reference_id")
+    return {"reference": reference_summary(reference), **item}
+
+
+def reference_summary(reference: Reference) -> dict[str, Any]:
+    return {
+        "id": str(reference.pk),
+        "external_id": reference.external_id,
+        "source": reference.source,
+        "url": reference.url,
+        "credit": reference.credit,
+        "caption": reference.caption,
+        "published_at": reference.published_at.isoformat() if reference.published_at else None,
+    }
+
+
+def model_versions(*, clip: bool) -> dict[str, str]:
+    models = dict(_library_versions())
+    if clip:
+        tag = settings.CLIP_PRETRAINED or settings.CLIP_WEIGHTS_FILE or "random-init"
+        models["clip"] = f"{settings.CLIP_MODEL_NAME}/{tag}"
+    return models
+
+
+@cache
+def _library_versions() -> tuple[tuple[str, str], ...]:
+    def package(name: str) -> str:
+        try:
+            return version(name)
+        except PackageNotFoundError:
+            return "unknown"
+
+    return (
+        ("pdq", f"pdqhash-{package('pdqhash')}"),
+        ("sift", f"opencv-{cv2.__version__}"),
+        ("faiss", f"faiss-{package('faiss-cpu')}"),
+    )

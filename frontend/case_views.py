@@ -1,0 +1,399 @@
+"""Fact-checking case pages: list with filters and search, new case form, case page and its
+actions (one POST endpoint per action, each calling one factcheck.cases service), protected
+images of evidence, linked submissions and their report overlays.
+
+The services check roles; these views only turn their refusals into messages.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+from functools import wraps
+from pathlib import PurePath
+from typing import Any
+from urllib.parse import urlencode
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
+from django.core.paginator import Paginator
+from django.http import FileResponse, Http404, HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.http import require_GET, require_POST
+
+from accounts.models import User
+from factcheck.cases import curation, services
+from factcheck.cases.models import Case, CaseSubmission, Evidence
+from factcheck.cases.selectors import case_link, case_list
+from factcheck.cases.workflow import (
+    STATUS_PUBLISHED,
+    STATUS_RATED,
+    case_statuses,
+    rating_scale,
+)
+from frontend.presenters import verdict_display
+from mediastore.images import ImageRejected
+from mediastore.serving import media_file_response
+from moderation.models import ReportArtifact
+
+CASES_PAGE_SIZE = 25
+# Overlays shown next to a linked submission, in this order.
+OVERLAY_KINDS = ("edit_overlay", "aligned_reference", "forensic_overlay", "faces_overlay")
+
+
+def case_view(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+    """Signed in (else to login) and allowed to see cases (else 403)."""
+
+    @login_required
+    @wraps(view)
+    def wrapped(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        if not request.user.has_perm(services.PERM_VIEW):
+            raise PermissionDenied("You need the fact-checker or moderator role.")
+        return view(request, *args, **kwargs)
+
+    return wrapped
+
+
+def _date(value: str) -> dt.date | None:
+    try:
+        return dt.date.fromisoformat(value) if value else None
+    except ValueError:
+        return None
+
+
+@case_view
+@require_GET
+def case_index(request: HttpRequest) -> HttpResponse:
+    params = request.GET
+    statuses, scale = list(case_statuses()), rating_scale()
+    filters = {
+        "status": params.get("status", "") if params.get("status") in statuses else "",
+        "assignee": params.get("assignee", "")[:150],
+        "rating": params.get("rating", "") if params.get("rating") in scale.values else "",
+        "from": params.get("from", ""),
+        "to": params.get("to", ""),
+        "q": params.get("q", "")[:200],
+    }
+    assignee = None
+    if filters["assignee"]:
+        assignee = User.objects.filter(username=filters["assignee"]).first() or -1
+    cases = case_list(
+        status=filters["status"],
+        assignee=assignee,
+        rating=filters["rating"],
+        created_from=_date(filters["from"]),
+        created_to=_date(filters["to"]),
+        search=filters["q"],
+    ).prefetch_related("assignees", "claims")
+    page = Paginator(cases, CASES_PAGE_SIZE).get_page(params.get("page"))
+    query = urlencode({key: value for key, value in filters.items() if value})
+    return render(
+        request,
+        "frontend/cases/list.html",
+        {
+            "page": page,
+            "filters": filters,
+            "query": query,
+            "statuses": statuses,
+            "ratings": list(scale.values),
+            "assignable": User.objects.filter(assigned_cases__isnull=False).distinct(),
+            "can_create": request.user.has_perm(services.PERM_ADD),
+        },
+    )
+
+
+@case_view
+def case_new(request: HttpRequest) -> HttpResponse:
+    if not request.user.has_perm(services.PERM_ADD):
+        raise PermissionDenied("Only fact-checkers open cases by hand.")
+    form = {
+        key: request.POST.get(key, "").strip()
+        for key in (
+            "title",
+            "claim",
+            "claimant",
+            "language",
+            "appearance_url",
+            "appearance_date",
+            "due_date",
+        )
+    }
+    if request.method == "POST":
+        claims = []
+        if form["claim"]:
+            claims.append(
+                services.ClaimInput(
+                    text=form["claim"],
+                    claimant=form["claimant"],
+                    language=form["language"],
+                    appearance_url=form["appearance_url"],
+                    appearance_date=_date(form["appearance_date"]),
+                )
+            )
+        try:
+            case = services.case_create(
+                title=form["title"],
+                actor=request.user,
+                claims=claims,
+                due_date=_date(form["due_date"]),
+            )
+        except services.CaseError as error:
+            messages.error(request, str(error))
+        else:
+            messages.success(request, f"Case {case.pk} opened.")
+            return redirect("case-detail", pk=case.pk)
+    return render(request, "frontend/cases/new.html", {"form": form})
+
+
+def _linked_submissions(case: Case) -> list[dict[str, Any]]:
+    """Each linked submission with the overlays of the report version attached to the case."""
+    links = CaseSubmission.objects.filter(case=case).select_related(
+        "submission", "submission__media", "report"
+    )
+    shown = []
+    for link in links:
+        artifacts = {}
+        if link.report_id:
+            found = ReportArtifact.objects.filter(report_id=link.report_id, kind__in=OVERLAY_KINDS)
+            artifacts = {artifact.kind: artifact for artifact in found}
+        document = link.report.document if link.report else {}
+        shown.append(
+            {
+                "link": link,
+                "verdict": verdict_display(link.report.label if link.report else None),
+                "reasons": ((document or {}).get("verdict") or {}).get("reasons") or [],
+                "overlays": [
+                    (kind, artifacts[kind]) for kind in OVERLAY_KINDS if kind in artifacts
+                ],
+            }
+        )
+    return shown
+
+
+@case_view
+@require_GET
+def case_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    case = get_object_or_404(Case.objects.prefetch_related("assignees", "watchers"), pk=pk)
+    user = request.user
+    statuses = case_statuses()
+    return render(
+        request,
+        "frontend/cases/detail.html",
+        {
+            "case": case,
+            "link": case_link(case),
+            "claims": case.claims.all(),
+            "evidence": case.evidence.select_related("reference", "media", "added_by"),
+            "submissions": _linked_submissions(case),
+            "timeline": case.timeline.select_related("actor"),
+            "comments": case.comments.select_related("author"),
+            "next_statuses": [
+                status
+                for status in statuses.get(case.status, ())
+                if status not in (STATUS_RATED, STATUS_PUBLISHED)
+            ],
+            "ratings": list(rating_scale().values),
+            "can_change": user.has_perm(services.PERM_CHANGE),
+            "can_rate": user.has_perm(services.PERM_RATE),
+            "can_publish": user.has_perm(services.PERM_PUBLISH)
+            and STATUS_PUBLISHED in statuses.get(case.status, ()),
+            "can_curate": user.has_perm(curation.PERM_ADD_REFERENCE),
+            "can_remove_references": user.has_perm(curation.PERM_DELETE_REFERENCE),
+            "evidence_kinds": Evidence.Kind.choices,
+            "people": User.objects.filter(is_active=True, groups__name__in=["fact_checker"])
+            .distinct()
+            .order_by("username"),
+        },
+    )
+
+
+def _action(request: HttpRequest, pk: int, run: Callable[[Case], str]) -> HttpResponse:
+    case = get_object_or_404(Case, pk=pk)
+    try:
+        done = run(case)
+    except (services.CaseError, ImageRejected) as error:
+        messages.error(request, str(error))
+    except services.CasePermissionDenied as error:
+        raise PermissionDenied(str(error)) from error
+    else:
+        messages.success(request, done)
+    return redirect("case-detail", pk=case.pk)
+
+
+@case_view
+@require_POST
+def case_act(request: HttpRequest, pk: int, action: str) -> HttpResponse:
+    """POST /cases/<pk>/<action>/: one form per service."""
+    handler = CASE_ACTIONS.get(action)
+    if handler is None:
+        raise Http404(f"no case action {action!r}")
+    return _action(request, pk, lambda case: handler(request, case))
+
+
+def _comment(request: HttpRequest, case: Case) -> str:
+    services.comment_add(case=case, actor=request.user, body=request.POST.get("body", ""))
+    return "Comment added."
+
+
+def _claim(request: HttpRequest, case: Case) -> str:
+    post = request.POST
+    services.claim_add(
+        case=case,
+        actor=request.user,
+        claim=services.ClaimInput(
+            text=post.get("text", ""),
+            claimant=post.get("claimant", ""),
+            language=post.get("language", ""),
+            appearance_url=post.get("appearance_url", ""),
+            appearance_date=_date(post.get("appearance_date", "")),
+        ),
+    )
+    return "Claim added."
+
+
+def _evidence(request: HttpRequest, case: Case) -> str:
+    post, upload = request.POST, request.FILES.get("media")
+    reference = None
+    if post.get("reference"):
+        from factcheck.models import Reference
+
+        reference = Reference.objects.filter(pk=_int(post["reference"])).first()
+        if reference is None:
+            raise services.CaseError(f"no reference {post['reference']!r} in the index")
+    curation.evidence_add(
+        case=case,
+        actor=request.user,
+        kind=post.get("kind", ""),
+        reference=reference,
+        url=post.get("url", ""),
+        note=post.get("note", ""),
+        content=upload.read() if upload is not None else None,
+    )
+    return "Evidence added."
+
+
+def _verify(request: HttpRequest, case: Case) -> str:
+    post = request.POST
+    evidence = get_object_or_404(Evidence, pk=_int(post.get("evidence")), case=case)
+    reference = curation.evidence_mark_verified_original(
+        evidence=evidence,
+        actor=request.user,
+        source=post.get("source", ""),
+        credit=post.get("credit", ""),
+        licence=post.get("licence", ""),
+    )
+    return f"Added to the index as verified original {reference.pk}."
+
+
+def _remove_reference(request: HttpRequest, case: Case) -> str:
+    evidence = get_object_or_404(Evidence, pk=_int(request.POST.get("evidence")), case=case)
+    curation.case_reference_remove(
+        evidence=evidence, actor=request.user, reason=request.POST.get("reason", "")
+    )
+    return "Reference removed from the index."
+
+
+def _transition(request: HttpRequest, case: Case) -> str:
+    if request.POST.get("expected_status"):
+        case.status = request.POST["expected_status"]  # the status the page showed: CAS on it
+    services.case_transition(
+        case=case, actor=request.user, to_status=request.POST.get("status", "")
+    )
+    return f"Case is now {case.status}."
+
+
+def _rate(request: HttpRequest, case: Case) -> str:
+    services.case_rate(
+        case=case,
+        actor=request.user,
+        rating=request.POST.get("rating", ""),
+        explanation=request.POST.get("explanation", ""),
+    )
+    return f"Rated {case.rating}."
+
+
+def _publish(request: HttpRequest, case: Case) -> str:
+    services.case_publish(case=case, actor=request.user)
+    return "Published."
+
+
+def _assign(request: HttpRequest, case: Case) -> str:
+    post = request.POST
+    user = User.objects.filter(username=post.get("username", ""), is_active=True).first()
+    if user is None:
+        raise services.CaseError(f"no active user {post.get('username', '')!r}")
+    role = post.get("role", "assignee")
+    services.case_assign(
+        case=case, actor=request.user, user=user, role=role, remove=post.get("remove") == "1"
+    )
+    return f"{role.capitalize()}s updated."
+
+
+def _due(request: HttpRequest, case: Case) -> str:
+    services.case_set_due_date(
+        case=case, actor=request.user, due_date=_date(request.POST.get("due_date", ""))
+    )
+    return "Due date set."
+
+
+CASE_ACTIONS: dict[str, Callable[[HttpRequest, Case], str]] = {
+    "comment": _comment,
+    "claim": _claim,
+    "evidence": _evidence,
+    "verify": _verify,
+    "remove-reference": _remove_reference,
+    "transition": _transition,
+    "rate": _rate,
+    "publish": _publish,
+    "assign": _assign,
+    "due": _due,
+}
+
+
+def _int(value: Any) -> int:
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        raise Http404("not a number") from None
+
+
+def _image(file_name: str, content_type: str) -> FileResponse:
+    # nosniff, a sandboxing CSP and a fixed safe file name (mediastore.serving).
+    return media_file_response(
+        file_name=file_name, content_type=content_type, stem=PurePath(file_name).stem
+    )
+
+
+@case_view
+@require_GET
+def evidence_image(request: HttpRequest, pk: int, evidence_id: int) -> FileResponse:
+    evidence = get_object_or_404(
+        Evidence.objects.select_related("media", "reference__media"), pk=evidence_id, case_id=pk
+    )
+    media = evidence.media or (evidence.reference.media if evidence.reference else None)
+    if media is None:
+        raise Http404("This evidence has no image.")
+    return _image(media.file.name, media.mime)
+
+
+@case_view
+@require_GET
+def submission_image(request: HttpRequest, pk: int, submission_id: int) -> FileResponse:
+    link = get_object_or_404(
+        CaseSubmission.objects.select_related("submission__media"),
+        case_id=pk,
+        submission_id=submission_id,
+    )
+    media = link.submission.media
+    return _image(media.file.name, media.mime)
+
+
+@case_view
+@require_GET
+def overlay_image(request: HttpRequest, pk: int, artifact_id: int) -> FileResponse:
+    """A report artifact, only of a report version attached to this case."""
+    artifact = get_object_or_404(ReportArtifact, pk=artifact_id)
+    if not CaseSubmission.objects.filter(case_id=pk, report_id=artifact.report_id).exists():
+        raise Http404("This overlay is not part of the case.")
+    return _image(artifact.file.name, "image/png")

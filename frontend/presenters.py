@@ -1,0 +1,216 @@
+"""Turn a report/1 document into what the item page shows (plain data, a few small queries)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from django.conf import settings
+from django.urls import reverse
+
+from factcheck.cases.selectors import cases_for_reference_ids, published_cases
+from factcheck.models import Reference
+from moderation.models import Report, ReportArtifact, ReviewItem
+
+VERDICTS: dict[str, dict[str, str]] = {
+    # tone drives the colour; the symbol and words carry the meaning without it.
+    "edited_copy": {"text": "Edited copy of a known original", "tone": "alert", "symbol": "!"},
+    "likely_manipulated": {"text": "Likely manipulated", "tone": "alert", "symbol": "!"},
+    "unaltered_copy": {"text": "Unaltered copy of a known original", "tone": "ok", "symbol": "="},
+    "no_evidence": {"text": "No evidence of manipulation", "tone": "calm", "symbol": "-"},
+    "not_applicable": {"text": "Cannot be judged", "tone": "muted", "symbol": "?"},
+}
+PENDING_VERDICT = {"text": "Analysis pending", "tone": "muted", "symbol": "…"}
+# Faces above this manipulation probability stay sharp under the wellness blur.
+FLAGGED_FACE_PROBABILITY = 0.5
+
+
+def verdict_display(label: str | None) -> dict[str, str]:
+    if not label:
+        return {"label": "", **PENDING_VERDICT}
+    return {"label": label, **VERDICTS.get(label, {"text": label, "tone": "muted", "symbol": "?"})}
+
+
+def is_sensitive(*, item: ReviewItem, label: str | None) -> bool:
+    """Blur by default: a sensitive verdict label, source, or a flag sent with the content."""
+    submission = item.submission
+    sources = set(getattr(settings, "REVIEW_SENSITIVE_SOURCES", ()))
+    client_slug = submission.client.slug if submission.client_id else ""
+    return bool(
+        (label and label in getattr(settings, "REVIEW_SENSITIVE_LABELS", ()))
+        or (submission.platform and submission.platform in sources)
+        or (client_slug and client_slug in sources)
+        or (isinstance(submission.metadata, dict) and submission.metadata.get("sensitive") is True)
+    )
+
+
+def _percent(value: Any) -> str:
+    try:
+        return f"{float(value) * 100:.0f}%"
+    except (TypeError, ValueError):
+        return "\u2013"
+
+
+def _box(bbox: Any, width: int, height: int) -> dict[str, float] | None:
+    """A bbox in pixels as percentages of the image, for overlays that scale with zoom."""
+    try:
+        x, y, w, h = (float(v) for v in bbox)
+    except (TypeError, ValueError):
+        return None
+    if width <= 0 or height <= 0:
+        return None
+    return {
+        "x": x,
+        "y": y,
+        "w": w,
+        "h": h,
+        "left": 100 * x / width,
+        "top": 100 * y / height,
+        "width": 100 * w / width,
+        "height": 100 * h / height,
+    }
+
+
+def _matches(item: ReviewItem, document: dict[str, Any]) -> list[dict[str, Any]]:
+    raw = [m for m in document.get("matches") or [] if isinstance(m, dict)]
+    ids = {str((m.get("reference") or {}).get("id", "")) for m in raw}
+    known = {
+        str(pk)
+        for pk in Reference.objects.filter(pk__in=[int(i) for i in ids if i.isdigit()]).values_list(
+            "pk", flat=True
+        )
+    }
+    matches = []
+    for match in raw:
+        reference = dict(match.get("reference") or {})
+        reference_id = str(reference.get("id", ""))
+        matches.append(
+            {
+                "reference": reference,
+                "image_url": reverse("review-reference", args=[item.pk, int(reference_id)])
+                if reference_id in known
+                else None,
+                "similarity": _percent(match.get("similarity")),
+                "inliers": match.get("inliers"),
+                "edited": bool(match.get("edited")),
+                "edited_fraction": _percent(match.get("edited_fraction")),
+                "regions": match.get("regions") or [],
+            }
+        )
+    return matches
+
+
+def _fact_checks(document: dict[str, Any]) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """(published cases holding a matched original, published fact-checks related to the
+    caption). The first is looked up now (one cheap query, so a case published after the
+    analysis shows too); the second was computed by the analysis task (the sentence model is
+    too slow for a page) and is kept only while each case is still published."""
+    reference_ids = {
+        int(reference_id)
+        for match in document.get("matches") or []
+        if isinstance(match, dict)
+        and str(reference_id := (match.get("reference") or {}).get("id", "")).isdigit()
+    }
+    covering = cases_for_reference_ids(reference_ids)
+    stored = [
+        entry
+        for entry in document.get("related_fact_checks") or []
+        if isinstance(entry, dict) and isinstance(entry.get("case_id"), int)
+    ]
+    still_published = set(
+        published_cases()
+        .filter(pk__in=[entry["case_id"] for entry in stored])
+        .values_list("pk", flat=True)
+        if stored
+        else []
+    )
+    related = [
+        {**entry, "percent": _percent(entry.get("score"))}
+        for entry in stored
+        if entry["case_id"] in still_published
+    ]
+    return covering, related
+
+
+def item_page_data(*, item: ReviewItem, report: Report | None) -> dict[str, Any]:
+    """Everything the item page renders about the report version shown."""
+    media = item.submission.media
+    document: dict[str, Any] = report.document if report is not None else {}
+    metadata = document.get("metadata") or {}
+    width = int(metadata.get("width") or media.width)
+    height = int(metadata.get("height") or media.height)
+    verdict = document.get("verdict") or {}
+    detection = document.get("detection") or {}
+    matches = _matches(item, document) if report is not None else []
+    artifacts: dict[str, str] = {}
+    if report is not None:
+        for artifact in report.artifacts.all():
+            artifacts[artifact.kind] = reverse(
+                "review-artifact", args=[item.pk, report.version, artifact.kind]
+            )
+    faces = []
+    for face in detection.get("faces") or []:
+        box = _box(face.get("bbox"), width, height)
+        if box is not None:
+            probability = face.get("manipulation_probability")
+            box["probability"] = _percent(probability) if probability is not None else "unknown"
+            box["flagged"] = probability is not None and probability > FLAGGED_FACE_PROBABILITY
+            faces.append(box)
+    regions = []
+    if matches:
+        for region in matches[0]["regions"]:
+            box = _box(region.get("bbox"), width, height)
+            if box is not None:
+                box["kind"] = region.get("kind", "altered")
+                box["area"] = _percent(region.get("area_fraction"))
+                regions.append(box)
+    fact_checks, related_fact_checks = _fact_checks(document) if report else ([], [])
+    flagged_boxes = [
+        [r["x"], r["y"], r["w"], r["h"]] for r in regions + [f for f in faces if f["flagged"]]
+    ]
+    return {
+        "report": report,
+        "verdict": verdict_display(report.label if report else None),
+        "probability": _percent(verdict.get("manipulation_probability"))
+        if report is not None
+        else "\u2013",
+        "reasons": [str(r) for r in verdict.get("reasons") or []],
+        "matches": matches,
+        "best_match": matches[0] if matches else None,
+        "fact_checks": fact_checks,
+        "related_fact_checks": related_fact_checks,
+        "artifacts": artifacts,
+        "aligned_reference_url": artifacts.get(ReportArtifact.Kind.ALIGNED_REFERENCE),
+        "width": width,
+        "height": height,
+        "faces": faces,
+        "regions": regions,
+        "flagged_boxes": flagged_boxes,
+        "detection_probability": _percent(detection.get("manipulation_probability"))
+        if detection
+        else None,
+        "detectors": [
+            {**d, "percent": _percent(d.get("score")), "bar": _bar(d.get("score"))}
+            for d in detection.get("detectors") or []
+            if isinstance(d, dict)
+        ],
+        "exif": sorted((metadata.get("exif") or {}).items()),
+        "c2pa": metadata.get("c2pa"),
+        "format": metadata.get("format") or media.format,
+        "timings": document.get("timings_ms") or {},
+        "models": sorted((document.get("models") or {}).items()),
+        "sensitive": is_sensitive(item=item, label=report.label if report else None),
+    }
+
+
+def _bar(score: Any) -> int:
+    try:
+        return max(0, min(100, round(float(score) * 100)))
+    except (TypeError, ValueError):
+        return 0
+
+
+def lease_remaining(item: ReviewItem, now: dt.datetime) -> int | None:
+    if item.lease_expires_at is None:
+        return None
+    return max(0, int((item.lease_expires_at - now).total_seconds()))

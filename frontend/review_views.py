@@ -1,0 +1,329 @@
+"""Review UI pages: the queue, the item page, claim/release/decide, protected images, audit log.
+
+Views are thin: reads go through moderation.review selectors and frontend.presenters, writes
+through moderation.review services. Items outside a user's scope answer 404, so a page never
+reveals that another tenant's item exists.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+from functools import wraps
+from pathlib import PurePath
+from typing import Any
+from urllib.parse import urlencode
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
+from django.core.paginator import Paginator
+from django.http import FileResponse, Http404, HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
+from django.views.decorators.http import require_GET, require_POST
+
+from accounts.models import AuditLog
+from accounts.roles import ADMIN, user_has_role
+from factcheck.models import Reference
+from frontend.presenters import item_page_data, lease_remaining, verdict_display
+from mediastore.serving import media_file_response
+from moderation.models import Decision, ReportArtifact, ReviewItem
+from moderation.review import (
+    REVIEW_PERMISSION,
+    VIEW_PERMISSION,
+    QueueFilters,
+    ReviewError,
+    decision_make,
+    item_claim,
+    item_history,
+    item_next,
+    item_release,
+    items_visible,
+    queue_counts,
+    queue_page,
+    queue_platforms,
+    report_for,
+    review_labels,
+    review_queue,
+    with_verdict,
+)
+
+QUEUE_PAGE_SIZE = 25
+AUDIT_PAGE_SIZE = 50
+VERDICT_LABELS = (
+    "edited_copy",
+    "likely_manipulated",
+    "unaltered_copy",
+    "no_evidence",
+    "not_applicable",
+)
+
+
+def reviewer_view(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+    """Signed in (else to login) and allowed to look at submissions (else 403)."""
+
+    @login_required
+    @wraps(view)
+    def wrapped(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        if not request.user.has_perm(VIEW_PERMISSION):
+            raise PermissionDenied("You need the moderator or fact-checker role.")
+        return view(request, *args, **kwargs)
+
+    return wrapped
+
+
+def _visible_item(request: HttpRequest, pk: int) -> ReviewItem:
+    return get_object_or_404(
+        with_verdict(items_visible(user=request.user)).select_related(
+            "submission", "submission__media", "submission__client", "claimed_by"
+        ),
+        pk=pk,
+    )
+
+
+def _date(value: str) -> dt.date | None:
+    try:
+        return dt.date.fromisoformat(value) if value else None
+    except ValueError:
+        return None
+
+
+def _filters(request: HttpRequest) -> QueueFilters:
+    return QueueFilters(
+        label=request.GET.get("label", "") if request.GET.get("label") in VERDICT_LABELS else "",
+        platform=request.GET.get("platform", "")[:100],
+        date_from=_date(request.GET.get("from", "")),
+        date_to=_date(request.GET.get("to", "")),
+        mine=request.GET.get("mine") == "1",
+    )
+
+
+@reviewer_view
+@require_GET
+def queue(request: HttpRequest) -> HttpResponse:
+    filters = _filters(request)
+    now = timezone.now()
+    # Page over bare ids (one table, no joins), then load the 25 rows with their details.
+    item_ids = review_queue(user=request.user, filters=filters, now=now).values_list(
+        "pk", flat=True
+    )
+    current = Paginator(item_ids, QUEUE_PAGE_SIZE).get_page(request.GET.get("page"))
+    rows = [
+        {
+            "item": item,
+            "verdict": verdict_display(item.verdict_label),
+            "probability": None
+            if item.verdict_probability is None
+            else f"{item.verdict_probability * 100:.0f}%",
+            "mine": item.claimed_by_id == request.user.pk
+            and item.status == ReviewItem.Status.CLAIMED,
+            "lease_left": lease_remaining(item, now),
+        }
+        for item in queue_page(list(current.object_list))
+    ]
+    query = {k: v for k, v in request.GET.items() if k != "page" and v}
+    counts = queue_counts(user=request.user, now=now)
+    return render(
+        request,
+        "frontend/queue.html",
+        {
+            "rows": rows,
+            "page": current,
+            "filters": filters,
+            "query": urlencode(query),
+            "counts": counts,
+            "label_counts": [
+                {
+                    "label": label,
+                    "verdict": verdict_display(label),
+                    "count": counts["by_label"].get(label, 0),
+                }
+                for label in VERDICT_LABELS
+            ],
+            "verdict_labels": [(label, verdict_display(label)["text"]) for label in VERDICT_LABELS],
+            "platforms": queue_platforms(user=request.user),
+            "can_review": request.user.has_perm(REVIEW_PERMISSION),
+        },
+    )
+
+
+@reviewer_view
+@require_GET
+def item_page(request: HttpRequest, pk: int) -> HttpResponse:
+    item = _visible_item(request, pk)
+    version = request.GET.get("version")
+    report = report_for(
+        submission=item.submission, version=int(version) if version and version.isdigit() else None
+    )
+    if version and report is None:
+        raise Http404("No such report version.")
+    now = timezone.now()
+    holds = (
+        item.status == ReviewItem.Status.CLAIMED
+        and item.claimed_by_id == request.user.pk
+        and item.lease_expires_at is not None
+        and item.lease_expires_at >= now
+    )
+    available = item.status == ReviewItem.Status.PENDING or (
+        item.status == ReviewItem.Status.CLAIMED
+        and item.lease_expires_at is not None
+        and item.lease_expires_at < now
+    )
+    can_review = request.user.has_perm(REVIEW_PERMISSION)
+    return render(
+        request,
+        "frontend/item.html",
+        {
+            "item": item,
+            "submission": item.submission,
+            "data": item_page_data(item=item, report=report),
+            "history": item_history(item=item),
+            "holds": holds,
+            "can_review": can_review,
+            "can_claim": can_review and available,
+            "lease_left": lease_remaining(item, now) if holds else None,
+            "actions": Decision.Action.choices,
+            "labels": review_labels(),
+            "is_old_version": report is not None and not report.is_current,
+        },
+    )
+
+
+def _back(request: HttpRequest, default: str) -> str:
+    target = request.POST.get("next", "")
+    # Only local paths: never an open redirect.
+    return target if target.startswith("/") and not target.startswith("//") else default
+
+
+@reviewer_view
+@require_POST
+def claim(request: HttpRequest, pk: int) -> HttpResponse:
+    item = _visible_item(request, pk)
+    try:
+        item_claim(item=item, user=request.user)
+        messages.success(request, "You are reviewing this item.")
+    except ReviewError as error:
+        messages.error(request, str(error))
+    return redirect("review-item", pk=item.pk)
+
+
+@reviewer_view
+@require_POST
+def release(request: HttpRequest, pk: int) -> HttpResponse:
+    item = _visible_item(request, pk)
+    if item_release(item=item, user=request.user):
+        messages.info(request, "Item returned to the queue.")
+    return redirect(_back(request, "/review/"))
+
+
+@reviewer_view
+@require_POST
+def next_item(request: HttpRequest) -> HttpResponse:
+    current = request.POST.get("release", "")
+    skipped: list[int] = []
+    if current.isdigit():
+        held = items_visible(user=request.user).filter(pk=int(current)).first()
+        if held is not None:
+            item_release(item=held, user=request.user)
+            skipped.append(held.pk)
+    try:
+        item = item_next(user=request.user, filters=_filters_from_post(request), exclude=skipped)
+    except ReviewError as error:
+        messages.error(request, str(error))
+        return redirect("review-queue")
+    if item is None:
+        messages.info(request, "Nothing else is waiting in the queue.")
+        return redirect("review-queue")
+    return redirect("review-item", pk=item.pk)
+
+
+def _filters_from_post(request: HttpRequest) -> QueueFilters:
+    label = request.POST.get("label", "")
+    return QueueFilters(
+        label=label if label in VERDICT_LABELS else "",
+        platform=request.POST.get("platform", "")[:100],
+    )
+
+
+@reviewer_view
+@require_POST
+def decide(request: HttpRequest, pk: int) -> HttpResponse:
+    item = _visible_item(request, pk)
+    try:
+        decision = decision_make(
+            item=item,
+            user=request.user,
+            action=request.POST.get("action", ""),
+            label=request.POST.get("label", ""),
+            rationale=request.POST.get("rationale", ""),
+        )
+    except ReviewError as error:
+        messages.error(request, str(error))
+        return redirect("review-item", pk=item.pk)
+    shown = decision.get_action_display() + (f" ({decision.label})" if decision.label else "")
+    messages.success(request, f"Decision recorded: {shown}.")
+    return redirect("review-item", pk=item.pk)
+
+
+def _image_response(file_name: str, content_type: str) -> FileResponse:
+    # nosniff, a sandboxing CSP and a fixed safe file name (mediastore.serving).
+    return media_file_response(
+        file_name=file_name, content_type=content_type, stem=PurePath(file_name).stem
+    )
+
+
+@reviewer_view
+@require_GET
+def media(request: HttpRequest, pk: int) -> FileResponse:
+    item = _visible_item(request, pk)
+    stored = item.submission.media
+    return _image_response(stored.file.name, stored.mime)
+
+
+@reviewer_view
+@require_GET
+def artifact(request: HttpRequest, pk: int, version: int, kind: str) -> FileResponse:
+    item = _visible_item(request, pk)
+    found = get_object_or_404(
+        ReportArtifact, report__submission=item.submission, report__version=version, kind=kind
+    )
+    return _image_response(found.file.name, "image/png")
+
+
+@reviewer_view
+@require_GET
+def reference_image(request: HttpRequest, pk: int, reference_id: int) -> FileResponse:
+    """An original, only when one of this item's report versions matched it."""
+    item = _visible_item(request, pk)
+    matched = any(
+        str((match.get("reference") or {}).get("id")) == str(reference_id)
+        for report in item.submission.reports.only("document")
+        for match in (report.document.get("matches") or [])
+        if isinstance(match, dict)
+    )
+    if not matched:
+        raise Http404("This original is not part of the item's report.")
+    reference = get_object_or_404(Reference.objects.select_related("media"), pk=reference_id)
+    return _image_response(reference.media.file.name, reference.media.mime)
+
+
+@login_required
+@require_GET
+def audit_log(request: HttpRequest) -> HttpResponse:
+    if not user_has_role(request.user, ADMIN):
+        raise PermissionDenied("The audit log is for administrators.")
+    entries = AuditLog.objects.select_related("actor")
+    action = request.GET.get("action", "").strip()[:100]
+    actor = request.GET.get("actor", "").strip()[:150]
+    if action:
+        entries = entries.filter(action__startswith=action)
+    if actor:
+        entries = entries.filter(actor__username=actor)
+    page = Paginator(entries, AUDIT_PAGE_SIZE).get_page(request.GET.get("page"))
+    query = urlencode({k: v for k, v in {"action": action, "actor": actor}.items() if v})
+    return render(
+        request,
+        "frontend/audit.html",
+        {"page": page, "action": action, "actor": actor, "query": query},
+    )

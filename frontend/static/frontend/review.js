@@ -1,0 +1,251 @@
+// Review UI: overlay layers drawn from the report's masks, zoom, swipe comparison, wellness blur
+// and keyboard shortcuts. No dependencies; every control also works with mouse and Tab.
+(function () {
+  "use strict";
+
+  var EDIT_TINT = [255, 64, 64, 110];
+  var EDIT_EDGE = [255, 32, 32, 255];
+  var ZOOMS = [1, 1.5, 2, 3, 4];
+
+  function loadImage(url) {
+    return new Promise(function (resolve, reject) {
+      var image = new Image();
+      image.onload = function () { resolve(image); };
+      image.onerror = reject;
+      image.src = url;
+    });
+  }
+
+  function pixelsOf(image) {
+    var canvas = document.createElement("canvas");
+    canvas.width = image.naturalWidth;
+    canvas.height = image.naturalHeight;
+    var context = canvas.getContext("2d", { willReadFrequently: true });
+    context.drawImage(image, 0, 0);
+    return context.getImageData(0, 0, canvas.width, canvas.height);
+  }
+
+  function paint(canvas, width, height, fill) {
+    canvas.width = width;
+    canvas.height = height;
+    var context = canvas.getContext("2d");
+    var out = context.createImageData(width, height);
+    fill(out.data);
+    context.putImageData(out, 0, 0);
+  }
+
+  // Tint inside the edit mask, and its outline: mask pixels with a non-mask pixel within 2 px.
+  function drawEditLayers(mask, tintCanvas, outlineCanvas) {
+    var w = mask.width, h = mask.height, src = mask.data;
+    var inside = new Uint8Array(w * h);
+    for (var i = 0; i < w * h; i++) inside[i] = src[i * 4] > 127 ? 1 : 0;
+    var ring = Math.max(2, Math.round(Math.max(w, h) / 400));
+    paint(tintCanvas, w, h, function (data) {
+      for (var i = 0; i < w * h; i++) if (inside[i]) data.set(EDIT_TINT, i * 4);
+    });
+    paint(outlineCanvas, w, h, function (data) {
+      for (var y = 0; y < h; y++) {
+        for (var x = 0; x < w; x++) {
+          if (!inside[y * w + x]) continue;
+          var edge = false;
+          for (var d = 1; d <= ring && !edge; d++) {
+            edge = x - d < 0 || x + d >= w || y - d < 0 || y + d >= h ||
+              !inside[y * w + x - d] || !inside[y * w + x + d] ||
+              !inside[(y - d) * w + x] || !inside[(y + d) * w + x];
+          }
+          if (edge) data.set(EDIT_EDGE, (y * w + x) * 4);
+        }
+      }
+    });
+  }
+
+  // Forensic map as a yellow-to-red heat ramp whose opacity grows with the likelihood.
+  function drawHeat(map, canvas) {
+    var w = map.width, h = map.height, src = map.data;
+    paint(canvas, w, h, function (data) {
+      for (var i = 0; i < w * h; i++) {
+        var v = src[i * 4] / 255;
+        if (v < 0.12) continue;
+        data[i * 4] = 255;
+        data[i * 4 + 1] = Math.round(230 * (1 - v));
+        data[i * 4 + 2] = Math.round(60 * (1 - v));
+        data[i * 4 + 3] = Math.round(40 + 160 * v);
+      }
+    });
+  }
+
+  // The sharp copy shown over the blurred image: only the flagged pixels (edit mask, else the
+  // flagged regions and faces) are opaque.
+  function drawSharp(image, mask, boxes, canvas) {
+    var w = image.naturalWidth, h = image.naturalHeight;
+    canvas.width = w;
+    canvas.height = h;
+    var context = canvas.getContext("2d");
+    if (mask) {
+      var alpha = context.createImageData(mask.width, mask.height);
+      for (var i = 0; i < mask.width * mask.height; i++) alpha.data[i * 4 + 3] = mask.data[i * 4];
+      var holder = document.createElement("canvas");
+      holder.width = mask.width;
+      holder.height = mask.height;
+      holder.getContext("2d").putImageData(alpha, 0, 0);
+      context.drawImage(holder, 0, 0, w, h);
+    }
+    context.fillStyle = "#000";
+    boxes.forEach(function (b) { context.fillRect(b[0], b[1], b[2], b[3]); });
+    context.globalCompositeOperation = "source-in";
+    context.drawImage(image, 0, 0);
+  }
+
+  function setupViewer() {
+    var stage = document.getElementById("stage");
+    if (!stage) return;
+    var config = document.getElementById("viewer-config").dataset;
+    var boxes = JSON.parse(document.getElementById("flagged-boxes").textContent || "[]");
+    var layer = function (name) { return stage.querySelector('[data-layer-view="' + name + '"]'); };
+    var query = document.getElementById("query-image");
+
+    var maskReady = config.mask ? loadImage(config.mask).then(pixelsOf) : Promise.resolve(null);
+    maskReady.then(function (mask) {
+      if (mask) drawEditLayers(mask, layer("tint"), layer("outline"));
+      var imageReady = query.complete ? Promise.resolve(query) : new Promise(function (r) {
+        query.addEventListener("load", function () { r(query); });
+      });
+      return imageReady.then(function (image) { drawSharp(image, mask, boxes, layer("sharp")); });
+    }).catch(function () { /* the toggles stay; the layer simply stays empty */ });
+    if (config.map) {
+      loadImage(config.map).then(pixelsOf).then(function (map) { drawHeat(map, layer("heat")); });
+    }
+
+    document.querySelectorAll("input[data-layer]").forEach(function (box) {
+      var apply = function () {
+        if (box.dataset.layer === "blur") {
+          stage.classList.toggle("blurred", box.checked);
+          document.body.classList.toggle("wellness-blur", box.checked);
+        } else {
+          layer(box.dataset.layer).hidden = !box.checked;
+        }
+      };
+      box.addEventListener("change", apply);
+      apply();
+    });
+
+    var zoomIndex = 0;
+    var output = document.getElementById("zoom-level");
+    var setZoom = function (index) {
+      zoomIndex = Math.max(0, Math.min(ZOOMS.length - 1, index));
+      stage.style.width = ZOOMS[zoomIndex] * 100 + "%";
+      output.textContent = Math.round(ZOOMS[zoomIndex] * 100) + "%";
+    };
+    document.querySelectorAll("[data-zoom]").forEach(function (button) {
+      button.addEventListener("click", function () {
+        var how = button.dataset.zoom;
+        setZoom(how === "in" ? zoomIndex + 1 : how === "out" ? zoomIndex - 1 : 0);
+      });
+    });
+    window.provenantZoom = function (step) { setZoom(step === 0 ? 0 : zoomIndex + step); };
+  }
+
+  function setupSwipe() {
+    var slider = document.getElementById("swipe");
+    var compare = document.getElementById("compare");
+    if (!slider || !compare) return;
+    var apply = function () {
+      compare.style.setProperty("--split", slider.value + "%");
+      slider.setAttribute("aria-valuetext", slider.value + "% original");
+    };
+    slider.addEventListener("input", apply);
+    apply();
+  }
+
+  function setupDecision() {
+    var form = document.getElementById("decision-form");
+    if (!form) return;
+    var labelField = document.getElementById("label-field");
+    var labelSelect = document.getElementById("decision-label");
+    var rationale = document.getElementById("rationale");
+    var need = document.getElementById("rationale-need");
+    var update = function () {
+      var chosen = form.querySelector('input[name="action"]:checked');
+      var action = chosen ? chosen.value : "";
+      labelField.hidden = action !== "label";
+      labelSelect.required = action === "label";
+      var required = action === "remove" || action === "escalate";
+      rationale.required = required;
+      need.textContent = required ? "(required)" : "(optional; required to remove or escalate)";
+    };
+    form.addEventListener("change", update);
+    form.addEventListener("submit", function (event) {
+      if (!form.checkValidity()) {
+        event.preventDefault();
+        form.reportValidity();
+      }
+    });
+    update();
+    return function choose(action) {
+      var radio = form.querySelector('input[name="action"][value="' + action + '"]');
+      radio.checked = true;
+      update();
+      if (action === "label") labelSelect.focus();
+      else if (action === "allow") document.getElementById("decide-button").focus();
+      else rationale.focus();
+    };
+  }
+
+  function setupKeys(choose) {
+    var ACTIONS = { a: "allow", l: "label", r: "remove", e: "escalate" };
+    var LAYERS = { m: "tint", o: "outline", h: "heat", f: "faces", b: "blur" };
+    document.addEventListener("keydown", function (event) {
+      var target = event.target;
+      var typing = /^(INPUT|TEXTAREA|SELECT)$/.test(target.tagName) && target.type !== "checkbox" &&
+        target.type !== "radio" && target.type !== "range";
+      var form = document.getElementById("decision-form");
+      if (event.key === "Enter" && (event.ctrlKey || event.metaKey) && form) {
+        event.preventDefault();
+        form.requestSubmit();
+        return;
+      }
+      if (typing || event.ctrlKey || event.metaKey || event.altKey) return;
+      var key = event.key.toLowerCase();
+      var slider = document.getElementById("swipe");
+      if (ACTIONS[key] && choose) {
+        event.preventDefault();
+        choose(ACTIONS[key]);
+      } else if (LAYERS[key]) {
+        var box = document.querySelector('input[data-layer="' + LAYERS[key] + '"]');
+        if (box && !box.disabled) { box.click(); }
+      } else if (key === "n" || key === "c") {
+        var target_form = document.getElementById(key === "n" ? "next-form" : "claim-form") ||
+          document.querySelector(".next-form");
+        if (key === "c" && !document.getElementById("claim-form")) return;
+        if (target_form) { event.preventDefault(); target_form.requestSubmit(); }
+      } else if ((key === "+" || key === "=" || key === "-" || key === "0") && window.provenantZoom) {
+        window.provenantZoom(key === "0" ? 0 : key === "-" ? -1 : 1);
+      } else if ((key === "[" || key === "]") && slider) {
+        slider.value = Number(slider.value) + (key === "]" ? 10 : -10);
+        slider.dispatchEvent(new Event("input"));
+      } else if (key === "?") {
+        var help = document.getElementById("shortcuts");
+        if (help) help.open = !help.open;
+      }
+    });
+  }
+
+  function setupLease() {
+    var lease = document.getElementById("lease");
+    if (!lease) return;
+    var left = Number(lease.dataset.seconds);
+    var text = lease.querySelector(".lease-left");
+    var tick = function () {
+      left -= 1;
+      if (left <= 0) { text.textContent = "expired; claim again to decide"; return; }
+      text.textContent = Math.floor(left / 60) + ":" + String(left % 60).padStart(2, "0") + " left";
+      setTimeout(tick, 1000);
+    };
+    tick();
+  }
+
+  setupViewer();
+  setupSwipe();
+  setupLease();
+  setupKeys(setupDecision());
+})();

@@ -1,0 +1,34 @@
+"""Celery entry points: media fetches (routed to the `ingest` queue) and deliveries (`deliver`);
+the routes are in settings.CELERY_TASK_ROUTES."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from celery import shared_task
+
+from integrations.fetching import MEDIA_FETCH_MAX_ATTEMPTS, inbound_media_fetch
+from integrations.outbound import DELIVERY_LEASE, delivery_attempt
+
+
+@shared_task(
+    name="integrations.fetch_inbound_media",
+    bind=True,
+    max_retries=MEDIA_FETCH_MAX_ATTEMPTS,
+)
+def fetch_inbound_media(self: Any, inbound_id: int) -> str:
+    outcome = inbound_media_fetch(inbound_id=inbound_id)
+    if outcome.retry_in is not None:
+        raise self.retry(countdown=outcome.retry_in)
+    return outcome.status
+
+
+@shared_task(name="integrations.deliver_webhook", bind=True, max_retries=None)
+def deliver_webhook(self: Any, delivery_id: int) -> str:
+    """Retries are scheduled by the service (it records each attempt first); this only retries
+    after an unexpected error, once the lease the crashed attempt holds has run out."""
+    try:
+        outcome = delivery_attempt(delivery_id=delivery_id)
+    except Exception as error:
+        raise self.retry(exc=error, countdown=DELIVERY_LEASE.total_seconds()) from error
+    return outcome.status if outcome is not None else "skipped"

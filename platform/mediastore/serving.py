@@ -1,0 +1,48 @@
+"""HTTP responses for stored media and report artifacts: the only way uploaded bytes go out.
+
+Uploaded files are hostile until proven otherwise (docs/benchmarks.md, "Reliability and
+security"): even after intake, a browser must never run them as a page. Every response carries
+- X-Content-Type-Options: nosniff, so the declared image type is final;
+- a Content-Security-Policy that allows nothing but images and sandboxes the document, so a
+  file opened directly (not in an <img>) can run no script and reach no origin;
+- Content-Disposition inline with a fixed safe name (never the sender's file name).
+"""
+
+from __future__ import annotations
+
+import re
+
+from django.core.files.storage import default_storage
+from django.http import FileResponse, Http404
+
+MEDIA_CONTENT_SECURITY_POLICY = "default-src 'none'; img-src 'self'; sandbox"
+MEDIA_CACHE_CONTROL = "private, max-age=3600"
+_EXTENSIONS = {"image/jpeg": "jpg", "image/png": "png", "image/webp": "webp", "image/gif": "gif"}
+_UNSAFE_NAME_CHARACTERS = re.compile(r"[^A-Za-z0-9_-]+")
+
+
+def safe_download_name(stem: str, content_type: str) -> str:
+    """ASCII letters, digits, '-' and '_' only, with the extension of the served type."""
+    clean = _UNSAFE_NAME_CHARACTERS.sub("-", stem).strip("-")[:80] or "image"
+    return f"{clean}.{_EXTENSIONS.get(content_type, 'bin')}"
+
+
+def media_headers_apply(response, *, stem: str, content_type: str):  # type: ignore[no-untyped-def]
+    response["X-Content-Type-Options"] = "nosniff"
+    response["Content-Security-Policy"] = MEDIA_CONTENT_SECURITY_POLICY
+    response["Content-Disposition"] = f'inline; filename="{safe_download_name(stem, content_type)}"'
+    response["Cache-Control"] = MEDIA_CACHE_CONTROL
+    return response
+
+
+def media_file_response(*, file_name: str, content_type: str, stem: str) -> FileResponse:
+    """Stream a stored file (404 when it is missing) with the headers above."""
+    if content_type not in _EXTENSIONS:
+        # Intake stores only these types; anything else in storage is not ours to serve inline.
+        raise Http404("not a servable image type")
+    try:
+        handle = default_storage.open(file_name, "rb")
+    except FileNotFoundError:
+        raise Http404("The image file is missing.") from None
+    response = FileResponse(handle, content_type=content_type)
+    return media_headers_apply(response, stem=stem, content_type=content_type)

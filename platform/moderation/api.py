@@ -1,0 +1,407 @@
+"""REST API for submissions: /api/v1/submissions/ (create, list, status, report, artifacts, retry).
+
+An API client sees and acts on its own submissions only (others answer 404, as if absent);
+staff with `moderation.view_submission` see every submission.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from typing import Any
+
+from django.contrib.auth.models import Permission
+from django.core.files.storage import default_storage
+from django.db.models import Prefetch, Q, QuerySet
+from django.http import FileResponse
+from django.urls import reverse
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import (
+    OpenApiParameter,
+    OpenApiResponse,
+    extend_schema,
+    extend_schema_field,
+)
+from rest_framework import mixins, permissions, serializers, status, viewsets
+from rest_framework.decorators import action
+from rest_framework.exceptions import NotFound, PermissionDenied, ValidationError
+from rest_framework.parsers import FormParser, MultiPartParser
+from rest_framework.renderers import BaseRenderer
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from mediastore.images import MAX_UPLOAD_BYTES, ImageRejected
+from mediastore.serving import media_headers_apply
+from moderation.analysis import report_url
+from moderation.models import Report, ReportArtifact, Submission
+from moderation.selectors import (
+    api_client_of,
+    report_artifact,
+    report_get,
+    report_versions,
+    submissions_visible_to,
+)
+from moderation.services import (
+    MAX_EXTERNAL_ID_LENGTH,
+    MAX_PLATFORM_LENGTH,
+    MAX_TEXT_LENGTH,
+    SubmissionError,
+    submission_create_or_replay,
+    submission_retry,
+)
+
+IDEMPOTENCY_HEADER = "Idempotency-Key"
+RETRY_PERMISSIONS = ("moderation.review_submission", "moderation.change_submission")
+
+
+class SubmissionPermissions(permissions.BasePermission):
+    """add_submission to create; view_submission for everything else (rows are then filtered)."""
+
+    def has_permission(self, request: Request, view: Any) -> bool:
+        user = request.user
+        if not (user and user.is_authenticated):
+            return False
+        if getattr(view, "action", None) == "retry":  # checked per object in the view
+            return True
+        codename = "add_submission" if request.method == "POST" else "view_submission"
+        return user_has_model_permission(user, codename)
+
+
+# A granted moderation permission is remembered per process for this long, so the accept path
+# (each request a fresh user object) does not query it every time. Only grants are remembered:
+# a new grant applies at once, a revoked one within PERMISSION_CACHE_SECONDS (deactivating the
+# user or client applies at once: authentication checks both on every request).
+PERMISSION_CACHE_SECONDS = 10.0
+MAX_CACHED_PERMISSIONS = 10_000
+_granted: dict[tuple[int, str], float] = {}  # (user id, codename) -> monotonic expiry
+_granted_lock = threading.Lock()
+
+
+def user_has_model_permission(user: Any, codename: str) -> bool:
+    """What ModelBackend.has_perm answers for a moderation permission, in one EXISTS query at
+    most every PERMISSION_CACHE_SECONDS per user while it is granted.
+
+    has_perm loads every permission of the user and their groups into a set on first use; on
+    the accept path, where each request is a fresh user object, that was a quarter of the
+    request's CPU time.
+    """
+    if not user.is_active:
+        return False
+    if user.is_superuser:
+        return True
+    key, now = (user.pk, codename), time.monotonic()
+    with _granted_lock:
+        if _granted.get(key, 0.0) > now:
+            return True
+    granted = Permission.objects.filter(
+        Q(user=user) | Q(group__user=user),
+        content_type__app_label="moderation",
+        codename=codename,
+    ).exists()
+    with _granted_lock:
+        if not granted:
+            _granted.pop(key, None)
+        else:
+            if len(_granted) >= MAX_CACHED_PERMISSIONS:
+                _granted.clear()
+            _granted[key] = now + PERMISSION_CACHE_SECONDS
+    return granted
+
+
+class SubmissionMediaSerializer(serializers.Serializer):
+    sha256 = serializers.CharField()
+    mime = serializers.CharField()
+    width = serializers.IntegerField()
+    height = serializers.IntegerField()
+    size = serializers.IntegerField()
+
+
+class ReportSummarySerializer(serializers.Serializer):
+    version = serializers.IntegerField()
+    label = serializers.CharField()
+    manipulation_probability = serializers.FloatField()
+    created_at = serializers.DateTimeField()
+
+
+class SubmissionSerializer(serializers.ModelSerializer):
+    media = SubmissionMediaSerializer(read_only=True)
+    client = serializers.SlugRelatedField(slug_field="slug", read_only=True)
+    report = serializers.SerializerMethodField()
+    report_url = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Submission
+        fields = [
+            "id", "status", "source", "client", "external_id", "platform", "text", "metadata",
+            "created_at", "updated_at", "attempts", "failure_reason", "media", "report",
+            "report_url",
+        ]  # fmt: skip
+        read_only_fields = fields
+
+    @extend_schema_field(ReportSummarySerializer(allow_null=True))
+    def get_report(self, submission: Submission) -> dict[str, Any] | None:
+        current = getattr(submission, "current_reports", None)
+        if current is None:
+            current = list(Report.objects.filter(submission=submission, is_current=True))
+        return ReportSummarySerializer(current[0]).data if current else None
+
+    @extend_schema_field(OpenApiTypes.STR)
+    def get_report_url(self, submission: Submission) -> str:
+        return report_url(submission.pk)
+
+
+class SubmissionUploadSerializer(serializers.Serializer):
+    media = serializers.FileField(help_text="The image (JPEG, PNG, WebP, GIF first frame).")
+    text = serializers.CharField(
+        required=False, default="", allow_blank=True, max_length=MAX_TEXT_LENGTH
+    )
+    external_id = serializers.CharField(
+        required=False, default="", allow_blank=True, max_length=MAX_EXTERNAL_ID_LENGTH
+    )
+    platform = serializers.CharField(
+        required=False, default="", allow_blank=True, max_length=MAX_PLATFORM_LENGTH
+    )
+    metadata = serializers.JSONField(
+        required=False, default=dict, help_text='JSON object, e.g. {"reach": 1200}.'
+    )
+
+    def validate_media(self, upload: Any) -> Any:
+        if upload.size > MAX_UPLOAD_BYTES:
+            raise serializers.ValidationError(f"the file is larger than {MAX_UPLOAD_BYTES} bytes")
+        return upload
+
+    def validate_metadata(self, value: Any) -> dict[str, Any]:
+        if isinstance(value, str):  # multipart fields arrive as text
+            try:
+                value = json.loads(value) if value else {}
+            except ValueError:
+                raise serializers.ValidationError("metadata must be a JSON object") from None
+        if not isinstance(value, dict):
+            raise serializers.ValidationError("metadata must be a JSON object")
+        return value
+
+
+class SubmissionAcceptedSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    status = serializers.CharField()
+    url = serializers.CharField()
+    report_url = serializers.CharField()
+
+
+class PngRenderer(BaseRenderer):
+    """Passes PNG bytes through; error bodies (dicts) are written as JSON text."""
+
+    media_type = "image/png"
+    format = "png"
+    charset = None
+    render_style = "binary"
+
+    def render(self, data: Any, accepted_media_type: Any = None, renderer_context: Any = None):
+        if isinstance(data, bytes | bytearray):
+            return data
+        return json.dumps(data).encode()
+
+
+def _version_param(request: Request) -> int | None:
+    raw = request.query_params.get("version")
+    if raw in (None, ""):
+        return None
+    try:
+        version = int(raw)
+    except ValueError:
+        raise ValidationError({"version": "must be a positive integer"}) from None
+    if version < 1:
+        raise ValidationError({"version": "must be a positive integer"})
+    return version
+
+
+VERSION_PARAMETER = OpenApiParameter(
+    "version", int, description="A report version (default: the current one)."
+)
+
+
+class SubmissionViewSet(
+    mixins.ListModelMixin,
+    mixins.RetrieveModelMixin,
+    viewsets.GenericViewSet,
+):
+    serializer_class = SubmissionSerializer
+    permission_classes = [permissions.IsAuthenticated, SubmissionPermissions]
+    parser_classes = [MultiPartParser, FormParser]
+
+    def get_queryset(self) -> QuerySet[Submission]:
+        queryset = submissions_visible_to(self.request.user).prefetch_related(
+            Prefetch(
+                "reports",
+                queryset=Report.objects.filter(is_current=True).defer("document"),
+                to_attr="current_reports",
+            )
+        )
+        external_id = self.request.query_params.get("external_id")
+        if external_id:
+            queryset = queryset.filter(external_id=external_id)
+        return queryset
+
+    @extend_schema(
+        request={"multipart/form-data": SubmissionUploadSerializer},
+        parameters=[
+            OpenApiParameter(
+                IDEMPOTENCY_HEADER,
+                str,
+                OpenApiParameter.HEADER,
+                description="Retrying with the same key returns the first submission.",
+            )
+        ],
+        responses={
+            202: SubmissionAcceptedSerializer,
+            400: OpenApiResponse(description="Not an acceptable image, or bad fields."),
+            409: OpenApiResponse(description="Idempotency-Key already used for another file."),
+            413: OpenApiResponse(description="The file is too large."),
+        },
+    )
+    def create(self, request: Request) -> Response:
+        upload = SubmissionUploadSerializer(data=request.data)
+        upload.is_valid(raise_exception=True)
+        fields = dict(upload.validated_data)
+        content = fields.pop("media").read()
+        client = api_client_of(request.user)
+        try:
+            result = submission_create_or_replay(
+                content=content,
+                source=Submission.Source.API,
+                client=client,
+                created_by=None if client is not None else request.user,
+                idempotency_key=request.headers.get(IDEMPOTENCY_HEADER, "").strip(),
+                **fields,
+            )
+        except ImageRejected as error:
+            code = status.HTTP_413_REQUEST_ENTITY_TOO_LARGE if error.code == "too_large" else 400
+            return Response({"media": [str(error)], "code": error.code}, status=code)
+        except SubmissionError as error:
+            code = status.HTTP_409_CONFLICT if error.code == "idempotency_key_reused" else 400
+            return Response({"detail": str(error), "code": error.code}, status=code)
+        submission = result.submission
+        url = request.build_absolute_uri(reverse("submission-detail", kwargs={"pk": submission.pk}))
+        body = {
+            "id": submission.pk,
+            "status": submission.status,
+            "url": url,
+            "report_url": request.build_absolute_uri(report_url(submission.pk)),
+        }
+        headers = {"Location": url}
+        if not result.created:
+            headers["Idempotent-Replayed"] = "true"
+        return Response(body, status=status.HTTP_202_ACCEPTED, headers=headers)
+
+    def _report(self, submission: Submission, version: int | None) -> Report:
+        report = report_get(submission, version=version)
+        if report is not None:
+            return report
+        if version is not None:
+            known = ", ".join(str(v) for v in report_versions(submission)) or "none yet"
+            raise NotFound(f"report version {version} does not exist (versions: {known})")
+        raise NotFound(f"no report yet (status: {submission.status})")
+
+    @extend_schema(
+        parameters=[VERSION_PARAMETER],
+        responses={
+            200: OpenApiResponse(OpenApiTypes.OBJECT, description="The report/1 document."),
+            404: OpenApiResponse(description="No such submission or report version."),
+            409: OpenApiResponse(description="Not analysed yet, or the analysis failed."),
+        },
+    )
+    @action(detail=True, methods=["get"])
+    def report(self, request: Request, pk: str | None = None) -> Response:
+        submission = self.get_object()
+        version = _version_param(request)
+        if (
+            version is None
+            and submission.status != Submission.Status.ANALYZED
+            and not Report.objects.filter(submission=submission).exists()
+        ):
+            return _not_ready(submission)
+        report = self._report(submission, version)
+        artifacts = {
+            kind: request.build_absolute_uri(
+                reverse("submission-artifact", kwargs={"pk": submission.pk, "kind": kind})
+                + f"?version={report.version}"
+            )
+            for kind in report.artifacts.values_list("kind", flat=True)
+        }
+        body = {
+            **report.document,
+            "report_version": report.version,
+            "is_current": report.is_current,
+            "artifacts": artifacts,
+        }
+        return Response(body, headers={"Cache-Control": "private, no-cache"})
+
+    @extend_schema(
+        operation_id="v1_submissions_artifact_retrieve",
+        parameters=[VERSION_PARAMETER],
+        responses={
+            (200, "image/png"): OpenApiResponse(OpenApiTypes.BINARY, description="The PNG."),
+            404: OpenApiResponse(description="No such submission, report or artifact."),
+        },
+    )
+    # Routed in api_urls (the router would add a slash after ".png").
+    def artifact(self, request: Request, pk: str | None = None, kind: str = "") -> Any:
+        submission = self.get_object()
+        if kind not in ReportArtifact.Kind.values:
+            raise NotFound(
+                f"unknown artifact {kind!r} (kinds: {', '.join(ReportArtifact.Kind.values)})"
+            )
+        report = self._report(submission, _version_param(request))
+        artifact = report_artifact(report, kind=kind)
+        if artifact is None:
+            raise NotFound(f"report version {report.version} has no {kind} artifact")
+        response = FileResponse(
+            default_storage.open(artifact.file.name, "rb"), content_type="image/png"
+        )
+        # nosniff, a sandboxing CSP and a fixed safe file name (mediastore.serving).
+        return media_headers_apply(
+            response, stem=f"{submission.pk}-{kind}", content_type="image/png"
+        )
+
+    @extend_schema(
+        request=None,
+        responses={
+            202: SubmissionSerializer,
+            409: OpenApiResponse(description="Only a failed analysis can be retried."),
+        },
+    )
+    @action(detail=True, methods=["post"])
+    def retry(self, request: Request, pk: str | None = None) -> Response:
+        submission = self.get_object()
+        is_owner = submission.client_id is not None and submission.client == api_client_of(
+            request.user
+        )
+        if not is_owner and not any(request.user.has_perm(p) for p in RETRY_PERMISSIONS):
+            raise PermissionDenied("you may not retry this submission")
+        try:
+            submission = submission_retry(submission=submission, actor=request.user)
+        except SubmissionError as error:
+            return Response(
+                {"detail": str(error), "code": error.code}, status=status.HTTP_409_CONFLICT
+            )
+        return Response(
+            SubmissionSerializer(submission, context=self.get_serializer_context()).data,
+            status=status.HTTP_202_ACCEPTED,
+        )
+
+
+def _not_ready(submission: Submission) -> Response:
+    if submission.status == Submission.Status.FAILED:
+        detail = (
+            f"the analysis failed: {submission.failure_reason or 'no reason recorded'}; "
+            f"POST /api/v1/submissions/{submission.pk}/retry/ to try again"
+        )
+    else:
+        detail = (
+            f"the submission is {submission.status}; the report is ready once its status "
+            "is analyzed"
+        )
+    return Response(
+        {"detail": detail, "status": submission.status}, status=status.HTTP_409_CONFLICT
+    )

@@ -1,0 +1,100 @@
+"""`manage.py analyze PATH... [--text CAPTION] [--json] [--artifacts DIR]` (DESIGN.md contract).
+
+Runs moderation.pipeline.image_analyze, the code behind the Celery task, synchronously. Nothing
+is written to the database: the command only reads the references it matches against.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+from tqdm import tqdm
+
+from detection.selectors import DetectionUnavailable
+from mediastore.images import ImageRejected
+from moderation.pipeline import Analysis, image_analyze
+from moderation.rendering import png_encode
+
+
+def input_files(paths: list[str]) -> list[Path]:
+    """Files in the order given; a folder contributes its files, sorted, recursively."""
+    files: list[Path] = []
+    for raw in paths:
+        path = Path(raw)
+        if path.is_dir():
+            files.extend(sorted(p for p in path.rglob("*") if p.is_file()))
+        else:
+            files.append(path)  # a missing file is reported in its turn
+    return files
+
+
+def write_artifacts(analysis: Analysis, folder: Path) -> list[Path]:
+    """edit_mask.png (best match only, when there is one) and forensic_map.png."""
+    written = []
+    for name, array in (
+        ("edit_mask.png", analysis.edit_mask),
+        ("forensic_map.png", analysis.forensic_map),
+    ):
+        if array is None:
+            continue
+        folder.mkdir(parents=True, exist_ok=True)
+        target = folder / name
+        target.write_bytes(png_encode(array))
+        written.append(target)
+    return written
+
+
+def summary_line(path: Path, document: dict[str, Any]) -> str:
+    verdict = document["verdict"]
+    first = verdict["reasons"][0] if verdict["reasons"] else ""
+    return (
+        f"{path}: {verdict['label']} (manipulation probability "
+        f"{verdict['manipulation_probability']:.2f}) - {first}"
+    )
+
+
+class Command(BaseCommand):
+    help = "Analyse images with the moderation pipeline and print their reports."
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("paths", nargs="+", metavar="PATH")
+        parser.add_argument("--text", default="", help="Caption or post text sent with them.")
+        parser.add_argument(
+            "--json", action="store_true", help="Print one report/1 document per input (JSONL)."
+        )
+        parser.add_argument(
+            "--artifacts",
+            metavar="DIR",
+            help="Write DIR/<stem>/edit_mask.png and DIR/<stem>/forensic_map.png.",
+        )
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        files = input_files(options["paths"])
+        artifacts = Path(options["artifacts"]) if options["artifacts"] else None
+        failed = 0
+        for path in tqdm(files, desc="analyze", unit="img", disable=len(files) < 2):
+            try:
+                analysis = image_analyze(
+                    content=path.read_bytes(), input_name=str(path), text=options["text"]
+                )
+            except OSError as error:
+                failed += 1
+                self.stderr.write(f"{path}: cannot read the file ({error.strerror or error})")
+                continue
+            except ImageRejected as error:
+                failed += 1
+                self.stderr.write(f"{path}: {error}")
+                continue
+            except DetectionUnavailable as error:  # affects every file: stop now
+                raise CommandError(str(error)) from None
+            if options["json"]:
+                self.stdout.write(json.dumps(analysis.document, ensure_ascii=False))
+            else:
+                self.stdout.write(summary_line(path, analysis.document))
+            if artifacts is not None:
+                write_artifacts(analysis, artifacts / path.stem)
+        if failed:
+            raise CommandError(f"{failed} of {len(files)} inputs could not be analysed")

@@ -1,0 +1,212 @@
+"""The analysis pipeline: bytes in, report/1 document and artifact images out.
+
+`image_analyze` is the one function behind both the Celery task (moderation.analysis) and
+`manage.py analyze`: decode once (allowlisted formats, pixel cap, EXIF orientation), fact-check
+matching, detection and metadata, fact-check context (moderation.fact_checks), verdict fusion.
+It writes nothing of its own (the claim index may cache new claims' embeddings); storing the
+report is the caller's business, so the command can run it without creating rows.
+"""
+
+from __future__ import annotations
+
+import io
+import threading
+import time
+import warnings
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+from PIL import Image
+
+from detection import selectors as detection_selectors
+from factcheck import selectors as factcheck_selectors
+from mediastore.images import (
+    ALLOWED_FORMATS,
+    MAX_IMAGE_PIXELS,
+    MAX_UPLOAD_BYTES,
+    ImageRejected,
+    load_rgb,
+)
+from moderation import fact_checks, rendering
+from moderation.verdict import DetectionSignal, Verdict, verdict_fuse
+
+REPORT_SCHEMA = "report/1"
+ARTIFACT_KINDS = (
+    "edit_mask",
+    "edit_overlay",
+    "aligned_reference",
+    "forensic_map",
+    "forensic_overlay",
+    "faces_overlay",
+)
+
+
+@dataclass(frozen=True)
+class DecodedImage:
+    image: np.ndarray  # RGB uint8, upright
+    format: str
+
+
+@dataclass
+class Analysis:
+    """One analysed image: the report document plus the arrays its artifacts are drawn from."""
+
+    document: dict[str, Any]
+    verdict: Verdict
+    image: np.ndarray
+    edit_mask: np.ndarray | None = None  # best match only
+    aligned_reference: np.ndarray | None = None
+    forensic_map: np.ndarray | None = None
+    faces: list[dict[str, Any]] = field(default_factory=list)
+
+    def artifact_images(self) -> dict[str, np.ndarray]:
+        """Every artifact that applies, by ReportArtifact kind (rendered on demand)."""
+        images: dict[str, np.ndarray] = {}
+        if self.edit_mask is not None:
+            images["edit_mask"] = self.edit_mask
+            images["edit_overlay"] = rendering.edit_overlay(self.image, self.edit_mask)
+        if self.aligned_reference is not None:
+            images["aligned_reference"] = self.aligned_reference
+        if self.forensic_map is not None:
+            images["forensic_map"] = self.forensic_map
+            images["forensic_overlay"] = rendering.forensic_overlay(self.image, self.forensic_map)
+        if self.faces:
+            images["faces_overlay"] = rendering.faces_overlay(self.image, self.faces)
+        return images
+
+
+def image_decode(content: bytes) -> DecodedImage:
+    """Check size and format from the header, then decode once; raises ImageRejected."""
+    if not content:
+        raise ImageRejected("the file is empty", code="empty")
+    if len(content) > MAX_UPLOAD_BYTES:
+        raise ImageRejected(
+            f"the file is {len(content)} bytes; the limit is {MAX_UPLOAD_BYTES}", code="too_large"
+        )
+    image_format = _header_format(content)
+    if image_format not in ALLOWED_FORMATS:
+        raise ImageRejected(
+            f"format {image_format or 'unknown'} is not accepted "
+            f"(accepted: {', '.join(sorted(ALLOWED_FORMATS))})",
+            code="unsupported_format",
+        )
+    return DecodedImage(load_rgb(content), image_format)
+
+
+def _header_format(content: bytes) -> str:
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            with Image.open(io.BytesIO(content)) as header:
+                return header.format or ""
+    except Image.DecompressionBombError:
+        raise ImageRejected(
+            f"the image has more than {MAX_IMAGE_PIXELS} pixels", code="too_many_pixels"
+        ) from None
+    except (OSError, ValueError, SyntaxError):
+        raise ImageRejected("the file is not a readable image", code="not_an_image") from None
+
+
+_pool_lock = threading.Lock()
+_pool: ThreadPoolExecutor | None = None
+
+
+def _engine_pool() -> ThreadPoolExecutor:
+    """One helper thread per process, made on first use (after a prefork worker forked)."""
+    global _pool
+    with _pool_lock:
+        if _pool is None:
+            _pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="detection")
+        return _pool
+
+
+def _timed(function: Any, image: np.ndarray) -> tuple[Any, float]:
+    began = time.perf_counter()
+    return function(image=image), _elapsed_ms(began)
+
+
+def _elapsed_ms(started: float) -> float:
+    return round((time.perf_counter() - started) * 1000, 1)
+
+
+def image_analyze(
+    *, content: bytes, input_name: str, text: str = "", decoded: DecodedImage | None = None
+) -> Analysis:
+    """Run the whole pipeline on one image's bytes (`decoded`: the caller already decoded them).
+
+    Raises ImageRejected for bad input and detection.selectors.DetectionUnavailable when the
+    detector files are broken.
+    """
+    started = time.perf_counter()
+    decoded = decoded or image_decode(content)
+    image = decoded.image
+    timings: dict[str, float] = {"decode": _elapsed_ms(started)}
+
+    # Detection runs in a helper thread while fact-check matching runs here: both spend most of
+    # their time in native code that releases the GIL, and matching stays on this thread because
+    # it reads the database (the caller's connection and transaction).
+    detection_future = _engine_pool().submit(_timed, detection_selectors.image_detection, image)
+    began = time.perf_counter()
+    found = factcheck_selectors.image_matches(image=image)
+    timings["factcheck"] = _elapsed_ms(began)
+    outcome, timings["detection"] = detection_future.result()
+
+    began = time.perf_counter()
+    height, width = image.shape[:2]
+    metadata = detection_selectors.media_metadata(
+        content=content, image_format=decoded.format, width=width, height=height
+    )
+    timings["metadata"] = _elapsed_ms(began)
+
+    # Fact-check context: published cases on the matched originals, and fact-checks whose claims
+    # mean the same as the caption (the sentence model loads on the first caption per process).
+    began = time.perf_counter()
+    matches, case_links = fact_checks.matches_with_fact_checks(found.matches)
+    timings["fact_checks"] = _elapsed_ms(began)
+    began = time.perf_counter()
+    related = fact_checks.related_fact_checks(text)
+    timings["related_fact_checks"] = _elapsed_ms(began)
+
+    verdict = verdict_fuse(
+        matches=matches,
+        fact_checks=case_links,
+        detection=DetectionSignal(
+            applicable=outcome.applicable,
+            probability=outcome.detection.get("manipulation_probability"),
+            reasons=list(outcome.reasons),
+            not_applicable_reason=outcome.reason,
+        ),
+    )
+    timings["total"] = _elapsed_ms(started)
+    document = {
+        "schema": REPORT_SCHEMA,
+        "input": input_name,
+        "text": text,
+        "verdict": verdict.to_dict(),
+        "matches": matches,
+        "candidates": found.candidates,
+        # Extensions of report/1: published cases holding a matched original as evidence (also
+        # on each match), and published fact-checks related to the caption by meaning.
+        "fact_checks": case_links,
+        "related_fact_checks": related,
+        "detection": outcome.detection,
+        "metadata": metadata,
+        # Flat name -> milliseconds; the engines' own steps are prefixed with their name.
+        "timings_ms": {
+            **timings,
+            **{f"factcheck.{step}": ms for step, ms in found.timings_ms.items()},
+            **{f"detection.{step}": ms for step, ms in outcome.timings_ms.items()},
+        },
+        "models": {**found.models, **outcome.models},
+    }
+    return Analysis(
+        document=document,
+        verdict=verdict,
+        image=image,
+        edit_mask=found.edit_masks[0] if found.matches else None,
+        aligned_reference=found.aligned_references[0] if found.matches else None,
+        forensic_map=outcome.forensic_map if outcome.applicable else None,
+        faces=list(outcome.faces),
+    )

@@ -1,0 +1,194 @@
+"""Writes for submissions: create (validate, store, enqueue), retry a failed one, re-analyse.
+
+The analysis itself (task body, report versions, review routing) is in moderation.analysis.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from typing import Any
+
+from django.db import IntegrityError, transaction
+
+from accounts.models import ApiClient, User
+from accounts.services import audit_record
+from mediastore.services import media_store
+from moderation.models import Submission
+
+MAX_IDEMPOTENCY_KEY_LENGTH = 200
+MAX_EXTERNAL_ID_LENGTH = 200
+MAX_PLATFORM_LENGTH = 100
+MAX_TEXT_LENGTH = 20_000
+
+
+class SubmissionError(ValueError):
+    """A submission cannot be made or changed as asked; the message is safe to show."""
+
+    def __init__(self, message: str, *, code: str) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+@dataclass(frozen=True)
+class SubmissionCreated:
+    submission: Submission
+    created: bool  # False: an earlier request with the same Idempotency-Key made it
+
+
+def _check_lengths(*, external_id: str, text: str, idempotency_key: str, platform: str) -> None:
+    for name, value, limit in (
+        ("external_id", external_id, MAX_EXTERNAL_ID_LENGTH),
+        ("text", text, MAX_TEXT_LENGTH),
+        ("Idempotency-Key", idempotency_key, MAX_IDEMPOTENCY_KEY_LENGTH),
+        ("platform", platform, MAX_PLATFORM_LENGTH),
+    ):
+        if len(value) > limit:
+            raise SubmissionError(
+                f"{name} is {len(value)} characters; the limit is {limit}", code="too_long"
+            )
+
+
+def _replay(caller: User | None, idempotency_key: str, sha256: str) -> Submission | None:
+    if not idempotency_key or caller is None:
+        return None
+    existing = (
+        Submission.objects.select_related("media")
+        .filter(created_by=caller, idempotency_key=idempotency_key)
+        .first()
+    )
+    if existing is not None and sha256 and existing.media.sha256 != sha256:
+        raise SubmissionError(
+            "this Idempotency-Key was already used for a different file; use a new key",
+            code="idempotency_key_reused",
+        )
+    return existing
+
+
+def submission_create_or_replay(
+    *,
+    content: bytes,
+    source: str,
+    client: ApiClient | None = None,
+    external_id: str = "",
+    text: str = "",
+    created_by: User | None = None,
+    idempotency_key: str = "",
+    platform: str = "",
+    metadata: dict[str, Any] | None = None,
+) -> SubmissionCreated:
+    """Like submission_create, and says whether the row is new or an idempotent replay."""
+    _check_lengths(
+        external_id=external_id, text=text, idempotency_key=idempotency_key, platform=platform
+    )
+    if source not in Submission.Source.values:
+        raise SubmissionError(f"unknown source {source!r}", code="invalid")
+    # The Idempotency-Key belongs to the caller: a person, or the service user of a client.
+    caller = created_by or (client.user if client is not None else None)
+    sha256 = hashlib.sha256(content).hexdigest()
+    existing = _replay(caller, idempotency_key, sha256)
+    if existing is not None:
+        return SubmissionCreated(existing, created=False)
+    stored = media_store(content=content)  # raises ImageRejected before writing anything
+    try:
+        with transaction.atomic():
+            submission = Submission.objects.create(
+                client=client,
+                source=source,
+                external_id=external_id,
+                text=text,
+                media=stored.media,
+                created_by=caller,
+                platform=platform,
+                metadata=metadata or {},
+                idempotency_key=idempotency_key if caller is not None else "",
+            )
+            audit_record(
+                actor=caller,
+                action="submission.create",
+                target=submission,
+                data={"source": source, "external_id": external_id, "media": sha256},
+            )
+            _enqueue_analysis(submission.pk)
+    except IntegrityError:
+        # The same key raced in from a concurrent retry: the first one wins.
+        existing = _replay(caller, idempotency_key, sha256)
+        if existing is None:
+            raise
+        return SubmissionCreated(existing, created=False)
+    return SubmissionCreated(submission, created=True)
+
+
+def submission_create(
+    *,
+    content: bytes,
+    source: str,
+    client: ApiClient | None = None,
+    external_id: str = "",
+    text: str = "",
+    created_by: User | None = None,
+    idempotency_key: str = "",
+    platform: str = "",
+    metadata: dict[str, Any] | None = None,
+) -> Submission:
+    """Validate and store the media (content-addressed), create one row, analyse after commit.
+
+    Raises mediastore.images.ImageRejected (nothing stored) for unacceptable media and
+    SubmissionError for bad fields. The same (caller, idempotency_key) returns the first row.
+    """
+    return submission_create_or_replay(
+        content=content,
+        source=source,
+        client=client,
+        external_id=external_id,
+        text=text,
+        created_by=created_by,
+        idempotency_key=idempotency_key,
+        platform=platform,
+        metadata=metadata,
+    ).submission
+
+
+def _enqueue_analysis(submission_id: int, reason: str = "") -> None:
+    from moderation.tasks import analyze_submission
+
+    analyze_submission.delay_on_commit(submission_id, reason=reason)
+
+
+def submission_retry(*, submission: Submission, actor: User | None = None) -> Submission:
+    """Queue a failed analysis again (failed -> received, compare-and-set)."""
+    with transaction.atomic():
+        moved = Submission.objects.filter(pk=submission.pk, status=Submission.Status.FAILED).update(
+            status=Submission.Status.RECEIVED, failure_reason="", attempts=0
+        )
+        if moved != 1:
+            current = Submission.objects.filter(pk=submission.pk).values_list("status", flat=True)
+            raise SubmissionError(
+                f"only a failed analysis can be retried; this one is {next(iter(current), '?')}",
+                code="not_failed",
+            )
+        audit_record(actor=actor, action="submission.retry", target=submission)
+        _enqueue_analysis(submission.pk, reason="retry after a failed analysis")
+    submission.refresh_from_db()
+    return submission
+
+
+def submission_reanalyze(
+    *, submission: Submission, actor: User | None = None, reason: str = "re-analysis requested"
+) -> Submission:
+    """Analyse an analysed or failed submission again; the new report becomes a new version."""
+    with transaction.atomic():
+        moved = Submission.objects.filter(
+            pk=submission.pk,
+            status__in=[Submission.Status.ANALYZED, Submission.Status.FAILED],
+        ).update(status=Submission.Status.RECEIVED, failure_reason="", attempts=0)
+        if moved != 1:
+            raise SubmissionError(
+                "this submission is already queued or being analysed", code="in_progress"
+            )
+        audit_record(
+            actor=actor, action="submission.reanalyze", target=submission, data={"reason": reason}
+        )
+        _enqueue_analysis(submission.pk, reason=reason)
+    submission.refresh_from_db()
+    return submission

@@ -1,0 +1,232 @@
+"""Fusion of fact-check matches and detection into the report's verdict, and review priority.
+
+Pure functions on plain data (no Django, no models), so the rules are unit-tested directly.
+
+Verdict rules (DESIGN.md, "Report JSON"):
+- A verified original is the strongest evidence. Its weight is
+  `MATCH_WEIGHT_FLOOR + (1 - MATCH_WEIGHT_FLOOR) * geometric_confidence`, where geometric
+  confidence = min(1, inliers / FULL_CONFIDENCE_INLIERS); the detectors get the rest. The
+  original's own evidence is 1.0 when content differs (`edited_copy`) and 0.0 when it does not
+  (`unaltered_copy`), so the fused probability = w_match * evidence + (1 - w_match) * p_detector.
+- Without an original, the calibrated detector probability decides alone (weight 1.0):
+  `likely_manipulated` at or above LIKELY_MANIPULATED_THRESHOLD, else `no_evidence`.
+- Without an original and with detectors unable to judge the image: `not_applicable`.
+Every reason names its signal and its weight, most important first.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+EDITED_COPY = "edited_copy"
+UNALTERED_COPY = "unaltered_copy"
+LIKELY_MANIPULATED = "likely_manipulated"
+NO_EVIDENCE = "no_evidence"
+NOT_APPLICABLE = "not_applicable"
+LABELS = (EDITED_COPY, UNALTERED_COPY, LIKELY_MANIPULATED, NO_EVIDENCE, NOT_APPLICABLE)
+
+# Same cut as the shipped detector config (detection/models/multitask-v1.json, thresholds
+# .likely_manipulated): the probability is calibrated, so 0.5 means "as likely as not".
+LIKELY_MANIPULATED_THRESHOLD = 0.5
+# A verified match is decisive: even a barely verified one outweighs the detectors 4:1.
+MATCH_WEIGHT_FLOOR = 0.8
+FULL_CONFIDENCE_INLIERS = 50
+MAX_REASONS = 8
+MAX_REGIONS_NAMED = 3
+
+
+@dataclass(frozen=True)
+class DetectionSignal:
+    """What the verdict needs from detection.selectors.DetectionOutcome."""
+
+    applicable: bool
+    probability: float | None
+    reasons: list[str] = field(default_factory=list)
+    not_applicable_reason: str | None = None
+
+
+@dataclass(frozen=True)
+class Verdict:
+    label: str
+    manipulation_probability: float
+    reasons: list[str]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "label": self.label,
+            "manipulation_probability": self.manipulation_probability,
+            "reasons": list(self.reasons),
+        }
+
+
+def match_weight(inliers: int) -> float:
+    confidence = min(1.0, max(0, inliers) / FULL_CONFIDENCE_INLIERS)
+    return MATCH_WEIGHT_FLOOR + (1.0 - MATCH_WEIGHT_FLOOR) * confidence
+
+
+def verdict_fuse(
+    *,
+    matches: list[dict[str, Any]],
+    detection: DetectionSignal,
+    fact_checks: list[dict[str, Any]] | None = None,
+) -> Verdict:
+    """The verdict for verified `matches` (best first, report items) and the detection signal.
+
+    `fact_checks`: published cases holding a matched original as evidence (case links with
+    "reference_ids"); they add a reason but no weight: the fact-checkers judged the original's
+    story, while the label says what happened to this copy's pixels."""
+    if matches:
+        return _with_original(matches, detection, fact_checks or [])
+    if not detection.applicable or detection.probability is None:
+        why = detection.not_applicable_reason or "the detectors cannot judge this image"
+        return Verdict(
+            NOT_APPLICABLE,
+            0.0,
+            [
+                f"Cannot be judged (detectors, weight 1.00): {why}.",
+                "Fact-check retrieval (weight 0.00): no verified original found.",
+            ],
+        )
+    probability = _clamp(detection.probability)
+    label = LIKELY_MANIPULATED if probability >= LIKELY_MANIPULATED_THRESHOLD else NO_EVIDENCE
+    reasons = _detector_reasons(detection, weight=1.0)
+    reasons.append(
+        "Fact-check retrieval (weight 0.00): no verified original found, so the detectors decide."
+    )
+    return Verdict(label, round(probability, 4), reasons[:MAX_REASONS])
+
+
+def _with_original(
+    matches: list[dict[str, Any]], detection: DetectionSignal, fact_checks: list[dict[str, Any]]
+) -> Verdict:
+    best = matches[0]
+    usable_detector = detection.applicable and detection.probability is not None
+    weight = match_weight(int(best.get("inliers", 0))) if usable_detector else 1.0
+    edited = bool(best.get("edited"))
+    evidence = 1.0 if edited else 0.0
+    detector_probability = _clamp(detection.probability) if usable_detector else 0.0
+    probability = weight * evidence + (1.0 - weight) * detector_probability
+    reasons = [_original_reason(best, weight)]
+    if edited:
+        reasons.append(_edit_reason(best, weight))
+    else:
+        reasons.append(
+            f"No content change (fact-check difference map, weight {weight:.2f}): the copy differs "
+            "from the original only by resizing, recompression, cropping or borders."
+        )
+    if fact_checks:
+        reasons.append(_fact_check_reason(fact_checks))
+    if len(matches) > 1:
+        reasons.append(
+            f"Also verified against {len(matches) - 1} other original"
+            f"{'s' if len(matches) > 2 else ''} (fact-check retrieval, weight 0.00)."
+        )
+    if usable_detector:
+        reasons += _detector_reasons(detection, weight=1.0 - weight)
+    elif detection.not_applicable_reason:
+        reasons.append(f"Detectors (weight 0.00): {detection.not_applicable_reason}.")
+    return Verdict(
+        EDITED_COPY if edited else UNALTERED_COPY, round(probability, 4), reasons[:MAX_REASONS]
+    )
+
+
+def _original_reason(match: dict[str, Any], weight: float) -> str:
+    reference = match.get("reference") or {}
+    name = reference.get("external_id") or f"reference {reference.get('id', '?')}"
+    source = f" from {reference['source']}" if reference.get("source") else ""
+    return (
+        f"Verified original {name}{source} (fact-check retrieval, weight {weight:.2f}): "
+        f"{int(match.get('inliers', 0))} matching points, "
+        f"similarity {float(match.get('similarity', 0.0)):.2f}."
+    )
+
+
+def _fact_check_reason(fact_checks: list[dict[str, Any]]) -> str:
+    first = fact_checks[0]
+    rating = f"rated {first['rating']}" if first.get("rating") else "not rated"
+    where = f" ({first['url']})" if first.get("url") else ""
+    more = len(fact_checks) - 1
+    extra = f"; {more} more published fact-check{'s' if more > 1 else ''} too" if more else ""
+    return (
+        f'A published fact-check, "{first.get("title", "")}"{where}, {rating}, covers the '
+        f"original (fact-check cases, weight 0.00: context for the moderator){extra}."
+    )
+
+
+def _edit_reason(match: dict[str, Any], weight: float) -> str:
+    regions = sorted(
+        match.get("regions") or [], key=lambda r: r.get("area_fraction", 0.0), reverse=True
+    )
+    fraction = float(match.get("edited_fraction", 0.0))
+    named = "; ".join(_region_phrase(region) for region in regions[:MAX_REGIONS_NAMED])
+    more = len(regions) - MAX_REGIONS_NAMED
+    extra = f"; and {more} more" if more > 0 else ""
+    count = f"{len(regions)} region{'s' if len(regions) != 1 else ''}"
+    return (
+        f"Edited against the original (fact-check difference map, weight {weight:.2f}): "
+        f"{count} covering {fraction:.1%} of the image: {named or 'no single region'}{extra}."
+    )
+
+
+def _region_phrase(region: dict[str, Any]) -> str:
+    x, y, w, h = (int(v) for v in region.get("bbox", (0, 0, 0, 0)))
+    kind = region.get("kind", "altered")
+    return f"{kind} at x={x}, y={y}, {w}x{h} px ({float(region.get('area_fraction', 0)):.1%})"
+
+
+def _detector_reasons(detection: DetectionSignal, *, weight: float) -> list[str]:
+    # detection's first reason already states the calibrated probability and its threshold.
+    details = [f"Detectors (weight {weight:.2f}): {reason}" for reason in detection.reasons]
+    if details:
+        return details
+    probability = _clamp(detection.probability)
+    return [f"Detectors (weight {weight:.2f}): manipulation probability {probability:.2f}."]
+
+
+def _clamp(value: float | None) -> float:
+    if value is None or math.isnan(value):
+        return 0.0
+    return min(1.0, max(0.0, float(value)))
+
+
+# Review priority (higher is reviewed first), named and documented for the queue:
+#   priority = LABEL_POINTS[label] + round(PROBABILITY_POINTS * probability)
+#              + reach_points(reach) + SOURCE_POINTS[source]
+# The label dominates (a proven edit outranks a suspicion), probability orders within a label,
+# reach lifts widely seen posts, and a person's upload is someone asking for a look.
+LABEL_POINTS = {
+    EDITED_COPY: 400,
+    LIKELY_MANIPULATED: 300,
+    NOT_APPLICABLE: 150,
+    NO_EVIDENCE: 100,
+    UNALTERED_COPY: 0,
+}
+PROBABILITY_POINTS = 100
+REACH_POINTS_PER_DECADE = 20
+MAX_REACH_POINTS = 120
+SOURCE_POINTS = {"upload": 50, "webhook": 0, "api": 0, "cli": 0}
+
+
+def reach_points(reach: Any) -> int:
+    """20 points per tenfold audience (10 -> 20, 1,000 -> 60), at most MAX_REACH_POINTS."""
+    try:
+        audience = float(reach)
+    except (TypeError, ValueError):
+        return 0
+    if not math.isfinite(audience) or audience <= 0:
+        return 0
+    return min(MAX_REACH_POINTS, round(REACH_POINTS_PER_DECADE * math.log10(1 + audience)))
+
+
+def review_priority(
+    *, label: str, probability: float, source: str, metadata: dict[str, Any] | None
+) -> int:
+    reach = (metadata or {}).get("reach")
+    return (
+        LABEL_POINTS.get(label, 0)
+        + round(PROBABILITY_POINTS * _clamp(probability))
+        + reach_points(reach)
+        + SOURCE_POINTS.get(source, 0)
+    )

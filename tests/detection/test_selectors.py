@@ -1,0 +1,170 @@
+import io
+import json
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+from skimage import data
+
+from detection import selectors
+from detection.core.registry import DEFAULT_NETWORK_CONFIG
+from detection.selectors import (
+    DetectionUnavailable,
+    detection_suite,
+    image_detection,
+    media_metadata,
+    reset_detection_suite,
+)
+
+
+@pytest.fixture(autouse=True)
+def fresh_suite():
+    reset_detection_suite()
+    yield
+    reset_detection_suite()
+
+
+def _photo(side: int = 256) -> np.ndarray:
+    return np.ascontiguousarray(data.astronaut()[:side, 100 : 100 + side])
+
+
+@pytest.mark.slow  # first use builds the suite (torch, checkpoint, face cascade): ~3 s
+def test_image_detection_fills_the_report_detection_section() -> None:
+    image = _photo()
+    outcome = image_detection(image=image)
+    assert outcome.applicable is True and outcome.reason is None
+    probability = outcome.detection["manipulation_probability"]
+    assert 0.0 <= probability <= 1.0
+    names = [d["name"] for d in outcome.detection["detectors"]]
+    assert names == ["multitask", "ela", "noise", "jpeg_ghost"]
+    assert outcome.models["multitask"] == json.loads(DEFAULT_NETWORK_CONFIG.read_text())["version"]
+    assert outcome.forensic_map.shape == image.shape[:2] and outcome.forensic_map.dtype == np.uint8
+    assert outcome.faces is outcome.detection["faces"]
+    assert outcome.reasons and "calibrated" in outcome.reasons[0]
+    assert outcome.timings_ms["total"] >= outcome.timings_ms["multitask"]
+    json.dumps(outcome.detection)
+
+
+@pytest.mark.parametrize(
+    ("image", "words"),
+    [
+        (np.zeros((20, 300, 3), np.uint8), "at least"),
+        (np.full((200, 200, 3), 90, np.uint8), "blank"),
+        (np.zeros((100, 100, 5), np.uint8), "cannot be analysed"),
+    ],
+)
+def test_images_that_cannot_be_judged_get_a_reason(image: np.ndarray, words: str) -> None:
+    outcome = image_detection(image=image)
+    assert outcome.applicable is False and words in outcome.reason
+    assert outcome.reasons == [outcome.reason] and outcome.forensic_map is None
+    assert outcome.detection == {"manipulation_probability": None, "detectors": [], "faces": []}
+
+
+def test_suite_is_built_once_per_process_even_under_concurrent_first_use(monkeypatch) -> None:
+    built = []
+
+    def slow_build(network_config, yunet_model):
+        time.sleep(0.05)  # widen the race window
+        built.append(network_config)
+        return object()
+
+    monkeypatch.setattr(selectors, "_build", slow_build)
+    seen = []
+    threads = [threading.Thread(target=lambda: seen.append(detection_suite())) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len(built) == 1 and all(suite is seen[0] for suite in seen)
+    assert detection_suite() is seen[0]
+
+
+def test_changed_settings_rebuild_the_suite(settings, monkeypatch) -> None:
+    monkeypatch.setattr(selectors, "_build", lambda network_config, yunet_model: network_config)
+    first = detection_suite()
+    settings.DETECTION_NETWORK_CONFIG = str(DEFAULT_NETWORK_CONFIG.with_name("other.json"))
+    assert detection_suite() != first
+
+
+def test_missing_config_names_the_file(settings, tmp_path: Path) -> None:
+    settings.DETECTION_NETWORK_CONFIG = str(tmp_path / "absent.json")
+    with pytest.raises(DetectionUnavailable, match=r"absent\.json"):
+        image_detection(image=_photo())
+
+
+def _config_with_weights(tmp_path: Path, weights: bytes) -> Path:
+    config = json.loads(DEFAULT_NETWORK_CONFIG.read_text())
+    config["weights"] = "broken.pt"
+    (tmp_path / "broken.pt").write_bytes(weights)
+    path = tmp_path / "broken.json"
+    path.write_text(json.dumps(config))
+    return path
+
+
+@pytest.mark.parametrize("weights", [b"not a checkpoint", b""])
+def test_corrupt_checkpoint_names_the_file(settings, tmp_path: Path, weights: bytes) -> None:
+    settings.DETECTION_NETWORK_CONFIG = str(_config_with_weights(tmp_path, weights))
+    with pytest.raises(DetectionUnavailable, match=r"broken\.pt"):
+        detection_suite()
+    # A failed build is not cached: the next call tries again (and fails the same way).
+    with pytest.raises(DetectionUnavailable, match=r"broken\.pt"):
+        detection_suite()
+
+
+def test_malformed_config_names_the_file(settings, tmp_path: Path) -> None:
+    path = tmp_path / "garbled.json"
+    path.write_text("{not json")
+    settings.DETECTION_NETWORK_CONFIG = str(path)
+    with pytest.raises(DetectionUnavailable, match=r"garbled\.json"):
+        detection_suite()
+
+
+def test_missing_yunet_model_names_the_file(settings, tmp_path: Path) -> None:
+    settings.YUNET_MODEL_FILE = str(tmp_path / "face_detection_yunet.onnx")
+    with pytest.raises(DetectionUnavailable, match=r"face_detection_yunet\.onnx"):
+        detection_suite()
+
+
+def _encoded(image_format: str, exif: Image.Exif | None = None) -> bytes:
+    buffer = io.BytesIO()
+    picture = Image.fromarray(_photo(64))
+    if exif is not None:
+        picture.save(buffer, image_format, exif=exif)
+    else:
+        picture.save(buffer, image_format)
+    return buffer.getvalue()
+
+
+def test_media_metadata_reports_exif_and_no_c2pa() -> None:
+    exif = Image.Exif()
+    exif[0x010F] = "Provenant Camera Co"  # Make
+    exif[0x0112] = 6  # Orientation
+    content = _encoded("JPEG", exif)
+    metadata = media_metadata(content=content, image_format="JPEG", width=64, height=64)
+    assert metadata["width"] == 64 and metadata["height"] == 64 and metadata["format"] == "JPEG"
+    assert metadata["exif"]["make"] == "Provenant Camera Co"
+    assert metadata["exif"]["orientation"] == 6 and metadata["exif"]["has_gps"] is False
+    assert metadata["c2pa"] is None
+    json.dumps(metadata)
+
+
+def test_media_metadata_without_exif_is_empty() -> None:
+    metadata = media_metadata(content=_encoded("PNG"), image_format="PNG", width=64, height=64)
+    assert metadata["exif"] == {} and metadata["c2pa"] is None
+
+
+def test_media_metadata_never_raises_on_garbage(monkeypatch) -> None:
+    garbage = b"\xff\xd8\xff" + b"\x00" * 50
+    metadata = media_metadata(content=garbage, image_format="JPEG", width=1, height=1)
+    assert "error" in metadata["exif"]
+    assert metadata["c2pa"] is None or metadata["c2pa"]["state"] == "error"
+
+    def explode(content: bytes) -> None:
+        raise RuntimeError("native failure")
+
+    monkeypatch.setattr(selectors, "c2pa_summary", explode)
+    metadata = media_metadata(content=garbage, image_format="JPEG", width=1, height=1)
+    assert metadata["c2pa"] == {"state": "error", "error": "RuntimeError: native failure"}
