@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from django.core.management import call_command
+from django.core.management import CommandError, call_command
 from PIL import Image
 from rest_framework.test import APIClient
 
@@ -105,7 +105,8 @@ def test_add_references_reports_each_bad_file_and_leaves_the_index_alone(
     monkeypatch.setattr(Path, "read_bytes", read_bytes)
     before, media_before = index_state(), MediaObject.objects.count()
     out, err = StringIO(), StringIO()
-    call_command("add_references", str(folder), stdout=out, stderr=err)
+    with pytest.raises(CommandError, match=f"{len(BAD_FILES) + 1} of {len(BAD_FILES) + 1} files"):
+        call_command("add_references", str(folder), stdout=out, stderr=err)
     assert f"0 added, 0 already present, {len(BAD_FILES) + 1} skipped" in out.getvalue()
     lines = err.getvalue().splitlines()
     assert len(lines) == len(BAD_FILES) + 1

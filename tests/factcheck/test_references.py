@@ -55,9 +55,10 @@ def test_add_references_walks_folders_skips_bad_files_and_is_idempotent(tmp_path
     (folder / "broken.jpg").write_bytes(photos["coffee"][:500])
     (folder / "notes.txt").write_text("not an image")
     out, err = StringIO(), StringIO()
-    call_command(
-        "add_references", str(tmp_path / "originals"), "--source", "AP", stdout=out, stderr=err
-    )
+    with pytest.raises(CommandError, match="2 of 4 files skipped"):
+        call_command(
+            "add_references", str(tmp_path / "originals"), "--source", "AP", stdout=out, stderr=err
+        )
     assert "2 added, 0 already present, 2 skipped" in out.getvalue()
     assert "broken.jpg" in err.getvalue() and "notes.txt" in err.getvalue()
     assert set(Reference.objects.values_list("external_id", "source")) == {
@@ -66,7 +67,8 @@ def test_add_references_walks_folders_skips_bad_files_and_is_idempotent(tmp_path
     }
     assert indexed_count() == 2
     out = StringIO()
-    call_command("add_references", str(tmp_path / "originals"), stdout=out, stderr=StringIO())
+    with pytest.raises(CommandError, match="2 of 4 files skipped"):
+        call_command("add_references", str(tmp_path / "originals"), stdout=out, stderr=StringIO())
     assert "0 added, 2 already present, 2 skipped" in out.getvalue()
     assert Reference.objects.count() == 2
 

@@ -27,7 +27,8 @@ def test_killed_workers_lose_and_duplicate_nothing(project_env) -> None:
     done = subprocess.run(
         [
             sys.executable, "scripts/chaos.py", "--items", str(ITEMS), "--workers", "2",
-            "--kill-every", "1", "3", "--min-kills", "2", "--max-kills", "3", "--resume-every", "10", "--timeout", "600",
+            "--kill-every", "1", "3", "--min-kills", "2", "--max-kills", "3",
+            "--resume-every", "10", "--timeout", "600",
             "--database", database, "--redis-db", str(CHAOS_REDIS_DB), "--json",
         ],
         cwd=REPO_DIR,

@@ -25,7 +25,11 @@ def image_files(paths: list[str]) -> list[Path]:
 
 
 class Command(BaseCommand):
-    help = "Add every image under PATH as a verified original (idempotent by content)."
+    help = (
+        "Add every image under PATH as a verified original (idempotent by content). Files that "
+        "cannot be read or are not acceptable images are skipped and listed; the command then "
+        "exits 1 after adding the others."
+    )
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("paths", nargs="+", metavar="PATH")
@@ -53,3 +57,5 @@ class Command(BaseCommand):
         for line in skipped:
             self.stderr.write(f"skipped {line}")
         self.stdout.write(f"{added} added, {existing} already present, {len(skipped)} skipped")
+        if skipped:  # the rest were added: exit non-zero so scripts notice the skipped ones
+            raise CommandError(f"{len(skipped)} of {len(files)} files skipped (listed above)")
