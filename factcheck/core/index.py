@@ -28,6 +28,11 @@ MAX_TRAINING_SAMPLES = 262_144
 MIN_POINTS_PER_CENTROID = 39  # FAISS warns below this; k-means gets unstable
 
 
+MIH_BITS = 20
+MIH_WIDE_BITS = 24
+MIH_WIDE_FROM = 4_000_000  # hashes; above this 24-bit substrings keep buckets near one hash
+
+
 @dataclass(frozen=True)
 class BinaryIndexConfig:
     """PDQ index parameters. `kind` "auto" means exact flat search up to `flat_max_size` and
@@ -35,15 +40,21 @@ class BinaryIndexConfig:
     available but recalls poorly on PDQ's near-uniform bits."""
 
     kind: str = "auto"
-    # Exact search costs ~1.7 ms per hash at 1M on one core (docs/benchmarks.md): flat is the
-    # better choice until a few million hashes.
-    flat_max_size: int = 2_000_000
+    # Exact search costs ~2 ms per hash at 1M on one core, 16 ms for a query's 8 dihedral
+    # hashes; MIH answers those 8 in ~3 ms (docs/benchmarks.md), so flat stops at 200k.
+    flat_max_size: int = 200_000
     nlist: int | None = None  # None: ~4*sqrt(n)
     nprobe: int = 64
-    # MIH: 256 // mih_bits substring tables probed up to mih_flips flips; exact within radius
-    # (256 // mih_bits) * (mih_flips + 1) - 1 = 12 * 4 - 1 = 47 with these values.
-    mih_bits: int = 20
+    # MIH: 256 // bits substring tables probed up to mih_flips flips; exact within radius
+    # (256 // bits) * (mih_flips + 1) - 1. bits = mih_bits, or by size when None: about one
+    # hash per bucket keeps probes cheap (20 bits up to MIH_WIDE_FROM hashes: 12 tables, radius
+    # 47; 24 bits above: 10 tables, radius 39).
+    mih_bits: int | None = None
     mih_flips: int = 3
+    # The 7 rotated/flipped hashes of a query (`search(..., primary=1)`) are searched with fewer
+    # flips: radius 35 (20 bits) or 29 (24 bits), near PDQ's usual match threshold of 31, for
+    # a fraction of the probes.
+    mih_dihedral_flips: int = 2
 
 
 @dataclass(frozen=True)
@@ -120,13 +131,23 @@ class PdqIndex(_IndexBase):
         self._mih_lock = threading.Lock()
 
     @property
+    def mih_bits(self) -> int:
+        if self.config.mih_bits is not None:
+            return self.config.mih_bits
+        return MIH_BITS if len(self) <= MIH_WIDE_FROM else MIH_WIDE_BITS
+
+    @property
     def radius(self) -> int | None:
         """Distance within which search is exact and beyond which nothing is returned (MIH);
-        None when unlimited."""
-        if self.kind != "mih":
-            return None
-        tables = PDQ_BITS // self.config.mih_bits
-        return tables * (self.config.mih_flips + 1) - 1
+        None when unlimited. Rotated/flipped query hashes use `dihedral_radius`."""
+        return self._radius(self.config.mih_flips)
+
+    @property
+    def dihedral_radius(self) -> int | None:
+        return self._radius(min(self.config.mih_dihedral_flips, self.config.mih_flips))
+
+    def _radius(self, flips: int) -> int | None:
+        return None if self.kind != "mih" else (PDQ_BITS // self.mih_bits) * (flips + 1) - 1
 
     @classmethod
     def build(
@@ -166,14 +187,23 @@ class PdqIndex(_IndexBase):
         self._mih = None
         return removed
 
-    def search(self, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
-        """(ids, hamming distances), both (q, k); missing slots have id -1."""
+    def search(
+        self, queries: np.ndarray, k: int, primary: int | None = None
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """(ids, hamming distances), both (q, k); missing slots have id -1. With `primary`, only
+        the first `primary` queries get the full radius and the rest `dihedral_radius` (MIH;
+        flat search is exact at any distance)."""
         queries = _check_hashes(queries)
         if len(self) == 0:
             empty = np.full((len(queries), k), MISSING_ID, dtype=np.int64)
             return empty, np.full((len(queries), k), PDQ_BITS + 1, dtype=np.int32)
         if self.kind == "mih":
-            return self._multi_index_hash().search(queries, k)
+            mih = self._multi_index_hash()
+            if primary is None or primary >= len(queries):
+                return mih.search(queries, k)
+            wide = mih.search(queries[:primary], k)
+            narrow = mih.search(queries[primary:], k, flips=self.config.mih_dihedral_flips)
+            return np.vstack([wide[0], narrow[0]]), np.vstack([wide[1], narrow[1]])
         distances, ids = self.index.search(queries, k)
         return ids.astype(np.int64), distances.astype(np.int32)
 
@@ -184,7 +214,7 @@ class PdqIndex(_IndexBase):
                 codes = faiss.vector_to_array(flat.xb).reshape(-1, PDQ_BYTES)
                 ids = faiss.vector_to_array(self.index.id_map)
                 self._mih = MultiIndexHash(
-                    codes, ids, bits=self.config.mih_bits, flips=self.config.mih_flips
+                    codes, ids, bits=self.mih_bits, flips=self.config.mih_flips
                 )
             return self._mih
 

@@ -126,7 +126,7 @@ def find_candidates(
     pdq = _resolve(pdq_index)
     if pdq is not None and len(pdq):
         hashes, _ = pdq_dihedral_hashes(image)
-        ids, distances = pdq.search(hashes, config.pdq_top_k)
+        ids, distances = pdq.search(hashes, config.pdq_top_k, primary=1)  # 1: as posted
         best = best_distance_per_id(ids, distances, config.pdq_max_distance)
         for ref_id, distance in list(best.items())[: config.pdq_top_k]:
             candidates[ref_id] = Candidate(ref_id, pdq_distance=distance)

@@ -54,7 +54,7 @@ class MultiIndexHash:
             raise ValueError("substring bits must be between 4 and 24")
         self.bits, self.flips = bits, flips
         self.tables = HASH_BITS // bits
-        self.radius = self.tables * (flips + 1) - 1
+        self.radius = self.radius_for(flips)
         self.ids = np.ascontiguousarray(ids, dtype=np.int64)
         codes = np.ascontiguousarray(codes, dtype=np.uint8)
         # Rows of four 64-bit words: a candidate costs one cache line, not four (word order only
@@ -87,23 +87,33 @@ class MultiIndexHash:
     def nbytes(self) -> int:
         return int(self.offsets.nbytes + self.postings.nbytes + self.ids.nbytes + self.words.nbytes)
 
-    def search(self, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    def radius_for(self, flips: int) -> int:
+        return self.tables * (flips + 1) - 1
+
+    def search(
+        self, queries: np.ndarray, k: int, flips: int | None = None
+    ) -> tuple[np.ndarray, np.ndarray]:
         """(ids, distances), each (q, k), nearest first; slots without a neighbour within the
-        radius hold id -1 and distance 257."""
+        radius hold id -1 and distance 257. `flips` below the built one searches a smaller
+        radius (`radius_for(flips)`) with far fewer probes."""
+        flips = self.flips if flips is None else flips
+        if not 0 <= flips <= self.flips:
+            raise ValueError(f"flips must be between 0 and {self.flips}")
         queries = np.ascontiguousarray(queries, dtype=np.uint8)
-        rows, owners, bounds = self._candidates(queries)
+        masks = self.masks[: len(flip_masks(self.bits, flips))]  # ordered by bits set
+        rows, owners, bounds = self._candidates(queries, masks)
         query_words = queries.view(np.uint64)
         distance = np.empty(len(rows), np.int32)
         for query, (start, end) in enumerate(pairwise(bounds)):
             bits = np.bitwise_count(self.words.take(rows[start:end], axis=0) ^ query_words[query])
             distance[start:end] = bits.sum(axis=1, dtype=np.int32)
-        alive = distance <= self.radius
+        alive = distance <= self.radius_for(flips)
         return self._top_k(len(queries), k, rows[alive], owners[alive], distance[alive])
 
-    def _candidates(self, queries: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    def _candidates(self, queries: np.ndarray, masks: np.ndarray) -> tuple[np.ndarray, ...]:
         keys = substring_keys(queries, self.bits)
         bases = (np.arange(self.tables, dtype=np.int64) * self.stride)[None, :, None]
-        probes = ((keys[:, :, None] ^ self.masks[None, None, :]) + bases).ravel()
+        probes = ((keys[:, :, None] ^ masks[None, None, :]) + bases).ravel()
         starts = self.offsets[probes].astype(np.int64)
         counts = self.offsets[probes + 1] - starts
         # Probes are grouped by query, so each query's candidates are one contiguous slice.

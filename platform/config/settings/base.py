@@ -197,9 +197,15 @@ FACTCHECK_IMAGE_CACHE_BYTES = env_int(
 # The local-descriptor index finds crops and captioned copies that PDQ misses; it keeps up to
 # `per_reference` descriptors per reference (~130 bytes each). Keys: factcheck.core.local_index.
 FACTCHECK_LOCAL_INDEX = {"per_reference": 400}
-# PDQ: exact (flat) search up to flat_max_size hashes, then multi-index hashing with 256/mih_bits
-# tables probed up to mih_flips flips, exact within Hamming radius (256//20)*(3+1)-1 = 47.
-FACTCHECK_PDQ_INDEX = {"flat_max_size": 2_000_000, "mih_bits": 20, "mih_flips": 3}
+# PDQ: exact (flat) search up to INDEX_FLAT_MAX_SIZE hashes, then multi-index hashing with 256/bits
+# tables probed up to mih_flips flips, exact within Hamming radius (256//bits)*(flips+1)-1: 47
+# up to 4M hashes (20-bit substrings), 39 above (24 bits); the 7 rotated/flipped query hashes
+# use mih_dihedral_flips (radius 35 / 29). See factcheck.core.index.BinaryIndexConfig.
+FACTCHECK_PDQ_INDEX = {
+    "mih_bits": None,
+    "mih_flips": 3,
+    "mih_dihedral_flips": 2,
+}
 # OpenMP threads per process for FAISS. FAISS threads spin-wait: several worker processes each
 # running 2 threads on a 2-core machine were 10-30x slower than single-threaded ones.
 FACTCHECK_FAISS_THREADS = env_int("FACTCHECK_FAISS_THREADS", default=1, minimum=1)

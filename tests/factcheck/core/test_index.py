@@ -34,6 +34,7 @@ def test_flat_below_threshold_approximate_above():
     large = PdqIndex.build(HASHES, IDS, BinaryIndexConfig(flat_max_size=100))
     assert (small.kind, large.kind) == ("flat", "mih")
     assert (small.radius, large.radius) == (None, 47)
+    assert (small.dihedral_radius, large.dihedral_radius) == (None, 35)
     vectors = _unit(3000, 16)
     config = FloatIndexConfig(dim=16, flat_max_size=1000, pca_dim=8)
     assert ClipIndex.build(vectors[:1000], IDS[:1000], config).kind == "flat"

@@ -71,3 +71,40 @@ def test_pdq_index_mih_add_remove_and_persist(tmp_path):
     queries = with_flips(CODES[10:20], [20] * 10)
     assert np.array_equal(loaded.search(queries, 3)[0], index.search(queries, 3)[0])
     assert loaded.search(queries, 1)[0][:, 0].tolist() == IDS[10:20].tolist()
+
+
+def test_fewer_flips_search_exactly_the_smaller_radius():
+    index = MultiIndexHash(CODES, IDS, bits=16, flips=2)
+    assert (index.radius, index.radius_for(1), index.radius_for(0)) == (47, 31, 15)
+    queries = with_flips(CODES[:60], [10, 20, 30, 40] * 15, seed=4)
+    for flips in (0, 1):
+        ids, distances = index.search(queries, k=5, flips=flips)
+        truth = brute_force(queries, index.radius_for(flips))
+        for row, expected in enumerate(truth):
+            got = {int(i): int(d) for i, d in zip(ids[row], distances[row], strict=True) if i >= 0}
+            assert got == dict(sorted(expected.items(), key=lambda kv: kv[1])[:5])
+    with pytest.raises(ValueError, match="flips must be between 0 and 2"):
+        index.search(queries, k=1, flips=3)
+
+
+def test_rotated_query_hashes_search_a_smaller_radius(monkeypatch):
+    config = BinaryIndexConfig(flat_max_size=1000, mih_bits=16, mih_flips=2, mih_dihedral_flips=1)
+    index = PdqIndex.build(CODES, IDS, config)
+    assert (index.radius, index.dihedral_radius) == (47, 31)
+    # Row 0 as posted and row 1 rotated, both 40 bits from their originals; row 2 25 bits away.
+    queries = with_flips(CODES[:3], [40, 40, 25], seed=5)
+    ids, distances = index.search(queries, k=1, primary=1)
+    assert ids[:, 0].tolist() == [IDS[0], -1, IDS[2]]
+    assert distances[:, 0].tolist() == [40, 257, 25]
+    assert index.search(queries, k=1)[0][:, 0].tolist() == IDS[:3].tolist()  # all at full radius
+
+
+def test_substring_width_follows_the_index_size(monkeypatch):
+    from factcheck.core import index as index_module
+
+    index = PdqIndex.build(CODES, IDS, BinaryIndexConfig(flat_max_size=1000))
+    assert (index.mih_bits, index.radius, index.dihedral_radius) == (20, 47, 35)
+    monkeypatch.setattr(index_module, "MIH_WIDE_FROM", 1000)
+    assert (index.mih_bits, index.radius, index.dihedral_radius) == (24, 39, 29)
+    pinned = PdqIndex.build(CODES, IDS, BinaryIndexConfig(flat_max_size=1000, mih_bits=16))
+    assert pinned.mih_bits == 16
