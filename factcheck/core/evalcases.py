@@ -1,12 +1,15 @@
 """Deterministic generator of fact-check evaluation cases.
 
     python -m factcheck.core.evalcases OUT_DIR --split tune|test [--seed 0] [--generated 20]
+        [--extra-unrelated 0]
 
 Writes OUT_DIR/originals/*.png (to index), OUT_DIR/queries/*.jpg, OUT_DIR/queries/masks/*.png
 (ground truth, query grid) and OUT_DIR/queries/cases.jsonl. Sources are split into disjoint
 `tune` and `test` sets by source family, so thresholds tuned on `tune` never saw a `test` image.
 Within a split, UNRELATED_FRACTION of the sources are never indexed and serve as unrelated
-queries. Per original: one copy per global transform, one copy per edit kind followed by one
+queries, plus --extra-unrelated procedural images (seeds apart from the split's own and from the
+evaluator's distractors) to measure false matches on more than a handful of queries. Per
+original: one copy per global transform, one copy per edit kind followed by one
 random global transform, all saved as JPEG (quality QUERY_JPEG_QUALITY) like a re-upload.
 """
 
@@ -25,6 +28,7 @@ from factcheck.core.evaledits import EDITS, TRANSFORMS
 from factcheck.core.evalsources import (
     MIN_SOURCE_SIDE,
     Source,
+    generated_image,
     generated_sources,
     limit_size,
     skimage_sources,
@@ -43,6 +47,7 @@ MIN_SOURCE_KEYPOINTS = 150  # an original with fewer cannot be verified geometri
 MIN_PDQ_QUALITY = 30
 MIN_VISIBLE_EDIT = 0.002  # share of the query's pixels the ground-truth edit must cover
 EDIT_ATTEMPTS = 5
+EXTRA_UNRELATED_SEED = 5_000_000  # procedural seeds for --extra-unrelated, per split
 
 
 @dataclass(frozen=True)
@@ -169,6 +174,7 @@ def generate_cases(
     split: str,
     seed: int = 0,
     generated: int = 20,
+    extra_unrelated: int = 0,
     sources: list[Source] | None = None,
     transforms: list[str] | None = None,
     edits: list[str] | None = None,
@@ -182,6 +188,12 @@ def generate_cases(
         sources if sources is not None else default_sources(generated, seed)
     )
     originals, unrelated = split_sources(prepared, split, seed)
+    base_seed = EXTRA_UNRELATED_SEED * (1 + ["tune", "test"].index(split)) + seed * 100_003
+    extra = [
+        Prepared(f"extra-{split}-{i}", f"extra-{split}-{i}", generated_image(base_seed + i))
+        for i in range(extra_unrelated)
+    ]
+    unrelated = unrelated + extra
     writer = CaseWriter(out)
     for index, original in enumerate(originals):
         rng = np.random.default_rng([seed, index])
@@ -232,6 +244,7 @@ def generate_cases(
         "seed": seed,
         "originals": len(originals),
         "unrelated": len(unrelated),
+        "extra_unrelated": len(extra),
         "queries": len(writer.cases),
         "skipped_sources": skipped,
     }
@@ -245,10 +258,19 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--split", choices=["tune", "test"], required=True)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--generated", type=int, default=20, help="procedural images to add")
+    parser.add_argument(
+        "--extra-unrelated", type=int, default=0, help="procedural unrelated queries to add"
+    )
     args = parser.parse_args(argv)
     print(
         json.dumps(
-            generate_cases(args.out_dir, split=args.split, seed=args.seed, generated=args.generated)
+            generate_cases(
+                args.out_dir,
+                split=args.split,
+                seed=args.seed,
+                generated=args.generated,
+                extra_unrelated=args.extra_unrelated,
+            )
         )
     )
 

@@ -109,3 +109,30 @@ def test_pdq_reach_of_copies(tmp_path):
     assert set(reach) == {"all", "copy:crop", "copy:caption"}
     assert reach["all"]["within_256"] == 1.0 and reach["all"]["n"] > 0
     assert reach["copy:crop"]["within_31"] <= reach["copy:crop"]["within_256"]
+
+
+def test_extra_unrelated_queries_are_procedural_never_indexed_and_differ_per_split(tmp_path):
+    def cases(split: str) -> tuple[dict, list[dict]]:
+        meta = generate_cases(
+            tmp_path / split,
+            split=split,
+            seed=3,
+            extra_unrelated=3,
+            sources=_sources()[:2],
+            transforms=["jpeg"],
+            edits=[],
+        )
+        lines = (tmp_path / split / "queries/cases.jsonl").read_text().splitlines()
+        return meta, [json.loads(line) for line in lines]
+
+    meta, test = cases("test")
+    extra = [c for c in test if c["source"].startswith("extra-test-")]
+    assert meta["extra_unrelated"] == 3 and len(extra) == 3
+    assert all(c["group"] == "unrelated" and c["expected"] is None for c in extra)
+    originals = {p.name for p in (tmp_path / "test/originals").iterdir()}
+    assert not any(c["source"] in name for c in extra for name in originals)
+    _, tune = cases("tune")
+    tune_extra = [c for c in tune if c["source"].startswith("extra-tune-")]
+    first_test = cv2.imread(str(tmp_path / "test" / extra[0]["query"]))
+    first_tune = cv2.imread(str(tmp_path / "tune" / tune_extra[0]["query"]))
+    assert first_test.shape != first_tune.shape or not np.array_equal(first_test, first_tune)
