@@ -8,7 +8,7 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/provenant
 
-.PHONY: install run test lint format services system-packages worker clean
+.PHONY: install run test lint format services system-packages worker beat clean
 
 # Debian packages the tests use: Chromium for the browser tests (Playwright drives it; it never
 # downloads a browser of its own) and the photo packages the evaluation sets are built from.
@@ -34,6 +34,9 @@ run: install
 
 worker: install
 	$(BIN)/celery -A config worker --loglevel=INFO -Q default,ingest,analyze,index,deliver
+
+beat: install  # periodic repairs (settings.CELERY_BEAT_SCHEDULE); run exactly one
+	$(BIN)/celery -A config beat --loglevel=INFO -s var/celerybeat-schedule
 
 lint: install
 	$(BIN)/ruff check .

@@ -261,6 +261,7 @@ def delivery_redeliver(*, delivery: Delivery, actor: User | None = None) -> Deli
 # A pending delivery this far past its due time has lost its task (broker restart, a listener
 # that failed after commit); the resume command sends it again.
 RESUME_GRACE = timedelta(minutes=5)
+RESUME_LOOKBACK = timedelta(hours=48)  # how far back the scheduled repair (and the command) look
 
 
 @dataclass(frozen=True)

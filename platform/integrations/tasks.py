@@ -7,8 +7,17 @@ from typing import Any
 
 from celery import shared_task
 
-from integrations.fetching import MEDIA_FETCH_MAX_ATTEMPTS, inbound_media_fetch
-from integrations.outbound import DELIVERY_LEASE, delivery_attempt
+from integrations.fetching import (
+    MEDIA_FETCH_MAX_ATTEMPTS,
+    inbound_fetches_resume,
+    inbound_media_fetch,
+)
+from integrations.outbound import (
+    DELIVERY_LEASE,
+    RESUME_LOOKBACK,
+    deliveries_resume,
+    delivery_attempt,
+)
 
 
 @shared_task(
@@ -32,3 +41,14 @@ def deliver_webhook(self: Any, delivery_id: int) -> str:
     except Exception as error:
         raise self.retry(exc=error, countdown=DELIVERY_LEASE.total_seconds()) from error
     return outcome.status if outcome is not None else "skipped"
+
+
+@shared_task(name="integrations.resume_deliveries")
+def resume_deliveries() -> str:
+    """`webhooks_resume` on a schedule (settings.CELERY_BEAT_SCHEDULE, the `beat` process)."""
+    resumed = deliveries_resume(since=RESUME_LOOKBACK)
+    fetches = inbound_fetches_resume(since=RESUME_LOOKBACK)
+    return (
+        f"{resumed.deliveries_created} created, {resumed.deliveries_requeued} requeued, "
+        f"{fetches} fetches requeued"
+    )

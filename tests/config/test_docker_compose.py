@@ -6,7 +6,7 @@ import pytest
 import yaml
 
 REPO_DIR = Path(__file__).resolve().parents[2]
-APP_SERVICES = ("web", "worker", "worker-gpu")
+APP_SERVICES = ("web", "worker", "beat", "worker-gpu")
 REQUIRED_APP_ENV = {
     "DJANGO_SETTINGS_MODULE", "DATABASE_URL", "CELERY_BROKER_URL", "DATA_DIR", "SECRET_KEY",
     "ALLOWED_HOSTS",
@@ -20,7 +20,7 @@ def compose() -> dict:
 
 def test_services_and_images(compose: dict) -> None:
     services = compose["services"]
-    assert {"web", "worker", "postgres", "redis", "worker-gpu"} <= set(services)
+    assert {"web", "worker", "beat", "postgres", "redis", "worker-gpu"} <= set(services)
     for name in ("postgres", "redis"):
         image = services[name]["image"]
         assert ":" in image and not image.endswith(":latest"), image
@@ -54,6 +54,12 @@ def test_commands_use_the_documented_entry_points(compose: dict) -> None:
     assert "gunicorn config.wsgi" in services["web"]["command"]
     assert "manage.py migrate" in services["web"]["command"]
     assert services["worker"]["command"].startswith("celery -A config worker")
+    # One beat per deployment, its schedule on the data volume, its pid for the healthcheck.
+    beat = services["beat"]["command"]
+    assert beat.startswith("celery -A config beat") and "-s /data/" in beat
+    assert "--pidfile /tmp/celerybeat.pid" in beat
+    assert "/tmp/celerybeat.pid" in services["beat"]["healthcheck"]["test"][1]
+    assert "deploy" not in services["beat"], "never scale beat"
     assert "8000:8000" in services["web"]["ports"]
 
 

@@ -358,3 +358,20 @@ def test_during_a_rotation_events_verify_with_either_secret(
     assert len(latest.headers["webhook-signature"].split(" ")) == 1
     with pytest.raises(ValueError, match="no valid signature"):
         verified(latest, sns.webhook_secret)
+
+
+def test_beat_schedules_the_same_repair(
+    receiver, submission, django_capture_on_commit_callbacks, settings
+) -> None:
+    from config.celery import app
+    from integrations.tasks import resume_deliveries
+
+    entry = settings.CELERY_BEAT_SCHEDULE["webhooks-resume"]
+    assert entry["task"] == resume_deliveries.name and entry["task"] in app.tasks
+    assert entry["schedule"] == settings.WEBHOOKS_RESUME_EVERY_SECONDS
+    event_emit(type=SUBMISSION_ANALYZED, submission=submission, data={})  # never committed
+    with django_capture_on_commit_callbacks(execute=True):
+        summary = resume_deliveries.delay().get()
+    assert summary.startswith("1 created, 0 requeued")
+    assert Delivery.objects.get().status == Delivery.Status.DELIVERED
+    assert len(receiver.requests) == 1

@@ -165,6 +165,15 @@ CELERY_TASK_ROUTES.update(
 CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TIMEZONE = TIME_ZONE
+# Periodic jobs, run by `celery -A config beat` (the compose `beat` service, `make beat`): the
+# repair of lost webhook deliveries and media fetches (integrations.tasks.resume_deliveries).
+WEBHOOKS_RESUME_EVERY_SECONDS = env_int("WEBHOOKS_RESUME_EVERY_SECONDS", default=300, minimum=10)
+CELERY_BEAT_SCHEDULE = {
+    "webhooks-resume": {
+        "task": "integrations.resume_deliveries",
+        "schedule": WEBHOOKS_RESUME_EVERY_SECONDS,
+    }
+}
 
 LOG_LEVEL = env_str("LOG_LEVEL", "INFO")
 LOGGING = {

@@ -4,7 +4,7 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from integrations.fetching import inbound_fetches_resume
-from integrations.outbound import deliveries_resume
+from integrations.outbound import RESUME_LOOKBACK, deliveries_resume
 
 MAX_SINCE_HOURS = 24 * 7
 
@@ -12,13 +12,18 @@ MAX_SINCE_HOURS = 24 * 7
 class Command(BaseCommand):
     help = (
         "Repair what lost tasks left behind: create missing deliveries for recent events, queue "
-        "overdue deliveries and stalled media fetches again. Safe to run from cron every few "
-        "minutes: it never sends a delivered event twice nor makes a second submission."
+        "overdue deliveries and stalled media fetches again. The `beat` process runs the same "
+        "repair every WEBHOOKS_RESUME_EVERY_SECONDS; it never sends a delivered event twice nor "
+        "makes a second submission."
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument(
-            "--since", type=float, default=48, metavar="HOURS", help="Look back this far."
+            "--since",
+            type=float,
+            default=RESUME_LOOKBACK.total_seconds() / 3600,
+            metavar="HOURS",
+            help="Look back this far.",
         )
 
     def handle(self, *args: Any, **options: Any) -> None:
