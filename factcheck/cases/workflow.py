@@ -20,32 +20,10 @@ STATUS_CLOSED = "closed"
 MAX_STATUS_LENGTH = 32
 MAX_RATING_LENGTH = 64
 
-# The first status is where new cases start.
-DEFAULT_CASE_STATUSES: dict[str, list[str]] = {
-    "new": ["investigating", STATUS_CLOSED],
-    "investigating": [STATUS_RATED, STATUS_CLOSED],
-    STATUS_RATED: ["investigating", STATUS_PUBLISHED, STATUS_CLOSED],
-    STATUS_PUBLISHED: [STATUS_CLOSED],
-    STATUS_CLOSED: ["investigating"],
-}
-
-DEFAULT_CLAIMREVIEW_RATINGS: dict[str, object] = {
-    "worst": 1,
-    "best": 5,
-    "scale": {
-        "false": 1,
-        "altered": 2,
-        "misleading": 2,
-        "missing_context": 3,
-        "mostly_true": 4,
-        "true": 5,
-    },
-}
-
 
 def case_statuses() -> dict[str, tuple[str, ...]]:
     """Status -> statuses it may move to, in the configured order (the first is initial)."""
-    raw = getattr(settings, "CASE_STATUSES", None) or DEFAULT_CASE_STATUSES
+    raw = getattr(settings, "CASE_STATUSES", None)  # defaults: config/settings/base.py
     if not isinstance(raw, dict) or not raw:
         raise ImproperlyConfigured("CASE_STATUSES must be a non-empty dict status -> [statuses]")
     statuses = {str(name): tuple(str(t) for t in targets) for name, targets in raw.items()}
@@ -81,7 +59,7 @@ class RatingScale:
 
 
 def rating_scale() -> RatingScale:
-    raw = getattr(settings, "CLAIMREVIEW_RATINGS", None) or DEFAULT_CLAIMREVIEW_RATINGS
+    raw = getattr(settings, "CLAIMREVIEW_RATINGS", None)  # defaults: config/settings/base.py
     try:
         worst, best = int(raw["worst"]), int(raw["best"])
         values = {str(name): int(value) for name, value in dict(raw["scale"]).items()}
