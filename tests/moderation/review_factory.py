@@ -15,6 +15,7 @@ from PIL import Image, ImageDraw
 
 from accounts.models import ApiClient
 from factcheck.models import Reference
+from factcheck.selectors import reference_summary
 from mediastore.services import media_store
 from moderation.models import Report, ReportArtifact, ReviewItem, Submission
 
@@ -96,17 +97,7 @@ def report_document(
         x, y, w, h = EDIT_BOX
         matches.append(
             {
-                "reference": {
-                    "id": str(reference.pk),
-                    "external_id": reference.external_id,
-                    "source": reference.source,
-                    "url": reference.url,
-                    "credit": reference.credit,
-                    "caption": reference.caption,
-                    "published_at": reference.published_at.isoformat()
-                    if reference.published_at
-                    else None,
-                },
+                "reference": reference_summary(reference),
                 "similarity": 0.93,
                 "inliers": 412,
                 "transform": [[1.0, 0.0, 0.0], [0.0, 1.0, 0.0], [0.0, 0.0, 1.0]],
