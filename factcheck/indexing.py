@@ -86,9 +86,14 @@ def index_reader(name: str) -> IndexStore:
     """The process-wide reader of one index (models and indexes load once per process)."""
     key = (str(index_dir()), name)
     if key not in _stores:
-        faiss.omp_set_num_threads(settings.FACTCHECK_FAISS_THREADS)
+        faiss_threads_apply()
         _stores[key] = IndexStore(index_dir(), name)
     return _stores[key]
+
+
+def faiss_threads_apply() -> None:
+    """FAISS's OpenMP threads for searches and verification's 2-NN (FACTCHECK_FAISS_THREADS)."""
+    faiss.omp_set_num_threads(settings.FACTCHECK_FAISS_THREADS)
 
 
 @contextmanager

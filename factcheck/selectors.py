@@ -22,7 +22,13 @@ from django.conf import settings
 from factcheck.core.clip import ClipEmbedder
 from factcheck.core.localize import aligned_reference
 from factcheck.core.matcher import Match, MatchConfig, MatchResult, match_image, match_references
-from factcheck.indexing import CLIP_INDEX, LOCAL_INDEX, PDQ_INDEX, index_reader
+from factcheck.indexing import (
+    CLIP_INDEX,
+    LOCAL_INDEX,
+    PDQ_INDEX,
+    faiss_threads_apply,
+    index_reader,
+)
 from factcheck.models import Reference
 from factcheck.reference_source import ReferenceMissing, stored_references
 
@@ -77,6 +83,7 @@ def image_matches(*, image: np.ndarray) -> ImageMatches:
 def reference_ids_matching(*, image: np.ndarray, reference_ids: list[int]) -> ImageMatches:
     """Like `image_matches`, restricted to verifying the given references (no index search)."""
     _check_image(image)
+    faiss_threads_apply()  # no index is read here, but verification's 2-NN runs on FAISS
     result = match_references(
         image,
         reference_ids=[int(ref_id) for ref_id in reference_ids],

@@ -1,31 +1,35 @@
 """Throughput of the submission accept path: POST /api/v1/submissions/ against gunicorn.
 
-    python scripts/bench_accept.py [--seconds 20] [--workers 4] [--clients 16] [--side 320]
+    python scripts/bench_accept.py [--seconds 20] [--workers 2] [--threads 8] [--clients 16]
 
-Starts gunicorn (production settings, behind a pretend TLS proxy: X-Forwarded-Proto) on
-loopback with its own PostgreSQL database, DATA_DIR and Redis database; creates an API client;
-posts distinct JPEGs (no two requests share content, so nothing is deduplicated) from
---clients concurrent connections for --seconds; prints requests/s and latency percentiles. The
+Starts gunicorn (production settings, behind a pretend TLS proxy: X-Forwarded-Proto; gthread
+workers as the Dockerfile runs them) on loopback with its own PostgreSQL database, DATA_DIR and
+Redis database; creates an API client; posts distinct JPEGs (no two requests share content, so
+nothing is deduplicated) over --clients keep-alive connections for --seconds; prints requests/s,
+latency percentiles and CPU time per request of gunicorn, of the load generator (one process,
+non-blocking sockets, requests built before the clock starts) and of the whole machine. The
 enqueued analysis tasks wait in Redis (no worker runs) and are dropped at the end.
 """
 
 from __future__ import annotations
 
 import argparse
-import http.client
 import io
 import json
 import multiprocessing
 import os
+import re
 import secrets
+import selectors
 import socket
 import statistics
 import subprocess
 import sys
-import threading
 import time
 import uuid
 from pathlib import Path
+
+from measure import free_port, require_empty_broker, tree_cpu_seconds
 
 REPO_DIR = Path(__file__).resolve().parents[1]
 ENV = {
@@ -40,6 +44,8 @@ ENV = {
 for _key, _value in ENV.items():
     os.environ.setdefault(_key, _value)
 sys.path[:0] = [str(REPO_DIR), str(REPO_DIR / "platform")]
+MAX_RATE = 600  # requests per second the prebuilt requests can sustain for --seconds
+SERVICES = ("postgres", "redis-server")
 
 
 def setup() -> str:
@@ -90,82 +96,134 @@ def multipart(content: bytes, external_id: str) -> tuple[bytes, str]:
     return b"".join(parts), f"multipart/form-data; boundary={boundary}"
 
 
-def client_process(port: int, token: str, images: list[bytes], threads: int, until: float, out):
+def raw_request(port: int, token: str, content: bytes, external_id: str) -> bytes:
+    """One complete HTTP/1.1 request, built before the clock starts."""
+    body, content_type = multipart(content, external_id)
+    head = (
+        "POST /api/v1/submissions/ HTTP/1.1\r\n"
+        f"Host: 127.0.0.1:{port}\r\n"
+        f"Authorization: Bearer {token}\r\n"
+        f"Content-Type: {content_type}\r\n"
+        f"Content-Length: {len(body)}\r\n"
+        "X-Forwarded-Proto: https\r\n\r\n"
+    )
+    return head.encode() + body
+
+
+_CONTENT_LENGTH = re.compile(rb"\r\ncontent-length:\s*(\d+)", re.IGNORECASE)
+_CLOSE = re.compile(rb"\r\nconnection:\s*close", re.IGNORECASE)
+
+
+class _Exchange:
+    """One keep-alive connection: send a prebuilt request, read one response, repeat."""
+
+    def __init__(self, port: int) -> None:
+        self.port = port
+        self.socket = self._connect()
+        self.outgoing = memoryview(b"")
+        self.incoming = bytearray()
+        self.started = 0.0
+
+    def _connect(self) -> socket.socket:
+        connection = socket.create_connection(("127.0.0.1", self.port), timeout=30)
+        connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        connection.setblocking(False)
+        return connection
+
+    def reconnect(self) -> None:
+        self.socket.close()
+        self.socket = self._connect()
+
+    def response(self) -> tuple[int, bool] | None:
+        """(status, server closes) once a whole response is in, else None."""
+        head_end = self.incoming.find(b"\r\n\r\n")
+        if head_end < 0:
+            return None
+        head = bytes(self.incoming[:head_end])
+        length = _CONTENT_LENGTH.search(head)
+        total = head_end + 4 + (int(length.group(1)) if length else 0)
+        if len(self.incoming) < total:
+            return None
+        del self.incoming[:total]
+        return int(head[9:12]), bool(_CLOSE.search(head))
+
+
+def client_process(port: int, requests: list[bytes], connections: int, until: float, out):
+    """Drive `connections` keep-alive connections from one thread (non-blocking sockets and a
+    selector), so the load generator costs far less CPU than the server it measures; each
+    request is sent once (distinct content), and the process reports its own CPU time."""
+    cpu_started = time.process_time()
     latencies: list[float] = []
     failures: list[int] = []
-    lock = threading.Lock()
-    counter = iter(range(len(images)))
+    pending = iter(requests)
+    selector = selectors.DefaultSelector()
 
-    def loop() -> None:
-        connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)  # keep-alive
-        while time.time() < until:
-            with lock:
-                index = next(counter, None)
-            if index is None:
-                return
-            body, content_type = multipart(images[index], f"bench-{os.getpid()}-{index}")
-            started = time.perf_counter()
-            connection.request(
-                "POST",
-                "/api/v1/submissions/",
-                body=body,
-                headers={
-                    "Authorization": f"Bearer {token}",
-                    "Content-Type": content_type,
-                    "X-Forwarded-Proto": "https",
-                },
-            )
-            response = connection.getresponse()
-            response.read()
-            if response.will_close:
-                connection.close()
-            with lock:
-                if response.status == 202:
-                    latencies.append((time.perf_counter() - started) * 1000)
-                else:
-                    failures.append(response.status)
+    def send_next(exchange: _Exchange) -> bool:
+        request = next(pending, None) if time.time() < until else None
+        if request is None:
+            selector.unregister(exchange.socket)
+            exchange.socket.close()
+            return False
+        exchange.outgoing = memoryview(request)
+        exchange.started = time.perf_counter()
+        selector.modify(exchange.socket, selectors.EVENT_WRITE, exchange)
+        return True
 
-    workers = [threading.Thread(target=loop) for _ in range(threads)]
-    for worker in workers:
-        worker.start()
-    for worker in workers:
-        worker.join()
-    out.put((latencies, failures))
+    active = 0
+    for _ in range(connections):
+        exchange = _Exchange(port)
+        selector.register(exchange.socket, selectors.EVENT_WRITE, exchange)
+        active += send_next(exchange)
+    while active:
+        for key, events in selector.select(timeout=30):
+            exchange = key.data
+            if events & selectors.EVENT_WRITE:
+                sent = exchange.socket.send(exchange.outgoing)
+                exchange.outgoing = exchange.outgoing[sent:]
+                if not exchange.outgoing:
+                    selector.modify(exchange.socket, selectors.EVENT_READ, exchange)
+                continue
+            data = exchange.socket.recv(65536)
+            if not data:
+                raise SystemExit("the server closed a connection in the middle of a response")
+            exchange.incoming += data
+            answer = exchange.response()
+            if answer is None:
+                continue
+            status, closes = answer
+            if status == 202:
+                latencies.append((time.perf_counter() - exchange.started) * 1000)
+            else:
+                failures.append(status)
+            if closes:
+                selector.unregister(exchange.socket)
+                exchange.reconnect()
+                selector.register(exchange.socket, selectors.EVENT_WRITE, exchange)
+            active -= not send_next(exchange)
+    out.put((latencies, failures, time.process_time() - cpu_started))
 
 
-def tree_cpu_seconds(pid: int) -> float:
-    """User + system CPU time of a process and its children (Linux /proc), in seconds."""
+def named_cpu_seconds(names: tuple[str, ...]) -> float:
+    """User + system CPU time of every process whose command name is in `names` (Linux /proc);
+    PostgreSQL backends come and go, so compare totals over a run only as an estimate."""
     ticks = os.sysconf("SC_CLK_TCK")
-    total, pending = 0.0, [pid]
-    while pending:
-        current = pending.pop()
+    total = 0.0
+    for stat in Path("/proc").glob("[0-9]*/stat"):
         try:
-            fields = Path(f"/proc/{current}/stat").read_text().rsplit(")", 1)[1].split()
-            children = Path(f"/proc/{current}/task/{current}/children").read_text().split()
+            text = stat.read_text()
         except OSError:
             continue
-        total += (int(fields[11]) + int(fields[12])) / ticks  # utime, stime
-        pending += [int(child) for child in children]
+        name, fields = text[text.index("(") + 1 : text.rindex(")")], text.rsplit(")", 1)[1].split()
+        if name in names:
+            total += (int(fields[11]) + int(fields[12])) / ticks
     return total
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-def require_empty_broker() -> None:
-    """Refuse a Redis database someone else is using: our worker would eat their tasks, and the
-    final flush would drop them."""
-    import redis
-
-    keys = redis.Redis.from_url(os.environ["CELERY_BROKER_URL"]).dbsize()
-    if keys:
-        raise SystemExit(
-            f"{os.environ['CELERY_BROKER_URL']} holds {keys} keys: it is in use; set "
-            "CELERY_BROKER_URL to an empty Redis database"
-        )
+def machine_busy_seconds() -> float:
+    """CPU time all cores spent outside idle and I/O wait since boot (Linux /proc/stat)."""
+    fields = [int(value) for value in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    idle = fields[3] + fields[4]
+    return (sum(fields[:8]) - idle) / os.sysconf("SC_CLK_TCK")
 
 
 def main() -> None:
@@ -175,7 +233,7 @@ def main() -> None:
     parser.add_argument(
         "--threads", type=int, default=8, help="threads per worker (gthread; 1 = sync workers)"
     )
-    parser.add_argument("--clients", type=int, default=16, help="concurrent connections")
+    parser.add_argument("--clients", type=int, default=16, help="concurrent keep-alive connections")
     parser.add_argument("--side", type=int, default=320, help="pixel side of the JPEGs")
     options = parser.parse_args()
     require_empty_broker()
@@ -183,10 +241,12 @@ def main() -> None:
     from moderation.models import Submission
 
     rows_before = Submission.objects.count()
-    processes = 2
-    per_process = int(options.seconds * 600 / processes) + 50  # more than can be sent
-    images = [make_images(per_process, options.side, seed) for seed in range(processes)]
     port = free_port()
+    count = int(options.seconds * MAX_RATE) + 50  # more than can be sent: none is sent twice
+    requests = [
+        raw_request(port, token, content, f"bench-{index}")
+        for index, content in enumerate(make_images(count, options.side, seed=1))
+    ]
     gunicorn = subprocess.Popen(
         [str(Path(sys.executable).parent / "gunicorn"), "config.wsgi", "-b",
          f"127.0.0.1:{port}", "-w", str(options.workers), "--log-level", "warning",
@@ -209,45 +269,52 @@ def main() -> None:
         # Warm-up: every gunicorn worker imports the URL conf and opens its connections on its
         # first requests; those seconds are start-up, not the accept path.
         warm: multiprocessing.Queue = multiprocessing.Queue()
-        warm_images = make_images(options.workers * 8, options.side, seed=99)
-        client_process(port, token, warm_images, options.workers * 2, time.time() + 120, warm)
+        warm_requests = [
+            raw_request(port, token, content, f"warm-{index}")
+            for index, content in enumerate(make_images(options.workers * 16, options.side, 99))
+        ]
+        client_process(port, warm_requests, options.workers * 2, time.time() + 120, warm)
         warm.get()
         cpu_before = tree_cpu_seconds(gunicorn.pid)
+        machine_before = machine_busy_seconds()
+        services_before = named_cpu_seconds(SERVICES)
         queue: multiprocessing.Queue = multiprocessing.Queue()
         until = time.time() + options.seconds
         started = time.perf_counter()
-        children = [
-            multiprocessing.Process(
-                target=client_process,
-                args=(port, token, images[i], options.clients // processes, until, queue),
-            )
-            for i in range(processes)
-        ]
-        for child in children:
-            child.start()
-        results = [queue.get() for _ in children]
-        for child in children:
-            child.join()
+        child = multiprocessing.Process(
+            target=client_process, args=(port, requests, options.clients, until, queue)
+        )
+        child.start()
+        latencies, failures, client_cpu = queue.get()
+        child.join()
         elapsed = time.perf_counter() - started
         server_cpu = tree_cpu_seconds(gunicorn.pid) - cpu_before
+        machine_cpu = machine_busy_seconds() - machine_before
+        services_cpu = named_cpu_seconds(SERVICES) - services_before
     finally:
         gunicorn.terminate()
         gunicorn.wait(timeout=30)
         redis.Redis.from_url(os.environ["CELERY_BROKER_URL"]).flushdb()
-    latencies = sorted(ms for batch, _ in results for ms in batch)
-    failures = [status for _, batch in results for status in batch]
+    latencies.sort()
+    accepted = max(1, len(latencies))
     summary = {
         "accepted": len(latencies),
         "failed": len(failures),
+        "failed_statuses": sorted(set(failures)),
         "seconds": round(elapsed, 1),
         "requests_per_second": round(len(latencies) / elapsed, 1),
         "latency_ms": {
             "p50": round(statistics.median(latencies), 1),
             "p95": round(latencies[int(0.95 * (len(latencies) - 1))], 1),
         },
-        "gunicorn_cpu_ms_per_request": round(server_cpu * 1000 / max(1, len(latencies)), 1),
+        "gunicorn_cpu_ms_per_request": round(server_cpu * 1000 / accepted, 2),
+        "load_generator_cpu_ms_per_request": round(client_cpu * 1000 / accepted, 2),
+        "postgres_and_redis_cpu_ms_per_request": round(services_cpu * 1000 / accepted, 2),
+        # Everything the machine did meanwhile, PostgreSQL and Redis included (and, on a shared
+        # machine, other people's jobs).
+        "machine_cpu_ms_per_request": round(machine_cpu * 1000 / accepted, 2),
         "load_average_1min_at_end": os.getloadavg()[0],
-        "image_bytes_mean": round(statistics.mean(len(b) for b in images[0][:100])),
+        "image_bytes_mean": round(statistics.mean(len(b) for b in requests[:100])),
         "rows_created": Submission.objects.count() - rows_before,
     }
     print(json.dumps(summary, indent=2))

@@ -24,6 +24,8 @@ import sys
 import time
 from pathlib import Path
 
+from measure import percentile, require_empty_broker, tree_cpu_seconds
+
 REPO_DIR = Path(__file__).resolve().parents[1]
 DEFAULTS = {
     "DATABASE_URL": "postgres://postgres@127.0.0.1:5432/provenant_bench_pipeline",
@@ -145,44 +147,6 @@ def analyse_one(content: bytes, timeout: float) -> tuple[float, dict]:
     elapsed = time.perf_counter() - started
     report = Report.objects.filter(submission=submission, is_current=True).first()
     return elapsed, (report.document if report else {"failed": status})
-
-
-def tree_cpu_seconds(pid: int) -> float:
-    """User + system CPU time of a process and its children (Linux /proc), in seconds.
-
-    CPU time barely depends on what else loads the machine, unlike wall-clock latency.
-    """
-    ticks = os.sysconf("SC_CLK_TCK")
-    total = 0.0
-    pending = [pid]
-    while pending:
-        current = pending.pop()
-        try:
-            fields = Path(f"/proc/{current}/stat").read_text().rsplit(")", 1)[1].split()
-            children = Path(f"/proc/{current}/task/{current}/children").read_text().split()
-        except OSError:
-            continue
-        total += (int(fields[11]) + int(fields[12])) / ticks  # utime, stime
-        pending += [int(child) for child in children]
-    return total
-
-
-def percentile(values: list[float], fraction: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(fraction * (len(ordered) - 1)))]
-
-
-def require_empty_broker() -> None:
-    """Refuse a Redis database someone else is using: our worker would eat their tasks, and the
-    final flush would drop them."""
-    import redis
-
-    keys = redis.Redis.from_url(os.environ["CELERY_BROKER_URL"]).dbsize()
-    if keys:
-        raise SystemExit(
-            f"{os.environ['CELERY_BROKER_URL']} holds {keys} keys: it is in use; set "
-            "CELERY_BROKER_URL to an empty Redis database"
-        )
 
 
 def main() -> None:

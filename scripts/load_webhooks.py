@@ -31,6 +31,8 @@ from urllib.parse import urlsplit
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "platform"))
 
+from measure import percentile, tree_cpu_seconds
+
 from integrations.signing import signed_headers
 
 MAX_REQUESTS = 50_000
@@ -73,28 +75,6 @@ def payload(kind: str, number: int, run_id: str) -> bytes:
     return json.dumps({"type": "content.created", "data": data}).encode()
 
 
-def process_tree_cpu_seconds(pid: int) -> float:
-    """User + system CPU of a process and its children (gunicorn master and workers), Linux."""
-    ticks = os.sysconf("SC_CLK_TCK")
-    total = 0.0
-    pending = [pid]
-    while pending:
-        current = pending.pop()
-        try:
-            fields = Path(f"/proc/{current}/stat").read_text().rsplit(")", 1)[1].split()
-            total += (int(fields[11]) + int(fields[12])) / ticks
-            for task in Path(f"/proc/{current}/task").iterdir():
-                pending.extend(int(child) for child in (task / "children").read_text().split())
-        except (FileNotFoundError, ProcessLookupError):
-            continue
-    return total
-
-
-def percentile(values: list[float], fraction: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(fraction * (len(ordered) - 1)))]
-
-
 def run(args: argparse.Namespace) -> dict[str, object]:
     host, port, prefix = loopback_only(args.base_url)
     path = f"{prefix}/api/v1/webhooks/inbound/{args.client}/"
@@ -135,7 +115,7 @@ def run(args: argparse.Namespace) -> dict[str, object]:
         connection.close()
 
     threads = [threading.Thread(target=worker) for _ in range(args.concurrency)]
-    server_cpu = process_tree_cpu_seconds(args.server_pid) if args.server_pid else 0.0
+    server_cpu = tree_cpu_seconds(args.server_pid) if args.server_pid else 0.0
     started = time.perf_counter()
     for thread in threads:
         thread.start()
@@ -143,7 +123,7 @@ def run(args: argparse.Namespace) -> dict[str, object]:
         thread.join()
     wall = time.perf_counter() - started
     if args.server_pid:
-        server_cpu = process_tree_cpu_seconds(args.server_pid) - server_cpu
+        server_cpu = tree_cpu_seconds(args.server_pid) - server_cpu
     ok = sum(count for status, count in statuses.items() if status.startswith("2"))
     return {
         "requests": len(latencies),

@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import cv2
+import faiss
 import numpy as np
 
 from factcheck.core.features import Features
@@ -51,12 +52,18 @@ def ratio_matches(
     """Matched (query_points, reference_points) passing Lowe's ratio test."""
     if len(query) < 2 or len(reference) < 2:
         return np.zeros((0, 2), np.float32), np.zeros((0, 2), np.float32)
-    matcher = cv2.BFMatcher(cv2.NORM_L2)
-    pairs = matcher.knnMatch(query.descriptors, reference.descriptors, k=2)
-    good = [p[0] for p in pairs if len(p) == 2 and p[0].distance < ratio * p[1].distance]
-    query_idx = np.array([m.queryIdx for m in good], dtype=np.int64)
-    reference_idx = np.array([m.trainIdx for m in good], dtype=np.int64)
-    return query.points[query_idx], reference.points[reference_idx]
+    # Exact brute-force 2-NN, as cv2.BFMatcher(NORM_L2).knnMatch, but through BLAS (FAISS):
+    # ~2.5x less CPU for 1,500 x 1,500 descriptors, and verification runs for every candidate.
+    # FAISS gives squared distances (clamped: BLAS rounding can dip below 0), so Lowe's ratio
+    # applies squared.
+    squared, nearest = faiss.knn(
+        np.ascontiguousarray(query.descriptors, np.float32),
+        np.ascontiguousarray(reference.descriptors, np.float32),
+        2,
+    )
+    squared = np.maximum(squared, 0.0)
+    good = squared[:, 0] < ratio * ratio * squared[:, 1]
+    return query.points[good], reference.points[nearest[good, 0]]
 
 
 def polygon_area(points: np.ndarray) -> float:

@@ -9,8 +9,9 @@ from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from django.db import IntegrityError, transaction
 
-from mediastore.images import FORMAT_EXTENSIONS, inspect_image
+from mediastore.images import FORMAT_EXTENSIONS, ImageInfo, inspect_image
 from mediastore.models import MediaObject
+from mediastore.selectors import media_by_sha256
 
 
 @dataclass(frozen=True)
@@ -19,19 +20,33 @@ class StoredMedia:
     created: bool
 
 
+@dataclass(frozen=True)
+class PreparedMedia:
+    """New content, validated and written to storage; its row is made by media_row_create."""
+
+    sha256: str
+    name: str
+    info: ImageInfo
+    size: int
+
+
 def media_storage_name(sha256: str, image_format: str) -> str:
     return f"objects/{sha256[:2]}/{sha256[2:4]}/{sha256}.{FORMAT_EXTENSIONS[image_format]}"
 
 
-def media_store(*, content: bytes, allow_animated: bool = True) -> StoredMedia:
-    """Validate the image and store it once; storing the same bytes again returns the same row.
+def media_prepare(
+    *, content: bytes, sha256: str = "", allow_animated: bool = True
+) -> MediaObject | PreparedMedia:
+    """The stored row for content already known; otherwise validate and write the file.
 
     Raises ImageRejected before anything is written when the bytes are not an acceptable image.
+    For a caller that creates the row inside its own transaction (one commit for the media row
+    and what refers to it); media_store does both steps.
     """
-    sha256 = hashlib.sha256(content).hexdigest()
-    existing = MediaObject.objects.filter(sha256=sha256).first()
+    sha256 = sha256 or hashlib.sha256(content).hexdigest()
+    existing = media_by_sha256(sha256)
     if existing is not None:
-        return StoredMedia(existing, created=False)
+        return existing
     info = inspect_image(content, allow_animated=allow_animated)
     name = media_storage_name(sha256, info.format)
     # Same name means same bytes, so an existing file (a concurrent or interrupted store) is reused.
@@ -39,19 +54,36 @@ def media_store(*, content: bytes, allow_animated: bool = True) -> StoredMedia:
         saved = default_storage.save(name, ContentFile(content))
         if saved != name:
             default_storage.delete(saved)
+    return PreparedMedia(sha256=sha256, name=name, info=info, size=len(content))
+
+
+def media_row_create(prepared: PreparedMedia) -> MediaObject:
+    """The row of prepared media. Raises IntegrityError when a concurrent store made it first
+    (inside a transaction, which is then broken: roll it back, or use a savepoint)."""
+    return MediaObject.objects.create(
+        sha256=prepared.sha256,
+        file=prepared.name,
+        mime=prepared.info.mime,
+        format=prepared.info.format,
+        size=prepared.size,
+        width=prepared.info.width,
+        height=prepared.info.height,
+    )
+
+
+def media_store(*, content: bytes, allow_animated: bool = True) -> StoredMedia:
+    """Validate the image and store it once; storing the same bytes again returns the same row.
+
+    Raises ImageRejected before anything is written when the bytes are not an acceptable image.
+    """
+    prepared = media_prepare(content=content, allow_animated=allow_animated)
+    if isinstance(prepared, MediaObject):
+        return StoredMedia(prepared, created=False)
     try:
         with transaction.atomic():
-            media = MediaObject.objects.create(
-                sha256=sha256,
-                file=name,
-                mime=info.mime,
-                format=info.format,
-                size=len(content),
-                width=info.width,
-                height=info.height,
-            )
+            media = media_row_create(prepared)
     except IntegrityError:
-        return StoredMedia(MediaObject.objects.get(sha256=sha256), created=False)
+        return StoredMedia(MediaObject.objects.get(sha256=prepared.sha256), created=False)
     return StoredMedia(media, created=True)
 
 

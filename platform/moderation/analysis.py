@@ -24,7 +24,6 @@ from django.urls import reverse
 
 from mediastore.images import ImageRejected
 from mediastore.services import media_read
-from moderation import rendering
 from moderation.events import SUBMISSION_ANALYZED, VERDICT_CHANGED, event_emit
 from moderation.models import Report, ReportArtifact, ReviewItem, Submission
 from moderation.pipeline import Analysis, image_analyze
@@ -72,6 +71,7 @@ def submission_analyze(*, submission_id: int, reason: str = "") -> Report | None
             content=media_read(submission.media),
             input_name=submission_input_name(submission),
             text=submission.text,
+            encode_artifacts=True,
         )
     except ImageRejected as error:
         _fail(submission_id, f"the image cannot be analysed: {error}")
@@ -112,10 +112,7 @@ def report_store(
     version, and `verdict.changed` as well whenever the label differs from the previous version.
     """
     # Encoding happens before the row lock is taken: the lock is held for database writes only.
-    artifacts = {
-        kind: (rendering.png_encode(image), image.shape[1], image.shape[0])
-        for kind, image in analysis.artifact_images().items()
-    }
+    artifacts = analysis.artifact_pngs()
     with transaction.atomic():
         submission = (
             Submission.objects.select_for_update(of=("self",))

@@ -49,6 +49,10 @@ class DecodedImage:
     format: str
 
 
+# One stored artifact: (PNG bytes, width, height).
+EncodedArtifact = tuple[bytes, int, int]
+
+
 @dataclass
 class Analysis:
     """One analysed image: the report document plus the arrays its artifacts are drawn from."""
@@ -60,21 +64,68 @@ class Analysis:
     aligned_reference: np.ndarray | None = None
     forensic_map: np.ndarray | None = None
     faces: list[dict[str, Any]] = field(default_factory=list)
+    # Artifacts already encoded while the analysis ran (image_analyze(encode_artifacts=True)).
+    encoded: dict[str, EncodedArtifact] = field(default_factory=dict)
 
     def artifact_images(self) -> dict[str, np.ndarray]:
         """Every artifact that applies, by ReportArtifact kind (rendered on demand)."""
-        images: dict[str, np.ndarray] = {}
-        if self.edit_mask is not None:
-            images["edit_mask"] = self.edit_mask
-            images["edit_overlay"] = rendering.edit_overlay(self.image, self.edit_mask)
-        if self.aligned_reference is not None:
-            images["aligned_reference"] = self.aligned_reference
-        if self.forensic_map is not None:
-            images["forensic_map"] = self.forensic_map
-            images["forensic_overlay"] = rendering.forensic_overlay(self.image, self.forensic_map)
-        if self.faces:
-            images["faces_overlay"] = rendering.faces_overlay(self.image, self.faces)
-        return images
+        return {
+            **_match_artifacts(self.image, self.edit_mask, self.aligned_reference),
+            **_detection_artifacts(self.image, self.forensic_map, self.faces),
+        }
+
+    def artifact_pngs(self) -> dict[str, EncodedArtifact]:
+        """Every artifact that applies as PNG, by kind; encoded now unless already done."""
+        kinds = set(_match_artifact_kinds(self.edit_mask, self.aligned_reference))
+        kinds |= set(_detection_artifact_kinds(self.forensic_map, self.faces))
+        if kinds <= set(self.encoded):
+            return {kind: self.encoded[kind] for kind in ARTIFACT_KINDS if kind in kinds}
+        return {
+            kind: self.encoded.get(kind) or _encoded(image)
+            for kind, image in self.artifact_images().items()
+        }
+
+
+def _match_artifact_kinds(edit_mask: Any, aligned_reference: Any) -> list[str]:
+    kinds = ["edit_mask", "edit_overlay"] if edit_mask is not None else []
+    return kinds + (["aligned_reference"] if aligned_reference is not None else [])
+
+
+def _detection_artifact_kinds(forensic_map: Any, faces: list[dict[str, Any]]) -> list[str]:
+    kinds = ["forensic_map", "forensic_overlay"] if forensic_map is not None else []
+    return kinds + (["faces_overlay"] if faces else [])
+
+
+def _match_artifacts(
+    image: np.ndarray, edit_mask: np.ndarray | None, aligned_reference: np.ndarray | None
+) -> dict[str, np.ndarray]:
+    images: dict[str, np.ndarray] = {}
+    if edit_mask is not None:
+        images["edit_mask"] = edit_mask
+        images["edit_overlay"] = rendering.edit_overlay(image, edit_mask)
+    if aligned_reference is not None:
+        images["aligned_reference"] = aligned_reference
+    return images
+
+
+def _detection_artifacts(
+    image: np.ndarray, forensic_map: np.ndarray | None, faces: list[dict[str, Any]]
+) -> dict[str, np.ndarray]:
+    images: dict[str, np.ndarray] = {}
+    if forensic_map is not None:
+        images["forensic_map"] = forensic_map
+        images["forensic_overlay"] = rendering.forensic_overlay(image, forensic_map)
+    if faces:
+        images["faces_overlay"] = rendering.faces_overlay(image, faces)
+    return images
+
+
+def _encoded(image: np.ndarray) -> EncodedArtifact:
+    return rendering.png_encode(image), image.shape[1], image.shape[0]
+
+
+def _encode_all(images: dict[str, np.ndarray]) -> dict[str, EncodedArtifact]:
+    return {kind: _encoded(image) for kind, image in images.items()}
 
 
 def image_decode(content: bytes) -> DecodedImage:
@@ -122,9 +173,18 @@ def _engine_pool() -> ThreadPoolExecutor:
         return _pool
 
 
-def _timed(function: Any, image: np.ndarray) -> tuple[Any, float]:
+def _detect(
+    image: np.ndarray, encode_artifacts: bool
+) -> tuple[detection_selectors.DetectionOutcome, float, dict[str, EncodedArtifact]]:
+    """Detection, then (if asked) its artifacts' PNGs: the helper thread encodes them while
+    fact-check matching still runs on the caller's thread."""
     began = time.perf_counter()
-    return function(image=image), _elapsed_ms(began)
+    outcome = detection_selectors.image_detection(image=image)
+    elapsed = _elapsed_ms(began)
+    encoded: dict[str, EncodedArtifact] = {}
+    if encode_artifacts and outcome.applicable:
+        encoded = _encode_all(_detection_artifacts(image, outcome.forensic_map, outcome.faces))
+    return outcome, elapsed, encoded
 
 
 def _elapsed_ms(started: float) -> float:
@@ -132,10 +192,17 @@ def _elapsed_ms(started: float) -> float:
 
 
 def image_analyze(
-    *, content: bytes, input_name: str, text: str = "", decoded: DecodedImage | None = None
+    *,
+    content: bytes,
+    input_name: str,
+    text: str = "",
+    decoded: DecodedImage | None = None,
+    encode_artifacts: bool = False,
 ) -> Analysis:
     """Run the whole pipeline on one image's bytes (`decoded`: the caller already decoded them).
 
+    `encode_artifacts`: also encode every artifact as PNG (Analysis.encoded), each engine's on
+    its own thread as soon as that engine is done, for a caller that stores them all.
     Raises ImageRejected for bad input and detection.selectors.DetectionUnavailable when the
     detector files are broken.
     """
@@ -147,11 +214,19 @@ def image_analyze(
     # Detection runs in a helper thread while fact-check matching runs here: both spend most of
     # their time in native code that releases the GIL, and matching stays on this thread because
     # it reads the database (the caller's connection and transaction).
-    detection_future = _engine_pool().submit(_timed, detection_selectors.image_detection, image)
+    detection_future = _engine_pool().submit(_detect, image, encode_artifacts)
     began = time.perf_counter()
     found = factcheck_selectors.image_matches(image=image)
     timings["factcheck"] = _elapsed_ms(began)
-    outcome, timings["detection"] = detection_future.result()
+    encoded: dict[str, EncodedArtifact] = {}
+    if encode_artifacts and found.matches:
+        began = time.perf_counter()
+        encoded = _encode_all(
+            _match_artifacts(image, found.edit_masks[0], found.aligned_references[0])
+        )
+        timings["match_artifacts"] = _elapsed_ms(began)
+    outcome, timings["detection"], detection_encoded = detection_future.result()
+    encoded.update(detection_encoded)
 
     began = time.perf_counter()
     height, width = image.shape[:2]
@@ -209,4 +284,5 @@ def image_analyze(
         aligned_reference=found.aligned_references[0] if found.matches else None,
         forensic_map=outcome.forensic_map if outcome.applicable else None,
         faces=list(outcome.faces),
+        encoded=encoded,
     )

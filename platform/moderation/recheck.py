@@ -71,6 +71,7 @@ def submission_recheck(*, submission_id: int, reference_ids: list[int]) -> Repor
         input_name=submission_input_name(submission),
         text=submission.text,
         decoded=decoded,
+        encode_artifacts=True,
     )
     names = ", ".join(str(ref_id) for ref_id in reference_ids[:5])
     return report_store(

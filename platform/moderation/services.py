@@ -13,13 +13,16 @@ from django.db import IntegrityError, transaction
 
 from accounts.models import ApiClient, User
 from accounts.services import audit_record
-from mediastore.services import media_store
+from mediastore.services import PreparedMedia, media_prepare, media_row_create
 from moderation.models import Submission
 
 MAX_IDEMPOTENCY_KEY_LENGTH = 200
 MAX_EXTERNAL_ID_LENGTH = 200
 MAX_PLATFORM_LENGTH = 100
 MAX_TEXT_LENGTH = 20_000
+# Tries of the create transaction: a second one when a concurrent upload of the same content
+# created its media row first (that row is then reused).
+MEDIA_RACE_ATTEMPTS = 2
 
 
 class SubmissionError(ValueError):
@@ -89,34 +92,44 @@ def submission_create_or_replay(
     existing = _replay(caller, idempotency_key, sha256)
     if existing is not None:
         return SubmissionCreated(existing, created=False)
-    stored = media_store(content=content)  # raises ImageRejected before writing anything
-    try:
-        with transaction.atomic():
-            submission = Submission.objects.create(
-                client=client,
-                source=source,
-                external_id=external_id,
-                text=text,
-                media=stored.media,
-                created_by=caller,
-                platform=platform,
-                metadata=metadata or {},
-                idempotency_key=idempotency_key if caller is not None else "",
-            )
-            audit_record(
-                actor=caller,
-                action="submission.create",
-                target=submission,
-                data={"source": source, "external_id": external_id, "media": sha256},
-            )
-            _enqueue_analysis(submission.pk)
-    except IntegrityError:
-        # The same key raced in from a concurrent retry: the first one wins.
-        existing = _replay(caller, idempotency_key, sha256)
-        if existing is None:
-            raise
-        return SubmissionCreated(existing, created=False)
-    return SubmissionCreated(submission, created=True)
+    for attempt in range(MEDIA_RACE_ATTEMPTS):
+        # Raises ImageRejected before writing anything; new media gets its row in the same
+        # transaction as the submission and its audit entry (one commit per accepted upload).
+        prepared = media_prepare(content=content, sha256=sha256)
+        try:
+            with transaction.atomic():
+                media = (
+                    media_row_create(prepared) if isinstance(prepared, PreparedMedia) else prepared
+                )
+                submission = Submission.objects.create(
+                    client=client,
+                    source=source,
+                    external_id=external_id,
+                    text=text,
+                    media=media,
+                    created_by=caller,
+                    platform=platform,
+                    metadata=metadata or {},
+                    idempotency_key=idempotency_key if caller is not None else "",
+                )
+                audit_record(
+                    actor=caller,
+                    action="submission.create",
+                    target=submission,
+                    data={"source": source, "external_id": external_id, "media": sha256},
+                )
+                _enqueue_analysis(submission.pk)
+        except IntegrityError:
+            # The same key raced in from a concurrent retry: the first one wins. Or the same
+            # content was stored concurrently: the next attempt finds and reuses its row.
+            existing = _replay(caller, idempotency_key, sha256)
+            if existing is not None:
+                return SubmissionCreated(existing, created=False)
+            if attempt + 1 == MEDIA_RACE_ATTEMPTS or not isinstance(prepared, PreparedMedia):
+                raise
+        else:
+            return SubmissionCreated(submission, created=True)
+    raise AssertionError("unreachable: the last attempt returns or raises")
 
 
 def submission_create(

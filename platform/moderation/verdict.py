@@ -27,7 +27,7 @@ NO_EVIDENCE = "no_evidence"
 NOT_APPLICABLE = "not_applicable"
 LABELS = (EDITED_COPY, UNALTERED_COPY, LIKELY_MANIPULATED, NO_EVIDENCE, NOT_APPLICABLE)
 
-# Same cut as the shipped detector config (detection/models/multitask-v1.json, thresholds
+# Same cut as the shipped detector config (detection/models/multitask-v3.json, thresholds
 # .likely_manipulated): the probability is calibrated, so 0.5 means "as likely as not".
 LIKELY_MANIPULATED_THRESHOLD = 0.5
 # A verified match is decisive: even a barely verified one outweighs the detectors 4:1.

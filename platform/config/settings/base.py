@@ -133,6 +133,9 @@ SPECTACULAR_SETTINGS = {
 # acknowledged late and re-queued if its worker dies, and no task may outlive the broker's
 # visibility timeout, or Redis would hand it to a second worker while the first still runs it.
 CELERY_BROKER_URL = env_str("CELERY_BROKER_URL") or None
+if CELERY_BROKER_URL and CELERY_BROKER_URL.split("://", 1)[0] in ("redis", "rediss"):
+    # kombu's Redis transport with one reusable client per channel (config.broker).
+    CELERY_BROKER_TRANSPORT = "config.broker:Transport"
 CELERY_TASK_ALWAYS_EAGER = CELERY_BROKER_URL is None
 CELERY_TASK_EAGER_PROPAGATES = True
 CELERY_TASK_ACKS_LATE = True
@@ -162,9 +165,6 @@ CELERY_TASK_ROUTES.update(
         "integrations.deliver_webhook": {"queue": "deliver"},
     }
 )
-CELERY_TASK_SERIALIZER = "json"
-CELERY_ACCEPT_CONTENT = ["json"]
-CELERY_TIMEZONE = TIME_ZONE
 # Periodic jobs, run by `celery -A config beat` (the compose `beat` service, `make beat`): the
 # repair of lost webhook deliveries and media fetches (integrations.tasks.resume_deliveries).
 WEBHOOKS_RESUME_EVERY_SECONDS = env_int("WEBHOOKS_RESUME_EVERY_SECONDS", default=300, minimum=10)
@@ -174,6 +174,9 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": WEBHOOKS_RESUME_EVERY_SECONDS,
     }
 }
+CELERY_TASK_SERIALIZER = "json"
+CELERY_ACCEPT_CONTENT = ["json"]
+CELERY_TIMEZONE = TIME_ZONE
 
 LOG_LEVEL = env_str("LOG_LEVEL", "INFO")
 LOGGING = {

@@ -2,7 +2,7 @@ import cv2
 import numpy as np
 
 from factcheck.core.features import FeatureConfig, Features, extract_features
-from factcheck.core.verify import VerifyConfig, transform_problem, verify
+from factcheck.core.verify import VerifyConfig, ratio_matches, transform_problem, verify
 
 CONFIG = FeatureConfig(working_size=640, max_keypoints=1000)
 
@@ -66,3 +66,28 @@ def test_transform_sanity_checks():
     assert "scale" in transform_problem(np.diag([40.0, 40.0, 1.0]), config)
     assert "anisotropic" in transform_problem(np.diag([5.0, 0.5, 1.0]), config)
     assert "degenerate" in transform_problem(np.full((3, 3), np.nan), config)
+
+
+def _bf_ratio_matches(query: Features, reference: Features, ratio: float) -> list[tuple]:
+    """The ratio test as OpenCV's brute-force matcher computes it (the previous implementation)."""
+    pairs = cv2.BFMatcher(cv2.NORM_L2).knnMatch(query.descriptors, reference.descriptors, k=2)
+    good = [p[0] for p in pairs if len(p) == 2 and p[0].distance < ratio * p[1].distance]
+    return sorted(
+        (*query.points[m.queryIdx].tolist(), *reference.points[m.trainIdx].tolist()) for m in good
+    )
+
+
+def test_ratio_matches_equal_opencvs_brute_force_matcher(astronaut, coffee, scene, other_scene):
+    reference = extract_features(astronaut, CONFIG)
+    edited = astronaut.copy()
+    edited[100:220, 200:330] = coffee[:120, :130]
+    matched: list[int] = []
+    for image in (edited, astronaut[50:450, 80:500], coffee, scene, other_scene):
+        query = extract_features(image, CONFIG)
+        query_points, reference_points = ratio_matches(query, reference, 0.8)
+        found = sorted(
+            (*q, *r) for q, r in zip(query_points.tolist(), reference_points.tolist(), strict=True)
+        )
+        assert found == _bf_ratio_matches(query, reference, 0.8)
+        matched.append(len(found))
+    assert min(matched[:2]) > 100 and max(matched[2:]) < 20  # copies match, others hardly

@@ -1,0 +1,52 @@
+"""Helpers shared by the benchmark and load scripts (run as `python scripts/NAME.py`, so this
+folder is on sys.path): process CPU time from /proc, percentiles, a loopback port, and the
+guard against borrowing a Redis database someone else uses."""
+
+from __future__ import annotations
+
+import os
+import socket
+from pathlib import Path
+
+
+def tree_cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process and its children (Linux /proc), in seconds.
+
+    CPU time barely depends on what else loads the machine, unlike wall-clock latency.
+    """
+    ticks = os.sysconf("SC_CLK_TCK")
+    total, pending = 0.0, [pid]
+    while pending:
+        current = pending.pop()
+        try:
+            fields = Path(f"/proc/{current}/stat").read_text().rsplit(")", 1)[1].split()
+            children = Path(f"/proc/{current}/task/{current}/children").read_text().split()
+        except OSError:
+            continue
+        total += (int(fields[11]) + int(fields[12])) / ticks  # utime, stime
+        pending += [int(child) for child in children]
+    return total
+
+
+def percentile(values: list[float], fraction: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(fraction * (len(ordered) - 1)))]
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def require_empty_broker() -> None:
+    """Refuse a Redis database someone else is using: our worker would eat their tasks, and the
+    final flush would drop them."""
+    import redis
+
+    keys = redis.Redis.from_url(os.environ["CELERY_BROKER_URL"]).dbsize()
+    if keys:
+        raise SystemExit(
+            f"{os.environ['CELERY_BROKER_URL']} holds {keys} keys: it is in use; set "
+            "CELERY_BROKER_URL to an empty Redis database"
+        )
