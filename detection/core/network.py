@@ -18,6 +18,9 @@ from torch import nn
 
 INPUT_SIZE = 256
 ENCODER_STRIDE = 16  # input pixels per bottleneck cell; image sides must be multiples of it
+# With NetworkConfig.map_score, the map logits are averaged over cells of this many pixels (one
+# bottleneck cell) and the largest cell average in a window joins the classification logit.
+MAP_SCORE_CELL = ENCODER_STRIDE
 CHECKPOINT_FORMAT = "provenant-multitask/1"
 
 
@@ -27,9 +30,16 @@ class NetworkConfig:
 
     widths: tuple[int, ...] = (24, 40, 80, 128)
     residual_channels: bool = True  # feed fixed SRM high-pass residuals next to RGB
+    # Add a learned multiple of the pooled segmentation logits to the image logit (v3 on), so
+    # the image score is tied to the dense, much better supervised map.
+    map_score: bool = False
 
     def to_dict(self) -> dict[str, object]:
-        return {"widths": list(self.widths), "residual_channels": self.residual_channels}
+        return {
+            "widths": list(self.widths),
+            "residual_channels": self.residual_channels,
+            "map_score": self.map_score,
+        }
 
     @classmethod
     def from_dict(cls, data: dict[str, object]) -> NetworkConfig:
@@ -37,6 +47,7 @@ class NetworkConfig:
         return cls(
             widths=tuple(int(w) for w in widths),
             residual_channels=bool(data.get("residual_channels", True)),
+            map_score=bool(data.get("map_score", False)),
         )
 
 
@@ -100,6 +111,8 @@ class MultiTaskNet(nn.Module):
         self.up2 = SeparableConv(w3 + w2, w2)
         self.up1 = SeparableConv(w2 + w1, w1)
         self.head = nn.Conv2d(w1, 4, 1)  # 4 = 2x2 sub-pixels, restored by pixel_shuffle
+        if self.config.map_score:
+            self.map_gain = nn.Parameter(torch.tensor(0.5))
 
     def _inputs(self, rgb: torch.Tensor) -> torch.Tensor:
         centred = (rgb - 0.5) / 0.25
@@ -113,7 +126,12 @@ class MultiTaskNet(nn.Module):
     def forward(self, rgb: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         bottleneck, skips = self._encode(rgb)
         pooled = torch.cat([bottleneck.mean(dim=(2, 3)), bottleneck.amax(dim=(2, 3))], dim=1)
-        return self.classifier(pooled).squeeze(1), self._decode(bottleneck, skips)
+        logit = self.classifier(pooled).squeeze(1)
+        map_logits = self._decode(bottleneck, skips)
+        if self.config.map_score:
+            cells = F.avg_pool2d(map_logits, MAP_SCORE_CELL)
+            logit = logit + self.map_gain * cells.amax(dim=(1, 2, 3))
+        return logit, map_logits
 
     def dense(self, rgb: torch.Tensor, window: int) -> tuple[torch.Tensor, torch.Tensor]:
         """One pass over a whole image (no tile seams in the map). Classification logits are
@@ -129,7 +147,12 @@ class MultiTaskNet(nn.Module):
         peak = F.max_pool2d(bottleneck, cells, stride)
         pooled = torch.cat([mean, peak], dim=1).permute(0, 2, 3, 1)
         window_logits = self.classifier(pooled).squeeze(-1)
-        return window_logits, self._decode(bottleneck, skips)
+        map_logits = self._decode(bottleneck, skips)
+        if self.config.map_score:
+            map_cells = F.avg_pool2d(map_logits, MAP_SCORE_CELL)
+            peaks = F.max_pool2d(map_cells, cells, stride)[:, 0]
+            window_logits = window_logits + self.map_gain * peaks
+        return window_logits, map_logits
 
     def _encode(self, rgb: torch.Tensor) -> tuple[torch.Tensor, list[torch.Tensor]]:
         s1 = self.stem(F.pixel_unshuffle(self._inputs(rgb), 2))

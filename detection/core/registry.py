@@ -19,7 +19,7 @@ from detection.core.imaging import check_applicable, to_rgb_uint8
 from detection.core.interface import Detector, DetectorConfig, DetectorResult
 
 MODELS_DIR = Path(__file__).resolve().parents[1] / "models"
-DEFAULT_NETWORK_CONFIG = MODELS_DIR / "multitask-v1.json"
+DEFAULT_NETWORK_CONFIG = MODELS_DIR / "multitask-v3.json"
 FORENSIC_VERSION = "1"
 FORENSIC_CONFIGS = (
     DetectorConfig(name="ela", version=FORENSIC_VERSION, kind="ela"),

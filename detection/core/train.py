@@ -1,6 +1,6 @@
 """Training loop for the multi-task network on self-supervised manipulations (CPU, deterministic).
 
-Entry point: `train_model(TrainingConfig(...), Path("detection/models/multitask-v1.pt"))`.
+Entry point: `train_model(TrainingConfig(...), Path("detection/models/multitask-v3.pt"))`.
 Only the "train" source split is read; calibration and test sources stay unseen.
 """
 
@@ -11,9 +11,10 @@ import math
 import sys
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
+import cv2
 import numpy as np
 import torch
 import torch.nn.functional as F
@@ -26,7 +27,7 @@ from detection.core.network import (
     save_checkpoint,
 )
 from detection.core.sources import group_of_name, load_split
-from detection.core.synth import make_training_pair
+from detection.core.synth import Sample, degrade, make_training_pair, manipulate, random_crop
 from detection.core.userdata import LabelledItem, make_example
 
 # A "fake" crop whose changed area shrank below this after degradation carries no usable signal;
@@ -34,6 +35,14 @@ from detection.core.userdata import LabelledItem, make_example
 MIN_FAKE_FRACTION = 0.003
 DICE_WEIGHT = 0.5
 WARMUP_STEPS = 50
+# Data modes. "crops" (v1, v2): the edit is made on a crop a little larger than the input and
+# the crop is shrunk to the input. "shared" (v3): each example is made exactly as evaluation
+# makes its images and inference prepares them -- a 512-1024 px crop, edited at that size,
+# shared (resize + JPEG), downscaled to max_side like inference -- and then a random window of
+# the input size is cut from it. Edited regions then have the size (often larger than a
+# window) and the resampling history they have at inference.
+DATA_MODES = ("crops", "shared")
+SHARED_MIN_SIDE, SHARED_MAX_SIDE = 512, 1024  # as evaluate.EVAL_MIN_SIDE / EVAL_MAX_SIDE
 
 
 @dataclass
@@ -54,6 +63,8 @@ class TrainingConfig:
     # Share of each batch drawn from user data sets, when any are given.
     user_fraction: float = 0.5
     init_from: str | None = None  # checkpoint to fine-tune instead of starting from scratch
+    data_mode: str = "crops"  # one of DATA_MODES
+    max_side: int = 512  # "shared" mode: inference's analysis size (config "max_side")
 
 
 def seed_everything(seed: int, threads: int) -> None:
@@ -74,7 +85,12 @@ class PairStream:
         chain_probability: float = 0.0,
         user_items: list[LabelledItem] | None = None,
         user_fraction: float = 0.5,
+        data_mode: str = "crops",
+        max_side: int = 512,
     ) -> None:
+        if data_mode not in DATA_MODES:
+            raise ValueError(f"unknown data mode {data_mode!r}; expected one of {DATA_MODES}")
+        self.data_mode, self.max_side = data_mode, max_side
         if len(sources) < 2:
             raise ValueError("training needs at least two source images")
         self.chain_probability = chain_probability
@@ -93,13 +109,18 @@ class PairStream:
         first_group, second_group = self.rng.choice(len(self.groups), 2, replace=False)
         first = self.rng.choice(self.groups[first_group])
         second = self.rng.choice(self.groups[second_group])
-        sample = make_training_pair(
-            self.images[first],
-            self.images[second],
-            self.rng,
-            self.size,
-            chain_probability=self.chain_probability,
-        )
+        if self.data_mode == "shared":
+            sample = shared_view(
+                self.images[first], self.images[second], self.rng, self.size, self.max_side
+            )
+        else:
+            sample = make_training_pair(
+                self.images[first],
+                self.images[second],
+                self.rng,
+                self.size,
+                chain_probability=self.chain_probability,
+            )
         fake = sample.mask.mean() >= MIN_FAKE_FRACTION
         return sample.image, sample.mask if fake else np.zeros_like(sample.mask), float(fake), True
 
@@ -131,6 +152,38 @@ class PairStream:
             torch.tensor(labels),
             torch.tensor(known),
         )
+
+
+def shared_view(
+    image: np.ndarray,
+    donor: np.ndarray,
+    rng: np.random.Generator,
+    size: int,
+    max_side: int,
+    fake_probability: float = 0.5,
+) -> Sample:
+    """A size x size window of an image made the way evaluation makes its images (edited or
+    not at 512-1024 px, then resized and recompressed) and prepared the way inference prepares
+    them (downscaled to max_side, tiny images upscaled to one window)."""
+    from detection.core.inference import _prepare
+
+    side = min(int(rng.integers(SHARED_MIN_SIDE, SHARED_MAX_SIDE + 1)), *image.shape[:2])
+    crop = random_crop(image, side, rng)
+    if rng.random() < fake_probability:
+        sample = manipulate(crop, random_crop(donor, side, rng), rng)
+    else:
+        sample = Sample(crop, np.zeros(crop.shape[:2], np.uint8), "real")
+    shared = degrade(sample, rng)
+    prepared = _prepare(shared.image, max_side, size)
+    mask = shared.mask
+    if prepared.shape[:2] != mask.shape:
+        mask = cv2.resize(
+            mask, (prepared.shape[1], prepared.shape[0]), interpolation=cv2.INTER_NEAREST
+        )
+    y = int(rng.integers(0, prepared.shape[0] - size + 1))
+    x = int(rng.integers(0, prepared.shape[1] - size + 1))
+    window = np.ascontiguousarray(prepared[y : y + size, x : x + size])
+    return Sample(window, np.ascontiguousarray(mask[y : y + size, x : x + size]), sample.kind)
 
 
 def to_tensor_batch(images: list[np.ndarray]) -> torch.Tensor:
@@ -182,6 +235,13 @@ def _initial_model(config: TrainingConfig) -> MultiTaskNet:
     if config.init_from is None:
         return MultiTaskNet(config.network).train()
     model = load_checkpoint(config.init_from)  # its architecture wins over config.network
+    if config.network.map_score and not model.config.map_score:
+        # Fine-tuning adds the map-score term: new parameters start at their defaults.
+        upgraded = MultiTaskNet(replace(model.config, map_score=True))
+        result = upgraded.load_state_dict(model.state_dict(), strict=False)
+        if result.unexpected_keys or set(result.missing_keys) != {"map_gain"}:
+            raise ValueError(f"cannot add the map score to {config.init_from}: {result}")
+        model = upgraded
     config.network = model.config
     return model.train()
 
@@ -205,6 +265,8 @@ def train_model(
         chain_probability=config.chain_probability,
         user_items=user_items,
         user_fraction=config.user_fraction,
+        data_mode=config.data_mode,
+        max_side=config.max_side,
     )
     model = _initial_model(config)
     optimiser = torch.optim.AdamW(
@@ -277,7 +339,7 @@ def write_detector_config(
         "weights_licence": WEIGHTS_LICENCE,
         "input_size": input_size,
         "tile": input_size,
-        "max_side": 512,
+        "max_side": int(summary["config"].get("max_side", 512)),
         "thresholds": {"likely_manipulated": 0.5, "map": 0.5},
         "training": {
             "data": TRAINING_DATA,
@@ -308,6 +370,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--dice-weight", type=float, default=DICE_WEIGHT)
     parser.add_argument("--chain-probability", type=float, default=0.0)
     parser.add_argument("--init-from", help="checkpoint to fine-tune")
+    parser.add_argument("--data-mode", choices=DATA_MODES, default="crops")
+    parser.add_argument("--map-score", action="store_true", help="image logit uses the map")
     args = parser.parse_args(argv)
     config = TrainingConfig(
         steps=args.steps,
@@ -317,10 +381,11 @@ def main(argv: list[str] | None = None) -> None:
         seed=args.seed,
         threads=args.threads,
         max_minutes=args.max_minutes,
-        network=NetworkConfig(residual_channels=not args.no_residual),
+        network=NetworkConfig(residual_channels=not args.no_residual, map_score=args.map_score),
         dice_weight=args.dice_weight,
         chain_probability=args.chain_probability,
         init_from=args.init_from,
+        data_mode=args.data_mode,
     )
     summary = train_model(config, args.output)
     command = "python -m detection.core.train " + " ".join(

@@ -200,3 +200,31 @@ def test_evaluate_detector_names_a_corrupt_checkpoint(tiny_config: Path) -> None
     tiny_config.with_name("tiny.pt").write_bytes(b"garbage")
     with pytest.raises(CommandError, match=r"tiny\.pt"):
         call_command("evaluate_detector", "--config", str(tiny_config), "--count", "4")
+
+
+def test_train_detector_shared_mode_adds_the_map_score_to_a_checkpoint(tmp_path: Path) -> None:
+    torch.manual_seed(0)
+    start = tmp_path / "start.pt"
+    save_checkpoint(MultiTaskNet(NetworkConfig(widths=(8, 8, 16, 16))), start)
+    output = tmp_path / "shared.pt"
+    _run("train_detector", "--output", str(output), *TINY, "--calibration-count", "0",
+         "--init-from", str(start), "--data-mode", "shared", "--map-score")  # fmt: skip
+    model = load_checkpoint(output)
+    assert model.config.widths == (8, 8, 16, 16) and model.config.map_score
+    command = json.loads(output.with_suffix(".json").read_text())["training"]["command"]
+    assert "--data-mode shared --map-score" in command
+
+
+def test_shared_view_is_an_inference_sized_window_with_its_mask() -> None:
+    photo, donor = data.astronaut(), data.coffee()
+    views = [
+        train.shared_view(photo, donor, np.random.default_rng(seed), 64, 128) for seed in range(8)
+    ]
+    for view in views:
+        assert view.image.shape == (64, 64, 3) and view.mask.shape == (64, 64)
+        assert set(np.unique(view.mask)) <= {0, 1}
+        if view.kind == "real":
+            assert not view.mask.any()
+    assert any(view.mask.any() for view in views)
+    again = train.shared_view(photo, donor, np.random.default_rng(3), 64, 128)
+    assert np.array_equal(again.image, views[3].image) and again.kind == views[3].kind

@@ -11,8 +11,14 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from detection.core.evaluate import calibrate_detector
-from detection.core.network import ENCODER_STRIDE, CheckpointError
-from detection.core.train import DICE_WEIGHT, TrainingConfig, train_model, write_detector_config
+from detection.core.network import ENCODER_STRIDE, CheckpointError, NetworkConfig
+from detection.core.train import (
+    DATA_MODES,
+    DICE_WEIGHT,
+    TrainingConfig,
+    train_model,
+    write_detector_config,
+)
 from detection.core.userdata import LabelledItem, faceforensics_items, openforensics_items
 
 MIN_INPUT_SIZE = 2 * ENCODER_STRIDE  # the decoder needs at least a 2x2 bottleneck
@@ -56,6 +62,8 @@ REPRODUCING_OPTIONS = (
     "dice_weight",
     "chain_probability",
     "init_from",
+    "data_mode",
+    "map_score",
     "model_version",
     "faceforensics",
     "openforensics",
@@ -69,7 +77,10 @@ def reproducing_command(options: dict[str, Any], output: Path) -> str:
     words = ["python", "manage.py", "train_detector", "--output", str(output)]
     for name in REPRODUCING_OPTIONS:
         value = options.get(name)
-        if value is None:
+        if value is None or value is False:
+            continue
+        if value is True:  # a flag
+            words.append("--" + name.replace("_", "-"))
             continue
         words.append("--" + name.replace("_", "-"))
         words += [str(v) for v in value] if isinstance(value, list | tuple) else [str(value)]
@@ -109,6 +120,17 @@ class Command(BaseCommand):
             default=default.chain_probability,
         )
         parser.add_argument("--init-from", type=Path, help="checkpoint to fine-tune")
+        parser.add_argument(
+            "--data-mode",
+            choices=DATA_MODES,
+            default=default.data_mode,
+            help="crops: v1/v2 recipe; shared: windows of evaluation-like shared images",
+        )
+        parser.add_argument(
+            "--map-score",
+            action="store_true",
+            help="add the pooled segmentation logits to the image logit",
+        )
         parser.add_argument(
             "--model-version", default="custom", help="detector version in the JSON"
         )
@@ -167,6 +189,8 @@ class Command(BaseCommand):
             chain_probability=options["chain_probability"],
             user_fraction=options["user_fraction"],
             init_from=str(options["init_from"]) if options["init_from"] else None,
+            data_mode=options["data_mode"],
+            network=NetworkConfig(map_score=options["map_score"]),
         )
         try:
             summary = train_model(config, output, user_items, progress=self.stdout.write)

@@ -77,3 +77,31 @@ def test_detector_returns_map_on_the_original_grid() -> None:
     assert 0.0 <= result.score <= 1.0
     assert set(result.features) == {"max_logit", "mean_logit", "map_peak", "map_area"}
     assert 0.0 <= detector.score_crop(image[:50, :40]) <= 1.0
+
+
+def test_map_score_dense_pass_matches_forward_on_a_single_window() -> None:
+    torch.manual_seed(0)
+    model = MultiTaskNet(NetworkConfig(map_score=True)).eval()
+    with torch.no_grad():
+        model.map_gain.fill_(0.7)
+        batch = torch.rand(1, 3, 256, 256)
+        image_logit, map_logits = model(batch)
+        window_logits, _ = model.dense(batch, 256)
+        plain = MultiTaskNet(NetworkConfig())
+        plain.load_state_dict(model.state_dict(), strict=False)
+        plain_logit, _ = plain.eval()(batch)
+    assert torch.allclose(window_logits.ravel(), image_logit, atol=1e-5)
+    pooled = torch.nn.functional.avg_pool2d(map_logits, 16).max()
+    assert torch.allclose(image_logit, plain_logit + 0.7 * pooled, atol=1e-5)
+
+
+def test_checkpoints_without_map_score_load_as_before(tmp_path: Path) -> None:
+    path = tmp_path / "old.pt"
+    save_checkpoint(MultiTaskNet(), path)
+    payload = torch.load(path, weights_only=True)
+    del payload["config"]["map_score"]  # as written before the option existed (v1, v2)
+    torch.save(payload, path)
+    assert load_checkpoint(path).config.map_score is False
+    scored = tmp_path / "scored.pt"
+    save_checkpoint(MultiTaskNet(NetworkConfig(map_score=True)), scored)
+    assert load_checkpoint(scored).config.map_score is True

@@ -33,6 +33,12 @@ EXPECTED = {
         "map_at_100_150": 0.80484,
         "max_logit": 1.795234,
     },
+    "multitask-v3": {
+        "score": 0.987892,
+        "map_mean": 0.194214,
+        "map_at_100_150": 0.74005,
+        "max_logit": 4.401701,
+    },
 }
 
 

@@ -41,3 +41,12 @@ def test_generation_is_deterministic_for_a_seed(images) -> None:
     first = synth.make_training_pair(image, donor, np.random.default_rng(7), 64)
     second = synth.make_training_pair(image, donor, np.random.default_rng(7), 64)
     assert (first.image == second.image).all() and (first.mask == second.mask).all()
+
+
+def test_shared_training_views_use_the_evaluation_image_sizes() -> None:
+    from detection.core import evaluate, train
+
+    assert (train.SHARED_MIN_SIDE, train.SHARED_MAX_SIDE) == (
+        evaluate.EVAL_MIN_SIDE,
+        evaluate.EVAL_MAX_SIDE,
+    )
