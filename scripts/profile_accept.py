@@ -16,24 +16,11 @@ import cProfile
 import io
 import os
 import pstats
-import secrets
-import sys
 import time
-from pathlib import Path
 
-REPO_DIR = Path(__file__).resolve().parents[1]
-ENV = {
-    "DATABASE_URL": "postgres://postgres@127.0.0.1:5432/provenant_bench_accept",
-    "DATA_DIR": str(REPO_DIR / "var" / "bench-accept"),
-    "CELERY_BROKER_URL": "redis://127.0.0.1:6379/8",
-    "DJANGO_SETTINGS_MODULE": "config.settings.production",
-    "SECRET_KEY": secrets.token_urlsafe(64),
-    "ALLOWED_HOSTS": "testserver",
-    "LOG_LEVEL": "WARNING",
-}
-for _key, _value in ENV.items():
-    os.environ.setdefault(_key, _value)
-sys.path[:0] = [str(REPO_DIR), str(REPO_DIR / "platform"), str(REPO_DIR / "scripts")]
+# Django's test client calls itself "testserver"; bench_accept supplies the rest of the
+# environment (its own database, DATA_DIR and Redis database) and sys.path when imported.
+os.environ.setdefault("ALLOWED_HOSTS", "testserver")
 WARM_UP_REQUESTS = 20
 
 
