@@ -148,15 +148,21 @@ def case_new(request: HttpRequest) -> HttpResponse:
 
 def _linked_submissions(case: Case) -> list[dict[str, Any]]:
     """Each linked submission with the overlays of the report version attached to the case."""
-    links = CaseSubmission.objects.filter(case=case).select_related(
-        "submission", "submission__media", "report"
+    links = list(
+        CaseSubmission.objects.filter(case=case).select_related(
+            "submission", "submission__media", "report"
+        )
     )
+    # One query for the overlays of every linked report, not one per link.
+    overlays: dict[int, dict[str, ReportArtifact]] = {}
+    for artifact in ReportArtifact.objects.filter(
+        report_id__in=[link.report_id for link in links if link.report_id],
+        kind__in=OVERLAY_KINDS,
+    ):
+        overlays.setdefault(artifact.report_id, {})[artifact.kind] = artifact
     shown = []
     for link in links:
-        artifacts = {}
-        if link.report_id:
-            found = ReportArtifact.objects.filter(report_id=link.report_id, kind__in=OVERLAY_KINDS)
-            artifacts = {artifact.kind: artifact for artifact in found}
+        artifacts = overlays.get(link.report_id, {}) if link.report_id else {}
         document = link.report.document if link.report else {}
         shown.append(
             {

@@ -43,11 +43,11 @@ from moderation.review import (
     queue_counts,
     queue_page,
     queue_platforms,
-    report_for,
     review_labels,
     review_queue,
     with_verdict,
 )
+from moderation.selectors import report_get
 
 QUEUE_PAGE_SIZE = 25
 AUDIT_PAGE_SIZE = 50
@@ -153,8 +153,8 @@ def queue(request: HttpRequest) -> HttpResponse:
 def item_page(request: HttpRequest, pk: int) -> HttpResponse:
     item = _visible_item(request, pk)
     version = request.GET.get("version")
-    report = report_for(
-        submission=item.submission, version=int(version) if version and version.isdigit() else None
+    report = report_get(
+        item.submission, version=int(version) if version and version.isdigit() else None
     )
     if version and report is None:
         raise Http404("No such report version.")

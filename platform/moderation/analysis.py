@@ -27,6 +27,7 @@ from mediastore.services import media_read
 from moderation.events import SUBMISSION_ANALYZED, VERDICT_CHANGED, event_emit
 from moderation.models import Report, ReportArtifact, ReviewItem, Submission
 from moderation.pipeline import Analysis, image_analyze
+from moderation.selectors import report_current
 from moderation.verdict import review_priority
 
 MAX_ANALYSIS_ATTEMPTS = 3
@@ -121,7 +122,7 @@ def report_store(
         )
         if submission.status != expected_status:
             return None
-        previous = Report.objects.filter(submission=submission, is_current=True).first()
+        previous = report_current(submission)
         latest = Report.objects.filter(submission=submission).aggregate(top=Max("version"))
         version = (latest["top"] or 0) + 1
         Report.objects.filter(submission=submission, is_current=True).update(is_current=False)

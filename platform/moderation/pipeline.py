@@ -12,7 +12,6 @@ from __future__ import annotations
 import io
 import threading
 import time
-import warnings
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
@@ -22,13 +21,7 @@ from PIL import Image
 
 from detection import selectors as detection_selectors
 from factcheck import selectors as factcheck_selectors
-from mediastore.images import (
-    ALLOWED_FORMATS,
-    MAX_IMAGE_PIXELS,
-    MAX_UPLOAD_BYTES,
-    ImageRejected,
-    load_rgb,
-)
+from mediastore.images import load_rgb
 from moderation import fact_checks, rendering
 from moderation.verdict import DetectionSignal, Verdict, verdict_fuse
 
@@ -129,35 +122,11 @@ def _encode_all(images: dict[str, np.ndarray]) -> dict[str, EncodedArtifact]:
 
 
 def image_decode(content: bytes) -> DecodedImage:
-    """Check size and format from the header, then decode once; raises ImageRejected."""
-    if not content:
-        raise ImageRejected("the file is empty", code="empty")
-    if len(content) > MAX_UPLOAD_BYTES:
-        raise ImageRejected(
-            f"the file is {len(content)} bytes; the limit is {MAX_UPLOAD_BYTES}", code="too_large"
-        )
-    image_format = _header_format(content)
-    if image_format not in ALLOWED_FORMATS:
-        raise ImageRejected(
-            f"format {image_format or 'unknown'} is not accepted "
-            f"(accepted: {', '.join(sorted(ALLOWED_FORMATS))})",
-            code="unsupported_format",
-        )
-    return DecodedImage(load_rgb(content), image_format)
-
-
-def _header_format(content: bytes) -> str:
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
-            with Image.open(io.BytesIO(content)) as header:
-                return header.format or ""
-    except Image.DecompressionBombError:
-        raise ImageRejected(
-            f"the image has more than {MAX_IMAGE_PIXELS} pixels", code="too_many_pixels"
-        ) from None
-    except (OSError, ValueError, SyntaxError):
-        raise ImageRejected("the file is not a readable image", code="not_an_image") from None
+    """Decode once through the upload gate (mediastore.images.load_rgb makes every check: size,
+    format allowlist, pixel cap, structure, EXIF); raises ImageRejected."""
+    image = load_rgb(content)
+    with Image.open(io.BytesIO(content)) as header:  # header only; load_rgb accepted it
+        return DecodedImage(image, header.format or "")
 
 
 _pool_lock = threading.Lock()

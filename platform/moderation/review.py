@@ -25,10 +25,11 @@ from accounts.models import AuditLog, User
 from accounts.services import audit_record
 from factcheck.cases.services import case_create_from_escalation
 from moderation.events import DECISION_MADE, event_emit
-from moderation.models import Decision, Report, ReviewItem, Submission
+from moderation.models import Decision, Report, ReviewItem
+from moderation.selectors import VIEW_ALL_PERMISSION, report_current
 
 REVIEW_PERMISSION = "moderation.review_submission"
-VIEW_PERMISSION = "moderation.view_submission"
+VIEW_PERMISSION = VIEW_ALL_PERMISSION
 CLIENT_SCOPE_GROUP_PREFIX = "client:"
 DEFAULT_LEASE_SECONDS = 600
 DEFAULT_LABELS = ("misleading", "missing context", "altered image", "satire", "synthetic media")
@@ -192,14 +193,6 @@ def queue_platforms(*, user: User) -> list[str]:
     return cache.get_or_set(key, platforms, PLATFORMS_CACHE_SECONDS)
 
 
-def report_for(*, submission: Submission, version: int | None = None) -> Report | None:
-    """The current report, or a given version of it."""
-    reports = Report.objects.filter(submission=submission)
-    if version is None:
-        return reports.filter(is_current=True).first()
-    return reports.filter(version=version).first()
-
-
 def item_history(*, item: ReviewItem) -> dict[str, Any]:
     """Decisions, report versions (without their documents) and the audit trail of an item."""
     decisions = list(item.decisions.select_related("moderator", "report"))
@@ -347,7 +340,7 @@ def decision_make(
         action=action,
         label=label,
         rationale=rationale,
-        report=report_for(submission=submission),
+        report=report_current(submission),
     )
     audit_record(
         actor=user,

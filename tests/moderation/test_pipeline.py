@@ -94,9 +94,9 @@ def test_formats_outside_the_allowlist_are_refused(engines, photo) -> None:
 
 def test_upload_size_cap_boundary(engines, photo, monkeypatch) -> None:
     content = _encode(photo, "PNG")
-    monkeypatch.setattr("moderation.pipeline.MAX_UPLOAD_BYTES", len(content))
+    monkeypatch.setattr("mediastore.images.MAX_UPLOAD_BYTES", len(content))
     assert image_decode(content).image.shape == photo.shape  # exactly at the cap: accepted
-    monkeypatch.setattr("moderation.pipeline.MAX_UPLOAD_BYTES", len(content) - 1)
+    monkeypatch.setattr("mediastore.images.MAX_UPLOAD_BYTES", len(content) - 1)
     with pytest.raises(ImageRejected) as error:
         image_decode(content)
     assert error.value.code == "too_large"
