@@ -18,7 +18,6 @@ import json
 import os
 import random
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -40,18 +39,13 @@ from chaos import (
     loopback_environment,
     sample_jpeg,
 )
+from measure import free_port
 
 GUNICORN = str(Path(sys.executable).parent / "gunicorn")
 MIX = {"submit": 0.2, "poll": 0.4, "ui": 0.25, "webhook": 0.15}
 EXPECTED = {"submit": {202}, "poll": {200, 409}, "ui": {200}, "webhook": {202}}
 REQUEST_TIMEOUT_SECONDS = 30
 MODERATOR_PASSWORD = "load-test moderator password"  # a throwaway database only
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 def _tree_rss_mb(pid: int) -> float:
@@ -249,7 +243,7 @@ def main(argv: list[str]) -> int:
     roles_sync()
     moderator = User.objects.create_user(username="load-moderator", password=MODERATOR_PASSWORD)
     moderator.groups.add(Group.objects.get(name=MODERATOR))
-    port = _free_port()
+    port = free_port()
     gunicorn_log = (data_dir / "gunicorn.log").open("w")
     gunicorn = subprocess.Popen(
         [GUNICORN, "config.wsgi", "-b", f"127.0.0.1:{port}", "-w", str(args.gunicorn_workers),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import threading
 import time
 from dataclasses import dataclass, replace
@@ -40,8 +41,9 @@ _cache: dict[str, _CachedToken] = {}  # token digest -> what authenticated it
 _cache_lock = threading.Lock()
 
 
-def _fields(model: type[Model]) -> list[str]:
-    return [field.attname for field in model._meta.concrete_fields]
+@functools.cache
+def _fields(model: type[Model]) -> tuple[str, ...]:
+    return tuple(field.attname for field in model._meta.concrete_fields)
 
 
 def _values(instance: Model) -> tuple[Any, ...]:

@@ -11,7 +11,7 @@ from django.utils import timezone
 from accounts.models import ApiClient, User, WebhookSecret
 from accounts.services import audit_record, webhook_secret_issue
 from integrations.models import WebhookEndpoint
-from integrations.safe_http import ALLOWED_SCHEMES, MAX_URL_LENGTH
+from integrations.safe_http import MAX_URL_LENGTH, url_scheme_allowed
 from moderation.events import EVENT_TYPES
 
 # How long the secrets a rotation replaces keep working, so senders can switch without a gap.
@@ -87,8 +87,7 @@ def webhook_secret_rotate(
 
 def endpoint_url_check(url: str) -> str:
     url = url.strip()
-    scheme = url.split(":", 1)[0].lower() if ":" in url else ""
-    if scheme not in ALLOWED_SCHEMES or "//" not in url or len(url) > MAX_URL_LENGTH:
+    if not url_scheme_allowed(url) or "//" not in url:
         raise EndpointError(f"not an http(s) URL of at most {MAX_URL_LENGTH} characters: {url!r}")
     return url
 

@@ -15,7 +15,7 @@ from django.db import IntegrityError, transaction
 from accounts.models import ApiClient
 from integrations.endpoints import webhook_secrets_by_slug
 from integrations.models import InboundWebhook
-from integrations.safe_http import ALLOWED_SCHEMES, MAX_URL_LENGTH
+from integrations.safe_http import MAX_URL_LENGTH, url_scheme_allowed
 from integrations.signing import SignatureError, verify
 from mediastore.images import ImageRejected
 from moderation import services as moderation_services
@@ -99,8 +99,7 @@ def _media_of(data: dict[str, Any]) -> tuple[str, bytes | None]:
     if (media_url is None) == (media_base64 is None):
         raise PayloadInvalid("data needs exactly one of media_url and media_base64")
     if media_url is not None:
-        scheme = media_url.split(":", 1)[0].lower() if isinstance(media_url, str) else ""
-        if scheme not in ALLOWED_SCHEMES or len(media_url) > MAX_URL_LENGTH:
+        if not url_scheme_allowed(media_url):
             raise PayloadInvalid(
                 f"data.media_url must be an http(s) URL of at most {MAX_URL_LENGTH} characters"
             )

@@ -43,6 +43,14 @@ class SafeResponse:
     redirects: list[str] = field(default_factory=list)
 
 
+def url_scheme_allowed(url: object) -> bool:
+    """Cheap shape check before storing a URL: http(s) and at most MAX_URL_LENGTH characters.
+    url_target makes the full check (host, port, addresses) when the URL is used."""
+    if not isinstance(url, str) or ":" not in url or len(url) > MAX_URL_LENGTH:
+        return False
+    return url.split(":", 1)[0].lower() in ALLOWED_SCHEMES
+
+
 def host_addresses(host: str, port: int) -> list[str]:
     """Every address the name resolves to (tests replace this to simulate DNS)."""
     infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)

@@ -15,9 +15,11 @@ import re
 from django.core.files.storage import default_storage
 from django.http import FileResponse, Http404
 
+from mediastore.images import ALLOWED_FORMATS, FORMAT_EXTENSIONS
+
 MEDIA_CONTENT_SECURITY_POLICY = "default-src 'none'; img-src 'self'; sandbox"
 MEDIA_CACHE_CONTROL = "private, max-age=3600"
-_EXTENSIONS = {"image/jpeg": "jpg", "image/png": "png", "image/webp": "webp", "image/gif": "gif"}
+_EXTENSIONS = {mime: FORMAT_EXTENSIONS[name] for name, mime in ALLOWED_FORMATS.items()}
 _UNSAFE_NAME_CHARACTERS = re.compile(r"[^A-Za-z0-9_-]+")
 
 

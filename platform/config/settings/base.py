@@ -152,19 +152,13 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_TASK_DEFAULT_QUEUE = "default"
 # One queue per pipeline stage so CPU, GPU and network workers scale independently.
 CELERY_TASK_QUEUES = [Queue(name) for name in ("default", "ingest", "analyze", "index", "deliver")]
-CELERY_TASK_ROUTES = {"factcheck.update_index": {"queue": "index"}}
-CELERY_TASK_ROUTES.update(
-    {
-        "moderation.analyze_submission": {"queue": "analyze"},
-        "moderation.recheck_submission": {"queue": "analyze"},
-    }
-)
-CELERY_TASK_ROUTES.update(
-    {
-        "integrations.fetch_inbound_media": {"queue": "ingest"},
-        "integrations.deliver_webhook": {"queue": "deliver"},
-    }
-)
+CELERY_TASK_ROUTES = {
+    "factcheck.update_index": {"queue": "index"},
+    "moderation.analyze_submission": {"queue": "analyze"},
+    "moderation.recheck_submission": {"queue": "analyze"},
+    "integrations.fetch_inbound_media": {"queue": "ingest"},
+    "integrations.deliver_webhook": {"queue": "deliver"},
+}
 # Periodic jobs, run by `celery -A config beat` (the compose `beat` service, `make beat`): the
 # repair of lost webhook deliveries and media fetches (integrations.tasks.resume_deliveries).
 WEBHOOKS_RESUME_EVERY_SECONDS = env_int("WEBHOOKS_RESUME_EVERY_SECONDS", default=300, minimum=10)
