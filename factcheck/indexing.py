@@ -15,7 +15,8 @@ a lost task) is repaired by the next update or rebuild.
 from __future__ import annotations
 
 import fcntl
-from collections.abc import Iterable, Iterator, Sequence
+import functools
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -162,9 +163,12 @@ def index_update(*, add_ids: Sequence[int] = (), remove_ids: Sequence[int] = ())
         removed = {int(i) for i in remove_ids} | {ref_id for _, ref_id in removals}
         changed = sorted(removed | set(rows.ids))
         summaries = []
+        # A full scan (first use, or a flat index outgrowing its threshold) is read once and
+        # shared by every index that needs it.
+        all_rows = functools.cache(lambda: _fingerprint_rows(None))
         if changed or any(read_manifest(index_dir(), n) is None for n in (PDQ_INDEX, LOCAL_INDEX)):
             for name in (PDQ_INDEX, CLIP_INDEX, LOCAL_INDEX):
-                summary = _apply(name, changed, rows)
+                summary = _apply(name, changed, rows, all_rows)
                 if summary is not None:
                     summaries.append(summary)
         _settle_outbox(rows.unindexed, [pk for pk, _ in removals])
@@ -180,17 +184,19 @@ def _settle_outbox(indexed_ids: list[int], removal_pks: list[int]) -> None:
         PendingIndexRemoval.objects.filter(pk__in=removal_pks[start : start + MARK_BATCH]).delete()
 
 
-def _apply(name: str, changed: list[int], rows: _Rows) -> IndexSummary | None:
+def _apply(
+    name: str, changed: list[int], rows: _Rows, all_rows: Callable[[], _Rows]
+) -> IndexSummary | None:
     if read_manifest(index_dir(), name) is None:
         if name == CLIP_INDEX and rows.clip_vectors is None:
             return None  # CLIP is off (or nothing new has an embedding): no scan needed
         # First use (or an index added in an upgrade): build from the whole database.
-        return _build(name, _fingerprint_rows(None))
+        return _build(name, all_rows())
     index, _ = load_index(index_dir(), name)
     index.remove(changed)
     _add(index, rows)
-    if index.needs_rebuild():  # a flat index outgrew its threshold: rebuild as IVF
-        return _build(name, _fingerprint_rows(None))
+    if index.needs_rebuild():  # a flat index outgrew its threshold: rebuild (MIH / IVF)
+        return _build(name, all_rows())
     return _publish(name, index)
 
 
