@@ -195,7 +195,7 @@ def analyze_image(
         return _not_applicable(not_applicable.reason, started)
     full_shape = image.shape[:2]
     image, scale = bounded_for_analysis(image)
-    found = _analyze_applicable(image, suite, started)
+    found = _analyze_applicable(image, suite)
     if scale != 1.0:
         height, width = full_shape
         found["forensic_map"] = cv2.resize(
@@ -223,7 +223,8 @@ def bounded_for_analysis(image: np.ndarray) -> tuple[np.ndarray, float]:
     return cv2.resize(image, size, interpolation=cv2.INTER_AREA), size[0] / width
 
 
-def _analyze_applicable(image: np.ndarray, suite: DetectionSuite, started: float) -> dict[str, Any]:
+def _analyze_applicable(image: np.ndarray, suite: DetectionSuite) -> dict[str, Any]:
+    """Detectors, faces, fusion and reasons; analyze_image adds timings_ms["total"]."""
     results: dict[str, DetectorResult] = {}
     timings: dict[str, float] = {}
     for detector in suite.detectors:
@@ -254,7 +255,6 @@ def _analyze_applicable(image: np.ndarray, suite: DetectionSuite, started: float
         ],
         "faces": faces,
     }
-    timings["total"] = round((time.perf_counter() - started) * 1000, 1)
     return {
         "applicable": True,
         "detection": detection,

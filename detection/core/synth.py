@@ -25,6 +25,9 @@ JPEG_PROBABILITY = 0.85
 # A blended pixel counts as manipulated when the foreground weight exceeds this.
 MASK_ALPHA_THRESHOLD = 0.5
 CLOSING_SIZE = 9
+# A "fake" example whose changed area shrank below this after degradation carries no usable
+# signal: training, user data and evaluation all count it as real.
+MIN_FAKE_FRACTION = 0.003
 # Training-only longer sharing chains (degrade_chain): the intermediate image is this many times
 # the network input, and the final downscaled copy is re-encoded with this probability.
 CHAIN_SCALE_RANGE = (1.15, 2.0)

@@ -19,13 +19,12 @@ import cv2
 import numpy as np
 import torch
 
+from detection.core.evaluate import TIMING_SIDE
 from detection.core.faces import analyze_faces
 from detection.core.registry import DEFAULT_NETWORK_CONFIG, build_suite, default_configs
 
-TIMING_SIDE = 1024
 
-
-def _median_ms(run: Callable[[], object], repeats: int) -> tuple[float, float]:
+def median_ms(run: Callable[[], object], repeats: int) -> tuple[float, float]:
     run()  # warm-up: allocations, lazy imports, cascade loading
     walls, cpus = [], []
     for _ in range(repeats):
@@ -48,7 +47,7 @@ def time_suite(config: Path, threads: int, repeats: int) -> dict[str, object]:
     scorer = next((d for d in suite.detectors if hasattr(d, "score_crop")), None)
     steps["faces"] = lambda: analyze_faces(image, suite.face_finder, scorer)
     load_before = os.getloadavg()[0]
-    measured = {name: _median_ms(run, repeats) for name, run in steps.items()}
+    measured = {name: median_ms(run, repeats) for name, run in steps.items()}
     detectors = [name for name in measured if name != "faces"]
     return {
         "config": str(config),

@@ -19,6 +19,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from detection.core.evaluate import EVAL_MAX_SIDE, EVAL_MIN_SIDE
+from detection.core.inference import MAX_ANALYSIS_SIDE, _prepare
 from detection.core.network import (
     INPUT_SIZE,
     MultiTaskNet,
@@ -27,12 +29,16 @@ from detection.core.network import (
     save_checkpoint,
 )
 from detection.core.sources import group_of_name, load_split
-from detection.core.synth import Sample, degrade, make_training_pair, manipulate, random_crop
+from detection.core.synth import (
+    MIN_FAKE_FRACTION,
+    Sample,
+    degrade,
+    make_training_pair,
+    manipulate,
+    random_crop,
+)
 from detection.core.userdata import LabelledItem, make_example
 
-# A "fake" crop whose changed area shrank below this after degradation carries no usable signal;
-# it is trained as real rather than teaching the network to hallucinate invisible edits.
-MIN_FAKE_FRACTION = 0.003
 DICE_WEIGHT = 0.5
 WARMUP_STEPS = 50
 # Data modes. "crops" (v1, v2): the edit is made on a crop a little larger than the input and
@@ -42,7 +48,7 @@ WARMUP_STEPS = 50
 # the input size is cut from it. Edited regions then have the size (often larger than a
 # window) and the resampling history they have at inference.
 DATA_MODES = ("crops", "shared")
-SHARED_MIN_SIDE, SHARED_MAX_SIDE = 512, 1024  # as evaluate.EVAL_MIN_SIDE / EVAL_MAX_SIDE
+SHARED_MIN_SIDE, SHARED_MAX_SIDE = EVAL_MIN_SIDE, EVAL_MAX_SIDE
 
 
 @dataclass
@@ -64,7 +70,7 @@ class TrainingConfig:
     user_fraction: float = 0.5
     init_from: str | None = None  # checkpoint to fine-tune instead of starting from scratch
     data_mode: str = "crops"  # one of DATA_MODES
-    max_side: int = 512  # "shared" mode: inference's analysis size (config "max_side")
+    max_side: int = MAX_ANALYSIS_SIDE  # "shared" mode: inference's analysis size
 
 
 def seed_everything(seed: int, threads: int) -> None:
@@ -86,7 +92,7 @@ class PairStream:
         user_items: list[LabelledItem] | None = None,
         user_fraction: float = 0.5,
         data_mode: str = "crops",
-        max_side: int = 512,
+        max_side: int = MAX_ANALYSIS_SIDE,
     ) -> None:
         if data_mode not in DATA_MODES:
             raise ValueError(f"unknown data mode {data_mode!r}; expected one of {DATA_MODES}")
@@ -165,8 +171,6 @@ def shared_view(
     """A size x size window of an image made the way evaluation makes its images (edited or
     not at 512-1024 px, then resized and recompressed) and prepared the way inference prepares
     them (downscaled to max_side, tiny images upscaled to one window)."""
-    from detection.core.inference import _prepare
-
     side = min(int(rng.integers(SHARED_MIN_SIDE, SHARED_MAX_SIDE + 1)), *image.shape[:2])
     crop = random_crop(image, side, rng)
     if rng.random() < fake_probability:
@@ -339,7 +343,7 @@ def write_detector_config(
         "weights_licence": WEIGHTS_LICENCE,
         "input_size": input_size,
         "tile": input_size,
-        "max_side": int(summary["config"].get("max_side", 512)),
+        "max_side": int(summary["config"].get("max_side", MAX_ANALYSIS_SIDE)),
         "thresholds": {"likely_manipulated": 0.5, "map": 0.5},
         "training": {
             "data": TRAINING_DATA,

@@ -17,13 +17,17 @@ from detection.core.datasets import (
     read_image,
     read_openforensics,
 )
-from detection.core.synth import RESIZE_SCALE_RANGE, Sample, degrade, random_crop
+from detection.core.synth import (
+    MIN_FAKE_FRACTION,
+    RESIZE_SCALE_RANGE,
+    Sample,
+    degrade,
+    random_crop,
+)
 
 # Fake examples are cropped around a manipulated pixel this often; otherwise anywhere, so the
 # network also sees the authentic parts of fake frames (OpenForensics faces are small).
 CENTRED_CROP_PROBABILITY = 0.75
-# Same rule as the self-supervised stream: a crop with less manipulated area is trained as real.
-MIN_FAKE_FRACTION = 0.003
 
 
 @dataclass(frozen=True)

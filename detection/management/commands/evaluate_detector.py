@@ -48,8 +48,11 @@ class Command(BaseCommand):
             raise CommandError(f"detector config not found: {config_path}")
         if options["count"] < MIN_COUNT:
             raise CommandError(f"--count must be at least {MIN_COUNT}, got {options['count']}")
-        common = {"seed": options["seed"], "count": options["count"]}
-        common["cache_dir"] = options["cache_dir"]
+        common = {
+            "seed": options["seed"],
+            "count": options["count"],
+            "cache_dir": options["cache_dir"],
+        }
         try:
             calibration = None
             if not options["stored_calibration"]:
