@@ -32,7 +32,7 @@ def main() -> None:
     from bench_accept import make_images, require_empty_broker, setup
 
     require_empty_broker()
-    token = setup()
+    token = setup().token
     from django.db import connection
     from django.test import Client
     from django.test.utils import CaptureQueriesContext

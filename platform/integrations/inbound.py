@@ -194,26 +194,38 @@ def _inbound_store_for_fetch(
     return InboundResult(inbound=inbound, duplicate=duplicate)
 
 
-@transaction.atomic
 def _inbound_store_with_submission(
     *, client_id: int, webhook_id: str, payload: ContentPayload
 ) -> InboundResult:
-    inbound, duplicate = _inbound_insert(
-        client_id=client_id, webhook_id=webhook_id, payload=payload
-    )
-    if duplicate:
-        return InboundResult(inbound=inbound, duplicate=True)
-    client = ApiClient.objects.get(pk=client_id)
+    """The submission first, then the inbound row that points at it, in one transaction. A
+    repeated webhook-id fails the row's unique (client, webhook_id) (a concurrent twin blocks on
+    the index until the first commits), which rolls back this delivery's submission with it:
+    no savepoint and no UPDATE on the common path, exactly one submission per delivery."""
     try:
-        submission = submission_from_webhook(
-            client=client, payload=payload, content=payload.media_bytes or b""
-        )
-    except (ImageRejected, SubmissionError) as error:
-        # Rolls back the inbound row too: the sender may fix the media and send it again.
-        raise PayloadInvalid(f"data.media_base64: {error}") from None
-    inbound.submission = submission
-    inbound.status = InboundWebhook.Status.SUBMITTED
-    inbound.save(update_fields=["submission", "status", "updated_at"])
+        with transaction.atomic():
+            client = ApiClient.objects.select_related("user").get(pk=client_id)
+            try:
+                submission = submission_from_webhook(
+                    client=client, payload=payload, content=payload.media_bytes or b""
+                )
+            except (ImageRejected, SubmissionError) as error:
+                # Nothing is kept: the sender may fix the media and send it again.
+                raise PayloadInvalid(f"data.media_base64: {error}") from None
+            inbound = InboundWebhook.objects.create(
+                client_id=client_id,
+                webhook_id=webhook_id,
+                type=payload.type,
+                external_id=payload.external_id,
+                media_url=payload.media_url,
+                payload=payload.stored_payload,
+                status=InboundWebhook.Status.SUBMITTED,
+                submission=submission,
+            )
+    except IntegrityError:
+        winner = InboundWebhook.objects.filter(client_id=client_id, webhook_id=webhook_id).first()
+        if winner is None:
+            raise
+        return InboundResult(inbound=winner, duplicate=True)
     return InboundResult(inbound=inbound, duplicate=False)
 
 

@@ -8,6 +8,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import pytest
+from django.db import connection, transaction
 
 from tests.integrations.webhook_helpers import LoopbackServer, Recorded
 
@@ -18,18 +19,38 @@ def sns(api_client_credentials):  # type: ignore[no-untyped-def]
     return api_client_credentials
 
 
+class QueuedAnalyses:
+    """Stands in for analyze_submission.delay_on_commit (no eager pipeline in these tests) and
+    keeps its transaction semantics: an analysis counts once its transaction committed, or while
+    it is still pending in the test's own transaction; a rolled-back savepoint drops it, as it
+    drops the real task."""
+
+    def __init__(self) -> None:
+        self.committed: list[int] = []
+
+    def __call__(self, submission_id: int, **_: Any) -> None:
+        def enqueue() -> None:
+            self.committed.append(submission_id)
+
+        enqueue.submission_id = submission_id  # type: ignore[attr-defined]
+        transaction.on_commit(enqueue)
+
+    def ids(self) -> list[int]:
+        pending = [
+            callback.submission_id
+            for _, callback, _ in connection.run_on_commit
+            if hasattr(callback, "submission_id")
+        ]
+        return self.committed + pending
+
+
 @pytest.fixture
-def analyses(monkeypatch) -> list[int]:  # type: ignore[no-untyped-def]
-    """Record analysis enqueues instead of running the pipeline in-process (eager Celery)."""
+def analyses(monkeypatch) -> QueuedAnalyses:  # type: ignore[no-untyped-def]
     from moderation.tasks import analyze_submission
 
-    enqueued: list[int] = []
-    monkeypatch.setattr(
-        analyze_submission,
-        "delay_on_commit",
-        lambda submission_id, **_: enqueued.append(submission_id),
-    )
-    return enqueued
+    queued = QueuedAnalyses()
+    monkeypatch.setattr(analyze_submission, "delay_on_commit", queued)
+    return queued
 
 
 @pytest.fixture

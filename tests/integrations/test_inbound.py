@@ -40,7 +40,7 @@ def test_base64_content_becomes_a_submission(client, sns, analyses) -> None:
     assert submission.text == data["caption"]
     assert submission.platform == sns.client.name
     assert submission.metadata == {"author": data["author"], "reach": data["reach"]}
-    assert analyses == [submission.pk]
+    assert analyses.ids() == [submission.pk]
     stored = InboundWebhook.objects.get()
     assert "media_base64" not in stored.payload["data"]
 
@@ -146,7 +146,7 @@ def test_same_delivery_twice_creates_one_submission(client, sns, analyses) -> No
     assert second.json()["duplicate"] is True
     assert second.json()["submission_id"] == first.json()["submission_id"]
     assert Submission.objects.count() == 1
-    assert analyses == [first.json()["submission_id"]]
+    assert analyses.ids() == [first.json()["submission_id"]]
 
 
 def test_same_webhook_id_from_another_client_is_not_a_duplicate(client, sns, analyses) -> None:

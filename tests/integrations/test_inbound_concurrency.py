@@ -51,7 +51,7 @@ def test_concurrent_duplicates_create_one_submission(sns, analyses) -> None:
     assert sorted(statuses).count(202) == 1
     assert Submission.objects.count() == 1
     assert InboundWebhook.objects.count() == 1
-    assert analyses == [Submission.objects.get().pk]
+    assert analyses.ids() == [Submission.objects.get().pk]
 
 
 @pytest.mark.django_db(transaction=True)

@@ -237,7 +237,7 @@ def test_media_url_is_downloaded_and_submitted(
     assert submission.text == data["caption"]
     assert submission.metadata["reach"] == data["reach"]
     assert submission.metadata["permalink"] == data["permalink"]
-    assert analyses == [submission.pk]
+    assert analyses.ids() == [submission.pk]
     # Idempotent: running the task again changes nothing and fetches nothing.
     fetches = len(loopback_server.requests)
     assert inbound_media_fetch(inbound_id=inbound.pk).status == "submitted"
