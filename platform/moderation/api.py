@@ -7,13 +7,10 @@ staff with `moderation.view_submission` see every submission.
 from __future__ import annotations
 
 import json
-import threading
-import time
 from typing import Any
 
-from django.contrib.auth.models import Permission
 from django.core.files.storage import default_storage
-from django.db.models import Prefetch, Q, QuerySet
+from django.db.models import Prefetch, QuerySet
 from django.http import FileResponse
 from django.urls import reverse
 from drf_spectacular.types import OpenApiTypes
@@ -31,6 +28,7 @@ from rest_framework.renderers import BaseRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from accounts.selectors import user_has_model_permission
 from mediastore.images import MAX_UPLOAD_BYTES, ImageRejected
 from mediastore.serving import media_headers_apply
 from moderation.analysis import report_url
@@ -65,48 +63,7 @@ class SubmissionPermissions(permissions.BasePermission):
         if getattr(view, "action", None) == "retry":  # checked per object in the view
             return True
         codename = "add_submission" if request.method == "POST" else "view_submission"
-        return user_has_model_permission(user, codename)
-
-
-# A granted moderation permission is remembered per process for this long, so the accept path
-# (each request a fresh user object) does not query it every time. Only grants are remembered:
-# a new grant applies at once, a revoked one within PERMISSION_CACHE_SECONDS (deactivating the
-# user or client applies at once: authentication checks both on every request).
-PERMISSION_CACHE_SECONDS = 10.0
-MAX_CACHED_PERMISSIONS = 10_000
-_granted: dict[tuple[int, str], float] = {}  # (user id, codename) -> monotonic expiry
-_granted_lock = threading.Lock()
-
-
-def user_has_model_permission(user: Any, codename: str) -> bool:
-    """What ModelBackend.has_perm answers for a moderation permission, in one EXISTS query at
-    most every PERMISSION_CACHE_SECONDS per user while it is granted.
-
-    has_perm loads every permission of the user and their groups into a set on first use; on
-    the accept path, where each request is a fresh user object, that was a quarter of the
-    request's CPU time.
-    """
-    if not user.is_active:
-        return False
-    if user.is_superuser:
-        return True
-    key, now = (user.pk, codename), time.monotonic()
-    with _granted_lock:
-        if _granted.get(key, 0.0) > now:
-            return True
-    granted = Permission.objects.filter(
-        Q(user=user) | Q(group__user=user),
-        content_type__app_label="moderation",
-        codename=codename,
-    ).exists()
-    with _granted_lock:
-        if not granted:
-            _granted.pop(key, None)
-        else:
-            if len(_granted) >= MAX_CACHED_PERMISSIONS:
-                _granted.clear()
-            _granted[key] = now + PERMISSION_CACHE_SECONDS
-    return granted
+        return user_has_model_permission(user, f"moderation.{codename}")
 
 
 class SubmissionMediaSerializer(serializers.Serializer):
