@@ -155,6 +155,26 @@ def inbound_webhook_receive(
     )
 
 
+def _inbound_create(
+    *,
+    client_id: int,
+    webhook_id: str,
+    payload: ContentPayload,
+    status: str,
+    submission: Submission | None = None,
+) -> InboundWebhook:
+    return InboundWebhook.objects.create(
+        client_id=client_id,
+        webhook_id=webhook_id,
+        type=payload.type,
+        external_id=payload.external_id,
+        media_url=payload.media_url,
+        payload=payload.stored_payload,
+        status=status,
+        submission=submission,
+    )
+
+
 def _inbound_insert(
     *, client_id: int, webhook_id: str, payload: ContentPayload
 ) -> tuple[InboundWebhook, bool]:
@@ -165,13 +185,10 @@ def _inbound_insert(
     in_transaction = transaction.get_connection().in_atomic_block
     try:
         with transaction.atomic() if in_transaction else nullcontext():
-            inbound = InboundWebhook.objects.create(
+            inbound = _inbound_create(
                 client_id=client_id,
                 webhook_id=webhook_id,
-                type=payload.type,
-                external_id=payload.external_id,
-                media_url=payload.media_url,
-                payload=payload.stored_payload,
+                payload=payload,
                 status=InboundWebhook.Status.FETCHING,
             )
     except IntegrityError:
@@ -211,13 +228,10 @@ def _inbound_store_with_submission(
             except (ImageRejected, SubmissionError) as error:
                 # Nothing is kept: the sender may fix the media and send it again.
                 raise PayloadInvalid(f"data.media_base64: {error}") from None
-            inbound = InboundWebhook.objects.create(
+            inbound = _inbound_create(
                 client_id=client_id,
                 webhook_id=webhook_id,
-                type=payload.type,
-                external_id=payload.external_id,
-                media_url=payload.media_url,
-                payload=payload.stored_payload,
+                payload=payload,
                 status=InboundWebhook.Status.SUBMITTED,
                 submission=submission,
             )
