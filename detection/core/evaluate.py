@@ -206,6 +206,7 @@ def _classification_metrics(
         "eer": round(eer, 4),
         "accuracy": round(metrics.accuracy(scores, labels, threshold), 4),
         "ece": round(metrics.expected_calibration_error(scores, labels), 4),
+        "ece_sampling_floor": round(metrics.ece_sampling_floor(scores), 4),
     }
 
 

@@ -83,6 +83,26 @@ def expected_calibration_error(
     return float(error)
 
 
+def ece_sampling_floor(
+    probabilities: np.ndarray | list[float], bins: int = 10, draws: int = 500, seed: int = 0
+) -> float:
+    """The ECE a perfectly calibrated model would still show on a set of this size: the mean
+    ECE over `draws` label sets drawn from the probabilities themselves. An ECE near this floor
+    cannot be told apart from perfect calibration on this many images."""
+    probability_array = np.asarray(probabilities, dtype=np.float64)
+    rng = np.random.default_rng(seed)
+    return float(
+        np.mean(
+            [
+                expected_calibration_error(
+                    probability_array, rng.random(probability_array.shape) < probability_array, bins
+                )
+                for _ in range(draws)
+            ]
+        )
+    )
+
+
 @dataclass
 class PixelCounts:
     """Confusion counts accumulated over many images (metrics are computed on the totals)."""

@@ -4,6 +4,7 @@ import pytest
 from detection.core.metrics import (
     PixelCounts,
     accuracy,
+    ece_sampling_floor,
     equal_error_rate,
     expected_calibration_error,
     roc_auc,
@@ -33,6 +34,18 @@ def test_accuracy_and_ece() -> None:
     # All predictions 0.9, only half positive -> gap 0.4.
     assert expected_calibration_error([0.9] * 4, [1, 1, 0, 0]) == pytest.approx(0.4)
     assert expected_calibration_error([1.0, 0.0], [1, 0]) == pytest.approx(0.0)
+
+
+def test_ece_sampling_floor_shrinks_with_the_set_and_vanishes_for_certain_scores() -> None:
+    rng = np.random.default_rng(3)
+    small, large = rng.random(100), rng.random(3000)
+    floor_small, floor_large = ece_sampling_floor(small), ece_sampling_floor(large)
+    assert 0.0 < floor_large < floor_small
+    # Labels drawn from the scores: their ECE sits near the floor; a biased model's far above.
+    labels = rng.random(3000) < large
+    assert expected_calibration_error(large, labels) < 2 * floor_large
+    assert expected_calibration_error(np.clip(large + 0.2, 0, 1), labels) > 5 * floor_large
+    assert ece_sampling_floor([0.0, 1.0, 1.0, 0.0]) == 0.0
 
 
 def test_pixel_metrics_on_hand_computed_masks() -> None:
