@@ -172,7 +172,7 @@ def test_evaluate_detector_json_and_write(tiny_config: Path) -> None:
                    "--no-timing", "--json", "--write")  # fmt: skip
     results = json.loads(printed)
     assert results["split"] == "test" and results["images"] == 6
-    assert set(results["fused"]) == {"auc", "eer", "accuracy", "ece"}
+    assert set(results["fused"]) == {"auc", "eer", "accuracy", "ece", "ece_sampling_floor"}
     assert {"f1_manipulated_images", "iou_manipulated_images"} <= set(results["segmentation"])
     assert "pixel_accuracy_manipulated_images" in results["segmentation"]
     stored = json.loads(tiny_config.read_text())
