@@ -44,6 +44,7 @@ __all__ = [
     "MIN_IMAGE_SIDE",
     "ImageInfo",
     "ImageRejected",
+    "decode_rgb",
     "inspect_image",
     "load_rgb",
 ]
@@ -90,12 +91,18 @@ def load_rgb(content: bytes) -> np.ndarray:
 
     Makes every check inspect_image makes, so bytes that reach pixels by any path (the API,
     the analyze command, a worker re-reading stored media) pass the same gate."""
+    return decode_rgb(content)[0]
+
+
+def decode_rgb(content: bytes) -> tuple[np.ndarray, str]:
+    """load_rgb's array and the image's format (a key of ALLOWED_FORMATS), from one open."""
     _check_size(content)
     with _open(content) as image:
-        _check_structure(content, _checked(image))
+        image_format = _checked(image)
+        _check_structure(content, image_format)
         try:
             upright = ImageOps.exif_transpose(image)
-            return np.asarray(upright.convert("RGB"), dtype=np.uint8)
+            return np.asarray(upright.convert("RGB"), dtype=np.uint8), image_format
         except (OSError, ValueError, SyntaxError) as error:
             raise ImageRejected(
                 f"the image could not be decoded: {error}", code="corrupt"

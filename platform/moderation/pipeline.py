@@ -9,7 +9,6 @@ report is the caller's business, so the command can run it without creating rows
 
 from __future__ import annotations
 
-import io
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -17,11 +16,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
-from PIL import Image
 
 from detection import selectors as detection_selectors
 from factcheck import selectors as factcheck_selectors
-from mediastore.images import load_rgb
+from mediastore.images import decode_rgb
 from moderation import fact_checks, rendering
 from moderation.verdict import DetectionSignal, Verdict, verdict_fuse
 
@@ -122,11 +120,9 @@ def _encode_all(images: dict[str, np.ndarray]) -> dict[str, EncodedArtifact]:
 
 
 def image_decode(content: bytes) -> DecodedImage:
-    """Decode once through the upload gate (mediastore.images.load_rgb makes every check: size,
-    format allowlist, pixel cap, structure, EXIF); raises ImageRejected."""
-    image = load_rgb(content)
-    with Image.open(io.BytesIO(content)) as header:  # header only; load_rgb accepted it
-        return DecodedImage(image, header.format or "")
+    """Decode once through the upload gate (mediastore.images.decode_rgb makes every check:
+    size, format allowlist, pixel cap, structure, EXIF); raises ImageRejected."""
+    return DecodedImage(*decode_rgb(content))
 
 
 _pool_lock = threading.Lock()
