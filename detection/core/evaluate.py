@@ -14,7 +14,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import cv2
 import numpy as np
 
 from detection.core import metrics
@@ -23,6 +22,7 @@ from detection.core.interface import DetectorConfig, DetectorResult
 from detection.core.registry import FORENSIC_CONFIGS, build_detector, fusion_row
 from detection.core.sources import load_split
 from detection.core.synth import MIN_FAKE_FRACTION, Sample, degrade, manipulate, random_crop
+from detection.core.timing import median_ms, timing_image
 
 EVAL_MIN_SIDE, EVAL_MAX_SIDE = 512, 1024
 MAP_THRESHOLDS = tuple(round(t, 2) for t in np.arange(0.1, 0.95, 0.1))
@@ -37,7 +37,6 @@ FUSION_FEATURES = (
     "jpeg_ghost.score",
     "jpeg_ghost.grid_mismatch",
 )
-TIMING_SIDE = 1024
 
 
 def make_eval_samples(split: str, seed: int, count: int) -> list[Sample]:
@@ -211,12 +210,8 @@ def _classification_metrics(
 
 
 def time_network(config: DetectorConfig, repeats: int = 5) -> dict[str, float]:
-    """Median per-detector time on a TIMING_SIDE x TIMING_SIDE photo-like image."""
-    from skimage import data as skdata
-
-    from detection.core.timing import median_ms
-
-    image = cv2.resize(skdata.astronaut(), (TIMING_SIDE, TIMING_SIDE))
+    """Median per-detector wall time on timing.timing_image()."""
+    image = timing_image()
     # Wall time only: the first of median_ms's (wall, cpu) pair.
     return {
         detector.name: median_ms(lambda d=detector: d.analyze(image), repeats)[0]

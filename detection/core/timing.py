@@ -19,9 +19,17 @@ import cv2
 import numpy as np
 import torch
 
-from detection.core.evaluate import TIMING_SIDE
 from detection.core.faces import analyze_faces
 from detection.core.registry import DEFAULT_NETWORK_CONFIG, build_suite, default_configs
+
+TIMING_SIDE = 1024
+
+
+def timing_image() -> np.ndarray:
+    """The photo every detector timing uses: scikit-image's astronaut at TIMING_SIDE square."""
+    from skimage import data
+
+    return cv2.resize(data.astronaut(), (TIMING_SIDE, TIMING_SIDE))
 
 
 def median_ms(run: Callable[[], object], repeats: int) -> tuple[float, float]:
@@ -36,11 +44,9 @@ def median_ms(run: Callable[[], object], repeats: int) -> tuple[float, float]:
 
 
 def time_suite(config: Path, threads: int, repeats: int) -> dict[str, object]:
-    from skimage import data
-
     torch.set_num_threads(threads)
     suite = build_suite(default_configs(config))
-    image = cv2.resize(data.astronaut(), (TIMING_SIDE, TIMING_SIDE))
+    image = timing_image()
     steps: dict[str, Callable[[], object]] = {
         d.name: (lambda d=d: d.analyze(image)) for d in suite.detectors
     }
