@@ -31,7 +31,6 @@ from mediastore.serving import media_file_response
 from moderation.models import Decision, ReportArtifact, ReviewItem
 from moderation.review import (
     REVIEW_PERMISSION,
-    VIEW_PERMISSION,
     QueueFilters,
     ReviewError,
     decision_make,
@@ -47,7 +46,7 @@ from moderation.review import (
     review_queue,
     with_verdict,
 )
-from moderation.selectors import report_get
+from moderation.selectors import VIEW_ALL_PERMISSION, report_get
 
 QUEUE_PAGE_SIZE = 25
 AUDIT_PAGE_SIZE = 50
@@ -66,7 +65,7 @@ def reviewer_view(view: Callable[..., HttpResponse]) -> Callable[..., HttpRespon
     @login_required
     @wraps(view)
     def wrapped(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
-        if not request.user.has_perm(VIEW_PERMISSION):
+        if not request.user.has_perm(VIEW_ALL_PERMISSION):
             raise PermissionDenied("You need the moderator or fact-checker role.")
         return view(request, *args, **kwargs)
 

@@ -29,7 +29,6 @@ from moderation.models import Decision, Report, ReviewItem
 from moderation.selectors import VIEW_ALL_PERMISSION, report_current
 
 REVIEW_PERMISSION = "moderation.review_submission"
-VIEW_PERMISSION = VIEW_ALL_PERMISSION
 CLIENT_SCOPE_GROUP_PREFIX = "client:"
 DEFAULT_LEASE_SECONDS = 600
 DEFAULT_LABELS = ("misleading", "missing context", "altered image", "satire", "synthetic media")
@@ -77,7 +76,7 @@ def client_scopes(user: User) -> list[str]:
 
 def items_visible(*, user: User) -> QuerySet[ReviewItem]:
     """Every review item the user may look at (any status)."""
-    if not user.has_perm(VIEW_PERMISSION):
+    if not user.has_perm(VIEW_ALL_PERMISSION):
         return ReviewItem.objects.none()
     scopes = client_scopes(user)
     if scopes:
@@ -178,7 +177,7 @@ def queue_platforms(*, user: User) -> list[str]:
     key = (
         "review:platforms:"
         + ",".join(sorted(client_scopes(user)))
-        + f":{user.has_perm(VIEW_PERMISSION)}"
+        + f":{user.has_perm(VIEW_ALL_PERMISSION)}"
     )
 
     def platforms() -> list[str]:
