@@ -113,6 +113,11 @@ def multipart(content: bytes, external_id: str) -> tuple[bytes, str]:
 ENDPOINTS = ("submissions", "webhook-url", "webhook-base64")
 
 
+def contents_for(endpoint: str, count: int, side: int, seed: int) -> list[bytes]:
+    """The images the requests carry; webhook-url deliveries name their media instead."""
+    return [b""] * count if endpoint == "webhook-url" else make_images(count, side, seed)
+
+
 def raw_request(port: int, issued: IssuedClient, endpoint: str, content: bytes, key: str) -> bytes:
     """One complete HTTP/1.1 request, built (and signed) before the clock starts."""
     if endpoint == "submissions":
@@ -283,12 +288,7 @@ def main() -> None:
     port = free_port()
     run = uuid.uuid4().hex[:8]  # external ids and webhook-ids unique across runs
     count = int(options.seconds * MAX_RATE[options.endpoint]) + 50  # none is sent twice
-    # webhook-url deliveries name their media instead of carrying it: no images to make.
-    contents = (
-        [b""] * count
-        if options.endpoint == "webhook-url"
-        else make_images(count, options.side, seed=1)
-    )
+    contents = contents_for(options.endpoint, count, options.side, seed=1)
     requests = [
         raw_request(port, issued, options.endpoint, content, f"bench-{run}-{index}")
         for index, content in enumerate(contents)
@@ -317,7 +317,9 @@ def main() -> None:
         warm: multiprocessing.Queue = multiprocessing.Queue()
         warm_requests = [
             raw_request(port, issued, options.endpoint, content, f"warm-{run}-{index}")
-            for index, content in enumerate(make_images(options.workers * 16, options.side, 99))
+            for index, content in enumerate(
+                contents_for(options.endpoint, options.workers * 16, options.side, seed=99)
+            )
         ]
         client_process(port, warm_requests, options.workers * 2, time.time() + 120, warm)
         warm.get()
@@ -362,7 +364,7 @@ def main() -> None:
         # machine, other people's jobs).
         "machine_cpu_ms_per_request": round(machine_cpu * 1000 / accepted, 2),
         "load_average_1min_at_end": os.getloadavg()[0],
-        "image_bytes_mean": round(statistics.mean(len(b) for b in requests[:100])),
+        "image_bytes_mean": round(statistics.mean(len(b) for b in contents[:100])),
         "rows_created": Submission.objects.count() - rows_before,
         "prebuilt_requests": count,
     }
