@@ -22,6 +22,10 @@ def test_every_task_time_limit_is_below_the_visibility_timeout() -> None:
         assert soft_limit < hard_limit < visibility_timeout, name
 
 
+def test_worker_children_are_replaced_above_the_memory_bound(settings) -> None:
+    assert app.conf.worker_max_memory_per_child == settings.WORKER_MAX_MEMORY_MB * 1024
+
+
 def test_pipeline_stages_have_their_own_queues() -> None:
     names = {queue.name for queue in app.conf.task_queues}
     assert {"ingest", "analyze", "index", "deliver"} <= names

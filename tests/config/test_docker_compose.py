@@ -83,3 +83,15 @@ def test_gpu_profile_reserves_a_gpu_and_installs_cuda_packages(compose: dict) ->
     devices = gpu["deploy"]["resources"]["reservations"]["devices"]
     assert devices[0]["capabilities"] == ["gpu"]
     assert "gpu" not in compose["services"]["worker"].get("profiles", [])
+
+
+def test_worker_memory_is_bounded_above_its_children(compose: dict) -> None:
+    """Each worker container's mem_limit holds its prefork children at WORKER_MAX_MEMORY_MB
+    (the settings default) plus the parent, so children are recycled before the cgroup kills."""
+    from django.conf import settings
+
+    for name in ("worker", "worker-gpu"):
+        service = compose["services"][name]
+        concurrency = int(service["command"].split("--concurrency=")[1].split()[0])
+        limit_gb = int(service["mem_limit"].removesuffix("g"))
+        assert limit_gb * 1024 > (concurrency + 1) * settings.WORKER_MAX_MEMORY_MB, name

@@ -142,6 +142,11 @@ CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_TASK_ACKS_ON_FAILURE_OR_TIMEOUT = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+# A prefork child whose resident memory passed this after a task is replaced by a fresh one, so
+# a leak or a large image cannot grow a worker for ever (the container's mem_limit in
+# docker-compose.yml is the hard bound; MAX_IMAGE_PIXELS bounds what one decode allocates).
+WORKER_MAX_MEMORY_MB = env_int("WORKER_MAX_MEMORY_MB", default=2048, minimum=256)
+CELERY_WORKER_MAX_MEMORY_PER_CHILD = WORKER_MAX_MEMORY_MB * 1024  # Celery counts KiB
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_TASK_SOFT_TIME_LIMIT = env_int("CELERY_TASK_SOFT_TIME_LIMIT", default=540, minimum=1)
 CELERY_TASK_TIME_LIMIT = env_int("CELERY_TASK_TIME_LIMIT", default=600, minimum=1)
