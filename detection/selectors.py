@@ -7,6 +7,7 @@ its files change (tests override them).
 
 from __future__ import annotations
 
+import struct
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,6 +26,7 @@ from detection.core.registry import (
     analyze_image,
     build_suite,
 )
+from mediastore.images import trailing_bytes
 
 
 class DetectionUnavailable(RuntimeError):
@@ -139,19 +141,28 @@ def image_detection(*, image: np.ndarray) -> DetectionOutcome:
 
 
 def media_metadata(*, content: bytes, image_format: str, width: int, height: int) -> dict:
-    """The report's `metadata` section: {"width", "height", "format", "exif", "c2pa"}.
+    """The report's `metadata` section: {"width", "height", "format", "exif", "c2pa",
+    "trailing_bytes"}.
 
-    Never raises for malformed metadata: EXIF problems read as {"error": ...} and C2PA problems
-    as {"state": "error", ...}, so a broken manifest cannot stop an analysis.
+    Never raises for malformed metadata: EXIF problems read as {"error": ...}, C2PA problems
+    as {"state": "error", ...} and an unreadable container as trailing_bytes None, so a broken
+    manifest cannot stop an analysis. `trailing_bytes` counts what follows the image's end
+    marker (cameras append second images, maker data and videos to JPEGs); only the image
+    before it is analysed.
     """
     try:
         c2pa = c2pa_summary(content)
     except Exception as error:  # the C2PA SDK is native code with its own exception types
         c2pa = {"state": "error", "error": f"{error.__class__.__name__}: {error}"[:MAX_TEXT_LENGTH]}
+    try:
+        trailer: int | None = trailing_bytes(content, image_format)
+    except (KeyError, IndexError, ValueError, struct.error):  # not a container we walk
+        trailer = None
     return {
         "width": int(width),
         "height": int(height),
         "format": image_format,
         "exif": exif_summary(content),
         "c2pa": c2pa,
+        "trailing_bytes": trailer,
     }

@@ -6,9 +6,11 @@ Writes OUT_DIR/<name> for every case plus OUT_DIR/manifest.json ({name: {"kind",
 Deterministic (no clock, no unseeded randomness) and small: every file is under 300 KB, though
 several declare gigapixel sizes or inflate to hundreds of megabytes. Only Pillow and numpy.
 
-Kinds: dimension bombs, zlib bombs, animated frame bombs, truncated and corrupt files,
-polyglots (image + HTML/script), SVG with script, wrong extensions, empty, malformed EXIF.
-Valid-but-odd files that are *accepted* (a real PNG named .jpg) are not here: see
+Kinds: dimension bombs, zlib bombs, animated frame and JPEG scan bombs, truncated and corrupt
+files, polyglots (image + HTML/script/ZIP), SVG with script, wrong extensions, empty, malformed
+EXIF, block floods (one past each container block limit).
+Valid-but-odd files that are *accepted* (a real PNG named .jpg, camera JPEGs with data after the
+image) are not written here: `accepted_cases()` builds them for
 tests/security/test_hostile_corpus.py.
 """
 
@@ -16,11 +18,14 @@ from __future__ import annotations
 
 import io
 import json
+import re
 import struct
 import sys
+import zipfile
 import zlib
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import cache, partial
 from pathlib import Path
 
 import numpy as np
@@ -236,6 +241,43 @@ def _jpeg_scan_bomb(repeats: int = 500) -> bytes:
     return progressive[:last_scan] + scan * repeats + b"\xff\xd9"
 
 
+def _jpeg_scan_units(content: bytes) -> list[tuple[int, int]]:
+    """(start, end) of each scan of a JPEG with the table segments written just before it (the
+    first from its SOS marker), up to the marker that ends its entropy-coded data."""
+    units: list[tuple[int, int]] = []
+    position, unit_start = 2, None
+    while content[position + 1] != 0xD9:
+        (length,) = struct.unpack_from(">H", content, position + 2)
+        if content[position + 1] != 0xDA:
+            position += 2 + length
+            continue
+        end = re.compile(rb"\xff[^\x00\xd0-\xd7\xff]").search(content, position + 2 + length)
+        units.append((position if unit_start is None else unit_start, end.start()))
+        position = unit_start = end.start()
+    return units
+
+
+@cache
+def _flat_progressive(side: int) -> bytes:
+    buffer = io.BytesIO()
+    Image.new("RGB", (side, side), (128, 128, 128)).save(buffer, format="JPEG", progressive=True)
+    return buffer.getvalue()
+
+
+def jpeg_scan_bomb(*, side: int = 7000, repeats: int = 30_000, scan: int | None = None) -> bytes:
+    """Issue 14's bomb: a flat side x side progressive JPEG (Pillow's default script, 10 scans)
+    whose last 48-byte scan (a chroma refinement with its Huffman table) is repeated `repeats`
+    times before EOI. Every scan is a pass of the decoder over the whole coefficient array, so
+    30,000 of them (1.7 MB) cost minutes of CPU. `scan`: repeat that scan (0-9) instead."""
+    content = _flat_progressive(side)
+    units = _jpeg_scan_units(content)
+    if scan is None:
+        smallest = min(end - start for start, end in units)
+        scan = max(i for i, (start, end) in enumerate(units) if end - start == smallest)
+    start, end = units[scan]
+    return content[:-2] + content[start:end] * repeats + content[-2:]
+
+
 def _frame_bombs() -> list[HostileFile]:
     apng = bytearray(_animated("PNG", 2))
     actl = apng.find(b"acTL")
@@ -251,6 +293,18 @@ def _frame_bombs() -> list[HostileFile]:
             bytes(apng),
         ),
         HostileFile("jpeg_500_scans.jpg", "scan_bomb", "500 progressive scans", _jpeg_scan_bomb()),
+        HostileFile(
+            "jpeg_scan_bomb_7000x7000.jpg",
+            "scan_bomb",
+            "issue 14's bomb with 120 repeats (130 scans; the 30,000-repeat file is 1.7 MB)",
+            jpeg_scan_bomb(side=7000, repeats=120),
+        ),
+        HostileFile(
+            "jpeg_21_scans_7000x7000.jpg",
+            "scan_bomb",
+            "21 scans over 49 megapixels: under MAX_JPEG_SCANS, over MAX_JPEG_SCAN_PIXELS",
+            jpeg_scan_bomb(side=7000, repeats=11),
+        ),
         HostileFile("webp_1500_frames.webp", "frame_bomb", "1,500 frames", _animated("WEBP", 1500)),
     ]
 
@@ -290,6 +344,103 @@ def _broken() -> list[HostileFile]:
     ]
 
 
+def _zip() -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        member = zipfile.ZipInfo("evil.class", date_time=(2020, 1, 1, 0, 0, 0))
+        archive.writestr(member, b"\xca\xfe\xba\xbe" + bytes(60))
+    return buffer.getvalue()
+
+
+def _camera_trailer() -> bytes:
+    """Binary data like what phones append after the JPEG (zeros, then maker data)."""
+    return bytes(512) + np.random.default_rng(11).bytes(23_000)
+
+
+def _block_floods() -> list[HostileFile]:
+    """One past each block limit (the 25 MB versions are in tests/mediastore/test_intake_cost.py):
+    every block costs Pillow's header parser a Python call."""
+    jpeg, png, webp = _encode("JPEG"), _encode("PNG"), _encode("WEBP")
+    private = _png_chunk(b"prIv", b"")
+    webp_body = webp[12:] + b"junk\0\0\0\0" * 1100
+    return [
+        HostileFile(
+            "jpeg_1001_comments.jpg",
+            "block_flood",
+            "1,001 empty COM segments",
+            jpeg[:2] + b"\xff\xfe\x00\x02" * 1001 + jpeg[2:],
+        ),
+        HostileFile(
+            "jpeg_fill_bytes.jpg",
+            "block_flood",
+            "2,000 0xFF fill bytes",
+            jpeg[:2] + b"\xff" * 2000 + jpeg[2:],
+        ),
+        HostileFile(
+            "png_20001_chunks.png",
+            "block_flood",
+            "20,001 empty private chunks",
+            png[:33] + private * 20_001 + png[33:],
+        ),
+        HostileFile(
+            "webp_1100_chunks.webp",
+            "block_flood",
+            "1,100 empty unknown chunks",
+            b"RIFF" + struct.pack("<I", len(webp_body) + 4) + b"WEBP" + webp_body,
+        ),
+    ]
+
+
+def _flood_after_app0(filler: bytes, total: int) -> bytes:
+    jpeg = _encode("JPEG")
+    app0_end = 4 + struct.unpack_from(">H", jpeg, 4)[0]
+    return jpeg[:app0_end] + filler * (total // len(filler)) + jpeg[app0_end:]
+
+
+def _flood_in_scan(filler: bytes, total: int) -> bytes:
+    jpeg = _encode("JPEG")
+    return jpeg[:-2] + filler * (total // len(filler)) + jpeg[-2:]
+
+
+def _flood_png_chunks(total: int) -> bytes:
+    png = _encode("PNG")
+    return png[:33] + _png_chunk(b"prIv", b"") * (total // 12) + png[33:]
+
+
+def _flood_gif_sub_blocks(total: int) -> bytes:
+    gif = _encode("GIF")
+    header_end = 13 + (3 << ((gif[10] & 7) + 1) if gif[10] & 0x80 else 0)
+    comment = b"\x21\xfe" + b"\x01x" * (total // 2) + b"\x00"
+    return gif[:header_end] + comment + gif[header_end:]
+
+
+def _flood_webp_chunks(total: int) -> bytes:
+    webp = _encode("WEBP")
+    body = webp[12:] + b"junk\0\0\0\0" * (total // 8)
+    return b"RIFF" + struct.pack("<I", len(body) + 4) + b"WEBP" + body
+
+
+# Files of about `total` bytes made of the cheapest blocks each format's parser steps through:
+# too large for the corpus, built one at a time by tests/mediastore/test_intake_cost.py and
+# scripts/bench_intake_cost.py. name: (what it holds, builder of `total` bytes).
+FLOODS: dict[str, tuple[str, Callable[[int], bytes]]] = {
+    "jpeg_stuffed_entropy_data": ("0xFF 0x00 pairs in a scan", partial(_flood_in_scan, b"\xff\0")),
+    "jpeg_restart_markers_in_scan": (
+        "RST0 markers in a scan",
+        partial(_flood_in_scan, b"\xff\xd0"),
+    ),
+    "jpeg_markup_lookalikes_in_scan": ("'<' bytes in a scan", partial(_flood_in_scan, b"<")),
+    "jpeg_fill_bytes": ("0xFF fill before a marker", partial(_flood_after_app0, b"\xff")),
+    "jpeg_stray_bytes": ("zeros between segments", partial(_flood_after_app0, b"\0")),
+    "jpeg_empty_comments": ("empty COM segments", partial(_flood_after_app0, b"\xff\xfe\0\x02")),
+    "jpeg_standalone_markers": ("0xFF 0x00 outside a scan", partial(_flood_after_app0, b"\xff\0")),
+    "png_empty_chunks": ("empty private chunks before IDAT", _flood_png_chunks),
+    "gif_one_byte_sub_blocks": ("a comment of one-byte sub-blocks", _flood_gif_sub_blocks),
+    "webp_empty_chunks": ("empty unknown chunks", _flood_webp_chunks),
+}
+FLOOD_BYTES = 25 * 1024 * 1024 - 64 * 1024
+
+
 def _polyglots() -> list[HostileFile]:
     png, jpeg, gif, webp = (_encode(f) for f in ("PNG", "JPEG", "GIF", "WEBP"))
     html_chunk = _png_chunk(b"tEXt", b"Comment\0" + HTML_PAGE)
@@ -308,6 +459,19 @@ def _polyglots() -> list[HostileFile]:
             jpeg_comment + jpeg[2:],
         ),
         HostileFile("jpeg_script_tail.jpg", "polyglot", "script after EOI", jpeg + SCRIPT),
+        HostileFile(
+            "jpeg_camera_trailer_then_html.jpg",
+            "polyglot",
+            "HTML page after a 23 KB camera-style trailer",
+            jpeg + _camera_trailer() + HTML_PAGE,
+        ),
+        HostileFile("jpeg_zip_tail.jpg", "polyglot", "ZIP archive after EOI", jpeg + _zip()),
+        HostileFile(
+            "jpeg_zip_after_camera_trailer.jpg",
+            "polyglot",
+            "ZIP archive after a 23 KB camera-style trailer",
+            jpeg + _camera_trailer() + _zip(),
+        ),
         HostileFile("gif_script_tail.gif", "polyglot", "script after the trailer", gif + SCRIPT),
         HostileFile(
             "gif_zip_tail.gif",
@@ -431,7 +595,34 @@ CASES: tuple[Callable[[], list[HostileFile]], ...] = (
     _polyglots,
     _not_images,
     _bad_exif,
+    _block_floods,
 )
+
+
+def accepted_cases() -> list[HostileFile]:
+    """Odd but valid files every intake accepts (kind "accepted")."""
+    primary = Image.fromarray(_pixels(64, 48, seed=12))
+    exif = Image.Exif()
+    exif[0x010F] = "Provenant Camera Co"  # Make
+    camera, mpo = io.BytesIO(), io.BytesIO()
+    primary.save(camera, format="JPEG", exif=exif)
+    second = Image.fromarray(_pixels(32, 24, seed=13))
+    primary.save(mpo, format="MPO", save_all=True, append_images=[second])
+    return [
+        HostileFile("png_named.jpg", "accepted", "a PNG named .jpg", _encode("PNG")),
+        HostileFile(
+            "jpeg_camera_trailer.jpg",
+            "accepted",
+            "EXIF JPEG with a 23 KB trailer after EOI, as phones write (cf. mate's Wood.jpg)",
+            camera.getvalue() + _camera_trailer(),
+        ),
+        HostileFile(
+            "jpeg_mpf_second_image.jpg",
+            "accepted",
+            "JPEG with an MPF index and a second image after EOI (Pillow: MPO)",
+            mpo.getvalue(),
+        ),
+    ]
 
 
 def corpus() -> list[HostileFile]:

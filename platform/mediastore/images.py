@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import io
 import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import numpy as np
@@ -12,10 +14,13 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 from mediastore.structure import (
     MAX_ANIMATION_FRAMES,
     MAX_JPEG_SCANS,
+    MAX_JPEG_TRAILING_BYTES,
     MAX_TRAILING_BYTES,
     Structure,
     StructureError,
+    container_format,
     structure_check,
+    trailing_bytes,
 )
 
 MAX_UPLOAD_BYTES = 25 * 1024 * 1024
@@ -28,6 +33,14 @@ ALLOWED_FORMATS: dict[str, str] = {
     "GIF": "image/gif",
 }
 FORMAT_EXTENSIONS = {"JPEG": "jpg", "PNG": "png", "WEBP": "webp", "GIF": "gif"}
+# Pillow names a JPEG with an MPF index of second images (cameras' previews, depth and gain
+# maps) MPO; its primary image is an ordinary JPEG, and that is the one analysed and served.
+_FORMAT_ALIASES = {"MPO": "JPEG"}
+# Every scan of a progressive JPEG is a pass of the decoder over the whole image (up to 31 ms
+# per scan at 49 megapixels on the build machine, docs/benchmarks.md), so scans x pixels bounds
+# the decode: 20 scans at the 50-megapixel cap (libjpeg writes 10 for colour, 18 for CMYK), up
+# to MAX_JPEG_SCANS at 10 megapixels and below.
+MAX_JPEG_SCAN_PIXELS = 20 * MAX_IMAGE_PIXELS
 # A JPEG APP1 segment holds at most 64 KiB, so no camera writes more EXIF than this; PNG eXIf and
 # WebP EXIF chunks have no such bound and could make every reader parse megabytes.
 MAX_EXIF_BYTES = 64 * 1024
@@ -39,6 +52,8 @@ __all__ = [
     "MAX_EXIF_BYTES",
     "MAX_IMAGE_PIXELS",
     "MAX_JPEG_SCANS",
+    "MAX_JPEG_SCAN_PIXELS",
+    "MAX_JPEG_TRAILING_BYTES",
     "MAX_TRAILING_BYTES",
     "MAX_UPLOAD_BYTES",
     "MIN_IMAGE_SIDE",
@@ -47,6 +62,7 @@ __all__ = [
     "decode_rgb",
     "inspect_image",
     "load_rgb",
+    "trailing_bytes",
 ]
 
 # Pillow's own guard stops a decompression bomb before it allocates; ours is the same cap, so the
@@ -72,14 +88,11 @@ class ImageInfo:
 
 
 def inspect_image(content: bytes, *, allow_animated: bool = True) -> ImageInfo:
-    """Check size, format, pixel cap, container structure (end marker, trailing data, frames,
-    markup), EXIF and that the whole image decodes; return its header facts."""
-    _check_size(content)
-    with _open(content) as image:
-        image_format = _checked(image)
+    """Check size, format, container structure (end marker, trailing data, frames, scans, block
+    counts, markup), pixel cap, EXIF and that the whole image decodes; return its header facts."""
+    with _gated(content) as (image, image_format, structure):
         width, height = image.size
-        _decode_fully(image)  # first: a cut or corrupt file is named as such
-        structure = _check_structure(content, image_format)
+        _decode_fully(image)
         animated = structure.frames > 1
         if animated and not allow_animated:
             raise ImageRejected("animated images are not accepted here", code="animated")
@@ -96,10 +109,7 @@ def load_rgb(content: bytes) -> np.ndarray:
 
 def decode_rgb(content: bytes) -> tuple[np.ndarray, str]:
     """load_rgb's array and the image's format (a key of ALLOWED_FORMATS), from one open."""
-    _check_size(content)
-    with _open(content) as image:
-        image_format = _checked(image)
-        _check_structure(content, image_format)
+    with _gated(content) as (image, image_format, _):
         try:
             upright = ImageOps.exif_transpose(image)
             return np.asarray(upright.convert("RGB"), dtype=np.uint8), image_format
@@ -107,6 +117,46 @@ def decode_rgb(content: bytes) -> tuple[np.ndarray, str]:
             raise ImageRejected(
                 f"the image could not be decoded: {error}", code="corrupt"
             ) from None
+
+
+@contextmanager
+def _gated(content: bytes) -> Iterator[tuple[Image.Image, str, Structure]]:
+    """The opened image, its format and structure, once every check short of decoding passed.
+
+    The container walk comes first: it is cheap whatever the bytes hold, and Pillow's header
+    parsers are not (they step through fill bytes and blocks one Python call at a time)."""
+    _check_size(content)
+    container = container_format(content)
+    if container is None:
+        raise _not_allowed(content)
+    structure = _check_structure(content, container)
+    with _open(content, container) as image:
+        image_format = _checked(image)
+        if image_format != container:  # Pillow tells the four apart by the same signatures
+            raise ImageRejected(
+                "the file's signature does not match its image data", code="not_an_image"
+            )
+        _check_scan_budget(structure, *image.size)
+        yield image, image_format, structure
+
+
+def _not_allowed(content: bytes) -> ImageRejected:
+    """The refusal of bytes that are none of the allowed containers. Pillow's signature tests
+    name the format; none of its other parsers ever reads the bytes."""
+    Image.init()
+    prefix = content[:16]  # what Image.open hands the same tests
+    for image_format, (_, accepts) in Image.OPEN.items():
+        try:
+            recognised = accepts is not None and accepts(prefix) is True
+        except Exception:  # a plugin's signature test on a short prefix; not this format
+            recognised = False
+        if recognised:
+            return ImageRejected(
+                f"format {image_format} is not accepted "
+                f"(accepted: {', '.join(sorted(ALLOWED_FORMATS))})",
+                code="unsupported_format",
+            )
+    return ImageRejected("the file is not a readable image", code="not_an_image")
 
 
 def _check_size(content: bytes) -> None:
@@ -120,7 +170,7 @@ def _check_size(content: bytes) -> None:
 
 def _checked(image: Image.Image) -> str:
     """Format allowlist, dimensions and EXIF of an opened image; returns its format."""
-    image_format = image.format or ""
+    image_format = _FORMAT_ALIASES.get(image.format or "", image.format or "")
     if image_format not in ALLOWED_FORMATS:
         raise ImageRejected(
             f"format {image_format or 'unknown'} is not accepted "
@@ -137,6 +187,16 @@ def _check_structure(content: bytes, image_format: str) -> Structure:
         return structure_check(content, image_format)
     except StructureError as error:
         raise ImageRejected(str(error), code=error.code) from None
+
+
+def _check_scan_budget(structure: Structure, width: int, height: int) -> None:
+    if structure.scans * width * height > MAX_JPEG_SCAN_PIXELS:
+        allowed = MAX_JPEG_SCAN_PIXELS // (width * height)
+        raise ImageRejected(
+            f"the JPEG has {structure.scans} scans over {width}x{height} pixels; at most "
+            f"{allowed} scans are allowed at this size",
+            code="too_many_scans",
+        )
 
 
 def _check_exif(image: Image.Image) -> None:
@@ -178,11 +238,12 @@ def _check_exif(image: Image.Image) -> None:
         )
 
 
-def _open(content: bytes) -> Image.Image:
+def _open(content: bytes, container: str) -> Image.Image:
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
-            return Image.open(io.BytesIO(content))
+            # Only the container's own plugin (JPEG's also answers MPO) parses the bytes.
+            return Image.open(io.BytesIO(content), formats=[container])
     except (Image.DecompressionBombError, Image.DecompressionBombWarning):
         raise ImageRejected(
             f"the image has more than {MAX_IMAGE_PIXELS} pixels", code="too_many_pixels"

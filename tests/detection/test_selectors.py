@@ -168,3 +168,16 @@ def test_media_metadata_never_raises_on_garbage(monkeypatch) -> None:
     monkeypatch.setattr(selectors, "c2pa_summary", explode)
     metadata = media_metadata(content=garbage, image_format="JPEG", width=1, height=1)
     assert metadata["c2pa"] == {"state": "error", "error": "RuntimeError: native failure"}
+
+
+def test_media_metadata_counts_the_bytes_after_the_image() -> None:
+    content = _encoded("JPEG", Image.Exif())
+    plain = media_metadata(content=content, image_format="JPEG", width=64, height=64)
+    assert plain["trailing_bytes"] == 0
+    trailer = bytes(100) + b"\x01\x02" * 5000  # cameras append second images and maker data
+    padded = media_metadata(content=content + trailer, image_format="JPEG", width=64, height=64)
+    assert padded["trailing_bytes"] == len(trailer)
+    garbage = media_metadata(
+        content=b"\xff\xd8\xff" + bytes(50), image_format="JPEG", width=1, height=1
+    )
+    assert garbage["trailing_bytes"] is None

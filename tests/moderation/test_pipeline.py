@@ -75,7 +75,7 @@ def test_exif_orientation_is_applied_before_the_engines_see_the_image(engines) -
     ("content", "code"),
     [
         (b"", "empty"),
-        (b"GIF89a but not really", "not_an_image"),
+        (b"GIF89a but not really", "corrupt"),  # a GIF signature, cut inside the header
         (b"%PDF-1.4 hello", "not_an_image"),
     ],
 )
