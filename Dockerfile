@@ -4,6 +4,7 @@ FROM python:3.11-slim-bookworm
 ENV PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \
     PYTHONPATH=/app:/app/platform \
+    DJANGO_SETTINGS_MODULE=config.settings.production \
     DATA_DIR=/data
 
 # CPU wheels by default; the gpu profile builds with a CUDA index and faiss-gpu instead.

@@ -11,6 +11,7 @@ from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from factcheck.cases.serializers import HttpUrlField
 from factcheck.models import Reference
 from factcheck.services import reference_add, reference_remove
 from mediastore.images import MAX_UPLOAD_BYTES, ImageRejected
@@ -50,7 +51,7 @@ class ReferenceUploadSerializer(serializers.Serializer):
     media = serializers.FileField(help_text="The original image (JPEG, PNG, WebP).")
     source = serializers.CharField(max_length=200)
     external_id = serializers.CharField(max_length=200, required=False, default="")
-    url = serializers.URLField(max_length=2000, required=False, default="")
+    url = HttpUrlField()
     caption = serializers.CharField(required=False, default="", allow_blank=True)
     credit = serializers.CharField(max_length=500, required=False, default="", allow_blank=True)
     licence = serializers.CharField(max_length=200, required=False, default="", allow_blank=True)

@@ -18,6 +18,7 @@ from factcheck.core.features import extract_features
 from factcheck.core.fingerprints import pdq_hash
 from factcheck.models import Fingerprint, PendingIndexRemoval, Reference
 from mediastore.images import load_rgb
+from mediastore.links import http_url_check
 from mediastore.services import media_store
 
 FEATURES_PREFIX = "features/v1"
@@ -60,11 +61,13 @@ def reference_add(
     """Make an image a verified original. Adding the same content again returns the first one.
 
     Raises mediastore.images.ImageRejected (nothing stored) for unacceptable images, including
-    animated ones: an original is a single picture.
+    animated ones: an original is a single picture, and mediastore.links.UnsafeLink for a `url`
+    that is not http(s) (the review UI links it).
     """
     source = source.strip()
     if not source or len(source) > MAX_SOURCE_LENGTH:
         raise ValueError(f"source must be 1 to {MAX_SOURCE_LENGTH} characters")
+    url = http_url_check(url, field="url")
     stored = media_store(content=content, allow_animated=False)
     existing = Reference.objects.filter(media=stored.media).first()
     if existing is not None:

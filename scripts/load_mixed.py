@@ -220,9 +220,10 @@ def main(argv: list[str]) -> int:
     data_dir = Path(tempfile.mkdtemp(prefix="provenant-load-"))
     env = loopback_environment(args, data_dir)
     env["ALLOWED_HOSTS"] = "127.0.0.1"
+    # Named for gunicorn too: config.wsgi alone would pick production (plain HTTP here, no key).
+    env["DJANGO_SETTINGS_MODULE"] = "config.settings.development"
     database_prepare(args, env)
     os.environ.update(env)
-    os.environ["DJANGO_SETTINGS_MODULE"] = "config.settings.development"
     sys.path[:0] = [str(REPO_DIR), str(REPO_DIR / "platform")]
     import django
 

@@ -42,7 +42,10 @@ def test_wsgi_application_sees_the_standard_library(project_env, tmp_path) -> No
     result = subprocess.run(
         [sys.executable, "-c", probe],
         cwd=REPO_DIR,
-        env=project_env(DATA_DIR=str(tmp_path)),
+        # config.wsgi alone picks production, which needs a real key (see test_entrypoints.py).
+        env=project_env(
+            DATA_DIR=str(tmp_path), DJANGO_SETTINGS_MODULE="config.settings.development"
+        ),
         capture_output=True,
         text=True,
         timeout=120,

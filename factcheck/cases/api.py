@@ -16,7 +16,6 @@ from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import mixins, permissions, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import ValidationError
-from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
 from rest_framework.request import Request
 from rest_framework.response import Response
 
@@ -56,13 +55,13 @@ def service_call(call: Callable[[], Any]) -> Any:
     try:
         return call()
     except services.CasePermissionDenied as error:
-        raise _Refused(str(error), status.HTTP_403_FORBIDDEN) from error
+        raise _Refused(str(error), status.HTTP_403_FORBIDDEN, code="permission_denied") from error
     except services.CaseConflict as error:
-        raise _Refused(str(error), status.HTTP_409_CONFLICT) from error
+        raise _Refused(str(error), status.HTTP_409_CONFLICT, code=error.code) from error
     except ImageRejected as error:
         raise _Refused(str(error), status.HTTP_400_BAD_REQUEST, code=error.code) from error
     except services.CaseError as error:
-        raise _Refused(str(error), status.HTTP_400_BAD_REQUEST) from error
+        raise _Refused(str(error), status.HTTP_400_BAD_REQUEST, code=error.code) from error
 
 
 class _Refused(Exception):
@@ -89,7 +88,6 @@ LIST_FILTERS = [
 
 class CaseViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
     permission_classes = [permissions.IsAuthenticated, CanViewCases]
-    parser_classes = [JSONParser, MultiPartParser, FormParser]
 
     def get_serializer_class(self) -> type:
         return CaseDetailSerializer if self.action == "retrieve" else CaseSerializer

@@ -13,6 +13,7 @@ from django.urls import reverse
 
 from factcheck.cases.models import Case, Claim
 from factcheck.cases.workflow import rating_scale
+from mediastore.links import http_url
 
 SCHEMA_CONTEXT = "https://schema.org"
 DEFAULT_ORGANIZATION_NAME = "Provenant"
@@ -43,9 +44,11 @@ def _item_reviewed(claim: Claim) -> dict[str, Any]:
         item["author"] = {"@type": "Organization", "name": claim.claimant}
     if claim.appearance_date:
         item["datePublished"] = claim.appearance_date.isoformat()
-    if claim.appearance_url:
-        item["appearance"] = [{"@type": "CreativeWork", "url": claim.appearance_url}]
-        item["firstAppearance"] = {"@type": "CreativeWork", "url": claim.appearance_url}
+    # Published documents carry http(s) links only, whatever an older row holds.
+    appearance_url = http_url(claim.appearance_url)
+    if appearance_url:
+        item["appearance"] = [{"@type": "CreativeWork", "url": appearance_url}]
+        item["firstAppearance"] = {"@type": "CreativeWork", "url": appearance_url}
     return item
 
 

@@ -19,11 +19,13 @@ from factcheck.cases.services import (
     PERM_CHANGE,
     CaseError,
     _record,
+    link_check,
     require_permission,
 )
 from factcheck.models import Reference
 from factcheck.services import MAX_SOURCE_LENGTH, reference_add, reference_remove
 from mediastore.images import ImageRejected
+from mediastore.links import http_url
 from mediastore.services import media_read, media_store
 
 MAX_NOTE_LENGTH = 10_000
@@ -79,6 +81,7 @@ def evidence_add(
         raise CaseError(f"evidence kind must be one of {', '.join(Evidence.Kind.values)}")
     if len(note) > MAX_NOTE_LENGTH or len(url) > MAX_URL_LENGTH:
         raise CaseError(f"note at most {MAX_NOTE_LENGTH}, url at most {MAX_URL_LENGTH} characters")
+    url = link_check(url, field="url")
     required = {
         Evidence.Kind.REFERENCE: reference is not None,
         Evidence.Kind.LINK: bool(url),
@@ -137,12 +140,15 @@ def evidence_mark_verified_original(
     source = source.strip()
     if not source or len(source) > MAX_SOURCE_LENGTH:
         raise CaseError(f"source must be 1 to {MAX_SOURCE_LENGTH} characters")
+    # The evidence's own link only when it is http(s): one stored before links were checked
+    # must not reach the index, whose references the review UI shows to moderators.
+    url = link_check(url, field="url") or http_url(evidence.url)
     try:
         added = reference_add(
             content=media_read(evidence.media),
             source=source,
             external_id=external_id or f"case-{evidence.case_id}-evidence-{evidence.pk}",
-            url=url or evidence.url,
+            url=url,
             caption=caption or evidence.note,
             credit=credit,
             licence=licence,
@@ -187,6 +193,8 @@ def reference_correct(
         changes = {**changes, "source": str(changes["source"]).strip()}
         if not changes["source"] or len(changes["source"]) > MAX_SOURCE_LENGTH:
             raise CaseError(f"source must be 1 to {MAX_SOURCE_LENGTH} characters")
+    if "url" in changes:
+        changes = {**changes, "url": link_check(str(changes["url"] or ""), field="url")}
     before = {name: _jsonable(getattr(reference, name)) for name in changes}
     after = {name: _jsonable(value) for name, value in changes.items()}
     if before == after:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from factcheck.cases.models import Case, CaseSubmission, Claim, Comment, Evidence, TimelineEntry
@@ -17,6 +19,29 @@ from factcheck.cases.services import (
     MAX_TITLE_LENGTH,
 )
 from mediastore.images import MAX_UPLOAD_BYTES
+from mediastore.links import MAX_LINK_LENGTH, UnsafeLink, http_url_check
+
+
+@extend_schema_field(OpenApiTypes.URI)
+class HttpUrlField(serializers.CharField):
+    """An optional http(s) URL (mediastore.links); anything else is a 400 with `url_not_http`.
+
+    DRF's URLField also takes ftp:// and its message names no rule; this one is the rule every
+    stored link follows."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        kwargs.setdefault("max_length", MAX_LINK_LENGTH)
+        kwargs.setdefault("required", False)
+        kwargs.setdefault("default", "")
+        kwargs.setdefault("allow_blank", True)
+        super().__init__(**kwargs)
+
+    def to_internal_value(self, data: Any) -> str:
+        value = super().to_internal_value(data)
+        try:
+            return http_url_check(value, field=self.field_name or "url")
+        except UnsafeLink as error:
+            raise serializers.ValidationError(str(error), code=error.code) from None
 
 
 class ClaimSerializer(serializers.ModelSerializer):
@@ -34,9 +59,7 @@ class ClaimInputSerializer(serializers.Serializer):
     claimant = serializers.CharField(
         max_length=MAX_CLAIMANT_LENGTH, required=False, default="", allow_blank=True
     )
-    appearance_url = serializers.URLField(
-        max_length=2000, required=False, default="", allow_blank=True
-    )
+    appearance_url = HttpUrlField()
     appearance_date = serializers.DateField(required=False, allow_null=True, default=None)
 
 
@@ -173,7 +196,7 @@ class AssignSerializer(serializers.Serializer):
 class EvidenceInputSerializer(serializers.Serializer):
     kind = serializers.ChoiceField(choices=Evidence.Kind.values)
     reference = serializers.IntegerField(required=False, allow_null=True, default=None)
-    url = serializers.URLField(max_length=2000, required=False, default="", allow_blank=True)
+    url = HttpUrlField()
     media = serializers.FileField(required=False, allow_null=True, default=None)
     note = serializers.CharField(required=False, default="", allow_blank=True)
 
@@ -187,7 +210,7 @@ class VerifiedOriginalSerializer(serializers.Serializer):
     source = serializers.CharField(max_length=200)
     credit = serializers.CharField(max_length=500, required=False, default="", allow_blank=True)
     licence = serializers.CharField(max_length=200, required=False, default="", allow_blank=True)
-    url = serializers.URLField(max_length=2000, required=False, default="", allow_blank=True)
+    url = HttpUrlField()
     caption = serializers.CharField(required=False, default="", allow_blank=True)
     published_at = serializers.DateField(required=False, allow_null=True, default=None)
 

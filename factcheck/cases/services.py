@@ -29,6 +29,7 @@ from factcheck.cases.workflow import (
     initial_status,
     rating_scale,
 )
+from mediastore.links import UnsafeLink, http_url, http_url_check
 
 MAX_TITLE_LENGTH = 300
 MAX_CLAIM_LENGTH = 5_000
@@ -38,14 +39,32 @@ MAX_CLAIMANT_LENGTH = 300
 MAX_LANGUAGE_LENGTH = 16
 SLUG_TITLE_LENGTH = 80
 ESCALATION_TITLE_LENGTH = 120
+# Submission metadata keys an escalated claim takes its appearance URL from, first match wins.
+ESCALATION_URL_KEYS = ("url", "permalink")
 
 
 class CaseError(ValueError):
-    """The change cannot be made as asked; the message says why."""
+    """The change cannot be made as asked; the message says why, `code` names the reason."""
+
+    default_code = "case_invalid"
+
+    def __init__(self, message: str, *, code: str = "") -> None:
+        super().__init__(message)
+        self.code = code or self.default_code
 
 
 class CaseConflict(CaseError):
     """The case changed meanwhile (compare-and-set failed); reload and try again."""
+
+    default_code = "case_conflict"
+
+
+def link_check(value: str, *, field: str) -> str:
+    """An http(s) URL typed by a person or sent by an API client, or CaseError (`url_not_http`)."""
+    try:
+        return http_url_check(value, field=field)
+    except UnsafeLink as error:
+        raise CaseError(str(error), code=error.code) from None
 
 
 class CasePermissionDenied(PermissionError):
@@ -165,17 +184,28 @@ def case_create_from_escalation(*, submission: Any, actor: User, rationale: str 
             metadata = submission.metadata if isinstance(submission.metadata, dict) else {}
             author = metadata.get("author")
             claimant = _author_name(author)
-            url = metadata.get("url") if isinstance(metadata.get("url"), str) else ""
             claim = ClaimInput(
                 text=text[:MAX_CLAIM_LENGTH],
                 claimant=claimant[:MAX_CLAIMANT_LENGTH],
-                appearance_url=url or "",
+                appearance_url=_appearance_url(metadata),
                 appearance_date=submission.created_at.date() if submission.created_at else None,
             )
             _claim_create(case=case, actor=actor, claim=claim)
         if rationale.strip():
             comment_add(case=case, actor=actor, body=rationale, _checked=True)
     return case
+
+
+def _appearance_url(metadata: dict[str, Any]) -> str:
+    """Where the platform says the post appeared: the first http(s) link among ESCALATION_URL_KEYS.
+
+    Anything else (a javascript: or data: URL, a number) is dropped rather than copied into the
+    claim, so escalation never fails on a platform's metadata and never stores a bad link."""
+    for key in ESCALATION_URL_KEYS:
+        url = http_url(metadata.get(key))
+        if url:
+            return url
+    return ""
 
 
 def _author_name(author: Any) -> str:
@@ -228,7 +258,7 @@ def _clean_claim(claim: ClaimInput) -> ClaimInput:
         text=text,
         language=claim.language.strip(),
         claimant=claim.claimant.strip(),
-        appearance_url=claim.appearance_url.strip(),
+        appearance_url=link_check(claim.appearance_url, field="appearance_url"),
         appearance_date=claim.appearance_date,
     )
 

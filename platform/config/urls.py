@@ -1,8 +1,10 @@
 from django.contrib import admin
 from django.urls import include, path
-from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
+from django.views.generic import RedirectView
+from drf_spectacular.views import SpectacularAPIView
 
 from accounts.api import MeView
+from frontend.api_docs import ApiDocsView
 from ops import views as ops_views
 
 api_v1 = [
@@ -18,7 +20,8 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/v1/", include(api_v1)),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
-    path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="swagger-ui"),
-    path("api/redoc/", SpectacularRedocView.as_view(url_name="schema"), name="redoc"),
+    path("api/docs/", ApiDocsView.as_view(url_name="schema"), name="swagger-ui"),
+    # Redoc is not served under the site's CSP (frontend.api_docs): old links reach Swagger UI.
+    path("api/redoc/", RedirectView.as_view(pattern_name="swagger-ui", permanent=True)),
     path("", include("frontend.urls")),
 ]

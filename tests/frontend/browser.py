@@ -19,12 +19,44 @@ SCREENSHOTS = Path(__file__).resolve().parents[2] / "build" / "screenshots"
 PASSWORD = "correct horse battery"  # the personas' password (tests/conftest.py)
 
 
-def signed_in(browser, live_server, username: str, path: str, timeout_ms: int = 15_000):  # type: ignore[no-untyped-def]
-    """A fresh browser context signed in as `username`, left on `path`."""
+# Records every Content-Security-Policy violation of every page of a context (the event fires on
+# the document for blocked scripts, styles, images, frames, forms...).
+CSP_WATCH_SCRIPT = """
+window.__cspViolations = [];
+document.addEventListener("securitypolicyviolation", function (event) {
+  window.__cspViolations.push(event.effectiveDirective + " blocked " + (event.blockedURI ||
+    "inline") + " in " + event.documentURI + " (" + (event.sourceFile || "") + ":" +
+    event.lineNumber + ")");
+});
+"""
+
+
+def csp_violations(page) -> list[str]:  # type: ignore[no-untyped-def]
+    """The violations recorded on the page now shown (see CSP_WATCH_SCRIPT)."""
+    return page.evaluate("window.__cspViolations || []")
+
+
+def signed_in(  # type: ignore[no-untyped-def]
+    browser,
+    live_server,
+    username: str,
+    path: str,
+    timeout_ms: int = 15_000,
+    console: list[str] | None = None,
+):
+    """A fresh browser context signed in as `username`, left on `path`. CSP violations are
+    recorded (csp_violations); with `console`, the pages' console errors are appended to it."""
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     context = browser.new_context(viewport={"width": 1440, "height": 1000})
     context.set_default_timeout(timeout_ms)
+    context.add_init_script(CSP_WATCH_SCRIPT)
     page = context.new_page()
+    if console is not None:
+        page.on(
+            "console",
+            lambda message: console.append(message.text) if message.type == "error" else None,
+        )
+        page.on("pageerror", lambda error: console.append(f"page error: {error}"))
     page.goto(f"{live_server.url}{path}")
     assert "/accounts/login/" in page.url  # anonymous users are sent to sign in
     page.get_by_label("Username").fill(username)

@@ -96,6 +96,24 @@
     context.drawImage(image, 0, 0);
   }
 
+  // Sizes and positions come as data- attributes, not style="" (the CSP refuses inline style
+  // attributes); setting them through the CSSOM is allowed.
+  function applyLayout() {
+    document.querySelectorAll("[data-bar]").forEach(function (bar) {
+      bar.style.width = Number(bar.dataset.bar) + "%";
+    });
+    document.querySelectorAll("[data-box]").forEach(function (box) {
+      var edges = box.dataset.box.split(" ").map(Number);
+      box.style.left = edges[0] + "%";
+      box.style.top = edges[1] + "%";
+      box.style.width = edges[2] + "%";
+      box.style.height = edges[3] + "%";
+    });
+    document.querySelectorAll("[data-max-width]").forEach(function (wrap) {
+      wrap.style.maxWidth = "min(100%, " + Number(wrap.dataset.maxWidth) + "px)";
+    });
+  }
+
   function setupViewer() {
     var stage = document.getElementById("stage");
     if (!stage) return;
@@ -244,6 +262,7 @@
     tick();
   }
 
+  applyLayout();
   setupViewer();
   setupSwipe();
   setupLease();
