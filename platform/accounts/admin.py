@@ -1,7 +1,9 @@
+from django import forms
 from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin
 
 from accounts.models import ApiClient, ApiToken, AuditLog, User, WebhookSecret
+from accounts.services import ClientError, callback_url_checked
 
 
 @admin.register(User)
@@ -17,8 +19,24 @@ class ApiTokenInline(admin.TabularInline):
     can_delete = False
 
 
+class ApiClientForm(forms.ModelForm):
+    callback_url = forms.URLField(max_length=2000, required=False, assume_scheme="https")
+
+    class Meta:
+        model = ApiClient
+        fields = ("name", "callback_url", "is_active")
+
+    def clean_callback_url(self) -> str:
+        try:
+            url, _ = callback_url_checked(self.cleaned_data["callback_url"])
+        except ClientError as error:
+            raise forms.ValidationError(str(error), code=error.code) from None
+        return url
+
+
 @admin.register(ApiClient)
 class ApiClientAdmin(admin.ModelAdmin):
+    form = ApiClientForm
     list_display = ("slug", "name", "is_active", "callback_url", "created_at")
     list_filter = ("is_active",)
     search_fields = ("slug", "name")

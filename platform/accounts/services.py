@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -25,12 +26,56 @@ MAX_CLIENT_NAME_LENGTH = 200
 class ClientError(ValueError):
     """A client cannot be created as asked; the message says why."""
 
+    def __init__(self, message: str, *, code: str = "invalid") -> None:
+        super().__init__(message)
+        self.code = code
+
+
+class CallbackUrlRefused(ValueError):
+    """Raised by a callback URL check; `code` is `invalid_callback_url` or
+    `unsafe_callback_url`."""
+
+    def __init__(self, message: str, *, code: str) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+# The checks a callback URL must pass before it is stored. `integrations` registers the SSRF
+# rules of its requests here (IntegrationsConfig.ready), as accounts may not import it. A check
+# raises CallbackUrlRefused, or returns warnings (e.g. the name does not resolve now).
+CallbackUrlCheck = Callable[[str], list[str]]
+_callback_url_checks: list[CallbackUrlCheck] = []
+
+
+def callback_url_check_register(check: CallbackUrlCheck) -> None:
+    """Register `check(url) -> warnings`; registering the same function twice is a no-op."""
+    if check not in _callback_url_checks:
+        _callback_url_checks.append(check)
+
+
+def callback_url_checked(url: str) -> tuple[str, list[str]]:
+    """(the callback URL to store, "" for none; warnings), or ClientError. Without a registered
+    check a URL is refused: an unchecked address would be called with every event."""
+    url = url.strip()
+    if not url:
+        return "", []
+    if not _callback_url_checks:
+        raise ClientError("no callback URL check is installed", code="unsafe_callback_url")
+    warnings: list[str] = []
+    for check in _callback_url_checks:
+        try:
+            warnings += check(url)
+        except CallbackUrlRefused as refused:
+            raise ClientError(str(refused), code=refused.code) from None
+    return url, warnings
+
 
 @dataclass(frozen=True)
 class IssuedClient:
     client: ApiClient
     token: str
     webhook_secret: str
+    warnings: tuple[str, ...] = ()  # about the callback URL; it was accepted
 
 
 def token_digest(token: str) -> str:
@@ -75,15 +120,17 @@ def webhook_secret_issue(*, client: ApiClient, actor: User | None = None) -> str
 def api_client_create(
     *, name: str, callback_url: str = "", actor: User | None = None
 ) -> IssuedClient:
-    """Create a client with its service user, one token and one webhook secret."""
+    """Create a client with its service user, one token and one webhook secret. A callback URL
+    must pass the registered checks (an address inside is refused, see callback_url_checked)."""
     name = name.strip()
     if not name or len(name) > MAX_CLIENT_NAME_LENGTH:
         raise ClientError(f"name must be 1 to {MAX_CLIENT_NAME_LENGTH} characters")
     slug = slugify(name)[:64]
     if not slug:
         raise ClientError(f"name {name!r} has no letters or digits to make a slug from")
+    callback_url, warnings = callback_url_checked(callback_url)
     if ApiClient.objects.filter(slug=slug).exists():
-        raise ClientError(f"a client named {slug!r} already exists")
+        raise ClientError(f"a client named {slug!r} already exists", code="duplicate")
     try:
         with transaction.atomic():
             user = User.objects.create(username=f"client:{slug}", is_active=True)
@@ -93,9 +140,9 @@ def api_client_create(
                 name=name, slug=slug, user=user, callback_url=callback_url
             )
     except IntegrityError:
-        raise ClientError(f"a client named {slug!r} already exists") from None
+        raise ClientError(f"a client named {slug!r} already exists", code="duplicate") from None
     user.groups.add(Group.objects.get_or_create(name=API_CLIENT)[0])
     audit_record(actor=actor, action="api_client.create", target=client, data={"name": name})
     token = api_token_issue(client=client, actor=actor)
     secret = webhook_secret_issue(client=client, actor=actor)
-    return IssuedClient(client=client, token=token, webhook_secret=secret)
+    return IssuedClient(client=client, token=token, webhook_secret=secret, warnings=tuple(warnings))

@@ -1,13 +1,30 @@
 from typing import Any
 
+from django import forms
 from django.contrib import admin, messages
 
+from integrations.endpoints import EndpointError, endpoint_url_check
 from integrations.models import Delivery, DeliveryAttempt, InboundWebhook, WebhookEndpoint
 from integrations.outbound import DeliveryError, delivery_redeliver
 
 
+class WebhookEndpointForm(forms.ModelForm):
+    url = forms.URLField(max_length=2000, assume_scheme="https")
+
+    class Meta:
+        model = WebhookEndpoint
+        fields = ("client", "url", "event_types", "is_active", "disabled_reason")
+
+    def clean_url(self) -> str:
+        try:
+            return endpoint_url_check(self.cleaned_data["url"])
+        except EndpointError as error:
+            raise forms.ValidationError(str(error), code=error.code) from None
+
+
 @admin.register(WebhookEndpoint)
 class WebhookEndpointAdmin(admin.ModelAdmin):
+    form = WebhookEndpointForm
     list_display = ("client", "url", "event_types", "is_active", "disabled_reason", "updated_at")
     list_filter = ("is_active", "client")
     search_fields = ("url", "client__slug")

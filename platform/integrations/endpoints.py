@@ -3,15 +3,24 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from urllib.parse import urlsplit
 
+from django.core.exceptions import ValidationError
+from django.core.validators import URLValidator
 from django.db import connection, transaction
 from django.db.models import Q
 from django.utils import timezone
 
 from accounts.models import ApiClient, User, WebhookSecret
-from accounts.services import audit_record, webhook_secret_issue
+from accounts.services import CallbackUrlRefused, audit_record, webhook_secret_issue
 from integrations.models import WebhookEndpoint
-from integrations.safe_http import MAX_URL_LENGTH, url_scheme_allowed
+from integrations.safe_http import (
+    ALLOWED_SCHEMES,
+    MAX_URL_LENGTH,
+    UnsafeUrl,
+    url_destination_check,
+    url_scheme_allowed,
+)
 from moderation.events import EVENT_TYPES
 
 # How long the secrets a rotation replaces keep working, so senders can switch without a gap.
@@ -21,6 +30,10 @@ MAX_ROTATION_OVERLAP = timedelta(days=30)
 
 class EndpointError(ValueError):
     """The endpoint or secret change is not possible as asked; the message says why."""
+
+    def __init__(self, message: str, *, code: str = "invalid") -> None:
+        super().__init__(message)
+        self.code = code
 
 
 def webhook_secrets_valid(*, client: ApiClient) -> list[str]:
@@ -86,10 +99,51 @@ def webhook_secret_rotate(
 
 
 def endpoint_url_check(url: str) -> str:
+    """The URL to store for outbound events, or EndpointError: the shape, then the rules of
+    every request (safe_http.url_destination_check), so an address inside is refused now
+    rather than retried for a day. A name that does not resolve now is accepted (each
+    delivery vets it again); `endpoint_url_warnings` says so."""
     url = url.strip()
-    if not url_scheme_allowed(url) or "//" not in url:
-        raise EndpointError(f"not an http(s) URL of at most {MAX_URL_LENGTH} characters: {url!r}")
+    try:
+        URLValidator(schemes=list(ALLOWED_SCHEMES))(url)
+        shaped = url_scheme_allowed(url)
+    except ValidationError:
+        shaped = False
+    if not shaped:
+        raise EndpointError(
+            f"not an http(s) URL of at most {MAX_URL_LENGTH} characters: {url!r}",
+            code="invalid_url",
+        )
+    try:
+        url_destination_check(url)
+    except UnsafeUrl as error:
+        raise EndpointError(f"{url!r} is refused: {error}", code="unsafe_url") from None
     return url
+
+
+def endpoint_url_warnings(url: str) -> list[str]:
+    """What to tell the operator about an accepted URL (never a refusal)."""
+    try:
+        resolves = url_destination_check(url)
+    except UnsafeUrl:
+        return []
+    if resolves:
+        return []
+    return [
+        f"{urlsplit(url).hostname!r} does not resolve now; every delivery resolves it again "
+        "and refuses it then if it leads to a non-public address"
+    ]
+
+
+def callback_url_check(url: str) -> list[str]:
+    """The check accounts.services runs on a client's callback URL (registered in
+    IntegrationsConfig.ready): the same rules as endpoints."""
+    try:
+        endpoint_url_check(url)
+    except EndpointError as error:
+        code = "unsafe_callback_url" if error.code == "unsafe_url" else "invalid_callback_url"
+        raise CallbackUrlRefused(str(error), code=code) from None
+    return endpoint_url_warnings(url)
 
 
 def event_types_check(event_types: list[str]) -> list[str]:

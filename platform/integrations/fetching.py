@@ -7,19 +7,21 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from django.db import transaction
-from django.db.models import F
+from django.db.models import F, Q
 from django.utils import timezone
 
 from integrations.inbound import ContentPayload, content_metadata, submission_from_webhook
 from integrations.models import InboundWebhook
 from integrations.safe_http import FetchFailed, UnsafeUrl, safe_request
+from integrations.scheduling import DUE_TOLERANCE, held_queue, lost_queue, retry_columns
 from mediastore.images import MAX_UPLOAD_BYTES, ImageRejected
 from moderation.services import SubmissionError
 
 MAX_MEDIA_FETCH_BYTES = MAX_UPLOAD_BYTES
 MEDIA_FETCH_TIMEOUT_SECONDS = 20.0
 MAX_MEDIA_FETCH_REDIRECTS = 3
-# Transient failures (network, 5xx, 429) are retried this many times in all, this far apart.
+# Transient failures (network, 5xx, 429) are retried this many times in all, this far apart;
+# a wait past half the visibility timeout is held in the database (integrations.scheduling).
 MEDIA_FETCH_MAX_ATTEMPTS = 4
 MEDIA_FETCH_RETRY_SECONDS = (30, 120, 600)
 USER_AGENT = "Provenant-Fetcher/1"
@@ -35,11 +37,19 @@ class FetchOutcome:
 
 
 def inbound_media_fetch(*, inbound_id: int) -> FetchOutcome:
-    """Idempotent: a webhook already submitted or failed is left alone."""
+    """Idempotent: a webhook already submitted or failed is left alone, and so is one whose
+    next attempt is not due yet (an early or duplicated copy of the task)."""
     inbound = InboundWebhook.objects.select_related("client").filter(pk=inbound_id).first()
     if inbound is None or inbound.status != InboundWebhook.Status.FETCHING:
         return FetchOutcome(status=inbound.status if inbound else "missing")
-    InboundWebhook.objects.filter(pk=inbound.pk).update(fetch_attempts=F("fetch_attempts") + 1)
+    due = timezone.now() + DUE_TOLERANCE
+    claimed = (
+        InboundWebhook.objects.filter(pk=inbound.pk, status=InboundWebhook.Status.FETCHING)
+        .filter(Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=due))
+        .update(fetch_attempts=F("fetch_attempts") + 1)
+    )
+    if claimed != 1:
+        return FetchOutcome(status=inbound.status)
     attempt = inbound.fetch_attempts + 1
     try:
         response = safe_request(
@@ -100,28 +110,39 @@ def _fail(inbound: InboundWebhook, error: str) -> FetchOutcome:
 def _fail_or_retry(inbound: InboundWebhook, attempt: int, error: str) -> FetchOutcome:
     if attempt >= MEDIA_FETCH_MAX_ATTEMPTS:
         return _fail(inbound, f"{error} (after {attempt} attempts)")
-    InboundWebhook.objects.filter(pk=inbound.pk).update(error=error)
     delay = MEDIA_FETCH_RETRY_SECONDS[min(attempt, len(MEDIA_FETCH_RETRY_SECONDS)) - 1]
+    schedule = retry_columns(now=timezone.now(), wait=delay)
+    with transaction.atomic():
+        InboundWebhook.objects.filter(pk=inbound.pk, status=InboundWebhook.Status.FETCHING).update(
+            error=error, **schedule
+        )
+        if schedule["queued_at"] is not None:
+            _enqueue_on_commit(inbound.pk, delay)
     return FetchOutcome(status=InboundWebhook.Status.FETCHING, retry_in=delay, error=error)
 
 
-# Longer than the longest retry wait, so a fetch waiting for its retry is not queued twice.
-FETCH_RESUME_GRACE = timedelta(seconds=max(MEDIA_FETCH_RETRY_SECONDS) + 300)
+def _enqueue_on_commit(inbound_id: int, countdown: float) -> None:
+    from integrations.tasks import fetch_inbound_media
+
+    transaction.on_commit(
+        lambda: fetch_inbound_media.apply_async((inbound_id,), countdown=countdown)
+    )
+
+
+# A queued fetch not started this long after it was due lost its task; the repair queues it
+# again, at most once per this period.
+FETCH_RESUME_GRACE = timedelta(minutes=5)
 
 
 def inbound_fetches_resume(*, since: timedelta) -> int:
-    """Queue again the fetches of media_url webhooks of the last `since` that have been
-    waiting longer than any retry would (a task the broker lost or never took)."""
-    from integrations.tasks import fetch_inbound_media
-
+    """The beat job for media_url webhooks of the last `since` still fetching: queue retries
+    held in the database once they are due (each attempt once), and fetches whose task was
+    lost. Returns how many were queued."""
     now = timezone.now()
-    stale = list(
-        InboundWebhook.objects.filter(
-            status=InboundWebhook.Status.FETCHING,
-            received_at__gte=now - since,
-            updated_at__lt=now - FETCH_RESUME_GRACE,
-        ).values_list("pk", flat=True)
+    fetching = InboundWebhook.objects.filter(
+        status=InboundWebhook.Status.FETCHING, received_at__gte=now - since
     )
-    for inbound_id in stale:
-        fetch_inbound_media.delay_on_commit(inbound_id)
-    return len(stale)
+    queued = held_queue(fetching, now=now, enqueue=_enqueue_on_commit)
+    return queued + lost_queue(
+        fetching, now=now, grace=FETCH_RESUME_GRACE, enqueue=_enqueue_on_commit
+    )

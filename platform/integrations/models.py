@@ -8,6 +8,9 @@ send.
 from __future__ import annotations
 
 from django.db import models
+from django.utils import timezone
+
+from config.querysets import TouchingManager
 
 
 class WebhookEndpoint(models.Model):
@@ -24,6 +27,8 @@ class WebhookEndpoint(models.Model):
     disabled_reason = models.CharField(max_length=200, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
+
+    objects = TouchingManager()
 
     class Meta:
         ordering = ["client_id", "id"]
@@ -64,8 +69,16 @@ class InboundWebhook(models.Model):
     )
     error = models.TextField(blank=True)
     fetch_attempts = models.PositiveIntegerField(default=0)
+    next_attempt_at = models.DateTimeField(
+        null=True, blank=True, help_text="When the next fetch attempt is due (after a failure)."
+    )
+    # When a task for the next attempt was put on the broker; empty while a retry waits in the
+    # database for beat (integrations.scheduling). A new row's first fetch is queued with it.
+    queued_at = models.DateTimeField(null=True, blank=True, default=timezone.now)
     received_at = models.DateTimeField(auto_now_add=True, db_index=True)
     updated_at = models.DateTimeField(auto_now=True)
+
+    objects = TouchingManager()
 
     class Meta:
         ordering = ["-received_at", "-id"]
@@ -98,6 +111,9 @@ class Delivery(models.Model):
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING)
     attempt_count = models.PositiveIntegerField(default=0)
     next_attempt_at = models.DateTimeField(null=True, blank=True)
+    # When a task for the next attempt was put on the broker; empty while a retry waits in the
+    # database for beat (integrations.scheduling). A new delivery's first attempt is queued with it.
+    queued_at = models.DateTimeField(null=True, blank=True, default=timezone.now)
     # A lease, so two copies of the task never send at the same time.
     locked_until = models.DateTimeField(null=True, blank=True)
     last_response_status = models.PositiveIntegerField(null=True, blank=True)
@@ -108,6 +124,8 @@ class Delivery(models.Model):
     attempts_before_redelivery = models.PositiveIntegerField(default=0)
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
     updated_at = models.DateTimeField(auto_now=True)
+
+    objects = TouchingManager()
 
     class Meta:
         ordering = ["-created_at", "-id"]

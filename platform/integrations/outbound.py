@@ -23,11 +23,14 @@ from integrations.endpoints import (
 )
 from integrations.models import Delivery, DeliveryAttempt, WebhookEndpoint
 from integrations.safe_http import FetchFailed, UnsafeUrl, safe_request
+from integrations.scheduling import DUE_TOLERANCE, held_queue, lost_queue, retry_columns
 from integrations.signing import signed_headers
 from moderation.models import Event
 
 # Seconds to wait after failed attempt n (1-based) before attempt n+1: exponential, ~24 h in
 # all, so a receiver down for a day still gets every event. After the last entry it gives up.
+# Waits longer than half the broker's visibility timeout are held in the database and queued
+# by beat when due (integrations.scheduling).
 RETRY_SCHEDULE_SECONDS = (5, 30, 120, 600, 1800, 3600, 7200, 14400, 28800, 28800)
 # Each wait is scaled by a random factor in [1 - j, 1 + j] so retries of many deliveries to a
 # receiver that just came back do not arrive in lock-step.
@@ -85,7 +88,11 @@ def deliveries_create_for_event(event_id: int) -> list[Delivery]:
             delivery, is_new = Delivery.objects.get_or_create(
                 endpoint=endpoint,
                 event=event,
-                defaults={"event_type": event.type, "webhook_id": f"evt_{event.pk}"},
+                defaults={
+                    "event_type": event.type,
+                    "webhook_id": f"evt_{event.pk}",
+                    "queued_at": timezone.now(),
+                },
             )
             if is_new:
                 created.append(delivery)
@@ -113,7 +120,7 @@ def delivery_attempt(*, delivery_id: int) -> AttemptOutcome | None:
     claimed = (
         Delivery.objects.filter(pk=delivery_id, status=Delivery.Status.PENDING)
         .filter(Q(locked_until__isnull=True) | Q(locked_until__lt=now))
-        .filter(Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=now))
+        .filter(Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=now + DUE_TOLERANCE))
         .update(locked_until=now + DELIVERY_LEASE)
     )
     if claimed != 1:
@@ -153,6 +160,10 @@ def _attempt_record(delivery: Delivery, exchange: _Exchange) -> AttemptOutcome:
         return _finish(delivery, 410, "410 Gone: endpoint disabled", give_up=True, attempted=True)
     if response_status is not None and 200 <= response_status < 300:
         return _finish(delivery, response_status, "", delivered=True, attempted=True)
+    if exchange.refused:
+        # The address will not become safe by waiting: give up now instead of for a day.
+        error = f"{exchange.error}; not retried: the endpoint's address is refused"
+        return _finish(delivery, None, error, give_up=True, attempted=True)
     error = exchange.error or f"HTTP {response_status}"
     return _finish(delivery, response_status, error, attempted=True)
 
@@ -164,6 +175,7 @@ class _Exchange:
     response_status: int | None
     excerpt: str
     error: str
+    refused: bool = False  # UnsafeUrl: nothing was sent, and retrying cannot help
 
 
 def _post_signed(delivery: Delivery, secrets: list[str]) -> _Exchange:
@@ -184,7 +196,8 @@ def _post_signed(delivery: Delivery, secrets: list[str]) -> _Exchange:
         )
     except (UnsafeUrl, FetchFailed) as failure:
         latency_ms = (time.perf_counter() - clock) * 1000
-        return _Exchange(started_at, latency_ms, None, "", str(failure))
+        refused = isinstance(failure, UnsafeUrl)
+        return _Exchange(started_at, latency_ms, None, "", str(failure), refused=refused)
     latency_ms = (time.perf_counter() - clock) * 1000
     excerpt = response.body.decode("utf-8", "replace")
     return _Exchange(started_at, latency_ms, response.status, excerpt, "")
@@ -209,6 +222,9 @@ def _finish(
         retry_in = retry_delay(failed_attempts=attempts - delivery.attempts_before_redelivery)
         status = Delivery.Status.PENDING if retry_in is not None else Delivery.Status.FAILED
     now = timezone.now()
+    schedule: dict[str, datetime | None] = {"next_attempt_at": None, "queued_at": None}
+    if retry_in is not None:
+        schedule = retry_columns(now=now, wait=retry_in)
     with transaction.atomic():
         Delivery.objects.filter(pk=delivery.pk).update(
             status=status,
@@ -216,11 +232,11 @@ def _finish(
             last_response_status=response_status,
             last_error=error[:2000],
             delivered_at=now if delivered else None,
-            next_attempt_at=now + timedelta(seconds=retry_in) if retry_in is not None else None,
             locked_until=None,
             updated_at=now,
+            **schedule,
         )
-        if retry_in is not None:
+        if retry_in is not None and schedule["queued_at"] is not None:
             _enqueue_on_commit(delivery.pk, countdown=retry_in)
     if status == Delivery.Status.FAILED:
         logger.warning("delivery %s failed for good: %s", delivery.pk, error)
@@ -247,6 +263,7 @@ def delivery_redeliver(*, delivery: Delivery, actor: User | None = None) -> Deli
             attempts_before_redelivery=F("attempt_count"),
             redeliveries=F("redeliveries") + 1,
             next_attempt_at=None,
+            queued_at=timezone.now(),
             locked_until=None,
             updated_at=timezone.now(),
         )
@@ -258,8 +275,8 @@ def delivery_redeliver(*, delivery: Delivery, actor: User | None = None) -> Deli
     return delivery
 
 
-# A pending delivery this far past its due time has lost its task (broker restart, a listener
-# that failed after commit); the resume command sends it again.
+# A queued attempt this far past its due time has lost its task (broker restart, a listener
+# that failed after commit); the repair queues it again, at most once per this period.
 RESUME_GRACE = timedelta(minutes=5)
 RESUME_LOOKBACK = timedelta(hours=48)  # how far back the scheduled repair (and the command) look
 
@@ -268,12 +285,14 @@ RESUME_LOOKBACK = timedelta(hours=48)  # how far back the scheduled repair (and 
 class Resumed:
     events_examined: int
     deliveries_created: int
-    deliveries_requeued: int
+    deliveries_requeued: int  # lost tasks queued again
+    deliveries_queued: int = 0  # retries held in the database, queued now that they are due
 
 
 def deliveries_resume(*, since: timedelta) -> Resumed:
-    """Repair what a lost task or a failed listener left: events of the last `since` with no
-    delivery get their deliveries; overdue pending deliveries are queued again. Idempotent."""
+    """The beat job: events of the last `since` with no delivery get their deliveries; held
+    retries due within the countdown limit are queued (each attempt once, compare-and-set);
+    attempts whose task was lost are queued again (pending deliveries of any age). Idempotent."""
     now = timezone.now()
     event_ids = list(
         Event.objects.filter(
@@ -281,19 +300,15 @@ def deliveries_resume(*, since: timedelta) -> Resumed:
         ).values_list("pk", flat=True)
     )
     created = sum(len(deliveries_create_for_event(event_id)) for event_id in event_ids)
-    overdue = list(
-        Delivery.objects.filter(status=Delivery.Status.PENDING, created_at__gte=now - since)
-        .filter(Q(locked_until__isnull=True) | Q(locked_until__lt=now))
-        .filter(
-            Q(next_attempt_at__lt=now - RESUME_GRACE)
-            | Q(next_attempt_at__isnull=True, created_at__lt=now - RESUME_GRACE)
-        )
-        .values_list("pk", flat=True)
+    # Pending deliveries of any age: a redelivery of an old event has held retries too.
+    pending = Delivery.objects.filter(status=Delivery.Status.PENDING).filter(
+        Q(locked_until__isnull=True) | Q(locked_until__lt=now)
     )
-    for delivery_id in overdue:
-        _enqueue_on_commit(delivery_id)
+    queued = held_queue(pending, now=now, enqueue=_enqueue_on_commit)
+    requeued = lost_queue(pending, now=now, grace=RESUME_GRACE, enqueue=_enqueue_on_commit)
     return Resumed(
         events_examined=len(event_ids),
         deliveries_created=created,
-        deliveries_requeued=len(overdue),
+        deliveries_requeued=requeued,
+        deliveries_queued=queued,
     )

@@ -71,13 +71,16 @@ def url_target(url: str) -> tuple[str, str, int, str]:
     """(scheme, host, port, vetted address) of an allowed URL, or UnsafeUrl."""
     if len(url) > MAX_URL_LENGTH:
         raise UnsafeUrl(f"URL longer than {MAX_URL_LENGTH} characters")
-    parts = urlsplit(url)
+    try:
+        parts = urlsplit(url)
+        host = parts.hostname
+    except ValueError:  # e.g. an unclosed IPv6 bracket
+        raise UnsafeUrl("not a valid URL") from None
     scheme = parts.scheme.lower()
     if scheme not in ALLOWED_SCHEMES:
         raise UnsafeUrl(f"scheme {scheme or '(none)'!r} is not http or https")
     if parts.username or parts.password:
         raise UnsafeUrl("credentials in URLs are not allowed")
-    host = parts.hostname
     if not host:
         raise UnsafeUrl("URL has no host")
     try:
@@ -95,6 +98,20 @@ def url_target(url: str) -> tuple[str, str, int, str]:
         # All or nothing: a name that also points inside is refused whatever we would pick.
         raise UnsafeUrl(f"{host!r} resolves to a non-public address ({refused[0]})")
     return scheme, host, port, addresses[0]
+
+
+def url_destination_check(url: str) -> bool:
+    """Refuse (UnsafeUrl), before it is stored, a URL every request to it would refuse: not
+    http(s), credentials, a bad port, no host, or a host that is or resolves to a non-public
+    address (loopback only with WEBHOOK_FETCH_ALLOW_LOOPBACK).
+
+    Returns False for a name that does not resolve now: it is accepted, because DNS may not
+    have it yet (or not from this host) and every request resolves and vets it again."""
+    try:
+        url_target(url)
+    except FetchFailed:
+        return False
+    return True
 
 
 class _PinnedHTTPConnection(http.client.HTTPConnection):

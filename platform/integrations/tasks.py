@@ -7,11 +7,7 @@ from typing import Any
 
 from celery import shared_task
 
-from integrations.fetching import (
-    MEDIA_FETCH_MAX_ATTEMPTS,
-    inbound_fetches_resume,
-    inbound_media_fetch,
-)
+from integrations.fetching import inbound_fetches_resume, inbound_media_fetch
 from integrations.outbound import (
     DELIVERY_LEASE,
     RESUME_LOOKBACK,
@@ -20,16 +16,10 @@ from integrations.outbound import (
 )
 
 
-@shared_task(
-    name="integrations.fetch_inbound_media",
-    bind=True,
-    max_retries=MEDIA_FETCH_MAX_ATTEMPTS,
-)
-def fetch_inbound_media(self: Any, inbound_id: int) -> str:
-    outcome = inbound_media_fetch(inbound_id=inbound_id)
-    if outcome.retry_in is not None:
-        raise self.retry(countdown=outcome.retry_in)
-    return outcome.status
+@shared_task(name="integrations.fetch_inbound_media")
+def fetch_inbound_media(inbound_id: int) -> str:
+    """Retries are scheduled by the service (queued, or held for beat when far ahead)."""
+    return inbound_media_fetch(inbound_id=inbound_id).status
 
 
 @shared_task(name="integrations.deliver_webhook", bind=True, max_retries=None)
@@ -50,5 +40,5 @@ def resume_deliveries() -> str:
     fetches = inbound_fetches_resume(since=RESUME_LOOKBACK)
     return (
         f"{resumed.deliveries_created} created, {resumed.deliveries_requeued} requeued, "
-        f"{fetches} fetches requeued"
+        f"{resumed.deliveries_queued} held retries queued, {fetches} fetches queued"
     )

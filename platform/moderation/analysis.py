@@ -8,29 +8,49 @@ Exactly one report per analysis request, however often the task is delivered:
   event. A second delivery that finishes later finds `analyzed` and stores nothing.
 Deliveries are counted in `attempts`; past MAX_ANALYSIS_ATTEMPTS (a poison image that keeps
 killing or timing out its worker) the submission is marked failed instead of looping.
+
+Whatever fails after the claim (loading the row, reading the media, the pipeline, encoding, any
+write of the store transaction, which then rolls back with its files) is recorded as `failed`
+with its reason, so a delivered analysis never stays `analyzing`. Only a failure that cannot be
+recorded (the database is down) escapes: the task retries it, and `analyses_resume` (beat)
+re-queues submissions left `received` or `analyzing` past any live task's time.
 """
 
 from __future__ import annotations
 
 import logging
+from datetime import timedelta
 from typing import Any
 
 from celery.exceptions import SoftTimeLimitExceeded
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from django.db import transaction
-from django.db.models import F, Max
+from django.db.models import F, Max, Q
 from django.urls import reverse
+from django.utils import timezone
 
 from mediastore.images import ImageRejected
 from mediastore.services import media_read
 from moderation.events import SUBMISSION_ANALYZED, VERDICT_CHANGED, event_emit
 from moderation.models import Report, ReportArtifact, ReviewItem, Submission
-from moderation.pipeline import Analysis, image_analyze
+from moderation.pipeline import Analysis, EncodedArtifact, image_analyze
 from moderation.selectors import report_current
 from moderation.verdict import review_priority
 
 MAX_ANALYSIS_ATTEMPTS = 3
+# A 1024-px image takes about a second; the limits only stop runaway inputs. Both stay far
+# below the broker's visibility timeout (CELERY_VISIBILITY_TIMEOUT), so Redis never hands a
+# running analysis to a second worker.
+ANALYSIS_SOFT_TIME_LIMIT = 120
+ANALYSIS_TIME_LIMIT = 150
+# Unchanged this long, an `analyzing` submission has no live task: the pool kills a child at
+# the hard time limit. The repair queues it again (the attempt counter still bounds the loop).
+ANALYZING_STALLED_AFTER = timedelta(seconds=ANALYSIS_TIME_LIMIT + 60)
+# A `received` one this old lost its message (refused by the broker after commit, a Redis
+# restarted without its data). Longer than a normal queue wait: a backlog gets at most one
+# extra copy per period, and a copy that comes second finds the analysis done.
+RECEIVED_STALLED_AFTER = timedelta(minutes=15)
 MAX_FAILURE_REASON_LENGTH = 2000
 MAX_REPORT_REASON_LENGTH = 200
 ARTIFACTS_PREFIX = "reports"
@@ -52,38 +72,42 @@ def report_url(submission_id: int) -> str:
 
 def submission_analyze(*, submission_id: int, reason: str = "") -> Report | None:
     """The analyze_submission task body. Returns the stored report, or None when there was
-    nothing to do (already analysed, failed, gone) or the analysis failed (recorded)."""
+    nothing to do (already analysed, failed, gone) or the analysis failed (recorded).
+
+    Raises only when the failure itself cannot be recorded (the database is down)."""
     claimed = Submission.objects.filter(
         pk=submission_id,
         status__in=[Submission.Status.RECEIVED, Submission.Status.ANALYZING],
     ).update(status=Submission.Status.ANALYZING, attempts=F("attempts") + 1)
     if claimed != 1:
         return None
+    try:
+        return _analyze_claimed(submission_id, reason=reason)
+    except ImageRejected as error:
+        _fail(submission_id, f"the image cannot be analysed: {error}")
+    except SoftTimeLimitExceeded:
+        _fail(submission_id, "the analysis took longer than its time limit")
+    except Exception as error:  # recorded for the operator and retryable; never silent
+        logger.exception("analysis of submission %s failed", submission_id)
+        _fail(submission_id, f"analysis failed: {error.__class__.__name__}: {error}")
+    return None
+
+
+def _analyze_claimed(submission_id: int, *, reason: str) -> Report | None:
     submission = Submission.objects.select_related("media", "client").get(pk=submission_id)
     if submission.attempts > MAX_ANALYSIS_ATTEMPTS:
         _fail(
             submission_id,
-            f"gave up after {MAX_ANALYSIS_ATTEMPTS} attempts: each one stopped the worker "
-            "(crash or time limit) before it finished",
+            f"gave up after {MAX_ANALYSIS_ATTEMPTS} attempts: each one stopped before it "
+            "finished (worker crash, time limit or database outage)",
         )
         return None
-    try:
-        analysis = image_analyze(
-            content=media_read(submission.media),
-            input_name=submission_input_name(submission),
-            text=submission.text,
-            encode_artifacts=True,
-        )
-    except ImageRejected as error:
-        _fail(submission_id, f"the image cannot be analysed: {error}")
-        return None
-    except SoftTimeLimitExceeded:
-        _fail(submission_id, "the analysis took longer than its time limit")
-        return None
-    except Exception as error:  # recorded for the operator and retryable; never silent
-        logger.exception("analysis of submission %s failed", submission_id)
-        _fail(submission_id, f"analysis failed: {error.__class__.__name__}: {error}")
-        return None
+    analysis = image_analyze(
+        content=media_read(submission.media),
+        input_name=submission_input_name(submission),
+        text=submission.text,
+        encode_artifacts=True,
+    )
     return report_store(
         submission_id=submission_id,
         analysis=analysis,
@@ -93,9 +117,40 @@ def submission_analyze(*, submission_id: int, reason: str = "") -> Report | None
 
 
 def _fail(submission_id: int, reason: str) -> None:
+    # Compare-and-set: a failure raised after a successful commit never overwrites `analyzed`.
     Submission.objects.filter(pk=submission_id, status=Submission.Status.ANALYZING).update(
         status=Submission.Status.FAILED, failure_reason=reason[:MAX_FAILURE_REASON_LENGTH]
     )
+
+
+def analyses_resume() -> int:
+    """Queue again every submission left `received` or `analyzing` longer than a live task
+    could take (a lost message, an acked task that died, an outage that ate the retries).
+
+    Each one is claimed for the re-queue by compare-and-set on `updated_at`, so two runs (or a
+    run and the task itself) never queue it twice in one period. Returns how many were queued.
+    """
+    from moderation.tasks import analyze_submission
+
+    now = timezone.now()
+    stalled = list(
+        Submission.objects.filter(
+            Q(status=Submission.Status.ANALYZING, updated_at__lt=now - ANALYZING_STALLED_AFTER)
+            | Q(status=Submission.Status.RECEIVED, updated_at__lt=now - RECEIVED_STALLED_AFTER)
+        ).values_list("pk", "status", "updated_at")
+    )
+    queued = 0
+    for submission_id, status, updated_at in stalled:
+        with transaction.atomic():
+            touched = Submission.objects.filter(
+                pk=submission_id, status=status, updated_at=updated_at
+            ).update(updated_at=now)
+            if touched == 1:
+                analyze_submission.delay_on_commit(submission_id)
+                queued += 1
+    if queued:
+        logger.warning("re-queued %s stalled analyses", queued)
+    return queued
 
 
 def report_store(
@@ -114,55 +169,98 @@ def report_store(
     """
     # Encoding happens before the row lock is taken: the lock is held for database writes only.
     artifacts = analysis.artifact_pngs()
-    with transaction.atomic():
-        submission = (
-            Submission.objects.select_for_update(of=("self",))
-            .select_related("client")
-            .get(pk=submission_id)
-        )
-        if submission.status != expected_status:
-            return None
-        previous = report_current(submission)
-        latest = Report.objects.filter(submission=submission).aggregate(top=Max("version"))
-        version = (latest["top"] or 0) + 1
-        Report.objects.filter(submission=submission, is_current=True).update(is_current=False)
-        report = Report.objects.create(
-            submission=submission,
-            version=version,
-            is_current=True,
-            document=analysis.document,
-            label=analysis.verdict.label,
-            manipulation_probability=analysis.verdict.manipulation_probability,
-            reason=reason[:MAX_REPORT_REASON_LENGTH],
-        )
-        _store_artifacts(report, artifacts)
-        Submission.objects.filter(pk=submission.pk).update(
-            status=Submission.Status.ANALYZED, failure_reason=""
-        )
-        label_changed = previous is not None and previous.label != report.label
-        review_item_route(submission=submission, report=report, reopen=label_changed)
-        if event_type is not None:
-            event_emit(type=event_type, submission=submission, data=event_payload(report))
-        if label_changed:
-            event_emit(
-                type=VERDICT_CHANGED,
-                submission=submission,
-                data={**event_payload(report), "previous_label": previous.label},
+    written: list[str] = []
+    stored = False
+    try:
+        with transaction.atomic():
+            report = _report_write(
+                submission_id,
+                analysis,
+                artifacts,
+                expected_status=expected_status,
+                reason=reason,
+                event_type=event_type,
+                written=written,
             )
+            stored = True
+    except BaseException:
+        if not stored:  # rolled back: the files of this version belong to no report
+            _files_discard(written)
+        raise
     return report
 
 
-def _store_artifacts(report: Report, artifacts: dict[str, tuple[bytes, int, int]]) -> None:
+def _report_write(
+    submission_id: int,
+    analysis: Analysis,
+    artifacts: dict[str, EncodedArtifact],
+    *,
+    expected_status: str,
+    reason: str,
+    event_type: str | None,
+    written: list[str],
+) -> Report | None:
+    """The writes of report_store, inside its transaction; `written` collects stored files."""
+    submission = (
+        Submission.objects.select_for_update(of=("self",))
+        .select_related("client")
+        .get(pk=submission_id)
+    )
+    if submission.status != expected_status:
+        return None
+    previous = report_current(submission)
+    latest = Report.objects.filter(submission=submission).aggregate(top=Max("version"))
+    version = (latest["top"] or 0) + 1
+    Report.objects.filter(submission=submission, is_current=True).update(is_current=False)
+    report = Report.objects.create(
+        submission=submission,
+        version=version,
+        is_current=True,
+        document=analysis.document,
+        label=analysis.verdict.label,
+        manipulation_probability=analysis.verdict.manipulation_probability,
+        reason=reason[:MAX_REPORT_REASON_LENGTH],
+    )
+    _store_artifacts(report, artifacts, written)
+    Submission.objects.filter(pk=submission.pk).update(
+        status=Submission.Status.ANALYZED, failure_reason=""
+    )
+    label_changed = previous is not None and previous.label != report.label
+    review_item_route(submission=submission, report=report, reopen=label_changed)
+    if event_type is not None:
+        event_emit(type=event_type, submission=submission, data=event_payload(report))
+    if label_changed:
+        event_emit(
+            type=VERDICT_CHANGED,
+            submission=submission,
+            data={**event_payload(report), "previous_label": previous.label},
+        )
+    return report
+
+
+def _store_artifacts(
+    report: Report, artifacts: dict[str, EncodedArtifact], written: list[str]
+) -> None:
     for kind, (png, width, height) in artifacts.items():
         name = artifact_storage_name(report.submission_id, report.version, kind)
-        # A crashed earlier attempt may have left the same name behind; its transaction rolled
+        # A worker killed mid-store may have left the same name behind; its transaction rolled
         # back, so the file is an orphan of this very version and is replaced.
         if default_storage.exists(name):
             default_storage.delete(name)
         saved = default_storage.save(name, ContentFile(png))
+        written.append(saved)
         ReportArtifact.objects.create(
             report=report, kind=kind, file=saved, width=width, height=height
         )
+
+
+def _files_discard(names: list[str]) -> None:
+    """Best effort: a file left behind is replaced by the next store of the same version."""
+    for name in names:
+        try:
+            default_storage.delete(name)
+        except OSError:
+            logger.warning("could not delete %s of a rolled-back report", name, exc_info=True)
 
 
 def event_payload(report: Report) -> dict[str, Any]:

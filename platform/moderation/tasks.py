@@ -2,26 +2,47 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from celery import shared_task
 
-from moderation.analysis import submission_analyze
+from moderation.analysis import (
+    ANALYSIS_SOFT_TIME_LIMIT,
+    ANALYSIS_TIME_LIMIT,
+    analyses_resume,
+    submission_analyze,
+)
 from moderation.recheck import submission_recheck, submissions_to_recheck
 
-# A 1024-px image takes about a second; the limits only stop runaway inputs. Both stay far
-# below the broker's visibility timeout (CELERY_VISIBILITY_TIMEOUT), so Redis never hands a
-# running analysis to a second worker.
-ANALYSIS_SOFT_TIME_LIMIT = 120
-ANALYSIS_TIME_LIMIT = 150
+# When even a failure cannot be recorded (the database is down), the task is sent again this
+# many times, this far apart; after that `analyses_resume` (beat) picks the submission up.
+ANALYSIS_UNRECORDED_RETRIES = 3
+ANALYSIS_UNRECORDED_RETRY_SECONDS = 60
 
 
 @shared_task(
     name="moderation.analyze_submission",
+    bind=True,
     acks_late=True,
+    # Past the hard limit the pool kills the child; acked, that message left the submission
+    # `analyzing` for good. Given back to the broker it comes again, and the attempt counter
+    # marks a submission that keeps timing out as failed.
+    acks_on_timeout=False,
     soft_time_limit=ANALYSIS_SOFT_TIME_LIMIT,
     time_limit=ANALYSIS_TIME_LIMIT,
+    max_retries=ANALYSIS_UNRECORDED_RETRIES,
 )
-def analyze_submission(submission_id: int, reason: str = "") -> None:
-    submission_analyze(submission_id=submission_id, reason=reason)
+def analyze_submission(self: Any, submission_id: int, reason: str = "") -> None:
+    try:
+        submission_analyze(submission_id=submission_id, reason=reason)
+    except Exception as error:  # nothing could be recorded: not done, so not acked as done
+        raise self.retry(exc=error, countdown=ANALYSIS_UNRECORDED_RETRY_SECONDS) from error
+
+
+@shared_task(name="moderation.resume_analyses")
+def resume_analyses() -> str:
+    """`analyses_resume` on a schedule (settings.CELERY_BEAT_SCHEDULE, the `beat` process)."""
+    return f"{analyses_resume()} stalled analyses queued again"
 
 
 @shared_task(name="moderation.recheck_references", acks_late=True)

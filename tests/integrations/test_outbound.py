@@ -326,9 +326,10 @@ def test_resume_requeues_overdue_pending_deliveries_only(
         next_attempt_at=timezone.now() + timedelta(minutes=1),
     )  # fmt: skip
     other_event = event_emit(type=DECISION_MADE, submission=submission, data={})
+    long_ago = timezone.now() - RESUME_GRACE - timedelta(seconds=1)
     overdue = Delivery.objects.create(
         endpoint=endpoint, event=other_event, event_type=other_event.type, webhook_id="b",
-        next_attempt_at=timezone.now() - RESUME_GRACE - timedelta(seconds=1),
+        next_attempt_at=long_ago, queued_at=long_ago,
     )  # fmt: skip
     with django_capture_on_commit_callbacks(execute=True):
         resumed = deliveries_resume(since=timedelta(hours=1))
@@ -372,6 +373,6 @@ def test_beat_schedules_the_same_repair(
     event_emit(type=SUBMISSION_ANALYZED, submission=submission, data={})  # never committed
     with django_capture_on_commit_callbacks(execute=True):
         summary = resume_deliveries.delay().get()
-    assert summary.startswith("1 created, 0 requeued")
+    assert summary.startswith("1 created, 0 requeued, 0 held retries queued")
     assert Delivery.objects.get().status == Delivery.Status.DELIVERED
     assert len(receiver.requests) == 1

@@ -268,10 +268,15 @@ def test_transient_fetch_errors_are_retried_then_given_up(
     loopback_server.routes["/down.png"] = serve_bytes(b"", status=503)
     inbound = media_url_webhook(f"{loopback_server.url}/down.png")
     attempts = fetching.MEDIA_FETCH_MAX_ATTEMPTS
-    outcomes = [inbound_media_fetch(inbound_id=inbound.pk) for _ in range(attempts)]
-    retried = [outcome.retry_in is not None for outcome in outcomes]
-    assert retried == [True] * (attempts - 1) + [False]
+    outcomes = []
+    for _ in range(attempts):
+        outcomes.append(inbound_media_fetch(inbound_id=inbound.pk))
+        # The retry is due later; run it now, as its task would when due.
+        InboundWebhook.objects.filter(pk=inbound.pk).update(next_attempt_at=None)
+    retried = [outcome.retry_in for outcome in outcomes]
+    assert retried == [*fetching.MEDIA_FETCH_RETRY_SECONDS, None]
     assert outcomes[-1].status == "failed"
+    assert len(loopback_server.requests) == attempts
 
 
 @pytest.mark.django_db
@@ -283,7 +288,9 @@ def test_media_that_is_not_an_image_fails(loopback_allowed, loopback_server, med
 
 
 @pytest.mark.django_db
-def test_resume_queues_only_stalled_fetches(media_url_webhook, monkeypatch) -> None:
+def test_resume_queues_only_stalled_fetches(
+    media_url_webhook, monkeypatch, django_capture_on_commit_callbacks
+) -> None:
     from datetime import timedelta
 
     from django.utils import timezone
@@ -292,11 +299,13 @@ def test_resume_queues_only_stalled_fetches(media_url_webhook, monkeypatch) -> N
     from integrations.tasks import fetch_inbound_media
 
     stalled = media_url_webhook("https://cdn.example-sns.test/1.png")
-    InboundWebhook.objects.filter(pk=stalled.pk).update(
-        updated_at=timezone.now() - FETCH_RESUME_GRACE - timedelta(seconds=1)
-    )
+    long_ago = timezone.now() - FETCH_RESUME_GRACE - timedelta(seconds=1)
+    InboundWebhook.objects.filter(pk=stalled.pk).update(queued_at=long_ago)
     media_url_webhook("https://cdn.example-sns.test/2.png")  # recent: its task may still run
     queued: list[int] = []
-    monkeypatch.setattr(fetch_inbound_media, "delay_on_commit", queued.append)
-    assert inbound_fetches_resume(since=timedelta(hours=1)) == 1
+    monkeypatch.setattr(
+        fetch_inbound_media, "apply_async", lambda args, countdown: queued.append(args[0])
+    )
+    with django_capture_on_commit_callbacks(execute=True):
+        assert inbound_fetches_resume(since=timedelta(hours=1)) == 1
     assert queued == [stalled.pk]

@@ -1,11 +1,11 @@
 import json
 from typing import Any
 
-from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError, CommandParser
-from django.core.validators import URLValidator
 
 from accounts.services import ClientError, api_client_create
+
+CALLBACK_URL_ERRORS = ("invalid_callback_url", "unsafe_callback_url")
 
 
 class Command(BaseCommand):
@@ -13,22 +13,21 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("name", help="Display name; its slug identifies the client.")
-        parser.add_argument("--callback-url", default="", help="Where outbound events are sent.")
+        parser.add_argument(
+            "--callback-url",
+            default="",
+            help="Where outbound events are sent; it must lead to a public address.",
+        )
         parser.add_argument("--json", action="store_true", help="Print the credentials as JSON.")
 
     def handle(self, *args: Any, **options: Any) -> None:
-        callback_url = options["callback_url"]
-        if callback_url:
-            try:
-                URLValidator(schemes=["http", "https"])(callback_url)
-            except ValidationError:
-                raise CommandError(
-                    f"--callback-url: not an http(s) URL: {callback_url!r}"
-                ) from None
         try:
-            issued = api_client_create(name=options["name"], callback_url=callback_url)
+            issued = api_client_create(name=options["name"], callback_url=options["callback_url"])
         except ClientError as error:
-            raise CommandError(str(error)) from None
+            prefix = "--callback-url: " if error.code in CALLBACK_URL_ERRORS else ""
+            raise CommandError(f"{prefix}{error}") from None
+        for warning in issued.warnings:
+            self.stderr.write(f"warning: --callback-url: {warning}")
         credentials = {
             "client": issued.client.slug,
             "token": issued.token,

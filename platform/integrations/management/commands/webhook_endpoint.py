@@ -3,7 +3,7 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from accounts.models import ApiClient
-from integrations.endpoints import EndpointError, webhook_endpoint_save
+from integrations.endpoints import EndpointError, endpoint_url_warnings, webhook_endpoint_save
 from integrations.models import WebhookEndpoint
 from moderation.events import EVENT_TYPES
 
@@ -16,7 +16,10 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("client", help="The client's slug.")
-        parser.add_argument("--url", help="The endpoint's http(s) URL (created if new).")
+        parser.add_argument(
+            "--url",
+            help="The endpoint's http(s) URL (created if new); it must lead to a public address.",
+        )
         parser.add_argument(
             "--events",
             help=f"Comma-separated event types ({', '.join(EVENT_TYPES)}); 'all' or empty: all.",
@@ -49,7 +52,9 @@ class Command(BaseCommand):
                 is_active=not options["disable"],
             )
         except EndpointError as error:
-            raise CommandError(str(error)) from None
+            raise CommandError(f"--url: {error}") from None
+        for warning in endpoint_url_warnings(endpoint.url):
+            self.stderr.write(f"warning: --url: {warning}")
         self._print(endpoint)
 
     def _list(self, client: ApiClient) -> None:

@@ -11,10 +11,11 @@ MAX_SINCE_HOURS = 24 * 7
 
 class Command(BaseCommand):
     help = (
-        "Repair what lost tasks left behind: create missing deliveries for recent events, queue "
-        "overdue deliveries and stalled media fetches again. The `beat` process runs the same "
-        "repair every WEBHOOKS_RESUME_EVERY_SECONDS; it never sends a delivered event twice nor "
-        "makes a second submission."
+        "Queue retries held in the database that are due and repair what lost tasks left "
+        "behind: create missing deliveries for recent events, queue overdue deliveries and "
+        "stalled media fetches again. The `beat` process runs the same job every "
+        "WEBHOOKS_RESUME_EVERY_SECONDS; it never sends a delivered event twice nor makes a "
+        "second submission."
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
@@ -35,6 +36,7 @@ class Command(BaseCommand):
         self.stdout.write(
             f"{resumed.events_examined} event(s) without deliveries examined, "
             f"{resumed.deliveries_created} delivery(ies) created, "
-            f"{resumed.deliveries_requeued} overdue delivery(ies) and {fetches} stalled media "
+            f"{resumed.deliveries_queued} held delivery retry(ies) queued, "
+            f"{resumed.deliveries_requeued} overdue delivery(ies) and {fetches} media "
             "fetch(es) queued again."
         )
