@@ -13,12 +13,14 @@ from typing import Any
 from django.db import IntegrityError, transaction
 
 from accounts.models import ApiClient
+from config.jsoninput import JsonRejected, json_loads_strict
 from integrations.endpoints import webhook_secrets_by_slug
 from integrations.models import InboundWebhook
 from integrations.safe_http import MAX_URL_LENGTH, url_scheme_allowed
 from integrations.signing import SignatureError, verify
 from mediastore.images import ImageRejected
 from moderation import services as moderation_services
+from moderation.metadata import MetadataInvalid, metadata_check
 from moderation.models import Submission
 from moderation.services import SubmissionError
 
@@ -29,12 +31,18 @@ CONTENT_CREATED = "content.created"
 INBOUND_EVENT_TYPES = (CONTENT_CREATED,)
 MAX_EXTERNAL_ID_LENGTH = 200
 MAX_CAPTION_LENGTH = 10_000
-MAX_METADATA_BYTES = 16 * 1024
+# The payload is kept (without inline media) as the record of what was received; fields we do not
+# use may not make it a store for anything a sender likes.
+MAX_STORED_PAYLOAD_BYTES = 64 * 1024
 SUBMISSION_SOURCE_WEBHOOK = "webhook"
 
 
 class PayloadInvalid(ValueError):
     """The signed payload is not acceptable (400); the message names the field."""
+
+    def __init__(self, message: str, *, code: str = "invalid_payload") -> None:
+        super().__init__(message)
+        self.code = code
 
 
 @dataclass(frozen=True)
@@ -56,9 +64,9 @@ class InboundResult:
 
 def content_payload_parse(body: bytes) -> ContentPayload:
     try:
-        document = json.loads(body)
-    except (UnicodeDecodeError, json.JSONDecodeError) as error:
-        raise PayloadInvalid(f"body is not JSON: {error}") from None
+        document = json_loads_strict(body)
+    except JsonRejected as error:
+        raise PayloadInvalid(f"body: {error}", code=error.code) from None
     if not isinstance(document, dict):
         raise PayloadInvalid("body must be a JSON object")
     event_type = document.get("type")
@@ -82,6 +90,13 @@ def content_payload_parse(body: bytes) -> ContentPayload:
     stored = {"type": event_type, "data": {k: v for k, v in data.items() if k != "media_base64"}}
     if media_bytes is not None:
         stored["data"]["media_base64_bytes"] = len(media_bytes)
+    stored_bytes = len(json.dumps(stored))
+    if stored_bytes > MAX_STORED_PAYLOAD_BYTES:
+        raise PayloadInvalid(
+            f"the payload without media_base64 is {stored_bytes} bytes; the limit is "
+            f"{MAX_STORED_PAYLOAD_BYTES}",
+            code="too_large",
+        )
     return ContentPayload(
         type=event_type,
         external_id=external_id,
@@ -113,17 +128,16 @@ def _media_of(data: dict[str, Any]) -> tuple[str, bytes | None]:
 
 
 def content_metadata(data: dict[str, Any]) -> dict[str, Any]:
+    """The submission metadata a payload carries (author, reach, permalink, posted_at), checked
+    by moderation.metadata's rules at receipt, so a media_url delivery is refused here too."""
     metadata: dict[str, Any] = {}
     author = data.get("author")
     if author is not None:
         if not isinstance(author, dict):
             raise PayloadInvalid("data.author must be an object")
         metadata["author"] = author
-    reach = data.get("reach")
-    if reach is not None:
-        if isinstance(reach, bool) or not isinstance(reach, int) or reach < 0:
-            raise PayloadInvalid("data.reach must be a non-negative integer")
-        metadata["reach"] = reach
+    if data.get("reach") is not None:
+        metadata["reach"] = data["reach"]
     # Compatible extensions: where and when the content was posted.
     for key in ("permalink", "posted_at"):
         value = data.get(key)
@@ -131,11 +145,10 @@ def content_metadata(data: dict[str, Any]) -> dict[str, Any]:
             if not isinstance(value, str) or len(value) > MAX_URL_LENGTH:
                 raise PayloadInvalid(f"data.{key} must be a string")
             metadata[key] = value
-    if len(json.dumps(metadata)) > MAX_METADATA_BYTES:
-        raise PayloadInvalid(
-            f"data.author and the other metadata exceed {MAX_METADATA_BYTES} bytes"
-        )
-    return metadata
+    try:
+        return metadata_check(metadata, prefix="data")
+    except MetadataInvalid as error:
+        raise PayloadInvalid(str(error), code="invalid_metadata") from None
 
 
 def inbound_webhook_receive(

@@ -18,7 +18,10 @@ from integrations.signing import HEADER_ID, HEADER_SIGNATURE, HEADER_TIMESTAMP, 
 
 def _too_large() -> JsonResponse:
     return JsonResponse(
-        {"detail": f"body is over the {MAX_INBOUND_BODY_BYTES}-byte limit; send media_url"},
+        {
+            "detail": f"body is over the {MAX_INBOUND_BODY_BYTES}-byte limit; send media_url",
+            "code": "too_large",
+        },
         status=413,
     )
 
@@ -28,10 +31,15 @@ def _too_large() -> JsonResponse:
 def inbound_webhook(request: HttpRequest, client: str) -> JsonResponse:
     if "chunked" in request.META.get("HTTP_TRANSFER_ENCODING", "").lower():
         # Django reads Content-Length bytes only; a chunked body would be verified as empty.
-        return JsonResponse({"detail": "send the body with a Content-Length"}, status=411)
+        return JsonResponse(
+            {"detail": "send the body with a Content-Length", "code": "length_required"},
+            status=411,
+        )
     declared = request.META.get("CONTENT_LENGTH") or "0"
     if not declared.isdigit():
-        return JsonResponse({"detail": "invalid Content-Length"}, status=400)
+        return JsonResponse(
+            {"detail": "invalid Content-Length", "code": "invalid_content_length"}, status=400
+        )
     if int(declared) > MAX_INBOUND_BODY_BYTES:
         return _too_large()
     # Read the stream, not request.body: the signature covers these exact bytes, and
@@ -46,9 +54,9 @@ def inbound_webhook(request: HttpRequest, client: str) -> JsonResponse:
     try:
         result = inbound_webhook_receive(client_slug=client, headers=headers, body=body)
     except SignatureError as error:
-        return JsonResponse({"detail": str(error)}, status=401)
+        return JsonResponse({"detail": str(error), "code": "invalid_signature"}, status=401)
     except PayloadInvalid as error:
-        return JsonResponse({"detail": str(error)}, status=400)
+        return JsonResponse({"detail": str(error), "code": error.code}, status=400)
     return JsonResponse(_result_document(result), status=200 if result.duplicate else 202)
 
 

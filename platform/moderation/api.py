@@ -20,7 +20,7 @@ from drf_spectacular.utils import (
     extend_schema,
     extend_schema_field,
 )
-from rest_framework import mixins, permissions, serializers, status, viewsets
+from rest_framework import exceptions, mixins, permissions, serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import NotFound, PermissionDenied, ValidationError
 from rest_framework.parsers import FormParser, MultiPartParser
@@ -29,6 +29,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from accounts.selectors import user_has_model_permission
+from config.drf import StrictJSONField
 from mediastore.images import MAX_UPLOAD_BYTES, ImageRejected
 from mediastore.serving import media_headers_apply
 from moderation.analysis import report_url
@@ -51,6 +52,15 @@ from moderation.services import (
 
 IDEMPOTENCY_HEADER = "Idempotency-Key"
 RETRY_PERMISSIONS = ("moderation.review_submission", "moderation.change_submission")
+# The multipart envelope and the text fields around the file: a body larger than the file limit
+# plus this is refused from its Content-Length, before a byte of it is parsed.
+MAX_UPLOAD_ENVELOPE_BYTES = 256 * 1024
+
+
+class UploadTooLarge(exceptions.APIException):
+    status_code = status.HTTP_413_REQUEST_ENTITY_TOO_LARGE
+    default_code = "too_large"
+    default_detail = f"the file is larger than {MAX_UPLOAD_BYTES} bytes"
 
 
 class SubmissionPermissions(permissions.BasePermission):
@@ -119,23 +129,22 @@ class SubmissionUploadSerializer(serializers.Serializer):
     platform = serializers.CharField(
         required=False, default="", allow_blank=True, max_length=MAX_PLATFORM_LENGTH
     )
-    metadata = serializers.JSONField(
+    metadata = StrictJSONField(
         required=False, default=dict, help_text='JSON object, e.g. {"reach": 1200}.'
     )
 
     def validate_media(self, upload: Any) -> Any:
         if upload.size > MAX_UPLOAD_BYTES:
-            raise serializers.ValidationError(f"the file is larger than {MAX_UPLOAD_BYTES} bytes")
+            raise UploadTooLarge(
+                f"the file is {upload.size} bytes; the limit is {MAX_UPLOAD_BYTES}"
+            )
         return upload
 
     def validate_metadata(self, value: Any) -> dict[str, Any]:
-        if isinstance(value, str):  # multipart fields arrive as text
-            try:
-                value = json.loads(value) if value else {}
-            except ValueError:
-                raise serializers.ValidationError("metadata must be a JSON object") from None
+        """Parsed strictly (no NUL, NaN, huge numbers or deep nesting); the content rules are
+        moderation.metadata's, applied by the service for every intake."""
         if not isinstance(value, dict):
-            raise serializers.ValidationError("metadata must be a JSON object")
+            raise serializers.ValidationError("metadata must be a JSON object", code="invalid")
         return value
 
 
@@ -213,11 +222,18 @@ class SubmissionViewSet(
         responses={
             202: SubmissionAcceptedSerializer,
             400: OpenApiResponse(description="Not an acceptable image, or bad fields."),
-            409: OpenApiResponse(description="Idempotency-Key already used for another file."),
+            409: OpenApiResponse(
+                description="Idempotency-Key already used for a different request."
+            ),
             413: OpenApiResponse(description="The file is too large."),
         },
     )
     def create(self, request: Request) -> Response:
+        declared = request.META.get("CONTENT_LENGTH") or ""
+        if declared.isdigit() and int(declared) > MAX_UPLOAD_BYTES + MAX_UPLOAD_ENVELOPE_BYTES:
+            raise UploadTooLarge(
+                f"the request is {declared} bytes; the file limit is {MAX_UPLOAD_BYTES}"
+            )
         upload = SubmissionUploadSerializer(data=request.data)
         upload.is_valid(raise_exception=True)
         fields = dict(upload.validated_data)
@@ -237,7 +253,10 @@ class SubmissionViewSet(
             return Response({"media": [str(error)], "code": error.code}, status=code)
         except SubmissionError as error:
             code = status.HTTP_409_CONFLICT if error.code == "idempotency_key_reused" else 400
-            return Response({"detail": str(error), "code": error.code}, status=code)
+            body = {"detail": str(error), "code": error.code}
+            if error.field:
+                body["field"] = error.field
+            return Response(body, status=code)
         submission = result.submission
         url = request.build_absolute_uri(reverse("submission-detail", kwargs={"pk": submission.pk}))
         body = {

@@ -4,6 +4,8 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 
+from config.querysets import TouchingManager
+
 
 class Submission(models.Model):
     class Source(models.TextChoices):
@@ -47,10 +49,14 @@ class Submission(models.Model):
         default=dict, blank=True, help_text="Author, reach and other context sent with it."
     )
     idempotency_key = models.CharField(max_length=200, blank=True)
+    # SHA-256 of everything the request asked for (moderation.services.request_fingerprint).
+    idempotency_fingerprint = models.CharField(max_length=64, blank=True)
     failure_reason = models.TextField(blank=True)
     attempts = models.PositiveIntegerField(default=0)
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
     updated_at = models.DateTimeField(auto_now=True)
+
+    objects = TouchingManager()
 
     class Meta:
         ordering = ["-created_at", "-id"]
@@ -149,6 +155,8 @@ class ReviewItem(models.Model):
     lease_expires_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
+
+    objects = TouchingManager()
 
     class Meta:
         ordering = ["-priority", "created_at", "id"]

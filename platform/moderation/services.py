@@ -6,14 +6,18 @@ The analysis itself (task body, report versions, review routing) is in moderatio
 from __future__ import annotations
 
 import hashlib
+import json
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
 from django.db import IntegrityError, transaction
+from django.utils import timezone
 
 from accounts.models import ApiClient, User
 from accounts.services import audit_record
 from mediastore.services import PreparedMedia, media_prepare, media_row_create
+from moderation.metadata import MetadataInvalid, metadata_check
 from moderation.models import Submission
 
 MAX_IDEMPOTENCY_KEY_LENGTH = 200
@@ -23,14 +27,20 @@ MAX_TEXT_LENGTH = 20_000
 # Tries of the create transaction: a second one when a concurrent upload of the same content
 # created its media row first (that row is then reused).
 MEDIA_RACE_ATTEMPTS = 2
+# An Idempotency-Key replays its first request for this long; afterwards the key is free again
+# (as Stripe does), so a sender's key space never fills up and a stale retry makes a new item.
+IDEMPOTENCY_KEY_TTL = timedelta(hours=24)
 
 
 class SubmissionError(ValueError):
-    """A submission cannot be made or changed as asked; the message is safe to show."""
+    """A submission cannot be made or changed as asked; the message is safe to show.
 
-    def __init__(self, message: str, *, code: str) -> None:
+    `field` names the request field at fault, when one is."""
+
+    def __init__(self, message: str, *, code: str, field: str = "") -> None:
         super().__init__(message)
         self.code = code
+        self.field = field
 
 
 @dataclass(frozen=True)
@@ -52,7 +62,17 @@ def _check_lengths(*, external_id: str, text: str, idempotency_key: str, platfor
             )
 
 
-def _replay(caller: User | None, idempotency_key: str, sha256: str) -> Submission | None:
+def request_fingerprint(*, sha256: str, fields: dict[str, Any]) -> str:
+    """What an Idempotency-Key stands for: the media and every other parameter of the request."""
+    canonical = json.dumps({"media": sha256, **fields}, sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def _replay(
+    caller: User | None, idempotency_key: str, fingerprint: str, sha256: str
+) -> Submission | None:
+    """The submission an earlier request with this key made, or None when the key is unused
+    or expired (it is then released). A key reused for a different request is refused."""
     if not idempotency_key or caller is None:
         return None
     existing = (
@@ -60,9 +80,21 @@ def _replay(caller: User | None, idempotency_key: str, sha256: str) -> Submissio
         .filter(created_by=caller, idempotency_key=idempotency_key)
         .first()
     )
-    if existing is not None and sha256 and existing.media.sha256 != sha256:
+    if existing is None:
+        return None
+    if existing.created_at < timezone.now() - IDEMPOTENCY_KEY_TTL:
+        # Compare-and-set: of two concurrent requests with the expired key one releases it,
+        # both create, and the unique constraint makes the loser replay the winner.
+        Submission.objects.filter(pk=existing.pk, idempotency_key=idempotency_key).update(
+            idempotency_key=""
+        )
+        return None
+    # Rows stored before keys covered the whole request carry no fingerprint: the file decides.
+    stored = existing.idempotency_fingerprint
+    if (stored != fingerprint) if stored else (existing.media.sha256 != sha256):
         raise SubmissionError(
-            "this Idempotency-Key was already used for a different file; use a new key",
+            "this Idempotency-Key was already used for a different request (another file, "
+            "text, external_id, platform or metadata); use a new key",
             code="idempotency_key_reused",
         )
     return existing
@@ -86,10 +118,24 @@ def submission_create_or_replay(
     )
     if source not in Submission.Source.values:
         raise SubmissionError(f"unknown source {source!r}", code="invalid")
+    try:
+        metadata = metadata_check(metadata)
+    except MetadataInvalid as error:
+        raise SubmissionError(str(error), code="invalid_metadata", field=error.field) from None
     # The Idempotency-Key belongs to the caller: a person, or the service user of a client.
     caller = created_by or (client.user if client is not None else None)
     sha256 = hashlib.sha256(content).hexdigest()
-    existing = _replay(caller, idempotency_key, sha256)
+    fingerprint = request_fingerprint(
+        sha256=sha256,
+        fields={
+            "source": source,
+            "external_id": external_id,
+            "text": text,
+            "platform": platform,
+            "metadata": metadata,
+        },
+    )
+    existing = _replay(caller, idempotency_key, fingerprint, sha256)
     if existing is not None:
         return SubmissionCreated(existing, created=False)
     for attempt in range(MEDIA_RACE_ATTEMPTS):
@@ -109,8 +155,9 @@ def submission_create_or_replay(
                     media=media,
                     created_by=caller,
                     platform=platform,
-                    metadata=metadata or {},
+                    metadata=metadata,
                     idempotency_key=idempotency_key if caller is not None else "",
+                    idempotency_fingerprint=fingerprint if idempotency_key else "",
                 )
                 audit_record(
                     actor=caller,
@@ -122,7 +169,7 @@ def submission_create_or_replay(
         except IntegrityError:
             # The same key raced in from a concurrent retry: the first one wins. Or the same
             # content was stored concurrently: the next attempt finds and reuses its row.
-            existing = _replay(caller, idempotency_key, sha256)
+            existing = _replay(caller, idempotency_key, fingerprint, sha256)
             if existing is not None:
                 return SubmissionCreated(existing, created=False)
             if attempt + 1 == MEDIA_RACE_ATTEMPTS or not isinstance(prepared, PreparedMedia):

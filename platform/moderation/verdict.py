@@ -215,6 +215,8 @@ def reach_points(reach: Any) -> int:
         audience = float(reach)
     except (TypeError, ValueError):
         return 0
+    except OverflowError:  # an integer too large for a float: more than anyone's reach
+        return MAX_REACH_POINTS
     if not math.isfinite(audience) or audience <= 0:
         return 0
     return min(MAX_REACH_POINTS, round(REACH_POINTS_PER_DECADE * math.log10(1 + audience)))

@@ -237,7 +237,8 @@ def test_invalid_payloads_get_400_with_a_clear_message(
 def test_body_that_is_not_json_gets_400(client, sns) -> None:
     response = signed_post(client, sns.client.slug, b"\xff\xfe", secrets=[sns.webhook_secret])
     assert response.status_code == 400
-    assert "not JSON" in response.json()["detail"]
+    assert "not valid JSON" in response.json()["detail"]
+    assert response.json()["code"] == "invalid_json"
 
 
 def test_only_post_is_allowed(client, sns) -> None:

@@ -8,7 +8,6 @@ from integrations import fetching
 from integrations.inbound import (
     MAX_CAPTION_LENGTH,
     MAX_EXTERNAL_ID_LENGTH,
-    MAX_METADATA_BYTES,
     PayloadInvalid,
     content_payload_parse,
 )
@@ -20,6 +19,7 @@ from integrations.signing import (
     sign,
     verify,
 )
+from moderation.metadata import MAX_METADATA_BYTES
 from tests.integrations.webhook_helpers import serve_bytes, webhook_fixture
 
 SECRET = "whsec_" + "QUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUE="

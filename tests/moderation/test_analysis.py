@@ -173,7 +173,7 @@ def test_idempotency_key_returns_the_first_submission(
     first = submission_create(content=content, source="api", client=client, idempotency_key="k1")
     again = submission_create(content=content, source="api", client=client, idempotency_key="k1")
     assert first.pk == again.pk and Submission.objects.count() == 1
-    with pytest.raises(SubmissionError, match="already used for a different file"):
+    with pytest.raises(SubmissionError, match="already used for a different request"):
         submission_create(
             content=make_image_bytes(seed=6), source="api", client=client, idempotency_key="k1"
         )

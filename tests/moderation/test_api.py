@@ -90,7 +90,7 @@ def test_idempotency_key_header_replays_the_first_answer(
     assert first.json()["id"] == second.json()["id"]
     assert second["Idempotent-Replayed"] == "true"
     other = api.post(URL, {"media": upload(make_image_bytes(seed=10))}, HTTP_IDEMPOTENCY_KEY="abc")
-    assert other.status_code == 409 and "different file" in other.json()["detail"]
+    assert other.status_code == 409 and "different request" in other.json()["detail"]
     assert Submission.objects.count() == 1
 
 

@@ -99,6 +99,8 @@ def test_reach_points_per_decade_and_capped() -> None:
     assert reach_points(9) == 20
     assert reach_points(999) == 60
     assert reach_points(10**12) == MAX_REACH_POINTS
+    # An integer too large for a float (metadata={"reach": 1e400 as digits}) wedged analyses.
+    assert reach_points(10**400) == MAX_REACH_POINTS
 
 
 def test_priority_orders_by_label_then_probability_then_reach_and_source() -> None:

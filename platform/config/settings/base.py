@@ -24,6 +24,9 @@ SECRET_KEY = env_str("SECRET_KEY") or ""
 DEBUG = env_bool("DEBUG", default=False)
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", default=["localhost", "127.0.0.1", "[::1]"])
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", default=[])
+# No script reads the CSRF cookie: forms carry the token and review.js and the API docs take it
+# from the page, so a script injected into a page could not lift it from the cookie either.
+CSRF_COOKIE_HTTPONLY = True
 
 INSTALLED_APPS = [
     "django.contrib.admin",
@@ -46,6 +49,8 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # Outermost, so the policy reaches every HTML response, those of other middleware included.
+    "config.middleware.ContentSecurityPolicyMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "config.middleware.RejectNulBytesMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
@@ -114,8 +119,14 @@ REST_FRAMEWORK = {
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
-    "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.LimitOffsetPagination",
-    "PAGE_SIZE": 50,
+    # Page sizes, error codes and JSON limits: config.drf and config.jsoninput.
+    "DEFAULT_PAGINATION_CLASS": "config.drf.BoundedLimitOffsetPagination",
+    "EXCEPTION_HANDLER": "config.drf.api_exception_handler",
+    "DEFAULT_PARSER_CLASSES": [
+        "config.jsoninput.StrictJSONParser",
+        "rest_framework.parsers.FormParser",
+        "rest_framework.parsers.MultiPartParser",
+    ],
 }
 
 SPECTACULAR_SETTINGS = {
@@ -165,13 +176,21 @@ CELERY_TASK_ROUTES = {
     "integrations.deliver_webhook": {"queue": "deliver"},
 }
 # Periodic jobs, run by `celery -A config beat` (the compose `beat` service, `make beat`): the
-# repair of lost webhook deliveries and media fetches (integrations.tasks.resume_deliveries).
+# webhook job queues retries held in the database once they are due and repairs lost deliveries
+# and media fetches (integrations.tasks.resume_deliveries); keep it below half the visibility
+# timeout, or held retries go out up to the difference late. The analysis job re-queues
+# submissions a lost or dead task left `received` or `analyzing` (moderation.analysis).
 WEBHOOKS_RESUME_EVERY_SECONDS = env_int("WEBHOOKS_RESUME_EVERY_SECONDS", default=300, minimum=10)
+ANALYSES_RESUME_EVERY_SECONDS = env_int("ANALYSES_RESUME_EVERY_SECONDS", default=60, minimum=10)
 CELERY_BEAT_SCHEDULE = {
     "webhooks-resume": {
         "task": "integrations.resume_deliveries",
         "schedule": WEBHOOKS_RESUME_EVERY_SECONDS,
-    }
+    },
+    "analyses-resume": {
+        "task": "moderation.resume_analyses",
+        "schedule": ANALYSES_RESUME_EVERY_SECONDS,
+    },
 }
 CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
