@@ -37,7 +37,13 @@ import uuid
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from measure import free_port, percentile, require_empty_broker, tree_cpu_seconds
+from measure import (
+    api_client_setup,
+    free_port,
+    percentile,
+    require_empty_broker,
+    tree_cpu_seconds,
+)
 
 if TYPE_CHECKING:
     from accounts.services import IssuedClient
@@ -64,21 +70,7 @@ MAX_SECONDS, MAX_CLIENTS = 300, 64  # bounded: everything runs on loopback, on t
 
 def setup() -> IssuedClient:
     """Database, migrations and a fresh API client (its token and webhook secret)."""
-    import psycopg
-
-    name = os.environ["DATABASE_URL"].rsplit("/", 1)[1]
-    with psycopg.connect("postgres://postgres@127.0.0.1:5432/postgres", autocommit=True) as db:
-        if not db.execute("select 1 from pg_database where datname = %s", [name]).fetchone():
-            db.execute(f'create database "{name}"')
-    subprocess.run(
-        [sys.executable, "manage.py", "migrate", "--noinput", "-v0"], cwd=REPO_DIR, check=True
-    )
-    import django
-
-    django.setup()
-    from accounts.services import api_client_create
-
-    return api_client_create(name=f"bench {uuid.uuid4().hex[:8]}")
+    return api_client_setup("bench")
 
 
 def make_images(count: int, side: int, seed: int) -> list[bytes]:

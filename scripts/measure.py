@@ -50,3 +50,28 @@ def require_empty_broker() -> None:
             f"{os.environ['CELERY_BROKER_URL']} holds {keys} keys: it is in use; set "
             "CELERY_BROKER_URL to an empty Redis database"
         )
+
+
+def api_client_setup(label: str):  # type: ignore[no-untyped-def]
+    """The database named by DATABASE_URL (created if missing, migrated), Django set up, and a
+    fresh API client `label <random>`: returns its IssuedClient (token and webhook secret)."""
+    import subprocess
+    import sys
+    import uuid
+
+    import psycopg
+
+    name = os.environ["DATABASE_URL"].rsplit("/", 1)[1]
+    with psycopg.connect("postgres://postgres@127.0.0.1:5432/postgres", autocommit=True) as db:
+        if not db.execute("select 1 from pg_database where datname = %s", [name]).fetchone():
+            db.execute(f'create database "{name}"')
+    repo_dir = Path(__file__).resolve().parents[1]
+    subprocess.run(
+        [sys.executable, "manage.py", "migrate", "--noinput", "-v0"], cwd=repo_dir, check=True
+    )
+    import django
+
+    django.setup()
+    from accounts.services import api_client_create
+
+    return api_client_create(name=f"{label} {uuid.uuid4().hex[:8]}")

@@ -37,7 +37,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from measure import free_port, percentile, require_empty_broker
+from measure import api_client_setup, free_port, percentile, require_empty_broker
 
 if TYPE_CHECKING:
     from accounts.services import IssuedClient
@@ -76,23 +76,9 @@ class Probe:
 
 
 def setup() -> IssuedClient:
-    import psycopg
-
-    name = os.environ["DATABASE_URL"].rsplit("/", 1)[1]
-    with psycopg.connect("postgres://postgres@127.0.0.1:5432/postgres", autocommit=True) as db:
-        if not db.execute("select 1 from pg_database where datname = %s", [name]).fetchone():
-            db.execute(f'create database "{name}"')
-    subprocess.run(
-        [sys.executable, "manage.py", "migrate", "--noinput", "-v0"], cwd=REPO_DIR, check=True
-    )
-    import django
-
-    django.setup()
+    issued = api_client_setup("probe")
     from django.contrib.auth.models import Permission
 
-    from accounts.services import api_client_create
-
-    issued = api_client_create(name=f"probe {uuid.uuid4().hex[:8]}")
     # Clients do not list references by default; the limit probe needs a caller who may.
     issued.client.user.user_permissions.add(
         Permission.objects.get(content_type__app_label="factcheck", codename="view_reference")

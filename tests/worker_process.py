@@ -33,8 +33,11 @@ class Worker:
     def __init__(self, env: dict[str, str], args: list[str], log_path: Path) -> None:
         self.env, self.args, self.log_path = env, args, log_path
         self.process: subprocess.Popen | None = None
+        self.celery = ""
 
-    def start(self, celery: str) -> None:
+    def start(self, celery: str = "") -> None:
+        """Start (or start again, with the celery executable of the first start)."""
+        celery = self.celery = celery or self.celery
         offset = self.log_path.stat().st_size if self.log_path.exists() else 0
         command = [celery, "-A", "config", "worker", "--without-mingle", "--without-gossip",
                    "--loglevel=INFO", *self.args]  # fmt: skip
@@ -48,6 +51,12 @@ class Worker:
                 self.process.kill()
                 pytest.fail(f"celery worker did not start:\n{self.log()}")
             time.sleep(0.2)
+
+    def kill(self) -> None:
+        """SIGKILL the whole worker, parent included (its unacknowledged tasks stay in Redis)."""
+        assert self.process is not None
+        self.process.kill()
+        self.process.wait(timeout=30)
 
     def stop(self) -> None:
         if self.process is not None and self.process.poll() is None:

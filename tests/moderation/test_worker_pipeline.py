@@ -10,19 +10,13 @@ nothing and duplicates nothing: after a restart there is exactly one report.
 from __future__ import annotations
 
 import io
-import os
-import signal
-import subprocess
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
 import pytest
 import redis
 from django.db import connection
-from kombu import Connection
 from PIL import Image
 from rest_framework.test import APIClient
 from skimage import data
@@ -31,58 +25,21 @@ from config.celery import app
 from factcheck.services import reference_add
 from moderation.events import SUBMISSION_ANALYZED, VERDICT_CHANGED
 from moderation.models import Event, Report, Submission
+from tests.worker_process import (
+    Worker,
+    database_url_of,
+    on_broker,
+)
+from tests.worker_process import restore_unacknowledged as restore_unacknowledged_now
 
 REPO_DIR = Path(__file__).resolve().parents[2]
 BROKER_URL = "redis://127.0.0.1:6379/13"
 # Unacknowledged tasks of a killed worker come back after this (Redis visibility timeout).
 VISIBILITY_TIMEOUT_SECONDS = 6
-WORKER_READY_TIMEOUT_SECONDS = 60
 ANALYSIS_TIMEOUT_SECONDS = 240  # generous: the machine is shared
 PASTED_BOX = (320, 300, 140, 120)  # x, y, w, h of the splice in the astronaut copy
 
 pytestmark = [pytest.mark.celery_worker, pytest.mark.slow]
-
-
-def database_url_of(settings_dict: dict) -> str:
-    user = settings_dict.get("USER") or "postgres"
-    password = f":{settings_dict['PASSWORD']}" if settings_dict.get("PASSWORD") else ""
-    host = settings_dict.get("HOST") or "127.0.0.1"
-    port = settings_dict.get("PORT") or 5432
-    return f"postgres://{user}{password}@{host}:{port}/{settings_dict['NAME']}"
-
-
-class Worker:
-    """A celery worker subprocess that can be killed and started again."""
-
-    def __init__(self, env: dict[str, str], command: list[str], log_path: Path) -> None:
-        self.env, self.command, self.log_path = env, command, log_path
-        self.process: subprocess.Popen | None = None
-
-    def start(self) -> None:
-        offset = self.log_path.stat().st_size if self.log_path.exists() else 0
-        with self.log_path.open("a") as log:
-            self.process = subprocess.Popen(
-                self.command, cwd=REPO_DIR, env=self.env, stdout=log, stderr=log
-            )
-        deadline = time.monotonic() + WORKER_READY_TIMEOUT_SECONDS
-        while "ready." not in self.log_path.read_text()[offset:]:
-            if self.process.poll() is not None or time.monotonic() > deadline:
-                self.process.kill()
-                pytest.fail(f"celery worker did not start:\n{self.log()}")
-            time.sleep(0.2)
-
-    def kill(self) -> None:
-        assert self.process is not None
-        os.kill(self.process.pid, signal.SIGKILL)
-        self.process.wait(timeout=30)
-
-    def stop(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.terminate()
-            self.process.wait(timeout=30)
-
-    def log(self) -> str:
-        return self.log_path.read_text()[-4000:]
 
 
 @pytest.fixture(scope="module")
@@ -99,28 +56,12 @@ def worker(django_db_setup, django_db_blocker, tmp_path_factory, project_env, ve
         DEBUG="0",
     )
     queues = ",".join(queue.name for queue in app.conf.task_queues)
-    command = [
-        venv_bin("celery"), "-A", "config", "worker", "--pool=solo",
-        "-Q", queues, "-n", "pipeline-worker@%h", "--without-mingle", "--without-gossip",
-        "--loglevel=INFO",
-    ]  # fmt: skip
-    process = Worker(env, command, data_dir / "worker.log")
+    args = ["--pool=solo", "-Q", queues, "-n", "pipeline-worker@%h"]
+    process = Worker(env, args, data_dir / "worker.log")
     process.data_dir = data_dir  # type: ignore[attr-defined]
-    process.start()
+    process.start(venv_bin("celery"))
     yield process
     process.stop()
-
-
-@contextmanager
-def broker() -> Iterator[None]:
-    """Send tasks to the worker instead of running them in-process (eager)."""
-    app.conf.update(broker_url=BROKER_URL, task_always_eager=False)
-    app._after_fork()  # forget producer pools built for the previous broker URL
-    try:
-        yield
-    finally:
-        app.conf.update(broker_url=None, task_always_eager=True)
-        app._after_fork()
 
 
 @pytest.fixture
@@ -139,9 +80,7 @@ def restore_unacknowledged() -> None:
     (about every 100 s); calling it once the timeout has passed makes the test wait seconds.
     """
     time.sleep(VISIBILITY_TIMEOUT_SECONDS + 0.5)
-    options = {"visibility_timeout": VISIBILITY_TIMEOUT_SECONDS}
-    with Connection(BROKER_URL, transport_options=options) as broker_connection:
-        broker_connection.default_channel.qos.restore_visible(num=100, interval=1)
+    restore_unacknowledged_now(BROKER_URL, VISIBILITY_TIMEOUT_SECONDS)
 
 
 def _jpeg(pixels: np.ndarray, quality: int) -> bytes:
@@ -202,7 +141,7 @@ def test_api_submissions_get_the_right_verdicts_from_the_worker(
         "unrelated": _jpeg(data.rocket(), 90),
     }
     ids = {}
-    with broker():
+    with on_broker(BROKER_URL):
         for name, content in inputs.items():
             upload = io.BytesIO(content)
             upload.name = f"{name}.jpg"
@@ -239,7 +178,7 @@ def test_api_submissions_get_the_right_verdicts_from_the_worker(
 
     # The unrelated image's original becomes a verified reference: the worker indexes it, the
     # hook re-checks recent submissions, and only that one gets a second report version.
-    with broker():
+    with on_broker(BROKER_URL):
         reference_add(content=_png(data.rocket()), source="test agency", external_id="rocket")
     deadline = time.monotonic() + ANALYSIS_TIMEOUT_SECONDS
     unrelated = ids["unrelated"]
@@ -263,7 +202,7 @@ def test_killing_the_worker_mid_analysis_leaves_exactly_one_report(
     from moderation.services import submission_create
 
     pixels = np.ascontiguousarray(data.chelsea()[::-1])  # a picture no earlier test sent
-    with broker():
+    with on_broker(BROKER_URL):
         submission = submission_create(
             content=_jpeg(pixels, 90), source="api", client=api_client_credentials.client
         )

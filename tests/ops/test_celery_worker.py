@@ -13,19 +13,12 @@ from django.db import connection, transaction
 from config.celery import app
 from ops.models import WorkerPong
 from ops.services import worker_ping, worker_pong_wait
+from tests.worker_process import database_url_of
 
 REPO_DIR = Path(__file__).resolve().parents[2]
 BROKER_URL = "redis://127.0.0.1:6379/14"
 WORKER_READY_TIMEOUT_SECONDS = 60
 TASK_TIMEOUT_SECONDS = 30
-
-
-def database_url_of(settings_dict: dict) -> str:
-    user = settings_dict.get("USER") or "postgres"
-    password = f":{settings_dict['PASSWORD']}" if settings_dict.get("PASSWORD") else ""
-    host = settings_dict.get("HOST") or "127.0.0.1"
-    port = settings_dict.get("PORT") or 5432
-    return f"postgres://{user}{password}@{host}:{port}/{settings_dict['NAME']}"
 
 
 @pytest.fixture(scope="module")
