@@ -11,8 +11,10 @@ TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/provenant
 .PHONY: install run test lint format services system-packages worker beat clean
 
 # Debian packages the tests use: Chromium for the browser tests (Playwright drives it; it never
-# downloads a browser of its own) and the photo packages the evaluation sets are built from.
-SYSTEM_PACKAGES := chromium fonts-dejavu-core mate-backgrounds desktop-base opencv-doc
+# downloads a browser of its own) and the photo packages the evaluation sets are built from
+# (gnome-backgrounds and librsvg2-bin's rsvg-convert, for its SVGs: the hard tier only).
+SYSTEM_PACKAGES := chromium fonts-dejavu-core mate-backgrounds desktop-base opencv-doc \
+  gnome-backgrounds librsvg2-bin
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)

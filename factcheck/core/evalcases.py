@@ -48,6 +48,7 @@ MIN_PDQ_QUALITY = 30
 MIN_VISIBLE_EDIT = 0.002  # share of the query's pixels the ground-truth edit must cover
 EDIT_ATTEMPTS = 5
 EXTRA_UNRELATED_SEED = 5_000_000  # procedural seeds for --extra-unrelated, per split
+DISTRACTOR_JPEG_QUALITY = 95
 
 
 @dataclass(frozen=True)
@@ -116,7 +117,7 @@ def split_sources(prepared: list[Prepared], split: str, seed: int):
     return originals, unrelated
 
 
-def _safe(name: str) -> str:
+def safe_stem(name: str) -> str:
     return "".join(c if c.isalnum() or c in "-_" else "_" for c in name)
 
 
@@ -134,18 +135,34 @@ class CaseWriter:
         self.cases: list[dict[str, Any]] = []
 
     def original(self, prepared: Prepared) -> str:
-        relative = f"originals/{_safe(prepared.name)}.png"
+        relative = f"originals/{safe_stem(prepared.name)}.png"
         _write_rgb(self.out_dir / relative, prepared.image)
         return relative
 
-    def query(self, stem: str, image: np.ndarray, mask: np.ndarray | None, **case: Any) -> None:
+    def query(
+        self,
+        stem: str,
+        image: np.ndarray,
+        mask: np.ndarray | None,
+        quality: int | None = None,
+        **case: Any,
+    ) -> None:
+        """`quality`: the JPEG quality of a repost chain that ends in its own recompression
+        (written once, as a platform re-encodes once); QUERY_JPEG_QUALITY otherwise."""
         relative = f"queries/{stem}.jpg"
-        _write_rgb(self.out_dir / relative, image, QUERY_JPEG_QUALITY)
+        _write_rgb(self.out_dir / relative, image, quality or QUERY_JPEG_QUALITY)
         mask_path = None
         if mask is not None:
             mask_path = f"queries/masks/{stem}.png"
             cv2.imwrite(str(self.out_dir / mask_path), mask)
         self.cases.append({"query": relative, "mask": mask_path, **case})
+
+    def distractor(self, stem: str, image: np.ndarray) -> str:
+        """A reference indexed next to the originals that no query was made from."""
+        (self.out_dir / "distractors").mkdir(exist_ok=True)
+        relative = f"distractors/{stem}.jpg"
+        _write_rgb(self.out_dir / relative, image, DISTRACTOR_JPEG_QUALITY)
+        return relative
 
     def finish(self, meta: dict[str, Any]) -> None:
         with open(self.out_dir / "queries" / "cases.jsonl", "w") as handle:
@@ -199,7 +216,7 @@ def generate_cases(
         rng = np.random.default_rng([seed, index])
         expected = writer.original(original)
         base = dict(expected=expected, source=original.name)
-        stem = _safe(original.name)
+        stem = safe_stem(original.name)
         for name in transform_names:
             transform = TRANSFORMS[name]
             empty = np.zeros(original.image.shape[:2], np.uint8)
@@ -230,7 +247,7 @@ def generate_cases(
         name = str(rng.choice(list(TRANSFORMS)))
         image, _ = TRANSFORMS[name](other.image, np.zeros(other.image.shape[:2], np.uint8), rng)
         writer.query(
-            f"{_safe(other.name)}__unrelated",
+            f"{safe_stem(other.name)}__unrelated",
             image,
             None,
             group="unrelated",

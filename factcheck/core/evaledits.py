@@ -116,6 +116,132 @@ TRANSFORMS: dict[str, Callable] = {
 }
 
 
+# Hard-tier transforms (issue 15): the reposts that break local features. Each step takes and
+# returns (image, mask) like TRANSFORMS; a chain's final JPEG quality is returned separately so
+# the query is written at that quality once, as a platform re-encodes a repost once.
+HARD_CROP_KEEP = (0.75, 0.90)  # share of each side kept by a repost's crop
+HARD_DOWNSCALE_WIDTH = (400, 700)  # output width of a heavy downscale, pixels
+PROBE_SCALE = (0.30, 0.50)  # the independent probe's downscale, share of each side
+LOW_JPEG_QUALITY = (30, 45)
+COPY_SCALE = (0.35, 0.80)  # a plain resized copy, share of each side
+COPY_JPEG_QUALITY = (45, 85)
+MASK_THRESHOLD = 128  # a downscaled ground-truth pixel is edited when mostly covered
+
+
+def t_mirror(image, mask, rng: Rng):
+    """Horizontal mirror; the ground truth is mirrored with the picture."""
+    return np.ascontiguousarray(image[:, ::-1]), np.ascontiguousarray(mask[:, ::-1])
+
+
+def t_crop_keep(image, mask, rng: Rng, keep: tuple[float, float] = HARD_CROP_KEEP):
+    height, width = image.shape[:2]
+    keep_h, keep_w = (max(1, int(d * rng.uniform(*keep))) for d in (height, width))
+    y, x = int(rng.integers(0, height - keep_h + 1)), int(rng.integers(0, width - keep_w + 1))
+    return image[y : y + keep_h, x : x + keep_w].copy(), mask[y : y + keep_h, x : x + keep_w].copy()
+
+
+def scale_to(image, mask, size: tuple[int, int]):
+    """Resize to (width, height): area filter for the picture; the mask is area-filtered and
+    thresholded, since nearest-neighbour sampling of a heavy downscale drops thin strokes."""
+    resized = cv2.resize(image, size, interpolation=cv2.INTER_AREA)
+    coverage = cv2.resize(mask, size, interpolation=cv2.INTER_AREA)
+    return resized, np.where(coverage >= MASK_THRESHOLD, 255, 0).astype(np.uint8)
+
+
+def t_scale(image, mask, rng: Rng, scale: tuple[float, float] = PROBE_SCALE):
+    factor = float(rng.uniform(*scale))
+    height, width = image.shape[:2]
+    return scale_to(image, mask, (max(16, round(width * factor)), max(16, round(height * factor))))
+
+
+def t_downscale_width(image, mask, rng: Rng, widths: tuple[int, int] = HARD_DOWNSCALE_WIDTH):
+    """Downscale so the output is `widths` pixels wide (never upscales a narrower image)."""
+    height, width = image.shape[:2]
+    target = min(width, int(rng.integers(widths[0], widths[1] + 1)))
+    return scale_to(image, mask, (target, max(16, round(height * target / width))))
+
+
+def _chain(*steps: Callable, quality: tuple[int, int] | None) -> Callable:
+    def apply(image, mask, rng: Rng):
+        for step in steps:
+            image, mask = step(image, mask, rng)
+        return image, mask, int(rng.integers(quality[0], quality[1] + 1)) if quality else None
+
+    return apply
+
+
+# name -> chain(image, mask, rng) -> (image, mask, JPEG quality or None for the default)
+HARD_CHAINS: dict[str, Callable] = {
+    "mirror": _chain(t_mirror, quality=None),
+    "mirror_crop": _chain(t_mirror, t_crop_keep, quality=None),
+    "downscale_jpeg": _chain(t_downscale_width, quality=LOW_JPEG_QUALITY),
+    "probe_chain": _chain(t_mirror, t_crop_keep, t_scale, quality=LOW_JPEG_QUALITY),
+}
+
+
+def t_copy_scale(image, mask, rng: Rng):
+    return t_scale(image, mask, rng, COPY_SCALE)
+
+
+# A plain resized JPEG copy, as the independent probe's copies (resize 35-80 %, JPEG 45-85).
+PLAIN_COPY = _chain(t_copy_scale, quality=COPY_JPEG_QUALITY)
+
+
+# Near-identical versions of one design (both indexed in the hard tier), and colour grades and
+# crops of distractors: (image, rng) -> image.
+def v_colour(image: np.ndarray, rng: Rng) -> np.ndarray:
+    """A colour variant: hue rotation or a per-channel grade with gamma."""
+    if rng.random() < 0.5:
+        hsv = cv2.cvtColor(image, cv2.COLOR_RGB2HSV).astype(np.int32)
+        hsv[..., 0] = (hsv[..., 0] + int(rng.integers(15, 60))) % 180
+        return cv2.cvtColor(hsv.astype(np.uint8), cv2.COLOR_HSV2RGB)
+    gains = rng.uniform(0.75, 1.25, 3)
+    gamma = float(rng.uniform(0.75, 1.3))
+    graded = 255 * ((image.astype(np.float32) / 255) ** gamma) * gains
+    return np.clip(graded, 0, 255).astype(np.uint8)
+
+
+def v_text_logo(image: np.ndarray, rng: Rng) -> np.ndarray:
+    """A small text or logo change in a corner (1-3 % of the picture)."""
+    out = image.copy()
+    height, width = image.shape[:2]
+    colour = tuple(int(v) for v in rng.integers(0, 256, 3))
+    right, bottom = bool(rng.random() < 0.5), bool(rng.random() < 0.5)
+    margin = int(0.04 * min(height, width))
+    if rng.random() < 0.5:
+        radius = int(min(height, width) * rng.uniform(0.05, 0.08))
+        cx = width - margin - radius if right else margin + radius
+        cy = height - margin - radius if bottom else margin + radius
+        cv2.circle(out, (cx, cy), radius, colour, -1, cv2.LINE_AA)
+        inner = tuple(255 - c for c in colour)
+        cv2.circle(out, (cx, cy), radius // 2, inner, max(2, radius // 6), cv2.LINE_AA)
+        return out
+    scale = float(rng.uniform(0.8, 1.4)) * width / 1024
+    thickness = max(2, int(scale * 2))
+    words = random_words(rng, 2)
+    (text_w, text_h), _ = cv2.getTextSize(words, cv2.FONT_HERSHEY_SIMPLEX, scale, thickness)
+    x = width - margin - text_w if right else margin
+    y = height - margin if bottom else margin + text_h
+    cv2.putText(out, words, (max(0, x), y), cv2.FONT_HERSHEY_SIMPLEX, scale, colour, thickness)
+    return out
+
+
+def v_slight_crop(image: np.ndarray, rng: Rng) -> np.ndarray:
+    """The same picture cropped slightly (92-97 % of each side), e.g. another aspect ratio."""
+    return t_crop_keep(image, np.zeros(image.shape[:2], np.uint8), rng, (0.92, 0.97))[0]
+
+
+def v_crop(image: np.ndarray, rng: Rng) -> np.ndarray:
+    return t_crop_keep(image, np.zeros(image.shape[:2], np.uint8), rng, (0.8, 0.95))[0]
+
+
+VARIANTS: dict[str, Callable[[np.ndarray, Rng], np.ndarray]] = {
+    "colour": v_colour,
+    "text_logo": v_text_logo,
+    "slight_crop": v_slight_crop,
+}
+
+
 def _blob_mask(shape: tuple[int, int], rng: Rng, area: tuple[float, float]) -> np.ndarray:
     """Random ellipse or rectangle covering `area` (fraction range) of the image."""
     height, width = shape

@@ -1,14 +1,17 @@
 """Image sources allowed for evaluation, and a procedural image generator.
 
 Allowed: scikit-image bundled samples (no download), scikit-learn sample images, the Debian
-packages' images under ALLOWED_SYSTEM_DIRS, and generated images. Other wallpaper packages are
-reserved for other uses and must never be read; `iter_system_images` refuses them by name.
+packages' images under ALLOWED_SYSTEM_DIRS, `gnome-backgrounds` (GNOME_BACKGROUNDS_DIR, hard
+tier only, so the base tier's sources stay as they were) and generated images. Other wallpaper
+packages are reserved for independent evaluation and must never be read; `iter_system_images`
+refuses them by name.
 """
 
 from __future__ import annotations
 
 import hashlib
 import re
+import subprocess
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,8 +24,11 @@ ALLOWED_SYSTEM_DIRS = (
     "/usr/share/desktop-base",
     "/usr/share/doc/opencv-doc/examples/data",
 )
+GNOME_BACKGROUNDS_DIR = "/usr/share/backgrounds/gnome"
 FORBIDDEN_NAME_PARTS = ("plasma-workspace", "ukui", "lomiri", "sway")
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg")
+HARD_IMAGE_SUFFIXES = (*IMAGE_SUFFIXES, ".webp", ".svg")
+SVG_RENDERER = "rsvg-convert"  # Debian librsvg2-bin; without it SVG sources are skipped
 SKIMAGE_SAMPLES = (
     "astronaut",
     "brick",
@@ -104,12 +110,14 @@ def sklearn_sources() -> list[Source]:
     ]
 
 
-def iter_system_images(roots: tuple[str, ...] = ALLOWED_SYSTEM_DIRS) -> Iterator[Path]:
+def iter_system_images(
+    roots: tuple[str, ...] = ALLOWED_SYSTEM_DIRS, suffixes: tuple[str, ...] = IMAGE_SUFFIXES
+) -> Iterator[Path]:
     for root in roots:
         if any(part in root for part in FORBIDDEN_NAME_PARTS):
             raise ValueError(f"{root} is reserved and must not be used")
         for path in sorted(Path(root).rglob("*")):
-            if path.suffix.lower() in IMAGE_SUFFIXES and path.is_file() and not path.is_symlink():
+            if path.suffix.lower() in suffixes and path.is_file() and not path.is_symlink():
                 yield path
 
 
@@ -176,3 +184,67 @@ def stable_fraction(text: str, seed: int) -> float:
     """Deterministic value in [0, 1) per (text, seed), independent of Python's hash seed."""
     digest = hashlib.sha256(f"{seed}:{text}".encode()).digest()
     return int.from_bytes(digest[:8], "big") / 2**64
+
+
+def desktop_colour(name: str) -> np.ndarray:
+    """A dark desktop colour per image: transparent wallpapers (MATE's silk and waves, logos)
+    are overlays meant to be shown over one, and on white most of them are blank."""
+    hue = int(stable_fraction("desktop:" + name, 0) * 180)
+    hsv = np.array([[[hue, 110, 70]]], np.uint8)
+    return cv2.cvtColor(hsv, cv2.COLOR_HSV2RGB)[0, 0].astype(np.float32)
+
+
+def render_svg(path: Path, max_side: int = MAX_SOURCE_SIDE) -> np.ndarray:
+    """RGBA raster of an SVG that fits max_side (ValueError when it cannot be rendered)."""
+    try:
+        rendered = subprocess.run(
+            [SVG_RENDERER, "-w", str(max_side), "-h", str(max_side), "-a", str(path)],
+            capture_output=True,
+            check=True,
+            timeout=60,
+        ).stdout
+    except (OSError, subprocess.SubprocessError) as error:
+        raise ValueError(f"cannot render {path}: {error}") from None
+    image = cv2.imdecode(np.frombuffer(rendered, np.uint8), cv2.IMREAD_UNCHANGED)
+    if image is None:
+        raise ValueError(f"cannot decode the rendering of {path}")
+    return image
+
+
+def load_hard_image(path: Path) -> np.ndarray:
+    """uint8 RGB of a PNG/JPEG/WebP/SVG; transparency is composited over desktop_colour."""
+    if path.suffix.lower() == ".svg":
+        image = render_svg(path)
+    else:
+        image = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
+    if image is None:
+        raise ValueError(f"cannot decode {path}")
+    if image.dtype != np.uint8:
+        image = (image / 257).astype(np.uint8)  # 16-bit PNG
+    if image.ndim == 2:
+        return np.repeat(image[..., None], 3, axis=2)
+    if image.shape[2] == 3:
+        return cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
+    rgba = cv2.cvtColor(image, cv2.COLOR_BGRA2RGBA).astype(np.float32)
+    alpha = rgba[..., 3:4] / 255
+    composite = rgba[..., :3] * alpha + desktop_colour(path.name) * (1 - alpha)
+    return np.clip(composite + 0.5, 0, 255).astype(np.uint8)
+
+
+def design_group(path: Path) -> str:
+    """Versions of one design share a group: GNOME's light/dark pairs, a desktop-base theme's
+    boot and login screens, MATE's colour variants and resolutions of one wallpaper. Other
+    files group as `family_of` groups them (sequences and stereo pairs of one scene)."""
+    stem = path.stem.lower()
+    if path.parent.name == "gnome":
+        return "gnome-" + re.sub(r"-[dl]$", "", stem)
+    theme = next((part for part in path.parts if part.endswith("-theme")), None)
+    if theme:
+        return f"sys-desktop-{theme}"
+    if path.parent.name == "debian-logos":
+        return "sys-debian-logos"
+    if "mate" in path.parts:
+        stem = re.sub(r"_\d+x\d+$", "", stem)
+        stem = re.sub(r"^(ubuntu-mate)-.*", r"\1", stem)
+        return "sys-mate-" + re.sub(r"-(dark|light)$", "", stem)
+    return f"sys-{family_of(path.name)}"

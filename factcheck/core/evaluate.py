@@ -2,11 +2,14 @@
 
     python -m factcheck.core.evaluate CASE_DIR [--distractors 1000] [--json]
 
-Indexes CASE_DIR/originals (plus optional procedural distractor references, so latency is
-measured against a realistic index size), runs `match_image` on every query of
-queries/cases.jsonl and reports recall@1 (copies, edited copies), false-match rate (unrelated),
-false-edit rate (unedited copies found), mask IoU / pixel F1 (edited copies found), region-kind
-accuracy and latency percentiles.
+Indexes CASE_DIR/originals, CASE_DIR/distractors (the hard tier's near-duplicates of the
+originals) and procedural distractor references (so latency is measured against a realistic
+index size, and near-duplicates compete; the hard tier's default is its meta's
+`default_distractors`, of factcheck.core.evaldistractors.hard_distractor), runs `match_image` on
+every query of queries/cases.jsonl and reports recall@1 (copies, edited copies), false-match
+rate (unrelated), false-edit rate (unedited copies found), mask IoU / pixel F1 (edited copies
+found), region-kind accuracy and latency percentiles; the same per failure class
+(`per_class`, `per_combination`, factcheck.core.evalhard) and per tier (`per_tier`).
 """
 
 from __future__ import annotations
@@ -22,7 +25,9 @@ from typing import Any
 import cv2
 import numpy as np
 
+from factcheck.core.evaldistractors import hard_distractor
 from factcheck.core.evaledits import EXPECTED_REGION_KIND
+from factcheck.core.evalhard import HARD_CLASSES
 from factcheck.core.evalsources import generated_image
 from factcheck.core.features import Features, extract_features
 from factcheck.core.fingerprints import pdq_hash
@@ -31,6 +36,8 @@ from factcheck.core.local_index import LocalIndex
 from factcheck.core.matcher import MatchConfig, match_image
 
 DISTRACTOR_ID_OFFSET = 1_000_000
+FOLDER_DISTRACTOR_ID_OFFSET = 2_000_000
+REFERENCE_SUFFIXES = (".png", ".jpg")
 STAGES = ("candidates", "verify", "localize")
 LARGE_QUERY_SIDE = 1000  # "1024-px" queries: long side of at least this many pixels
 DISTRACTOR_SEED = 987_654
@@ -56,6 +63,13 @@ class InMemoryReferences:
         image = self.images[ref_id]
         return image() if callable(image) else image
 
+    def add(self, ref_id: int, image: Any, features: Features | None = None) -> None:
+        """`image`: an array or a zero-arg loader (a procedural reference is regenerated when
+        verification needs its pixels rather than kept in memory)."""
+        self.images[ref_id] = image
+        if features is not None:
+            self._features[ref_id] = features
+
     def load_reference_features(self, ref_id: int) -> Features:
         if ref_id not in self._features:
             self._features[ref_id] = extract_features(
@@ -64,28 +78,49 @@ class InMemoryReferences:
         return self._features[ref_id]
 
 
-def build_references(case_dir: Path, distractors: int, config: MatchConfig):
+def read_meta(case_dir: Path) -> dict[str, Any]:
+    """The case set's meta.json ({} when absent; a case set without `tier` is the base tier)."""
+    path = case_dir / "meta.json"
+    return json.loads(path.read_text()) if path.is_file() else {}
+
+
+def build_references(case_dir: Path, distractors: int, config: MatchConfig, tier: str = "base"):
+    """Index the originals, the case set's own distractors and `distractors` procedural ones
+    (the base tier's generated_image, or the hard tier's near-duplicate families)."""
     references = InMemoryReferences(config=config)
     names: dict[int, str] = {}
     hashes, ids = [], []
-    for ref_id, path in enumerate(sorted((case_dir / "originals").glob("*.png"))):
-        image = read_rgb(path)
-        references.images[ref_id] = image
-        names[ref_id] = f"originals/{path.name}"
-        hashes.append(pdq_hash(image).bits)
-        ids.append(ref_id)
-        references.load_reference_features(ref_id)  # warm the cache like a deployed system
+    folders = [("originals", 0), ("distractors", FOLDER_DISTRACTOR_ID_OFFSET)]
+    for folder, offset in folders:
+        paths = sorted(
+            p for p in (case_dir / folder).glob("*") if p.suffix.lower() in REFERENCE_SUFFIXES
+        )
+        if folder == "originals":
+            paths = [p for p in paths if p.suffix == ".png"]
+        for number, path in enumerate(paths):
+            ref_id = offset + number
+            image = read_rgb(path)
+            references.add(ref_id, image)
+            names[ref_id] = f"{folder}/{path.name}"
+            hashes.append(pdq_hash(image).bits)
+            ids.append(ref_id)
+            references.load_reference_features(ref_id)  # warm the cache like a deployed system
+    make = hard_distractor if tier == "hard" else _base_distractor
     for offset in range(distractors):
         ref_id = DISTRACTOR_ID_OFFSET + offset
-        seed = DISTRACTOR_SEED + offset
-        hashes.append(pdq_hash(generated_image(seed)).bits)
-        references.images[ref_id] = lambda s=seed: generated_image(s)
+        image = make(offset)
+        hashes.append(pdq_hash(image).bits)
+        references.add(ref_id, lambda o=offset: make(o), extract_features(image, config.features))
         ids.append(ref_id)
     pdq_index = PdqIndex.build(np.stack(hashes), np.array(ids))
     local_index = LocalIndex.build(
         {ref_id: references.load_reference_features(ref_id) for ref_id in ids}
     )
     return references, (pdq_index, local_index), names
+
+
+def _base_distractor(offset: int) -> np.ndarray:
+    return generated_image(DISTRACTOR_SEED + offset)
 
 
 def _mask_scores(predicted: np.ndarray, truth: np.ndarray) -> tuple[float, float]:
@@ -125,22 +160,30 @@ def read_cases(case_dir: str | Path) -> list[dict[str, Any]]:
 def evaluate(
     case_dir: str | Path,
     *,
-    distractors: int = 0,
+    distractors: int | None = None,
     config: MatchConfig | None = None,
     limit: int | None = None,
     progress: Callable[[list[dict[str, Any]]], Iterable[dict[str, Any]]] | None = None,
 ) -> dict[str, Any]:
-    """Metrics over the case set; `progress` wraps the case list (e.g. tqdm) if given."""
+    """Metrics over the case set; `progress` wraps the case list (e.g. tqdm) if given.
+    `distractors` None: the case set's default (meta `default_distractors`, else 0)."""
     case_dir = Path(case_dir)
     config = config or MatchConfig()
     cases = read_cases(case_dir)[:limit]
-    references, index, names = build_references(case_dir, distractors, config)
+    meta = read_meta(case_dir)
+    tier = meta.get("tier", "base")
+    if distractors is None:
+        distractors = int(meta.get("default_distractors", 0))
+    references, index, names = build_references(case_dir, distractors, config, tier)
     outcomes = [
         _evaluate_case(case_dir, case, references, index, names, config)
         for case in (progress(cases) if progress else cases)
     ]
     metrics = summarise(outcomes)
     metrics["references"] = len(names) + distractors
+    metrics["tier"] = tier
+    metrics["procedural_distractors"] = distractors
+    metrics["case_distractors"] = sum(name.startswith("distractors/") for name in names.values())
     return metrics
 
 
@@ -151,14 +194,24 @@ def _evaluate_case(case_dir, case, references, index, names, config) -> dict[str
         image, references=references, pdq_index=pdq_index, local_index=local_index, config=config
     )
     top = result.matches[0] if result.matches else None
-    found = top is not None and names.get(top.reference_id) == case["expected"]
+    top_name = names.get(top.reference_id, "procedural distractor") if top else None
+    found = top is not None and top_name == case["expected"]
+    candidate_names = [names.get(c.reference_id) for c in result.candidates]
     outcome = {
         "group": case["group"],
         "edit": case["edit"],
         "transforms": case["transforms"],
         "query": case["query"],
+        "tier": case.get("tier", "base"),
+        # Base-tier cases carry no class: their group is their class.
+        "classes": case.get("classes", [case["group"]]),
+        "class_combination": case.get("class_combination", case["group"]),
+        "pair": case.get("pair"),
+        "top": top_name,
         "matched": top is not None,
         "found": found,
+        "found_pair": top is not None and case.get("pair") is not None and top_name == case["pair"],
+        "expected_candidate": case["expected"] in candidate_names,
         "edited": bool(top and top.edited),
         "latency_ms": result.timings_ms["total"],
         "stage_ms": {stage: result.timings_ms[stage] for stage in STAGES},
@@ -175,6 +228,89 @@ def _evaluate_case(case_dir, case, references, index, names, config) -> dict[str
 
 def _mean(values: list[float]) -> float | None:
     return round(float(np.mean(values)), 4) if values else None
+
+
+def _percentile(values: list[float], q: float) -> float | None:
+    return round(float(np.percentile(values, q)), 1) if values else None
+
+
+def class_figures(rows: list[dict[str, Any]]) -> dict[str, Any]:
+    """Every figure over one class (or tier) of outcomes. `recall_at_any_of_pair`: the query's
+    original or the other indexed version of its design ranked first (near-identical pairs
+    only); `candidate_recall`: the original was among the candidates, so a miss with it there
+    is the verification's; `wrong_matches`: copies matched to another reference."""
+    expected = [o for o in rows if o["group"] != "unrelated"]
+    unrelated = [o for o in rows if o["group"] == "unrelated"]
+    found = [o for o in expected if o["found"]]
+    found_edited = [o for o in found if o["group"] == "edited"]
+    paired = [o for o in expected if o["pair"]]
+    latencies = [o["latency_ms"] for o in rows]
+    return {
+        "queries": len(rows),
+        "recall_at_1": _mean([o["found"] for o in expected]),
+        "recall_at_any_of_pair": _mean([o["found"] or o["found_pair"] for o in paired]),
+        "candidate_recall": _mean([o["expected_candidate"] for o in expected]),
+        "wrong_matches": sum(
+            o["matched"] and not (o["found"] or o["found_pair"]) for o in expected
+        ),
+        "false_matches": sum(o["matched"] for o in unrelated),
+        "false_match_rate": _mean([o["matched"] for o in unrelated]),
+        "false_edit_rate": _mean([o["edited"] for o in found if o["group"] == "copy"]),
+        "edit_detection_rate": _mean([o["edited"] for o in found_edited]),
+        "mean_iou": _mean([o["iou"] for o in found_edited if "iou" in o]),
+        "latency_ms_p50": _percentile(latencies, 50),
+        "latency_ms_p95": _percentile(latencies, 95),
+    }
+
+
+def _class_order(name: str) -> tuple[int, str]:
+    return (HARD_CLASSES.index(name) if name in HARD_CLASSES else len(HARD_CLASSES), name)
+
+
+def per_class(outcomes: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """Figures per failure class; a query counts in every class it belongs to."""
+    names = sorted({c for o in outcomes for c in o["classes"]}, key=_class_order)
+    return {name: class_figures([o for o in outcomes if name in o["classes"]]) for name in names}
+
+
+def per_combination(outcomes: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    names = sorted({o["class_combination"] for o in outcomes})
+    return {
+        name: class_figures([o for o in outcomes if o["class_combination"] == name])
+        for name in names
+    }
+
+
+def per_tier(outcomes: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    tiers: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for outcome in outcomes:
+        tiers[outcome["tier"]].append(outcome)
+    return {
+        tier: {
+            **class_figures(rows),
+            "recall_at_1_copies": _mean([o["found"] for o in rows if o["group"] == "copy"]),
+            "recall_at_1_edited": _mean([o["found"] for o in rows if o["group"] == "edited"]),
+        }
+        for tier, rows in sorted(tiers.items())
+    }
+
+
+def failure_details(outcomes: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """What each miss, false match and false edit looked like: the query, its classes, what
+    ranked first instead and whether the original was a candidate at all."""
+    return [
+        {
+            "query": o["query"],
+            "class": o["class_combination"],
+            "top": o["top"],
+            "expected_candidate": o["expected_candidate"],
+            "edited": o["edited"],
+        }
+        for o in outcomes
+        if (o["group"] == "unrelated" and o["matched"])
+        or (o["group"] != "unrelated" and not o["found"])
+        or (o["group"] == "copy" and o["found"] and o["edited"])
+    ]
 
 
 def summarise(outcomes: list[dict[str, Any]]) -> dict[str, Any]:
@@ -235,10 +371,28 @@ def summarise(outcomes: list[dict[str, Any]]) -> dict[str, Any]:
         ),
         "per_edit_kind": per_kind,
         "per_transform": per_transform,
+        "per_class": per_class(outcomes),
+        "per_combination": per_combination(outcomes),
+        "per_tier": per_tier(outcomes),
+        "failure_details": failure_details(outcomes),
         "failures": [o["query"] for o in copies + edited if not o["found"]]
         + [o["query"] for o in unrelated if o["matched"]]
         + [o["query"] for o in found_copies if o["edited"]],
     }
+
+
+TABLE_FIGURES = (
+    ("queries", "n"),
+    ("recall_at_1", "r@1"),
+    ("recall_at_any_of_pair", "r@pair"),
+    ("candidate_recall", "cand"),
+    ("wrong_matches", "wrong"),
+    ("false_matches", "fm"),
+    ("false_edit_rate", "fedit"),
+    ("mean_iou", "iou"),
+    ("latency_ms_p50", "p50ms"),
+    ("latency_ms_p95", "p95ms"),
+)
 
 
 def format_table(metrics: dict[str, Any]) -> str:
@@ -252,13 +406,24 @@ def format_table(metrics: dict[str, Any]) -> str:
             lines.append(
                 f"{section}.{name:<12} " + "  ".join(f"{k}={v}" for k, v in values.items())
             )
+    for section in ("per_tier", "per_class", "per_combination"):
+        entries = metrics.get(section, {})
+        if not entries:
+            continue
+        name_width = max(len(name) for name in entries)
+        lines.append(
+            f"{section:<{name_width}} " + " ".join(f"{label:>7}" for _, label in TABLE_FIGURES)
+        )
+        for name, figures in entries.items():
+            cells = ["-" if figures[key] is None else str(figures[key]) for key, _ in TABLE_FIGURES]
+            lines.append(f"{name:<{name_width}} " + " ".join(f"{cell:>7}" for cell in cells))
     return "\n".join(lines)
 
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description="Evaluate fact-check matching on a case dir.")
     parser.add_argument("case_dir")
-    parser.add_argument("--distractors", type=int, default=0)
+    parser.add_argument("--distractors", type=int, default=None)
     parser.add_argument("--limit", type=int, default=None)
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args(argv)

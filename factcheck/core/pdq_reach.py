@@ -1,5 +1,6 @@
 """How far, in PDQ bits, each query of a case set is from its original (best of the 8 dihedral
-hashes), per transform and edit kind: the radius PDQ search needs to find them.
+hashes), per transform and edit kind (per class combination in the hard tier): the radius PDQ
+search needs to find them.
 
     python -m factcheck.core.pdq_reach CASE_DIR [--radii 31,47,63,100]
 """
@@ -30,6 +31,7 @@ def pdq_reach(case_dir: str | Path, radii: list[int]) -> dict[str, dict[str, flo
         hashes, _ = pdq_dihedral_hashes(read_rgb(case_dir / case["query"]))
         distance = int(np.unpackbits(hashes ^ originals[case["expected"]], axis=1).sum(1).min())
         label = "+".join(case["transforms"]) if case["group"] == "copy" else case["edit"]
+        label = case.get("class_combination", label)  # hard tier: its failure classes
         distances[f"{case['group']}:{label}"].append(distance)
         distances["all"].append(distance)
     return {

@@ -82,6 +82,11 @@ def test_evaluator_on_tiny_case_set(tmp_path):
     assert metrics["false_matches_unrelated"] == 0
     assert metrics["mean_iou"] is not None and metrics["mean_iou"] > 0.3
     assert "recall_at_1_copies" in format_table(metrics)
+    # A base case set has no classes: its groups are its classes, and it is the base tier.
+    assert metrics["tier"] == "base" and metrics["procedural_distractors"] == 0
+    assert set(metrics["per_class"]) == {"copy", "edited", "unrelated"}
+    assert metrics["per_tier"]["base"]["queries"] == metrics["queries"]
+    assert metrics["per_tier"]["base"]["recall_at_1_copies"] == metrics["recall_at_1_copies"]
 
 
 def test_bench_tiny_sizes():
