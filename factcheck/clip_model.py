@@ -1,4 +1,5 @@
-"""The CLIP embedder built from settings, loaded once per process."""
+"""The CLIP embedder built from settings, loaded once per process (factcheck.embedding decides
+whether CLIP is the global embedding)."""
 
 from django.conf import settings
 
@@ -16,5 +17,5 @@ def clip_config_from_settings() -> ClipConfig:
     )
 
 
-def configured_embedder() -> ClipEmbedder:
+def clip_embedder() -> ClipEmbedder:
     return get_embedder(clip_config_from_settings())

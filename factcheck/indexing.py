@@ -1,9 +1,14 @@
 """Publishing the FAISS indexes of references: one writer at a time, readers never blocked.
 
-Three indexes: PDQ hashes, CLIP embeddings (when configured) and local descriptors (crops,
-borders, captions). Writers take an exclusive file lock next to the index files, load the current
-version, change it and publish the next version (atomic rename, see factcheck.core.index_store).
-Readers use IndexStore, which picks up a new version on their next query.
+Three indexes: PDQ hashes, the global embedding (factcheck.embedding: the learned copy
+descriptor, or CLIP) and local descriptors (crops, borders, captions). The embedding index's
+manifest names its space (`params["space"]`, the embedding tag): it holds only rows of that
+space, a writer rebuilds it when the configured space changes, and readers ignore a published
+version of another space (`embedding_space`).
+
+Writers take an exclusive file lock next to the index files, load the current version, change it
+and publish the next version (atomic rename, see factcheck.core.index_store). Readers use
+IndexStore, which picks up a new version on their next query.
 
 The database is the source of truth and carries an outbox: `Fingerprint.indexed` is False until a
 published version contains the reference, and `PendingIndexRemoval` rows name deleted references
@@ -20,6 +25,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import faiss
 import numpy as np
@@ -29,18 +35,21 @@ from django.db.models import Q
 from factcheck.core.features import Features
 from factcheck.core.fingerprints import PDQ_BYTES
 from factcheck.core.index import BinaryIndexConfig, ClipIndex, FloatIndexConfig, PdqIndex
-from factcheck.core.index_store import IndexStore, load_index, read_manifest, save_index
+from factcheck.core.index_store import IndexStore, Manifest, load_index, read_manifest, save_index
 from factcheck.core.local_index import LocalIndex, LocalIndexConfig
+from factcheck.embedding import embedding_tag
 from factcheck.models import Fingerprint, PendingIndexRemoval
 from factcheck.reference_source import read_features_file
 
 PDQ_INDEX = "pdq"
-CLIP_INDEX = "clip"
+EMBEDDING_INDEX = "embedding"
 LOCAL_INDEX = "local"
 LOCK_FILE = ".writer.lock"
 MARK_BATCH = 5_000  # ids per UPDATE ... WHERE id IN (...) statement
+SPACE_PARAM = "space"  # manifest parameter naming the embedding index's space
 
 _stores: dict[tuple[str, str], IndexStore] = {}
+_spaces: dict[str, tuple[int, str]] = {}  # index directory -> (version, space) last read
 
 
 @dataclass(frozen=True)
@@ -60,10 +69,26 @@ class IndexChange:
 class _Rows:
     ids: list[int]
     hashes: np.ndarray
-    clip_ids: list[int]
-    clip_vectors: np.ndarray | None
+    embedding_ids: list[int]
+    embedding_vectors: np.ndarray | None
     features_files: dict[int, str]
     unindexed: list[int]  # rows whose outbox flag was still False when read
+    space: str = ""  # the embedding tag the vectors were selected by
+
+
+class _SpacedIndex(ClipIndex):
+    """The embedding index as published: its manifest parameters name its space."""
+
+    space = ""
+
+    def params(self) -> dict[str, Any]:
+        return {**super().params(), SPACE_PARAM: self.space}
+
+
+def _in_space(index: ClipIndex, space: str) -> ClipIndex:
+    spaced = _SpacedIndex(index.index, index.kind, index.config)
+    spaced.space = space
+    return spaced
 
 
 def index_dir() -> Path:
@@ -75,7 +100,7 @@ def pdq_config() -> BinaryIndexConfig:
     return BinaryIndexConfig(**options)
 
 
-def clip_config(dim: int) -> FloatIndexConfig:
+def embedding_config(dim: int) -> FloatIndexConfig:
     return FloatIndexConfig(dim=dim, flat_max_size=settings.INDEX_FLAT_MAX_SIZE)
 
 
@@ -90,6 +115,27 @@ def index_reader(name: str) -> IndexStore:
         faiss_threads_apply()
         _stores[key] = IndexStore(index_dir(), name)
     return _stores[key]
+
+
+def embedding_space(store: IndexStore) -> str | None:
+    """The space of the embedding index version `store` holds; None when nothing is loaded or
+    a newer version was published meanwhile (known on the next query). One manifest read per
+    published version."""
+    version = store.version
+    if version is None:
+        return None
+    key = str(store.directory)
+    cached = _spaces.get(key)
+    if cached is None or cached[0] != version:
+        manifest = read_manifest(store.directory, store.name)
+        if manifest is None or manifest.version != version:
+            return None
+        cached = _spaces[key] = (version, _manifest_space(manifest))
+    return cached[1]
+
+
+def _manifest_space(manifest: Manifest) -> str:
+    return str(manifest.params.get(SPACE_PARAM, ""))
 
 
 def faiss_threads_apply() -> None:
@@ -112,28 +158,29 @@ def _fingerprint_rows(condition: Q | None) -> _Rows:
     rows = Fingerprint.objects.order_by("reference_id")
     if condition is not None:
         rows = rows.filter(condition)
-    ids, hashes, clip_ids, clips, files, unindexed = [], [], [], [], {}, []
-    fields = ("reference_id", "pdq", "clip", "clip_model", "features_file", "indexed")
-    # Embeddings of another model live in another space: only the configured model's count.
-    clip_model = settings.CLIP_MODEL_NAME
-    for reference_id, pdq, clip, model, features_file, indexed in rows.values_list(
+    ids, hashes, embedding_ids, vectors, files, unindexed = [], [], [], [], {}, []
+    fields = ("reference_id", "pdq", "embedding", "embedding_model", "features_file", "indexed")
+    # Embeddings of another model live in another space: only the configured space's count.
+    space = embedding_tag()
+    for reference_id, pdq, embedding, model, features_file, indexed in rows.values_list(
         *fields
     ).iterator():
         ids.append(reference_id)
         hashes.append(np.frombuffer(bytes(pdq), dtype=np.uint8))
-        if clip and clip_model and model == clip_model:
-            clip_ids.append(reference_id)
-            clips.append(np.frombuffer(bytes(clip), dtype=np.float32))
+        if embedding and space and model == space:
+            embedding_ids.append(reference_id)
+            vectors.append(np.frombuffer(bytes(embedding), dtype=np.float32))
         files[reference_id] = features_file
         if not indexed:
             unindexed.append(reference_id)
     return _Rows(
         ids=ids,
         hashes=np.stack(hashes) if hashes else np.zeros((0, PDQ_BYTES), dtype=np.uint8),
-        clip_ids=clip_ids,
-        clip_vectors=np.stack(clips) if clips else None,
+        embedding_ids=embedding_ids,
+        embedding_vectors=np.stack(vectors) if vectors else None,
         features_files=files,
         unindexed=unindexed,
+        space=space,
     )
 
 
@@ -146,7 +193,7 @@ def index_rebuild() -> IndexChange:
     with _writer_lock():
         removals = list(PendingIndexRemoval.objects.values_list("pk", flat=True))
         rows = _fingerprint_rows(None)
-        summaries = [_build(name, rows) for name in (PDQ_INDEX, CLIP_INDEX, LOCAL_INDEX)]
+        summaries = [_build(name, rows) for name in (PDQ_INDEX, EMBEDDING_INDEX, LOCAL_INDEX)]
         _settle_outbox(rows.unindexed, removals)
         return IndexChange([s for s in summaries if s is not None], rows.unindexed)
 
@@ -166,8 +213,9 @@ def index_update(*, add_ids: Sequence[int] = (), remove_ids: Sequence[int] = ())
         # A full scan (first use, or a flat index outgrowing its threshold) is read once and
         # shared by every index that needs it.
         all_rows = functools.cache(lambda: _fingerprint_rows(None))
-        if changed or any(read_manifest(index_dir(), n) is None for n in (PDQ_INDEX, LOCAL_INDEX)):
-            for name in (PDQ_INDEX, CLIP_INDEX, LOCAL_INDEX):
+        missing = any(read_manifest(index_dir(), n) is None for n in (PDQ_INDEX, LOCAL_INDEX))
+        if changed or missing or _embedding_space_changed(rows.space):
+            for name in (PDQ_INDEX, EMBEDDING_INDEX, LOCAL_INDEX):
                 summary = _apply(name, changed, rows, all_rows)
                 if summary is not None:
                     summaries.append(summary)
@@ -184,27 +232,36 @@ def _settle_outbox(indexed_ids: list[int], removal_pks: list[int]) -> None:
         PendingIndexRemoval.objects.filter(pk__in=removal_pks[start : start + MARK_BATCH]).delete()
 
 
+def _embedding_space_changed(space: str) -> bool:
+    """The published embedding index holds another space than the configured one."""
+    manifest = read_manifest(index_dir(), EMBEDDING_INDEX)
+    return manifest is not None and _manifest_space(manifest) != space
+
+
 def _apply(
     name: str, changed: list[int], rows: _Rows, all_rows: Callable[[], _Rows]
 ) -> IndexSummary | None:
     if read_manifest(index_dir(), name) is None:
-        if name == CLIP_INDEX and rows.clip_vectors is None:
-            return None  # CLIP is off (or nothing new has an embedding): no scan needed
+        if name == EMBEDDING_INDEX and rows.embedding_vectors is None:
+            return None  # no embedding configured (or nothing new has one): no scan needed
         # First use (or an index added in an upgrade): build from the whole database.
+        return _build(name, all_rows())
+    if name == EMBEDDING_INDEX and _embedding_space_changed(rows.space):
+        # Another model's vectors: never mix spaces, rebuild from this space's rows only.
         return _build(name, all_rows())
     index, _ = load_index(index_dir(), name)
     index.remove(changed)
     _add(index, rows)
     if index.needs_rebuild():  # a flat index outgrew its threshold: rebuild (MIH / IVF)
         return _build(name, all_rows())
-    return _publish(name, index)
+    return _publish(name, index, rows.space)
 
 
 def _add(index: PdqIndex | ClipIndex | LocalIndex, rows: _Rows) -> None:
     if isinstance(index, PdqIndex) and rows.ids:
         index.add(rows.hashes, rows.ids)
-    elif isinstance(index, ClipIndex) and rows.clip_vectors is not None:
-        index.add(rows.clip_vectors, rows.clip_ids)
+    elif isinstance(index, ClipIndex) and rows.embedding_vectors is not None:
+        index.add(rows.embedding_vectors, rows.embedding_ids)
     elif isinstance(index, LocalIndex):
         for ref_id, features in _local_features(rows.features_files).items():
             index.add(ref_id, features)
@@ -214,24 +271,26 @@ def _build(name: str, rows: _Rows) -> IndexSummary | None:
     index: PdqIndex | ClipIndex | LocalIndex
     if name == PDQ_INDEX:
         index = PdqIndex.build(rows.hashes, np.array(rows.ids, dtype=np.int64), pdq_config())
-    elif name == CLIP_INDEX:
-        previous = read_manifest(index_dir(), CLIP_INDEX)
-        if rows.clip_vectors is None and previous is None:
-            return None  # CLIP not configured: no index, the matcher skips it
-        if rows.clip_vectors is None:  # CLIP turned off (or model changed): empty, not stale
+    elif name == EMBEDDING_INDEX:
+        previous = read_manifest(index_dir(), EMBEDDING_INDEX)
+        if rows.embedding_vectors is None and previous is None:
+            return None  # no embedding configured: no index, the matcher skips it
+        if rows.embedding_vectors is None:  # turned off, or no row of the new space yet: empty
             dim = int(previous.params.get("dim", FloatIndexConfig.dim))
             empty = np.zeros((0, dim), np.float32)
-            index = ClipIndex.build(empty, np.zeros(0, np.int64), clip_config(dim))
+            index = ClipIndex.build(empty, np.zeros(0, np.int64), embedding_config(dim))
         else:
-            ids = np.array(rows.clip_ids, dtype=np.int64)
-            dim = rows.clip_vectors.shape[1]
-            index = ClipIndex.build(rows.clip_vectors, ids, clip_config(dim))
+            ids = np.array(rows.embedding_ids, dtype=np.int64)
+            dim = rows.embedding_vectors.shape[1]
+            index = ClipIndex.build(rows.embedding_vectors, ids, embedding_config(dim))
     else:
         index = LocalIndex.build(_local_features(rows.features_files), local_config())
-    return _publish(name, index)
+    return _publish(name, index, rows.space)
 
 
-def _publish(name: str, index: PdqIndex | ClipIndex | LocalIndex) -> IndexSummary:
+def _publish(name: str, index: PdqIndex | ClipIndex | LocalIndex, space: str) -> IndexSummary:
+    if isinstance(index, ClipIndex):
+        index = _in_space(index, space)
     manifest = save_index(index_dir(), name, index)
     return IndexSummary(name=name, version=manifest.version, count=manifest.count)
 

@@ -39,8 +39,14 @@ class Fingerprint(models.Model):
     )
     pdq = models.BinaryField(max_length=32, help_text="256-bit PDQ hash, packed.")
     pdq_quality = models.PositiveSmallIntegerField()
-    clip = models.BinaryField(null=True, blank=True, help_text="float32 CLIP embedding.")
-    clip_model = models.CharField(max_length=200, blank=True)
+    embedding = models.BinaryField(
+        null=True,
+        blank=True,
+        help_text="float32 global embedding: the learned copy descriptor, or CLIP when configured",
+    )
+    # The space `embedding` belongs to (factcheck.embedding.embedding_tag); rows of another
+    # space are neither indexed nor compared.
+    embedding_model = models.CharField(max_length=200, blank=True)
     features_file = models.CharField(
         max_length=255, help_text="Storage name of the cached local features (npz)."
     )

@@ -20,6 +20,7 @@ from django.conf import settings
 from django.core.files.storage import default_storage
 
 from factcheck.core.features import Features, extract_features
+from factcheck.embedding import embedding_tag
 from factcheck.models import Fingerprint, Reference
 from mediastore.images import load_rgb
 
@@ -113,12 +114,15 @@ class StoredReferences:
         # original is still there; writing it back is reference_add's job, not a read path's.
         return extract_features(self._image(media_name))
 
-    def clip_vectors(self, ref_ids: list[int]) -> dict[int, np.ndarray]:
-        """Full-precision CLIP embeddings of the configured model (for exact re-ranking); one
-        query, and not cached: a few dozen 2-KB rows per search."""
+    def embedding_vectors(self, ref_ids: list[int]) -> dict[int, np.ndarray]:
+        """Full-precision global embeddings in the configured space (for exact re-ranking); one
+        query, and not cached: a few dozen 1-2 KB rows per search."""
+        tag = embedding_tag()
+        if not tag:
+            return {}
         rows = Fingerprint.objects.filter(
-            reference_id__in=ref_ids, clip_model=settings.CLIP_MODEL_NAME
-        ).values_list("reference_id", "clip")
+            reference_id__in=ref_ids, embedding_model=tag
+        ).values_list("reference_id", "embedding")
         return {ref_id: np.frombuffer(bytes(blob), np.float32) for ref_id, blob in rows if blob}
 
     def load_reference_image(self, ref_id: int) -> np.ndarray:

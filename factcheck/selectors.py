@@ -3,7 +3,8 @@
 `image_matches` searches every index; `reference_ids_matching` verifies given references only
 (to re-check earlier submissions when references are added). Both use the process-wide,
 hot-reloading index readers (factcheck.indexing.index_reader), the cached reference source
-(factcheck.reference_source) and, when configured, the process-wide CLIP model.
+(factcheck.reference_source) and, when configured, the process-wide global embedding
+(factcheck.embedding: the learned copy descriptor, or CLIP).
 """
 
 from __future__ import annotations
@@ -19,13 +20,23 @@ import cv2
 import numpy as np
 from django.conf import settings
 
-from factcheck.core.clip import ClipEmbedder
+from factcheck.core.index import ClipIndex
 from factcheck.core.localize import aligned_reference
-from factcheck.core.matcher import Match, MatchConfig, MatchResult, match_image, match_references
+from factcheck.core.matcher import (
+    Embedder,
+    Match,
+    MatchConfig,
+    MatchResult,
+    NearMiss,
+    match_image,
+    match_references,
+)
+from factcheck.embedding import configured_embedder, embedding_models, embedding_tag
 from factcheck.indexing import (
-    CLIP_INDEX,
+    EMBEDDING_INDEX,
     LOCAL_INDEX,
     PDQ_INDEX,
+    embedding_space,
     faiss_threads_apply,
     index_reader,
 )
@@ -41,6 +52,8 @@ class ImageMatches:
     candidates: int  # how many candidates were verified
     timings_ms: dict[str, float] = field(default_factory=dict)
     models: dict[str, str] = field(default_factory=dict)
+    # Report `near_misses` items: the closest candidates verification rejected, best first.
+    near_misses: list[dict[str, Any]] = field(default_factory=list)
 
 
 def match_config() -> MatchConfig:
@@ -54,30 +67,32 @@ def _check_image(image: np.ndarray) -> None:
         raise ValueError(f"expected 3 colour channels, got {image.shape[2]}")
 
 
-def _embedder() -> ClipEmbedder | None:
-    if not settings.CLIP_MODEL_NAME:
+def _embedding_index(embedder: Embedder) -> ClipIndex | None:
+    """The published embedding index when it holds the configured space: after a model switch,
+    until the writer has rebuilt it, it holds another model's vectors (maybe of another size)."""
+    store = index_reader(EMBEDDING_INDEX)
+    index = store.get()
+    if not isinstance(index, ClipIndex) or index.config.dim != embedder.dim:
         return None
-    from factcheck.clip_model import configured_embedder
-
-    return configured_embedder()
+    return index if embedding_space(store) == embedding_tag() else None
 
 
 def image_matches(*, image: np.ndarray) -> ImageMatches:
     """Verified originals of `image` (RGB uint8, decoded and upright), best first."""
     _check_image(image)
-    embedder = _embedder()
+    embedder = configured_embedder()
     source = stored_references()
     result = match_image(
         image,
         references=source,
         pdq_index=index_reader(PDQ_INDEX),
-        clip_index=index_reader(CLIP_INDEX) if embedder is not None else None,
+        embedding_index=_embedding_index(embedder) if embedder is not None else None,
         embedder=embedder,
         local_index=index_reader(LOCAL_INDEX),
         config=match_config(),
-        clip_vectors=source.clip_vectors,
+        exact_vectors=source.embedding_vectors,
     )
-    return _image_matches(image, result, clip=embedder is not None)
+    return _image_matches(image, result, embedding=embedder is not None)
 
 
 def reference_ids_matching(*, image: np.ndarray, reference_ids: list[int]) -> ImageMatches:
@@ -90,12 +105,15 @@ def reference_ids_matching(*, image: np.ndarray, reference_ids: list[int]) -> Im
         references=stored_references(),
         config=match_config(),
     )
-    return _image_matches(image, result, clip=False)
+    return _image_matches(image, result, embedding=False)
 
 
-def _image_matches(image: np.ndarray, result: MatchResult, *, clip: bool) -> ImageMatches:
+def _image_matches(image: np.ndarray, result: MatchResult, *, embedding: bool) -> ImageMatches:
     started = time.perf_counter()
-    rows = Reference.objects.in_bulk([match.reference_id for match in result.matches])
+    rows = Reference.objects.in_bulk(
+        [match.reference_id for match in result.matches]
+        + [miss.reference_id for miss in result.near_misses]
+    )
     source = stored_references()
     matches, masks, aligned = [], [], []
     for match in result.matches:
@@ -120,12 +138,23 @@ def _image_matches(image: np.ndarray, result: MatchResult, *, clip: bool) -> Ima
         aligned_references=aligned,
         candidates=len(result.candidates),
         timings_ms=timings,
-        models=model_versions(clip=clip),
+        models=model_versions(embedding=embedding),
+        near_misses=[
+            _near_miss_item(miss, rows[miss.reference_id])
+            for miss in result.near_misses
+            if miss.reference_id in rows  # removed while we were matching
+        ],
     )
 
 
 def _match_item(match: Match, reference: Reference) -> dict[str, Any]:
     item = match.to_dict()
+    item.pop("reference_id")
+    return {"reference": reference_summary(reference), **item}
+
+
+def _near_miss_item(miss: NearMiss, reference: Reference) -> dict[str, Any]:
+    item = miss.to_dict()
     item.pop("reference_id")
     return {"reference": reference_summary(reference), **item}
 
@@ -142,11 +171,12 @@ def reference_summary(reference: Reference) -> dict[str, Any]:
     }
 
 
-def model_versions(*, clip: bool) -> dict[str, str]:
+def model_versions(*, embedding: bool) -> dict[str, str]:
+    """Library versions, plus the global embedding's ("clip": "<model>/<weights>" or
+    "descriptor": "<tag>") when it took part."""
     models = dict(_library_versions())
-    if clip:
-        tag = settings.CLIP_PRETRAINED or settings.CLIP_WEIGHTS_FILE or "random-init"
-        models["clip"] = f"{settings.CLIP_MODEL_NAME}/{tag}"
+    if embedding:
+        models.update(embedding_models())
     return models
 
 

@@ -3,26 +3,31 @@
 from __future__ import annotations
 
 import datetime
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 
 import numpy as np
-from django.conf import settings
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from django.db import IntegrityError, transaction
+from django.db.models import Q
 
 from accounts.models import User
 from accounts.services import audit_record
 from factcheck.core.features import extract_features
 from factcheck.core.fingerprints import pdq_hash
+from factcheck.core.matcher import Embedder
+from factcheck.embedding import EmbeddingUnavailable, configured_embedder, embedding_tag
+from factcheck.indexing import IndexChange, index_rebuild
 from factcheck.models import Fingerprint, PendingIndexRemoval, Reference
-from mediastore.images import load_rgb
+from mediastore.images import ImageRejected, load_rgb
 from mediastore.links import http_url_check
-from mediastore.services import media_store
+from mediastore.services import media_read, media_store
 
 FEATURES_PREFIX = "features/v1"
 MAX_SOURCE_LENGTH = 200
+# Originals decoded at once by references_embed: bounds its memory (a 24-MP original is 72 MB).
+EMBED_BATCH_SIZE = 16
 
 
 @dataclass(frozen=True)
@@ -35,15 +40,13 @@ def features_storage_name(sha256: str) -> str:
     return f"{FEATURES_PREFIX}/{sha256[:2]}/{sha256}.npz"
 
 
-def clip_embedding(image: np.ndarray) -> tuple[bytes | None, str]:
-    """The image's CLIP embedding when a model is configured, else (None, "")."""
-    if not settings.CLIP_MODEL_NAME:
-        return None, ""
-    from factcheck.clip_model import configured_embedder
-
+def embedding_of(image: np.ndarray) -> tuple[bytes | None, str]:
+    """(the image's global embedding as float32 bytes, its tag), or (None, "") without one."""
     embedder = configured_embedder()
+    if embedder is None:
+        return None, ""
     vector = embedder.embed([image])[0].astype(np.float32)
-    return vector.tobytes(), settings.CLIP_MODEL_NAME
+    return vector.tobytes(), embedding_tag()
 
 
 def reference_add(
@@ -100,17 +103,85 @@ def reference_add(
 def _fingerprint(image: np.ndarray, *, sha256: str) -> Fingerprint:
     """Compute what retrieval needs (unsaved); the features file is content-addressed too."""
     pdq = pdq_hash(image)
-    clip, clip_model = clip_embedding(image)
+    embedding, embedding_model = embedding_of(image)
     features_name = features_storage_name(sha256)
     if not default_storage.exists(features_name):
         default_storage.save(features_name, ContentFile(extract_features(image).to_bytes()))
     return Fingerprint(
         pdq=pdq.bits.tobytes(),
         pdq_quality=pdq.quality,
-        clip=clip,
-        clip_model=clip_model,
+        embedding=embedding,
+        embedding_model=embedding_model,
         features_file=features_name,
     )
+
+
+@dataclass
+class ReferencesEmbedded:
+    embedded: int
+    tag: str
+    skipped: list[str] = field(default_factory=list)  # "reference <id>: why", original unread
+    index: IndexChange = field(default_factory=IndexChange)
+
+
+def references_embed(
+    *,
+    batch_size: int = EMBED_BATCH_SIZE,
+    everything: bool = False,
+    progress: Callable[[int, int], None] | None = None,
+) -> ReferencesEmbedded:
+    """Store the configured global embedding of every reference that lacks one in its space
+    (`everything`: of every reference), `batch_size` originals at a time, then rebuild the
+    indexes once. Idempotent: a second run embeds nothing. `progress(done, total)` after each
+    batch (references handled so far, out of those to embed).
+
+    Raises EmbeddingUnavailable when no embedding is configured (or it cannot be loaded).
+    """
+    if batch_size < 1:
+        raise ValueError("batch_size must be at least 1")
+    embedder = configured_embedder()
+    if embedder is None:
+        raise EmbeddingUnavailable(
+            "no global embedding is configured: set CLIP_MODEL_NAME, or "
+            "FACTCHECK_DESCRIPTOR_CONFIG to a descriptor config (the shipped checkpoint is absent)"
+        )
+    tag = embedding_tag()
+    rows = Fingerprint.objects.all()
+    if not everything:
+        rows = rows.exclude(Q(embedding_model=tag) & Q(embedding__isnull=False))
+    ids = list(rows.order_by("reference_id").values_list("pk", flat=True))
+    result = ReferencesEmbedded(embedded=0, tag=tag)
+    for start in range(0, len(ids), batch_size):
+        batch = ids[start : start + batch_size]
+        result.embedded += _embed_batch(batch, embedder, tag, result.skipped)
+        if progress is not None:
+            progress(start + len(batch), len(ids))
+    result.index = index_rebuild()
+    return result
+
+
+def _embed_batch(
+    fingerprint_ids: list[int], embedder: Embedder, tag: str, skipped: list[str]
+) -> int:
+    fingerprints, images = [], []
+    rows = Fingerprint.objects.filter(pk__in=fingerprint_ids).select_related("reference__media")
+    for fingerprint in rows.order_by("reference_id"):
+        try:
+            images.append(load_rgb(media_read(fingerprint.reference.media)))
+        except (OSError, ImageRejected) as error:
+            reason = f"cannot read the original ({error})"
+            skipped.append(f"reference {fingerprint.reference_id}: {reason}")
+            continue
+        fingerprints.append(fingerprint)
+    if not images:
+        return 0
+    vectors = embedder.embed(images).astype(np.float32)
+    for fingerprint, vector in zip(fingerprints, vectors, strict=True):
+        fingerprint.embedding = vector.tobytes()
+        fingerprint.embedding_model = tag
+    # Only these two columns: index updates may flip the outbox flag meanwhile.
+    Fingerprint.objects.bulk_update(fingerprints, ["embedding", "embedding_model"])
+    return len(fingerprints)
 
 
 def reference_remove(*, reference: Reference, actor: User | None = None) -> None:

@@ -24,6 +24,7 @@ class ClipConfig:
     device: str = "cpu"
     batch_size: int = DEFAULT_BATCH_SIZE
     allow_random_init: bool = False
+    min_similarity: float = 0.75  # candidate threshold for the matcher (cosine similarity)
 
 
 class ClipEmbedder:
@@ -48,6 +49,7 @@ class ClipEmbedder:
         self._preprocess = preprocess
         self._torch = torch
         self.dim = int(model.visual.output_dim)
+        self.min_similarity = config.min_similarity
 
     def embed(self, images: list[np.ndarray]) -> np.ndarray:
         """(n, dim) float32, each row L2-normalised (so inner product == cosine similarity)."""

@@ -28,6 +28,7 @@ CONFIG_SCHEMA = "descriptor-config/1"
 MODELS_DIR = Path(__file__).resolve().parent.parent / "models"
 DEFAULT_CONFIG_PATH = MODELS_DIR / "descriptor-v1.json"
 DEFAULT_BATCH_SIZE = 32
+DEFAULT_MIN_SIMILARITY = 0.3
 ARCHITECTURE = "resnet-gem"
 
 
@@ -50,6 +51,8 @@ class DescriptorConfig:
     std: tuple[float, float, float]
     sha256: str | None = None
     architecture: str = ARCHITECTURE
+    # Candidate threshold (cosine similarity) for the matcher, chosen on the `tune` split.
+    min_similarity: float = DEFAULT_MIN_SIMILARITY
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> DescriptorConfig:
@@ -68,6 +71,7 @@ class DescriptorConfig:
             mean=tuple(float(v) for v in data["mean"]),  # type: ignore[arg-type]
             std=tuple(float(v) for v in data["std"]),  # type: ignore[arg-type]
             sha256=data.get("sha256"),
+            min_similarity=float(data.get("min_similarity", DEFAULT_MIN_SIMILARITY)),
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -86,6 +90,7 @@ class DescriptorConfig:
             "gem_p": self.gem_p,
             "mean": list(self.mean),
             "std": list(self.std),
+            "min_similarity": self.min_similarity,
         }
 
 
@@ -234,6 +239,15 @@ class Descriptor:
     def dim(self) -> int:
         return self.config.dim
 
+    @property
+    def min_similarity(self) -> float:
+        return self.config.min_similarity
+
+    @property
+    def tag(self) -> str:
+        """Names the embedding space: stored vectors of another tag are not comparable."""
+        return f"{self.config.name}/{self.config.version}"
+
     def _run(self, batch: torch.Tensor, with_mirror: bool) -> np.ndarray:
         with torch.inference_mode():
             if not with_mirror:
@@ -258,6 +272,10 @@ class Descriptor:
     ) -> np.ndarray:
         """(N, dim) float32, each row L2-normalised."""
         return self._describe(images, batch_size, with_mirror=False)
+
+    def embed(self, images: Sequence[np.ndarray]) -> np.ndarray:
+        """The matcher's `Embedder` interface (factcheck.core.matcher)."""
+        return self.describe(images)
 
     def describe_with_mirror(
         self, images: Sequence[np.ndarray], batch_size: int = DEFAULT_BATCH_SIZE

@@ -25,15 +25,16 @@ from typing import Any
 import cv2
 import numpy as np
 
+from factcheck.core.descriptor import DEFAULT_CONFIG_PATH, Descriptor
 from factcheck.core.evaldistractors import hard_distractor
 from factcheck.core.evaledits import EXPECTED_REGION_KIND
 from factcheck.core.evalhard import HARD_CLASSES
 from factcheck.core.evalsources import generated_image
 from factcheck.core.features import Features, extract_features
 from factcheck.core.fingerprints import pdq_hash
-from factcheck.core.index import PdqIndex
+from factcheck.core.index import ClipIndex, FloatIndexConfig, PdqIndex
 from factcheck.core.local_index import LocalIndex
-from factcheck.core.matcher import MatchConfig, match_image
+from factcheck.core.matcher import Embedder, MatchConfig, match_image
 
 DISTRACTOR_ID_OFFSET = 1_000_000
 FOLDER_DISTRACTOR_ID_OFFSET = 2_000_000
@@ -84,12 +85,40 @@ def read_meta(case_dir: Path) -> dict[str, Any]:
     return json.loads(path.read_text()) if path.is_file() else {}
 
 
-def build_references(case_dir: Path, distractors: int, config: MatchConfig, tier: str = "base"):
+@dataclass
+class Indexes:
+    pdq: PdqIndex
+    local: LocalIndex
+    embedding: ClipIndex | None = None
+    embedder: Embedder | None = None
+
+
+EMBED_BATCH = 32
+
+
+def build_references(
+    case_dir: Path,
+    distractors: int,
+    config: MatchConfig,
+    tier: str = "base",
+    embedder: Embedder | None = None,
+):
     """Index the originals, the case set's own distractors and `distractors` procedural ones
-    (the base tier's generated_image, or the hard tier's near-duplicate families)."""
+    (the base tier's generated_image, or the hard tier's near-duplicate families); with an
+    embedder, their global embeddings too."""
     references = InMemoryReferences(config=config)
     names: dict[int, str] = {}
-    hashes, ids = [], []
+    hashes, ids, vectors, pending = [], [], [], []
+
+    def embed(image: np.ndarray | None) -> None:
+        if embedder is None:
+            return
+        if image is not None:
+            pending.append(image)
+        if pending and (image is None or len(pending) == EMBED_BATCH):
+            vectors.append(embedder.embed(pending))
+            pending.clear()
+
     folders = [("originals", 0), ("distractors", FOLDER_DISTRACTOR_ID_OFFSET)]
     for folder, offset in folders:
         paths = sorted(
@@ -104,6 +133,7 @@ def build_references(case_dir: Path, distractors: int, config: MatchConfig, tier
             names[ref_id] = f"{folder}/{path.name}"
             hashes.append(pdq_hash(image).bits)
             ids.append(ref_id)
+            embed(image)
             references.load_reference_features(ref_id)  # warm the cache like a deployed system
     make = hard_distractor if tier == "hard" else _base_distractor
     for offset in range(distractors):
@@ -112,11 +142,20 @@ def build_references(case_dir: Path, distractors: int, config: MatchConfig, tier
         hashes.append(pdq_hash(image).bits)
         references.add(ref_id, lambda o=offset: make(o), extract_features(image, config.features))
         ids.append(ref_id)
-    pdq_index = PdqIndex.build(np.stack(hashes), np.array(ids))
-    local_index = LocalIndex.build(
-        {ref_id: references.load_reference_features(ref_id) for ref_id in ids}
+        embed(image)
+    embed(None)
+    indexes = Indexes(
+        pdq=PdqIndex.build(np.stack(hashes), np.array(ids)),
+        local=LocalIndex.build(
+            {ref_id: references.load_reference_features(ref_id) for ref_id in ids}
+        ),
     )
-    return references, (pdq_index, local_index), names
+    if embedder is not None:
+        indexes.embedding = ClipIndex.build(
+            np.concatenate(vectors), np.array(ids), FloatIndexConfig(dim=embedder.dim)
+        )
+        indexes.embedder = embedder
+    return references, indexes, names
 
 
 def _base_distractor(offset: int) -> np.ndarray:
@@ -164,9 +203,11 @@ def evaluate(
     config: MatchConfig | None = None,
     limit: int | None = None,
     progress: Callable[[list[dict[str, Any]]], Iterable[dict[str, Any]]] | None = None,
+    embedder: Embedder | None = None,
 ) -> dict[str, Any]:
     """Metrics over the case set; `progress` wraps the case list (e.g. tqdm) if given.
-    `distractors` None: the case set's default (meta `default_distractors`, else 0)."""
+    `distractors` None: the case set's default (meta `default_distractors`, else 0).
+    `embedder`: a global embedding (the learned descriptor) for candidates, else none."""
     case_dir = Path(case_dir)
     config = config or MatchConfig()
     cases = read_cases(case_dir)[:limit]
@@ -174,7 +215,7 @@ def evaluate(
     tier = meta.get("tier", "base")
     if distractors is None:
         distractors = int(meta.get("default_distractors", 0))
-    references, index, names = build_references(case_dir, distractors, config, tier)
+    references, index, names = build_references(case_dir, distractors, config, tier, embedder)
     outcomes = [
         _evaluate_case(case_dir, case, references, index, names, config)
         for case in (progress(cases) if progress else cases)
@@ -184,14 +225,20 @@ def evaluate(
     metrics["tier"] = tier
     metrics["procedural_distractors"] = distractors
     metrics["case_distractors"] = sum(name.startswith("distractors/") for name in names.values())
+    metrics["embedding"] = getattr(embedder, "tag", None) if embedder is not None else None
     return metrics
 
 
 def _evaluate_case(case_dir, case, references, index, names, config) -> dict[str, Any]:
     image = read_rgb(case_dir / case["query"])
-    pdq_index, local_index = index
     result = match_image(
-        image, references=references, pdq_index=pdq_index, local_index=local_index, config=config
+        image,
+        references=references,
+        pdq_index=index.pdq,
+        local_index=index.local,
+        embedding_index=index.embedding,
+        embedder=index.embedder,
+        config=config,
     )
     top = result.matches[0] if result.matches else None
     top_name = names.get(top.reference_id, "procedural distractor") if top else None
@@ -216,6 +263,9 @@ def _evaluate_case(case_dir, case, references, index, names, config) -> dict[str
         "latency_ms": result.timings_ms["total"],
         "stage_ms": {stage: result.timings_ms[stage] for stage in STAGES},
         "candidates": len(result.candidates),
+        "mirrored": bool(top and top.mirrored),
+        "verified_by": top.verified_by if top else None,
+        "near_misses": [names.get(miss.reference_id) for miss in result.near_misses],
         "long_side": int(max(image.shape[:2])),
     }
     if found and case["mask"]:
@@ -426,8 +476,16 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--distractors", type=int, default=None)
     parser.add_argument("--limit", type=int, default=None)
     parser.add_argument("--json", action="store_true")
+    parser.add_argument(
+        "--descriptor",
+        default=str(DEFAULT_CONFIG_PATH),
+        help="learned descriptor config for candidates; '' for none (PDQ and local only)",
+    )
     args = parser.parse_args(argv)
-    metrics = evaluate(args.case_dir, distractors=args.distractors, limit=args.limit)
+    embedder = Descriptor.load(args.descriptor) if args.descriptor else None
+    metrics = evaluate(
+        args.case_dir, distractors=args.distractors, limit=args.limit, embedder=embedder
+    )
     print(json.dumps(metrics) if args.json else format_table(metrics))
 
 

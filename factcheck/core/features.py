@@ -18,6 +18,10 @@ DEFAULT_WORKING_SIZE = 800
 DEFAULT_MAX_KEYPOINTS = 1500
 # Lower than OpenCV's 0.04 so flat, low-contrast images (skies, illustrations) still get keypoints.
 DEFAULT_CONTRAST_THRESHOLD = 0.02
+# Small images (a repost downscaled to 300-500 px) are first enlarged to this longer side: their
+# JPEG blocks are smoothed and SIFT's finest octave then matches the scale of an original's
+# keypoints, which a 400-px query would otherwise leave mostly unmatched. 0 disables it.
+DEFAULT_MIN_SIDE = 0
 
 
 @dataclass(frozen=True)
@@ -25,6 +29,7 @@ class FeatureConfig:
     working_size: int = DEFAULT_WORKING_SIZE
     max_keypoints: int = DEFAULT_MAX_KEYPOINTS
     contrast_threshold: float = DEFAULT_CONTRAST_THRESHOLD
+    min_side: int = DEFAULT_MIN_SIDE
 
 
 @dataclass(frozen=True)
@@ -88,10 +93,40 @@ def root_sift(descriptors: np.ndarray) -> np.ndarray:
     return np.sqrt(descriptors)
 
 
+# A SIFT descriptor is a 4 x 4 grid of 8-bin orientation histograms in the keypoint's frame.
+# Mirroring the image mirrors that frame: its rows swap top for bottom and each gradient angle
+# changes sign. `mirror_features` applies that permutation, so the mirrored query is verified
+# without running SIFT again (tests/factcheck/core/test_features.py checks it against SIFT on
+# the flipped image).
+_MIRROR_ORDER = np.arange(128).reshape(4, 4, 8)[::-1][..., (-np.arange(8)) % 8].reshape(-1).copy()
+
+
+def mirror_features(features: Features) -> Features:
+    """The features of the horizontally mirrored image, from those of the image."""
+    width = features.image_size[1]
+    points = features.points.copy()
+    points[:, 0] = width - 1 - points[:, 0]
+    return Features(
+        points=points,
+        descriptors=np.ascontiguousarray(features.descriptors[:, _MIRROR_ORDER]),
+        image_size=features.image_size,
+    )
+
+
+def mirror_matrix(width: int) -> np.ndarray:
+    """3x3 map from pixel coordinates to those of the horizontally mirrored image (its own
+    inverse), in the pixel-centre convention of `Features.points`."""
+    return np.array([[-1.0, 0.0, width - 1.0], [0.0, 1.0, 0.0], [0.0, 0.0, 1.0]])
+
+
 def extract_features(image: np.ndarray, config: FeatureConfig | None = None) -> Features:
     config = config or FeatureConfig()
     gray = to_gray(image)
     small, scale = resize_to_max_side(gray, config.working_size)
+    if 0 < max(small.shape) < config.min_side:
+        scale = config.min_side / max(gray.shape)
+        size = (max(1, round(gray.shape[1] * scale)), max(1, round(gray.shape[0] * scale)))
+        small = cv2.resize(gray, size, interpolation=cv2.INTER_CUBIC)
     sift = cv2.SIFT_create(
         nfeatures=config.max_keypoints, contrastThreshold=config.contrast_threshold
     )

@@ -26,6 +26,9 @@ MISSING_ID = -1
 # Training IVF/PQ on more than this many samples costs build time without improving quality.
 MAX_TRAINING_SAMPLES = 262_144
 MIN_POINTS_PER_CENTROID = 39  # FAISS warns below this; k-means gets unstable
+# An inverted file is retrained once the collection would deserve this many times its lists
+# (lists ~4*sqrt(n): about 4x the entries it was trained for).
+IVF_RETRAIN_GROWTH = 2
 
 
 MIH_BITS = 20
@@ -104,12 +107,22 @@ class _IndexBase:
         return int(self.index.remove_ids(_as_ids(ids)))
 
     def needs_rebuild(self) -> bool:
-        """True when a flat index has outgrown its threshold and should be rebuilt as IVF."""
-        return (
-            self.kind == "flat"
-            and self.config.kind == "auto"
-            and (len(self) > self.config.flat_max_size)
-        )
+        """True when the index should be rebuilt from scratch: a flat index that outgrew its
+        threshold (to become MIH / IVF), or an inverted file whose coarse quantizer was trained
+        for a much smaller collection (its lists grow long and every probe slows down)."""
+        if self.kind == "flat":
+            return self.config.kind == "auto" and len(self) > self.config.flat_max_size
+        nlist = self.trained_nlist()
+        return nlist is not None and _default_nlist(len(self)) >= IVF_RETRAIN_GROWTH * nlist
+
+    def trained_nlist(self) -> int | None:
+        """The inverted file's list count, None for an index without one."""
+        if hasattr(self.index, "nlist"):  # IndexBinaryIVF, or an IVF index itself
+            return int(self.index.nlist)
+        try:
+            return int(faiss.extract_index_ivf(self.index).nlist)
+        except (RuntimeError, TypeError):  # no inverted file inside (flat, MIH's flat master)
+            return None
 
     def params(self) -> dict[str, Any]:
         return {"index_type": self.kind, **asdict(self.config)}

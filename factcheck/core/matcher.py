@@ -1,13 +1,18 @@
 """Find the original of a query image and localise what was edited.
 
-Pipeline: candidates (PDQ dihedral hashes + optional CLIP embedding) -> geometric verification
-against each candidate's cached local features -> edit localisation on verified candidates ->
-matches ranked best first. Storage is the caller's business: reference features and images come
-through the `ReferenceSource` protocol, indexes through `PdqIndex`/`ClipIndex` or `IndexStore`.
+Pipeline: candidates (PDQ dihedral hashes, a global embedding of the image and of its mirror,
+local-descriptor votes) -> geometric verification against each candidate's cached local
+features, for the query as posted and mirrored -> dense alignment for candidates local features
+cannot confirm (low-texture pictures, factcheck.core.dense) -> edit localisation on verified
+candidates -> matches ranked best first, and the closest rejected candidates as near misses.
+Storage is the caller's business: reference features and images come through the
+`ReferenceSource` protocol, indexes through `PdqIndex`/`ClipIndex` or `IndexStore`. The global
+embedding is an `Embedder`: the learned copy descriptor (factcheck.core.descriptor) or CLIP.
 
 `similarity` in [0, 1] = geometric confidence x unedited share of the overlap, where geometric
-confidence = min(1, inliers / SIMILARITY_FULL_INLIERS). An unaltered copy with solid
-verification scores 1.0; an edited copy loses the fraction that was edited.
+confidence = min(1, inliers / SIMILARITY_FULL_INLIERS) for local features and the dense
+alignment's score for dense matches. An unaltered copy with solid verification scores 1.0; an
+edited copy loses the fraction that was edited.
 """
 
 from __future__ import annotations
@@ -18,8 +23,14 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from factcheck.core.clip import ClipEmbedder
-from factcheck.core.features import FeatureConfig, Features, extract_features
+from factcheck.core.dense import DenseConfig, DenseVerification, dense_verify
+from factcheck.core.features import (
+    FeatureConfig,
+    Features,
+    extract_features,
+    mirror_features,
+    mirror_matrix,
+)
 from factcheck.core.fingerprints import pdq_dihedral_hashes
 from factcheck.core.index import (
     MISSING_ID,
@@ -31,9 +42,25 @@ from factcheck.core.index import (
 from factcheck.core.index_store import IndexStore
 from factcheck.core.local_index import LocalIndex
 from factcheck.core.localize import LocalizeConfig, localize_edits
-from factcheck.core.verify import VerifyConfig, verify
+from factcheck.core.verify import Verification, VerifyConfig, verify
 
 SIMILARITY_FULL_INLIERS = 50
+VERIFIED_BY_FEATURES = "local_features"
+VERIFIED_BY_DENSE = "dense_alignment"
+# A rejected candidate is a near miss worth a reviewer's look only with some evidence for it.
+NEAR_MISS_MIN_INLIERS = 8
+NEAR_MISS_MAX_PDQ_DISTANCE = 63
+
+
+class Embedder(Protocol):
+    """A global image embedding: L2-normalised rows, so inner product is cosine similarity.
+    `min_similarity` is the model's own candidate threshold (CLIP and the learned descriptor
+    live on different scales)."""
+
+    dim: int
+    min_similarity: float
+
+    def embed(self, images: list[np.ndarray]) -> np.ndarray: ...
 
 
 @dataclass(frozen=True)
@@ -42,12 +69,15 @@ class MatchConfig:
     # Loose on purpose: verification rejects false candidates, and crops/captions push true
     # copies well past the usual 31-bit duplicate threshold. Unrelated hashes sit near 128.
     pdq_max_distance: int = 100
-    clip_top_k: int = 10
-    clip_min_similarity: float = 0.75
+    embedding_top_k: int = 10
+    embedding_min_similarity: float | None = None  # None: the embedder's own min_similarity
     max_candidates: int = 16
     max_matches: int = 5  # localisation is the costly step; only the best verified get it
+    mirror: bool = True  # verify the mirrored query where the query as posted fails
+    near_misses: int = 3  # best rejected candidates reported
     features: FeatureConfig = field(default_factory=FeatureConfig)
     verify: VerifyConfig = field(default_factory=VerifyConfig)
+    dense: DenseConfig = field(default_factory=DenseConfig)
     localize: LocalizeConfig = field(default_factory=LocalizeConfig)
 
 
@@ -63,8 +93,37 @@ class ReferenceSource(Protocol):
 class Candidate:
     reference_id: int
     pdq_distance: int | None = None
-    clip_similarity: float | None = None
+    embedding_similarity: float | None = None
     local_votes: int | None = None
+    rank: int = 0  # best rank among the sources that proposed it (0: some source's first)
+
+    def strength(self) -> float:
+        """In [0, 1]: the strongest evidence any source gave (for ordering and near misses)."""
+        pdq = 1 - self.pdq_distance / 256 if self.pdq_distance is not None else 0.0
+        local = min(1.0, (self.local_votes or 0) / SIMILARITY_FULL_INLIERS)
+        return max(pdq, self.embedding_similarity or 0.0, local)
+
+
+@dataclass
+class NearMiss:
+    """A candidate that verification rejected, with why: "closest original, not confirmed"."""
+
+    reference_id: int
+    reason: str
+    inliers: int
+    pdq_distance: int | None
+    embedding_similarity: float | None
+    score: float  # the candidate's strength, for ordering
+
+    def to_dict(self) -> dict[str, Any]:
+        similarity = self.embedding_similarity
+        return {
+            "reference_id": int(self.reference_id),
+            "reason": self.reason,
+            "inliers": int(self.inliers),
+            "pdq_distance": self.pdq_distance,
+            "embedding_similarity": None if similarity is None else round(float(similarity), 4),
+        }
 
 
 @dataclass
@@ -79,7 +138,9 @@ class Match:
     edit_mask: np.ndarray  # uint8 0/255 in the query grid; kept out of the JSON
     spread: float = 0.0
     pdq_distance: int | None = None
-    clip_similarity: float | None = None
+    embedding_similarity: float | None = None
+    mirrored: bool = False  # the query is a horizontal mirror of the reference
+    verified_by: str = VERIFIED_BY_FEATURES
 
     def to_dict(self) -> dict[str, Any]:
         """The report's `matches` item, with `reference_id` in place of the reference object."""
@@ -92,6 +153,8 @@ class Match:
             "edited": bool(self.edited),
             "edited_fraction": round(float(self.edited_fraction), 4),
             "regions": self.regions,
+            "mirrored": bool(self.mirrored),
+            "verified_by": self.verified_by,
         }
 
 
@@ -100,6 +163,7 @@ class MatchResult:
     matches: list[Match]
     candidates: list[Candidate]
     timings_ms: dict[str, float]
+    near_misses: list[NearMiss] = field(default_factory=list)
 
 
 def _resolve(index: PdqIndex | ClipIndex | LocalIndex | IndexStore | None) -> Any:
@@ -110,44 +174,71 @@ def find_candidates(
     image: np.ndarray,
     *,
     pdq_index: Any,
-    clip_index: Any = None,
-    embedder: ClipEmbedder | None = None,
+    embedding_index: Any = None,
+    embedder: Embedder | None = None,
     local_index: Any = None,
     query_features: Features | None = None,
     config: MatchConfig | None = None,
-    clip_vectors: ExactVectors | None = None,
+    exact_vectors: ExactVectors | None = None,
 ) -> list[Candidate]:
-    """Union of PDQ, CLIP and local-descriptor candidates, best evidence first.
+    """Union of PDQ, embedding and local-descriptor candidates, best rank first.
 
-    `clip_vectors` gives the references' full-precision embeddings so a compressed CLIP index
-    can re-rank its candidates exactly (see ClipIndex.search)."""
+    Each source ranks its own candidates; the union is ordered by the best rank a candidate
+    got from any source (then by strength), so no source's scale crowds out another's. The
+    embedding searches with the image and its horizontal mirror. `exact_vectors` gives the
+    references' full-precision embeddings so a compressed index can re-rank exactly."""
     config = config or MatchConfig()
     candidates: dict[int, Candidate] = {}
+
+    def propose(ref_id: int, rank: int) -> Candidate:
+        candidate = candidates.get(ref_id)
+        if candidate is None:
+            candidate = candidates[ref_id] = Candidate(ref_id, rank=rank)
+        candidate.rank = min(candidate.rank, rank)
+        return candidate
+
     pdq = _resolve(pdq_index)
     if pdq is not None and len(pdq):
         hashes, _ = pdq_dihedral_hashes(image)
         ids, distances = pdq.search(hashes, config.pdq_top_k, primary=1)  # 1: as posted
         best = best_distance_per_id(ids, distances, config.pdq_max_distance)
-        for ref_id, distance in list(best.items())[: config.pdq_top_k]:
-            candidates[ref_id] = Candidate(ref_id, pdq_distance=distance)
-    clip = _resolve(clip_index)
-    if clip is not None and embedder is not None and len(clip):
-        ids, similarities = clip.search(embedder.embed([image]), config.clip_top_k, clip_vectors)
-        for ref_id, similarity in zip(ids[0].tolist(), similarities[0].tolist(), strict=True):
-            if ref_id == MISSING_ID or similarity < config.clip_min_similarity:
-                continue
-            candidates.setdefault(ref_id, Candidate(ref_id)).clip_similarity = float(similarity)
+        for rank, (ref_id, distance) in enumerate(list(best.items())[: config.pdq_top_k]):
+            propose(ref_id, rank).pdq_distance = distance
+    embedding = _resolve(embedding_index)
+    if embedding is not None and embedder is not None and len(embedding):
+        minimum = config.embedding_min_similarity
+        minimum = embedder.min_similarity if minimum is None else minimum
+        for rank, (ref_id, similarity) in enumerate(
+            embedding_search(image, embedding, embedder, config.embedding_top_k, exact_vectors)
+        ):
+            if similarity >= minimum:
+                propose(ref_id, rank).embedding_similarity = similarity
     local = _resolve(local_index)
     if local is not None and query_features is not None:
-        for ref_id, votes in local.search_votes(query_features).items():
-            candidates.setdefault(ref_id, Candidate(ref_id)).local_votes = votes
+        votes = sorted(local.search_votes(query_features).items(), key=lambda item: -item[1])
+        for rank, (ref_id, count) in enumerate(votes):
+            propose(ref_id, rank).local_votes = count
+    ordered = sorted(candidates.values(), key=lambda c: (c.rank, -c.strength(), c.reference_id))
+    return ordered[: config.max_candidates]
 
-    def strength(candidate: Candidate) -> float:
-        pdq_score = 1 - candidate.pdq_distance / 256 if candidate.pdq_distance is not None else 0
-        local_score = min(1.0, (candidate.local_votes or 0) / SIMILARITY_FULL_INLIERS)
-        return max(pdq_score, candidate.clip_similarity or 0.0, local_score)
 
-    return sorted(candidates.values(), key=strength, reverse=True)[: config.max_candidates]
+def embedding_search(
+    image: np.ndarray,
+    index: Any,
+    embedder: Embedder,
+    k: int,
+    exact_vectors: ExactVectors | None = None,
+) -> list[tuple[int, float]]:
+    """(reference id, best cosine similarity of the image or its mirror), best first."""
+    mirrored = np.ascontiguousarray(image[:, ::-1])
+    ids, similarities = index.search(embedder.embed([image, mirrored]), k, exact_vectors)
+    best: dict[int, float] = {}
+    for ref_id, similarity in zip(
+        ids.reshape(-1).tolist(), similarities.reshape(-1).tolist(), strict=True
+    ):
+        if ref_id != MISSING_ID and similarity > best.get(ref_id, -np.inf):
+            best[ref_id] = float(similarity)
+    return sorted(best.items(), key=lambda item: (-item[1], item[0]))[:k]
 
 
 def match_image(
@@ -155,11 +246,11 @@ def match_image(
     *,
     references: ReferenceSource,
     pdq_index: Any,
-    clip_index: Any = None,
-    embedder: ClipEmbedder | None = None,
+    embedding_index: Any = None,
+    embedder: Embedder | None = None,
     local_index: Any = None,
     config: MatchConfig | None = None,
-    clip_vectors: ExactVectors | None = None,
+    exact_vectors: ExactVectors | None = None,
 ) -> MatchResult:
     """Verified matches for `image`, best first (see module docstring for `similarity`).
 
@@ -171,12 +262,12 @@ def match_image(
     candidates = find_candidates(
         image,
         pdq_index=pdq_index,
-        clip_index=clip_index,
+        embedding_index=embedding_index,
         embedder=embedder,
         local_index=local_index,
         query_features=query_features,
         config=config,
-        clip_vectors=clip_vectors,
+        exact_vectors=exact_vectors,
     )
     return _verify_and_localize(image, query_features, candidates, references, config, started)
 
@@ -197,6 +288,51 @@ def match_references(
     return _verify_and_localize(image, query_features, candidates, references, config, started)
 
 
+@dataclass
+class _Verified:
+    candidate: Candidate
+    transform: np.ndarray  # reference -> query, full resolution
+    confidence: float  # in [0, 1]
+    inliers: int = 0
+    spread: float = 0.0
+    mirrored: bool = False
+    verified_by: str = VERIFIED_BY_FEATURES
+
+
+class _QueryViews:
+    """The query's local features as posted and, computed once when first needed, mirrored."""
+
+    def __init__(self, features: Features) -> None:
+        self.features = features
+        self._mirrored: Features | None = None
+
+    @property
+    def mirrored(self) -> Features:
+        if self._mirrored is None:
+            self._mirrored = mirror_features(self.features)
+        return self._mirrored
+
+
+def _feature_verification(
+    views: _QueryViews, reference: Features, config: MatchConfig
+) -> tuple[Verification, bool]:
+    """(verification, mirrored): the query as posted, then its mirror if that fails."""
+    verification = verify(views.features, reference, config.verify)
+    if verification.accepted or not config.mirror:
+        return verification, False
+    flipped = verify(views.mirrored, reference, config.verify)
+    if flipped.accepted or flipped.inliers > verification.inliers:
+        return flipped, True
+    return verification, False
+
+
+def _dense_worthy(candidate: Candidate, config: MatchConfig) -> bool:
+    """Dense alignment checks what a global index proposed (a whole-picture likeness) and local
+    features could not confirm; local-descriptor votes alone are no reason to."""
+    proposed = candidate.embedding_similarity is not None or candidate.pdq_distance is not None
+    return config.dense.enabled and proposed
+
+
 def _verify_and_localize(
     image: np.ndarray,
     query_features: Features,
@@ -206,49 +342,122 @@ def _verify_and_localize(
     started: float,
 ) -> MatchResult:
     timings: dict[str, float] = {"candidates": (time.perf_counter() - started) * 1000}
-    verified = []
+    views = _QueryViews(query_features)
+    width = image.shape[1]
+    verified: list[_Verified] = []
+    rejected: list[NearMiss] = []
+    dense_left = config.dense.max_candidates
     for candidate in candidates:
         try:
             reference_features = references.load_reference_features(candidate.reference_id)
         except LookupError:  # removed after the index was read: not a match any more
             continue
-        verification = verify(query_features, reference_features, config.verify)
+        verification, mirrored = _feature_verification(views, reference_features, config)
         if verification.accepted:
-            verified.append((candidate, verification))
+            transform = verification.transform
+            if mirrored:  # verified against the mirrored query: compose with the mirror
+                transform = mirror_matrix(width) @ transform
+            confidence = min(1.0, verification.inliers / SIMILARITY_FULL_INLIERS)
+            verified.append(
+                _Verified(
+                    candidate,
+                    transform,
+                    confidence,
+                    verification.inliers,
+                    verification.spread,
+                    mirrored,
+                )
+            )
+            continue
+        reason = verification.reason
+        if dense_left > 0 and _dense_worthy(candidate, config):
+            dense_left -= 1
+            dense = _dense(image, candidate, references, config)
+            if dense is not None and dense.accepted:
+                verified.append(
+                    _Verified(
+                        candidate,
+                        dense.transform,
+                        dense.score,
+                        mirrored=dense.mirrored,
+                        verified_by=VERIFIED_BY_DENSE,
+                    )
+                )
+                continue
+            if dense is not None:
+                reason = dense.reason
+        rejected.append(_near_miss(candidate, verification, reason))
     timings["verify"] = (time.perf_counter() - started) * 1000 - timings["candidates"]
-    verified.sort(key=lambda pair: -pair[1].inliers)
+    verified.sort(key=lambda item: (-item.confidence, -item.inliers))
     matches = []
-    for candidate, verification in verified[: config.max_matches]:
+    for item in verified[: config.max_matches]:
         try:
-            matches.append(_localized_match(image, candidate, verification, references, config))
+            matches.append(_localized_match(image, item, references, config))
         except LookupError:
             continue
     matches.sort(key=lambda match: (-match.similarity, -match.inliers))
     timings["total"] = (time.perf_counter() - started) * 1000
     timings["localize"] = timings["total"] - timings["verify"] - timings["candidates"]
-    return MatchResult(matches=matches, candidates=candidates, timings_ms=timings)
+    return MatchResult(
+        matches=matches,
+        candidates=candidates,
+        timings_ms=timings,
+        near_misses=_near_misses(rejected, config),
+    )
+
+
+def _dense(
+    image: np.ndarray, candidate: Candidate, references: ReferenceSource, config: MatchConfig
+) -> DenseVerification | None:
+    try:
+        reference_image = references.load_reference_image(candidate.reference_id)
+    except LookupError:
+        return None
+    return dense_verify(image, reference_image, config.dense)
+
+
+def _near_miss(candidate: Candidate, verification: Verification, reason: str) -> NearMiss:
+    return NearMiss(
+        reference_id=candidate.reference_id,
+        reason=reason or "not verified",
+        inliers=verification.inliers,
+        pdq_distance=candidate.pdq_distance,
+        embedding_similarity=candidate.embedding_similarity,
+        score=max(candidate.strength(), min(1.0, verification.inliers / SIMILARITY_FULL_INLIERS)),
+    )
+
+
+def _near_misses(rejected: list[NearMiss], config: MatchConfig) -> list[NearMiss]:
+    """The best rejected candidates that had real evidence for them, strongest first."""
+
+    def evidence(miss: NearMiss) -> bool:
+        return (
+            miss.inliers >= NEAR_MISS_MIN_INLIERS
+            or miss.embedding_similarity is not None
+            or (miss.pdq_distance is not None and miss.pdq_distance <= NEAR_MISS_MAX_PDQ_DISTANCE)
+        )
+
+    kept = sorted(filter(evidence, rejected), key=lambda miss: (-miss.score, miss.reference_id))
+    return kept[: config.near_misses]
 
 
 def _localized_match(
-    image: np.ndarray,
-    candidate: Candidate,
-    verification: Any,
-    references: ReferenceSource,
-    config: MatchConfig,
+    image: np.ndarray, item: _Verified, references: ReferenceSource, config: MatchConfig
 ) -> Match:
-    reference_image = references.load_reference_image(candidate.reference_id)
-    localization = localize_edits(image, reference_image, verification.transform, config.localize)
-    confidence = min(1.0, verification.inliers / SIMILARITY_FULL_INLIERS)
+    reference_image = references.load_reference_image(item.candidate.reference_id)
+    localization = localize_edits(image, reference_image, item.transform, config.localize)
     return Match(
-        reference_id=candidate.reference_id,
-        similarity=confidence * (1.0 - localization.edited_fraction),
-        inliers=verification.inliers,
-        transform=verification.transform,
+        reference_id=item.candidate.reference_id,
+        similarity=item.confidence * (1.0 - localization.edited_fraction),
+        inliers=item.inliers,
+        transform=item.transform,
         edited=localization.edited,
         edited_fraction=localization.edited_fraction,
         regions=localization.regions,
         edit_mask=localization.edit_mask,
-        spread=verification.spread,
-        pdq_distance=candidate.pdq_distance,
-        clip_similarity=candidate.clip_similarity,
+        spread=item.spread,
+        pdq_distance=item.candidate.pdq_distance,
+        embedding_similarity=item.candidate.embedding_similarity,
+        mirrored=item.mirrored,
+        verified_by=item.verified_by,
     )

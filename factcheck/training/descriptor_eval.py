@@ -30,6 +30,7 @@ import numpy as np
 import torch
 
 from factcheck.core.descriptor import DEFAULT_CONFIG_PATH, Descriptor
+from factcheck.core.evallowtexture import LOW_TEXTURE_GENERATORS
 from factcheck.core.evalsources import generated_image
 from factcheck.core.fingerprints import hamming_distance, pdq_dihedral_hashes, pdq_hash
 from factcheck.training.augment import jpeg
@@ -104,11 +105,7 @@ class Item:
 def external_low_texture(designs: int) -> tuple[list[Item], list[Item]]:
     """Originals and sibling distractors from the hard evaluation tier's own low-texture
     generators (`evallowtexture`, never trained on): a check that the descriptor did not only
-    learn this package's generators. Empty when that module is absent."""
-    try:
-        from factcheck.core.evallowtexture import LOW_TEXTURE_GENERATORS
-    except ImportError:
-        return [], []
+    learn this package's generators."""
     originals: list[Item] = []
     near: list[Item] = []
     for kind, generate in LOW_TEXTURE_GENERATORS.items():

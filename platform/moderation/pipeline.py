@@ -227,6 +227,9 @@ def image_analyze(
         "verdict": verdict.to_dict(),
         "matches": matches,
         "candidates": found.candidates,
+        # Extension of report/1: the closest originals verification rejected, with why (a lead
+        # for the reviewer, not evidence: the verdict ignores them).
+        "near_misses": found.near_misses,
         # Extensions of report/1: published cases holding a matched original as evidence (also
         # on each match), and published fact-checks related to the caption by meaning.
         "fact_checks": case_links,

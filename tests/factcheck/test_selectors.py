@@ -12,7 +12,7 @@ from factcheck import hooks
 from factcheck.core.evaledits import jpeg
 from factcheck.core.evalsources import generated_image
 from factcheck.indexing import (
-    CLIP_INDEX,
+    EMBEDDING_INDEX,
     LOCAL_INDEX,
     PDQ_INDEX,
     index_rebuild,
@@ -124,7 +124,7 @@ def test_removed_reference_leaves_every_index_and_stops_matching(references) -> 
     reference_remove(reference=Reference.objects.get(pk=astronaut_id))
     assert indexed_reference_ids(PDQ_INDEX) == {references["coffee"], references["scene"]}
     assert indexed_reference_ids(LOCAL_INDEX) == {references["coffee"], references["scene"]}
-    assert indexed_reference_ids(CLIP_INDEX) == set()  # CLIP is not configured here
+    assert astronaut_id not in indexed_reference_ids(EMBEDDING_INDEX)
     assert image_matches(image=query).matches == []
     assert reference_ids_matching(image=query, reference_ids=[astronaut_id]).matches == []
 
@@ -163,11 +163,15 @@ def test_clip_path_finds_candidates_when_the_other_indexes_cannot(settings, tiny
     settings.CLIP_ALLOW_RANDOM_INIT = True
     settings.FACTCHECK_LOCAL_INDEX = {"min_votes": 10**6}  # local index finds nothing
     # PDQ finds nothing either; random weights make every picture similar, so only the top one.
-    settings.FACTCHECK_MATCH = {"pdq_max_distance": -1, "clip_top_k": 1, "clip_min_similarity": 0}
+    settings.FACTCHECK_MATCH = {
+        "pdq_max_distance": -1,
+        "embedding_top_k": 1,
+        "embedding_min_similarity": 0,
+    }
     coffee = reference_add(content=encode(samples.coffee()), source="AP").reference
     reference_add(content=encode(samples.astronaut()), source="AP")
-    assert coffee.fingerprint.clip_model == tiny_clip_model
-    assert len(indexed_reference_ids(CLIP_INDEX)) == 2
+    assert coffee.fingerprint.embedding_model == tiny_clip_model
+    assert len(indexed_reference_ids(EMBEDDING_INDEX)) == 2
     query = jpeg(cv2.resize(samples.coffee(), (450, 300), interpolation=cv2.INTER_AREA), 80)
     result = image_matches(image=query)
     assert [m["reference"]["id"] for m in result.matches] == [str(coffee.pk)]
@@ -175,4 +179,7 @@ def test_clip_path_finds_candidates_when_the_other_indexes_cannot(settings, tiny
     assert result.models["clip"] == f"{tiny_clip_model}/random-init"
     settings.CLIP_MODEL_NAME = ""  # CLIP turned off: a rebuild empties its index, not keeps it
     index_rebuild()
-    assert indexed_reference_ids(CLIP_INDEX) == set() and len(indexed_reference_ids(PDQ_INDEX)) == 2
+    assert (
+        indexed_reference_ids(EMBEDDING_INDEX) == set()
+        and len(indexed_reference_ids(PDQ_INDEX)) == 2
+    )

@@ -5,6 +5,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from tqdm import tqdm
 
 from factcheck.core.evaluate import CaseDirError, evaluate, format_table
+from factcheck.embedding import EmbeddingUnavailable, configured_embedder
 from factcheck.selectors import match_config
 
 
@@ -28,6 +29,12 @@ class Command(BaseCommand):
         )
         parser.add_argument("--limit", type=int, default=None, help="Only the first N cases.")
         parser.add_argument("--json", action="store_true", help="Print the metrics as JSON.")
+        parser.add_argument(
+            "--no-embedding",
+            action="store_true",
+            help="Candidates from PDQ and local features only, without the configured global "
+            "embedding (the learned descriptor, or CLIP): for side-by-side comparisons.",
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
         if options["distractors"] is not None and options["distractors"] < 0:
@@ -37,13 +44,15 @@ class Command(BaseCommand):
             return tqdm(cases, desc="cases", unit="query")
 
         try:
+            embedder = None if options["no_embedding"] else configured_embedder()
             metrics = evaluate(
                 options["case_dir"],
                 distractors=options["distractors"],
                 config=match_config(),
                 limit=options["limit"],
                 progress=progress,
+                embedder=embedder,
             )
-        except CaseDirError as error:
+        except (CaseDirError, EmbeddingUnavailable) as error:
             raise CommandError(str(error)) from None
         self.stdout.write(json.dumps(metrics) if options["json"] else format_table(metrics))

@@ -206,7 +206,7 @@ LOGGING = {
 }
 
 # Fact-check retrieval. CLIP is off unless a model and weights are configured: no weights can be
-# fetched at run time, and PDQ fingerprints plus local features work without them.
+# fetched at run time, and PDQ fingerprints plus local features work without any embedding.
 CLIP_MODEL_NAME = env_str("CLIP_MODEL_NAME", "") or ""
 CLIP_PRETRAINED = env_str("CLIP_PRETRAINED", "") or None
 CLIP_WEIGHTS_FILE = env_str("CLIP_WEIGHTS_FILE", "") or None
@@ -214,6 +214,10 @@ CLIP_DEVICE = env_str("CLIP_DEVICE", "cpu") or "cpu"
 CLIP_BATCH_SIZE = env_int("CLIP_BATCH_SIZE", default=16, minimum=1)
 # Random weights give meaningless embeddings: only for exercising the CLIP path in tests.
 CLIP_ALLOW_RANDOM_INIT = env_bool("CLIP_ALLOW_RANDOM_INIT", default=False)
+# The learned copy descriptor, the global embedding when CLIP is off (factcheck.embedding).
+# Unset: the shipped config (factcheck/models/descriptor-v1.json), skipped while its checkpoint
+# is absent; a path: that config, which must load; "": no global embedding.
+FACTCHECK_DESCRIPTOR_CONFIG = env_str("FACTCHECK_DESCRIPTOR_CONFIG")
 # Indexes stay exact (flat) up to this many entries, then switch to IVF.
 INDEX_FLAT_MAX_SIZE = env_int("INDEX_FLAT_MAX_SIZE", default=200_000, minimum=1)
 # Per-process caches of reference local features and decoded originals used by verification

@@ -41,13 +41,13 @@ def test_embeddings_flow_through_the_clip_index_into_candidates(
     restored = ClipIndex.deserialize(index.serialize(), index.kind, index.config)
     query = cv2.resize(coffee, (300, 200), interpolation=cv2.INTER_AREA)
     # Random weights map every picture to similar vectors, so only the nearest one is asked for.
-    config = MatchConfig(clip_top_k=1, clip_min_similarity=0.0)
+    config = MatchConfig(embedding_top_k=1, embedding_min_similarity=0.0)
     candidates = find_candidates(
-        query, pdq_index=None, clip_index=restored, embedder=embedder, config=config
+        query, pdq_index=None, embedding_index=restored, embedder=embedder, config=config
     )
     assert [c.reference_id for c in candidates] == [12]
-    assert candidates[0].clip_similarity > 0.99 and candidates[0].pdq_distance is None
-    strict = MatchConfig(clip_top_k=3, clip_min_similarity=1.01)
+    assert candidates[0].embedding_similarity > 0.99 and candidates[0].pdq_distance is None
+    strict = MatchConfig(embedding_top_k=3, embedding_min_similarity=1.01)
     assert not find_candidates(
-        other_scene, pdq_index=None, clip_index=restored, embedder=embedder, config=strict
+        other_scene, pdq_index=None, embedding_index=restored, embedder=embedder, config=strict
     )

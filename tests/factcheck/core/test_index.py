@@ -174,3 +174,22 @@ def test_compressed_clip_index_reranks_exactly_from_stored_vectors():
     assert hits > 0.95 and hits > approximate_hits
     assert 3 not in reranked
     assert np.all(np.diff(similarities, axis=1)[reranked[:, 1:] >= 0] <= 1e-6)  # best first
+
+
+def test_an_inverted_file_asks_for_retraining_once_it_outgrows_its_lists():
+    """An index that became IVF early must not keep its first nlist forever (issue 15)."""
+    rng = np.random.default_rng(3)
+
+    def unit(count: int) -> np.ndarray:
+        vectors = rng.standard_normal((count, 32)).astype(np.float32)
+        return vectors / np.linalg.norm(vectors, axis=1, keepdims=True)
+
+    config = FloatIndexConfig(dim=32, kind="ivfsq", pca_dim=None)
+    index = ClipIndex.build(unit(2_000), np.arange(2_000), config)
+    assert index.trained_nlist() == 32 and not index.needs_rebuild()
+    index.add(unit(100), np.arange(2_000, 2_100))
+    assert not index.needs_rebuild()  # a few more entries: its lists still fit
+    index.add(unit(29_900), np.arange(2_100, 32_000))
+    assert index.needs_rebuild()
+    rebuilt = ClipIndex.build(unit(32_000), np.arange(32_000), config)
+    assert rebuilt.trained_nlist() > 32 and not rebuilt.needs_rebuild()

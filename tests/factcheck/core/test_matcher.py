@@ -1,9 +1,11 @@
 import cv2
 import numpy as np
 
+from factcheck.core.dense import DenseConfig
+from factcheck.core.evallowtexture import fog_image
 from factcheck.core.evaluate import InMemoryReferences
 from factcheck.core.fingerprints import pdq_hash
-from factcheck.core.index import PdqIndex
+from factcheck.core.index import ClipIndex, FloatIndexConfig, PdqIndex
 from factcheck.core.local_index import LocalIndex
 from factcheck.core.matcher import MatchConfig, match_image
 
@@ -32,7 +34,10 @@ def test_finds_edited_original_and_reports_contract(astronaut, coffee, scene):
         "edited",
         "edited_fraction",
         "regions",
+        "mirrored",
+        "verified_by",
     }
+    assert item["mirrored"] is False and item["verified_by"] == "local_features"
     assert item["edited"] and 0 < item["similarity"] < 1 and 0 < item["edited_fraction"] < 0.2
     assert np.allclose(item["transform"], np.eye(3), atol=0.05)
     assert result.matches[0].edit_mask.shape == query.shape[:2]
@@ -53,3 +58,80 @@ def test_unrelated_query_has_no_match(astronaut, coffee, other_scene):
     references, pdq, local = _setup({1: astronaut, 2: coffee})
     result = match_image(other_scene, references=references, pdq_index=pdq, local_index=local)
     assert result.matches == []
+
+
+def _mirror_crop(image: np.ndarray) -> np.ndarray:
+    height, width = image.shape[:2]
+    crop = np.ascontiguousarray(image[:, ::-1][height // 10 : -height // 10, width // 10 :])
+    return cv2.resize(crop, None, fx=0.8, fy=0.8, interpolation=cv2.INTER_AREA)
+
+
+def test_mirrored_cropped_repost_is_found_and_said_to_be_mirrored(astronaut, coffee, scene):
+    references, pdq, local = _setup({1: astronaut, 2: coffee, 3: scene})
+    query = _mirror_crop(astronaut)
+    result = match_image(query, references=references, pdq_index=pdq, local_index=local)
+    assert [m.reference_id for m in result.matches][:1] == [1]
+    top = result.matches[0]
+    assert top.mirrored and np.linalg.det(top.transform[:2, :2]) < 0
+    assert not top.edited  # the mirror is undone before comparing pixels
+    no_mirror = match_image(
+        query,
+        references=references,
+        pdq_index=pdq,
+        local_index=local,
+        config=MatchConfig(mirror=False, dense=DenseConfig(enabled=False)),
+    )
+    assert not [m for m in no_mirror.matches if m.reference_id == 1]
+
+
+class HistogramEmbedder:
+    """A stand-in global embedding for matcher tests (colour histograms: mirror- and
+    crop-tolerant), so these tests do not depend on the trained descriptor."""
+
+    dim = 48
+    min_similarity = 0.5
+
+    def embed(self, images):
+        rows = []
+        for image in images:
+            histogram = np.concatenate(
+                [np.histogram(image[..., c], bins=16, range=(0, 256))[0] for c in range(3)]
+            ).astype(np.float32)
+            rows.append(histogram / np.linalg.norm(histogram))
+        return np.stack(rows)
+
+
+def test_low_texture_copy_is_confirmed_by_dense_alignment():
+    original, other = fog_image(8), fog_image(9)
+    references, pdq, local = _setup({1: original, 2: other})
+    embedder = HistogramEmbedder()
+    embedding = ClipIndex.build(
+        embedder.embed([original, other]), [1, 2], FloatIndexConfig(dim=embedder.dim)
+    )
+    query = _mirror_crop(original)
+    indexes = dict(pdq_index=pdq, local_index=local, embedding_index=embedding, embedder=embedder)
+    # PDQ does not survive the crop, SIFT finds too little: only the embedding proposes it.
+    assert match_image(query, references=references, pdq_index=pdq, local_index=local).matches == []
+    result = match_image(query, references=references, **indexes)
+    assert [m.reference_id for m in result.matches] == [1]
+    assert result.matches[0].verified_by == "dense_alignment" and result.matches[0].mirrored
+    assert result.matches[0].embedding_similarity > 0.5
+    without = match_image(
+        query,
+        references=references,
+        config=MatchConfig(dense=DenseConfig(enabled=False)),
+        **indexes,
+    )
+    assert without.matches == []
+    assert [miss.reference_id for miss in without.near_misses][:1] == [1]
+    assert without.near_misses[0].to_dict()["reason"]
+
+
+def test_near_misses_need_evidence(astronaut, coffee, other_scene):
+    references, pdq, local = _setup({1: astronaut, 2: coffee})
+    result = match_image(other_scene, references=references, pdq_index=pdq, local_index=local)
+    # Unrelated candidates far in PDQ and without inliers are not shown to a reviewer.
+    assert all(
+        miss.inliers >= 8 or (miss.pdq_distance is not None and miss.pdq_distance <= 63)
+        for miss in result.near_misses
+    )

@@ -1,0 +1,265 @@
+"""Dense verification: confirm a candidate that local features cannot (low-texture pictures).
+
+Skies, fog, gradients and flat illustrations give SIFT too few keypoints to fit a homography,
+but their pixels still pin down the alignment. Both images are shrunk to thumbnails and the
+candidate is aligned onto the query by ECC (enhanced correlation coefficient maximisation,
+Evangelidis & Psarakis 2008; `cv2.findTransformECC`) with an affine model, started from a few
+hypotheses: the whole reference filling the query, centred crops of it, each as posted and
+mirrored. ECC compares only where the warped reference lands, so crops, borders and caption
+bands do not count against it.
+
+The aligned pair is then scored three ways, all of which a copy passes and an unrelated picture
+of the same kind (another sky, another gradient) fails at least one of:
+- `correlation`: zero-mean normalised correlation of the blurred grey images (ECC's own score);
+- `detail`: the same correlation of band-pass (difference-of-Gaussians) images, which two smooth
+  gradients only share when they are the same picture;
+- `colour`: the mean Lab distance after matching mean lightness (a copy's brightness may
+  change; its colours move together and stay close).
+Thresholds come from the `tune` split (docs/benchmarks.md): copies above, the unrelated and
+near-duplicate candidates below.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+from factcheck.core.features import mirror_matrix
+
+
+@dataclass(frozen=True)
+class DenseConfig:
+    enabled: bool = True
+    thumbnail_size: int = 160  # longer side of both thumbnails
+    coarse_size: int = 64  # every start hypothesis is fitted at this size first
+    refine: int = 4  # most promising hypotheses refined at thumbnail_size
+    blur_sigma: float = 1.2
+    detail_sigmas: tuple[float, float] = (1.0, 3.0)  # difference of Gaussians
+    ecc_iterations: int = 60
+    ecc_epsilon: float = 1e-5
+    # Query area covered by the reference under each start hypothesis (1.0: the reference
+    # fills the query; smaller: the query is a centred crop of it, so the reference overhangs).
+    crop_hypotheses: tuple[float, ...] = (1.0, 0.85, 0.72)
+    min_overlap: float = 0.45  # share of the query thumbnail the aligned reference covers
+    min_correlation: float = 0.90
+    min_detail: float = 0.35
+    sure_detail: float = 0.9  # an accepted fit this detailed ends the search
+    max_colour: float = 9.0  # mean Lab distance
+    max_scale_ratio: float = 1.6  # anisotropy of the fitted affine part
+    max_candidates: int = 3  # candidates per query given a dense check
+
+
+@dataclass
+class DenseVerification:
+    accepted: bool
+    transform: np.ndarray | None = None  # 3x3 reference -> query, full-resolution pixels
+    mirrored: bool = False
+    correlation: float = 0.0
+    detail: float = 0.0
+    colour: float = 0.0
+    overlap: float = 0.0
+    reason: str = ""
+
+    @property
+    def score(self) -> float:
+        """In [0, 1]: how far inside the acceptance region, for ranking and similarity."""
+        return float(max(0.0, min(1.0, self.detail)))
+
+
+def _thumbnail(image: np.ndarray, size: int) -> tuple[np.ndarray, float]:
+    height, width = image.shape[:2]
+    scale = size / max(height, width)
+    shape = (max(8, round(width * scale)), max(8, round(height * scale)))
+    small = cv2.resize(image, shape, interpolation=cv2.INTER_AREA)
+    return small.astype(np.float32), shape[0] / width  # x scale (y differs by rounding only)
+
+
+def _grey(image: np.ndarray, sigma: float) -> np.ndarray:
+    grey = cv2.cvtColor(image, cv2.COLOR_RGB2GRAY)
+    return cv2.GaussianBlur(grey, (0, 0), sigma)
+
+
+def _correlation(a: np.ndarray, b: np.ndarray, mask: np.ndarray) -> float:
+    a, b = a[mask], b[mask]
+    if a.size < 16:
+        return 0.0
+    a, b = a - a.mean(), b - b.mean()
+    denominator = float(np.sqrt((a * a).sum() * (b * b).sum()))
+    return float((a * b).sum() / denominator) if denominator > 1e-9 else 0.0
+
+
+def _starts(query_shape, reference_shape, crops) -> list[np.ndarray]:
+    """Affine 2x3 maps query thumbnail -> reference thumbnail (ECC's convention)."""
+    query_h, query_w = query_shape
+    ref_h, ref_w = reference_shape
+    starts = [np.array([[ref_w / query_w, 0, 0], [0, ref_h / query_h, 0]], np.float32)]
+    for crop in crops:
+        # Uniform scale: the query shows `crop` of the reference's extent along its tighter side.
+        scale = crop * min(ref_w / query_w, ref_h / query_h)
+        offset_x = (ref_w - scale * query_w) / 2
+        offset_y = (ref_h - scale * query_h) / 2
+        starts.append(np.array([[scale, 0, offset_x], [0, scale, offset_y]], np.float32))
+    return starts
+
+
+def _ecc(query: np.ndarray, reference: np.ndarray, start: np.ndarray, config: DenseConfig):
+    criteria = (
+        cv2.TERM_CRITERIA_EPS | cv2.TERM_CRITERIA_COUNT,
+        config.ecc_iterations,
+        config.ecc_epsilon,
+    )
+    warp = start.copy()
+    try:
+        cv2.findTransformECC(query, reference, warp, cv2.MOTION_AFFINE, criteria, None, 1)
+    except cv2.error:  # did not converge (flat images, a degenerate start)
+        return None
+    return warp
+
+
+def _to_reference_to_query(warp: np.ndarray) -> np.ndarray:
+    full = np.vstack([warp.astype(np.float64), [0.0, 0.0, 1.0]])
+    return np.linalg.inv(full)
+
+
+def _plausible(transform: np.ndarray, config: DenseConfig) -> bool:
+    affine = transform[:2, :2]
+    if not np.all(np.isfinite(transform)) or np.linalg.det(affine) <= 0:
+        return False
+    singular = np.linalg.svd(affine, compute_uv=False)
+    return singular[0] / max(singular[1], 1e-9) <= config.max_scale_ratio
+
+
+def _score(query_small, reference_small, transform_small, config: DenseConfig):
+    """(correlation, detail, colour, overlap) of the reference warped onto the query."""
+    height, width = query_small.shape[:2]
+    warped = cv2.warpAffine(
+        reference_small, transform_small[:2], (width, height), flags=cv2.INTER_LINEAR
+    )
+    valid = cv2.warpAffine(
+        np.ones(reference_small.shape[:2], np.uint8), transform_small[:2], (width, height)
+    )
+    valid = cv2.erode(valid, np.ones((3, 3), np.uint8)) > 0
+    overlap = float(valid.mean())
+    if overlap <= 0:
+        return 0.0, 0.0, 255.0, 0.0
+    correlation = _correlation(
+        _grey(query_small, config.blur_sigma), _grey(warped, config.blur_sigma), valid
+    )
+    fine, coarse = config.detail_sigmas
+    query_grey, warped_grey = _grey(query_small, 0.5), _grey(warped, 0.5)
+
+    def band(image: np.ndarray) -> np.ndarray:
+        return cv2.GaussianBlur(image, (0, 0), fine) - cv2.GaussianBlur(image, (0, 0), coarse)
+
+    detail = _correlation(band(query_grey), band(warped_grey), valid)
+    query_lab = cv2.cvtColor(query_small / 255.0, cv2.COLOR_RGB2LAB)[valid]
+    warped_lab = cv2.cvtColor(warped / 255.0, cv2.COLOR_RGB2LAB)[valid]
+    warped_lab[:, 0] += query_lab[:, 0].mean() - warped_lab[:, 0].mean()
+    colour = float(np.linalg.norm(query_lab - warped_lab, axis=1).mean())
+    return correlation, detail, colour, overlap
+
+
+def _coarse_to_fine(warp: np.ndarray, factor: float) -> np.ndarray:
+    """An affine query->reference map between thumbnails, for thumbnails `factor` times larger."""
+    scaled = warp.copy()
+    scaled[:, 2] *= factor
+    return scaled
+
+
+def _aligned_hypotheses(query_small, reference_small, config: DenseConfig):
+    """(mirrored, warp at thumbnail size) to refine, most promising first: the whole
+    reference filling the query, as posted and mirrored (most reposts; on a smooth gradient a
+    coarse fit can slide along the iso-lines, so these start from the hypothesis itself), then
+    every start as fitted on coarse thumbnails, by correlation, then those ECC could not fit."""
+    factor = config.coarse_size / config.thumbnail_size
+    sigma = max(0.5, config.blur_sigma * factor)
+    query_coarse = _grey(cv2.resize(query_small, None, fx=factor, fy=factor), sigma)
+    fits, unfitted, whole = [], [], []
+    for mirrored in (False, True):
+        reference_view = reference_small[:, ::-1] if mirrored else reference_small
+        reference_coarse = _grey(
+            cv2.resize(np.ascontiguousarray(reference_view), None, fx=factor, fy=factor), sigma
+        )
+        starts = _starts(query_coarse.shape, reference_coarse.shape, config.crop_hypotheses)
+        whole.append((mirrored, _coarse_to_fine(starts[0], 1 / factor)))
+        for start in starts[1:]:
+            warp = _ecc(query_coarse, reference_coarse, start, config)
+            if warp is None or not _plausible(_to_reference_to_query(warp), config):
+                unfitted.append((mirrored, _coarse_to_fine(start, 1 / factor)))
+                continue
+            warped = cv2.warpAffine(
+                reference_coarse,
+                warp,
+                query_coarse.shape[::-1],
+                flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
+            )
+            valid = cv2.warpAffine(
+                np.ones(reference_coarse.shape, np.uint8),
+                warp,
+                query_coarse.shape[::-1],
+                flags=cv2.INTER_NEAREST | cv2.WARP_INVERSE_MAP,
+            )
+            fits.append((_correlation(query_coarse, warped, valid > 0), mirrored, warp))
+    fits.sort(key=lambda fit: -fit[0])
+    fitted = [(mirrored, _coarse_to_fine(warp, 1 / factor)) for _, mirrored, warp in fits]
+    return whole + fitted + unfitted
+
+
+def dense_verify(
+    query: np.ndarray, reference: np.ndarray, config: DenseConfig | None = None
+) -> DenseVerification:
+    """Align `reference` onto `query` (both RGB uint8) and decide whether it is its original."""
+    config = config or DenseConfig()
+    query_small, query_scale = _thumbnail(query, config.thumbnail_size)
+    reference_small, reference_scale = _thumbnail(reference, config.thumbnail_size)
+    query_grey = _grey(query_small, config.blur_sigma)
+    best: DenseVerification | None = None
+    hypotheses = _aligned_hypotheses(query_small, reference_small, config)
+    for mirrored, start in hypotheses[: config.refine]:
+        reference_view = np.ascontiguousarray(
+            reference_small[:, ::-1] if mirrored else reference_small
+        )
+        warp = _ecc(query_grey, _grey(reference_view, config.blur_sigma), start, config)
+        if warp is None:
+            continue
+        small_transform = _to_reference_to_query(warp)  # (mirrored) ref thumb -> query thumb
+        if not _plausible(small_transform, config):
+            continue
+        correlation, detail, colour, overlap = _score(
+            query_small, reference_view, small_transform, config
+        )
+        candidate = DenseVerification(
+            False, small_transform, mirrored, correlation, detail, colour, overlap
+        )
+        # Fine detail tells the right alignment from a plausible wrong one (a symmetric layout
+        # fits mirrored and not); stop early only once it is unmistakable.
+        if best is None or (detail, correlation) > (best.detail, best.correlation):
+            best = candidate
+        if best.detail >= config.sure_detail and not _problem(best, config):
+            break
+    if best is None:
+        return DenseVerification(False, reason="dense alignment did not converge")
+    # Full resolution: reference -> reference thumb (-> its mirror) -> query thumb -> query.
+    to_thumb = np.diag([reference_scale, reference_scale, 1.0])
+    if best.mirrored:
+        to_thumb = mirror_matrix(reference_small.shape[1]) @ to_thumb
+    from_thumb = np.diag([1 / query_scale, 1 / query_scale, 1.0])
+    best.transform = from_thumb @ best.transform @ to_thumb
+    best.reason = _problem(best, config)
+    best.accepted = not best.reason
+    return best
+
+
+def _problem(result: DenseVerification, config: DenseConfig) -> str:
+    """Empty when the aligned pair passes every test, else the first one it fails."""
+    if result.overlap < config.min_overlap:
+        return "dense overlap too small"
+    if result.correlation < config.min_correlation:
+        return "dense alignment correlates poorly"
+    if result.detail < config.min_detail:
+        return "fine detail differs"
+    if result.colour > config.max_colour:
+        return "colours differ"
+    return ""
