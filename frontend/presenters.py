@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import math
 from typing import Any
 
 from django.conf import settings
@@ -10,7 +11,8 @@ from django.urls import reverse
 
 from factcheck.cases.selectors import cases_for_reference_ids, published_cases
 from factcheck.models import Reference
-from moderation.models import Report, ReportArtifact, ReviewItem
+from moderation.models import NearMissJudgement, Report, ReportArtifact, ReviewItem
+from moderation.near_misses import near_miss_judgements, near_misses_of, reference_id_of
 
 VERDICTS: dict[str, dict[str, str]] = {
     # tone drives the colour; the symbol and words carry the meaning without it.
@@ -23,6 +25,38 @@ VERDICTS: dict[str, dict[str, str]] = {
 PENDING_VERDICT = {"text": "Analysis pending", "tone": "muted", "symbol": "…"}
 # Faces above this manipulation probability stay sharp under the wellness blur.
 FLAGGED_FACE_PROBABILITY = 0.5
+# Why verification rejected a near miss, in plain words (the reasons come from
+# factcheck.core.verify and factcheck.core.dense); any other reason is shown as it is.
+NEAR_MISS_REASONS: dict[str, str] = {
+    "not verified": "The search found it, but verification did not confirm it.",
+    "too few matches": "Too few details of the two images could be paired up to compare them.",
+    "too few inliers": "Too few matching points line up between the two images to confirm "
+    "they are the same picture.",
+    "no homography": "The matching points do not fit any one view of the original.",
+    "degenerate homography": "The matching points do not fit any plausible view of the original.",
+    "homography flips orientation": "The matching points only line up in a turned-over, "
+    "impossible arrangement.",
+    "homography too anisotropic": "The points only line up if the original is stretched far "
+    "out of shape.",
+    "overlap too small": "The two images share too small an area.",
+    "inliers too concentrated": "The matching points sit in one small area (a shared logo or "
+    "object, perhaps), not across the picture.",
+    "dense alignment did not converge": "The two images could not be aligned to compare them "
+    "pixel by pixel.",
+    "dense overlap too small": "Once aligned, the two images share too small an area.",
+    "dense alignment correlates poorly": "Once aligned, the two images do not look alike "
+    "closely enough.",
+    "fine detail differs": "The pictures look alike overall but their fine detail differs: "
+    "perhaps another shot of the same scene.",
+    "colours differ": "The images line up, but their colours differ too much for a copy.",
+}
+NEAR_MISS_JUDGEMENT_TEXT = {
+    NearMissJudgement.Judgement.CONFIRMED.value: "Confirmed as the original by",
+    NearMissJudgement.Judgement.DISMISSED.value: "Dismissed by",
+}
+PDQ_BITS = 256
+# The pipeline writes at most 3; a malformed document cannot flood the page.
+NEAR_MISSES_SHOWN = 3
 
 
 def verdict_display(label: str | None) -> dict[str, str]:
@@ -100,6 +134,71 @@ def _matches(item: ReviewItem, document: dict[str, Any]) -> list[dict[str, Any]]
     return matches
 
 
+def _count(value: Any) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) and value >= 0 else None
+
+
+def _near_miss_evidence(entry: dict[str, Any]) -> list[str]:
+    """What the search and verification measured, in words; absent or malformed values are
+    left out."""
+    evidence = []
+    inliers = _count(entry.get("inliers"))
+    if inliers is not None:
+        evidence.append(f"{inliers} matching point{'' if inliers == 1 else 's'}")
+    similarity = entry.get("embedding_similarity")
+    if (
+        isinstance(similarity, int | float)
+        and not isinstance(similarity, bool)
+        and math.isfinite(similarity)
+    ):
+        evidence.append(f"global likeness {_percent(max(0.0, min(1.0, similarity)))}")
+    distance = _count(entry.get("pdq_distance"))
+    if distance is not None and distance <= PDQ_BITS:
+        evidence.append(f"fingerprints differ in {distance} of {PDQ_BITS} bits")
+    return evidence
+
+
+def _judgement_text(judgement: NearMissJudgement | None) -> str:
+    if judgement is None:
+        return ""
+    said = NEAR_MISS_JUDGEMENT_TEXT.get(judgement.judgement, f"{judgement.judgement} by")
+    return f"{said} {judgement.actor.get_username()}"
+
+
+def _near_misses(item: ReviewItem, document: dict[str, Any]) -> list[dict[str, Any]]:
+    """The report's near misses (best first, verified matches left out) with why each was not
+    confirmed, the evidence in words and the reviewers' current judgement."""
+    matches = document.get("matches")
+    matched = {reference_id_of(match) for match in matches} if isinstance(matches, list) else set()
+    entries = [
+        entry for entry in near_misses_of(document) if reference_id_of(entry) not in matched
+    ][:NEAR_MISSES_SHOWN]
+    if not entries:
+        return []
+    ids = [reference_id_of(entry) for entry in entries]
+    known = set(Reference.objects.filter(pk__in=ids).values_list("pk", flat=True))
+    judgements = near_miss_judgements(submission=item.submission)
+    near_misses = []
+    for reference_id, entry in zip(ids, entries, strict=True):
+        reason = str(entry.get("reason") or "not verified")
+        judgement = judgements.get(reference_id)
+        near_misses.append(
+            {
+                "reference": dict(entry["reference"]),
+                "reference_id": reference_id,
+                "image_url": reverse("review-reference", args=[item.pk, reference_id])
+                if reference_id in known
+                else None,
+                "reason": reason,
+                "why": NEAR_MISS_REASONS.get(reason, reason),
+                "evidence": _near_miss_evidence(entry),
+                "judgement": judgement,
+                "judgement_text": _judgement_text(judgement),
+            }
+        )
+    return near_misses
+
+
 def _fact_checks(document: dict[str, Any]) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     """(published cases holding a matched original, published fact-checks related to the
     caption). The first is looked up now (one cheap query, so a case published after the
@@ -142,6 +241,7 @@ def item_page_data(*, item: ReviewItem, report: Report | None) -> dict[str, Any]
     verdict = document.get("verdict") or {}
     detection = document.get("detection") or {}
     matches = _matches(item, document) if report is not None else []
+    near_misses = _near_misses(item, document) if report is not None else []
     artifacts: dict[str, str] = {}
     if report is not None:
         for artifact in report.artifacts.all():
@@ -177,6 +277,7 @@ def item_page_data(*, item: ReviewItem, report: Report | None) -> dict[str, Any]
         "reasons": [str(r) for r in verdict.get("reasons") or []],
         "matches": matches,
         "best_match": matches[0] if matches else None,
+        "near_misses": near_misses,
         "fact_checks": fact_checks,
         "related_fact_checks": related_fact_checks,
         "artifacts": artifacts,

@@ -16,10 +16,11 @@ from urllib.parse import urlencode
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied
+from django.core.exceptions import BadRequest, PermissionDenied
 from django.core.paginator import Paginator
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
 
@@ -28,11 +29,13 @@ from accounts.roles import ADMIN, user_has_role
 from factcheck.models import Reference
 from frontend.presenters import item_page_data, lease_remaining, verdict_display
 from mediastore.serving import media_file_response
-from moderation.models import Decision, ReportArtifact, ReviewItem
+from moderation.models import Decision, NearMissJudgement, ReportArtifact, ReviewItem
+from moderation.near_misses import NearMissError, near_miss_find, near_miss_judge
 from moderation.review import (
     REVIEW_PERMISSION,
     QueueFilters,
     ReviewError,
+    ReviewPermissionDenied,
     decision_make,
     item_claim,
     item_history,
@@ -265,6 +268,30 @@ def decide(request: HttpRequest, pk: int) -> HttpResponse:
     return redirect("review-item", pk=item.pk)
 
 
+@reviewer_view
+@require_POST
+def judge_near_miss(request: HttpRequest, pk: int, reference_id: int) -> HttpResponse:
+    """Confirm ("this is the original") or dismiss a near miss of the item's reports."""
+    item = _visible_item(request, pk)
+    try:
+        judged = near_miss_judge(
+            item=item,
+            reference_id=reference_id,
+            judgement=request.POST.get("judgement", ""),
+            actor=request.user,
+        )
+    except ReviewPermissionDenied as error:
+        raise PermissionDenied(str(error)) from error
+    except NearMissError as error:
+        raise BadRequest(str(error)) from error
+    name = f"{judged.source} {judged.external_id}".strip() or f"reference {reference_id}"
+    if judged.judgement == NearMissJudgement.Judgement.CONFIRMED:
+        messages.success(request, f"Recorded: {name} is the original.")
+    else:
+        messages.success(request, f"Recorded: {name} is not the original.")
+    return redirect(_back(request, reverse("review-item", args=[item.pk]) + "#near-misses"))
+
+
 def _image_response(file_name: str, content_type: str) -> FileResponse:
     # nosniff, a sandboxing CSP and a fixed safe file name (mediastore.serving).
     return media_file_response(
@@ -293,7 +320,8 @@ def artifact(request: HttpRequest, pk: int, version: int, kind: str) -> FileResp
 @reviewer_view
 @require_GET
 def reference_image(request: HttpRequest, pk: int, reference_id: int) -> FileResponse:
-    """An original, only when one of this item's report versions matched it."""
+    """An original, only when one of this item's report versions matched it or listed it as a
+    near miss."""
     item = _visible_item(request, pk)
     matched = any(
         str((match.get("reference") or {}).get("id")) == str(reference_id)
@@ -301,7 +329,10 @@ def reference_image(request: HttpRequest, pk: int, reference_id: int) -> FileRes
         for match in (report.document.get("matches") or [])
         if isinstance(match, dict)
     )
-    if not matched:
+    listed = matched or (
+        near_miss_find(submission=item.submission, reference_id=reference_id) is not None
+    )
+    if not listed:
         raise Http404("This original is not part of the item's report.")
     reference = get_object_or_404(Reference.objects.select_related("media"), pk=reference_id)
     return _image_response(reference.media.file.name, reference.media.mime)

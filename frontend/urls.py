@@ -14,6 +14,11 @@ urlpatterns = [
     path("review/items/<int:pk>/claim/", review_views.claim, name="review-claim"),
     path("review/items/<int:pk>/release/", review_views.release, name="review-release"),
     path("review/items/<int:pk>/decide/", review_views.decide, name="review-decide"),
+    path(
+        "review/items/<int:pk>/near-misses/<int:reference_id>/judge/",
+        review_views.judge_near_miss,
+        name="review-near-miss-judge",
+    ),
     path("review/items/<int:pk>/media", review_views.media, name="review-media"),
     path(
         "review/items/<int:pk>/reports/<int:version>/<slug:kind>.png",

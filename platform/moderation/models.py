@@ -221,3 +221,40 @@ class Event(models.Model):
 
     def __str__(self) -> str:
         return f"{self.type} #{self.pk}"
+
+
+class NearMissJudgement(models.Model):
+    """A reviewer's judgement of a near miss (a candidate original that verification rejected,
+    report/1 `near_misses`): "this is the original" or "not the original". One per submission
+    and reference; judging again replaces it (the audit log keeps every judgement)."""
+
+    class Judgement(models.TextChoices):
+        CONFIRMED = "confirmed", "This is the original"
+        DISMISSED = "dismissed", "Not the original"
+
+    submission = models.ForeignKey(
+        Submission, on_delete=models.CASCADE, related_name="near_miss_judgements"
+    )
+    # An id, not a foreign key: the judgement outlives a reference removed from the index, and
+    # the snapshot below still says which one it was.
+    reference_id = models.PositiveBigIntegerField()
+    external_id = models.CharField(max_length=200, blank=True)
+    source = models.CharField(max_length=200, blank=True)
+    report_version = models.PositiveIntegerField(
+        help_text="The newest report version listing the reference as a near miss."
+    )
+    judgement = models.CharField(max_length=16, choices=Judgement.choices)
+    actor = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["submission_id", "reference_id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["submission", "reference_id"], name="near_miss_judgement_unique"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.judgement} reference {self.reference_id} for submission {self.submission_id}"

@@ -18,14 +18,15 @@ from typing import Any
 from django.conf import settings
 from django.core.cache import cache
 from django.db import transaction
-from django.db.models import Count, Exists, F, FilteredRelation, OuterRef, Q, QuerySet
+from django.db.models import CharField, Count, Exists, F, FilteredRelation, OuterRef, Q, QuerySet
+from django.db.models.functions import Cast
 from django.utils import timezone
 
 from accounts.models import AuditLog, User
 from accounts.services import audit_record
 from factcheck.cases.services import case_create_from_escalation
 from moderation.events import DECISION_MADE, event_emit
-from moderation.models import Decision, Report, ReviewItem
+from moderation.models import Decision, NearMissJudgement, Report, ReviewItem
 from moderation.selectors import VIEW_ALL_PERMISSION, report_current
 
 REVIEW_PERMISSION = "moderation.review_submission"
@@ -40,6 +41,10 @@ RATIONALE_REQUIRED = (Decision.Action.REMOVE, Decision.Action.ESCALATE)
 
 class ReviewError(Exception):
     """A review action cannot be done as asked; the message says why (shown to the user)."""
+
+
+class ReviewPermissionDenied(ReviewError):
+    """The user lacks the right to review (views that do not show it as a message answer 403)."""
 
 
 @dataclass(frozen=True)
@@ -193,13 +198,19 @@ def queue_platforms(*, user: User) -> list[str]:
 
 
 def item_history(*, item: ReviewItem) -> dict[str, Any]:
-    """Decisions, report versions (without their documents) and the audit trail of an item."""
+    """Decisions, report versions (without their documents) and the audit trail of an item
+    (its claims, decisions and near-miss judgements)."""
     decisions = list(item.decisions.select_related("moderator", "report"))
     targets = Q(target_type="moderation.reviewitem", target_id=str(item.pk))
     if decisions:
         targets |= Q(
             target_type="moderation.decision", target_id__in=[str(d.pk) for d in decisions]
         )
+    judgements = NearMissJudgement.objects.filter(submission_id=item.submission_id)
+    targets |= Q(
+        target_type="moderation.nearmissjudgement",
+        target_id__in=judgements.annotate(key=Cast("pk", CharField())).values("key"),
+    )
     return {
         "decisions": decisions,
         "reports": list(
@@ -214,9 +225,10 @@ def item_history(*, item: ReviewItem) -> dict[str, Any]:
 # ---- services ----------------------------------------------------------------------------------
 
 
-def _require_reviewer(user: User) -> None:
+def require_reviewer(user: User) -> None:
+    """The check behind every review write (claim, next, decide, near-miss judgements)."""
     if not user.has_perm(REVIEW_PERMISSION):
-        raise ReviewError("You do not have permission to review submissions.")
+        raise ReviewPermissionDenied("You do not have permission to review submissions.")
 
 
 def _claimable(*, item: ReviewItem, user: User) -> bool:
@@ -226,7 +238,7 @@ def _claimable(*, item: ReviewItem, user: User) -> bool:
 @transaction.atomic
 def item_claim(*, item: ReviewItem, user: User, now: dt.datetime | None = None) -> ReviewItem:
     """Lease the item to the user; claiming an item you already hold renews the lease."""
-    _require_reviewer(user)
+    require_reviewer(user)
     if not _claimable(item=item, user=user):
         raise ReviewError("This item is not in your queue.")
     now = now or timezone.now()
@@ -254,7 +266,7 @@ def item_next(
 ) -> ReviewItem | None:
     """Claim the highest-priority available item, skipping `exclude` (e.g. the item just
     passed over); None when nothing else is waiting."""
-    _require_reviewer(user)
+    require_reviewer(user)
     now = now or timezone.now()
     filters = QueueFilters(**{**(filters or QueueFilters()).__dict__, "mine": False})
     with transaction.atomic():
@@ -321,7 +333,7 @@ def decision_make(
 ) -> Decision:
     """Decide on an item you hold: one Decision row, an audit entry and a decision.made event,
     all in one transaction (the event is announced only if it commits)."""
-    _require_reviewer(user)
+    require_reviewer(user)
     action, label, rationale = _validated(action, label, rationale)
     now = now or timezone.now()
     decided = (

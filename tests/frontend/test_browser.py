@@ -10,9 +10,14 @@ import pytest
 from django.contrib.auth.models import Group
 
 from accounts.models import User
-from moderation.models import Decision, ReviewItem
-from tests.frontend.browser import PASSWORD, SCREENSHOTS, signed_in
-from tests.moderation.review_factory import review_item_create
+from moderation.models import Decision, NearMissJudgement, ReviewItem
+from tests.frontend.browser import PASSWORD, SCREENSHOTS, csp_violations, signed_in
+from tests.moderation.review_factory import (
+    near_miss_entry,
+    near_misses_set,
+    reference_create,
+    review_item_create,
+)
 
 pytestmark = [
     pytest.mark.slow,
@@ -143,3 +148,21 @@ def test_sensitive_item_is_blurred_and_admin_sees_the_audit_entry(browser, live_
     assert row.count() == 1
     assert "moderator" in row.inner_text()
     admin.screenshot(path=str(SCREENSHOTS / "audit.png"), full_page=False)
+
+
+def test_moderator_dismisses_a_near_miss(browser, live_server, personas):  # type: ignore[no-untyped-def]
+    item = review_item_create(seed=12)
+    candidate = reference_create(seed=112)
+    near_misses_set(item, [near_miss_entry(candidate, reason="fine detail differs")])
+    page = signed_in(browser, live_server, "moderator", f"/review/items/{item.pk}/")
+    card = page.locator("#near-misses")
+    assert card.get_by_role("heading", name="Closest original, not confirmed").is_visible()
+    assert card.get_by_text("fine detail differs: perhaps another shot").is_visible()
+    page.wait_for_function("document.querySelector('#near-misses img').naturalWidth > 0")
+    card.get_by_role("button", name="Not the original").click()
+    page.wait_for_selector("text=Dismissed by moderator")
+    assert page.url.endswith(f"/review/items/{item.pk}/#near-miss-{candidate.pk}")
+    assert card.get_by_role("button", name="This is the original").is_visible()
+    assert NearMissJudgement.objects.get().judgement == "dismissed"
+    page.screenshot(path=str(SCREENSHOTS / "item-near-miss.png"), full_page=True)
+    assert csp_violations(page) == []

@@ -225,3 +225,31 @@ def report_version_add(item: ReviewItem, *, label: str, probability: float, reas
         manipulation_probability=probability,
         reason=reason,
     )
+
+
+def near_miss_entry(
+    reference: Reference,
+    *,
+    reason: str = "too few inliers",
+    inliers: int = 7,
+    pdq_distance: int | None = 80,
+    embedding_similarity: float | None = 0.61,
+) -> dict[str, Any]:
+    """A report `near_misses` item as moderation.pipeline writes it."""
+    return {
+        "reference": reference_summary(reference),
+        "reason": reason,
+        "inliers": inliers,
+        "pdq_distance": pdq_distance,
+        "embedding_similarity": embedding_similarity,
+    }
+
+
+def near_misses_set(item: ReviewItem, near_misses: Any, *, version: int | None = None) -> Report:
+    """Store `near_misses` (anything, malformed included) in a report version of the item
+    (the current one by default)."""
+    reports = Report.objects.filter(submission=item.submission)
+    report = reports.get(version=version) if version else reports.get(is_current=True)
+    report.document = {**report.document, "near_misses": near_misses}
+    report.save(update_fields=["document"])
+    return report

@@ -1,0 +1,130 @@
+"""Near misses: candidate originals that retrieval found and verification rejected (report/1
+`near_misses`, best first), and reviewers' judgements of them.
+
+A near miss is a lead, not evidence: the verdict ignores it. A reviewer may confirm one ("this is
+the original") or dismiss it ("not the original"); one judgement per submission and reference,
+a later one replaces it and the audit log keeps them all. Documents written before the key
+existed, or malformed entries, are read defensively: anything that is not a dict with a
+reference id of plain digits is skipped.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db import transaction
+
+from accounts.models import User
+from accounts.services import audit_record
+from moderation.models import NearMissJudgement, ReviewItem, Submission
+from moderation.review import ReviewError, items_visible, require_reviewer
+
+# Below 2**63: an id from a document or a URL never overflows the integer column it is looked up
+# in.
+MAX_REFERENCE_ID_DIGITS = 18
+SNAPSHOT_LENGTH = 200  # NearMissJudgement.external_id and .source
+
+
+class NearMissError(ReviewError):
+    """A judgement refused: unknown judgement, or a reference that is not a near miss of the
+    item's reports (views answer 400)."""
+
+
+def reference_id_of(entry: Any) -> int | None:
+    """The reference id of a `matches` or `near_misses` item, or None when it is malformed."""
+    reference = entry.get("reference") if isinstance(entry, dict) else None
+    value = reference.get("id") if isinstance(reference, dict) else None
+    if isinstance(value, int) and not isinstance(value, bool):
+        value = str(value)
+    if (
+        isinstance(value, str)
+        and value.isascii()
+        and value.isdigit()
+        and len(value) <= MAX_REFERENCE_ID_DIGITS
+    ):
+        return int(value)
+    return None
+
+
+def near_misses_of(document: Any) -> list[dict[str, Any]]:
+    """The well-formed `near_misses` items of a report document, in order, each reference once
+    ([] for documents older than the key)."""
+    entries = document.get("near_misses") if isinstance(document, dict) else None
+    found: list[dict[str, Any]] = []
+    seen: set[int] = set()
+    for entry in entries if isinstance(entries, list) else []:
+        reference_id = reference_id_of(entry)
+        if reference_id is not None and reference_id not in seen:
+            seen.add(reference_id)
+            found.append(entry)
+    return found
+
+
+def near_miss_find(*, submission: Submission, reference_id: int) -> tuple[int, dict] | None:
+    """(version, entry) of the newest report version listing the reference as a near miss."""
+    for report in submission.reports.order_by("-version").only("version", "document"):
+        for entry in near_misses_of(report.document):
+            if reference_id_of(entry) == reference_id:
+                return report.version, entry
+    return None
+
+
+def near_miss_judgements(*, submission: Submission) -> dict[int, NearMissJudgement]:
+    """The submission's judgements by reference id, with their actors."""
+    return {
+        judgement.reference_id: judgement
+        for judgement in NearMissJudgement.objects.filter(submission=submission).select_related(
+            "actor"
+        )
+    }
+
+
+@transaction.atomic
+def near_miss_judge(
+    *, item: ReviewItem, reference_id: int, judgement: str, actor: User
+) -> NearMissJudgement:
+    """Record that a near miss of the item's reports is (confirmed) or is not (dismissed) its
+    original; a second judgement of the same reference replaces the first. Needs the right to
+    review (as deciding does; no claim: it judges evidence, not the content) and an item in the
+    actor's scope. Audited in the same transaction."""
+    require_reviewer(actor)
+    if judgement not in NearMissJudgement.Judgement.values:
+        raise NearMissError(f"Unknown judgement {judgement!r}.")
+    if not items_visible(user=actor).filter(pk=item.pk).exists():
+        raise NearMissError("This item is not in your queue.")
+    found = near_miss_find(submission=item.submission, reference_id=reference_id)
+    if found is None:
+        raise NearMissError("This original is not a near miss of the item's reports.")
+    report_version, entry = found
+    reference = entry["reference"]
+    values = {
+        "judgement": judgement,
+        "actor": actor,
+        "report_version": report_version,
+        "external_id": str(reference.get("external_id") or "")[:SNAPSHOT_LENGTH],
+        "source": str(reference.get("source") or "")[:SNAPSHOT_LENGTH],
+    }
+    # The row lock makes this a compare-and-set: two reviewers judging at once are applied one
+    # after the other, and each audit entry names the judgement it replaced.
+    row, created = NearMissJudgement.objects.select_for_update().get_or_create(
+        submission=item.submission, reference_id=reference_id, defaults=values
+    )
+    previous = None if created else row.judgement
+    if not created:
+        for name, value in values.items():
+            setattr(row, name, value)
+        row.save(update_fields=[*values, "updated_at"])
+    audit_record(
+        actor=actor,
+        action=f"near_miss.{judgement}",
+        target=row,
+        data={
+            "item": item.pk,
+            "submission": item.submission_id,
+            "reference": reference_id,
+            "external_id": row.external_id,
+            "report_version": report_version,
+            "previous": previous,
+        },
+    )
+    return row

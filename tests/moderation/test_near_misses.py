@@ -1,0 +1,172 @@
+"""Near misses: reading report `near_misses` defensively, and reviewers' judgements of them."""
+
+from __future__ import annotations
+
+import pytest
+from django.contrib.auth.models import Group
+
+from accounts.models import AuditLog
+from moderation.models import NearMissJudgement
+from moderation.near_misses import (
+    MAX_REFERENCE_ID_DIGITS,
+    NearMissError,
+    near_miss_find,
+    near_miss_judge,
+    near_misses_of,
+    reference_id_of,
+)
+from moderation.review import ReviewPermissionDenied, item_history
+from tests.moderation.review_factory import (
+    near_miss_entry,
+    near_misses_set,
+    reference_create,
+    report_version_add,
+    review_item_create,
+)
+
+CONFIRMED = NearMissJudgement.Judgement.CONFIRMED
+DISMISSED = NearMissJudgement.Judgement.DISMISSED
+
+
+def entry_with_id(value: object) -> dict:
+    return {"reference": {"id": value}, "reason": "too few inliers"}
+
+
+@pytest.mark.parametrize(
+    ("entry", "expected"),
+    [
+        (entry_with_id("12"), 12),
+        (entry_with_id(12), 12),
+        (entry_with_id("9" * MAX_REFERENCE_ID_DIGITS), int("9" * MAX_REFERENCE_ID_DIGITS)),
+        (entry_with_id("9" * (MAX_REFERENCE_ID_DIGITS + 1)), None),  # would overflow bigint
+        (entry_with_id("١٢"), None),  # Arabic-Indic digits: isdigit() but not an id
+        (entry_with_id("²"), None),
+        (entry_with_id("-3"), None),
+        (entry_with_id(-3), None),
+        (entry_with_id(True), None),
+        (entry_with_id(1.5), None),
+        (entry_with_id(""), None),
+        (entry_with_id(None), None),
+        ({"reference": "12"}, None),
+        ({}, None),
+        ("12", None),
+        (None, None),
+    ],
+)
+def test_reference_id_of_accepts_plain_digits_only(entry: object, expected: int | None) -> None:
+    assert reference_id_of(entry) == expected
+
+
+@pytest.mark.parametrize("document", [{}, {"near_misses": None}, {"near_misses": {"a": 1}}, []])
+def test_documents_without_near_misses_have_none(document: object) -> None:
+    assert near_misses_of(document) == []
+
+
+def test_near_misses_of_skips_malformed_and_repeated_entries() -> None:
+    good, later = entry_with_id("12"), entry_with_id("13")
+    document = {"near_misses": ["x", 3, None, entry_with_id("abc"), good, entry_with_id(12), later]}
+    assert near_misses_of(document) == [good, later]
+
+
+@pytest.mark.django_db
+def test_confirm_is_stored_with_a_snapshot_and_audited(personas) -> None:
+    item = review_item_create(seed=1)
+    candidate = reference_create(seed=21)
+    near_misses_set(item, [near_miss_entry(candidate)])
+    judged = near_miss_judge(
+        item=item, reference_id=candidate.pk, judgement=CONFIRMED, actor=personas["moderator"]
+    )
+    assert judged.judgement == CONFIRMED
+    assert (judged.external_id, judged.source) == (candidate.external_id, candidate.source)
+    assert (judged.report_version, judged.actor) == (1, personas["moderator"])
+    audit = AuditLog.objects.get(action="near_miss.confirmed")
+    assert audit.target_type == "moderation.nearmissjudgement"
+    assert audit.target_id == str(judged.pk)
+    assert audit.data == {
+        "item": item.pk,
+        "submission": item.submission_id,
+        "reference": candidate.pk,
+        "external_id": candidate.external_id,
+        "report_version": 1,
+        "previous": None,
+    }
+    assert audit.actor == personas["moderator"]
+    assert audit in item_history(item=item)["audit"]  # shown in the item's audit trail
+
+
+@pytest.mark.django_db
+def test_a_second_judgement_replaces_the_first(personas) -> None:
+    item = review_item_create(seed=1)
+    candidate = reference_create(seed=21)
+    near_misses_set(item, [near_miss_entry(candidate)])
+    other = personas["admin"]
+    other.groups.add(Group.objects.get(name="moderator"))
+    first = near_miss_judge(
+        item=item, reference_id=candidate.pk, judgement=DISMISSED, actor=personas["moderator"]
+    )
+    second = near_miss_judge(item=item, reference_id=candidate.pk, judgement=CONFIRMED, actor=other)
+    assert second.pk == first.pk
+    stored = NearMissJudgement.objects.get()
+    assert (stored.judgement, stored.actor) == (CONFIRMED, other)
+    actions = AuditLog.objects.filter(action__startswith="near_miss.").order_by("id")
+    assert [(a.action, a.data["previous"]) for a in actions] == [
+        ("near_miss.dismissed", None),
+        ("near_miss.confirmed", "dismissed"),
+    ]
+
+
+@pytest.mark.django_db
+def test_a_near_miss_of_an_older_report_version_can_be_judged(personas) -> None:
+    item = review_item_create(seed=1)
+    candidate = reference_create(seed=21)
+    near_misses_set(item, [near_miss_entry(candidate)])
+    report_version_add(item, label="edited_copy", probability=0.9, reason="re-check")
+    near_misses_set(item, [])
+    assert near_miss_find(submission=item.submission, reference_id=candidate.pk)[0] == 1
+    judged = near_miss_judge(
+        item=item, reference_id=candidate.pk, judgement=DISMISSED, actor=personas["moderator"]
+    )
+    assert judged.report_version == 1
+
+
+@pytest.mark.django_db
+def test_only_near_misses_of_the_item_can_be_judged(personas) -> None:
+    item = review_item_create(seed=1)
+    other_item = review_item_create(seed=2)
+    candidate = reference_create(seed=21)
+    near_misses_set(other_item, [near_miss_entry(candidate)])
+    matched_id = int(item.submission.reports.get().document["matches"][0]["reference"]["id"])
+    for reference_id in (candidate.pk, matched_id, 10**30):
+        with pytest.raises(NearMissError, match="not a near miss"):
+            near_miss_judge(
+                item=item,
+                reference_id=reference_id,
+                judgement=CONFIRMED,
+                actor=personas["moderator"],
+            )
+    near_misses_set(item, [near_miss_entry(candidate)])
+    with pytest.raises(NearMissError, match="Unknown judgement"):
+        near_miss_judge(
+            item=item, reference_id=candidate.pk, judgement="maybe", actor=personas["moderator"]
+        )
+    assert not NearMissJudgement.objects.exists()
+    assert not AuditLog.objects.filter(action__startswith="near_miss.").exists()
+
+
+@pytest.mark.django_db
+def test_judging_needs_the_right_to_review_and_the_item_in_scope(
+    personas, api_client_credentials
+) -> None:
+    item = review_item_create(seed=1)
+    candidate = reference_create(seed=21)
+    near_misses_set(item, [near_miss_entry(candidate)])
+    for name in ("fact_checker", "outsider"):
+        with pytest.raises(ReviewPermissionDenied):
+            near_miss_judge(
+                item=item, reference_id=candidate.pk, judgement=CONFIRMED, actor=personas[name]
+            )
+    moderator = personas["moderator"]
+    moderator.groups.add(Group.objects.create(name=f"client:{api_client_credentials.client.slug}"))
+    with pytest.raises(NearMissError, match="not in your queue"):
+        near_miss_judge(item=item, reference_id=candidate.pk, judgement=CONFIRMED, actor=moderator)
+    assert not NearMissJudgement.objects.exists()
