@@ -21,7 +21,8 @@ from __future__ import annotations
 
 import fcntl
 import functools
-from collections.abc import Callable, Iterable, Iterator, Sequence
+import logging
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -41,6 +42,7 @@ from factcheck.embedding import embedding_tag
 from factcheck.models import Fingerprint, PendingIndexRemoval
 from factcheck.reference_source import read_features_file
 
+logger = logging.getLogger(__name__)
 PDQ_INDEX = "pdq"
 EMBEDDING_INDEX = "embedding"
 LOCAL_INDEX = "local"
@@ -141,6 +143,13 @@ def _manifest_space(manifest: Manifest) -> str:
 def faiss_threads_apply() -> None:
     """FAISS's OpenMP threads for searches and verification's 2-NN (FACTCHECK_FAISS_THREADS)."""
     faiss.omp_set_num_threads(settings.FACTCHECK_FAISS_THREADS)
+    _simd_level_log()
+
+
+@functools.cache
+def _simd_level_log() -> None:
+    """Say once per process which SIMD kernels FAISS dispatched to (see LOGGING in settings)."""
+    logger.info("faiss runs its %s kernels", faiss.SIMDConfig.get_level_name())
 
 
 @contextmanager
@@ -184,8 +193,21 @@ def _fingerprint_rows(condition: Q | None) -> _Rows:
     )
 
 
-def _local_features(files: dict[int, str]) -> dict[int, Features]:
-    return {ref_id: read_features_file(name) for ref_id, name in files.items()}
+class _StoredFeatures(Mapping[int, Features]):
+    """References' local features read from storage when asked for, one at a time, so building
+    the local index never holds every reference's features (about 0.8 MB each) at once."""
+
+    def __init__(self, files: dict[int, str]) -> None:
+        self._files = files
+
+    def __getitem__(self, ref_id: int) -> Features:
+        return read_features_file(self._files[ref_id])
+
+    def __iter__(self) -> Iterator[int]:
+        return iter(self._files)
+
+    def __len__(self) -> int:
+        return len(self._files)
 
 
 def index_rebuild() -> IndexChange:
@@ -250,6 +272,15 @@ def _apply(
         # Another model's vectors: never mix spaces, rebuild from this space's rows only.
         return _build(name, all_rows())
     index, _ = load_index(index_dir(), name)
+    vectors = rows.embedding_vectors
+    if (
+        isinstance(index, ClipIndex)
+        and vectors is not None
+        and vectors.shape[1] != index.config.dim
+    ):
+        # After a switch, the empty index published before the new space had any vector kept
+        # the old model's size: rebuild at this space's.
+        return _build(name, all_rows())
     index.remove(changed)
     _add(index, rows)
     if index.needs_rebuild():  # a flat index outgrew its threshold: rebuild (MIH / IVF)
@@ -263,7 +294,7 @@ def _add(index: PdqIndex | ClipIndex | LocalIndex, rows: _Rows) -> None:
     elif isinstance(index, ClipIndex) and rows.embedding_vectors is not None:
         index.add(rows.embedding_vectors, rows.embedding_ids)
     elif isinstance(index, LocalIndex):
-        for ref_id, features in _local_features(rows.features_files).items():
+        for ref_id, features in _StoredFeatures(rows.features_files).items():
             index.add(ref_id, features)
 
 
@@ -284,7 +315,7 @@ def _build(name: str, rows: _Rows) -> IndexSummary | None:
             dim = rows.embedding_vectors.shape[1]
             index = ClipIndex.build(rows.embedding_vectors, ids, embedding_config(dim))
     else:
-        index = LocalIndex.build(_local_features(rows.features_files), local_config())
+        index = LocalIndex.build(_StoredFeatures(rows.features_files), local_config())
     return _publish(name, index, rows.space)
 
 

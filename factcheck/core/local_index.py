@@ -11,13 +11,21 @@ passing a database-wide ratio test, belongs to them.
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 
 import faiss
 import numpy as np
 
 from factcheck.core.features import Features
-from factcheck.core.index import MISSING_ID, _as_ids, _default_nlist, _IndexBase, _training_sample
+from factcheck.core.index import (
+    MAX_TRAINING_SAMPLES,
+    MISSING_ID,
+    _as_ids,
+    _default_nlist,
+    _IndexBase,
+    _training_sample,
+)
 
 DESCRIPTOR_DIM = 128
 
@@ -42,37 +50,41 @@ class LocalIndex(_IndexBase):
 
     @classmethod
     def build(
-        cls, features: dict[int, Features], config: LocalIndexConfig | None = None
+        cls, features: Mapping[int, Features], config: LocalIndexConfig | None = None
     ) -> LocalIndex:
+        """Index every reference of `features`, reading one at a time: a mapping that loads
+        lazily (factcheck.indexing) keeps a rebuild's memory at the index's own codes, not every
+        reference's full features. The kind is chosen from the upper bound `per_reference` x
+        references; an inverted file is trained on the references at evenly spaced positions."""
         config = config or LocalIndexConfig()
-        descriptors, ids = _stack(features, config.per_reference)
+        expected = len(features) * config.per_reference
         kind = config.kind
         if kind == "auto":
-            kind = "flat" if len(descriptors) <= config.flat_max_size else "ivf"
+            kind = "flat" if expected <= config.flat_max_size else "ivf"
         if kind == "flat":
             # IDMap, not IDMap2: many descriptors share one reference id.
             index: faiss.Index = faiss.IndexIDMap(
                 faiss.IndexScalarQuantizer(DESCRIPTOR_DIM, faiss.ScalarQuantizer.QT_8bit_direct)
             )
         elif kind == "ivf":
-            nlist = config.nlist or _default_nlist(len(descriptors))
+            nlist = config.nlist or _default_nlist(expected)
             quantizer = faiss.IndexFlatL2(DESCRIPTOR_DIM)
             index = faiss.IndexIVFScalarQuantizer(
                 quantizer, DESCRIPTOR_DIM, nlist, faiss.ScalarQuantizer.QT_8bit_direct
             )
             index.own_fields = True
             quantizer.this.disown()
-            index.train(_training_sample(descriptors))
+            index.train(_training_sample(_sample(features, config.per_reference)))
             index.nprobe = config.nprobe
         else:
             raise ValueError(f"unknown local index kind {kind!r}")
         built = cls(index, kind, config)
-        if len(descriptors):
-            built.index.add_with_ids(descriptors, ids)
+        for block in _blocks(features, config.per_reference):
+            built.index.add_with_ids(*block)
         return built
 
     def add(self, ref_id: int, features: Features) -> None:
-        descriptors, ids = _stack({ref_id: features}, self.config.per_reference)
+        descriptors, ids = _stack([(ref_id, features)], self.config.per_reference)
         if len(descriptors):
             self.index.add_with_ids(descriptors, ids)
 
@@ -139,12 +151,43 @@ def spread_subset(features: Features, count: int) -> np.ndarray:
     return np.sort(chosen)
 
 
-def _stack(features: dict[int, Features], per_reference: int) -> tuple[np.ndarray, np.ndarray]:
+def _stack(
+    features: Iterable[tuple[int, Features]], per_reference: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """(codes input, ids) of every reference's spread subset; each reference's full features
+    can be dropped as soon as its subset is taken (`features` may be a generator)."""
     blocks, ids = [], []
-    for ref_id, feature in features.items():
+    for ref_id, feature in features:
         descriptors = feature.descriptors[spread_subset(feature, per_reference)]
-        blocks.append(descriptors)
+        blocks.append(_quantizable(descriptors))
         ids.append(np.full(len(descriptors), ref_id, dtype=np.int64))
     if not blocks:
         return np.zeros((0, DESCRIPTOR_DIM), np.float32), np.zeros(0, np.int64)
-    return _quantizable(np.concatenate(blocks)), _as_ids(np.concatenate(ids))
+    return np.concatenate(blocks), _as_ids(np.concatenate(ids))
+
+
+ADD_BLOCK_REFERENCES = 256  # references stacked per add_with_ids call while building
+
+
+def _blocks(
+    features: Mapping[int, Features], per_reference: int
+) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    """(codes input, ids) for ADD_BLOCK_REFERENCES references at a time."""
+    ids = list(features)
+    for start in range(0, len(ids), ADD_BLOCK_REFERENCES):
+        chunk = ids[start : start + ADD_BLOCK_REFERENCES]
+        descriptors, labels = _stack(
+            ((ref_id, features[ref_id]) for ref_id in chunk), per_reference
+        )
+        if len(descriptors):
+            yield descriptors, labels
+
+
+def _sample(features: Mapping[int, Features], per_reference: int) -> np.ndarray:
+    """Training input for the inverted file: the references at evenly spaced positions, as
+    many as MAX_TRAINING_SAMPLES descriptors need."""
+    ids = list(features)
+    wanted = max(1, MAX_TRAINING_SAMPLES // max(1, per_reference))
+    chosen = ids[:: max(1, len(ids) // wanted)][:wanted]
+    descriptors, _ = _stack(((ref_id, features[ref_id]) for ref_id in chosen), per_reference)
+    return descriptors

@@ -203,6 +203,11 @@ LOGGING = {
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": LOG_LEVEL},
+    # faiss-cpu is one library that picks its SIMD kernels at run time (AVX2/AVX-512 where the
+    # CPU has them); its loader still tries the old per-level modules first and logs "Could not
+    # load library with AVX2 support", which says nothing about the kernels in use. The level in
+    # use is logged once by factcheck.indexing (scripts/bench_faiss_simd.py measures each level).
+    "loggers": {"faiss.loader": {"level": "WARNING"}},
 }
 
 # Fact-check retrieval. CLIP is off unless a model and weights are configured: no weights can be
