@@ -143,7 +143,8 @@ def references_embed(
     if embedder is None:
         raise EmbeddingUnavailable(
             "no global embedding is configured: set CLIP_MODEL_NAME, or "
-            "FACTCHECK_DESCRIPTOR_CONFIG to a descriptor config (the shipped checkpoint is absent)"
+            "FACTCHECK_DESCRIPTOR_CONFIG to a descriptor config (it is empty, or unset while the "
+            "shipped checkpoint is absent)"
         )
     tag = embedding_tag()
     rows = Fingerprint.objects.all()

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
+from pathlib import Path
 
 import pytest
 
@@ -24,6 +26,57 @@ def tiny_clip_model(tmp_path_factory) -> str:
     path.write_text(json.dumps(TINY_CLIP_CONFIG))
     open_clip.add_model_config(path)
     return TINY_CLIP_MODEL
+
+
+def _write_tiny_descriptor(folder: Path) -> Path:
+    """A random tiny descriptor (config `tiny.json`, checkpoint `tiny.pt`) written the way
+    training writes one; returns the config's path."""
+    import torch
+
+    from factcheck.core.descriptor import DescriptorNet, default_config, file_sha256
+
+    config = default_config(
+        name="tiny-test-descriptor",
+        version="0.1.0",
+        input_size=32,
+        widths=(8, 8, 16, 16),
+        blocks=(1, 1, 1, 1),
+        stem_width=8,
+        dim=16,
+        weights="tiny.pt",
+    )
+    torch.manual_seed(0)
+    network = DescriptorNet(config)
+    folder.mkdir(parents=True, exist_ok=True)
+    torch.save(network.state_dict(), folder / "tiny.pt")
+    data = {**config.to_dict(), "sha256": file_sha256(folder / "tiny.pt")}
+    (folder / "tiny.json").write_text(json.dumps(data))
+    return folder / "tiny.json"
+
+
+@pytest.fixture
+def write_tiny_descriptor() -> Callable[[Path], Path]:
+    """Writes a random tiny descriptor (16-dimensional) into a folder; returns its config."""
+    return _write_tiny_descriptor
+
+
+@pytest.fixture
+def tiny_descriptor(tmp_path) -> Path:
+    """The config of a random tiny descriptor in its own folder of tmp_path."""
+    return _write_tiny_descriptor(tmp_path / "descriptor")
+
+
+@pytest.fixture
+def embedding_off(settings):  # type: ignore[no-untyped-def]
+    """No global embedding (CLIP off, descriptor disabled, whatever checkpoint is shipped) and no
+    descriptor cached across tests; a test switches one on through `settings`."""
+    from factcheck.embedding import embedder_cache_clear
+
+    settings.CLIP_MODEL_NAME = ""
+    settings.FACTCHECK_DESCRIPTOR_CONFIG = ""
+    embedder_cache_clear()
+    yield settings
+    embedder_cache_clear()
 
 
 @pytest.fixture(scope="session", autouse=True)

@@ -1,17 +1,24 @@
 """evaluate_factcheck and generate_factcheck_cases: thin commands, clear errors."""
 
+import io
 import json
 import re
 from io import StringIO
 
+import numpy as np
 import pytest
+from django.core.files.storage import default_storage
 from django.core.management import CommandError, call_command
+from PIL import Image
 
 from factcheck.core.evalcases import generate_cases
 from factcheck.core.evalhard import generate_hard_cases
 from factcheck.core.evalhardsources import DesignSource
 from factcheck.core.evallowtexture import fog_image
 from factcheck.core.evalsources import Source, generated_image
+from factcheck.indexing import EMBEDDING_INDEX, indexed_reference_ids
+from factcheck.models import Reference
+from factcheck.services import reference_add
 
 
 def tiny_case_set(out) -> None:  # type: ignore[no-untyped-def]
@@ -112,3 +119,101 @@ def test_evaluate_factcheck_on_a_hard_tier_uses_its_default_distractors(tmp_path
     call_command("evaluate_factcheck", str(out), "--limit", "2", "--distractors", "0", stdout=table)
     assert "per_class" in table.getvalue()
     assert re.search(r"^procedural_distractors +0$", table.getvalue(), re.MULTILINE)
+
+
+# -- the global embedding: evaluate_factcheck --no-embedding, embed_references -----------------
+
+TINY_DESCRIPTOR_TAG = "tiny-test-descriptor/0.1.0"
+
+
+def test_evaluate_factcheck_names_the_embedding_it_used(
+    tmp_path, embedding_off, tiny_descriptor, tiny_clip_model
+) -> None:
+    tiny_case_set(tmp_path / "cases")
+    embedding_off.FACTCHECK_DESCRIPTOR_CONFIG = str(tiny_descriptor)
+    arguments = [str(tmp_path / "cases"), "--json", "--limit", "2", "--distractors", "0"]
+    printed = StringIO()
+    call_command("evaluate_factcheck", *arguments, stdout=printed)
+    assert json.loads(printed.getvalue())["embedding"] == TINY_DESCRIPTOR_TAG
+    printed = StringIO()
+    call_command("evaluate_factcheck", *arguments, "--no-embedding", stdout=printed)
+    assert json.loads(printed.getvalue())["embedding"] is None
+    embedding_off.CLIP_MODEL_NAME = tiny_clip_model
+    embedding_off.CLIP_ALLOW_RANDOM_INIT = True
+    printed = StringIO()
+    call_command("evaluate_factcheck", *arguments, stdout=printed)
+    assert json.loads(printed.getvalue())["embedding"] == tiny_clip_model
+
+
+def test_evaluate_factcheck_refuses_a_descriptor_that_cannot_load(tmp_path, embedding_off) -> None:
+    tiny_case_set(tmp_path / "cases")
+    embedding_off.FACTCHECK_DESCRIPTOR_CONFIG = str(tmp_path / "nothing.json")
+    with pytest.raises(CommandError, match=r"nothing\.json"):
+        call_command("evaluate_factcheck", str(tmp_path / "cases"), "--limit", "1")
+
+
+def add_generated_references(count: int) -> list[Reference]:
+    return [
+        reference_add(
+            content=encode_png(generated_image(seed=seed, size=(180, 240))), source="AP"
+        ).reference
+        for seed in range(count)
+    ]
+
+
+def encode_png(pixels: np.ndarray) -> bytes:
+    buffer = io.BytesIO()
+    Image.fromarray(pixels).save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+@pytest.mark.django_db(transaction=True)  # index updates run on commit
+def test_embed_references_embeds_stale_references_and_says_so(
+    embedding_off, tiny_descriptor
+) -> None:
+    references = add_generated_references(2)
+    embedding_off.FACTCHECK_DESCRIPTOR_CONFIG = str(tiny_descriptor)
+    out, err = StringIO(), StringIO()
+    call_command("embed_references", stdout=out, stderr=err)
+    lines = out.getvalue().splitlines()
+    assert lines[0] == f"2 embedded ({TINY_DESCRIPTOR_TAG}), 0 skipped"
+    assert [line.split(":")[0] for line in lines[1:]] == ["pdq", "embedding", "local"]
+    assert re.fullmatch(r"embedding: version \d+, 2 entries", lines[2])
+    assert indexed_reference_ids(EMBEDDING_INDEX) == {r.pk for r in references}
+    again = StringIO()
+    call_command("embed_references", "--batch-size", "1", stdout=again, stderr=StringIO())
+    assert again.getvalue().splitlines()[0] == f"0 embedded ({TINY_DESCRIPTOR_TAG}), 0 skipped"
+    every = StringIO()
+    call_command("embed_references", "--all", stdout=every, stderr=StringIO())
+    assert every.getvalue().splitlines()[0].startswith("2 embedded")
+
+
+@pytest.mark.django_db(transaction=True)
+def test_embed_references_exits_non_zero_after_embedding_the_readable_ones(
+    embedding_off, tiny_descriptor
+) -> None:
+    kept, lost = add_generated_references(2)
+    default_storage.delete(lost.media.file.name)
+    embedding_off.FACTCHECK_DESCRIPTOR_CONFIG = str(tiny_descriptor)
+    out, err = StringIO(), StringIO()
+    with pytest.raises(CommandError, match="1 originals could not be read"):
+        call_command("embed_references", stdout=out, stderr=err)
+    assert out.getvalue().splitlines()[0] == f"1 embedded ({TINY_DESCRIPTOR_TAG}), 1 skipped"
+    assert f"skipped reference {lost.pk}: cannot read the original" in err.getvalue()
+    assert indexed_reference_ids(EMBEDDING_INDEX) == {kept.pk}
+
+
+def test_embed_references_refuses_a_batch_size_below_one(embedding_off, tiny_descriptor) -> None:
+    embedding_off.FACTCHECK_DESCRIPTOR_CONFIG = str(tiny_descriptor)
+    with pytest.raises(CommandError, match="--batch-size must be at least 1"):
+        call_command("embed_references", "--batch-size", "0")
+
+
+def test_embed_references_without_an_embedding_fails_in_one_line(embedding_off, run_manage):
+    with pytest.raises(CommandError, match="no global embedding is configured"):
+        call_command("embed_references", stdout=StringIO(), stderr=StringIO())
+    result = run_manage("embed_references", FACTCHECK_DESCRIPTOR_CONFIG="")
+    assert result.returncode == 1
+    assert len(result.stderr.strip().splitlines()) == 1, result.stderr  # no progress bar
+    assert result.stderr.startswith("CommandError: no global embedding is configured")
+    assert "CLIP_MODEL_NAME" in result.stderr and "FACTCHECK_DESCRIPTOR_CONFIG" in result.stderr

@@ -29,18 +29,22 @@ class Command(BaseCommand):
     def handle(self, *args: Any, **options: Any) -> None:
         if options["batch_size"] < 1:
             raise CommandError("--batch-size must be at least 1")
-        with tqdm(desc="references", unit="img") as bar:
+        bars: list[tqdm] = []  # opened by the first batch, so a refusal prints its error alone
 
-            def progress(done: int, total: int) -> None:
-                bar.total = total
-                bar.update(done - bar.n)
+        def progress(done: int, total: int) -> None:
+            if not bars:
+                bars.append(tqdm(total=total, desc="references", unit="img"))
+            bars[0].update(done - bars[0].n)
 
-            try:
-                result = references_embed(
-                    batch_size=options["batch_size"], everything=options["all"], progress=progress
-                )
-            except EmbeddingUnavailable as error:
-                raise CommandError(str(error)) from None
+        try:
+            result = references_embed(
+                batch_size=options["batch_size"], everything=options["all"], progress=progress
+            )
+        except EmbeddingUnavailable as error:
+            raise CommandError(str(error)) from None
+        finally:
+            for bar in bars:
+                bar.close()
         references_indexed(result.index.indexed_ids)
         for line in result.skipped:
             self.stderr.write(f"skipped {line}")

@@ -5,7 +5,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from tqdm import tqdm
 
 from factcheck.core.evaluate import CaseDirError, evaluate, format_table
-from factcheck.embedding import EmbeddingUnavailable, configured_embedder
+from factcheck.embedding import EmbeddingUnavailable, configured_embedder, embedding_tag
 from factcheck.selectors import match_config
 
 
@@ -55,4 +55,6 @@ class Command(BaseCommand):
             )
         except (CaseDirError, EmbeddingUnavailable) as error:
             raise CommandError(str(error)) from None
+        # The space searched, CLIP's included (the core names only embedders with a `tag`).
+        metrics["embedding"] = embedding_tag() if embedder is not None else None
         self.stdout.write(json.dumps(metrics) if options["json"] else format_table(metrics))

@@ -8,15 +8,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import torch
 
 from factcheck.core.descriptor import (
     DEFAULT_CONFIG_PATH,
     Descriptor,
     DescriptorError,
-    DescriptorNet,
-    default_config,
-    file_sha256,
     get_descriptor,
 )
 
@@ -34,24 +30,6 @@ def golden_input() -> np.ndarray:
     image[(xx - 120) ** 2 + (yy - 150) ** 2 < 50**2] = (250, 240, 30)
     image[200:230, 220:380] = (20, 20, 60)
     return image.astype(np.uint8)
-
-
-def write_tiny_model(folder: Path) -> Path:
-    """A random tiny descriptor written the way training writes one."""
-    config = default_config(
-        input_size=32,
-        widths=(8, 8, 16, 16),
-        blocks=(1, 1, 1, 1),
-        stem_width=8,
-        dim=16,
-        weights="tiny.pt",
-    )
-    torch.manual_seed(0)
-    network = DescriptorNet(config)
-    torch.save(network.state_dict(), folder / "tiny.pt")
-    data = {**config.to_dict(), "sha256": file_sha256(folder / "tiny.pt")}
-    (folder / "tiny.json").write_text(json.dumps(data))
-    return folder / "tiny.json"
 
 
 @shipped
@@ -74,8 +52,8 @@ def test_shipped_checkpoint_is_small_and_cached():
     assert get_descriptor() is get_descriptor()
 
 
-def test_describe_shapes_norms_and_batches(tmp_path):
-    descriptor = Descriptor.load(write_tiny_model(tmp_path))
+def test_describe_shapes_norms_and_batches(tmp_path, write_tiny_descriptor):
+    descriptor = Descriptor.load(write_tiny_descriptor(tmp_path))
     images = [golden_input(), golden_input()[:100, :50], golden_input()[::-1].copy()]
     vectors = descriptor.describe(images, batch_size=2)
     assert vectors.shape == (3, 16) and vectors.dtype == np.float32
@@ -85,8 +63,8 @@ def test_describe_shapes_norms_and_batches(tmp_path):
     assert descriptor.describe_with_mirror([]).shape == (0, 2, 16)
 
 
-def test_mirror_helper_describes_image_and_its_mirror(tmp_path):
-    descriptor = Descriptor.load(write_tiny_model(tmp_path))
+def test_mirror_helper_describes_image_and_its_mirror(tmp_path, write_tiny_descriptor):
+    descriptor = Descriptor.load(write_tiny_descriptor(tmp_path))
     image = golden_input()
     both = descriptor.describe_with_mirror([image, image[50:, 30:].copy()])
     assert both.shape == (2, 2, 16)
@@ -96,8 +74,8 @@ def test_mirror_helper_describes_image_and_its_mirror(tmp_path):
     assert not np.allclose(both[0, 0], both[0, 1], atol=1e-3)
 
 
-def test_rejects_non_rgb_input(tmp_path):
-    descriptor = Descriptor.load(write_tiny_model(tmp_path))
+def test_rejects_non_rgb_input(tmp_path, write_tiny_descriptor):
+    descriptor = Descriptor.load(write_tiny_descriptor(tmp_path))
     with pytest.raises(ValueError, match="uint8 RGB"):
         descriptor.describe([np.zeros((40, 40), np.uint8)])
 
@@ -113,23 +91,23 @@ def test_invalid_config_names_the_file(tmp_path):
         Descriptor.load(tmp_path / "bad.json")
 
 
-def test_missing_checkpoint_names_the_file(tmp_path):
-    config = write_tiny_model(tmp_path)
+def test_missing_checkpoint_names_the_file(tmp_path, write_tiny_descriptor):
+    config = write_tiny_descriptor(tmp_path)
     (tmp_path / "tiny.pt").unlink()
     with pytest.raises(DescriptorError, match=r"checkpoint not found: .*tiny\.pt"):
         Descriptor.load(config)
 
 
-def test_checkpoint_with_wrong_hash_is_refused(tmp_path):
-    config = write_tiny_model(tmp_path)
+def test_checkpoint_with_wrong_hash_is_refused(tmp_path, write_tiny_descriptor):
+    config = write_tiny_descriptor(tmp_path)
     with open(tmp_path / "tiny.pt", "ab") as handle:
         handle.write(b"x")
     with pytest.raises(DescriptorError, match=r"tiny\.pt does not match the SHA-256"):
         Descriptor.load(config)
 
 
-def test_corrupt_checkpoint_without_hash_names_the_file(tmp_path):
-    config = write_tiny_model(tmp_path)
+def test_corrupt_checkpoint_without_hash_names_the_file(tmp_path, write_tiny_descriptor):
+    config = write_tiny_descriptor(tmp_path)
     data = json.loads(config.read_text())
     data["sha256"] = None
     config.write_text(json.dumps(data))
@@ -138,8 +116,8 @@ def test_corrupt_checkpoint_without_hash_names_the_file(tmp_path):
         Descriptor.load(config)
 
 
-def test_checkpoint_of_another_shape_names_the_file(tmp_path):
-    config = write_tiny_model(tmp_path)
+def test_checkpoint_of_another_shape_names_the_file(tmp_path, write_tiny_descriptor):
+    config = write_tiny_descriptor(tmp_path)
     other = tmp_path / "other"
     other.mkdir()
     shutil.copy(config, other / "tiny.json")
