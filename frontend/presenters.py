@@ -10,6 +10,7 @@ from django.conf import settings
 from django.urls import reverse
 
 from factcheck.cases.selectors import cases_for_reference_ids, published_cases
+from factcheck.core.matcher import VERIFIED_BY_DENSE
 from factcheck.models import Reference
 from moderation.models import NearMissJudgement, Report, ReportArtifact, ReviewItem
 from moderation.near_misses import near_miss_judgements, near_misses_of, reference_id_of
@@ -126,6 +127,7 @@ def _matches(item: ReviewItem, document: dict[str, Any]) -> list[dict[str, Any]]
                 else None,
                 "similarity": _percent(match.get("similarity")),
                 "inliers": match.get("inliers"),
+                "evidence": _match_evidence(match),
                 "edited": bool(match.get("edited")),
                 "edited_fraction": _percent(match.get("edited_fraction")),
                 "regions": match.get("regions") or [],
@@ -197,6 +199,15 @@ def _near_misses(item: ReviewItem, document: dict[str, Any]) -> list[dict[str, A
             }
         )
     return near_misses
+
+
+def _match_evidence(match: dict[str, Any]) -> str:
+    """How the match was verified, in words (a dense match has no matching points)."""
+    if match.get("verified_by") == VERIFIED_BY_DENSE:
+        evidence = "whole picture aligned (too little texture for matching points)"
+    else:
+        evidence = f"{match.get('inliers', 0)} matching points"
+    return f"{evidence} · mirrored" if match.get("mirrored") else evidence
 
 
 def _fact_checks(document: dict[str, Any]) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:

@@ -20,6 +20,9 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
+# A match confirmed by dense alignment has no inliers, so it carries the floor weight.
+from factcheck.core.matcher import VERIFIED_BY_DENSE
+
 EDITED_COPY = "edited_copy"
 UNALTERED_COPY = "unaltered_copy"
 LIKELY_MANIPULATED = "likely_manipulated"
@@ -136,10 +139,14 @@ def _original_reason(match: dict[str, Any], weight: float) -> str:
     reference = match.get("reference") or {}
     name = reference.get("external_id") or f"reference {reference.get('id', '?')}"
     source = f" from {reference['source']}" if reference.get("source") else ""
+    if match.get("verified_by") == VERIFIED_BY_DENSE:
+        how = "the whole picture aligns with it (too little texture for matching points)"
+    else:
+        how = f"{int(match.get('inliers', 0))} matching points"
+    mirrored = ", mirrored" if match.get("mirrored") else ""
     return (
         f"Verified original {name}{source} (fact-check retrieval, weight {weight:.2f}): "
-        f"{int(match.get('inliers', 0))} matching points, "
-        f"similarity {float(match.get('similarity', 0.0)):.2f}."
+        f"{how}{mirrored}, similarity {float(match.get('similarity', 0.0)):.2f}."
     )
 
 

@@ -7,7 +7,8 @@ from django.contrib.auth.models import Group
 from django.test import Client
 
 from accounts.models import AuditLog
-from moderation.models import Decision, ReviewItem
+from frontend.presenters import item_page_data
+from moderation.models import Decision, Report, ReviewItem
 from moderation.review import item_claim
 from tests.moderation.review_factory import reference_create, review_item_create
 
@@ -272,3 +273,22 @@ def test_django_admin_lists_review_records_references_clients_and_users(
     report = item.submission.reports.get()
     page = client.get(f"/admin/moderation/report/{report.pk}/change/").content.decode()
     assert "edit_mask" in page  # artifacts inline
+
+
+@pytest.mark.django_db
+def test_item_page_says_how_a_dense_or_mirrored_match_was_verified(personas) -> None:
+    """A low-texture repost confirmed by whole-picture alignment has no matching points: the
+    card must not read "0 matching points"."""
+    item = review_item_create(seed=5)
+    report = Report.objects.get(submission=item.submission, is_current=True)
+    match = {**report.document["matches"][0], "inliers": 0, "mirrored": True}
+    report.document = {**report.document, "matches": [{**match, "verified_by": "dense_alignment"}]}
+    report.save(update_fields=["document"])
+    shown = item_page_data(item=item, report=report)["matches"][0]
+    assert shown["evidence"] == (
+        "whole picture aligned (too little texture for matching points) · mirrored"
+    )
+    client = Client()
+    client.force_login(personas["moderator"])
+    html = client.get(f"/review/items/{item.pk}/").content.decode()
+    assert "whole picture aligned" in html and "0 matching points" not in html

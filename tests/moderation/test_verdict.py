@@ -2,6 +2,7 @@
 
 import pytest
 
+from factcheck.core.matcher import VERIFIED_BY_DENSE
 from moderation.verdict import (
     EDITED_COPY,
     LIKELY_MANIPULATED,
@@ -113,3 +114,16 @@ def test_priority_orders_by_label_then_probability_then_reach_and_source() -> No
     assert priority(NO_EVIDENCE, 0.3, source="upload") == priority(NO_EVIDENCE, 0.3) + 50
     assert priority(UNALTERED_COPY, 0.0) == 0
     assert priority(EDITED_COPY, 1.0) == 500
+
+
+def test_a_dense_mirrored_match_says_how_it_was_verified() -> None:
+    """A low-texture repost confirmed by whole-picture alignment has no matching points: the
+    reason must not claim "0 matching points", and a mirror is named."""
+    match = {**match_item(edited=False, inliers=0), "verified_by": VERIFIED_BY_DENSE}
+    match["mirrored"] = True
+    verdict = verdict_fuse(matches=[match], detection=DETECTOR_SAYS_FAKE)
+    assert verdict.label == UNALTERED_COPY
+    assert "the whole picture aligns with it" in verdict.reasons[0]
+    assert ", mirrored," in verdict.reasons[0] and "matching points," not in verdict.reasons[0]
+    plain = verdict_fuse(matches=[match_item(edited=False, inliers=30)], detection=BLANK)
+    assert "30 matching points, similarity" in plain.reasons[0]
