@@ -6,9 +6,18 @@ manifest names its space (`params["space"]`, the embedding tag): it holds only r
 space, a writer rebuilds it when the configured space changes, and readers ignore a published
 version of another space (`embedding_space`).
 
-Writers take an exclusive file lock next to the index files, load the current version, change it
-and publish the next version (atomic rename, see factcheck.core.index_store). Readers use
-IndexStore, which picks up a new version on their next query.
+Writers take an exclusive file lock next to the index files. An update publishes the next
+version as a delta: the rows it adds (in an empty copy of the base's trained structure) and the
+ids it removes, written in proportion to the change (factcheck.core.index_store). Past the delta
+limits (`compaction_due`), or when the base would be built differently at the new size
+(`needs_rebuild`: a flat index outgrowing its threshold, an inverted file outgrowing its lists),
+it rebuilds from the database instead, which becomes the new base. Readers use IndexStore, which
+picks up a new version on their next query and maps the files shared by every process.
+
+The local-descriptor index keeps ~55 KB per reference: above
+FACTCHECK_LOCAL_INDEX_MAX_REFERENCES references it is switched off (a disabled manifest, so
+readers drop it) and candidates come from the global indexes only; `rebuild_index` restores it
+once the references are back under the limit.
 
 The database is the source of truth and carries an outbox: `Fingerprint.indexed` is False until a
 published version contains the reference, and `PendingIndexRemoval` rows name deleted references
@@ -22,7 +31,7 @@ from __future__ import annotations
 import fcntl
 import functools
 import logging
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -36,7 +45,18 @@ from django.db.models import Q
 from factcheck.core.features import Features
 from factcheck.core.fingerprints import PDQ_BYTES
 from factcheck.core.index import BinaryIndexConfig, ClipIndex, FloatIndexConfig, PdqIndex
-from factcheck.core.index_store import IndexStore, Manifest, load_index, read_manifest, save_index
+from factcheck.core.index_store import (
+    IndexStore,
+    Manifest,
+    compaction_due,
+    live_ids,
+    load_base,
+    plan_delta,
+    read_manifest,
+    save_delta,
+    save_disabled,
+    save_index,
+)
 from factcheck.core.local_index import LocalIndex, LocalIndexConfig
 from factcheck.embedding import embedding_tag
 from factcheck.models import Fingerprint, PendingIndexRemoval
@@ -263,29 +283,61 @@ def _embedding_space_changed(space: str) -> bool:
 def _apply(
     name: str, changed: list[int], rows: _Rows, all_rows: Callable[[], _Rows]
 ) -> IndexSummary | None:
-    if read_manifest(index_dir(), name) is None:
+    manifest = read_manifest(index_dir(), name)
+    if name == LOCAL_INDEX and manifest is not None and manifest.disabled:
+        return _summary(name, manifest)  # off until rebuild_index finds it back under the limit
+    if name == LOCAL_INDEX and _local_index_over_limit(references := Fingerprint.objects.count()):
+        return _local_index_disable(references)
+    if manifest is None:
         if name == EMBEDDING_INDEX and rows.embedding_vectors is None:
             return None  # no embedding configured (or nothing new has one): no scan needed
         # First use (or an index added in an upgrade): build from the whole database.
         return _build(name, all_rows())
-    if name == EMBEDDING_INDEX and _embedding_space_changed(rows.space):
-        # Another model's vectors: never mix spaces, rebuild from this space's rows only.
+    if name == EMBEDDING_INDEX and _embedding_rebuild_needed(manifest, rows):
         return _build(name, all_rows())
-    index, _ = load_index(index_dir(), name)
-    vectors = rows.embedding_vectors
-    if (
-        isinstance(index, ClipIndex)
-        and vectors is not None
-        and vectors.shape[1] != index.config.dim
+    base, _ = load_base(index_dir(), name)
+    delta = base.empty_like()
+    _add(delta, rows)
+    plan = plan_delta(index_dir(), name, removed_ids=changed, added=delta)
+    if plan.changes_nothing:
+        return _summary(name, manifest)
+    if base.needs_rebuild(plan.count) or compaction_due(
+        base_rows=manifest.base_rows, delta_files=plan.delta_files, changed_rows=plan.changed_rows
     ):
-        # After a switch, the empty index published before the new space had any vector kept
-        # the old model's size: rebuild at this space's.
         return _build(name, all_rows())
-    index.remove(changed)
-    _add(index, rows)
-    if index.needs_rebuild():  # a flat index outgrew its threshold: rebuild (MIH / IVF)
-        return _build(name, all_rows())
-    return _publish(name, index, rows.space)
+    return _summary(name, save_delta(index_dir(), name, plan))
+
+
+def _embedding_rebuild_needed(manifest: Manifest, rows: _Rows) -> bool:
+    """Another model's vectors are never mixed in: after a space switch the index is rebuilt
+    from this space's rows only; so is the empty index published before the new space had any
+    vector, which kept the old model's size."""
+    if _manifest_space(manifest) != rows.space:
+        return True
+    vectors = rows.embedding_vectors
+    return vectors is not None and vectors.shape[1] != int(manifest.params.get("dim", 0))
+
+
+def _summary(name: str, manifest: Manifest) -> IndexSummary:
+    return IndexSummary(name=name, version=manifest.version, count=manifest.count)
+
+
+def _local_index_over_limit(references: int) -> bool:
+    return references > settings.FACTCHECK_LOCAL_INDEX_MAX_REFERENCES
+
+
+def _local_index_disable(references: int) -> IndexSummary:
+    """Switch the local-descriptor index off (once: later updates see the disabled manifest)."""
+    limit = settings.FACTCHECK_LOCAL_INDEX_MAX_REFERENCES
+    reason = (
+        f"{references} references, more than FACTCHECK_LOCAL_INDEX_MAX_REFERENCES={limit}: "
+        "candidates come from the global indexes only; rebuild_index restores it under the limit"
+    )
+    manifest = read_manifest(index_dir(), LOCAL_INDEX)
+    if manifest is None or not manifest.disabled:
+        logger.warning("local-descriptor index switched off: %s", reason)
+        manifest = save_disabled(index_dir(), LOCAL_INDEX, kind="local", reason=reason)
+    return _summary(LOCAL_INDEX, manifest)
 
 
 def _add(index: PdqIndex | ClipIndex | LocalIndex, rows: _Rows) -> None:
@@ -314,6 +366,8 @@ def _build(name: str, rows: _Rows) -> IndexSummary | None:
             ids = np.array(rows.embedding_ids, dtype=np.int64)
             dim = rows.embedding_vectors.shape[1]
             index = ClipIndex.build(rows.embedding_vectors, ids, embedding_config(dim))
+    elif _local_index_over_limit(len(rows.features_files)):
+        return _local_index_disable(len(rows.features_files))
     else:
         index = LocalIndex.build(_StoredFeatures(rows.features_files), local_config())
     return _publish(name, index, rows.space)
@@ -328,22 +382,4 @@ def _publish(name: str, index: PdqIndex | ClipIndex | LocalIndex, space: str) ->
 
 def indexed_reference_ids(name: str) -> set[int]:
     """Reference ids present in the published index `name` (for consistency checks)."""
-    manifest = read_manifest(index_dir(), name)
-    if manifest is None:
-        return set()
-    index, _ = load_index(index_dir(), name)
-    return set(_index_ids(index.index))
-
-
-def _index_ids(index: object) -> Iterable[int]:
-    if hasattr(index, "id_map"):  # IndexIDMap(2) / IndexBinaryIDMap(2)
-        return faiss.vector_to_array(index.id_map).tolist()
-    ivf = index if hasattr(index, "invlists") else faiss.extract_index_ivf(index)
-    invlists = ivf.invlists  # IVF: ids live in the inverted lists
-    ids: list[int] = []
-    for list_no in range(invlists.nlist):
-        size = invlists.list_size(list_no)
-        if size:
-            pointer = invlists.get_ids(list_no)
-            ids.extend(faiss.rev_swig_ptr(pointer, size).tolist())
-    return ids
+    return set(live_ids(index_dir(), name).tolist())

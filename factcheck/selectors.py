@@ -21,6 +21,7 @@ import numpy as np
 from django.conf import settings
 
 from factcheck.core.index import ClipIndex
+from factcheck.core.layered import LayeredClipIndex
 from factcheck.core.localize import aligned_reference
 from factcheck.core.matcher import (
     Embedder,
@@ -67,12 +68,13 @@ def _check_image(image: np.ndarray) -> None:
         raise ValueError(f"expected 3 colour channels, got {image.shape[2]}")
 
 
-def _embedding_index(embedder: Embedder) -> ClipIndex | None:
-    """The published embedding index when it holds the configured space: after a model switch,
-    until the writer has rebuilt it, it holds another model's vectors (maybe of another size)."""
+def _embedding_index(embedder: Embedder) -> ClipIndex | LayeredClipIndex | None:
+    """The published embedding index (its base alone, or with deltas) when it holds the
+    configured space: after a model switch, until the writer has rebuilt it, it holds another
+    model's vectors (maybe of another size)."""
     store = index_reader(EMBEDDING_INDEX)
     index = store.get()
-    if not isinstance(index, ClipIndex) or index.config.dim != embedder.dim:
+    if not isinstance(index, ClipIndex | LayeredClipIndex) or index.config.dim != embedder.dim:
         return None
     return index if embedding_space(store) == embedding_tag() else None
 

@@ -7,7 +7,9 @@ Modules:
     fingerprints  PDQ perceptual hashes (and their 8 dihedral variants for queries)
     clip          open_clip image embedder with a per-process model cache
     index         FAISS binary (PDQ) and float (CLIP) indexes with incremental add/remove
-    index_store   versioned, checksummed, atomically written index files and a hot-reloading reader
+    index_store   versioned, checksummed, atomically written index files (a base, appended
+                  deltas, removed ids) and a hot-reloading, memory-mapping reader
+    layered       a base and its deltas searched as one index
     features      SIFT/RootSIFT local features, serialisable for caching
     verify        kNN matching + MAGSAC homography with spread and sanity checks
     localize      edit localisation (aligned difference map -> mask, regions, overlay)

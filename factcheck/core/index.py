@@ -6,6 +6,11 @@ threshold and an inverted-file index above it, because exact search stays fast a
 accurate up to a few hundred thousand entries while IVF keeps latency flat past millions.
 Both index kinds support incremental add and `remove_ids` natively, which is why HNSW (no
 removal) is not used.
+
+A published index is read memory-mapped (`read`, factcheck.core.faiss_io.MMAP_FLAGS): the
+worker processes of a machine share one copy in the page cache. Such an index is read-only
+(`ReadOnlyIndexError`): FAISS aborts the process when a mapped vector is resized, so add and
+remove refuse first.
 """
 
 from __future__ import annotations
@@ -14,11 +19,12 @@ import math
 import threading
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
-from typing import Any
+from typing import Any, BinaryIO
 
 import faiss
 import numpy as np
 
+from factcheck.core.faiss_io import MMAP_FLAGS, empty_trained_copy, index_row_ids
 from factcheck.core.fingerprints import PDQ_BITS, PDQ_BYTES
 from factcheck.core.mih import MultiIndexHash
 
@@ -94,26 +100,46 @@ def _as_ids(ids: np.ndarray | list[int]) -> np.ndarray:
     return np.ascontiguousarray(np.asarray(ids, dtype=np.int64).reshape(-1))
 
 
+class ReadOnlyIndexError(RuntimeError):
+    """A memory-mapped (published) index was asked to change."""
+
+
 class _IndexBase:
     kind: str
     index: Any
     config: Any
+    read_only = False  # True when memory-mapped from a published file
 
     def __len__(self) -> int:
         return int(self.index.ntotal)
 
+    def _check_writable(self) -> None:
+        if self.read_only:
+            raise ReadOnlyIndexError("a memory-mapped index cannot change; publish a delta")
+
     def remove(self, ids: np.ndarray | list[int]) -> int:
         """Remove ids; returns how many entries were removed (unknown ids are ignored)."""
+        self._check_writable()
         return int(self.index.remove_ids(_as_ids(ids)))
 
-    def needs_rebuild(self) -> bool:
-        """True when the index should be rebuilt from scratch: a flat index that outgrew its
-        threshold (to become MIH / IVF), or an inverted file whose coarse quantizer was trained
-        for a much smaller collection (its lists grow long and every probe slows down)."""
+    def needs_rebuild(self, count: int | None = None) -> bool:
+        """True when the index should be rebuilt from scratch once it holds `count` entries
+        (default: what it holds): a flat index that outgrew its threshold (to become MIH / IVF),
+        or an inverted file whose coarse quantizer was trained for a much smaller collection
+        (its lists grow long and every probe slows down)."""
+        count = len(self) if count is None else count
         if self.kind == "flat":
-            return self.config.kind == "auto" and len(self) > self.config.flat_max_size
+            return self.config.kind == "auto" and count > self.config.flat_max_size
         nlist = self.trained_nlist()
-        return nlist is not None and _default_nlist(len(self)) >= IVF_RETRAIN_GROWTH * nlist
+        return nlist is not None and _default_nlist(count) >= IVF_RETRAIN_GROWTH * nlist
+
+    def row_ids(self) -> np.ndarray:
+        """The id of every entry (one per entry, in storage order)."""
+        return index_row_ids(self.index)
+
+    def _empty_trained(self) -> Any:
+        """A copy of this (trained) inverted-file index without entries, for a delta."""
+        return empty_trained_copy(self.index)
 
     def trained_nlist(self) -> int | None:
         """The inverted file's list count, None for an index without one."""
@@ -132,8 +158,9 @@ class PdqIndex(_IndexBase):
     """Binary index over packed PDQ hashes; search returns Hamming distances (0..256).
 
     Kind "mih" keeps the flat faiss index as the master copy (add, remove and serialisation
-    are the flat ones) and searches a MultiIndexHash built from it on first use, so the single
-    writer never pays for it and each reader builds it once per published version.
+    are the flat ones) and searches a MultiIndexHash built from it on first use, or mapped from
+    the tables the writer published with it (`write_mih`, `use_mih_file`), so the worker
+    processes of a machine share one copy.
     """
 
     def __init__(self, index: faiss.IndexBinary, kind: str, config: BinaryIndexConfig) -> None:
@@ -145,9 +172,19 @@ class PdqIndex(_IndexBase):
 
     @property
     def mih_bits(self) -> int:
+        return self._mih_bits_for(len(self))
+
+    def _mih_bits_for(self, count: int) -> int:
         if self.config.mih_bits is not None:
             return self.config.mih_bits
-        return MIH_BITS if len(self) <= MIH_WIDE_FROM else MIH_WIDE_BITS
+        return MIH_BITS if count <= MIH_WIDE_FROM else MIH_WIDE_BITS
+
+    def needs_rebuild(self, count: int | None = None) -> bool:
+        """Also when multi-index hashing would pick other substrings at `count` hashes."""
+        count = len(self) if count is None else count
+        if self.kind == "mih" and self._mih_bits_for(count) != self.mih_bits:
+            return True
+        return super().needs_rebuild(count)
 
     @property
     def radius(self) -> int | None:
@@ -172,7 +209,7 @@ class PdqIndex(_IndexBase):
         if kind == "auto":
             kind = "flat" if len(hashes) <= config.flat_max_size else "mih"
         if kind in ("flat", "mih"):
-            index: faiss.IndexBinary = faiss.IndexBinaryIDMap2(faiss.IndexBinaryFlat(PDQ_BITS))
+            index: faiss.IndexBinary = _binary_flat()
         elif kind == "ivf":
             nlist = config.nlist or _default_nlist(len(hashes))
             quantizer = faiss.IndexBinaryFlat(PDQ_BITS)
@@ -189,11 +226,20 @@ class PdqIndex(_IndexBase):
         return built
 
     def add(self, hashes: np.ndarray, ids: np.ndarray | list[int]) -> None:
+        self._check_writable()
         hashes, ids = _check_hashes(hashes), _as_ids(ids)
         if len(hashes) != len(ids):
             raise ValueError("hashes and ids differ in length")
         self.index.add_with_ids(hashes, ids)
         self._mih = None
+
+    def empty_like(self) -> PdqIndex:
+        """An empty index searched like this one, for the rows of a delta: flat for flat and
+        MIH (a delta stays small; its reader applies the base's radius), else the same trained
+        inverted file."""
+        if self.kind in ("flat", "mih"):
+            return PdqIndex(_binary_flat(), "flat", self.config)
+        return PdqIndex._loaded(self._empty_trained(), self.kind, self.config)
 
     def remove(self, ids: np.ndarray | list[int]) -> int:
         removed = super().remove(ids)
@@ -223,23 +269,65 @@ class PdqIndex(_IndexBase):
     def _multi_index_hash(self) -> MultiIndexHash:
         with self._mih_lock:
             if self._mih is None:
-                flat = faiss.downcast_IndexBinary(self.index.index)
-                codes = faiss.vector_to_array(flat.xb).reshape(-1, PDQ_BYTES)
                 ids = faiss.vector_to_array(self.index.id_map)
-                self._mih = MultiIndexHash(
-                    codes, ids, bits=self.mih_bits, flips=self.config.mih_flips
+                tables = MultiIndexHash(
+                    self._codes(), ids, bits=self.mih_bits, flips=self.config.mih_flips
                 )
+                tables.codes_owner = self.index
+                self._mih = tables
             return self._mih
+
+    def _codes(self) -> np.ndarray:
+        """The (n, 32) hashes: a view of a memory-mapped index's codes (shared, never copied),
+        a copy of a changeable one's (whose storage moves when it grows)."""
+        flat = faiss.downcast_IndexBinary(self.index.index)
+        if not self.read_only or flat.ntotal == 0:
+            return faiss.vector_to_array(flat.xb).reshape(-1, PDQ_BYTES)
+        return faiss.rev_swig_ptr(flat.xb.data(), flat.ntotal * PDQ_BYTES).reshape(-1, PDQ_BYTES)
+
+    def write_mih(self, file: BinaryIO) -> None:
+        """The multi-index hash tables of a "mih" index, for readers to map (`use_mih_file`)
+        instead of each building its own."""
+        self._multi_index_hash().write(file)
+
+    def use_mih_file(self, path: str) -> None:
+        """Search with tables written by `write_mih` for this same index, memory-mapped."""
+        tables = MultiIndexHash.from_file(path, self._codes())
+        if (tables.bits, tables.flips) != (self.mih_bits, self.config.mih_flips):
+            raise ValueError(f"{path} was built with other multi-index hash parameters")
+        tables.codes_owner = self.index
+        with self._mih_lock:
+            self._mih = tables
 
     def serialize(self) -> bytes:
         return faiss.serialize_index_binary(self.index).tobytes()
 
+    def write(self, path: str) -> None:
+        faiss.write_index_binary(self.index, path)
+
     @classmethod
     def deserialize(cls, blob: bytes, kind: str, config: BinaryIndexConfig) -> PdqIndex:
         index = faiss.deserialize_index_binary(np.frombuffer(blob, dtype=np.uint8))
+        return cls._loaded(index, kind, config)
+
+    @classmethod
+    def read(cls, path: str, kind: str, config: BinaryIndexConfig, *, mmap: bool) -> PdqIndex:
+        """Open a published file, memory-mapped (shared, read-only) or as a private copy."""
+        loaded = cls._loaded(faiss.read_index_binary(path, MMAP_FLAGS if mmap else 0), kind, config)
+        loaded.read_only = mmap
+        return loaded
+
+    @classmethod
+    def _loaded(cls, index: faiss.IndexBinary, kind: str, config: BinaryIndexConfig) -> PdqIndex:
         if kind == "ivf":
             index.nprobe = config.nprobe
         return cls(index, kind, config)
+
+
+def _binary_flat() -> faiss.IndexBinary:
+    # IDMap, not IDMap2: IDMap2's id -> position hash map costs ~40 bytes per hash in every
+    # reader and nothing here reconstructs by id.
+    return faiss.IndexBinaryIDMap(faiss.IndexBinaryFlat(PDQ_BITS))
 
 
 def _check_hashes(hashes: np.ndarray) -> np.ndarray:
@@ -285,7 +373,7 @@ class ClipIndex(_IndexBase):
         if kind == "auto":
             kind = "flat" if len(vectors) <= config.flat_max_size else "ivfsq"
         if kind == "flat":
-            index: faiss.Index = faiss.IndexIDMap2(faiss.IndexFlatIP(config.dim))
+            index: faiss.Index = faiss.IndexIDMap(faiss.IndexFlatIP(config.dim))
         elif kind in FLOAT_FACTORIES:
             factory = FLOAT_FACTORIES[kind](config, len(vectors))
             index = faiss.index_factory(config.dim, factory, faiss.METRIC_INNER_PRODUCT)
@@ -299,11 +387,19 @@ class ClipIndex(_IndexBase):
         return built
 
     def add(self, vectors: np.ndarray, ids: np.ndarray | list[int]) -> None:
+        self._check_writable()
         vectors, ids = _check_vectors(vectors, self.config.dim), _as_ids(ids)
         if len(vectors) != len(ids):
             raise ValueError("vectors and ids differ in length")
         self.index.add_with_ids(vectors, ids)
         self._search_index = _maybe_to_gpu(self.index, self.config)
+
+    def empty_like(self) -> ClipIndex:
+        """An empty index with this one's structure (and training), for the rows of a delta."""
+        if self.kind == "flat":
+            flat = faiss.IndexIDMap(faiss.IndexFlatIP(self.config.dim))
+            return ClipIndex(flat, "flat", self.config)
+        return ClipIndex._loaded(self._empty_trained(), self.kind, self.config)
 
     def remove(self, ids: np.ndarray | list[int]) -> int:
         removed = super().remove(ids)
@@ -333,9 +429,23 @@ class ClipIndex(_IndexBase):
     def serialize(self) -> bytes:
         return faiss.serialize_index(self.index).tobytes()
 
+    def write(self, path: str) -> None:
+        faiss.write_index(self.index, path)
+
     @classmethod
     def deserialize(cls, blob: bytes, kind: str, config: FloatIndexConfig) -> ClipIndex:
         index = faiss.deserialize_index(np.frombuffer(blob, dtype=np.uint8))
+        return cls._loaded(index, kind, config)
+
+    @classmethod
+    def read(cls, path: str, kind: str, config: FloatIndexConfig, *, mmap: bool) -> ClipIndex:
+        """Open a published file, memory-mapped (shared, read-only) or as a private copy."""
+        loaded = cls._loaded(faiss.read_index(path, MMAP_FLAGS if mmap else 0), kind, config)
+        loaded.read_only = mmap
+        return loaded
+
+    @classmethod
+    def _loaded(cls, index: faiss.Index, kind: str, config: FloatIndexConfig) -> ClipIndex:
         if kind in FLOAT_FACTORIES:
             faiss.extract_index_ivf(index).nprobe = config.nprobe
         return cls(index, kind, config)

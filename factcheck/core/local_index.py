@@ -17,6 +17,7 @@ from dataclasses import dataclass
 import faiss
 import numpy as np
 
+from factcheck.core.faiss_io import MMAP_FLAGS
 from factcheck.core.features import Features
 from factcheck.core.index import (
     MAX_TRAINING_SAMPLES,
@@ -62,10 +63,7 @@ class LocalIndex(_IndexBase):
         if kind == "auto":
             kind = "flat" if expected <= config.flat_max_size else "ivf"
         if kind == "flat":
-            # IDMap, not IDMap2: many descriptors share one reference id.
-            index: faiss.Index = faiss.IndexIDMap(
-                faiss.IndexScalarQuantizer(DESCRIPTOR_DIM, faiss.ScalarQuantizer.QT_8bit_direct)
-            )
+            index: faiss.Index = _flat()
         elif kind == "ivf":
             nlist = config.nlist or _default_nlist(expected)
             quantizer = faiss.IndexFlatL2(DESCRIPTOR_DIM)
@@ -84,41 +82,75 @@ class LocalIndex(_IndexBase):
         return built
 
     def add(self, ref_id: int, features: Features) -> None:
+        self._check_writable()
         descriptors, ids = _stack([(ref_id, features)], self.config.per_reference)
         if len(descriptors):
             self.index.add_with_ids(descriptors, ids)
 
+    def empty_like(self) -> LocalIndex:
+        """An empty index with this one's structure (and training), for the rows of a delta."""
+        if self.kind == "flat":
+            return LocalIndex(_flat(), "flat", self.config)
+        return LocalIndex._loaded(self._empty_trained(), self.kind, self.config)
+
     def __len__(self) -> int:  # descriptors, not references
         return int(self.index.ntotal)
+
+    def neighbours(self, query: Features) -> tuple[np.ndarray, np.ndarray]:
+        """(reference ids, squared L2 distances), both (descriptors, 2): the two nearest indexed
+        descriptors of each query descriptor, which the ratio test compares."""
+        distances, ids = self.index.search(_quantizable(query.descriptors), 2)
+        return ids, distances
 
     def search_votes(self, query: Features) -> dict[int, int]:
         """{reference id: votes} for references with at least `min_votes`, most votes first."""
         if len(self) < 2 or len(query) == 0:
             return {}
-        distances, ids = self.index.search(_quantizable(query.descriptors), 2)
-        # Squared L2: Lowe's ratio on distances is ratio**2 on squared distances.
-        passed = (ids[:, 0] != MISSING_ID) & (
-            distances[:, 0] < self.config.ratio**2 * distances[:, 1]
-        )
-        # Two neighbours from the same reference are not ambiguous between references.
-        passed |= (ids[:, 0] == ids[:, 1]) & (ids[:, 0] != MISSING_ID)
-        votes = Counter(ids[passed, 0].tolist())
-        ranked = [
-            (ref, n)
-            for ref, n in votes.most_common(self.config.top_k)
-            if n >= self.config.min_votes
-        ]
-        return dict(ranked)
+        return votes(*self.neighbours(query), self.config)
 
     def serialize(self) -> bytes:
         return faiss.serialize_index(self.index).tobytes()
 
+    def write(self, path: str) -> None:
+        faiss.write_index(self.index, path)
+
     @classmethod
     def deserialize(cls, blob: bytes, kind: str, config: LocalIndexConfig) -> LocalIndex:
         index = faiss.deserialize_index(np.frombuffer(blob, dtype=np.uint8))
+        return cls._loaded(index, kind, config)
+
+    @classmethod
+    def read(cls, path: str, kind: str, config: LocalIndexConfig, *, mmap: bool) -> LocalIndex:
+        """Open a published file, memory-mapped (shared, read-only) or as a private copy."""
+        loaded = cls._loaded(faiss.read_index(path, MMAP_FLAGS if mmap else 0), kind, config)
+        loaded.read_only = mmap
+        return loaded
+
+    @classmethod
+    def _loaded(cls, index: faiss.Index, kind: str, config: LocalIndexConfig) -> LocalIndex:
         if kind == "ivf":
             faiss.extract_index_ivf(index).nprobe = config.nprobe
         return cls(index, kind, config)
+
+
+def _flat() -> faiss.Index:
+    # IDMap, not IDMap2: many descriptors share one reference id.
+    return faiss.IndexIDMap(
+        faiss.IndexScalarQuantizer(DESCRIPTOR_DIM, faiss.ScalarQuantizer.QT_8bit_direct)
+    )
+
+
+def votes(ids: np.ndarray, distances: np.ndarray, config: LocalIndexConfig) -> dict[int, int]:
+    """{reference id: votes} from each query descriptor's two nearest neighbours (ids and
+    squared distances, (descriptors, 2)): a descriptor votes for its nearest reference when it
+    passes Lowe's ratio test. References with at least `min_votes`, most votes first."""
+    # Squared L2: Lowe's ratio on distances is ratio**2 on squared distances.
+    passed = (ids[:, 0] != MISSING_ID) & (distances[:, 0] < config.ratio**2 * distances[:, 1])
+    # Two neighbours from the same reference are not ambiguous between references.
+    passed |= (ids[:, 0] == ids[:, 1]) & (ids[:, 0] != MISSING_ID)
+    counts = Counter(ids[passed, 0].tolist())
+    ranked = [(ref, n) for ref, n in counts.most_common(config.top_k) if n >= config.min_votes]
+    return dict(ranked)
 
 
 def _quantizable(descriptors: np.ndarray) -> np.ndarray:

@@ -11,16 +11,26 @@ than the radius is returned.
 faiss has `IndexBinaryMultiHash`, but it probes with a per-bucket hash map and was ~20x slower
 here; this implementation keeps buckets as CSR arrays (offsets + postings), which numpy probes
 and gathers in a few vectorised operations for all eight dihedral query hashes at once.
+
+The tables (~150 bytes per hash) can be written to a file (`write`) and memory-mapped
+(`from_file`), so the worker processes of a machine share one copy instead of each building its
+own; the hashes themselves are then a view of the (also mapped) FAISS index's codes.
 """
 
 from __future__ import annotations
 
+import json
+import os
 from itertools import combinations, pairwise
+from typing import BinaryIO
 
 import numpy as np
 
 HASH_BITS = 256
 MISSING_ID = -1
+TABLES_FORMAT = 1
+TABLES_HEADER_BYTES = 4096  # JSON header, padded; arrays follow, each TABLES_ALIGN-aligned
+TABLES_ALIGN = 64
 
 
 def substring_keys(codes: np.ndarray, bits: int) -> np.ndarray:
@@ -49,23 +59,68 @@ def flip_masks(bits: int, flips: int) -> np.ndarray:
 class MultiIndexHash:
     """Immutable search structure over `codes` (n, 32) uint8 labelled by `ids` (n,) int64."""
 
+    # Whatever owns the memory `codes` views (a mapped FAISS index), kept alive with the tables.
+    codes_owner: object = None
+
     def __init__(self, codes: np.ndarray, ids: np.ndarray, bits: int = 16, flips: int = 2) -> None:
+        codes = np.ascontiguousarray(codes, dtype=np.uint8)
+        self._setup(codes, ids, bits, flips)
+        self._build(substring_keys(codes, bits), len(codes))
+
+    def _setup(self, codes: np.ndarray, ids: np.ndarray, bits: int, flips: int) -> None:
         if not 4 <= bits <= 24:
             raise ValueError("substring bits must be between 4 and 24")
         self.bits, self.flips = bits, flips
         self.tables = HASH_BITS // bits
+        self.stride = (1 << bits) + 1
         self.radius = self.radius_for(flips)
-        self.ids = np.ascontiguousarray(ids, dtype=np.int64)
-        codes = np.ascontiguousarray(codes, dtype=np.uint8)
+        self.ids = np.asarray(ids, dtype=np.int64)
         # Rows of four 64-bit words: a candidate costs one cache line, not four (word order only
         # has to match the queries').
         self.words = codes.view(np.uint64)
         self.masks = flip_masks(bits, flips)
-        self._build(substring_keys(codes, bits), len(codes))
+
+    def write(self, file: BinaryIO) -> None:
+        """The tables and ids (not the hashes) as one file that `from_file` maps."""
+        arrays = {"ids": self.ids, "offsets": self.offsets, "postings": self.postings}
+        layout, position = {}, TABLES_HEADER_BYTES
+        for name, array in arrays.items():
+            layout[name] = [position, array.dtype.str, int(array.size)]
+            position += -(-array.nbytes // TABLES_ALIGN) * TABLES_ALIGN
+        header = {"format": TABLES_FORMAT, "bits": self.bits, "flips": self.flips, **layout}
+        encoded = json.dumps(header).encode()
+        if len(encoded) > TABLES_HEADER_BYTES:
+            raise ValueError("multi-index hash header too long")
+        file.write(encoded.ljust(TABLES_HEADER_BYTES, b" "))
+        for name, array in arrays.items():
+            file.seek(layout[name][0])
+            file.write(np.ascontiguousarray(array).tobytes())
+        file.truncate(position)
+
+    @classmethod
+    def from_file(cls, path: str | os.PathLike[str], codes: np.ndarray) -> MultiIndexHash:
+        """Tables written by `write`, memory-mapped read-only, over `codes` (the same hashes in
+        the same order, e.g. a view of a mapped FAISS index)."""
+        mapped = np.memmap(path, dtype=np.uint8, mode="r")
+        header = json.loads(bytes(mapped[:TABLES_HEADER_BYTES]).decode())
+        if header.get("format") != TABLES_FORMAT:
+            raise ValueError(f"unsupported multi-index hash tables format in {path}")
+
+        def array(name: str) -> np.ndarray:
+            offset, dtype, size = header[name]
+            return mapped[offset : offset + size * np.dtype(dtype).itemsize].view(dtype)
+
+        tables = cls.__new__(cls)
+        tables._setup(
+            np.ascontiguousarray(codes, np.uint8), array("ids"), header["bits"], header["flips"]
+        )
+        if len(tables.ids) != len(codes):
+            raise ValueError(f"{path} indexes {len(tables.ids)} hashes, not {len(codes)}")
+        tables.offsets, tables.postings = array("offsets"), array("postings")
+        return tables
 
     def _build(self, keys: np.ndarray, n: int) -> None:
         buckets = 1 << self.bits
-        self.stride = buckets + 1
         # int32 halves the table memory (12 x 2**20 offsets at the default 20 bits).
         offset_type = np.int32 if self.tables * n < np.iinfo(np.int32).max else np.int64
         self.offsets = np.empty(self.tables * self.stride, offset_type)

@@ -236,6 +236,12 @@ FACTCHECK_IMAGE_CACHE_BYTES = env_int(
 # The local-descriptor index finds crops and captioned copies that PDQ misses; it keeps up to
 # `per_reference` descriptors per reference (~130 bytes each). Keys: factcheck.core.local_index.
 FACTCHECK_LOCAL_INDEX = {"per_reference": 400}
+# Above this many references the local-descriptor index (~55 KB per reference, in every worker's
+# memory map) is switched off and candidates come from the global indexes (PDQ, embedding);
+# `rebuild_index` restores it once back under (factcheck.indexing).
+FACTCHECK_LOCAL_INDEX_MAX_REFERENCES = env_int(
+    "FACTCHECK_LOCAL_INDEX_MAX_REFERENCES", default=50_000, minimum=0
+)
 # PDQ: exact (flat) search up to INDEX_FLAT_MAX_SIZE hashes, then multi-index hashing with 256/bits
 # tables probed up to mih_flips flips, exact within Hamming radius (256//bits)*(flips+1)-1: 47
 # up to 4M hashes (20-bit substrings), 39 above (24 bits); the 7 rotated/flipped query hashes

@@ -1,0 +1,52 @@
+"""FAISS file and structure helpers for published indexes: what can be memory-mapped, the ids
+an index holds, and an empty copy of a trained structure for the rows of a delta."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import faiss
+import numpy as np
+
+# FAISS 1.15 maps, with IO_FLAG_MMAP_IFC, the codes of flat indexes (IndexFlat*, IndexBinaryFlat,
+# IndexScalarQuantizer, inside an IDMap) and, with the IO_FLAG_MMAP it includes, the inverted
+# lists of IVF indexes (IndexIVF*, IndexBinaryIVF, behind a PCA IndexPreTransform too). What it
+# still copies into each process: an IDMap's id list (8 bytes per entry; IDMap2 would also build
+# a hash map of ~40 bytes per entry, so new indexes use IDMap), coarse quantizers and transforms
+# (small). PDQ's multi-index hash tables are numpy arrays: the writer publishes them next to the
+# base (`write_mih`) and readers map them too (factcheck.core.index_store).
+MMAP_FLAGS = faiss.IO_FLAG_MMAP_IFC
+
+
+def index_row_ids(index: Any) -> np.ndarray:
+    """The id of every entry of a FAISS index with ids (IDMap or inverted file)."""
+    if hasattr(index, "id_map"):  # IndexIDMap(2) / IndexBinaryIDMap(2)
+        return faiss.vector_to_array(index.id_map).astype(np.int64)
+    ivf = index if hasattr(index, "invlists") else faiss.extract_index_ivf(index)
+    invlists = ivf.invlists  # IVF: ids live in the inverted lists
+    ids = [np.zeros(0, np.int64)]
+    for list_no in range(invlists.nlist):
+        size = invlists.list_size(list_no)
+        if size:
+            pointer = invlists.get_ids(list_no)
+            ids.append(faiss.rev_swig_ptr(pointer, size).astype(np.int64))
+    return np.concatenate(ids)
+
+
+def empty_trained_copy(index: Any) -> Any:
+    """A copy of a trained inverted-file index (its quantizer, transforms, codec) without its
+    entries. The entries are swapped out around the clone, so a memory-mapped base is never read
+    whole: a delta costs the size of the structure (a few MB), not of the index. Not safe while
+    another thread searches `index` (only the single writer calls it, on its own copy)."""
+    binary = isinstance(index, faiss.IndexBinary)
+    ivf = index if hasattr(index, "invlists") else faiss.extract_index_ivf(index)
+    lists, owned = ivf.invlists, ivf.own_invlists
+    empty = faiss.ArrayInvertedLists(ivf.nlist, ivf.code_size)
+    ivf.own_invlists = False  # keep the real lists alive while the empty ones stand in
+    ivf.replace_invlists(empty, False)
+    try:
+        copy = faiss.clone_binary_index(index) if binary else faiss.clone_index(index)
+    finally:
+        ivf.replace_invlists(lists, owned)
+    copy.reset()  # the clone copied the entry count
+    return copy
