@@ -269,33 +269,28 @@ class PdqIndex(_IndexBase):
     def _multi_index_hash(self) -> MultiIndexHash:
         with self._mih_lock:
             if self._mih is None:
+                flat = faiss.downcast_IndexBinary(self.index.index)
+                codes = faiss.vector_to_array(flat.xb).reshape(-1, PDQ_BYTES)
                 ids = faiss.vector_to_array(self.index.id_map)
-                tables = MultiIndexHash(
-                    self._codes(), ids, bits=self.mih_bits, flips=self.config.mih_flips
+                self._mih = MultiIndexHash(
+                    codes, ids, bits=self.mih_bits, flips=self.config.mih_flips
                 )
-                tables.codes_owner = self.index
-                self._mih = tables
             return self._mih
 
-    def _codes(self) -> np.ndarray:
-        """The (n, 32) hashes: a view of a memory-mapped index's codes (shared, never copied),
-        a copy of a changeable one's (whose storage moves when it grows)."""
-        flat = faiss.downcast_IndexBinary(self.index.index)
-        if not self.read_only or flat.ntotal == 0:
-            return faiss.vector_to_array(flat.xb).reshape(-1, PDQ_BYTES)
-        return faiss.rev_swig_ptr(flat.xb.data(), flat.ntotal * PDQ_BYTES).reshape(-1, PDQ_BYTES)
-
     def write_mih(self, file: BinaryIO) -> None:
-        """The multi-index hash tables of a "mih" index, for readers to map (`use_mih_file`)
-        instead of each building its own."""
+        """The multi-index hash structure of a "mih" index, for readers to map
+        (`use_mih_file`) instead of each building its own."""
         self._multi_index_hash().write(file)
 
     def use_mih_file(self, path: str) -> None:
-        """Search with tables written by `write_mih` for this same index, memory-mapped."""
-        tables = MultiIndexHash.from_file(path, self._codes())
-        if (tables.bits, tables.flips) != (self.mih_bits, self.config.mih_flips):
-            raise ValueError(f"{path} was built with other multi-index hash parameters")
-        tables.codes_owner = self.index
+        """Search with the structure `write_mih` wrote for this same index, memory-mapped."""
+        tables = MultiIndexHash.from_file(path)
+        if (tables.bits, tables.flips, len(tables)) != (
+            self.mih_bits,
+            self.config.mih_flips,
+            len(self),
+        ):
+            raise ValueError(f"{path} was not built for this index and its parameters")
         with self._mih_lock:
             self._mih = tables
 

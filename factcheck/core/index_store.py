@@ -395,9 +395,10 @@ class IndexStore:
     every query. A new version costs the files it adds (a delta); layers already held stay.
     """
 
-    def __init__(self, directory: str | os.PathLike[str], name: str) -> None:
+    def __init__(self, directory: str | os.PathLike[str], name: str, *, mmap: bool = True) -> None:
         self.directory = Path(directory)
         self.name = name
+        self.mmap = mmap  # False: private copies (what every reader held before, for comparison)
         self._lock = threading.Lock()
         self._index: SearchableIndex | None = None
         self._manifest: Manifest | None = None
@@ -431,5 +432,7 @@ class IndexStore:
         if manifest.disabled:
             self._index, self._loaded = None, {}
         else:
-            self._index, self._loaded = _assemble(self.directory, manifest, self._loaded, mmap=True)
+            self._index, self._loaded = _assemble(
+                self.directory, manifest, self._loaded, mmap=self.mmap
+            )
         self._manifest = manifest

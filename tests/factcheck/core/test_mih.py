@@ -3,7 +3,7 @@ import pytest
 
 from factcheck.core.index import BinaryIndexConfig, PdqIndex
 from factcheck.core.index_store import load_index, save_index
-from factcheck.core.mih import MultiIndexHash, flip_masks, substring_keys
+from factcheck.core.mih import MultiIndexHash, flip_masks, mask_count, substring_keys
 
 RNG = np.random.default_rng(11)
 CODES = RNG.integers(0, 256, (5000, 32), dtype=np.uint8)
@@ -25,7 +25,8 @@ def brute_force(queries: np.ndarray, radius: int) -> list[dict[int, int]]:
 
 def test_masks_and_keys():
     assert flip_masks(4, 1).tolist() == [0, 1, 2, 4, 8]
-    assert len(flip_masks(16, 2)) == 1 + 16 + 120
+    assert len(flip_masks(16, 2)) == mask_count(16, 2) == 1 + 16 + 120
+    assert len(flip_masks(20, 3)) == mask_count(20, 3)
     codes = np.zeros((1, 32), np.uint8)
     codes[0, 0], codes[0, 31] = 0b1000_0000, 1
     assert substring_keys(codes, 16)[0, 0] == 1 << 15 and substring_keys(codes, 16)[0, 15] == 1
