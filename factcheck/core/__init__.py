@@ -9,7 +9,9 @@ Modules:
     index         FAISS binary (PDQ) and float (CLIP) indexes with incremental add/remove
     index_store   versioned, checksummed, atomically written index files (a base, appended
                   deltas, removed ids) and a hot-reloading, memory-mapping reader
+    index_manifest  manifests (format 2: base, deltas, removed ids) and atomic file writes
     layered       a base and its deltas searched as one index
+    faiss_io      what FAISS memory-maps, ids held by an index, empty trained copies for deltas
     features      SIFT/RootSIFT local features, serialisable for caching
     verify        kNN matching + MAGSAC homography with spread and sanity checks
     localize      edit localisation (aligned difference map -> mask, regions, overlay)

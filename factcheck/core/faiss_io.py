@@ -3,6 +3,7 @@ an index holds, and an empty copy of a trained structure for the rows of a delta
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 import faiss
@@ -50,3 +51,38 @@ def empty_trained_copy(index: Any) -> Any:
         ivf.replace_invlists(lists, owned)
     copy.reset()  # the clone copied the entry count
     return copy
+
+
+@dataclass(frozen=True)
+class CoarseAssignment:
+    """Queries in an inverted file's space (after its transforms, e.g. PCA) and the lists they
+    probe. Every delta of an inverted-file base has the base's quantizer (`empty_trained_copy`),
+    so this is computed once per query for all of them: at 8,192 lists and 1,000 local
+    descriptors per query it is most of a layer's search."""
+
+    vectors: np.ndarray
+    distances: np.ndarray
+    lists: np.ndarray
+
+
+def coarse_assignment(index: Any, queries: np.ndarray) -> CoarseAssignment | None:
+    """The assignment of `queries` by a float inverted-file index; None for other indexes."""
+    try:
+        ivf = faiss.extract_index_ivf(index)
+    except (RuntimeError, TypeError):  # flat: nothing to share
+        return None
+    vectors = queries
+    for position in range(index.chain.size() if hasattr(index, "chain") else 0):
+        vectors = index.chain.at(position).apply(vectors)
+    distances, lists = ivf.quantizer.search(vectors, ivf.nprobe)
+    return CoarseAssignment(np.ascontiguousarray(vectors), distances, lists)
+
+
+def search_assigned(
+    index: Any, assignment: CoarseAssignment, rows: np.ndarray, k: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """(distances, ids) of `index.search` for the queries `rows` of `assignment`, exactly, from
+    their precomputed lists (`index` must share the quantizer that assigned them)."""
+    return faiss.extract_index_ivf(index).search_preassigned(
+        assignment.vectors[rows], k, assignment.lists[rows], assignment.distances[rows]
+    )

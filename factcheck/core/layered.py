@@ -21,6 +21,7 @@ from typing import Any
 
 import numpy as np
 
+from factcheck.core.faiss_io import CoarseAssignment, coarse_assignment, search_assigned
 from factcheck.core.features import Features
 from factcheck.core.fingerprints import PDQ_BITS
 from factcheck.core.index import (
@@ -158,6 +159,13 @@ class _Layered:
     def __len__(self) -> int:
         return self.count
 
+    def _coarse(self, queries: np.ndarray) -> CoarseAssignment | None:
+        """The base's coarse assignment of `queries`, shared by every layer (inverted files on
+        the CPU; a GPU copy searches on its own)."""
+        if getattr(self.base, "_search_index", self.base.index) is not self.base.index:
+            return None
+        return coarse_assignment(self.base.index, queries)
+
     def _parts(self, search: LayerSearch, queries: int, k: int) -> list[Part]:
         """Each non-empty layer's k best live rows; `search(layer, rows, n)` searches one."""
         return [
@@ -219,9 +227,13 @@ class LayeredClipIndex(_Layered):
         queries = _check_vectors(queries, self.config.dim)
         rerank = exact_vectors is not None and self.kind != "flat" and self.config.rerank_factor > 1
         fetch = k * self.config.rerank_factor if rerank else k
+        assignment = self._coarse(queries)
 
         def search(layer: ClipIndex, rows: np.ndarray, n: int):
-            return layer.search(queries[rows], n)
+            if assignment is None:
+                return layer.search(queries[rows], n)
+            similarities, ids = search_assigned(layer.index, assignment, rows, n)
+            return ids.astype(np.int64), similarities
 
         parts = self._parts(search, len(queries), fetch)
         if not parts:
@@ -242,9 +254,13 @@ class LayeredLocalIndex(_Layered):
     def neighbours(self, query: Features) -> tuple[np.ndarray, np.ndarray]:
         """Like LocalIndex.neighbours: (reference ids, squared distances), (descriptors, 2)."""
         descriptors = _quantizable(query.descriptors)
+        assignment = self._coarse(descriptors)
 
         def search(layer: LocalIndex, rows: np.ndarray, n: int):
-            distances, ids = layer.index.search(descriptors[rows], n)
+            if assignment is None:
+                distances, ids = layer.index.search(descriptors[rows], n)
+            else:
+                distances, ids = search_assigned(layer.index, assignment, rows, n)
             return ids, distances
 
         parts = self._parts(search, len(descriptors), 2)
