@@ -11,8 +11,10 @@ version as a delta: the rows it adds (in an empty copy of the base's trained str
 ids it removes, written in proportion to the change (factcheck.core.index_store). Past the delta
 limits (`compaction_due`), or when the base would be built differently at the new size
 (`needs_rebuild`: a flat index outgrowing its threshold, an inverted file outgrowing its lists),
-it rebuilds from the database instead, which becomes the new base. Readers use IndexStore, which
-picks up a new version on their next query and maps the files shared by every process.
+it then rebuilds from the database, which becomes the new base (the delta is published first, so
+the update's references are searchable during the rebuild; later updates wait for the lock).
+Readers use IndexStore, which picks up a new version on their next query and maps the files
+shared by every process.
 
 The local-descriptor index keeps ~55 KB per reference: above
 FACTCHECK_LOCAL_INDEX_MAX_REFERENCES references it is switched off (a disabled manifest, so
@@ -301,11 +303,14 @@ def _apply(
     plan = plan_delta(index_dir(), name, removed_ids=changed, added=delta)
     if plan.changes_nothing:
         return _summary(name, manifest)
+    published = _summary(name, save_delta(index_dir(), name, plan))
     if base.needs_rebuild(plan.count) or compaction_due(
         base_rows=manifest.base_rows, delta_files=plan.delta_files, changed_rows=plan.changed_rows
     ):
+        # After the delta, so this update's references are searchable now, not in the minutes
+        # a rebuild takes at millions of references.
         return _build(name, all_rows())
-    return _summary(name, save_delta(index_dir(), name, plan))
+    return published
 
 
 def _embedding_rebuild_needed(manifest: Manifest, rows: _Rows) -> bool:

@@ -73,9 +73,10 @@ def test_past_the_delta_limits_an_update_rebuilds_a_base(deltas_kept, monkeypatc
     add(2)
     with_delta = read_manifest(index_dir(), PDQ_INDEX)
     assert len(with_delta.deltas) == 1
-    add(3)  # a second delta file would pass the limit
+    add(3)  # a second delta file passes the limit: published, then a base is rebuilt
     compacted = read_manifest(index_dir(), PDQ_INDEX)
     assert compacted.deltas == () and compacted.file != with_delta.file
+    assert compacted.version == with_delta.version + 2
     assert compacted.base_rows == compacted.count == 3
     assert_indexes_match_the_database(PDQ_INDEX, LOCAL_INDEX)
 
