@@ -3,6 +3,7 @@ an index holds, and an empty copy of a trained structure for the rows of a delta
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from typing import Any
 
@@ -86,3 +87,16 @@ def search_assigned(
     return faiss.extract_index_ivf(index).search_preassigned(
         assignment.vectors[rows], k, assignment.lists[rows], assignment.distances[rows]
     )
+
+
+def read_index_file(path: str, *, binary: bool = False, mmap: bool = True) -> Any:
+    """A FAISS index file, memory-mapped unless `mmap` is False. FAISS reports a missing file as
+    a RuntimeError; a file pruned by the writer between a reader's manifest read and this open
+    becomes FileNotFoundError, so the reader re-reads the manifest and retries."""
+    read = faiss.read_index_binary if binary else faiss.read_index
+    try:
+        return read(path, MMAP_FLAGS if mmap else 0)
+    except RuntimeError as error:
+        if not os.path.exists(path):
+            raise FileNotFoundError(path) from error
+        raise

@@ -24,7 +24,7 @@ from typing import Any, BinaryIO
 import faiss
 import numpy as np
 
-from factcheck.core.faiss_io import MMAP_FLAGS, empty_trained_copy, index_row_ids
+from factcheck.core.faiss_io import empty_trained_copy, index_row_ids, read_index_file
 from factcheck.core.fingerprints import PDQ_BITS, PDQ_BYTES
 from factcheck.core.mih import MultiIndexHash
 
@@ -308,7 +308,7 @@ class PdqIndex(_IndexBase):
     @classmethod
     def read(cls, path: str, kind: str, config: BinaryIndexConfig, *, mmap: bool) -> PdqIndex:
         """Open a published file, memory-mapped (shared, read-only) or as a private copy."""
-        loaded = cls._loaded(faiss.read_index_binary(path, MMAP_FLAGS if mmap else 0), kind, config)
+        loaded = cls._loaded(read_index_file(path, binary=True, mmap=mmap), kind, config)
         loaded.read_only = mmap
         return loaded
 
@@ -435,7 +435,7 @@ class ClipIndex(_IndexBase):
     @classmethod
     def read(cls, path: str, kind: str, config: FloatIndexConfig, *, mmap: bool) -> ClipIndex:
         """Open a published file, memory-mapped (shared, read-only) or as a private copy."""
-        loaded = cls._loaded(faiss.read_index(path, MMAP_FLAGS if mmap else 0), kind, config)
+        loaded = cls._loaded(read_index_file(path, mmap=mmap), kind, config)
         loaded.read_only = mmap
         return loaded
 

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 import faiss
 import numpy as np
 
-from factcheck.core.faiss_io import MMAP_FLAGS
+from factcheck.core.faiss_io import read_index_file
 from factcheck.core.features import Features
 from factcheck.core.index import (
     MAX_TRAINING_SAMPLES,
@@ -122,7 +122,7 @@ class LocalIndex(_IndexBase):
     @classmethod
     def read(cls, path: str, kind: str, config: LocalIndexConfig, *, mmap: bool) -> LocalIndex:
         """Open a published file, memory-mapped (shared, read-only) or as a private copy."""
-        loaded = cls._loaded(faiss.read_index(path, MMAP_FLAGS if mmap else 0), kind, config)
+        loaded = cls._loaded(read_index_file(path, mmap=mmap), kind, config)
         loaded.read_only = mmap
         return loaded
 

@@ -114,6 +114,10 @@ def world(personas) -> World:  # type: ignore[no-untyped-def]
             "pk": ids["item"],
             "reference_id": ids["reference"],
         },
+        "/review/items/{pk}/near-misses/{reference_id}/judge/": {
+            "pk": ids["item"],
+            "reference_id": ids["reference"],
+        },
         "/cases/{pk}/do/{action}/": {"pk": ids["case"], "action": "comment"},
         "/cases/{pk}/evidence/{evidence_id}/image": {
             "pk": ids["case"],

@@ -91,6 +91,7 @@ POST /api/v1/webhooks/inbound/{client}/ | 401 401 401 401 401 401 401
 POST /cases/{pk}/do/{action}/ | 302 302 302 302 302 302 403
 POST /review/items/{pk}/claim/ | 302 302 302 302 302 302 403
 POST /review/items/{pk}/decide/ | 302 302 302 302 302 302 403
+POST /review/items/{pk}/near-misses/{reference_id}/judge/ | 302 302 302 400 403 400 403
 POST /review/items/{pk}/release/ | 302 302 302 302 302 302 403
 POST /review/next/ | 302 302 302 302 302 302 403
 """
@@ -138,6 +139,7 @@ POST_ONLY = {
     "/review/items/{pk}/claim/",
     "/review/items/{pk}/release/",
     "/review/items/{pk}/decide/",
+    "/review/items/{pk}/near-misses/{reference_id}/judge/",
     "/cases/{pk}/do/{action}/",
     "/api/v1/webhooks/inbound/{client}/",
     "/accounts/logout/",
