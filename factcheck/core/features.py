@@ -18,10 +18,6 @@ DEFAULT_WORKING_SIZE = 800
 DEFAULT_MAX_KEYPOINTS = 1500
 # Lower than OpenCV's 0.04 so flat, low-contrast images (skies, illustrations) still get keypoints.
 DEFAULT_CONTRAST_THRESHOLD = 0.02
-# Small images (a repost downscaled to 300-500 px) are first enlarged to this longer side: their
-# JPEG blocks are smoothed and SIFT's finest octave then matches the scale of an original's
-# keypoints, which a 400-px query would otherwise leave mostly unmatched. 0 disables it.
-DEFAULT_MIN_SIDE = 0
 
 
 @dataclass(frozen=True)
@@ -29,7 +25,6 @@ class FeatureConfig:
     working_size: int = DEFAULT_WORKING_SIZE
     max_keypoints: int = DEFAULT_MAX_KEYPOINTS
     contrast_threshold: float = DEFAULT_CONTRAST_THRESHOLD
-    min_side: int = DEFAULT_MIN_SIDE
 
 
 @dataclass(frozen=True)
@@ -123,10 +118,6 @@ def extract_features(image: np.ndarray, config: FeatureConfig | None = None) -> 
     config = config or FeatureConfig()
     gray = to_gray(image)
     small, scale = resize_to_max_side(gray, config.working_size)
-    if 0 < max(small.shape) < config.min_side:
-        scale = config.min_side / max(gray.shape)
-        size = (max(1, round(gray.shape[1] * scale)), max(1, round(gray.shape[0] * scale)))
-        small = cv2.resize(gray, size, interpolation=cv2.INTER_CUBIC)
     sift = cv2.SIFT_create(
         nfeatures=config.max_keypoints, contrastThreshold=config.contrast_threshold
     )
