@@ -61,8 +61,12 @@ from factcheck.core.index_store import (
 )
 from factcheck.core.local_index import LocalIndex, LocalIndexConfig
 from factcheck.embedding import embedding_tag
-from factcheck.models import Fingerprint, PendingIndexRemoval
-from factcheck.reference_source import read_features_file
+from factcheck.models import Fingerprint, PendingIndexRemoval, Reference
+from factcheck.reference_source import (
+    features_compute_and_store,
+    read_features_file,
+    read_media_rgb,
+)
 
 logger = logging.getLogger(__name__)
 PDQ_INDEX = "pdq"
@@ -223,7 +227,14 @@ class _StoredFeatures(Mapping[int, Features]):
         self._files = files
 
     def __getitem__(self, ref_id: int) -> Features:
-        return read_features_file(self._files[ref_id])
+        name = self._files[ref_id]
+        try:
+            return read_features_file(name)
+        except FileNotFoundError:  # added while the local index was off: not computed yet
+            media = Reference.objects.filter(pk=ref_id).values_list("media__file", flat=True)
+            if (media_name := media.first()) is None:  # removed meanwhile: nothing to index
+                return Features.empty()
+            return features_compute_and_store(name, read_media_rgb(media_name))
 
     def __iter__(self) -> Iterator[int]:
         return iter(self._files)
@@ -325,6 +336,13 @@ def _embedding_rebuild_needed(manifest: Manifest, rows: _Rows) -> bool:
 
 def _summary(name: str, manifest: Manifest) -> IndexSummary:
     return IndexSummary(name=name, version=manifest.version, count=manifest.count)
+
+
+def local_index_kept() -> bool:
+    """Whether the local-descriptor index is maintained (its published manifest is not the
+    disabled one), i.e. whether new references need their local features at intake."""
+    manifest = read_manifest(index_dir(), LOCAL_INDEX)
+    return manifest is None or not manifest.disabled
 
 
 def _local_index_over_limit(references: int) -> bool:

@@ -17,6 +17,7 @@ from typing import Any
 
 import numpy as np
 from django.conf import settings
+from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 
 from factcheck.core.features import Features, extract_features
@@ -78,6 +79,15 @@ def read_features_file(name: str) -> Features:
         return Features.from_bytes(handle.read())
 
 
+def features_compute_and_store(name: str, image: np.ndarray) -> Features:
+    """SIFT features of a reference, written under their content-addressed `name` unless a file
+    is there already (two writers write the same bytes; the second one skips)."""
+    features = extract_features(image)
+    if not default_storage.exists(name):
+        default_storage.save(name, ContentFile(features.to_bytes()))
+    return features
+
+
 def read_media_rgb(name: str) -> np.ndarray:
     with default_storage.open(name, "rb") as handle:
         return load_rgb(handle.read())
@@ -110,9 +120,9 @@ class StoredReferences:
     def _features(self, features_name: str, media_name: str) -> Features:
         if default_storage.exists(features_name):
             return read_features_file(features_name)
-        # The cached file was lost (storage restored from an older backup): recompute, since the
-        # original is still there; writing it back is reference_add's job, not a read path's.
-        return extract_features(self._image(media_name))
+        # Not computed yet (references added while the local index is off skip SIFT at intake,
+        # see factcheck.services) or lost: compute from the original once and keep the file.
+        return features_compute_and_store(features_name, self._image(media_name))
 
     def embedding_vectors(self, ref_ids: list[int]) -> dict[int, np.ndarray]:
         """Full-precision global embeddings in the configured space (for exact re-ranking); one

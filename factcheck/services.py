@@ -7,19 +7,18 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
-from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from django.db import IntegrityError, transaction
 from django.db.models import Q
 
 from accounts.models import User
 from accounts.services import audit_record
-from factcheck.core.features import extract_features
 from factcheck.core.fingerprints import pdq_hash
 from factcheck.core.matcher import Embedder
 from factcheck.embedding import EmbeddingUnavailable, configured_embedder, embedding_tag
-from factcheck.indexing import IndexChange, index_rebuild
+from factcheck.indexing import IndexChange, index_rebuild, local_index_kept
 from factcheck.models import Fingerprint, PendingIndexRemoval, Reference
+from factcheck.reference_source import features_compute_and_store
 from mediastore.images import ImageRejected, load_rgb
 from mediastore.links import http_url_check
 from mediastore.services import media_read, media_store
@@ -101,12 +100,17 @@ def reference_add(
 
 
 def _fingerprint(image: np.ndarray, *, sha256: str) -> Fingerprint:
-    """Compute what retrieval needs (unsaved); the features file is content-addressed too."""
+    """Compute what retrieval needs (unsaved); the features file is content-addressed too.
+
+    SIFT is most of a reference's cost (about 140 of 160 ms of CPU per 1024-px original). Its
+    features are needed at intake only to feed the local-descriptor index; once that index is
+    off (FACTCHECK_LOCAL_INDEX_MAX_REFERENCES), they are computed the first time the reference
+    is verified as a candidate (factcheck.reference_source) and kept from then on."""
     pdq = pdq_hash(image)
     embedding, embedding_model = embedding_of(image)
     features_name = features_storage_name(sha256)
-    if not default_storage.exists(features_name):
-        default_storage.save(features_name, ContentFile(extract_features(image).to_bytes()))
+    if local_index_kept() and not default_storage.exists(features_name):
+        features_compute_and_store(features_name, image)
     return Fingerprint(
         pdq=pdq.bits.tobytes(),
         pdq_quality=pdq.quality,

@@ -39,6 +39,14 @@ class Features:
     def __len__(self) -> int:
         return len(self.points)
 
+    @classmethod
+    def empty(cls, image_size: tuple[int, int] = (0, 0)) -> Features:
+        return cls(
+            points=np.zeros((0, 2), np.float32),
+            descriptors=np.zeros((0, 128), np.float32),
+            image_size=image_size,
+        )
+
     def to_bytes(self) -> bytes:
         buffer = io.BytesIO()
         # float16 halves the cache size; RootSIFT values are in [0, 1] so precision is ample.
@@ -123,11 +131,7 @@ def extract_features(image: np.ndarray, config: FeatureConfig | None = None) -> 
     )
     keypoints, descriptors = sift.detectAndCompute(small, None)
     if descriptors is None or not keypoints:
-        return Features(
-            points=np.zeros((0, 2), np.float32),
-            descriptors=np.zeros((0, 128), np.float32),
-            image_size=(int(gray.shape[0]), int(gray.shape[1])),
-        )
+        return Features.empty((int(gray.shape[0]), int(gray.shape[1])))
     # SIFT's nfeatures can return a few more than asked (ties); cap exactly.
     keypoints, descriptors = keypoints[: config.max_keypoints], descriptors[: config.max_keypoints]
     points = np.array([kp.pt for kp in keypoints], dtype=np.float32)

@@ -3,9 +3,12 @@
 import io
 import logging
 
+import numpy as np
 import pytest
+from django.core.files.storage import default_storage
 from django.core.management import call_command
 from PIL import Image
+from skimage import data as samples
 
 from factcheck import services
 from factcheck.core import index_store
@@ -25,10 +28,14 @@ from factcheck.selectors import image_matches
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
-def png(seed: int) -> bytes:
+def encoded(pixels: np.ndarray) -> bytes:
     buffer = io.BytesIO()
-    Image.fromarray(generated_image(seed=seed, size=(240, 320))).save(buffer, format="PNG")
+    Image.fromarray(np.ascontiguousarray(pixels)).save(buffer, format="PNG")
     return buffer.getvalue()
+
+
+def png(seed: int) -> bytes:
+    return encoded(generated_image(seed=seed, size=(240, 320)))
 
 
 def add(seed: int) -> Reference:
@@ -108,3 +115,27 @@ def test_local_index_is_switched_off_above_its_limit_and_restored_by_rebuild(
     assert_indexes_match_the_database(PDQ_INDEX, LOCAL_INDEX)
     assert index_reader(LOCAL_INDEX).get() is not None
     assert indexed_reference_ids(LOCAL_INDEX) == {reference.pk for reference in kept}
+
+
+def test_with_the_local_index_off_sift_waits_for_the_first_verification(settings) -> None:
+    """At scale (the local index off) a reference costs no SIFT at intake: its features are
+    computed the first time it is a candidate, kept in storage, and a rebuild under the limit
+    builds the local index from them (or computes any still missing)."""
+    settings.FACTCHECK_LOCAL_INDEX_MAX_REFERENCES = 1
+    add(1)
+    add(2)  # past the limit: the local index is switched off
+    assert read_manifest(index_dir(), LOCAL_INDEX).disabled
+    photo = samples.astronaut()[::2, ::2]
+    late = services.reference_add(content=encoded(photo), source="AP").reference
+    features_name = late.fingerprint.features_file
+    assert not default_storage.exists(features_name)
+    found = image_matches(image=photo[20:, 30:])
+    assert [m["reference"]["id"] for m in found.matches][:1] == [str(late.pk)]
+    assert found.matches[0]["verified_by"] == "local_features"  # features made on demand
+    assert default_storage.exists(features_name)
+    unverified = services.reference_add(content=encoded(samples.coffee()), source="AP").reference
+    assert not default_storage.exists(unverified.fingerprint.features_file)
+    settings.FACTCHECK_LOCAL_INDEX_MAX_REFERENCES = 10
+    call_command("rebuild_index", stdout=io.StringIO())
+    assert_indexes_match_the_database(PDQ_INDEX, LOCAL_INDEX)
+    assert default_storage.exists(unverified.fingerprint.features_file)
