@@ -10,7 +10,7 @@ from django.conf import settings
 from django.urls import reverse
 
 from factcheck.cases.selectors import cases_for_reference_ids, published_cases
-from factcheck.core.matcher import VERIFIED_BY_DENSE
+from factcheck.core.matcher import DENSE_NOT_CONFIRMING, VERIFIED_BY_DENSE
 from factcheck.models import Reference
 from moderation.models import NearMissJudgement, Report, ReportArtifact, ReviewItem
 from moderation.near_misses import near_miss_judgements, near_misses_of, reference_id_of
@@ -30,6 +30,8 @@ FLAGGED_FACE_PROBABILITY = 0.5
 # factcheck.core.verify and factcheck.core.dense); any other reason is shown as it is.
 NEAR_MISS_REASONS: dict[str, str] = {
     "not verified": "The search found it, but verification did not confirm it.",
+    DENSE_NOT_CONFIRMING: "The whole picture lines up with it, but it has too little detail to "
+    "tell it apart from similar pictures: compare them yourself.",
     "too few matches": "Too few details of the two images could be paired up to compare them.",
     "too few inliers": "Too few matching points line up between the two images to confirm "
     "they are the same picture.",

@@ -47,6 +47,9 @@ from factcheck.core.verify import Verification, VerifyConfig, verify
 SIMILARITY_FULL_INLIERS = 50
 VERIFIED_BY_FEATURES = "local_features"
 VERIFIED_BY_DENSE = "dense_alignment"
+# The near-miss reason of a candidate that aligns as a whole picture while DenseConfig.confirms is
+# off (the default: see factcheck.core.dense for why).
+DENSE_NOT_CONFIRMING = "aligns as a whole picture, too little texture to confirm"
 # A rejected candidate is a near miss worth a reviewer's look only with some evidence for it.
 NEAR_MISS_MIN_INLIERS = 8
 NEAR_MISS_MAX_PDQ_DISTANCE = 63
@@ -373,7 +376,7 @@ def _verify_and_localize(
         if dense_left > 0 and _dense_worthy(candidate, config):
             dense_left -= 1
             dense = _dense(image, candidate, references, config)
-            if dense is not None and dense.accepted:
+            if dense is not None and dense.accepted and config.dense.confirms:
                 verified.append(
                     _Verified(
                         candidate,
@@ -385,7 +388,7 @@ def _verify_and_localize(
                 )
                 continue
             if dense is not None:
-                reason = dense.reason
+                reason = dense.reason or DENSE_NOT_CONFIRMING
         rejected.append(_near_miss(candidate, verification, reason))
     timings["verify"] = (time.perf_counter() - started) * 1000 - timings["candidates"]
     verified.sort(key=lambda item: (-item.confidence, -item.inliers))

@@ -73,6 +73,9 @@ def polygon_area(points: np.ndarray) -> float:
     return float(cv2.contourArea(hull))
 
 
+FRAME_MARGIN_PX = 0.5
+
+
 def overlap_polygon(
     transform: np.ndarray, reference_size: tuple[int, int], query_size: tuple[int, int]
 ) -> np.ndarray:
@@ -81,7 +84,19 @@ def overlap_polygon(
     query_h, query_w = query_size
     corners = np.array([[0, 0], [ref_w, 0], [ref_w, ref_h], [0, ref_h]], np.float32)
     warped = cv2.perspectiveTransform(corners.reshape(-1, 1, 2), transform).reshape(-1, 2)
-    frame = np.array([[0, 0], [query_w, 0], [query_w, query_h], [0, query_h]], np.float32)
+    # Half a pixel outside the frame: a same-size copy's warped corners land on the frame's own
+    # corners up to rounding, and OpenCV's intersection of nearly coincident edges can return a
+    # sliver (3 % of the area for an identity homography off by 1e-13).
+    margin = FRAME_MARGIN_PX
+    frame = np.array(
+        [
+            [-margin, -margin],
+            [query_w + margin, -margin],
+            [query_w + margin, query_h + margin],
+            [-margin, query_h + margin],
+        ],
+        np.float32,
+    )
     if not cv2.isContourConvex(warped.astype(np.float32)):
         return np.zeros((0, 2), np.float32)
     area, polygon = cv2.intersectConvexConvex(warped.astype(np.float32), frame)
