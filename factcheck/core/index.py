@@ -113,6 +113,31 @@ class _IndexBase:
     def __len__(self) -> int:
         return int(self.index.ntotal)
 
+    binary = False  # a faiss.IndexBinary (PDQ), read and written by the binary functions
+
+    def serialize(self) -> bytes:
+        serialize = faiss.serialize_index_binary if self.binary else faiss.serialize_index
+        return serialize(self.index).tobytes()
+
+    def write(self, path: str) -> None:
+        (faiss.write_index_binary if self.binary else faiss.write_index)(self.index, path)
+
+    @classmethod
+    def deserialize(cls, blob: bytes, kind: str, config: Any) -> Any:
+        read = faiss.deserialize_index_binary if cls.binary else faiss.deserialize_index
+        return cls._loaded(read(np.frombuffer(blob, dtype=np.uint8)), kind, config)
+
+    @classmethod
+    def read(cls, path: str, kind: str, config: Any, *, mmap: bool) -> Any:
+        """Open a published file, memory-mapped (shared, read-only) or as a private copy."""
+        loaded = cls._loaded(read_index_file(path, binary=cls.binary, mmap=mmap), kind, config)
+        loaded.read_only = mmap
+        return loaded
+
+    @classmethod
+    def _loaded(cls, index: Any, kind: str, config: Any) -> Any:
+        raise NotImplementedError
+
     def _check_writable(self) -> None:
         if self.read_only:
             raise ReadOnlyIndexError("a memory-mapped index cannot change; publish a delta")
@@ -155,6 +180,7 @@ class _IndexBase:
 
 
 class PdqIndex(_IndexBase):
+    binary = True
     """Binary index over packed PDQ hashes; search returns Hamming distances (0..256).
 
     Kind "mih" keeps the flat faiss index as the master copy (add, remove and serialisation
@@ -294,24 +320,6 @@ class PdqIndex(_IndexBase):
         with self._mih_lock:
             self._mih = tables
 
-    def serialize(self) -> bytes:
-        return faiss.serialize_index_binary(self.index).tobytes()
-
-    def write(self, path: str) -> None:
-        faiss.write_index_binary(self.index, path)
-
-    @classmethod
-    def deserialize(cls, blob: bytes, kind: str, config: BinaryIndexConfig) -> PdqIndex:
-        index = faiss.deserialize_index_binary(np.frombuffer(blob, dtype=np.uint8))
-        return cls._loaded(index, kind, config)
-
-    @classmethod
-    def read(cls, path: str, kind: str, config: BinaryIndexConfig, *, mmap: bool) -> PdqIndex:
-        """Open a published file, memory-mapped (shared, read-only) or as a private copy."""
-        loaded = cls._loaded(read_index_file(path, binary=True, mmap=mmap), kind, config)
-        loaded.read_only = mmap
-        return loaded
-
     @classmethod
     def _loaded(cls, index: faiss.IndexBinary, kind: str, config: BinaryIndexConfig) -> PdqIndex:
         if kind == "ivf":
@@ -420,24 +428,6 @@ class ClipIndex(_IndexBase):
         if rerank:
             return _rerank(queries, ids.astype(np.int64), exact_vectors, k)
         return ids.astype(np.int64), similarities.astype(np.float32)
-
-    def serialize(self) -> bytes:
-        return faiss.serialize_index(self.index).tobytes()
-
-    def write(self, path: str) -> None:
-        faiss.write_index(self.index, path)
-
-    @classmethod
-    def deserialize(cls, blob: bytes, kind: str, config: FloatIndexConfig) -> ClipIndex:
-        index = faiss.deserialize_index(np.frombuffer(blob, dtype=np.uint8))
-        return cls._loaded(index, kind, config)
-
-    @classmethod
-    def read(cls, path: str, kind: str, config: FloatIndexConfig, *, mmap: bool) -> ClipIndex:
-        """Open a published file, memory-mapped (shared, read-only) or as a private copy."""
-        loaded = cls._loaded(read_index_file(path, mmap=mmap), kind, config)
-        loaded.read_only = mmap
-        return loaded
 
     @classmethod
     def _loaded(cls, index: faiss.Index, kind: str, config: FloatIndexConfig) -> ClipIndex:

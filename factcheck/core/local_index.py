@@ -17,7 +17,6 @@ from dataclasses import dataclass
 import faiss
 import numpy as np
 
-from factcheck.core.faiss_io import read_index_file
 from factcheck.core.features import Features
 from factcheck.core.index import (
     MAX_TRAINING_SAMPLES,
@@ -107,24 +106,6 @@ class LocalIndex(_IndexBase):
         if len(self) < 2 or len(query) == 0:
             return {}
         return votes(*self.neighbours(query), self.config)
-
-    def serialize(self) -> bytes:
-        return faiss.serialize_index(self.index).tobytes()
-
-    def write(self, path: str) -> None:
-        faiss.write_index(self.index, path)
-
-    @classmethod
-    def deserialize(cls, blob: bytes, kind: str, config: LocalIndexConfig) -> LocalIndex:
-        index = faiss.deserialize_index(np.frombuffer(blob, dtype=np.uint8))
-        return cls._loaded(index, kind, config)
-
-    @classmethod
-    def read(cls, path: str, kind: str, config: LocalIndexConfig, *, mmap: bool) -> LocalIndex:
-        """Open a published file, memory-mapped (shared, read-only) or as a private copy."""
-        loaded = cls._loaded(read_index_file(path, mmap=mmap), kind, config)
-        loaded.read_only = mmap
-        return loaded
 
     @classmethod
     def _loaded(cls, index: faiss.Index, kind: str, config: LocalIndexConfig) -> LocalIndex:
