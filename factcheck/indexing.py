@@ -61,11 +61,11 @@ from factcheck.core.index_store import (
 )
 from factcheck.core.local_index import LocalIndex, LocalIndexConfig
 from factcheck.embedding import embedding_tag
-from factcheck.models import Fingerprint, PendingIndexRemoval, Reference
+from factcheck.models import Fingerprint, PendingIndexRemoval
 from factcheck.reference_source import (
-    features_compute_and_store,
-    read_features_file,
-    read_media_rgb,
+    ReferenceMissing,
+    features_read_or_compute,
+    stored_references,
 )
 
 logger = logging.getLogger(__name__)
@@ -227,14 +227,12 @@ class _StoredFeatures(Mapping[int, Features]):
         self._files = files
 
     def __getitem__(self, ref_id: int) -> Features:
-        name = self._files[ref_id]
         try:
-            return read_features_file(name)
-        except FileNotFoundError:  # added while the local index was off: not computed yet
-            media = Reference.objects.filter(pk=ref_id).values_list("media__file", flat=True)
-            if (media_name := media.first()) is None:  # removed meanwhile: nothing to index
-                return Features.empty()
-            return features_compute_and_store(name, read_media_rgb(media_name))
+            return features_read_or_compute(
+                self._files[ref_id], lambda: stored_references().load_reference_image(ref_id)
+            )
+        except ReferenceMissing:  # removed meanwhile: nothing to index
+            return Features.empty()
 
     def __iter__(self) -> Iterator[int]:
         return iter(self._files)

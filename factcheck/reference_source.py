@@ -79,6 +79,16 @@ def read_features_file(name: str) -> Features:
         return Features.from_bytes(handle.read())
 
 
+def features_read_or_compute(name: str, image: Callable[[], np.ndarray]) -> Features:
+    """The stored features, or, when they were never computed (references added while the local
+    index is off skip SIFT at intake, see factcheck.services) or were lost, computed from the
+    original once and kept."""
+    try:
+        return read_features_file(name)
+    except FileNotFoundError:
+        return features_compute_and_store(name, image())
+
+
 def features_compute_and_store(name: str, image: np.ndarray) -> Features:
     """SIFT features of a reference, written under their content-addressed `name` unless a file
     is there already (two writers write the same bytes; the second one skips)."""
@@ -118,11 +128,7 @@ class StoredReferences:
         )
 
     def _features(self, features_name: str, media_name: str) -> Features:
-        if default_storage.exists(features_name):
-            return read_features_file(features_name)
-        # Not computed yet (references added while the local index is off skip SIFT at intake,
-        # see factcheck.services) or lost: compute from the original once and keep the file.
-        return features_compute_and_store(features_name, self._image(media_name))
+        return features_read_or_compute(features_name, lambda: self._image(media_name))
 
     def embedding_vectors(self, ref_ids: list[int]) -> dict[int, np.ndarray]:
         """Full-precision global embeddings in the configured space (for exact re-ranking); one

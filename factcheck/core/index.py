@@ -180,7 +180,6 @@ class _IndexBase:
 
 
 class PdqIndex(_IndexBase):
-    binary = True
     """Binary index over packed PDQ hashes; search returns Hamming distances (0..256).
 
     Kind "mih" keeps the flat faiss index as the master copy (add, remove and serialisation
@@ -188,6 +187,8 @@ class PdqIndex(_IndexBase):
     the tables the writer published with it (`write_mih`, `use_mih_file`), so the worker
     processes of a machine share one copy.
     """
+
+    binary = True
 
     def __init__(self, index: faiss.IndexBinary, kind: str, config: BinaryIndexConfig) -> None:
         self.index = index
