@@ -37,7 +37,6 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 import faiss
 import numpy as np
@@ -102,21 +101,6 @@ class _Rows:
     features_files: dict[int, str]
     unindexed: list[int]  # rows whose outbox flag was still False when read
     space: str = ""  # the embedding tag the vectors were selected by
-
-
-class _SpacedIndex(ClipIndex):
-    """The embedding index as published: its manifest parameters name its space."""
-
-    space = ""
-
-    def params(self) -> dict[str, Any]:
-        return {**super().params(), SPACE_PARAM: self.space}
-
-
-def _in_space(index: ClipIndex, space: str) -> ClipIndex:
-    spaced = _SpacedIndex(index.index, index.kind, index.config)
-    spaced.space = space
-    return spaced
 
 
 def index_dir() -> Path:
@@ -395,9 +379,9 @@ def _build(name: str, rows: _Rows) -> IndexSummary | None:
 
 
 def _publish(name: str, index: PdqIndex | ClipIndex | LocalIndex, space: str) -> IndexSummary:
-    if isinstance(index, ClipIndex):
-        index = _in_space(index, space)
-    manifest = save_index(index_dir(), name, index)
+    # The embedding index's manifest names its space (see the module docstring).
+    extra = {SPACE_PARAM: space} if isinstance(index, ClipIndex) else None
+    manifest = save_index(index_dir(), name, index, extra)
     return IndexSummary(name=name, version=manifest.version, count=manifest.count)
 
 

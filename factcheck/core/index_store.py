@@ -120,10 +120,16 @@ def _kind_of(index: AnyIndex) -> str:
     return next(kind for kind, cls in INDEX_KINDS.items() if isinstance(index, cls))
 
 
-def save_index(directory: str | os.PathLike[str], name: str, index: AnyIndex) -> Manifest:
+def save_index(
+    directory: str | os.PathLike[str],
+    name: str,
+    index: AnyIndex,
+    extra_params: dict[str, Any] | None = None,
+) -> Manifest:
     """Publish `index` as the next version of `name`: a new base without deltas (a build or a
-    compaction). Single writer per name is assumed (the index-building Celery queue has
-    concurrency 1, and factcheck.indexing takes a file lock)."""
+    compaction); `extra_params` join the manifest's parameters (deltas keep them). Single
+    writer per name is assumed (the index-building Celery queue has concurrency 1, and
+    factcheck.indexing takes a file lock)."""
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
     previous = read_manifest(directory, name)
@@ -140,7 +146,7 @@ def save_index(directory: str | os.PathLike[str], name: str, index: AnyIndex) ->
         count=len(index),
         sha256=_write_index(directory, file_name, index),
         file=file_name,
-        params=index.params(),
+        params={**index.params(), **(extra_params or {})},
         created_at=time.time(),
         base_rows=len(index),
         ids_file=ids_file,
