@@ -317,9 +317,13 @@ class _QueryViews:
 
 
 def _feature_verification(
-    views: _QueryViews, reference: Features, config: MatchConfig
+    views: _QueryViews, reference: Features, config: MatchConfig, orientation: bool | None = None
 ) -> tuple[Verification, bool]:
-    """(verification, mirrored): the query as posted, then its mirror if that fails."""
+    """(verification, mirrored): the query as posted, then its mirror if that fails; only the
+    given orientation (mirrored or not) once a sure match has settled it."""
+    if orientation is not None:
+        query = views.mirrored if orientation else views.features
+        return verify(query, reference, config.verify), orientation
     verification = verify(views.features, reference, config.verify)
     if verification.accepted or not config.mirror:
         return verification, False
@@ -348,48 +352,59 @@ def _verify_and_localize(
     views = _QueryViews(query_features)
     width = image.shape[1]
     verified: list[_Verified] = []
-    rejected: list[NearMiss] = []
-    dense_left = config.dense.max_candidates
+    rejected: list[tuple[Candidate, Verification]] = []
+    orientation: bool | None = None  # settled by the first sure match
     for candidate in candidates:
         try:
             reference_features = references.load_reference_features(candidate.reference_id)
         except LookupError:  # removed after the index was read: not a match any more
             continue
-        verification, mirrored = _feature_verification(views, reference_features, config)
-        if verification.accepted:
-            transform = verification.transform
-            if mirrored:  # verified against the mirrored query: compose with the mirror
-                transform = mirror_matrix(width) @ transform
-            confidence = min(1.0, verification.inliers / SIMILARITY_FULL_INLIERS)
+        verification, mirrored = _feature_verification(
+            views, reference_features, config, orientation
+        )
+        if not verification.accepted:
+            rejected.append((candidate, verification))
+            continue
+        transform = verification.transform
+        if mirrored:  # verified against the mirrored query: compose with the mirror
+            transform = mirror_matrix(width) @ transform
+        confidence = min(1.0, verification.inliers / SIMILARITY_FULL_INLIERS)
+        if confidence >= 1.0 and orientation is None:
+            orientation = mirrored
+        verified.append(
+            _Verified(
+                candidate,
+                transform,
+                confidence,
+                verification.inliers,
+                verification.spread,
+                mirrored,
+            )
+        )
+    reasons = {candidate.reference_id: verification.reason for candidate, verification in rejected}
+    # Dense alignment is the fallback for pictures local features cannot verify: it is not run
+    # once some candidate verified (it would only find near misses, at tens of ms each).
+    dense_worthy = [c for c, _ in rejected if _dense_worthy(c, config)] if not verified else []
+    for candidate in dense_worthy[: config.dense.max_candidates]:
+        dense = _dense(image, candidate, references, config)
+        if dense is None:
+            continue
+        if dense.accepted and config.dense.confirms:
             verified.append(
                 _Verified(
                     candidate,
-                    transform,
-                    confidence,
-                    verification.inliers,
-                    verification.spread,
-                    mirrored,
+                    dense.transform,
+                    dense.score,
+                    mirrored=dense.mirrored,
+                    verified_by=VERIFIED_BY_DENSE,
                 )
             )
-            continue
-        reason = verification.reason
-        if dense_left > 0 and _dense_worthy(candidate, config):
-            dense_left -= 1
-            dense = _dense(image, candidate, references, config)
-            if dense is not None and dense.accepted and config.dense.confirms:
-                verified.append(
-                    _Verified(
-                        candidate,
-                        dense.transform,
-                        dense.score,
-                        mirrored=dense.mirrored,
-                        verified_by=VERIFIED_BY_DENSE,
-                    )
-                )
-                continue
-            if dense is not None:
-                reason = dense.reason or DENSE_NOT_CONFIRMING
-        rejected.append(_near_miss(candidate, verification, reason))
+            del reasons[candidate.reference_id]
+        else:
+            reasons[candidate.reference_id] = dense.reason or DENSE_NOT_CONFIRMING
+    near = [
+        _near_miss(c, v, reasons[c.reference_id]) for c, v in rejected if c.reference_id in reasons
+    ]
     timings["verify"] = (time.perf_counter() - started) * 1000 - timings["candidates"]
     verified.sort(key=lambda item: (-item.confidence, -item.inliers))
     matches = []
@@ -405,7 +420,7 @@ def _verify_and_localize(
         matches=matches,
         candidates=candidates,
         timings_ms=timings,
-        near_misses=_near_misses(rejected, config),
+        near_misses=_near_misses(near, config),
     )
 
 

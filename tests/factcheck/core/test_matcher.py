@@ -143,3 +143,71 @@ def test_near_misses_need_evidence(astronaut, coffee, other_scene):
         miss.inliers >= 8 or (miss.pdq_distance is not None and miss.pdq_distance <= 63)
         for miss in result.near_misses
     )
+
+
+class _CountingReferences(InMemoryReferences):
+    """Counts reference-image loads: dense alignment and localisation are what read pixels."""
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.image_loads: list[int] = []
+
+    def load_reference_image(self, ref_id: int) -> np.ndarray:
+        self.image_loads.append(ref_id)
+        return super().load_reference_image(ref_id)
+
+
+def test_no_dense_alignment_once_local_features_verified_a_candidate(
+    astronaut, coffee, monkeypatch
+):
+    images = {1: astronaut, 2: coffee, 3: fog_image(8)}
+    references = _CountingReferences(images=images, config=MatchConfig())
+    _, pdq, local = _setup(images)
+    for ref_id in images:  # features cached, as a deployed system keeps them
+        references.load_reference_features(ref_id)
+    references.image_loads.clear()
+    calls = []
+    monkeypatch.setattr("factcheck.core.matcher.dense_verify", lambda *a: calls.append(a))
+    # Every reference is a PDQ candidate (dense-worthy); the copy verifies by local features.
+    config = MatchConfig(pdq_max_distance=256)
+    result = match_image(
+        np.ascontiguousarray(astronaut[::2, ::2]),
+        references=references,
+        pdq_index=pdq,
+        local_index=local,
+        config=config,
+    )
+    assert [m.reference_id for m in result.matches] == [1]
+    assert calls == [] and references.image_loads == [1]  # the match's localisation only
+    # Without a verified candidate, the dense fallback runs on what the indexes proposed.
+    monkeypatch.undo()
+    unrelated = fog_image(9)
+    references.image_loads.clear()
+    result = match_image(
+        unrelated, references=references, pdq_index=pdq, local_index=local, config=config
+    )
+    assert result.matches == [] and references.image_loads
+
+
+def test_a_sure_match_settles_the_orientation_of_later_candidates(astronaut, monkeypatch):
+    """The mirrored query is verified only while the orientation is open; a near-identical
+    second original is still verified in the orientation the first sure match settled."""
+    twin = astronaut.copy()
+    twin[10:60, 10:60] = 0
+    references, pdq, local = _setup({1: astronaut, 2: twin})
+    from factcheck.core import matcher
+
+    seen = []
+    original = matcher.verify
+
+    def counting(query, reference, config):
+        seen.append(query)
+        return original(query, reference, config)
+
+    monkeypatch.setattr(matcher, "verify", counting)
+    query = np.ascontiguousarray(astronaut[:, ::-1])
+    result = match_image(query, references=references, pdq_index=pdq, local_index=local)
+    assert sorted(m.reference_id for m in result.matches) == [1, 2]
+    assert all(m.mirrored for m in result.matches)
+    # First candidate: as posted (fails), then mirrored (sure); second: mirrored only.
+    assert len(seen) == 3
