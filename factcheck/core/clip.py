@@ -50,6 +50,7 @@ class ClipEmbedder:
         self._torch = torch
         self.dim = int(model.visual.output_dim)
         self.min_similarity = config.min_similarity
+        self.dense_confirm_margin: float | None = None  # not calibrated for CLIP
 
     def embed(self, images: list[np.ndarray]) -> np.ndarray:
         """(n, dim) float32, each row L2-normalised (so inner product == cosine similarity)."""

@@ -32,12 +32,17 @@ from factcheck.core.features import mirror_matrix
 @dataclass(frozen=True)
 class DenseConfig:
     enabled: bool = True
-    # Whether an accepted dense alignment verifies a match. Off: it makes the candidate a near
-    # miss for a reviewer to confirm. Measured on the hard tier's test split against 10,000
-    # references, 48 of 167 unrelated fog pictures aligned with some other fog this well (the
-    # thumbnails of two smooth fields of one kind are alike to every score here), and the same
-    # held on tune-side seeds (docs/benchmarks.md): dense alignment alone cannot tell them apart.
+    # Whether an accepted dense alignment verifies a match on its own. Off (the default), it does
+    # only for a candidate the global embedding singles out (its similarity leads the query's
+    # `margin_rank`-th most similar reference by the embedder's dense_confirm_margin), else the
+    # candidate is a near miss for a reviewer to confirm. Measured on the hard tier's test split
+    # against 10,000 references, 48 of 167 unrelated fog pictures aligned with some other fog
+    # this well (the thumbnails of two smooth fields of one kind are alike to every score here):
+    # dense alignment alone cannot tell them apart (docs/benchmarks.md).
     confirms: bool = False
+    # 3: the 4th most similar reference, so up to three versions of one picture (an original,
+    # its near-identical twin, a sibling of the design) do not cancel each other's lead.
+    margin_rank: int = 3
     thumbnail_size: int = 160  # longer side of both thumbnails
     coarse_size: int = 64  # every start hypothesis is fitted at this size first
     refine: int = 4  # most promising hypotheses refined at thumbnail_size

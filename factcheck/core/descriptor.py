@@ -53,6 +53,9 @@ class DescriptorConfig:
     architecture: str = ARCHITECTURE
     # Candidate threshold (cosine similarity) for the matcher, chosen on the `tune` split.
     min_similarity: float = DEFAULT_MIN_SIMILARITY
+    # How much closer than its 4th most similar reference a candidate must be for a dense
+    # alignment to confirm it (factcheck.core.matcher); None: dense alignment never confirms.
+    dense_confirm_margin: float | None = None
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> DescriptorConfig:
@@ -72,6 +75,11 @@ class DescriptorConfig:
             std=tuple(float(v) for v in data["std"]),  # type: ignore[arg-type]
             sha256=data.get("sha256"),
             min_similarity=float(data.get("min_similarity", DEFAULT_MIN_SIMILARITY)),
+            dense_confirm_margin=(
+                None
+                if data.get("dense_confirm_margin") is None
+                else float(data["dense_confirm_margin"])
+            ),
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -91,6 +99,7 @@ class DescriptorConfig:
             "mean": list(self.mean),
             "std": list(self.std),
             "min_similarity": self.min_similarity,
+            "dense_confirm_margin": self.dense_confirm_margin,
         }
 
 
@@ -242,6 +251,10 @@ class Descriptor:
     @property
     def min_similarity(self) -> float:
         return self.config.min_similarity
+
+    @property
+    def dense_confirm_margin(self) -> float | None:
+        return self.config.dense_confirm_margin
 
     @property
     def tag(self) -> str:

@@ -58,10 +58,13 @@ NEAR_MISS_MAX_PDQ_DISTANCE = 63
 class Embedder(Protocol):
     """A global image embedding: L2-normalised rows, so inner product is cosine similarity.
     `min_similarity` is the model's own candidate threshold (CLIP and the learned descriptor
-    live on different scales)."""
+    live on different scales); `dense_confirm_margin` the margin over the query's
+    DenseConfig.margin_rank-th most similar reference that lets a dense alignment confirm a
+    candidate (None: it never does)."""
 
     dim: int
     min_similarity: float
+    dense_confirm_margin: float | None
 
     def embed(self, images: list[np.ndarray]) -> np.ndarray: ...
 
@@ -99,6 +102,9 @@ class Candidate:
     embedding_similarity: float | None = None
     local_votes: int | None = None
     rank: int = 0  # best rank among the sources that proposed it (0: some source's first)
+    # The embedding similarity's lead over the query's DenseConfig.margin_rank-th most similar
+    # reference: how much it stands out from the pictures of its kind in this index.
+    embedding_margin: float | None = None
 
     def strength(self) -> float:
         """In [0, 1]: the strongest evidence any source gave (for ordering and near misses)."""
@@ -211,11 +217,22 @@ def find_candidates(
     if embedding is not None and embedder is not None and len(embedding):
         minimum = config.embedding_min_similarity
         minimum = embedder.min_similarity if minimum is None else minimum
-        for rank, (ref_id, similarity) in enumerate(
-            embedding_search(image, embedding, embedder, config.embedding_top_k, exact_vectors)
-        ):
+        found = embedding_search(
+            image,
+            embedding,
+            embedder,
+            max(config.embedding_top_k, config.dense.margin_rank + 1),
+            exact_vectors,
+        )
+        # 0 where the index holds too few references to tell: the lead is then the similarity.
+        baseline = (
+            found[config.dense.margin_rank][1] if len(found) > config.dense.margin_rank else 0
+        )
+        for rank, (ref_id, similarity) in enumerate(found[: config.embedding_top_k]):
             if similarity >= minimum:
-                propose(ref_id, rank).embedding_similarity = similarity
+                candidate = propose(ref_id, rank)
+                candidate.embedding_similarity = similarity
+                candidate.embedding_margin = similarity - baseline
     local = _resolve(local_index)
     if local is not None and query_features is not None:
         votes = sorted(local.search_votes(query_features).items(), key=lambda item: -item[1])
@@ -272,7 +289,10 @@ def match_image(
         config=config,
         exact_vectors=exact_vectors,
     )
-    return _verify_and_localize(image, query_features, candidates, references, config, started)
+    margin = embedder.dense_confirm_margin if embedder is not None else None
+    return _verify_and_localize(
+        image, query_features, candidates, references, config, started, margin
+    )
 
 
 def match_references(
@@ -347,7 +367,10 @@ def _verify_and_localize(
     references: ReferenceSource,
     config: MatchConfig,
     started: float,
+    confirm_margin: float | None = None,
 ) -> MatchResult:
+    """`confirm_margin`: the embedder's dense_confirm_margin (None: dense alignment confirms
+    nothing unless DenseConfig.confirms)."""
     timings: dict[str, float] = {"candidates": (time.perf_counter() - started) * 1000}
     views = _QueryViews(query_features)
     width = image.shape[1]
@@ -389,7 +412,7 @@ def _verify_and_localize(
         dense = _dense(image, candidate, references, config)
         if dense is None:
             continue
-        if dense.accepted and config.dense.confirms:
+        if dense.accepted and _dense_confirms(candidate, config, confirm_margin):
             verified.append(
                 _Verified(
                     candidate,
@@ -422,6 +445,18 @@ def _verify_and_localize(
         timings_ms=timings,
         near_misses=_near_misses(near, config),
     )
+
+
+def _dense_confirms(candidate: Candidate, config: MatchConfig, margin: float | None) -> bool:
+    """Whether an accepted dense alignment verifies the candidate: when configured to on its
+    own, else when the global embedding singles the candidate out among the index's pictures.
+    Two smooth fog fields align as well as a fog and its copy; what tells them apart is that
+    the copy is far closer to its original than to any other indexed fog, where an unrelated fog
+    is about as close to several (docs/benchmarks.md)."""
+    if config.dense.confirms:
+        return True
+    lead = candidate.embedding_margin
+    return margin is not None and lead is not None and lead >= margin
 
 
 def _dense(

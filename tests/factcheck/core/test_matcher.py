@@ -90,6 +90,7 @@ class HistogramEmbedder:
 
     dim = 48
     min_similarity = 0.5
+    dense_confirm_margin = None
 
     def embed(self, images):
         rows = []
@@ -133,6 +134,66 @@ def test_a_low_texture_copy_aligned_as_a_whole_is_a_near_miss_unless_dense_confi
     assert without.matches == []
     assert [miss.reference_id for miss in without.near_misses][:1] == [1]
     assert without.near_misses[0].reason != DENSE_NOT_CONFIRMING
+
+
+class TableEmbedder:
+    """Gives each indexed picture its own vector and every other image (the query and its
+    mirror) `query_vector`: the similarities a test needs, exactly."""
+
+    min_similarity = 0.2
+    dense_confirm_margin = 0.12
+
+    def __init__(self, vectors: dict[bytes, np.ndarray], query_vector: np.ndarray):
+        self.vectors, self.query_vector = vectors, query_vector
+        self.dim = len(query_vector)
+
+    def embed(self, images):
+        return np.stack([self.vectors.get(image.tobytes(), self.query_vector) for image in images])
+
+
+def _unit(*values: float) -> np.ndarray:
+    vector = np.array(values, np.float32)
+    return vector / np.linalg.norm(vector)
+
+
+def test_dense_alignment_confirms_a_candidate_the_embedding_singles_out():
+    """A mirrored, cropped fog copy aligns with its original as a whole picture; it is a
+    verified match when its embedding similarity stands well clear of the other indexed fogs',
+    and a near miss when several others are about as close (an unrelated fog's situation)."""
+    original = fog_image(8)
+    others = [fog_image(seed) for seed in range(20, 25)]
+    images = {1: original, **{2 + n: other for n, other in enumerate(others)}}
+    references, pdq, local = _setup(images)
+    query = _mirror_crop(original)
+
+    def run(other_similarity: float):
+        # Similarity to the query: 0.95 for the original, `other_similarity` for the others.
+        vectors = {original.tobytes(): _unit(0.95, np.sqrt(1 - 0.95**2), 0)}
+        for n, other in enumerate(others):
+            rest = np.sqrt(1 - other_similarity**2)
+            vectors[other.tobytes()] = (
+                _unit(other_similarity, 0, rest) if n % 2 else _unit(other_similarity, -rest, 0)
+            )
+        embedder = TableEmbedder(vectors, _unit(1, 0, 0))
+        embedding = ClipIndex.build(
+            embedder.embed(list(images.values())), list(images), FloatIndexConfig(dim=3)
+        )
+        return match_image(
+            query,
+            references=references,
+            pdq_index=pdq,
+            local_index=local,
+            embedding_index=embedding,
+            embedder=embedder,
+        )
+
+    distinct = run(other_similarity=0.6)  # lead over the 4th most similar: 0.35
+    assert [m.reference_id for m in distinct.matches] == [1]
+    assert distinct.matches[0].verified_by == "dense_alignment" and distinct.matches[0].mirrored
+    crowded = run(other_similarity=0.9)  # lead 0.05: other fogs are nearly as close
+    assert crowded.matches == []
+    assert crowded.near_misses[0].reference_id == 1
+    assert crowded.near_misses[0].reason == DENSE_NOT_CONFIRMING
 
 
 def test_near_misses_need_evidence(astronaut, coffee, other_scene):
