@@ -11,8 +11,12 @@ version as a delta: the rows it adds (in an empty copy of the base's trained str
 ids it removes, written in proportion to the change (factcheck.core.index_store). Past the delta
 limits (`compaction_due`), or when the base would be built differently at the new size
 (`needs_rebuild`: a flat index outgrowing its threshold, an inverted file outgrowing its lists),
-it then rebuilds from the database, which becomes the new base (the delta is published first, so
-the update's references are searchable during the rebuild; later updates wait for the lock).
+it also enqueues a compaction (`index_compact`, the factcheck.compact_index task, once its
+transaction commits). The compaction builds the new base from the database without the lock
+(minutes at millions of references), while later updates keep publishing deltas, then takes the
+lock only to publish it with one delta re-applying every id changed since it started. A writer
+therefore holds the lock for a publish, never a build, except where correctness needs the whole
+database at once: the first build of an index, an embedding space switch, and `rebuild_index`.
 Readers use IndexStore, which picks up a new version on their next query and maps the files
 shared by every process.
 
@@ -33,7 +37,7 @@ from __future__ import annotations
 import fcntl
 import functools
 import logging
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -41,11 +45,19 @@ from pathlib import Path
 import faiss
 import numpy as np
 from django.conf import settings
-from django.db.models import Q
+from django.db.models import Q, QuerySet
 
 from factcheck.core.features import Features
 from factcheck.core.fingerprints import PDQ_BYTES
 from factcheck.core.index import BinaryIndexConfig, ClipIndex, FloatIndexConfig, PdqIndex
+from factcheck.core.index_compaction import (
+    Snapshot,
+    changed_since,
+    publish_staged,
+    snapshot,
+    stage_index,
+    staged_discard,
+)
 from factcheck.core.index_store import (
     IndexStore,
     Manifest,
@@ -72,8 +84,11 @@ PDQ_INDEX = "pdq"
 EMBEDDING_INDEX = "embedding"
 LOCAL_INDEX = "local"
 LOCK_FILE = ".writer.lock"
+COMPACTION_LOCK_FILE = ".compaction-{name}.lock"  # held by the one compaction of an index
 MARK_BATCH = 5_000  # ids per UPDATE ... WHERE id IN (...) statement
 SPACE_PARAM = "space"  # manifest parameter naming the embedding index's space
+
+AnyIndex = PdqIndex | ClipIndex | LocalIndex
 
 _stores: dict[tuple[str, str], IndexStore] = {}
 _spaces: dict[str, tuple[int, str]] = {}  # index directory -> (version, space) last read
@@ -175,15 +190,25 @@ def _writer_lock() -> Iterator[None]:
 
 def _fingerprint_rows(condition: Q | None) -> _Rows:
     rows = Fingerprint.objects.order_by("reference_id")
-    if condition is not None:
-        rows = rows.filter(condition)
+    return _rows_read([rows if condition is None else rows.filter(condition)])
+
+
+def _fingerprint_rows_of(ids: Sequence[int]) -> _Rows:
+    """The rows of `ids` (sorted, unique): MARK_BATCH ids per statement."""
+    rows = Fingerprint.objects.order_by("reference_id")
+    return _rows_read(
+        rows.filter(reference_id__in=ids[start : start + MARK_BATCH])
+        for start in range(0, len(ids), MARK_BATCH)
+    )
+
+
+def _rows_read(querysets: Iterable[QuerySet[Fingerprint]]) -> _Rows:
     ids, hashes, embedding_ids, vectors, files, unindexed = [], [], [], [], {}, []
     fields = ("reference_id", "pdq", "embedding", "embedding_model", "features_file", "indexed")
     # Embeddings of another model live in another space: only the configured space's count.
     space = embedding_tag()
-    for reference_id, pdq, embedding, model, features_file, indexed in rows.values_list(
-        *fields
-    ).iterator():
+    found = (row for rows in querysets for row in rows.values_list(*fields).iterator())
+    for reference_id, pdq, embedding, model, features_file, indexed in found:
         ids.append(reference_id)
         hashes.append(np.frombuffer(bytes(pdq), dtype=np.uint8))
         if embedding and space and model == space:
@@ -238,8 +263,10 @@ def index_rebuild() -> IndexChange:
 def index_update(*, add_ids: Sequence[int] = (), remove_ids: Sequence[int] = ()) -> IndexChange:
     """Apply `add_ids`, `remove_ids` and everything still in the outbox to every index.
 
-    Idempotent: changed ids are removed before being (re-)added.
+    Idempotent: changed ids are removed before being (re-)added. An index past its delta limits
+    gets its compaction enqueued (`index_compact`), not run under the lock.
     """
+    compactions: list[str] = []
     with _writer_lock():
         # Removals first: a reference deleted after this read keeps its outbox row for next time.
         removals = list(PendingIndexRemoval.objects.values_list("pk", "reference_id"))
@@ -247,17 +274,103 @@ def index_update(*, add_ids: Sequence[int] = (), remove_ids: Sequence[int] = ())
         removed = {int(i) for i in remove_ids} | {ref_id for _, ref_id in removals}
         changed = sorted(removed | set(rows.ids))
         summaries = []
-        # A full scan (first use, or a flat index outgrowing its threshold) is read once and
-        # shared by every index that needs it.
+        # A full scan (first use, or an embedding space switch) is read once and shared by
+        # every index that needs it.
         all_rows = functools.cache(lambda: _fingerprint_rows(None))
         missing = any(read_manifest(index_dir(), n) is None for n in (PDQ_INDEX, LOCAL_INDEX))
         if changed or missing or _embedding_space_changed(rows.space):
             for name in (PDQ_INDEX, EMBEDDING_INDEX, LOCAL_INDEX):
-                summary = _apply(name, changed, rows, all_rows)
+                summary, compaction_due = _apply(name, changed, rows, all_rows)
                 if summary is not None:
                     summaries.append(summary)
+                if compaction_due:
+                    compactions.append(name)
         _settle_outbox(rows.unindexed, [pk for pk, _ in removals])
-        return IndexChange(summaries, rows.unindexed)
+    for name in compactions:  # the lock released: without a broker the task runs right here
+        _compaction_enqueue(name)
+    return IndexChange(summaries, rows.unindexed)
+
+
+def _compaction_enqueue(name: str) -> None:
+    from factcheck.tasks import compact_index  # the tasks module imports this one
+
+    compact_index.delay_on_commit(name)
+
+
+def index_compact(*, name: str) -> IndexSummary | None:
+    """Give index `name` a new base built from the database when its compaction is due, holding
+    the writer lock only to read the version it starts from and to publish.
+
+    Updates keep publishing deltas on the old base during the build (minutes at millions of
+    references). The new base is published with one delta that re-applies, re-read from the
+    database as `index_update` does, every id those deltas added or hid and every reference
+    still in the outbox when the database was read: nothing published meanwhile is lost.
+    References committed after that read and not yet published stay in the outbox for the next
+    update. Idempotent: None when nothing is due, when another compaction of `name` is under
+    way, or when a rebuild replaced the base meanwhile (this build is then stale).
+    """
+    with _compaction_claim(name) as claimed:
+        if not claimed:
+            return None
+        staged_discard(index_dir(), name)  # what a killed compaction left
+        try:
+            return _compact(name)
+        finally:
+            staged_discard(index_dir(), name)
+
+
+def _compact(name: str) -> IndexSummary | None:
+    with _writer_lock():
+        start = _compaction_start(name)
+    if start is None:
+        return None
+    rows = _fingerprint_rows(None)
+    if name == LOCAL_INDEX and _local_index_over_limit(len(rows.features_files)):
+        return None  # the next update switches it off
+    index = _built(name, rows)
+    if index is None:
+        return None
+    staged = stage_index(index_dir(), name, index, _extra_params(index, rows.space))
+    with _writer_lock():
+        changed = changed_since(index_dir(), name, start)
+        if changed is None:
+            return None
+        # A reference in the outbox when the rows were read may be published since, or deleted
+        # before any version had it (its removal hid nothing): the database says which.
+        reapplied = sorted(set(changed.tolist()) | set(rows.unindexed))
+        delta = index.empty_like()
+        _add(delta, _fingerprint_rows_of(reapplied))
+        manifest = publish_staged(index_dir(), name, staged, removed_ids=reapplied, added=delta)
+    logger.info("index %s v%d compacted, %d ids re-applied", name, manifest.version, len(reapplied))
+    return _summary(name, manifest)
+
+
+def _compaction_start(name: str) -> Snapshot | None:
+    """The version a compaction of `name` starts from; None when it is not due."""
+    manifest = read_manifest(index_dir(), name)
+    if manifest is None or manifest.disabled:
+        return None
+    if name == EMBEDDING_INDEX and _manifest_space(manifest) != embedding_tag():
+        return None  # another space: the next update rebuilds it (_embedding_rebuild_needed)
+    base, _ = load_base(index_dir(), name)
+    return snapshot(index_dir(), name) if _compaction_due(base, manifest) else None
+
+
+@contextmanager
+def _compaction_claim(name: str) -> Iterator[bool]:
+    """True for the one compaction of `name` under way; any other (every update past the limits
+    enqueues one meanwhile, a broker may redeliver one) gets False at once."""
+    index_dir().mkdir(parents=True, exist_ok=True)
+    with (index_dir() / COMPACTION_LOCK_FILE.format(name=name)).open("w") as lock:
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            yield False
+            return
+        try:
+            yield True
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
 
 
 def _settle_outbox(indexed_ids: list[int], removal_pks: list[int]) -> None:
@@ -277,33 +390,37 @@ def _embedding_space_changed(space: str) -> bool:
 
 def _apply(
     name: str, changed: list[int], rows: _Rows, all_rows: Callable[[], _Rows]
-) -> IndexSummary | None:
+) -> tuple[IndexSummary | None, bool]:
+    """Publish `changed` (`rows` re-read) as a delta of `name`: its summary, and whether a
+    compaction is due."""
     manifest = read_manifest(index_dir(), name)
     if name == LOCAL_INDEX and manifest is not None and manifest.disabled:
-        return _summary(name, manifest)  # off until rebuild_index finds it back under the limit
+        return _summary(name, manifest), False  # off until rebuild_index finds it back
     if name == LOCAL_INDEX and _local_index_over_limit(references := Fingerprint.objects.count()):
-        return _local_index_disable(references)
+        return _local_index_disable(references), False
     if manifest is None:
         if name == EMBEDDING_INDEX and rows.embedding_vectors is None:
-            return None  # no embedding configured (or nothing new has one): no scan needed
+            return None, False  # no embedding configured (or nothing new has one): no scan
         # First use (or an index added in an upgrade): build from the whole database.
-        return _build(name, all_rows())
+        return _build(name, all_rows()), False
     if name == EMBEDDING_INDEX and _embedding_rebuild_needed(manifest, rows):
-        return _build(name, all_rows())
+        return _build(name, all_rows()), False
     base, _ = load_base(index_dir(), name)
     delta = base.empty_like()
     _add(delta, rows)
     plan = plan_delta(index_dir(), name, removed_ids=changed, added=delta)
     if plan.changes_nothing:
-        return _summary(name, manifest)
-    published = _summary(name, save_delta(index_dir(), name, plan))
-    if base.needs_rebuild(plan.count) or compaction_due(
-        base_rows=manifest.base_rows, delta_files=plan.delta_files, changed_rows=plan.changed_rows
-    ):
-        # After the delta, so this update's references are searchable now, not in the minutes
-        # a rebuild takes at millions of references.
-        return _build(name, all_rows())
-    return published
+        return _summary(name, manifest), False
+    published = save_delta(index_dir(), name, plan)
+    return _summary(name, published), _compaction_due(base, published)
+
+
+def _compaction_due(base: AnyIndex, manifest: Manifest) -> bool:
+    """Past the delta limits, or the base would be built differently at its live size."""
+    changed_rows = manifest.delta_rows + manifest.hidden_rows
+    return base.needs_rebuild(manifest.count) or compaction_due(
+        base_rows=manifest.base_rows, delta_files=len(manifest.deltas), changed_rows=changed_rows
+    )
 
 
 def _embedding_rebuild_needed(manifest: Manifest, rows: _Rows) -> bool:
@@ -356,33 +473,38 @@ def _add(index: PdqIndex | ClipIndex | LocalIndex, rows: _Rows) -> None:
 
 
 def _build(name: str, rows: _Rows) -> IndexSummary | None:
-    index: PdqIndex | ClipIndex | LocalIndex
-    if name == PDQ_INDEX:
-        index = PdqIndex.build(rows.hashes, np.array(rows.ids, dtype=np.int64), pdq_config())
-    elif name == EMBEDDING_INDEX:
-        previous = read_manifest(index_dir(), EMBEDDING_INDEX)
-        if rows.embedding_vectors is None and previous is None:
-            return None  # no embedding configured: no index, the matcher skips it
-        if rows.embedding_vectors is None:  # turned off, or no row of the new space yet: empty
-            dim = int(previous.params.get("dim", FloatIndexConfig.dim))
-            empty = np.zeros((0, dim), np.float32)
-            index = ClipIndex.build(empty, np.zeros(0, np.int64), embedding_config(dim))
-        else:
-            ids = np.array(rows.embedding_ids, dtype=np.int64)
-            dim = rows.embedding_vectors.shape[1]
-            index = ClipIndex.build(rows.embedding_vectors, ids, embedding_config(dim))
-    elif _local_index_over_limit(len(rows.features_files)):
+    if name == LOCAL_INDEX and _local_index_over_limit(len(rows.features_files)):
         return _local_index_disable(len(rows.features_files))
-    else:
-        index = LocalIndex.build(_StoredFeatures(rows.features_files), local_config())
-    return _publish(name, index, rows.space)
+    index = _built(name, rows)
+    if index is None:
+        return None
+    manifest = save_index(index_dir(), name, index, _extra_params(index, rows.space))
+    return _summary(name, manifest)
 
 
-def _publish(name: str, index: PdqIndex | ClipIndex | LocalIndex, space: str) -> IndexSummary:
+def _built(name: str, rows: _Rows) -> AnyIndex | None:
+    """Index `name` of `rows`, in memory; None for the embedding index when no embedding is
+    configured and none was ever published (the matcher then skips it)."""
+    if name == PDQ_INDEX:
+        return PdqIndex.build(rows.hashes, np.array(rows.ids, dtype=np.int64), pdq_config())
+    if name == LOCAL_INDEX:
+        return LocalIndex.build(_StoredFeatures(rows.features_files), local_config())
+    if rows.embedding_vectors is None:
+        previous = read_manifest(index_dir(), EMBEDDING_INDEX)
+        if previous is None:
+            return None
+        # Turned off, or no row of the new space yet: empty.
+        dim = int(previous.params.get("dim", FloatIndexConfig.dim))
+        empty = np.zeros((0, dim), np.float32)
+        return ClipIndex.build(empty, np.zeros(0, np.int64), embedding_config(dim))
+    ids = np.array(rows.embedding_ids, dtype=np.int64)
+    dim = rows.embedding_vectors.shape[1]
+    return ClipIndex.build(rows.embedding_vectors, ids, embedding_config(dim))
+
+
+def _extra_params(index: AnyIndex, space: str) -> dict[str, str] | None:
     # The embedding index's manifest names its space (see the module docstring).
-    extra = {SPACE_PARAM: space} if isinstance(index, ClipIndex) else None
-    manifest = save_index(index_dir(), name, index, extra)
-    return IndexSummary(name=name, version=manifest.version, count=manifest.count)
+    return {SPACE_PARAM: space} if isinstance(index, ClipIndex) else None
 
 
 def indexed_reference_ids(name: str) -> set[int]:

@@ -1,7 +1,7 @@
 from celery import shared_task
 
 from factcheck.hooks import references_indexed
-from factcheck.indexing import index_update
+from factcheck.indexing import index_compact, index_update
 
 
 @shared_task(name="factcheck.update_index")
@@ -10,3 +10,10 @@ def update_index(add_ids: list[int], remove_ids: list[int]) -> None:
     applies anything an interrupted earlier update left in the outbox."""
     change = index_update(add_ids=add_ids, remove_ids=remove_ids)
     references_indexed(change.indexed_ids)
+
+
+@shared_task(name="factcheck.compact_index")
+def compact_index(name: str) -> None:
+    """Enqueued by an update that left index `name` past its delta limits. Idempotent: a run
+    finding nothing due, or another compaction of it under way, does nothing."""
+    index_compact(name=name)

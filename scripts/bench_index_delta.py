@@ -19,6 +19,9 @@ embedding: IVF + SQ8 above 200k vectors, exact re-ranking). Prints one JSON docu
 - `latency_ms`: search p50/p95 per query (PDQ: 8 dihedral-like hashes, k 10, the first with
   the full radius; embedding: image + mirror, k 10, exact re-ranking) on the base alone, then on
   the base + --deltas deltas (each adding one reference and removing another).
+
+How long an update waits for the writer lock while an index is compacted needs the database
+(factcheck.indexing reads it): scripts/bench_index_compaction.py.
 """
 
 from __future__ import annotations

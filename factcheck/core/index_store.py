@@ -16,10 +16,11 @@ Layout under a directory, per index name (e.g. "pdq", "embedding", "local"):
                                 or `disabled` (a reason) when the index is switched off
 
 A version is a manifest; files are immutable and each is named by the version that wrote it. An
-update writes a delta (cost proportional to the change) and republishes the manifest; the writer
-compacts (writes a new base from the database) when the deltas pass DELTA_MAX_FILES files or
-DELTA_MAX_FRACTION of the base (`compaction_due`). Format-1 manifests (before deltas) read as a
-base without deltas; ids they lack are read from the index file.
+update writes a delta (cost proportional to the change) and republishes the manifest; once the
+deltas pass DELTA_MAX_FILES files or DELTA_MAX_FRACTION of the base (`compaction_due`), a new
+base is built from the database and published with what changed meanwhile
+(factcheck.core.index_compaction). Format-1 manifests (before deltas) read as a base without
+deltas; ids they lack are read from the index file.
 
 Every file is written under a temp name, fsynced and `os.replace`d into place before the
 manifest that names it, the same way. A reader therefore never sees a half-written file. Files
@@ -127,22 +128,30 @@ def save_index(
     extra_params: dict[str, Any] | None = None,
 ) -> Manifest:
     """Publish `index` as the next version of `name`: a new base without deltas (a build or a
-    compaction); `extra_params` join the manifest's parameters (deltas keep them). Single
+    rebuild); `extra_params` join the manifest's parameters (deltas keep them). Single
     writer per name is assumed (the index-building Celery queue has concurrency 1, and
     factcheck.indexing takes a file lock)."""
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
     previous = read_manifest(directory, name)
     version = (previous.version if previous else 0) + 1
-    file_name, ids_file = f"{name}.v{version}.faiss", f"{name}.v{version}.ids.npy"
+    manifest = _write_base(directory, f"{name}.v{version}", index, extra_params)
+    return publish_manifest(directory, name, replace(manifest, version=version), previous)
+
+
+def _write_base(
+    directory: Path, stem: str, index: AnyIndex, extra_params: dict[str, Any] | None
+) -> Manifest:
+    """Write the files of a base, `<stem>.faiss` and the rest; its manifest (version 0)."""
+    file_name, ids_file = f"{stem}.faiss", f"{stem}.ids.npy"
     mih_file, mih_sha256 = "", ""
     if isinstance(index, PdqIndex) and index.kind == "mih" and len(index):
         # Built once here rather than by every reader of every machine (~150 B per hash each).
-        mih_file = f"{name}.v{version}.mih"
+        mih_file = f"{stem}.mih"
         mih_sha256 = _write_mih(directory, mih_file, index)
-    manifest = Manifest(
+    return Manifest(
         kind=_kind_of(index),
-        version=version,
+        version=0,
         count=len(index),
         sha256=_write_index(directory, file_name, index),
         file=file_name,
@@ -154,7 +163,6 @@ def save_index(
         mih_file=mih_file,
         mih_sha256=mih_sha256,
     )
-    return publish_manifest(directory, name, manifest, previous)
 
 
 def save_disabled(
@@ -180,7 +188,7 @@ def save_disabled(
 
 @dataclass(frozen=True)
 class DeltaPlan:
-    """What `save_delta` would publish: decided first, so the writer can compact instead."""
+    """What `save_delta` would publish: decided first, so a writer skips a change of nothing."""
 
     previous: Manifest
     added: AnyIndex | None
@@ -193,22 +201,13 @@ class DeltaPlan:
         return len(self.added) if self.added is not None else 0
 
     @property
-    def delta_files(self) -> int:
-        return len(self.previous.deltas) + (1 if self.added_rows else 0)
-
-    @property
-    def changed_rows(self) -> int:
-        """Rows added or hidden since the base, this update included."""
-        previous = self.previous
-        return previous.delta_rows + previous.hidden_rows + self.added_rows + self.removed_rows
-
-    @property
     def changes_nothing(self) -> bool:
         return self.added_rows == 0 and self.removed_rows == 0
 
 
 def compaction_due(*, base_rows: int, delta_files: int, changed_rows: int) -> bool:
-    """True past the delta limits: then rebuild a base rather than append."""
+    """True past the delta limits (`changed_rows`: added or hidden since the base): then build a
+    new base (a compaction) rather than keep appending."""
     return delta_files > DELTA_MAX_FILES or changed_rows > DELTA_MAX_FRACTION * base_rows
 
 
@@ -223,7 +222,15 @@ def plan_delta(
     from `empty_like()` of the base) as the next delta. Reads only the manifest, the removed
     ids and the layers' sorted id files (memory-mapped: a few pages per removed id)."""
     directory = Path(directory)
-    previous = _enabled_manifest(directory, name)
+    return _plan(directory, _enabled_manifest(directory, name), removed_ids, added)
+
+
+def _plan(
+    directory: Path,
+    previous: Manifest,
+    removed_ids: Sequence[int] | np.ndarray,
+    added: AnyIndex | None,
+) -> DeltaPlan:
     hidden = _hidden_rows(directory, previous)
     removed = np.unique(np.asarray(removed_ids, dtype=np.int64))
     visible_from = hidden.below_of(removed)
@@ -248,7 +255,13 @@ def save_delta(directory: str | os.PathLike[str], name: str, plan: DeltaPlan) ->
     current = read_manifest(directory, name)
     if current is None or current.version != previous.version:
         raise RuntimeError(f"index {name!r} changed since the delta was planned")
-    version = previous.version + 1
+    manifest = _delta_manifest(directory, name, plan, previous.version + 1)
+    return publish_manifest(directory, name, manifest, previous)
+
+
+def _delta_manifest(directory: Path, name: str, plan: DeltaPlan, version: int) -> Manifest:
+    """Write `plan`'s files as version `version`; the manifest naming them (unpublished)."""
+    previous = plan.previous
     deltas = previous.deltas
     removed_file, removed_sha256 = previous.removed_file, previous.removed_sha256
     if plan.added is not None and plan.added_rows:
@@ -265,7 +278,7 @@ def save_delta(directory: str | os.PathLike[str], name: str, plan: DeltaPlan) ->
     if plan.removed_rows:
         removed_file = f"{name}.v{version}.removed.npy"
         removed_sha256 = _write_ids(directory, removed_file, plan.hidden.to_array())
-    manifest = replace(
+    return replace(
         previous,
         version=version,
         count=plan.count,
@@ -276,7 +289,6 @@ def save_delta(directory: str | os.PathLike[str], name: str, plan: DeltaPlan) ->
         removed_sha256=removed_sha256,
         hidden_rows=previous.hidden_rows + plan.removed_rows,
     )
-    return publish_manifest(directory, name, manifest, previous)
 
 
 def _enabled_manifest(directory: Path, name: str) -> Manifest:

@@ -110,10 +110,10 @@ def _layer_search(
         # A full answer may hide more rows behind hidden ones; a short one had them all.
         done = (alive.sum(axis=1) >= k) | (ids[:, -1] == MISSING_ID) | (fetch >= size)
         order = np.argsort(~alive, axis=1, kind="stable")[:, :k]  # alive first, rank kept
-        rows = pending[done]
-        out_ids[rows] = np.take_along_axis(ids, order, axis=1)[done]
-        out_scores[rows] = np.take_along_axis(scores, order, axis=1)[done]
-        found[rows] = np.take_along_axis(alive, order, axis=1)[done]
+        rows, width = pending[done], order.shape[1]  # fewer than k in a layer smaller than k
+        out_ids[rows, :width] = np.take_along_axis(ids, order, axis=1)[done]
+        out_scores[rows, :width] = np.take_along_axis(scores, order, axis=1)[done]
+        found[rows, :width] = np.take_along_axis(alive, order, axis=1)[done]
         pending, fetch = pending[~done], min(fetch * RETRY_GROWTH, size)
     assert out_scores is not None
     out_ids[~found] = MISSING_ID

@@ -80,7 +80,8 @@ def test_past_the_delta_limits_an_update_rebuilds_a_base(deltas_kept, monkeypatc
     add(2)
     with_delta = read_manifest(index_dir(), PDQ_INDEX)
     assert len(with_delta.deltas) == 1
-    add(3)  # a second delta file passes the limit: published, then a base is rebuilt
+    add(3)  # a second delta file passes the limit: published, then compacted (the task it
+    # enqueues runs in-process without a broker; tests/factcheck/test_index_compaction.py)
     compacted = read_manifest(index_dir(), PDQ_INDEX)
     assert compacted.deltas == () and compacted.file != with_delta.file
     assert compacted.version == with_delta.version + 2

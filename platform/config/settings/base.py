@@ -170,6 +170,7 @@ CELERY_TASK_DEFAULT_QUEUE = "default"
 CELERY_TASK_QUEUES = [Queue(name) for name in ("default", "ingest", "analyze", "index", "deliver")]
 CELERY_TASK_ROUTES = {
     "factcheck.update_index": {"queue": "index"},
+    "factcheck.compact_index": {"queue": "index"},
     "moderation.analyze_submission": {"queue": "analyze"},
     "moderation.recheck_submission": {"queue": "analyze"},
     "integrations.fetch_inbound_media": {"queue": "ingest"},

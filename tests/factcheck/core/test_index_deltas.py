@@ -416,6 +416,23 @@ def test_hidden_rows_nearest_to_a_query_do_not_starve_its_answer(tmp_path) -> No
     assert loaded.search_votes(query) == single.search_votes(query) == {7: 30}
 
 
+def test_layers_smaller_than_k_with_hidden_rows_answer_like_one_index(tmp_path) -> None:
+    """A base and a delta of fewer than k rows each, one row hidden: each layer's short
+    answer fills the first of its k slots (as after a compaction re-applies a few rows)."""
+    save_index(tmp_path, "pdq", PdqIndex.build(HASHES[:6], IDS[:6]))
+    delta = PdqIndex.build(HASHES[6:9], IDS[6:9])
+    save_delta(tmp_path, "pdq", plan_delta(tmp_path, "pdq", removed_ids=[IDS[2]], added=delta))
+    loaded, _ = load_index(tmp_path, "pdq")
+    live = [0, 1, 3, 4, 5, 6, 7, 8]
+    single = PdqIndex.build(HASHES[live], IDS[live])
+    (ids, distances), (expected_ids, expected) = (
+        index.search(HASHES[[1, 7]], 10) for index in (loaded, single)
+    )
+    assert np.array_equal(ids, expected_ids) and (ids[:, len(live) :] == MISSING_ID).all()
+    found = ids != MISSING_ID  # empty slots: each kind has its own filler distance
+    assert np.array_equal(distances[found], expected[found])
+
+
 def test_readers_map_the_multi_index_hash_tables_published_with_the_base(tmp_path) -> None:
     config = BinaryIndexConfig(flat_max_size=1000, mih_bits=16, mih_flips=2, mih_dihedral_flips=1)
     built = PdqIndex.build(HASHES, IDS, config)
