@@ -6,7 +6,9 @@ grading) are removed by tone curves fitted on the aligned pixel pairs (factcheck
 noise, resampling and
 sub-pixel misalignment are absorbed by comparing at a working resolution, blurring both images,
 and measuring colour distance to the reference's local min/max envelope rather than to single
-pixels.
+pixels. Before comparing, the alignment is refined photometrically (ECC on the working grid,
+started from the verified transform): a homography fitted on a few keypoints of a flat picture
+is a pixel or two off along its edges, which would otherwise show as thin "edited" slivers.
 """
 
 from __future__ import annotations
@@ -42,6 +44,13 @@ class LocalizeConfig:
     min_region_fraction: float = 0.002  # of the overlap; smaller blobs are noise
     min_edited_fraction: float = 0.002
     exclude_frames: bool = True  # caption bands over cropped-away parts (factcheck.core.frames)
+    # Photometric refinement of the alignment (ECC, homography) before comparing; a refinement
+    # that moves a corner of the working grid further than refine_max_shift (share of its longer
+    # side) or does not raise the correlation is discarded (edits and flat regions mislead it).
+    refine: bool = True
+    refine_iterations: int = 30
+    refine_sigma: float = 1.5
+    refine_max_shift: float = 0.05
 
 
 @dataclass
@@ -51,6 +60,7 @@ class Localization:
     edited: bool
     edited_fraction: float  # edited pixels / overlap pixels
     regions: list[dict[str, Any]] = field(default_factory=list)
+    transform: np.ndarray | None = None  # reference->query as compared (refined), full size
 
 
 def _working_transform(transform: np.ndarray, query_shape: tuple[int, int], size: int):
@@ -140,6 +150,48 @@ def _clean(mask: np.ndarray, valid: np.ndarray, config: LocalizeConfig) -> np.nd
     return np.where(keep[labels], 255, 0).astype(np.uint8)
 
 
+def _masked_correlation(a: np.ndarray, b: np.ndarray, mask: np.ndarray) -> float:
+    a, b = a[mask] - a[mask].mean(), b[mask] - b[mask].mean()
+    denominator = float(np.sqrt((a * a).sum() * (b * b).sum()))
+    return float((a * b).sum() / denominator) if denominator > 1e-9 else 0.0
+
+
+def refine_alignment(
+    query: np.ndarray, warped: np.ndarray, valid: np.ndarray, config: LocalizeConfig
+) -> np.ndarray | None:
+    """A homography H (query grid -> warped grid: warped(Hx) ~ query(x)) correcting a slightly
+    off alignment, or None where ECC fails, moves too far or does not improve the fit."""
+    mask = valid > 0
+    if mask.sum() < 64:
+        return None
+    sigma = config.refine_sigma
+    query_grey = cv2.GaussianBlur(cv2.cvtColor(query, cv2.COLOR_RGB2GRAY), (0, 0), sigma)
+    warped_grey = cv2.GaussianBlur(cv2.cvtColor(warped, cv2.COLOR_RGB2GRAY), (0, 0), sigma)
+    query_grey, warped_grey = query_grey.astype(np.float32), warped_grey.astype(np.float32)
+    criteria = (cv2.TERM_CRITERIA_EPS | cv2.TERM_CRITERIA_COUNT, config.refine_iterations, 1e-5)
+    warp = np.eye(3, dtype=np.float32)
+    try:
+        cv2.findTransformECC(
+            query_grey, warped_grey, warp, cv2.MOTION_HOMOGRAPHY, criteria, valid, 1
+        )
+    except cv2.error:  # no convergence (flat overlap)
+        return None
+    height, width = mask.shape
+    corners = np.array([[0, 0], [width, 0], [0, height], [width, height]], np.float32)
+    moved = cv2.perspectiveTransform(corners[None], warp.astype(np.float64))[0]
+    if np.abs(moved - corners).max() > config.refine_max_shift * max(height, width):
+        return None
+    flags = cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP
+    refined = cv2.warpPerspective(warped_grey, warp, (width, height), flags=flags)
+    inside = cv2.warpPerspective(
+        valid, warp, (width, height), flags=cv2.INTER_NEAREST | cv2.WARP_INVERSE_MAP
+    )
+    both = mask & (inside > 0)
+    before = _masked_correlation(query_grey, warped_grey, both)
+    after = _masked_correlation(query_grey, refined, both)
+    return warp.astype(np.float64) if after > before else None
+
+
 def localize_edits(
     query: np.ndarray,
     reference: np.ndarray,
@@ -153,22 +205,54 @@ def localize_edits(
         transform, (query_h, query_w), config.working_size
     )
     query_small = cv2.resize(query, work_size, interpolation=cv2.INTER_AREA)
-    warped, valid = warp_reference(reference, work_transform, work_size)
+    compared = _compare(query_small, reference, work_transform, work_size, config)
+    if config.refine and compared is not None:
+        correction = refine_alignment(query_small, compared.warped, compared.raw_valid, config)
+        if correction is not None:
+            # warped(Hx) = reference(T^-1 H x): the reference -> query map becomes H^-1 T.
+            work_refined = np.linalg.inv(correction) @ work_transform
+            refined = _compare(query_small, reference, work_refined, work_size, config)
+            # An edit can pull ECC off as well as a misfit can pull it on: keep the alignment
+            # under which less of the picture differs.
+            if refined is not None and refined.fraction < compared.fraction:
+                # Full size: T = S^-1 T_work (S the working scale), so T' = T T_work^-1 T'_work.
+                transform = transform @ np.linalg.inv(work_transform) @ work_refined
+                compared = refined
+    if compared is None:
+        empty = np.zeros((query_h, query_w), np.uint8)
+        return Localization(empty, empty.copy(), False, 0.0, transform=transform)
+    mask_small, valid = compared.mask, compared.valid
+    edit_mask = cv2.resize(mask_small, (query_w, query_h), interpolation=cv2.INTER_NEAREST)
+    overlap = cv2.resize(valid, (query_w, query_h), interpolation=cv2.INTER_NEAREST)
+    regions = classify_regions(query_small, compared.warped, mask_small, (query_h, query_w))
+    edited = compared.fraction >= config.min_edited_fraction and bool(regions)
+    return Localization(edit_mask, overlap, edited, compared.fraction, regions, transform)
+
+
+@dataclass
+class _Comparison:
+    warped: np.ndarray  # the reference in the working grid
+    raw_valid: np.ndarray  # where it lands
+    valid: np.ndarray  # where it is compared (borders eroded, frames excluded)
+    mask: np.ndarray  # uint8 0/255 differences, working grid
+    fraction: float  # differing share of the compared area
+
+
+def _compare(query_small, reference, work_transform, work_size, config) -> _Comparison | None:
+    """The reference warped by `work_transform` compared with the query; None: no overlap."""
+    warped, raw_valid = warp_reference(reference, work_transform, work_size)
+    valid = raw_valid
     if config.border_erode_px:
         kernel = np.ones((2 * config.border_erode_px + 1,) * 2, np.uint8)
         valid = cv2.erode(valid, kernel)
     if config.exclude_frames:
+        valid = valid.copy()
         valid[frame_mask(query_small, warped, valid)] = 0
     if not valid.any():
-        empty = np.zeros((query_h, query_w), np.uint8)
-        return Localization(empty, empty.copy(), False, 0.0)
-    mask_small = _clean(difference_mask(query_small, warped, valid, config), valid, config)
-    edit_mask = cv2.resize(mask_small, (query_w, query_h), interpolation=cv2.INTER_NEAREST)
-    overlap = cv2.resize(valid, (query_w, query_h), interpolation=cv2.INTER_NEAREST)
-    edited_fraction = float((mask_small > 0).sum()) / float((valid > 0).sum())
-    regions = classify_regions(query_small, warped, mask_small, (query_h, query_w))
-    edited = edited_fraction >= config.min_edited_fraction and bool(regions)
-    return Localization(edit_mask, overlap, edited, edited_fraction, regions)
+        return None
+    mask = _clean(difference_mask(query_small, warped, valid, config), valid, config)
+    fraction = float((mask > 0).sum()) / float((valid > 0).sum())
+    return _Comparison(warped, raw_valid, valid, mask, fraction)
 
 
 def render_edit_overlay(

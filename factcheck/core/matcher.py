@@ -499,11 +499,12 @@ def _localized_match(
 ) -> Match:
     reference_image = references.load_reference_image(item.candidate.reference_id)
     localization = localize_edits(image, reference_image, item.transform, config.localize)
+    transform = item.transform if localization.transform is None else localization.transform
     return Match(
         reference_id=item.candidate.reference_id,
         similarity=item.confidence * (1.0 - localization.edited_fraction),
         inliers=item.inliers,
-        transform=item.transform,
+        transform=transform,
         edited=localization.edited,
         edited_fraction=localization.edited_fraction,
         regions=localization.regions,
