@@ -162,7 +162,7 @@ def _base_distractor(offset: int) -> np.ndarray:
     return generated_image(DISTRACTOR_SEED + offset)
 
 
-def _mask_scores(predicted: np.ndarray, truth: np.ndarray) -> tuple[float, float]:
+def mask_scores(predicted: np.ndarray, truth: np.ndarray) -> tuple[float, float]:
     predicted, truth = predicted > 0, truth > 0
     union = (predicted | truth).sum()
     intersection = (predicted & truth).sum()
@@ -270,7 +270,7 @@ def _evaluate_case(case_dir, case, references, index, names, config) -> dict[str
     }
     if found and case["mask"]:
         truth = cv2.imread(str(case_dir / case["mask"]), cv2.IMREAD_GRAYSCALE)
-        outcome["iou"], outcome["f1"] = _mask_scores(top.edit_mask, truth)
+        outcome["iou"], outcome["f1"] = mask_scores(top.edit_mask, truth)
         if top.regions:
             outcome["kind_correct"] = top.regions[0]["kind"] == EXPECTED_REGION_KIND[case["edit"]]
     return outcome
