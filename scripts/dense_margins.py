@@ -40,7 +40,13 @@ def main() -> None:
 
     django.setup()
     from factcheck.core import matcher
-    from factcheck.core.evaluate import build_references, read_cases, read_meta, read_rgb
+    from factcheck.core.evaluate import (
+        build_references,
+        match_indexed,
+        read_cases,
+        read_meta,
+        read_rgb,
+    )
     from factcheck.embedding import configured_embedder
     from factcheck.selectors import match_config
 
@@ -72,15 +78,7 @@ def main() -> None:
     leads: dict[str, list[float]] = {"original": [], "unrelated": [], "other": []}
     for case in read_cases(args.case_dir):
         checks.clear()
-        matcher.match_image(
-            read_rgb(args.case_dir / case["query"]),
-            references=references,
-            pdq_index=index.pdq,
-            local_index=index.local,
-            embedding_index=index.embedding,
-            embedder=index.embedder,
-            config=config,
-        )
+        match_indexed(read_rgb(args.case_dir / case["query"]), references, index, config)
         for check in checks:
             if not check["accepted"] or check["lead"] is None:
                 continue

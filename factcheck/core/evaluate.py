@@ -229,9 +229,9 @@ def evaluate(
     return metrics
 
 
-def _evaluate_case(case_dir, case, references, index, names, config) -> dict[str, Any]:
-    image = read_rgb(case_dir / case["query"])
-    result = match_image(
+def match_indexed(image: np.ndarray, references, index, config: MatchConfig):
+    """`match_image` against what `build_references` built."""
+    return match_image(
         image,
         references=references,
         pdq_index=index.pdq,
@@ -240,6 +240,11 @@ def _evaluate_case(case_dir, case, references, index, names, config) -> dict[str
         embedder=index.embedder,
         config=config,
     )
+
+
+def _evaluate_case(case_dir, case, references, index, names, config) -> dict[str, Any]:
+    image = read_rgb(case_dir / case["query"])
+    result = match_indexed(image, references, index, config)
     top = result.matches[0] if result.matches else None
     top_name = names.get(top.reference_id, "procedural distractor") if top else None
     found = top is not None and top_name == case["expected"]
