@@ -18,14 +18,24 @@ Per phase, in seconds: the writer's run and each of its writer-lock holds, and p
 wait for the lock and the whole call (from its commit until it returned, i.e. searchable).
 At the end the published PDQ ids must equal the database's. The synthetic rows are deleted and
 the index files (in a temp folder) removed.
+
+    nice python scripts/bench_index_compaction.py --rebuild-memory [--hashes 1000000]
+
+measures instead what `manage.py rebuild_index` takes at --hashes references (issue 15: 1M within
+8 GB), each also given a random unit vector in the configured embedding's space
+(`embedding_tag()`, 256-d for the learned descriptor), so the embedding index is built too. The
+command runs in a separate process, its embedding model loaded first; reported: its wall time,
+its peak resident memory (ru_maxrss) and that before the rebuild, and the published files' sizes.
 """
 
 from __future__ import annotations
 
 import argparse
+import io
 import json
 import multiprocessing
 import os
+import resource
 import statistics
 import subprocess
 import sys
@@ -67,9 +77,11 @@ def database_prepare() -> None:
     )
 
 
-def synthetic_insert(count: int) -> None:
+def synthetic_insert(count: int, *, embedding_dim: int = 0, embedding_model: str = "") -> None:
     """`count` references with random PDQ hashes, already indexed as far as the outbox knows
-    (the first rebuild publishes them), in three INSERT ... SELECT statements."""
+    (the first rebuild publishes them), in three INSERT ... SELECT statements. With
+    `embedding_dim`, each also has a random unit vector of `embedding_model`'s space (COPY'd
+    into a temp table first); else no embedding."""
     from django.db import connection, transaction
 
     with transaction.atomic(), connection.cursor() as cursor:
@@ -88,13 +100,35 @@ def synthetic_insert(count: int) -> None:
             [SOURCE, MEDIA_PREFIX + "%"],
         )
         cursor.execute(
-            "insert into factcheck_fingerprint"
-            " (reference_id, pdq, pdq_quality, embedding_model, features_file, indexed,"
-            " created_at)"
-            " select id, decode(md5(id || 'a') || md5(id || 'b'), 'hex'), 100, '', '', true,"
-            " now() from factcheck_reference where source = %s",
-            [SOURCE],
+            "create temp table bench_embedding (n bigint primary key, embedding bytea)"
+            " on commit drop"
         )
+        if embedding_dim:
+            embeddings_copy(cursor, count, embedding_dim)
+        cursor.execute(
+            "insert into factcheck_fingerprint"
+            " (reference_id, pdq, pdq_quality, embedding, embedding_model, features_file,"
+            " indexed, created_at)"
+            " select id, decode(md5(id || 'a') || md5(id || 'b'), 'hex'), 100, embedding, %s,"
+            " '', true, now() from (select id, row_number() over (order by id) as n"
+            " from factcheck_reference where source = %s) as reference"
+            " left join bench_embedding using (n)",
+            [embedding_model if embedding_dim else "", SOURCE],
+        )
+
+
+def embeddings_copy(cursor: Any, count: int, dim: int, batch: int = 50_000) -> None:
+    """Rows 1..`count` of bench_embedding: random L2-normalised float32 vectors."""
+    import numpy as np
+
+    rng = np.random.default_rng(0)
+    with cursor.copy("copy bench_embedding (n, embedding) from stdin (format binary)") as copy:
+        copy.set_types(["int8", "bytea"])
+        for start in range(0, count, batch):
+            vectors = rng.standard_normal((min(batch, count - start), dim), dtype=np.float32)
+            vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+            for n, vector in enumerate(vectors, start + 1):
+                copy.write_row((n, vector.tobytes()))
 
 
 def synthetic_delete() -> None:
@@ -253,6 +287,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--hashes", type=int, default=1_000_000)
     parser.add_argument("--every-ms", type=float, default=500.0)
+    parser.add_argument(
+        "--rebuild-memory",
+        action="store_true",
+        help="measure `rebuild_index` (time, peak memory, file sizes), with embeddings",
+    )
     args = parser.parse_args()
     os.environ.setdefault("DATABASE_URL", DEFAULT_DATABASE_URL)
     # Synthetic references have no image: the local-descriptor index is off, as at scale.
@@ -261,7 +300,7 @@ def main() -> None:
         os.environ["DATA_DIR"] = data_dir  # the index files, and nothing else of the project's
         database_prepare()
         django_setup()
-        print(json.dumps(run(args), indent=1))
+        print(json.dumps((rebuild_memory if args.rebuild_memory else run)(args), indent=1))
 
 
 def run(args: argparse.Namespace) -> dict[str, Any]:
@@ -281,6 +320,63 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         index_update()
         in_database = set(Reference.objects.values_list("pk", flat=True))
         result["published_ids_match_database"] = indexed_reference_ids(PDQ_INDEX) == in_database
+    finally:
+        synthetic_delete()
+    return result
+
+
+def rebuild_main(connection: Connection) -> None:
+    """`manage.py rebuild_index`, in its own process, its embedding model loaded beforehand."""
+    django_setup()
+    from django.core.management import call_command
+
+    from factcheck.embedding import embedding_tag
+
+    embedding_tag()  # loads the model, as the command's first row read would
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    output = io.StringIO()
+    started = time.perf_counter()
+    call_command("rebuild_index", stdout=output)
+    connection.send(
+        {
+            "rebuild_s": round(time.perf_counter() - started, 2),
+            "rss_before_rebuild_mb": round(before / 1024, 1),
+            "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+            "output": output.getvalue().splitlines(),
+        }
+    )
+
+
+def rebuild_memory(args: argparse.Namespace) -> dict[str, Any]:
+    from django.conf import settings
+
+    from factcheck.embedding import configured_embedder, embedding_tag
+
+    embedder = configured_embedder()
+    if embedder is None:
+        raise SystemExit("no embedding configured (FACTCHECK_DESCRIPTOR_CONFIG, CLIP_MODEL_NAME)")
+    references_refuse_foreign()
+    synthetic_delete()  # what an interrupted run left
+    tag, dim = embedding_tag(), embedder.dim
+    result: dict[str, Any] = {"references": args.hashes, "embedding": tag, "embedding_dim": dim}
+    try:
+        result["insert_s"] = timed(
+            lambda: synthetic_insert(args.hashes, embedding_dim=dim, embedding_model=tag)
+        )
+        context = multiprocessing.get_context("spawn")
+        mine, theirs = context.Pipe()
+        child = context.Process(target=rebuild_main, args=(theirs,))
+        started = time.perf_counter()
+        child.start()
+        theirs.close()  # the child's end: its death ends recv() with EOFError
+        result.update(mine.recv())
+        child.join()
+        result["child_s"] = round(time.perf_counter() - started, 2)  # with its start-up
+        growth = result["peak_rss_mb"] - result["rss_before_rebuild_mb"]
+        result["rebuild_bytes_per_reference"] = round(growth * 2**20 / args.hashes)
+        files = sorted(Path(settings.INDEX_DIR).iterdir())
+        result["index_files_bytes"] = {f.name: f.stat().st_size for f in files if f.is_file()}
+        result["index_files_total_mb"] = round(sum(result["index_files_bytes"].values()) / 2**20, 1)
     finally:
         synthetic_delete()
     return result
