@@ -224,15 +224,15 @@ def find_candidates(
             max(config.embedding_top_k, config.dense.margin_rank + 1),
             exact_vectors,
         )
-        # 0 where the index holds too few references to tell: the lead is then the similarity.
-        baseline = (
-            found[config.dense.margin_rank][1] if len(found) > config.dense.margin_rank else 0
-        )
+        # None where the index holds too few references to tell how a candidate stands out.
+        rank_of_baseline = config.dense.margin_rank
+        baseline = found[rank_of_baseline][1] if len(found) > rank_of_baseline else None
         for rank, (ref_id, similarity) in enumerate(found[: config.embedding_top_k]):
             if similarity >= minimum:
                 candidate = propose(ref_id, rank)
                 candidate.embedding_similarity = similarity
-                candidate.embedding_margin = similarity - baseline
+                if baseline is not None:
+                    candidate.embedding_margin = similarity - baseline
     local = _resolve(local_index)
     if local is not None and query_features is not None:
         votes = sorted(local.search_votes(query_features).items(), key=lambda item: -item[1])

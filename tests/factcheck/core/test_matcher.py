@@ -194,6 +194,13 @@ def test_dense_alignment_confirms_a_candidate_the_embedding_singles_out():
     assert crowded.matches == []
     assert crowded.near_misses[0].reference_id == 1
     assert crowded.near_misses[0].reason == DENSE_NOT_CONFIRMING
+    # With fewer indexed pictures than the margin's rank nothing tells how the original stands
+    # out: dense alignment does not confirm it.
+    few = {1: original, 2: others[0]}
+    references, pdq, local = _setup(few)
+    images.clear()
+    images.update(few)
+    assert run(other_similarity=0.1).matches == []
 
 
 def test_near_misses_need_evidence(astronaut, coffee, other_scene):
