@@ -4,6 +4,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from accounts.authentication import signed_in_user
 from accounts.selectors import identity_of
 
 
@@ -18,4 +19,4 @@ class MeView(APIView):
 
     @extend_schema(responses=IdentitySerializer)
     def get(self, request: Request) -> Response:
-        return Response(IdentitySerializer(identity_of(request.user)).data)
+        return Response(IdentitySerializer(identity_of(signed_in_user(request))).data)

@@ -9,9 +9,12 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
 
+from django.core.exceptions import PermissionDenied
 from django.db.models import Model
+from django.http import HttpRequest
 from django.utils import timezone
 from rest_framework import authentication, exceptions
+from rest_framework.request import Request
 
 from accounts.models import ApiClient, ApiToken, User
 from accounts.services import token_digest
@@ -118,3 +121,15 @@ class ApiTokenAuthentication(authentication.BaseAuthentication):
 
     def authenticate_header(self, request: Any) -> str:
         return 'Bearer realm="api"'
+
+
+def signed_in_user(request: HttpRequest | Request) -> User:
+    """The user of a request that passed its view's authentication check.
+
+    Views behind a login or permission check call this instead of reading `request.user`, whose
+    type also admits the anonymous user; an anonymous request that still gets here is refused
+    (PermissionDenied: 403 in Django and in DRF)."""
+    user = request.user
+    if not isinstance(user, User) or not user.is_authenticated:
+        raise PermissionDenied("sign in first")
+    return user

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 from django.apps import apps
@@ -57,6 +58,7 @@ def roles_sync() -> None:
     """Create the role groups and set their permissions to exactly ROLE_PERMISSIONS."""
     for role in ROLES:
         group, _ = Group.objects.get_or_create(name=role)
+        permissions: Iterable[Permission]
         if role == ADMIN:
             permissions = Permission.objects.filter(content_type__app_label__in=ADMIN_APP_LABELS)
         else:

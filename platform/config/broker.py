@@ -29,7 +29,7 @@ class Channel(kombu_redis.Channel):
         pool = self.pool
         reused = self._reused_client
         if reused is None or reused[0] is not pool:
-            reused = self._reused_client = (pool, self._create_client())
+            reused = self._reused_client = (pool, self._create_client())  # type: ignore[attr-defined]  # kombu's stubs omit Channel._create_client
         yield reused[1]
 
 

@@ -33,9 +33,12 @@ def _django_fixup(app: Celery) -> DjangoFixup:
     Celery skips it when DJANGO_SETTINGS_MODULE is unset as the app is made, which it is here for
     every entry point but the celery command: each chooses its settings after this module runs.
     The fixup reads the settings lazily, so installing it now is safe."""
-    return DjangoFixup(app).install()
+    fixup = DjangoFixup(app)
+    fixup.install()
+    return fixup
 
 
-app = Celery("provenant", fixups=[_django_fixup])
+# celery-types declares fixups as names only; Celery also takes a callable (symbol_by_name).
+app = Celery("provenant", fixups=[_django_fixup])  # type: ignore[list-item]
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()

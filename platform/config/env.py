@@ -99,7 +99,7 @@ def database_config(name: str, *, default_sqlite: Path) -> dict[str, Any]:
         )
     if engine.endswith("postgresql") and not config.get("NAME"):
         raise ConfigError(name, f"no database name in {_redact(raw)!r}")
-    return config
+    return dict(config)
 
 
 def _redact(url: str) -> str:

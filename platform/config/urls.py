@@ -1,5 +1,5 @@
 from django.contrib import admin
-from django.urls import include, path
+from django.urls import URLPattern, URLResolver, include, path
 from django.views.generic import RedirectView
 from drf_spectacular.views import SpectacularAPIView
 
@@ -7,7 +7,7 @@ from accounts.api import MeView
 from frontend.api_docs import ApiDocsView
 from ops import views as ops_views
 
-api_v1 = [
+api_v1: list[URLPattern | URLResolver] = [
     path("me/", MeView.as_view(), name="api-me"),
     path("", include("factcheck.api_urls")),
     path("", include("moderation.api_urls")),

@@ -118,26 +118,29 @@ class _PinnedHTTPConnection(http.client.HTTPConnection):
     def __init__(self, host: str, port: int, address: str, timeout: float) -> None:
         super().__init__(host, port, timeout=timeout)
         self._address = address
+        self._timeout = timeout
 
     def connect(self) -> None:
         self.sock = socket.create_connection(
-            (self._address, self.port), timeout=min(self.timeout, CONNECT_TIMEOUT_SECONDS)
+            (self._address, self.port), timeout=min(self._timeout, CONNECT_TIMEOUT_SECONDS)
         )
-        self.sock.settimeout(self.timeout)
+        self.sock.settimeout(self._timeout)
 
 
 class _PinnedHTTPSConnection(http.client.HTTPSConnection):
     def __init__(self, host: str, port: int, address: str, timeout: float) -> None:
-        super().__init__(host, port, timeout=timeout, context=ssl.create_default_context())
+        self._tls = ssl.create_default_context()
+        super().__init__(host, port, timeout=timeout, context=self._tls)
         self._address = address
+        self._timeout = timeout
 
     def connect(self) -> None:
         raw = socket.create_connection(
-            (self._address, self.port), timeout=min(self.timeout, CONNECT_TIMEOUT_SECONDS)
+            (self._address, self.port), timeout=min(self._timeout, CONNECT_TIMEOUT_SECONDS)
         )
-        raw.settimeout(self.timeout)
+        raw.settimeout(self._timeout)
         # SNI and the certificate check use the name from the URL, not the pinned address.
-        self.sock = self._context.wrap_socket(raw, server_hostname=self.host)
+        self.sock = self._tls.wrap_socket(raw, server_hostname=self.host)
 
 
 def safe_request(

@@ -88,5 +88,5 @@ def media_store(*, content: bytes, allow_animated: bool = True) -> StoredMedia:
 
 
 def media_read(media: MediaObject) -> bytes:
-    with default_storage.open(media.file.name, "rb") as handle:
+    with default_storage.open(str(media.file.name), "rb") as handle:
         return handle.read()

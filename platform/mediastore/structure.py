@@ -126,7 +126,7 @@ def trailing_bytes(content: bytes, image_format: str) -> int:
 
 
 def _check_markup(content: bytes) -> None:
-    found = _SNIFFABLE_MARKUP.search(content, 0, MARKUP_SNIFF_BYTES)
+    found = _SNIFFABLE_MARKUP.search(content, 0, MARKUP_SNIFF_BYTES) is not None
     if not found:
         lowered = content.lower()
         found = any(pattern.search(lowered) for pattern in _EMBEDDED_MARKUP)

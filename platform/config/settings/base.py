@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from kombu import Queue
 
@@ -236,7 +237,7 @@ FACTCHECK_IMAGE_CACHE_BYTES = env_int(
 )
 # The local-descriptor index finds crops and captioned copies that PDQ misses; it keeps up to
 # `per_reference` descriptors per reference (~130 bytes each). Keys: factcheck.core.local_index.
-FACTCHECK_LOCAL_INDEX = {"per_reference": 400}
+FACTCHECK_LOCAL_INDEX: dict[str, Any] = {"per_reference": 400}
 # Above this many references the local-descriptor index (~55 KB per reference, in every worker's
 # memory map) is switched off and candidates come from the global indexes (PDQ, embedding);
 # `rebuild_index` restores it once back under (factcheck.indexing).
@@ -247,7 +248,7 @@ FACTCHECK_LOCAL_INDEX_MAX_REFERENCES = env_int(
 # tables probed up to mih_flips flips, exact within Hamming radius (256//bits)*(flips+1)-1: 47
 # up to 4M hashes (20-bit substrings), 39 above (24 bits); the 7 rotated/flipped query hashes
 # use mih_dihedral_flips (radius 35 / 29). See factcheck.core.index.BinaryIndexConfig.
-FACTCHECK_PDQ_INDEX = {
+FACTCHECK_PDQ_INDEX: dict[str, Any] = {
     "mih_bits": None,
     "mih_flips": 3,
     "mih_dihedral_flips": 2,
@@ -256,7 +257,7 @@ FACTCHECK_PDQ_INDEX = {
 # running 2 threads on a 2-core machine were 10-30x slower than single-threaded ones.
 FACTCHECK_FAISS_THREADS = env_int("FACTCHECK_FAISS_THREADS", default=1, minimum=1)
 # Overrides of factcheck.core.matcher.MatchConfig's scalar fields (top-k, thresholds).
-FACTCHECK_MATCH: dict[str, object] = {}
+FACTCHECK_MATCH: dict[str, Any] = {}
 
 # Detection. Unset DETECTION_NETWORK_CONFIG means the shipped default checkpoint
 # (detection.core.registry.DEFAULT_NETWORK_CONFIG); YuNet replaces the bundled face cascade when
