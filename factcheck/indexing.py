@@ -45,6 +45,7 @@ from pathlib import Path
 import faiss
 import numpy as np
 from django.conf import settings
+from django.db import transaction
 from django.db.models import Q, QuerySet
 
 from factcheck.core.features import Features
@@ -294,7 +295,7 @@ def index_update(*, add_ids: Sequence[int] = (), remove_ids: Sequence[int] = ())
 def _compaction_enqueue(name: str) -> None:
     from factcheck.tasks import compact_index  # the tasks module imports this one
 
-    compact_index.delay_on_commit(name)
+    transaction.on_commit(functools.partial(compact_index.delay, name))
 
 
 def index_compact(*, name: str) -> IndexSummary | None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime
+import functools
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
@@ -208,4 +209,4 @@ def reference_remove(*, reference: Reference, actor: User | None = None) -> None
 def _enqueue_index_update(*, add_ids: Sequence[int] = (), remove_ids: Sequence[int] = ()) -> None:
     from factcheck.tasks import update_index
 
-    update_index.delay_on_commit(list(add_ids), list(remove_ids))
+    transaction.on_commit(functools.partial(update_index.delay, list(add_ids), list(remove_ids)))

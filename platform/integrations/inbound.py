@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import functools
 import json
 from collections.abc import Mapping
 from contextlib import nullcontext
@@ -220,7 +221,7 @@ def _inbound_store_for_fetch(
     if not duplicate:
         # Should the broker refuse the task, the sender gets a 5xx, its retry a duplicate 2xx,
         # and `webhooks_resume` queues the fetch of the row left behind.
-        fetch_inbound_media.delay_on_commit(inbound.pk)
+        transaction.on_commit(functools.partial(fetch_inbound_media.delay, inbound.pk))
     return InboundResult(inbound=inbound, duplicate=duplicate)
 
 

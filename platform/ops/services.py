@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import platform
 import time
@@ -9,7 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from django.conf import settings
-from django.db import connection
+from django.db import connection, transaction
 from django.db.models import F
 
 from ops.models import WorkerPong
@@ -29,7 +30,7 @@ def worker_ping(*, token: str) -> None:
     """Ask a worker to answer `token`; the task is sent only if the caller's transaction commits."""
     from ops.tasks import worker_pong
 
-    worker_pong.delay_on_commit(token)
+    transaction.on_commit(functools.partial(worker_pong.delay, token))
 
 
 def worker_pong_record(*, token: str, worker: str) -> WorkerPong:

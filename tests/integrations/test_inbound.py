@@ -245,13 +245,16 @@ def test_only_post_is_allowed(client, sns) -> None:
     assert client.get(inbound_url(sns.client.slug)).status_code == 405
 
 
-def test_media_url_is_stored_and_fetched_by_a_task(client, sns, analyses, monkeypatch) -> None:
+def test_media_url_is_stored_and_fetched_by_a_task(
+    client, sns, analyses, monkeypatch, django_capture_on_commit_callbacks
+) -> None:
     from integrations.tasks import fetch_inbound_media
 
     queued: list[int] = []
-    monkeypatch.setattr(fetch_inbound_media, "delay_on_commit", queued.append)
+    monkeypatch.setattr(fetch_inbound_media, "delay", queued.append)
     body = fixture_body("content_created_media_url")
-    response = signed_post(client, sns.client.slug, body, secrets=[sns.webhook_secret])
+    with django_capture_on_commit_callbacks(execute=True):
+        response = signed_post(client, sns.client.slug, body, secrets=[sns.webhook_secret])
     assert response.status_code == 202
     inbound = InboundWebhook.objects.get()
     assert response.json()["status"] == "fetching"

@@ -59,7 +59,7 @@ def test_concurrent_duplicates_of_a_media_url_queue_one_fetch(sns, monkeypatch) 
     from integrations.tasks import fetch_inbound_media
 
     queued: list[int] = []
-    monkeypatch.setattr(fetch_inbound_media, "delay_on_commit", queued.append)
+    monkeypatch.setattr(fetch_inbound_media, "delay", queued.append)
     body = fixture_body("content_created_media_url")
     statuses = post_concurrently(sns.client.slug, body, sns.webhook_secret, "msg_concurrent_2")
     assert all(200 <= status < 300 for status in statuses), statuses

@@ -182,7 +182,7 @@ def test_a_lost_delivery_task_is_queued_again_once_per_grace(
 def fetch(client, sns, analyses, loopback_server, settings, monkeypatch) -> InboundWebhook:  # type: ignore[no-untyped-def]
     """A media_url webhook whose media host answers 503; its first fetch not run yet."""
     settings.WEBHOOK_FETCH_ALLOW_LOOPBACK = True
-    monkeypatch.setattr(fetch_inbound_media, "delay_on_commit", lambda inbound_id: None)
+    monkeypatch.setattr(fetch_inbound_media, "delay", lambda inbound_id: None)
     loopback_server.routes["/m.png"] = serve_bytes(b"", status=503)
     body = fixture_body("content_created_media_url", media_url=f"{loopback_server.url}/m.png")
     response = signed_post(client, sns.client.slug, body, secrets=[sns.webhook_secret])

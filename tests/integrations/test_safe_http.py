@@ -209,7 +209,7 @@ def media_url_webhook(client, sns, analyses, monkeypatch):  # type: ignore[no-un
     """Post the recorded media_url payload with a given URL; the fetch runs when called."""
     from integrations.tasks import fetch_inbound_media
 
-    monkeypatch.setattr(fetch_inbound_media, "delay_on_commit", lambda inbound_id: None)
+    monkeypatch.setattr(fetch_inbound_media, "delay", lambda inbound_id: None)
 
     def post(url: str) -> InboundWebhook:
         body = fixture_body("content_created_media_url", media_url=url)
