@@ -31,6 +31,7 @@ from frontend.presenters import item_page_data, lease_remaining, verdict_display
 from mediastore.serving import media_file_response
 from moderation.models import Decision, NearMissJudgement, ReportArtifact, ReviewItem
 from moderation.near_misses import NearMissError, near_miss_find, near_miss_judge
+from moderation.report_document import matched_reference_ids
 from moderation.review import (
     REVIEW_PERMISSION,
     QueueFilters,
@@ -324,10 +325,8 @@ def reference_image(request: HttpRequest, pk: int, reference_id: int) -> FileRes
     near miss."""
     item = _visible_item(request, pk)
     matched = any(
-        str((match.get("reference") or {}).get("id")) == str(reference_id)
+        reference_id in matched_reference_ids(report.document)
         for report in item.submission.reports.only("document")
-        for match in (report.document.get("matches") or [])
-        if isinstance(match, dict)
     )
     listed = matched or (
         near_miss_find(submission=item.submission, reference_id=reference_id) is not None
