@@ -9,27 +9,37 @@ from django.conf import settings
 from django.urls import reverse
 
 from factcheck.cases.selectors import cases_for_reference_ids, published_cases
+from factcheck.core.fingerprints import PDQ_BITS
 from factcheck.core.matcher import DENSE_NOT_CONFIRMING, VERIFIED_BY_DENSE
 from factcheck.models import Reference
 from moderation import report_document as doc
 from moderation.models import NearMissJudgement, Report, ReportArtifact, ReviewItem
 from moderation.near_misses import near_miss_judgements
+from moderation.verdict import (
+    EDITED_COPY,
+    LIKELY_MANIPULATED,
+    NO_EVIDENCE,
+    NOT_APPLICABLE,
+    UNALTERED_COPY,
+)
 
+# Every verdict label (moderation.verdict owns them), in the order the queue offers them.
 VERDICTS: dict[str, dict[str, str]] = {
     # tone drives the colour; the symbol and words carry the meaning without it.
-    "edited_copy": {"text": "Edited copy of a known original", "tone": "alert", "symbol": "!"},
-    "likely_manipulated": {"text": "Likely manipulated", "tone": "alert", "symbol": "!"},
-    "unaltered_copy": {"text": "Unaltered copy of a known original", "tone": "ok", "symbol": "="},
-    "no_evidence": {"text": "No evidence of manipulation", "tone": "calm", "symbol": "-"},
-    "not_applicable": {"text": "Cannot be judged", "tone": "muted", "symbol": "?"},
+    EDITED_COPY: {"text": "Edited copy of a known original", "tone": "alert", "symbol": "!"},
+    LIKELY_MANIPULATED: {"text": "Likely manipulated", "tone": "alert", "symbol": "!"},
+    UNALTERED_COPY: {"text": "Unaltered copy of a known original", "tone": "ok", "symbol": "="},
+    NO_EVIDENCE: {"text": "No evidence of manipulation", "tone": "calm", "symbol": "-"},
+    NOT_APPLICABLE: {"text": "Cannot be judged", "tone": "muted", "symbol": "?"},
 }
+VERDICT_LABELS = tuple(VERDICTS)
 PENDING_VERDICT = {"text": "Analysis pending", "tone": "muted", "symbol": "…"}
 # Faces above this manipulation probability stay sharp under the wellness blur.
 FLAGGED_FACE_PROBABILITY = 0.5
 # Why verification rejected a near miss, in plain words (the reasons come from
 # factcheck.core.verify and factcheck.core.dense); any other reason is shown as it is.
 NEAR_MISS_REASONS: dict[str, str] = {
-    "not verified": "The search found it, but verification did not confirm it.",
+    doc.NEAR_MISS_DEFAULT_REASON: "The search found it, but verification did not confirm it.",
     DENSE_NOT_CONFIRMING: "The whole picture lines up with it, but it has too little detail to "
     "tell it apart from similar pictures: compare them yourself.",
     "too few matches": "Too few details of the two images could be paired up to compare them.",
@@ -57,7 +67,6 @@ NEAR_MISS_JUDGEMENT_TEXT = {
     NearMissJudgement.Judgement.CONFIRMED.value: "Confirmed as the original by",
     NearMissJudgement.Judgement.DISMISSED.value: "Dismissed by",
 }
-PDQ_BITS = 256
 # The pipeline writes at most 3; a malformed document cannot flood the page.
 NEAR_MISSES_SHOWN = 3
 
@@ -71,10 +80,10 @@ def verdict_display(label: str | None) -> dict[str, str]:
 def is_sensitive(*, item: ReviewItem, label: str | None) -> bool:
     """Blur by default: a sensitive verdict label, source, or a flag sent with the content."""
     submission = item.submission
-    sources = set(getattr(settings, "REVIEW_SENSITIVE_SOURCES", ()))
+    sources = set(settings.REVIEW_SENSITIVE_SOURCES)
     client_slug = submission.client.slug if submission.client_id else ""
     return bool(
-        (label and label in getattr(settings, "REVIEW_SENSITIVE_LABELS", ()))
+        (label and label in settings.REVIEW_SENSITIVE_LABELS)
         or (submission.platform and submission.platform in sources)
         or (client_slug and client_slug in sources)
         or (isinstance(submission.metadata, dict) and submission.metadata.get("sensitive") is True)

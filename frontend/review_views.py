@@ -27,7 +27,12 @@ from django.views.decorators.http import require_GET, require_POST
 from accounts.models import AuditLog
 from accounts.roles import ADMIN, user_has_role
 from factcheck.models import Reference
-from frontend.presenters import item_page_data, lease_remaining, verdict_display
+from frontend.presenters import (
+    VERDICT_LABELS,
+    item_page_data,
+    lease_remaining,
+    verdict_display,
+)
 from mediastore.serving import media_file_response
 from moderation.models import Decision, NearMissJudgement, ReportArtifact, ReviewItem
 from moderation.near_misses import NearMissError, near_miss_find, near_miss_judge
@@ -54,13 +59,6 @@ from moderation.selectors import VIEW_ALL_PERMISSION, report_get
 
 QUEUE_PAGE_SIZE = 25
 AUDIT_PAGE_SIZE = 50
-VERDICT_LABELS = (
-    "edited_copy",
-    "likely_manipulated",
-    "unaltered_copy",
-    "no_evidence",
-    "not_applicable",
-)
 
 
 def reviewer_view(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:

@@ -22,11 +22,10 @@ from moderation.pipeline import image_analyze, image_decode
 from moderation.report_document import matched_reference_ids
 from moderation.selectors import report_current
 
-DEFAULT_RECHECK_WINDOW_DAYS = 7
-
 
 def recheck_window_days() -> int:
-    return int(getattr(settings, "RECHECK_WINDOW_DAYS", DEFAULT_RECHECK_WINDOW_DAYS))
+    """settings.RECHECK_WINDOW_DAYS (the default lives there)."""
+    return int(settings.RECHECK_WINDOW_DAYS)
 
 
 def references_indexed_listener(reference_ids: list[int]) -> None:

@@ -17,6 +17,8 @@ from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Any
 
+from factcheck.core.matcher import NOT_VERIFIED
+
 REPORT_SCHEMA = "report/1"
 # Top-level keys (platform/moderation/README.md documents the ones added since DESIGN.md).
 SCHEMA = "schema"
@@ -36,8 +38,8 @@ MODELS = "models"
 # Below 2**63: an id from a document or a URL never overflows the integer column it is looked up
 # in.
 MAX_REFERENCE_ID_DIGITS = 18
-# What a near miss without a reason says (verification gave none).
-NEAR_MISS_DEFAULT_REASON = "not verified"
+# What a near miss without a reason says (verification gave none): the matcher's own words.
+NEAR_MISS_DEFAULT_REASON = NOT_VERIFIED
 # A region without a kind is an altered one (the oldest reports had no kinds).
 DEFAULT_REGION_KIND = "altered"
 
