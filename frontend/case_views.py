@@ -36,6 +36,7 @@ from frontend.presenters import verdict_display
 from mediastore.images import ImageRejected
 from mediastore.serving import media_file_response
 from moderation.models import ReportArtifact
+from moderation.report_document import verdict_of
 
 CASES_PAGE_SIZE = 25
 # Overlays shown next to a linked submission, in this order.
@@ -163,12 +164,12 @@ def _linked_submissions(case: Case) -> list[dict[str, Any]]:
     shown = []
     for link in links:
         artifacts = overlays.get(link.report_id, {}) if link.report_id else {}
-        document = link.report.document if link.report else {}
+        document = link.report.document if link.report else None
         shown.append(
             {
                 "link": link,
                 "verdict": verdict_display(link.report.label if link.report else None),
-                "reasons": ((document or {}).get("verdict") or {}).get("reasons") or [],
+                "reasons": list(verdict_of(document).reasons),
                 "overlays": [
                     (kind, artifacts[kind]) for kind in OVERLAY_KINDS if kind in artifacts
                 ],

@@ -3,33 +3,43 @@
 from __future__ import annotations
 
 import datetime as dt
-import math
 from typing import Any
 
 from django.conf import settings
 from django.urls import reverse
 
 from factcheck.cases.selectors import cases_for_reference_ids, published_cases
+from factcheck.core.fingerprints import PDQ_BITS
 from factcheck.core.matcher import DENSE_NOT_CONFIRMING, VERIFIED_BY_DENSE
 from factcheck.models import Reference
+from moderation import report_document as doc
 from moderation.models import NearMissJudgement, Report, ReportArtifact, ReviewItem
-from moderation.near_misses import near_miss_judgements, near_misses_of, reference_id_of
+from moderation.near_misses import near_miss_judgements
+from moderation.verdict import (
+    EDITED_COPY,
+    LIKELY_MANIPULATED,
+    NO_EVIDENCE,
+    NOT_APPLICABLE,
+    UNALTERED_COPY,
+)
 
+# Every verdict label (moderation.verdict owns them), in the order the queue offers them.
 VERDICTS: dict[str, dict[str, str]] = {
     # tone drives the colour; the symbol and words carry the meaning without it.
-    "edited_copy": {"text": "Edited copy of a known original", "tone": "alert", "symbol": "!"},
-    "likely_manipulated": {"text": "Likely manipulated", "tone": "alert", "symbol": "!"},
-    "unaltered_copy": {"text": "Unaltered copy of a known original", "tone": "ok", "symbol": "="},
-    "no_evidence": {"text": "No evidence of manipulation", "tone": "calm", "symbol": "-"},
-    "not_applicable": {"text": "Cannot be judged", "tone": "muted", "symbol": "?"},
+    EDITED_COPY: {"text": "Edited copy of a known original", "tone": "alert", "symbol": "!"},
+    LIKELY_MANIPULATED: {"text": "Likely manipulated", "tone": "alert", "symbol": "!"},
+    UNALTERED_COPY: {"text": "Unaltered copy of a known original", "tone": "ok", "symbol": "="},
+    NO_EVIDENCE: {"text": "No evidence of manipulation", "tone": "calm", "symbol": "-"},
+    NOT_APPLICABLE: {"text": "Cannot be judged", "tone": "muted", "symbol": "?"},
 }
+VERDICT_LABELS = tuple(VERDICTS)
 PENDING_VERDICT = {"text": "Analysis pending", "tone": "muted", "symbol": "…"}
 # Faces above this manipulation probability stay sharp under the wellness blur.
 FLAGGED_FACE_PROBABILITY = 0.5
 # Why verification rejected a near miss, in plain words (the reasons come from
 # factcheck.core.verify and factcheck.core.dense); any other reason is shown as it is.
 NEAR_MISS_REASONS: dict[str, str] = {
-    "not verified": "The search found it, but verification did not confirm it.",
+    doc.NEAR_MISS_DEFAULT_REASON: "The search found it, but verification did not confirm it.",
     DENSE_NOT_CONFIRMING: "The whole picture lines up with it, but it has too little detail to "
     "tell it apart from similar pictures: compare them yourself.",
     "too few matches": "Too few details of the two images could be paired up to compare them.",
@@ -57,7 +67,6 @@ NEAR_MISS_JUDGEMENT_TEXT = {
     NearMissJudgement.Judgement.CONFIRMED.value: "Confirmed as the original by",
     NearMissJudgement.Judgement.DISMISSED.value: "Dismissed by",
 }
-PDQ_BITS = 256
 # The pipeline writes at most 3; a malformed document cannot flood the page.
 NEAR_MISSES_SHOWN = 3
 
@@ -71,10 +80,10 @@ def verdict_display(label: str | None) -> dict[str, str]:
 def is_sensitive(*, item: ReviewItem, label: str | None) -> bool:
     """Blur by default: a sensitive verdict label, source, or a flag sent with the content."""
     submission = item.submission
-    sources = set(getattr(settings, "REVIEW_SENSITIVE_SOURCES", ()))
+    sources = set(settings.REVIEW_SENSITIVE_SOURCES)
     client_slug = submission.client.slug if submission.client_id else ""
     return bool(
-        (label and label in getattr(settings, "REVIEW_SENSITIVE_LABELS", ()))
+        (label and label in settings.REVIEW_SENSITIVE_LABELS)
         or (submission.platform and submission.platform in sources)
         or (client_slug and client_slug in sources)
         or (isinstance(submission.metadata, dict) and submission.metadata.get("sensitive") is True)
@@ -88,14 +97,13 @@ def _percent(value: Any) -> str:
         return "\u2013"
 
 
-def _box(bbox: Any, width: int, height: int) -> dict[str, float] | None:
+def _box(
+    bbox: tuple[float, float, float, float] | None, width: int, height: int
+) -> dict[str, float] | None:
     """A bbox in pixels as percentages of the image, for overlays that scale with zoom."""
-    try:
-        x, y, w, h = (float(v) for v in bbox)
-    except (TypeError, ValueError):
+    if bbox is None or width <= 0 or height <= 0:
         return None
-    if width <= 0 or height <= 0:
-        return None
+    x, y, w, h = bbox
     return {
         "x": x,
         "y": y,
@@ -108,55 +116,36 @@ def _box(bbox: Any, width: int, height: int) -> dict[str, float] | None:
     }
 
 
-def _matches(item: ReviewItem, document: dict[str, Any]) -> list[dict[str, Any]]:
-    raw = [m for m in document.get("matches") or [] if isinstance(m, dict)]
-    ids = {str((m.get("reference") or {}).get("id", "")) for m in raw}
-    known = {
-        str(pk)
-        for pk in Reference.objects.filter(pk__in=[int(i) for i in ids if i.isdigit()]).values_list(
-            "pk", flat=True
-        )
-    }
-    matches = []
-    for match in raw:
-        reference = dict(match.get("reference") or {})
-        reference_id = str(reference.get("id", ""))
-        matches.append(
-            {
-                "reference": reference,
-                "image_url": reverse("review-reference", args=[item.pk, int(reference_id)])
-                if reference_id in known
-                else None,
-                "similarity": _percent(match.get("similarity")),
-                "inliers": match.get("inliers"),
-                "evidence": _match_evidence(match),
-                "edited": bool(match.get("edited")),
-                "edited_fraction": _percent(match.get("edited_fraction")),
-                "regions": match.get("regions") or [],
-            }
-        )
-    return matches
+def _matches(item: ReviewItem, matches: list[doc.Match]) -> list[dict[str, Any]]:
+    ids = {match.reference_id for match in matches if match.reference_id is not None}
+    known = set(Reference.objects.filter(pk__in=ids).values_list("pk", flat=True)) if ids else set()
+    return [
+        {
+            "reference": dict(match.reference),
+            "image_url": reverse("review-reference", args=[item.pk, match.reference_id])
+            if match.reference_id in known
+            else None,
+            "similarity": _percent(match.similarity),
+            "inliers": match.inliers,
+            "evidence": _match_evidence(match),
+            "edited": match.edited,
+            "edited_fraction": _percent(match.edited_fraction),
+            "regions": match.regions,
+        }
+        for match in matches
+    ]
 
 
-def _count(value: Any) -> int | None:
-    return value if isinstance(value, int) and not isinstance(value, bool) and value >= 0 else None
-
-
-def _near_miss_evidence(entry: dict[str, Any]) -> list[str]:
+def _near_miss_evidence(entry: doc.NearMiss) -> list[str]:
     """What the search and verification measured, in words; absent or malformed values are
     left out."""
     evidence = []
-    inliers = _count(entry.get("inliers"))
-    if inliers is not None:
-        evidence.append(f"{inliers} matching point{'' if inliers == 1 else 's'}")
-    similarity = entry.get("embedding_similarity")
-    if (
-        isinstance(similarity, int | float)
-        and not isinstance(similarity, bool)
-        and math.isfinite(similarity)
-    ):
+    if entry.inliers is not None:
+        evidence.append(f"{entry.inliers} matching point{'' if entry.inliers == 1 else 's'}")
+    similarity = entry.embedding_similarity
+    if similarity is not None:
         evidence.append(f"global likeness {_percent(max(0.0, min(1.0, similarity)))}")
-    distance = _count(entry.get("pdq_distance"))
+    distance = entry.pdq_distance
     if distance is not None and distance <= PDQ_BITS:
         evidence.append(f"fingerprints differ in {distance} of {PDQ_BITS} bits")
     return evidence
@@ -172,23 +161,22 @@ def _judgement_text(judgement: NearMissJudgement | None) -> str:
 def _near_misses(item: ReviewItem, document: dict[str, Any]) -> list[dict[str, Any]]:
     """The report's near misses (best first, verified matches left out) with why each was not
     confirmed, the evidence in words and the reviewers' current judgement."""
-    matches = document.get("matches")
-    matched = {reference_id_of(match) for match in matches} if isinstance(matches, list) else set()
+    matched = set(doc.matched_reference_ids(document))
     entries = [
-        entry for entry in near_misses_of(document) if reference_id_of(entry) not in matched
+        entry for entry in doc.near_misses_of(document) if entry.reference_id not in matched
     ][:NEAR_MISSES_SHOWN]
     if not entries:
         return []
-    ids = [reference_id_of(entry) for entry in entries]
+    ids = [entry.reference_id for entry in entries]
     known = set(Reference.objects.filter(pk__in=ids).values_list("pk", flat=True))
     judgements = near_miss_judgements(submission=item.submission)
     near_misses = []
-    for reference_id, entry in zip(ids, entries, strict=True):
-        reason = str(entry.get("reason") or "not verified")
+    for entry in entries:
+        reference_id, reason = entry.reference_id, entry.reason
         judgement = judgements.get(reference_id)
         near_misses.append(
             {
-                "reference": dict(entry["reference"]),
+                "reference": dict(entry.reference),
                 "reference_id": reference_id,
                 "image_url": reverse("review-reference", args=[item.pk, reference_id])
                 if reference_id in known
@@ -203,13 +191,13 @@ def _near_misses(item: ReviewItem, document: dict[str, Any]) -> list[dict[str, A
     return near_misses
 
 
-def _match_evidence(match: dict[str, Any]) -> str:
+def _match_evidence(match: doc.Match) -> str:
     """How the match was verified, in words (a dense match has no matching points)."""
-    if match.get("verified_by") == VERIFIED_BY_DENSE:
+    if match.verified_by == VERIFIED_BY_DENSE:
         evidence = "whole picture aligned (too little texture for matching points)"
     else:
-        evidence = f"{match.get('inliers', 0)} matching points"
-    return f"{evidence} · mirrored" if match.get("mirrored") else evidence
+        evidence = f"{match.inliers or 0} matching points"
+    return f"{evidence} · mirrored" if match.mirrored else evidence
 
 
 def _fact_checks(document: dict[str, Any]) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
@@ -217,18 +205,8 @@ def _fact_checks(document: dict[str, Any]) -> tuple[list[dict[str, Any]], list[d
     caption). The first is looked up now (one cheap query, so a case published after the
     analysis shows too); the second was computed by the analysis task (the sentence model is
     too slow for a page) and is kept only while each case is still published."""
-    reference_ids = {
-        int(reference_id)
-        for match in document.get("matches") or []
-        if isinstance(match, dict)
-        and str(reference_id := (match.get("reference") or {}).get("id", "")).isdigit()
-    }
-    covering = cases_for_reference_ids(reference_ids)
-    stored = [
-        entry
-        for entry in document.get("related_fact_checks") or []
-        if isinstance(entry, dict) and isinstance(entry.get("case_id"), int)
-    ]
+    covering = cases_for_reference_ids(set(doc.matched_reference_ids(document)))
+    stored = doc.related_fact_checks_of(document)
     still_published = set(
         published_cases()
         .filter(pk__in=[entry["case_id"] for entry in stored])
@@ -248,12 +226,12 @@ def item_page_data(*, item: ReviewItem, report: Report | None) -> dict[str, Any]
     """Everything the item page renders about the report version shown."""
     media = item.submission.media
     document: dict[str, Any] = report.document if report is not None else {}
-    metadata = document.get("metadata") or {}
-    width = int(metadata.get("width") or media.width)
-    height = int(metadata.get("height") or media.height)
-    verdict = document.get("verdict") or {}
-    detection = document.get("detection") or {}
-    matches = _matches(item, document) if report is not None else []
+    metadata = doc.metadata_of(document)
+    width = _dimension(metadata.get("width")) or media.width
+    height = _dimension(metadata.get("height")) or media.height
+    verdict = doc.verdict_of(document)
+    detection = doc.detection_of(document)
+    matches = _matches(item, doc.matches_of(document)) if report is not None else []
     near_misses = _near_misses(item, document) if report is not None else []
     artifacts: dict[str, str] = {}
     if report is not None:
@@ -262,20 +240,20 @@ def item_page_data(*, item: ReviewItem, report: Report | None) -> dict[str, Any]
                 "review-artifact", args=[item.pk, report.version, artifact.kind]
             )
     faces = []
-    for face in detection.get("faces") or []:
-        box = _box(face.get("bbox"), width, height)
+    for face in detection.faces if detection is not None else ():
+        box = _box(face.bbox, width, height)
         if box is not None:
-            probability = face.get("manipulation_probability")
+            probability = face.manipulation_probability
             box["probability"] = _percent(probability) if probability is not None else "unknown"
             box["flagged"] = probability is not None and probability > FLAGGED_FACE_PROBABILITY
             faces.append(box)
     regions = []
     if matches:
         for region in matches[0]["regions"]:
-            box = _box(region.get("bbox"), width, height)
+            box = _box(region.bbox, width, height)
             if box is not None:
-                box["kind"] = region.get("kind", "altered")
-                box["area"] = _percent(region.get("area_fraction"))
+                box["kind"] = region.kind
+                box["area"] = _percent(region.area_fraction)
                 regions.append(box)
     fact_checks, related_fact_checks = _fact_checks(document) if report else ([], [])
     flagged_boxes = [
@@ -284,10 +262,10 @@ def item_page_data(*, item: ReviewItem, report: Report | None) -> dict[str, Any]
     return {
         "report": report,
         "verdict": verdict_display(report.label if report else None),
-        "probability": _percent(verdict.get("manipulation_probability"))
+        "probability": _percent(verdict.manipulation_probability)
         if report is not None
         else "\u2013",
-        "reasons": [str(r) for r in verdict.get("reasons") or []],
+        "reasons": list(verdict.reasons),
         "matches": matches,
         "best_match": matches[0] if matches else None,
         "near_misses": near_misses,
@@ -300,21 +278,28 @@ def item_page_data(*, item: ReviewItem, report: Report | None) -> dict[str, Any]
         "faces": faces,
         "regions": regions,
         "flagged_boxes": flagged_boxes,
-        "detection_probability": _percent(detection.get("manipulation_probability"))
-        if detection
+        "detection_probability": _percent(detection.manipulation_probability)
+        if detection is not None
         else None,
         "detectors": [
             {**d, "percent": _percent(d.get("score")), "bar": _bar(d.get("score"))}
-            for d in detection.get("detectors") or []
-            if isinstance(d, dict)
+            for d in (detection.detectors if detection is not None else ())
         ],
-        "exif": sorted((metadata.get("exif") or {}).items()),
+        "exif": sorted(exif.items()) if isinstance(exif := metadata.get("exif"), dict) else [],
         "c2pa": metadata.get("c2pa"),
         "format": metadata.get("format") or media.format,
-        "timings": document.get("timings_ms") or {},
-        "models": sorted((document.get("models") or {}).items()),
+        "timings": dict(doc.timings_of(document)),
+        "models": sorted(doc.models_of(document).items()),
         "sensitive": is_sensitive(item=item, label=report.label if report else None),
     }
+
+
+def _dimension(value: Any) -> int:
+    """A stored width or height, 0 when missing or malformed (the media row's is used then)."""
+    try:
+        return max(0, int(value or 0))
+    except (TypeError, ValueError, OverflowError):
+        return 0
 
 
 def _bar(score: Any) -> int:

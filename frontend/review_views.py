@@ -27,10 +27,16 @@ from django.views.decorators.http import require_GET, require_POST
 from accounts.models import AuditLog
 from accounts.roles import ADMIN, user_has_role
 from factcheck.models import Reference
-from frontend.presenters import item_page_data, lease_remaining, verdict_display
+from frontend.presenters import (
+    VERDICT_LABELS,
+    item_page_data,
+    lease_remaining,
+    verdict_display,
+)
 from mediastore.serving import media_file_response
 from moderation.models import Decision, NearMissJudgement, ReportArtifact, ReviewItem
 from moderation.near_misses import NearMissError, near_miss_find, near_miss_judge
+from moderation.report_document import matched_reference_ids
 from moderation.review import (
     REVIEW_PERMISSION,
     QueueFilters,
@@ -53,13 +59,6 @@ from moderation.selectors import VIEW_ALL_PERMISSION, report_get
 
 QUEUE_PAGE_SIZE = 25
 AUDIT_PAGE_SIZE = 50
-VERDICT_LABELS = (
-    "edited_copy",
-    "likely_manipulated",
-    "unaltered_copy",
-    "no_evidence",
-    "not_applicable",
-)
 
 
 def reviewer_view(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
@@ -324,10 +323,8 @@ def reference_image(request: HttpRequest, pk: int, reference_id: int) -> FileRes
     near miss."""
     item = _visible_item(request, pk)
     matched = any(
-        str((match.get("reference") or {}).get("id")) == str(reference_id)
+        reference_id in matched_reference_ids(report.document)
         for report in item.submission.reports.only("document")
-        for match in (report.document.get("matches") or [])
-        if isinstance(match, dict)
     )
     listed = matched or (
         near_miss_find(submission=item.submission, reference_id=reference_id) is not None

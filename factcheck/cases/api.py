@@ -1,12 +1,12 @@
 """REST API for cases: /api/v1/cases/ and the public-facing ClaimReview document.
 
 Thin: each action validates its input with a serializer and calls one service; the services
-check roles, so the API and the pages enforce the same rules.
+check roles, so the API and the pages enforce the same rules. Their refusals (CaseError 400,
+CaseConflict 409, CasePermissionDenied 403, ImageRejected 400) are answered by config.drf.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
 from django.apps import apps
@@ -42,38 +42,11 @@ from factcheck.cases.serializers import (
 )
 from factcheck.cases.workflow import STATUS_PUBLISHED
 from factcheck.models import Reference
-from mediastore.images import ImageRejected
 
 
 class CanViewCases(permissions.BasePermission):
     def has_permission(self, request: Request, view: Any) -> bool:
         return bool(request.user and request.user.has_perm(services.PERM_VIEW))
-
-
-def service_call(call: Callable[[], Any]) -> Any:
-    """Run a service, turning its refusals into API errors (403, 409, 400)."""
-    try:
-        return call()
-    except services.CasePermissionDenied as error:
-        raise _Refused(str(error), status.HTTP_403_FORBIDDEN, code="permission_denied") from error
-    except services.CaseConflict as error:
-        raise _Refused(str(error), status.HTTP_409_CONFLICT, code=error.code) from error
-    except ImageRejected as error:
-        raise _Refused(str(error), status.HTTP_400_BAD_REQUEST, code=error.code) from error
-    except services.CaseError as error:
-        raise _Refused(str(error), status.HTTP_400_BAD_REQUEST, code=error.code) from error
-
-
-class _Refused(Exception):
-    def __init__(self, message: str, status_code: int, code: str = "") -> None:
-        super().__init__(message)
-        self.status_code, self.code = status_code, code
-
-    def response(self) -> Response:
-        body = {"detail": str(self)}
-        if self.code:
-            body["code"] = self.code
-        return Response(body, status=self.status_code)
 
 
 LIST_FILTERS = [
@@ -112,11 +85,6 @@ class CaseViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Gen
             raise ValidationError({"date": [str(error)]}) from error
         return cases.prefetch_related("claims", "assignees", "watchers", "case_submissions")
 
-    def handle_exception(self, exc: Exception) -> Response:
-        if isinstance(exc, _Refused):
-            return exc.response()
-        return super().handle_exception(exc)
-
     @extend_schema(parameters=LIST_FILTERS)
     def list(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         return super().list(request, *args, **kwargs)
@@ -129,20 +97,16 @@ class CaseViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Gen
             submission = submission_model.objects.filter(pk=data["submission"]).first()
             if submission is None:
                 raise ValidationError({"submission": [f"no submission {data['submission']}"]})
-            case = service_call(
-                lambda: services.case_create_from_escalation(
-                    submission=submission, actor=request.user, rationale=data["rationale"]
-                )
+            case = services.case_create_from_escalation(
+                submission=submission, actor=request.user, rationale=data["rationale"]
             )
         else:
             claims = [services.ClaimInput(**claim) for claim in data["claims"]]
-            case = service_call(
-                lambda: services.case_create(
-                    title=data["title"],
-                    actor=request.user,
-                    claims=claims,
-                    due_date=data["due_date"],
-                )
+            case = services.case_create(
+                title=data["title"],
+                actor=request.user,
+                claims=claims,
+                due_date=data["due_date"],
             )
         return Response(CaseDetailSerializer(case).data, status=status.HTTP_201_CREATED)
 
@@ -152,36 +116,28 @@ class CaseViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Gen
         data, case = _valid(TransitionSerializer, request), self.get_object()
         if data["expected_status"]:
             case.status = data["expected_status"]  # compare against what the caller saw
-        service_call(
-            lambda: services.case_transition(
-                case=case, actor=request.user, to_status=data["status"]
-            )
-        )
+        services.case_transition(case=case, actor=request.user, to_status=data["status"])
         return Response(CaseSerializer(case).data)
 
     @extend_schema(request=RateSerializer, responses=CaseSerializer)
     @action(detail=True, methods=["post"])
     def rate(self, request: Request, pk: str) -> Response:
         data, case = _valid(RateSerializer, request), self.get_object()
-        service_call(lambda: services.case_rate(case=case, actor=request.user, **data))
+        services.case_rate(case=case, actor=request.user, **data)
         return Response(CaseSerializer(case).data)
 
     @extend_schema(request=None, responses=CaseSerializer)
     @action(detail=True, methods=["post"])
     def publish(self, request: Request, pk: str) -> Response:
         case = self.get_object()
-        service_call(lambda: services.case_publish(case=case, actor=request.user))
+        services.case_publish(case=case, actor=request.user)
         return Response(CaseSerializer(case).data)
 
     @extend_schema(request=ClaimInputSerializer, responses={201: ClaimSerializer})
     @action(detail=True, methods=["post"])
     def claims(self, request: Request, pk: str) -> Response:
         data, case = _valid(ClaimInputSerializer, request), self.get_object()
-        claim = service_call(
-            lambda: services.claim_add(
-                case=case, actor=request.user, claim=services.ClaimInput(**data)
-            )
-        )
+        claim = services.claim_add(case=case, actor=request.user, claim=services.ClaimInput(**data))
         return Response(ClaimSerializer(claim).data, status=status.HTTP_201_CREATED)
 
     @extend_schema(request=AssignSerializer, responses=CaseSerializer)
@@ -191,10 +147,8 @@ class CaseViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Gen
         user = User.objects.filter(username=data["username"], is_active=True).first()
         if user is None:
             raise ValidationError({"username": [f"no active user {data['username']!r}"]})
-        service_call(
-            lambda: services.case_assign(
-                case=case, actor=request.user, user=user, role=data["role"], remove=data["remove"]
-            )
+        services.case_assign(
+            case=case, actor=request.user, user=user, role=data["role"], remove=data["remove"]
         )
         return Response(CaseSerializer(case).data)
 
@@ -211,9 +165,7 @@ class CaseViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Gen
                 CommentSerializer(case.comments.select_related("author"), many=True).data
             )
         data = _valid(CommentInputSerializer, request)
-        comment = service_call(
-            lambda: services.comment_add(case=case, actor=request.user, body=data["body"])
-        )
+        comment = services.comment_add(case=case, actor=request.user, body=data["body"])
         return Response(CommentSerializer(comment).data, status=status.HTTP_201_CREATED)
 
     @extend_schema(
@@ -235,16 +187,14 @@ class CaseViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Gen
             if reference is None:
                 raise ValidationError({"reference": [f"no reference {data['reference']}"]})
         content = data["media"].read() if data["media"] is not None else None
-        evidence = service_call(
-            lambda: curation.evidence_add(
-                case=case,
-                actor=request.user,
-                kind=data["kind"],
-                reference=reference,
-                url=data["url"],
-                content=content,
-                note=data["note"],
-            )
+        evidence = curation.evidence_add(
+            case=case,
+            actor=request.user,
+            kind=data["kind"],
+            reference=reference,
+            url=data["url"],
+            content=content,
+            note=data["note"],
         )
         return Response(EvidenceSerializer(evidence).data, status=status.HTTP_201_CREATED)
 
@@ -255,11 +205,7 @@ class CaseViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Gen
         case = self.get_object()
         evidence = get_object_or_404(Evidence, pk=evidence_id, case=case)
         data = _valid(VerifiedOriginalSerializer, request)
-        service_call(
-            lambda: curation.evidence_mark_verified_original(
-                evidence=evidence, actor=request.user, **data
-            )
-        )
+        curation.evidence_mark_verified_original(evidence=evidence, actor=request.user, **data)
         return Response(EvidenceSerializer(evidence).data)
 
     @extend_schema(

@@ -16,7 +16,6 @@ from factcheck.cases.workflow import rating_scale
 from mediastore.links import http_url
 
 SCHEMA_CONTEXT = "https://schema.org"
-DEFAULT_ORGANIZATION_NAME = "Provenant"
 
 
 def public_path(case: Case) -> str:
@@ -30,9 +29,10 @@ def claimreview_api_path(case: Case) -> str:
 def organization() -> dict[str, Any]:
     org: dict[str, Any] = {
         "@type": "Organization",
-        "name": getattr(settings, "CLAIMREVIEW_ORGANIZATION_NAME", "") or DEFAULT_ORGANIZATION_NAME,
+        # Defaults ("Provenant", no URL): config/settings/base.py.
+        "name": settings.CLAIMREVIEW_ORGANIZATION_NAME,
     }
-    url = getattr(settings, "CLAIMREVIEW_ORGANIZATION_URL", "")
+    url = settings.CLAIMREVIEW_ORGANIZATION_URL
     if url:
         org["url"] = url
     return org

@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime
 from collections.abc import Sequence
 from dataclasses import dataclass
+from http import HTTPStatus
 from typing import Any
 
 from django.db import transaction
@@ -19,6 +20,7 @@ from django.utils.text import slugify
 
 from accounts.models import User
 from accounts.services import audit_record
+from config.errors import ServiceError
 from factcheck.cases.models import Case, CaseSubmission, Claim, Comment, TimelineEntry
 from factcheck.cases.workflow import (
     STATUS_CLOSED,
@@ -43,20 +45,17 @@ ESCALATION_TITLE_LENGTH = 120
 ESCALATION_URL_KEYS = ("url", "permalink")
 
 
-class CaseError(ValueError):
-    """The change cannot be made as asked; the message says why, `code` names the reason."""
+class CaseError(ServiceError, ValueError):
+    """The change cannot be made as asked (400); the message says why, `code` names the reason."""
 
     default_code = "case_invalid"
 
-    def __init__(self, message: str, *, code: str = "") -> None:
-        super().__init__(message)
-        self.code = code or self.default_code
-
 
 class CaseConflict(CaseError):
-    """The case changed meanwhile (compare-and-set failed); reload and try again."""
+    """The case changed meanwhile (compare-and-set failed); reload and try again (409)."""
 
     default_code = "case_conflict"
+    status = HTTPStatus.CONFLICT
 
 
 def link_check(value: str, *, field: str) -> str:
@@ -67,8 +66,11 @@ def link_check(value: str, *, field: str) -> str:
         raise CaseError(str(error), code=error.code) from None
 
 
-class CasePermissionDenied(PermissionError):
-    """The actor's role does not allow this change."""
+class CasePermissionDenied(ServiceError, PermissionError):
+    """The actor's role does not allow this change (403)."""
+
+    default_code = "permission_denied"
+    status = HTTPStatus.FORBIDDEN
 
 
 PERM_VIEW = "factcheck.view_case"

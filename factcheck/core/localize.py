@@ -253,19 +253,3 @@ def _compare(query_small, reference, work_transform, work_size, config) -> _Comp
     mask = _clean(difference_mask(query_small, warped, valid, config), valid, config)
     fraction = float((mask > 0).sum()) / float((valid > 0).sum())
     return _Comparison(warped, raw_valid, valid, mask, fraction)
-
-
-def render_edit_overlay(
-    query: np.ndarray, mask: np.ndarray, color=(255, 40, 40), alpha: float = 0.45
-) -> np.ndarray:
-    """RGB copy of `query` with edited pixels tinted and outlined, for the review UI."""
-    overlay = query.copy()
-    inside = mask > 0
-    tint = np.array(color, dtype=np.float32)
-    overlay[inside] = (overlay[inside] * (1 - alpha) + tint * alpha).astype(np.uint8)
-    contours, _ = cv2.findContours(
-        (inside * 255).astype(np.uint8), cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE
-    )
-    thickness = max(1, round(max(query.shape[:2]) / 400))
-    cv2.drawContours(overlay, contours, -1, color, thickness)
-    return overlay

@@ -50,6 +50,8 @@ VERIFIED_BY_DENSE = "dense_alignment"
 # The near-miss reason of a candidate that aligns as a whole picture while DenseConfig.confirms is
 # off (the default: see factcheck.core.dense for why).
 DENSE_NOT_CONFIRMING = "aligns as a whole picture, too little texture to confirm"
+# The near-miss reason when verification gave none.
+NOT_VERIFIED = "not verified"
 # A rejected candidate is a near miss worth a reviewer's look only with some evidence for it.
 NEAR_MISS_MIN_INLIERS = 8
 NEAR_MISS_MAX_PDQ_DISTANCE = 63
@@ -472,7 +474,7 @@ def _dense(
 def _near_miss(candidate: Candidate, verification: Verification, reason: str) -> NearMiss:
     return NearMiss(
         reference_id=candidate.reference_id,
-        reason=reason or "not verified",
+        reason=reason or NOT_VERIFIED,
         inliers=verification.inliers,
         pdq_distance=candidate.pdq_distance,
         embedding_similarity=candidate.embedding_similarity,

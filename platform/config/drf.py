@@ -17,6 +17,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import exception_handler
 
+from config.errors import ServiceError, refusal_body
 from config.jsoninput import JsonRejected, json_loads_strict
 
 DEFAULT_PAGE_SIZE = 50
@@ -35,8 +36,12 @@ def _first_code(codes: Any) -> str:
 
 
 def api_exception_handler(error: Exception, context: dict[str, Any]) -> Response | None:
-    """DRF's handler, plus `code` on every error body (the first field error's code for
-    validation errors: "required", "empty", "invalid", "max_length" ...)."""
+    """A service's refusal (config.errors.ServiceError) as its status and body; otherwise DRF's
+    handler, plus `code` on every error body (the first field error's code for validation
+    errors: "required", "empty", "invalid", "max_length" ...)."""
+    if isinstance(error, ServiceError):
+        status, body = refusal_body(error)
+        return Response(body, status=status)
     response = exception_handler(error, context)
     if response is None:
         return response

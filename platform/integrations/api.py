@@ -13,7 +13,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from integrations.models import Delivery, DeliveryAttempt
-from integrations.outbound import DeliveryError, delivery_redeliver
+from integrations.outbound import delivery_redeliver
 from integrations.selectors import api_client_of, deliveries_of_client
 
 
@@ -81,8 +81,6 @@ class DeliveryViewSet(viewsets.ReadOnlyModelViewSet):
     @action(detail=True, methods=["post"])
     def redeliver(self, request: Request, pk: str | None = None) -> Response:
         delivery = self.get_object()
-        try:
-            delivery = delivery_redeliver(delivery=delivery, actor=request.user)
-        except DeliveryError as error:
-            return Response({"detail": str(error)}, status=status.HTTP_409_CONFLICT)
+        # DeliveryError (409 delivery_conflict) is answered by config.drf.
+        delivery = delivery_redeliver(delivery=delivery, actor=request.user)
         return Response(self.get_serializer(delivery).data, status=status.HTTP_202_ACCEPTED)

@@ -14,6 +14,7 @@ from typing import Any
 from django.db import IntegrityError, transaction
 
 from accounts.models import ApiClient
+from config.errors import ServiceError
 from config.jsoninput import JsonRejected, json_loads_strict
 from integrations.endpoints import webhook_secrets_by_slug
 from integrations.models import InboundWebhook
@@ -38,12 +39,10 @@ MAX_STORED_PAYLOAD_BYTES = 64 * 1024
 SUBMISSION_SOURCE_WEBHOOK = "webhook"
 
 
-class PayloadInvalid(ValueError):
+class PayloadInvalid(ServiceError, ValueError):
     """The signed payload is not acceptable (400); the message names the field."""
 
-    def __init__(self, message: str, *, code: str = "invalid_payload") -> None:
-        super().__init__(message)
-        self.code = code
+    default_code = "invalid_payload"
 
 
 @dataclass(frozen=True)

@@ -8,6 +8,7 @@ import random
 import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from http import HTTPStatus
 
 from django.conf import settings
 from django.db import transaction
@@ -16,6 +17,7 @@ from django.utils import timezone
 
 from accounts.models import User
 from accounts.services import audit_record
+from config.errors import ServiceError
 from integrations.endpoints import (
     webhook_endpoint_default_ensure,
     webhook_endpoint_disable,
@@ -45,8 +47,11 @@ USER_AGENT = "Provenant-Webhooks/1"
 logger = logging.getLogger(__name__)
 
 
-class DeliveryError(ValueError):
+class DeliveryError(ServiceError, ValueError):
     """A delivery cannot be changed as asked (409); the message says why."""
+
+    default_code = "delivery_conflict"
+    status = HTTPStatus.CONFLICT
 
 
 @dataclass(frozen=True)
@@ -254,7 +259,9 @@ def _enqueue_on_commit(delivery_id: int, countdown: float = 0) -> None:
 def delivery_redeliver(*, delivery: Delivery, actor: User | None = None) -> Delivery:
     """Send a delivered or failed event again, with a fresh retry schedule."""
     if not delivery.endpoint.is_active:
-        raise DeliveryError("the endpoint is disabled; enable it before redelivering")
+        raise DeliveryError(
+            "the endpoint is disabled; enable it before redelivering", code="endpoint_disabled"
+        )
     with transaction.atomic():
         reset = Delivery.objects.filter(
             pk=delivery.pk, status__in=[Delivery.Status.DELIVERED, Delivery.Status.FAILED]
@@ -268,7 +275,10 @@ def delivery_redeliver(*, delivery: Delivery, actor: User | None = None) -> Deli
             updated_at=timezone.now(),
         )
         if reset != 1:
-            raise DeliveryError("the delivery is still pending; it will be retried on schedule")
+            raise DeliveryError(
+                "the delivery is still pending; it will be retried on schedule",
+                code="delivery_pending",
+            )
         audit_record(actor=actor, action="delivery.redeliver", target=delivery)
         _enqueue_on_commit(delivery.pk)
     delivery.refresh_from_db()

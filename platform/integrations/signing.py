@@ -13,6 +13,9 @@ import hashlib
 import hmac
 import time
 from collections.abc import Iterable, Mapping
+from http import HTTPStatus
+
+from config.errors import ServiceError
 
 SECRET_PREFIX = "whsec_"
 SIGNATURE_VERSION = "v1"
@@ -27,8 +30,11 @@ HEADER_TIMESTAMP = "webhook-timestamp"
 HEADER_SIGNATURE = "webhook-signature"
 
 
-class SignatureError(ValueError):
+class SignatureError(ServiceError, ValueError):
     """The request is not signed by a current secret; the message is safe to return (401)."""
+
+    default_code = "invalid_signature"
+    status = HTTPStatus.UNAUTHORIZED
 
 
 def secret_key(secret: str) -> bytes:

@@ -7,10 +7,13 @@ import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from http import HTTPStatus
+from typing import Any
 
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
+from config.errors import ServiceError
 from mediastore.structure import (
     MAX_ANIMATION_FRAMES,
     MAX_JPEG_SCANS,
@@ -70,12 +73,21 @@ __all__ = [
 Image.MAX_IMAGE_PIXELS = MAX_IMAGE_PIXELS
 
 
-class ImageRejected(ValueError):
-    """The bytes are not an image we accept; the message is safe to show the sender."""
+class ImageRejected(ServiceError, ValueError):
+    """The bytes are not an image we accept; the message is safe to show the sender.
 
-    def __init__(self, message: str, *, code: str) -> None:
-        super().__init__(message)
-        self.code = code
+    400, or 413 for a file over MAX_UPLOAD_BYTES. With `field` (the request field that carried
+    the file) the body is a field error, `{field: [message], "code": code}`."""
+
+    def __init__(self, message: str, *, code: str, field: str = "") -> None:
+        too_large = code == "too_large"
+        status = HTTPStatus.REQUEST_ENTITY_TOO_LARGE if too_large else HTTPStatus.BAD_REQUEST
+        super().__init__(message, code=code, field=field, status=status)
+
+    def body(self) -> dict[str, Any]:
+        if not self.field:
+            return super().body()
+        return {self.field: [str(self)], "code": self.code}
 
 
 @dataclass(frozen=True)

@@ -35,6 +35,7 @@ from mediastore.services import media_read
 from moderation.events import SUBMISSION_ANALYZED, VERDICT_CHANGED, event_emit
 from moderation.models import Report, ReportArtifact, ReviewItem, Submission
 from moderation.pipeline import Analysis, EncodedArtifact, image_analyze
+from moderation.report_document import verdict_object
 from moderation.selectors import report_current
 from moderation.verdict import review_priority
 
@@ -268,7 +269,7 @@ def event_payload(report: Report) -> dict[str, Any]:
         "submission_id": report.submission_id,
         "external_id": report.submission.external_id,
         "report_version": report.version,
-        "verdict": report.document.get("verdict", {}),
+        "verdict": verdict_object(report.document),
         "report_url": report_url(report.submission_id),
     }
 

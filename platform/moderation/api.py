@@ -30,7 +30,7 @@ from rest_framework.response import Response
 
 from accounts.selectors import user_has_model_permission
 from config.drf import StrictJSONField
-from mediastore.images import MAX_UPLOAD_BYTES, ImageRejected
+from mediastore.images import MAX_UPLOAD_BYTES
 from mediastore.serving import media_headers_apply
 from moderation.analysis import report_url
 from moderation.models import Report, ReportArtifact, Submission
@@ -45,7 +45,6 @@ from moderation.services import (
     MAX_EXTERNAL_ID_LENGTH,
     MAX_PLATFORM_LENGTH,
     MAX_TEXT_LENGTH,
-    SubmissionError,
     submission_create_or_replay,
     submission_retry,
 )
@@ -239,24 +238,15 @@ class SubmissionViewSet(
         fields = dict(upload.validated_data)
         content = fields.pop("media").read()
         client = api_client_of(request.user)
-        try:
-            result = submission_create_or_replay(
-                content=content,
-                source=Submission.Source.API,
-                client=client,
-                created_by=None if client is not None else request.user,
-                idempotency_key=request.headers.get(IDEMPOTENCY_HEADER, "").strip(),
-                **fields,
-            )
-        except ImageRejected as error:
-            code = status.HTTP_413_REQUEST_ENTITY_TOO_LARGE if error.code == "too_large" else 400
-            return Response({"media": [str(error)], "code": error.code}, status=code)
-        except SubmissionError as error:
-            code = status.HTTP_409_CONFLICT if error.code == "idempotency_key_reused" else 400
-            body = {"detail": str(error), "code": error.code}
-            if error.field:
-                body["field"] = error.field
-            return Response(body, status=code)
+        # Refusals (ImageRejected, SubmissionError) are answered by config.drf.
+        result = submission_create_or_replay(
+            content=content,
+            source=Submission.Source.API,
+            client=client,
+            created_by=None if client is not None else request.user,
+            idempotency_key=request.headers.get(IDEMPOTENCY_HEADER, "").strip(),
+            **fields,
+        )
         submission = result.submission
         url = request.build_absolute_uri(reverse("submission-detail", kwargs={"pk": submission.pk}))
         body = {
@@ -355,12 +345,7 @@ class SubmissionViewSet(
         )
         if not is_owner and not any(request.user.has_perm(p) for p in RETRY_PERMISSIONS):
             raise PermissionDenied("you may not retry this submission")
-        try:
-            submission = submission_retry(submission=submission, actor=request.user)
-        except SubmissionError as error:
-            return Response(
-                {"detail": str(error), "code": error.code}, status=status.HTTP_409_CONFLICT
-            )
+        submission = submission_retry(submission=submission, actor=request.user)  # 409: config.drf
         return Response(
             SubmissionSerializer(submission, context=self.get_serializer_context()).data,
             status=status.HTTP_202_ACCEPTED,

@@ -13,6 +13,7 @@ from typing import Any
 
 from factcheck.cases import selectors as case_selectors
 from factcheck.cases.claims import ClaimModelMissing
+from moderation.report_document import reference_id_of
 
 # How many related fact-checks a report lists, and the cosine similarity (normalised sentence
 # embeddings) a claim needs to count as related: paraphrases of one claim score well above it,
@@ -29,7 +30,7 @@ def matches_with_fact_checks(
 ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     """(copies of `matches`, each with "fact_checks": the published cases holding its reference
     as evidence, newest first; every such case once, those of the best match first)."""
-    reference_ids = [_reference_id(match) for match in matches]
+    reference_ids = [reference_id_of(match) for match in matches]
     links = case_selectors.cases_for_reference_ids(
         [reference_id for reference_id in reference_ids if reference_id is not None]
     )
@@ -41,13 +42,6 @@ def matches_with_fact_checks(
         ordered += [link for link in holding if link["case_id"] not in seen]
         seen |= {link["case_id"] for link in holding}
     return linked, ordered
-
-
-def _reference_id(match: dict[str, Any]) -> int | None:
-    try:
-        return int((match.get("reference") or {}).get("id"))
-    except (TypeError, ValueError):
-        return None
 
 
 def related_fact_checks(text: str) -> list[dict[str, Any]]:

@@ -3,25 +3,20 @@
 
 A near miss is a lead, not evidence: the verdict ignores it. A reviewer may confirm one ("this is
 the original") or dismiss it ("not the original"); one judgement per submission and reference,
-a later one replaces it and the audit log keeps them all. Documents written before the key
-existed, or malformed entries, are read defensively: anything that is not a dict with a
-reference id of plain digits is skipped.
+a later one replaces it and the audit log keeps them all. The report's `near_misses` are read
+by moderation.report_document (defensively: documents older than the key have none).
 """
 
 from __future__ import annotations
-
-from typing import Any
 
 from django.db import transaction
 
 from accounts.models import User
 from accounts.services import audit_record
 from moderation.models import NearMissJudgement, ReviewItem, Submission
+from moderation.report_document import NearMiss, near_misses_of
 from moderation.review import ReviewError, items_visible, require_reviewer
 
-# Below 2**63: an id from a document or a URL never overflows the integer column it is looked up
-# in.
-MAX_REFERENCE_ID_DIGITS = 18
 SNAPSHOT_LENGTH = 200  # NearMissJudgement.external_id and .source
 
 
@@ -30,41 +25,11 @@ class NearMissError(ReviewError):
     item's reports (views answer 400)."""
 
 
-def reference_id_of(entry: Any) -> int | None:
-    """The reference id of a `matches` or `near_misses` item, or None when it is malformed."""
-    reference = entry.get("reference") if isinstance(entry, dict) else None
-    value = reference.get("id") if isinstance(reference, dict) else None
-    if isinstance(value, int) and not isinstance(value, bool):
-        value = str(value)
-    if (
-        isinstance(value, str)
-        and value.isascii()
-        and value.isdigit()
-        and len(value) <= MAX_REFERENCE_ID_DIGITS
-    ):
-        return int(value)
-    return None
-
-
-def near_misses_of(document: Any) -> list[dict[str, Any]]:
-    """The well-formed `near_misses` items of a report document, in order, each reference once
-    ([] for documents older than the key)."""
-    entries = document.get("near_misses") if isinstance(document, dict) else None
-    found: list[dict[str, Any]] = []
-    seen: set[int] = set()
-    for entry in entries if isinstance(entries, list) else []:
-        reference_id = reference_id_of(entry)
-        if reference_id is not None and reference_id not in seen:
-            seen.add(reference_id)
-            found.append(entry)
-    return found
-
-
-def near_miss_find(*, submission: Submission, reference_id: int) -> tuple[int, dict] | None:
+def near_miss_find(*, submission: Submission, reference_id: int) -> tuple[int, NearMiss] | None:
     """(version, entry) of the newest report version listing the reference as a near miss."""
     for report in submission.reports.order_by("-version").only("version", "document"):
         for entry in near_misses_of(report.document):
-            if reference_id_of(entry) == reference_id:
+            if entry.reference_id == reference_id:
                 return report.version, entry
     return None
 
@@ -96,7 +61,7 @@ def near_miss_judge(
     if found is None:
         raise NearMissError("This original is not a near miss of the item's reports.")
     report_version, entry = found
-    reference = entry["reference"]
+    reference = entry.reference
     values = {
         "judgement": judgement,
         "actor": actor,

@@ -21,9 +21,10 @@ from detection import selectors as detection_selectors
 from factcheck import selectors as factcheck_selectors
 from mediastore.images import decode_rgb
 from moderation import fact_checks, rendering
+from moderation import report_document as doc
+from moderation.report_document import REPORT_SCHEMA
 from moderation.verdict import DetectionSignal, Verdict, verdict_fuse
 
-REPORT_SCHEMA = "report/1"
 ARTIFACT_KINDS = (
     "edit_mask",
     "edit_overlay",
@@ -221,28 +222,28 @@ def image_analyze(
     )
     timings["total"] = _elapsed_ms(started)
     document = {
-        "schema": REPORT_SCHEMA,
-        "input": input_name,
-        "text": text,
-        "verdict": verdict.to_dict(),
-        "matches": matches,
-        "candidates": found.candidates,
+        doc.SCHEMA: REPORT_SCHEMA,
+        doc.INPUT: input_name,
+        doc.TEXT: text,
+        doc.VERDICT: verdict.to_dict(),
+        doc.MATCHES: matches,
+        doc.CANDIDATES: found.candidates,
         # Extension of report/1: the closest originals verification rejected, with why (a lead
         # for the reviewer, not evidence: the verdict ignores them).
-        "near_misses": found.near_misses,
+        doc.NEAR_MISSES: found.near_misses,
         # Extensions of report/1: published cases holding a matched original as evidence (also
         # on each match), and published fact-checks related to the caption by meaning.
-        "fact_checks": case_links,
-        "related_fact_checks": related,
-        "detection": outcome.detection,
-        "metadata": metadata,
+        doc.FACT_CHECKS: case_links,
+        doc.RELATED_FACT_CHECKS: related,
+        doc.DETECTION: outcome.detection,
+        doc.METADATA: metadata,
         # Flat name -> milliseconds; the engines' own steps are prefixed with their name.
-        "timings_ms": {
+        doc.TIMINGS: {
             **timings,
             **{f"factcheck.{step}": ms for step, ms in found.timings_ms.items()},
             **{f"detection.{step}": ms for step, ms in outcome.timings_ms.items()},
         },
-        "models": {**found.models, **outcome.models},
+        doc.MODELS: {**found.models, **outcome.models},
     }
     return Analysis(
         document=document,

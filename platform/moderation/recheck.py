@@ -19,13 +19,13 @@ from mediastore.services import media_read
 from moderation.analysis import report_store, submission_input_name
 from moderation.models import Report, Submission
 from moderation.pipeline import image_analyze, image_decode
+from moderation.report_document import matched_reference_ids
 from moderation.selectors import report_current
-
-DEFAULT_RECHECK_WINDOW_DAYS = 7
 
 
 def recheck_window_days() -> int:
-    return int(getattr(settings, "RECHECK_WINDOW_DAYS", DEFAULT_RECHECK_WINDOW_DAYS))
+    """settings.RECHECK_WINDOW_DAYS (the default lives there)."""
+    return int(settings.RECHECK_WINDOW_DAYS)
 
 
 def references_indexed_listener(reference_ids: list[int]) -> None:
@@ -46,11 +46,7 @@ def submissions_to_recheck() -> list[int]:
 def _already_matched(report: Report | None, reference_ids: list[int]) -> bool:
     if report is None:
         return False
-    wanted = {str(ref_id) for ref_id in reference_ids}
-    return any(
-        str((match.get("reference") or {}).get("id")) in wanted
-        for match in report.document.get("matches", [])
-    )
+    return not set(matched_reference_ids(report.document)).isdisjoint(reference_ids)
 
 
 def submission_recheck(*, submission_id: int, reference_ids: list[int]) -> Report | None:

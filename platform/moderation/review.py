@@ -31,8 +31,6 @@ from moderation.selectors import VIEW_ALL_PERMISSION, report_current
 
 REVIEW_PERMISSION = "moderation.review_submission"
 CLIENT_SCOPE_GROUP_PREFIX = "client:"
-DEFAULT_LEASE_SECONDS = 600
-DEFAULT_LABELS = ("misleading", "missing context", "altered image", "satire", "synthetic media")
 MAX_RATIONALE_LENGTH = 5000
 PLATFORMS_CACHE_SECONDS = 120
 # Remove and escalate act on someone's content or start work for others: say why.
@@ -57,11 +55,13 @@ class QueueFilters:
 
 
 def lease_seconds() -> int:
-    return int(getattr(settings, "REVIEW_LEASE_SECONDS", DEFAULT_LEASE_SECONDS))
+    """How long a claim lasts (settings.REVIEW_LEASE_SECONDS: the default lives there)."""
+    return int(settings.REVIEW_LEASE_SECONDS)
 
 
 def review_labels() -> tuple[str, ...]:
-    return tuple(getattr(settings, "REVIEW_LABELS", DEFAULT_LABELS))
+    """The labels a moderator may apply (settings.REVIEW_LABELS)."""
+    return tuple(settings.REVIEW_LABELS)
 
 
 # ---- selectors ---------------------------------------------------------------------------------

@@ -9,18 +9,23 @@ import hashlib
 import json
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any
+from http import HTTPStatus
+from typing import Any, ClassVar
 
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from accounts.models import ApiClient, User
 from accounts.services import audit_record
+from config.errors import ServiceError
+from mediastore.images import ImageRejected
 from mediastore.services import PreparedMedia, media_prepare, media_row_create
 from moderation.metadata import MetadataInvalid, metadata_check
 from moderation.models import Submission
 
 MAX_IDEMPOTENCY_KEY_LENGTH = 200
+# The request field that carries the file in every intake; unacceptable media is its error.
+MEDIA_FIELD = "media"
 MAX_EXTERNAL_ID_LENGTH = 200
 MAX_PLATFORM_LENGTH = 100
 MAX_TEXT_LENGTH = 20_000
@@ -32,15 +37,20 @@ MEDIA_RACE_ATTEMPTS = 2
 IDEMPOTENCY_KEY_TTL = timedelta(hours=24)
 
 
-class SubmissionError(ValueError):
+class SubmissionError(ServiceError, ValueError):
     """A submission cannot be made or changed as asked; the message is safe to show.
 
-    `field` names the request field at fault, when one is."""
+    `field` names the request field at fault, when one is. 400, or 409 when the request
+    conflicts with the submission's state or an earlier request (CONFLICT_CODES)."""
+
+    CONFLICT_CODES: ClassVar[frozenset[str]] = frozenset(
+        {"idempotency_key_reused", "not_failed", "in_progress"}
+    )
 
     def __init__(self, message: str, *, code: str, field: str = "") -> None:
-        super().__init__(message)
-        self.code = code
-        self.field = field
+        conflict = code in self.CONFLICT_CODES
+        status = HTTPStatus.CONFLICT if conflict else HTTPStatus.BAD_REQUEST
+        super().__init__(message, code=code, field=field, status=status)
 
 
 @dataclass(frozen=True)
@@ -141,7 +151,11 @@ def submission_create_or_replay(
     for attempt in range(MEDIA_RACE_ATTEMPTS):
         # Raises ImageRejected before writing anything; new media gets its row in the same
         # transaction as the submission and its audit entry (one commit per accepted upload).
-        prepared = media_prepare(content=content, sha256=sha256)
+        try:
+            prepared = media_prepare(content=content, sha256=sha256)
+        except ImageRejected as error:
+            error.field = error.field or MEDIA_FIELD
+            raise
         try:
             with transaction.atomic():
                 media = (

@@ -5,7 +5,7 @@ Pure functions on plain data (no Django, no models), so the rules are unit-teste
 Verdict rules (DESIGN.md, "Report JSON"):
 - A verified original is the strongest evidence. Its weight is
   `MATCH_WEIGHT_FLOOR + (1 - MATCH_WEIGHT_FLOOR) * geometric_confidence`, where geometric
-  confidence = min(1, inliers / FULL_CONFIDENCE_INLIERS); the detectors get the rest. The
+  confidence = min(1, inliers / SIMILARITY_FULL_INLIERS); the detectors get the rest. The
   original's own evidence is 1.0 when content differs (`edited_copy`) and 0.0 when it does not
   (`unaltered_copy`), so the fused probability = w_match * evidence + (1 - w_match) * p_detector.
 - Without an original, the calibrated detector probability decides alone (weight 1.0):
@@ -20,8 +20,9 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
-# A match confirmed by dense alignment has no inliers, so it carries the floor weight.
-from factcheck.core.matcher import VERIFIED_BY_DENSE
+# A match confirmed by dense alignment has no inliers, so it carries the floor weight. The
+# geometric confidence is the matcher's own (the inliers at which a match counts as certain).
+from factcheck.core.matcher import SIMILARITY_FULL_INLIERS, VERIFIED_BY_DENSE
 
 EDITED_COPY = "edited_copy"
 UNALTERED_COPY = "unaltered_copy"
@@ -35,7 +36,6 @@ LABELS = (EDITED_COPY, UNALTERED_COPY, LIKELY_MANIPULATED, NO_EVIDENCE, NOT_APPL
 LIKELY_MANIPULATED_THRESHOLD = 0.5
 # A verified match is decisive: even a barely verified one outweighs the detectors 4:1.
 MATCH_WEIGHT_FLOOR = 0.8
-FULL_CONFIDENCE_INLIERS = 50
 MAX_REASONS = 8
 MAX_REGIONS_NAMED = 3
 
@@ -65,7 +65,7 @@ class Verdict:
 
 
 def match_weight(inliers: int) -> float:
-    confidence = min(1.0, max(0, inliers) / FULL_CONFIDENCE_INLIERS)
+    confidence = min(1.0, max(0, inliers) / SIMILARITY_FULL_INLIERS)
     return MATCH_WEIGHT_FLOOR + (1.0 - MATCH_WEIGHT_FLOOR) * confidence
 
 

@@ -292,3 +292,10 @@ def test_item_page_says_how_a_dense_or_mirrored_match_was_verified(personas) -> 
     client.force_login(personas["moderator"])
     html = client.get(f"/review/items/{item.pk}/").content.decode()
     assert "whole picture aligned" in html and "0 matching points" not in html
+
+
+def test_the_ui_names_every_verdict_label_and_no_other() -> None:
+    from frontend.presenters import VERDICT_LABELS, VERDICTS
+    from moderation.verdict import LABELS
+
+    assert set(VERDICTS) == set(LABELS) and len(VERDICT_LABELS) == len(LABELS)

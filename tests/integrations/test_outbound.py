@@ -264,6 +264,7 @@ def test_redelivering_a_pending_delivery_is_409(client, receiver, sns, submissio
     )
     assert response.status_code == 409
     assert "pending" in response.json()["detail"]
+    assert response.json()["code"] == "delivery_pending"
 
 
 def test_admin_redeliver_action(

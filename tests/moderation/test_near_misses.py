@@ -1,4 +1,4 @@
-"""Near misses: reading report `near_misses` defensively, and reviewers' judgements of them."""
+"""Near misses: reviewers' judgements of them (reading them: test_report_document)."""
 
 from __future__ import annotations
 
@@ -7,14 +7,7 @@ from django.contrib.auth.models import Group
 
 from accounts.models import AuditLog
 from moderation.models import NearMissJudgement
-from moderation.near_misses import (
-    MAX_REFERENCE_ID_DIGITS,
-    NearMissError,
-    near_miss_find,
-    near_miss_judge,
-    near_misses_of,
-    reference_id_of,
-)
+from moderation.near_misses import NearMissError, near_miss_find, near_miss_judge
 from moderation.review import ReviewPermissionDenied, item_history
 from tests.moderation.review_factory import (
     near_miss_entry,
@@ -26,46 +19,6 @@ from tests.moderation.review_factory import (
 
 CONFIRMED = NearMissJudgement.Judgement.CONFIRMED
 DISMISSED = NearMissJudgement.Judgement.DISMISSED
-
-
-def entry_with_id(value: object) -> dict:
-    return {"reference": {"id": value}, "reason": "too few inliers"}
-
-
-@pytest.mark.parametrize(
-    ("entry", "expected"),
-    [
-        (entry_with_id("12"), 12),
-        (entry_with_id(12), 12),
-        (entry_with_id("9" * MAX_REFERENCE_ID_DIGITS), int("9" * MAX_REFERENCE_ID_DIGITS)),
-        (entry_with_id("9" * (MAX_REFERENCE_ID_DIGITS + 1)), None),  # would overflow bigint
-        (entry_with_id("١٢"), None),  # Arabic-Indic digits: isdigit() but not an id
-        (entry_with_id("²"), None),
-        (entry_with_id("-3"), None),
-        (entry_with_id(-3), None),
-        (entry_with_id(True), None),
-        (entry_with_id(1.5), None),
-        (entry_with_id(""), None),
-        (entry_with_id(None), None),
-        ({"reference": "12"}, None),
-        ({}, None),
-        ("12", None),
-        (None, None),
-    ],
-)
-def test_reference_id_of_accepts_plain_digits_only(entry: object, expected: int | None) -> None:
-    assert reference_id_of(entry) == expected
-
-
-@pytest.mark.parametrize("document", [{}, {"near_misses": None}, {"near_misses": {"a": 1}}, []])
-def test_documents_without_near_misses_have_none(document: object) -> None:
-    assert near_misses_of(document) == []
-
-
-def test_near_misses_of_skips_malformed_and_repeated_entries() -> None:
-    good, later = entry_with_id("12"), entry_with_id("13")
-    document = {"near_misses": ["x", 3, None, entry_with_id("abc"), good, entry_with_id(12), later]}
-    assert near_misses_of(document) == [good, later]
 
 
 @pytest.mark.django_db

@@ -11,7 +11,7 @@ def test_edit_overlay_tints_and_outlines_only_the_edited_region() -> None:
     mask = np.zeros((100, 120), np.uint8)
     mask[40:60, 50:80] = 255
     overlay = rendering.edit_overlay(image, mask)
-    assert overlay.shape == image.shape
+    assert overlay.shape == image.shape and overlay.dtype == np.uint8
     assert tuple(overlay[50, 65]) != (128, 128, 128)  # tinted inside
     assert overlay[50, 65, 0] > overlay[50, 65, 1]  # red tint
     assert tuple(overlay[5, 5]) == (128, 128, 128)  # untouched outside

@@ -2,7 +2,7 @@ import cv2
 import numpy as np
 
 from factcheck.core.features import extract_features
-from factcheck.core.localize import LocalizeConfig, localize_edits, render_edit_overlay
+from factcheck.core.localize import LocalizeConfig, localize_edits
 from factcheck.core.regions import classify_region
 from factcheck.core.verify import verify
 
@@ -78,15 +78,6 @@ def test_removed_kind_when_query_is_smoother():
     query[30:90, 30:90] = 128
     inside = np.ones((60, 60), bool)
     assert classify_region(query[30:90, 30:90], reference[30:90, 30:90], inside) == "removed"
-
-
-def test_overlay_tints_and_outlines_only_masked_area(scene):
-    mask = np.zeros(scene.shape[:2], np.uint8)
-    mask[100:200, 100:300] = 255
-    overlay = render_edit_overlay(scene, mask)
-    assert overlay.shape == scene.shape and overlay.dtype == np.uint8
-    assert not np.array_equal(overlay[150, 200], scene[150, 200])
-    assert np.array_equal(overlay[400, 500], scene[400, 500])
 
 
 def _caption_band(width: int, height: int = 60) -> np.ndarray:

@@ -1,0 +1,262 @@
+"""Reading a stored report/1 document: the one module that knows where its parts are.
+
+A stored report may be old (written before a key existed), partial or hand-edited, so nothing
+here raises on what it reads: a missing or malformed list is empty, an entry that is not an
+object is skipped, a number that is not a finite number is None, a reference id that is not
+plain digits (at most MAX_REFERENCE_ID_DIGITS) is None. The writer is `moderation.pipeline`;
+the top-level key names below are shared with it. Items of `matches` and `near_misses` are
+written by `factcheck.core.matcher` (`Match.to_dict`, `NearMiss.to_dict`) and completed with
+their `reference` object by `factcheck.selectors`.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass
+from types import MappingProxyType
+from typing import Any
+
+from factcheck.core.matcher import NOT_VERIFIED
+
+REPORT_SCHEMA = "report/1"
+# Top-level keys (platform/moderation/README.md documents the ones added since DESIGN.md).
+SCHEMA = "schema"
+INPUT = "input"
+TEXT = "text"
+VERDICT = "verdict"
+MATCHES = "matches"
+CANDIDATES = "candidates"
+NEAR_MISSES = "near_misses"
+FACT_CHECKS = "fact_checks"
+RELATED_FACT_CHECKS = "related_fact_checks"
+DETECTION = "detection"
+METADATA = "metadata"
+TIMINGS = "timings_ms"
+MODELS = "models"
+
+# Below 2**63: an id from a document or a URL never overflows the integer column it is looked up
+# in.
+MAX_REFERENCE_ID_DIGITS = 18
+# What a near miss without a reason says (verification gave none): the matcher's own words.
+NEAR_MISS_DEFAULT_REASON = NOT_VERIFIED
+# A region without a kind is an altered one (the oldest reports had no kinds).
+DEFAULT_REGION_KIND = "altered"
+
+_EMPTY: Mapping[str, Any] = MappingProxyType({})
+
+
+@dataclass(frozen=True)
+class Region:
+    """An edited region of a match: bbox in query pixels (None when malformed)."""
+
+    bbox: tuple[float, float, float, float] | None
+    area_fraction: float | None
+    kind: str
+
+
+@dataclass(frozen=True)
+class Match:
+    """A verified original (`matches` item)."""
+
+    reference: Mapping[str, Any]  # the stored reference object, read-only ({} when missing)
+    reference_id: int | None
+    similarity: float | None
+    inliers: int | None
+    edited: bool
+    edited_fraction: float | None
+    regions: tuple[Region, ...]
+    verified_by: str  # "" when absent (reports older than dense alignment)
+    mirrored: bool
+
+
+@dataclass(frozen=True)
+class NearMiss:
+    """A candidate verification rejected (`near_misses` item); its reference id is valid."""
+
+    reference: Mapping[str, Any]
+    reference_id: int
+    reason: str
+    inliers: int | None
+    pdq_distance: int | None
+    embedding_similarity: float | None
+
+
+@dataclass(frozen=True)
+class Verdict:
+    label: str  # "" when absent
+    manipulation_probability: float | None
+    reasons: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Face:
+    bbox: tuple[float, float, float, float] | None
+    manipulation_probability: float | None  # None: not judged
+
+
+@dataclass(frozen=True)
+class Detection:
+    manipulation_probability: float | None
+    detectors: tuple[Mapping[str, Any], ...]  # the stored objects (name, version, score)
+    faces: tuple[Face, ...]
+
+
+def _object(value: Any) -> Mapping[str, Any]:
+    return value if isinstance(value, dict) else _EMPTY
+
+
+def _objects(value: Any) -> list[dict[str, Any]]:
+    return [entry for entry in value if isinstance(entry, dict)] if isinstance(value, list) else []
+
+
+def _number(value: Any) -> float | None:
+    if isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value):
+        return float(value)
+    return None
+
+
+def _count(value: Any) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) and value >= 0 else None
+
+
+def _bbox(value: Any) -> tuple[float, float, float, float] | None:
+    if not isinstance(value, list | tuple) or len(value) != 4:
+        return None
+    numbers = [_number(v) for v in value]
+    if any(n is None for n in numbers):
+        return None
+    x, y, w, h = (float(n) for n in numbers if n is not None)
+    return x, y, w, h
+
+
+def reference_id_of(entry: Any) -> int | None:
+    """The reference id of a `matches` or `near_misses` item, or None when it is malformed."""
+    value = _object(_object(entry).get("reference")).get("id")
+    if isinstance(value, int) and not isinstance(value, bool):
+        value = str(value)
+    if (
+        isinstance(value, str)
+        and value.isascii()
+        and value.isdigit()
+        and len(value) <= MAX_REFERENCE_ID_DIGITS
+    ):
+        return int(value)
+    return None
+
+
+def _region(entry: dict[str, Any]) -> Region:
+    kind = entry.get("kind")
+    return Region(
+        bbox=_bbox(entry.get("bbox")),
+        area_fraction=_number(entry.get("area_fraction")),
+        kind=kind if isinstance(kind, str) and kind else DEFAULT_REGION_KIND,
+    )
+
+
+def match_of(entry: dict[str, Any]) -> Match:
+    """One `matches` item read (the pipeline's own matches too, before they are stored)."""
+    verified_by = entry.get("verified_by")
+    return Match(
+        reference=MappingProxyType(dict(_object(entry.get("reference")))),
+        reference_id=reference_id_of(entry),
+        similarity=_number(entry.get("similarity")),
+        inliers=_count(entry.get("inliers")),
+        edited=bool(entry.get("edited")),
+        edited_fraction=_number(entry.get("edited_fraction")),
+        regions=tuple(_region(region) for region in _objects(entry.get("regions"))),
+        verified_by=verified_by if isinstance(verified_by, str) else "",
+        mirrored=bool(entry.get("mirrored")),
+    )
+
+
+def matches_of(document: Any) -> list[Match]:
+    """The verified matches, best first (entries that are not objects skipped)."""
+    return [match_of(entry) for entry in _objects(_object(document).get(MATCHES))]
+
+
+def matched_reference_ids(document: Any) -> list[int]:
+    """The valid reference ids of the matches, best first, each once."""
+    ids = [match.reference_id for match in matches_of(document)]
+    return list(dict.fromkeys(i for i in ids if i is not None))
+
+
+def near_misses_of(document: Any) -> list[NearMiss]:
+    """The well-formed near misses, best first, each reference once ([] for documents older
+    than the key); an entry without a valid reference id is skipped."""
+    found: list[NearMiss] = []
+    seen: set[int] = set()
+    for entry in _objects(_object(document).get(NEAR_MISSES)):
+        reference_id = reference_id_of(entry)
+        if reference_id is None or reference_id in seen:
+            continue
+        seen.add(reference_id)
+        reason = entry.get("reason")
+        similarity = _number(entry.get("embedding_similarity"))
+        found.append(
+            NearMiss(
+                reference=MappingProxyType(dict(entry["reference"])),
+                reference_id=reference_id,
+                reason=str(reason) if reason else NEAR_MISS_DEFAULT_REASON,
+                inliers=_count(entry.get("inliers")),
+                pdq_distance=_count(entry.get("pdq_distance")),
+                embedding_similarity=similarity,
+            )
+        )
+    return found
+
+
+def verdict_of(document: Any) -> Verdict:
+    verdict = _object(_object(document).get(VERDICT))
+    label = verdict.get("label")
+    reasons = verdict.get("reasons")
+    return Verdict(
+        label=label if isinstance(label, str) else "",
+        manipulation_probability=_number(verdict.get("manipulation_probability")),
+        reasons=tuple(str(r) for r in reasons) if isinstance(reasons, list) else (),
+    )
+
+
+def verdict_object(document: Any) -> dict[str, Any]:
+    """The stored `verdict` object as it is (a copy; {} when missing), for payloads that pass
+    it on unchanged."""
+    return dict(_object(_object(document).get(VERDICT)))
+
+
+def detection_of(document: Any) -> Detection | None:
+    """The detection part, or None when the document has none (or it is not an object)."""
+    detection = _object(document).get(DETECTION)
+    if not isinstance(detection, dict) or not detection:
+        return None
+    return Detection(
+        manipulation_probability=_number(detection.get("manipulation_probability")),
+        detectors=tuple(_objects(detection.get("detectors"))),
+        faces=tuple(
+            Face(
+                bbox=_bbox(face.get("bbox")),
+                manipulation_probability=_number(face.get("manipulation_probability")),
+            )
+            for face in _objects(detection.get("faces"))
+        ),
+    )
+
+
+def metadata_of(document: Any) -> Mapping[str, Any]:
+    return _object(_object(document).get(METADATA))
+
+
+def related_fact_checks_of(document: Any) -> list[dict[str, Any]]:
+    """The stored related fact-checks that name their case by an integer `case_id`."""
+    return [
+        entry
+        for entry in _objects(_object(document).get(RELATED_FACT_CHECKS))
+        if isinstance(entry.get("case_id"), int) and not isinstance(entry.get("case_id"), bool)
+    ]
+
+
+def timings_of(document: Any) -> Mapping[str, Any]:
+    return _object(_object(document).get(TIMINGS))
+
+
+def models_of(document: Any) -> Mapping[str, Any]:
+    return _object(_object(document).get(MODELS))
