@@ -24,7 +24,7 @@ from django.utils import timezone
 
 from accounts.models import AuditLog, User
 from accounts.services import audit_record
-from factcheck.cases.services import case_create_from_escalation
+from moderation.escalation import submission_escalate
 from moderation.events import DECISION_MADE, event_emit
 from moderation.models import Decision, NearMissJudgement, Report, ReviewItem
 from moderation.selectors import VIEW_ALL_PERMISSION, report_current
@@ -388,7 +388,7 @@ def escalation_open(*, decision: Decision) -> None:
         target=decision.item,
         data={"decision": decision.pk, "rationale": decision.rationale},
     )
-    case_create_from_escalation(
+    submission_escalate(
         submission=decision.item.submission,
         actor=decision.moderator,
         rationale=decision.rationale,
