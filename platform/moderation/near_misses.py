@@ -17,7 +17,8 @@ from django.db import transaction
 from accounts.models import User
 from accounts.services import audit_record
 from moderation.models import NearMissJudgement, ReviewItem, Submission
-from moderation.review import ReviewError, items_visible, require_reviewer
+from moderation.review import ReviewError, require_reviewer
+from moderation.selectors import items_visible
 
 # Below 2**63: an id from a document or a URL never overflows the integer column it is looked up
 # in.

@@ -15,7 +15,8 @@ from moderation.near_misses import (
     near_misses_of,
     reference_id_of,
 )
-from moderation.review import ReviewPermissionDenied, item_history
+from moderation.review import ReviewPermissionDenied
+from moderation.selectors import item_history
 from tests.moderation.review_factory import (
     near_miss_entry,
     near_misses_set,

@@ -16,17 +16,13 @@ from moderation import events
 from moderation.models import Decision, Event, ReviewItem
 from moderation.review import (
     MAX_RATIONALE_LENGTH,
-    QueueFilters,
     ReviewError,
     decision_make,
     item_claim,
-    item_history,
     item_next,
     item_release,
-    leases_expire,
-    queue_counts,
-    review_queue,
 )
+from moderation.selectors import QueueFilters, item_history, queue_counts, review_queue
 from tests.moderation.review_factory import report_version_add, review_item_create
 
 LEASE = 600
@@ -73,19 +69,6 @@ def test_lease_expiry_returns_the_item_at_the_boundary(personas, second_moderato
     # The first moderator lost the lease and can no longer decide.
     with pytest.raises(ReviewError, match="Claim this item"):
         decision_make(item=item, user=personas["moderator"], action="allow", now=later)
-
-
-@pytest.mark.django_db
-def test_leases_expire_releases_only_expired_claims(personas) -> None:
-    first, second = review_item_create(seed=1), review_item_create(seed=2)
-    start = timezone.now()
-    item_claim(item=first, user=personas["moderator"], now=start - dt.timedelta(seconds=LEASE + 1))
-    item_claim(item=second, user=personas["moderator"], now=start)
-    assert leases_expire(now=start) == 1
-    first.refresh_from_db()
-    second.refresh_from_db()
-    assert (first.status, first.claimed_by) == (ReviewItem.Status.PENDING, None)
-    assert second.status == ReviewItem.Status.CLAIMED
 
 
 def _race_claim(item: ReviewItem, users: list[User]) -> dict[str, str]:
