@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import threading
+from collections.abc import Iterator
 
 import pytest
 from django.contrib.auth.models import Group
@@ -183,12 +184,23 @@ def test_client_scoped_moderators_see_only_their_clients(personas, api_client_cr
         item_claim(item=other, user=scoped)
 
 
+@pytest.fixture
+def heard() -> Iterator[list[int]]:
+    """The ids `event_created` is sent with while the test runs."""
+    ids: list[int] = []
+
+    def hear(sender: object, *, event_id: int, **kwargs: object) -> None:
+        ids.append(event_id)
+
+    events.event_created.connect(hear)
+    yield ids
+    events.event_created.disconnect(hear)
+
+
 @pytest.mark.django_db
 def test_decision_is_audited_and_emits_its_event_on_commit(
-    personas, django_capture_on_commit_callbacks, monkeypatch
+    personas, django_capture_on_commit_callbacks, heard
 ) -> None:
-    heard: list[int] = []
-    monkeypatch.setattr(events, "_listeners", [heard.append])
     item = review_item_create()
     moderator = personas["moderator"]
     item_claim(item=item, user=moderator)
@@ -209,9 +221,7 @@ def test_decision_is_audited_and_emits_its_event_on_commit(
 
 
 @pytest.mark.django_db(transaction=True)
-def test_rolled_back_decision_announces_nothing(personas, monkeypatch) -> None:
-    heard: list[int] = []
-    monkeypatch.setattr(events, "_listeners", [heard.append])
+def test_rolled_back_decision_announces_nothing(personas, heard) -> None:
     item = review_item_create()
     item_claim(item=item, user=personas["moderator"])
     with pytest.raises(RuntimeError), transaction.atomic():
