@@ -11,8 +11,8 @@ from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from factcheck.cases.serializers import HttpUrlField
 from factcheck.models import Reference
+from factcheck.serializers import HttpUrlField
 from factcheck.services import reference_add, reference_remove
 from mediastore.images import MAX_UPLOAD_BYTES, ImageRejected
 

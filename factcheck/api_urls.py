@@ -1,10 +1,8 @@
 from rest_framework.routers import SimpleRouter
 
 from factcheck.api import ReferenceViewSet
-from factcheck.cases.api import CaseViewSet
 
 router = SimpleRouter()
 router.register("references", ReferenceViewSet, basename="reference")
-# "api-case", not "case": the review UI owns the page names case-list and case-detail.
-router.register("cases", CaseViewSet, basename="api-case")
+# /api/v1/cases/ (factcheck.cases.api) is mounted by moderation.api_urls, with linked submissions.
 urlpatterns = router.urls

@@ -80,13 +80,6 @@ class PendingIndexRemoval(models.Model):
         return f"remove reference {self.reference_id} from the indexes"
 
 
-# Case management (factcheck.cases) keeps its models in its own module; importing them here
-# registers them with the factcheck app.
-from factcheck.cases.models import (  # noqa: E402, F401
-    Case,
-    CaseSubmission,
-    Claim,
-    Comment,
-    Evidence,
-    TimelineEntry,
-)
+# Django imports only `factcheck.models`: importing the module of case management
+# (factcheck.cases) registers its models with this app. Import them from factcheck.cases.models.
+import factcheck.cases.models  # noqa: E402, F401

@@ -1,7 +1,7 @@
 from celery import shared_task
 
-from factcheck.hooks import references_indexed
 from factcheck.indexing import index_compact, index_update
+from factcheck.signals import references_indexed_send
 
 
 @shared_task(name="factcheck.update_index")
@@ -9,7 +9,7 @@ def update_index(add_ids: list[int], remove_ids: list[int]) -> None:
     """Idempotent: entries are removed before being added, so a retry changes nothing. Also
     applies anything an interrupted earlier update left in the outbox."""
     change = index_update(add_ids=add_ids, remove_ids=remove_ids)
-    references_indexed(change.indexed_ids)
+    references_indexed_send(change.indexed_ids)
 
 
 @shared_task(name="factcheck.compact_index")

@@ -1,6 +1,7 @@
 """Fact-checking case pages: list with filters and search, new case form, case page and its
 actions (one POST endpoint per action, each calling one factcheck.cases service), protected
-images of evidence, linked submissions and their report overlays.
+images of evidence, linked submissions and their report overlays. The links of submissions to
+a case are moderation's (moderation.escalation); cases know nothing of submissions.
 
 The services check roles; these views only turn their refusals into messages.
 """
@@ -24,7 +25,7 @@ from django.views.decorators.http import require_GET, require_POST
 
 from accounts.models import User
 from factcheck.cases import curation, services
-from factcheck.cases.models import Case, CaseSubmission, Evidence
+from factcheck.cases.models import Case, Evidence
 from factcheck.cases.selectors import case_link, case_list
 from factcheck.cases.workflow import (
     STATUS_PUBLISHED,
@@ -35,7 +36,8 @@ from factcheck.cases.workflow import (
 from frontend.presenters import verdict_display
 from mediastore.images import ImageRejected
 from mediastore.serving import media_file_response
-from moderation.models import ReportArtifact
+from moderation.escalation import case_submissions
+from moderation.models import CaseSubmission, ReportArtifact
 from moderation.report_document import verdict_of
 
 CASES_PAGE_SIZE = 25
@@ -149,11 +151,7 @@ def case_new(request: HttpRequest) -> HttpResponse:
 
 def _linked_submissions(case: Case) -> list[dict[str, Any]]:
     """Each linked submission with the overlays of the report version attached to the case."""
-    links = list(
-        CaseSubmission.objects.filter(case=case).select_related(
-            "submission", "submission__media", "report"
-        )
-    )
+    links = list(case_submissions(case))
     # One query for the overlays of every linked report, not one per link.
     overlays: dict[int, dict[str, ReportArtifact]] = {}
     for artifact in ReportArtifact.objects.filter(

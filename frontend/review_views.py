@@ -39,23 +39,26 @@ from moderation.near_misses import NearMissError, near_miss_find, near_miss_judg
 from moderation.report_document import matched_reference_ids
 from moderation.review import (
     REVIEW_PERMISSION,
-    QueueFilters,
     ReviewError,
     ReviewPermissionDenied,
     decision_make,
     item_claim,
-    item_history,
     item_next,
     item_release,
+    review_labels,
+)
+from moderation.selectors import (
+    VIEW_ALL_PERMISSION,
+    QueueFilters,
+    item_history,
     items_visible,
     queue_counts,
     queue_page,
     queue_platforms,
-    review_labels,
+    report_get,
     review_queue,
     with_verdict,
 )
-from moderation.selectors import VIEW_ALL_PERMISSION, report_get
 
 QUEUE_PAGE_SIZE = 25
 AUDIT_PAGE_SIZE = 50

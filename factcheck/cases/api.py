@@ -3,13 +3,16 @@
 Thin: each action validates its input with a serializer and calls one service; the services
 check roles, so the API and the pages enforce the same rules. Their refusals (CaseError 400,
 CaseConflict 409, CasePermissionDenied 403, ImageRejected 400) are answered by config.drf.
+
+Cases know nothing of submissions: /api/v1/cases/ is mounted by moderation
+(moderation.case_api), whose subclass of `CaseViewSet` adds each case's linked submissions and
+opening a case by escalating a submission. The serializer attributes below are what it swaps.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from django.apps import apps
 from django.db.models import QuerySet
 from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import OpenApiParameter, extend_schema
@@ -61,13 +64,19 @@ LIST_FILTERS = [
 
 class CaseViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
     permission_classes = [permissions.IsAuthenticated, CanViewCases]
+    # A case in answers (list and actions), in full (retrieve, create), and the create input.
+    case_serializer: type[CaseSerializer] = CaseSerializer
+    case_detail_serializer: type[CaseSerializer] = CaseDetailSerializer
+    case_create_serializer: type[CaseCreateSerializer] = CaseCreateSerializer
+    # Related rows every answer shows, loaded with one query each.
+    case_prefetch: tuple[str, ...] = ("claims", "assignees", "watchers")
 
     def get_serializer_class(self) -> type:
-        return CaseDetailSerializer if self.action == "retrieve" else CaseSerializer
+        return self.case_detail_serializer if self.action == "retrieve" else self.case_serializer
 
     def get_queryset(self) -> QuerySet[Case]:
         if self.action != "list":
-            return Case.objects.prefetch_related("claims", "assignees", "watchers")
+            return Case.objects.prefetch_related(*self.case_prefetch)
         params = self.request.query_params
         assignee = None
         if params.get("assignee"):
@@ -83,7 +92,7 @@ class CaseViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Gen
             )
         except ValueError as error:
             raise ValidationError({"date": [str(error)]}) from error
-        return cases.prefetch_related("claims", "assignees", "watchers", "case_submissions")
+        return cases.prefetch_related(*self.case_prefetch)
 
     @extend_schema(parameters=LIST_FILTERS)
     def list(self, request: Request, *args: Any, **kwargs: Any) -> Response:
@@ -91,24 +100,18 @@ class CaseViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Gen
 
     @extend_schema(request=CaseCreateSerializer, responses={201: CaseDetailSerializer})
     def create(self, request: Request) -> Response:
-        data = _valid(CaseCreateSerializer, request)
-        if data["submission"] is not None:
-            submission_model = apps.get_model("moderation", "Submission")
-            submission = submission_model.objects.filter(pk=data["submission"]).first()
-            if submission is None:
-                raise ValidationError({"submission": [f"no submission {data['submission']}"]})
-            case = services.case_create_from_escalation(
-                submission=submission, actor=request.user, rationale=data["rationale"]
-            )
-        else:
-            claims = [services.ClaimInput(**claim) for claim in data["claims"]]
-            case = services.case_create(
-                title=data["title"],
-                actor=request.user,
-                claims=claims,
-                due_date=data["due_date"],
-            )
-        return Response(CaseDetailSerializer(case).data, status=status.HTTP_201_CREATED)
+        case = self.case_open(_valid(self.case_create_serializer, request), request)
+        return Response(self.case_detail_serializer(case).data, status=status.HTTP_201_CREATED)
+
+    def case_open(self, data: dict[str, Any], request: Request) -> Case:
+        """The case the validated create input asks for: here, a case opened by hand."""
+        claims = [services.ClaimInput(**claim) for claim in data["claims"]]
+        return services.case_create(
+            title=data["title"],
+            actor=request.user,
+            claims=claims,
+            due_date=data["due_date"],
+        )
 
     @extend_schema(request=TransitionSerializer, responses=CaseSerializer)
     @action(detail=True, methods=["post"])
@@ -117,21 +120,21 @@ class CaseViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Gen
         if data["expected_status"]:
             case.status = data["expected_status"]  # compare against what the caller saw
         services.case_transition(case=case, actor=request.user, to_status=data["status"])
-        return Response(CaseSerializer(case).data)
+        return Response(self.case_serializer(case).data)
 
     @extend_schema(request=RateSerializer, responses=CaseSerializer)
     @action(detail=True, methods=["post"])
     def rate(self, request: Request, pk: str) -> Response:
         data, case = _valid(RateSerializer, request), self.get_object()
         services.case_rate(case=case, actor=request.user, **data)
-        return Response(CaseSerializer(case).data)
+        return Response(self.case_serializer(case).data)
 
     @extend_schema(request=None, responses=CaseSerializer)
     @action(detail=True, methods=["post"])
     def publish(self, request: Request, pk: str) -> Response:
         case = self.get_object()
         services.case_publish(case=case, actor=request.user)
-        return Response(CaseSerializer(case).data)
+        return Response(self.case_serializer(case).data)
 
     @extend_schema(request=ClaimInputSerializer, responses={201: ClaimSerializer})
     @action(detail=True, methods=["post"])
@@ -150,7 +153,7 @@ class CaseViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Gen
         services.case_assign(
             case=case, actor=request.user, user=user, role=data["role"], remove=data["remove"]
         )
-        return Response(CaseSerializer(case).data)
+        return Response(self.case_serializer(case).data)
 
     @extend_schema(
         methods=["post"], request=CommentInputSerializer, responses={201: CommentSerializer}

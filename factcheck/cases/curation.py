@@ -18,7 +18,7 @@ from factcheck.cases.models import Case, Evidence
 from factcheck.cases.services import (
     PERM_CHANGE,
     CaseError,
-    _record,
+    case_record,
     link_check,
     require_permission,
 )
@@ -105,7 +105,7 @@ def evidence_add(
             note=note,
             added_by=actor,
         )
-        _record(
+        case_record(
             case=case,
             actor=actor,
             kind="evidence_add",
@@ -163,7 +163,7 @@ def evidence_mark_verified_original(
             reference=reference, reference_snapshot=reference_snapshot(reference)
         )
         evidence.reference = reference
-        _record(
+        case_record(
             case=evidence.case,
             actor=actor,
             kind="verified_original",
@@ -211,7 +211,7 @@ def reference_correct(
         snapshot = reference_snapshot(reference)
         Evidence.objects.filter(reference=reference).update(reference_snapshot=snapshot)
         if case is not None:
-            _record(
+            case_record(
                 case=case,
                 actor=actor,
                 kind="reference_correct",
@@ -235,7 +235,7 @@ def case_reference_remove(*, evidence: Evidence, actor: User, reason: str) -> No
         raise CaseError("this evidence has no reference in the index")
     reference_id = reference.pk
     with transaction.atomic():
-        _record(
+        case_record(
             case=evidence.case,
             actor=actor,
             kind="reference_remove",

@@ -1,4 +1,7 @@
-"""Cases: claims under review, the submissions and evidence behind them, and their history.
+"""Cases: claims under review, the evidence behind them, and their history.
+
+Cases know nothing of submissions: the link between a case and the submissions escalated into it
+is moderation's (`moderation.models.CaseSubmission`, `moderation.escalation`).
 
 Status and rating are plain strings validated against the configured workflow and scale
 (factcheck.cases.workflow), so changing the configuration needs no migration.
@@ -70,32 +73,6 @@ class Claim(models.Model):
 
     def __str__(self) -> str:
         return self.text[:80]
-
-
-class CaseSubmission(models.Model):
-    """A submission attached to a case, with the report version that was current then."""
-
-    case = models.ForeignKey(Case, on_delete=models.CASCADE, related_name="case_submissions")
-    submission = models.ForeignKey(
-        "moderation.Submission", on_delete=models.CASCADE, related_name="case_links"
-    )
-    report = models.ForeignKey(
-        "moderation.Report", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
-    )
-    note = models.TextField(blank=True)
-    added_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
-    )
-    created_at = models.DateTimeField(auto_now_add=True)
-
-    class Meta:
-        ordering = ["id"]
-        constraints = [
-            models.UniqueConstraint(fields=["case", "submission"], name="case_submission_unique")
-        ]
-
-    def __str__(self) -> str:
-        return f"submission {self.submission_id} in case {self.case_id}"
 
 
 class Evidence(models.Model):

@@ -4,11 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from factcheck.cases.models import Case, CaseSubmission, Claim, Comment, Evidence, TimelineEntry
+from factcheck.cases.models import Case, Claim, Comment, Evidence, TimelineEntry
 from factcheck.cases.selectors import case_link
 from factcheck.cases.services import (
     MAX_CLAIM_LENGTH,
@@ -18,30 +16,8 @@ from factcheck.cases.services import (
     MAX_LANGUAGE_LENGTH,
     MAX_TITLE_LENGTH,
 )
+from factcheck.serializers import HttpUrlField
 from mediastore.images import MAX_UPLOAD_BYTES
-from mediastore.links import MAX_LINK_LENGTH, UnsafeLink, http_url_check
-
-
-@extend_schema_field(OpenApiTypes.URI)
-class HttpUrlField(serializers.CharField):
-    """An optional http(s) URL (mediastore.links); anything else is a 400 with `url_not_http`.
-
-    DRF's URLField also takes ftp:// and its message names no rule; this one is the rule every
-    stored link follows."""
-
-    def __init__(self, **kwargs: Any) -> None:
-        kwargs.setdefault("max_length", MAX_LINK_LENGTH)
-        kwargs.setdefault("required", False)
-        kwargs.setdefault("default", "")
-        kwargs.setdefault("allow_blank", True)
-        super().__init__(**kwargs)
-
-    def to_internal_value(self, data: Any) -> str:
-        value = super().to_internal_value(data)
-        try:
-            return http_url_check(value, field=self.field_name or "url")
-        except UnsafeLink as error:
-            raise serializers.ValidationError(str(error), code=error.code) from None
 
 
 class ClaimSerializer(serializers.ModelSerializer):
@@ -100,17 +76,10 @@ class TimelineEntrySerializer(serializers.ModelSerializer):
         fields = ["id", "kind", "actor", "data", "created_at"]
 
 
-class CaseSubmissionSerializer(serializers.ModelSerializer):
-    class Meta:
-        model = CaseSubmission
-        fields = ["submission", "report", "note", "created_at"]
-
-
 class CaseSerializer(serializers.ModelSerializer):
     claims = ClaimSerializer(many=True, read_only=True)
     assignees = serializers.SlugRelatedField(slug_field="username", many=True, read_only=True)
     watchers = serializers.SlugRelatedField(slug_field="username", many=True, read_only=True)
-    submissions = CaseSubmissionSerializer(source="case_submissions", many=True, read_only=True)
     links = serializers.SerializerMethodField()
 
     class Meta:
@@ -131,7 +100,6 @@ class CaseSerializer(serializers.ModelSerializer):
             "published_at",
             "slug",
             "claims",
-            "submissions",
             "links",
             "created_at",
             "updated_at",
@@ -151,20 +119,15 @@ class CaseDetailSerializer(CaseSerializer):
 
 
 class CaseCreateSerializer(serializers.Serializer):
+    # Not required here: moderation's API (moderation.case_api) also opens a case from a
+    # submission, which brings its own title.
     title = serializers.CharField(max_length=MAX_TITLE_LENGTH, required=False, default="")
     claims = ClaimInputSerializer(many=True, required=False, default=list)
     due_date = serializers.DateField(required=False, allow_null=True, default=None)
-    submission = serializers.IntegerField(
-        required=False,
-        allow_null=True,
-        default=None,
-        help_text="Escalate this submission: it is attached with its current report.",
-    )
-    rationale = serializers.CharField(required=False, default="", allow_blank=True)
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
-        if attrs["submission"] is None and not attrs["title"].strip():
-            raise serializers.ValidationError({"title": ["a title or a submission is required"]})
+        if not attrs["title"].strip():
+            raise serializers.ValidationError({"title": ["a title is required"]})
         return attrs
 
 

@@ -21,7 +21,7 @@ from django.utils.text import slugify
 from accounts.models import User
 from accounts.services import audit_record
 from config.errors import ServiceError
-from factcheck.cases.models import Case, CaseSubmission, Claim, Comment, TimelineEntry
+from factcheck.cases.models import Case, Claim, Comment, TimelineEntry
 from factcheck.cases.workflow import (
     STATUS_CLOSED,
     STATUS_PUBLISHED,
@@ -31,7 +31,7 @@ from factcheck.cases.workflow import (
     initial_status,
     rating_scale,
 )
-from mediastore.links import UnsafeLink, http_url, http_url_check
+from mediastore.links import UnsafeLink, http_url_check
 
 MAX_TITLE_LENGTH = 300
 MAX_CLAIM_LENGTH = 5_000
@@ -40,9 +40,8 @@ MAX_EXPLANATION_LENGTH = 10_000
 MAX_CLAIMANT_LENGTH = 300
 MAX_LANGUAGE_LENGTH = 16
 SLUG_TITLE_LENGTH = 80
-ESCALATION_TITLE_LENGTH = 120
-# Submission metadata keys an escalated claim takes its appearance URL from, first match wins.
-ESCALATION_URL_KEYS = ("url", "permalink")
+# Cases in these statuses are finished: content escalated again opens a new case.
+FINISHED_STATUSES = (STATUS_PUBLISHED, STATUS_CLOSED)
 
 
 class CaseError(ServiceError, ValueError):
@@ -110,9 +109,11 @@ def timeline_add(
     )
 
 
-def _record(
+def case_record(
     *, case: Case, actor: User | None, kind: str, data: dict[str, Any], target: Model | None = None
 ) -> None:
+    """A timeline entry and an audit entry for a change to the case (inside its transaction);
+    also how moderation records the submissions it links to a case."""
     timeline_add(case=case, actor=actor, kind=kind, data=data)
     audit_record(actor=actor, action=f"case.{kind}", target=target or case, data=data)
 
@@ -139,7 +140,7 @@ def case_create(
         case = Case.objects.create(
             title=title, status=initial_status(), due_date=due_date, created_by=actor
         )
-        _record(case=case, actor=actor, kind="create", data={"title": title})
+        case_record(case=case, actor=actor, kind="create", data={"title": title})
         for claim in claims:
             _claim_create(case=case, actor=actor, claim=claim)
         for user in assignees:
@@ -147,105 +148,41 @@ def case_create(
     return case
 
 
-def case_create_from_escalation(*, submission: Any, actor: User, rationale: str = "") -> Case:
-    """Open a case for an escalated submission, attaching it with its current report.
+def case_open_escalated(*, title: str, actor: User, data: dict[str, Any]) -> Case:
+    """Open a case for content escalated from review (moderators may, as well as those who open
+    cases by hand); `data` says what was escalated and goes into the "escalate" entry.
 
-    Called by the review UI's escalation. Escalating a submission that already sits in an open
-    case adds the rationale there instead of opening a second case.
+    The escalating side (moderation.escalation) calls it inside its own transaction, links what
+    it escalated, then adds the claim and rationale with `case_escalation_details_add`.
     """
     require_permission(actor, PERM_ESCALATE, PERM_ADD)
+    title = _clean_title(title)
     with transaction.atomic():
-        existing = (
-            Case.objects.select_for_update()
-            .filter(case_submissions__submission=submission)
-            .exclude(status__in=_terminal_statuses())
-            .order_by("-id")
-            .first()
-        )
-        if existing is not None:
-            _record(
-                case=existing,
-                actor=actor,
-                kind="escalate",
-                data={"submission_id": submission.pk, "rationale": rationale, "again": True},
-            )
-            if rationale.strip():
-                comment_add(case=existing, actor=actor, body=rationale, _checked=True)
-            return existing
-        text = " ".join((submission.text or "").split())
-        title = text[:ESCALATION_TITLE_LENGTH] or f"Escalated submission {submission.pk}"
         case = Case.objects.create(title=title, status=initial_status(), created_by=actor)
-        _record(
-            case=case,
-            actor=actor,
-            kind="escalate",
-            data={"submission_id": submission.pk, "rationale": rationale},
-        )
-        _submission_link(case=case, submission=submission, actor=actor, note=rationale)
-        if text:
-            metadata = submission.metadata if isinstance(submission.metadata, dict) else {}
-            author = metadata.get("author")
-            claimant = _author_name(author)
-            claim = ClaimInput(
-                text=text[:MAX_CLAIM_LENGTH],
-                claimant=claimant[:MAX_CLAIMANT_LENGTH],
-                appearance_url=_appearance_url(metadata),
-                appearance_date=submission.created_at.date() if submission.created_at else None,
-            )
-            _claim_create(case=case, actor=actor, claim=claim)
-        if rationale.strip():
-            comment_add(case=case, actor=actor, body=rationale, _checked=True)
+        case_record(case=case, actor=actor, kind="escalate", data=data)
     return case
 
 
-def _appearance_url(metadata: dict[str, Any]) -> str:
-    """Where the platform says the post appeared: the first http(s) link among ESCALATION_URL_KEYS.
-
-    Anything else (a javascript: or data: URL, a number) is dropped rather than copied into the
-    claim, so escalation never fails on a platform's metadata and never stores a bad link."""
-    for key in ESCALATION_URL_KEYS:
-        url = http_url(metadata.get(key))
-        if url:
-            return url
-    return ""
-
-
-def _author_name(author: Any) -> str:
-    """The claimant from the author a platform sent ({"name"}, {"handle"}... or a plain string)."""
-    if isinstance(author, dict):
-        for key in ("name", "handle", "username", "id"):
-            if author.get(key):
-                return str(author[key])
-        return ""
-    return str(author or "")
-
-
-def _terminal_statuses() -> list[str]:
-    """Cases in these statuses are finished: escalating their submission again opens a new case."""
-    return [STATUS_PUBLISHED, STATUS_CLOSED]
-
-
-def case_link_submission(*, case: Case, submission: Any, actor: User, note: str = "") -> None:
-    require_permission(actor, PERM_CHANGE, PERM_ESCALATE)
+def case_escalated_again(*, case: Case, actor: User, data: dict[str, Any], rationale: str) -> None:
+    """Content escalated again while it sits in this open case: an "escalate" entry (with
+    `again`) and the rationale as a comment, instead of a second case."""
+    require_permission(actor, PERM_ESCALATE, PERM_ADD)
     with transaction.atomic():
-        _submission_link(case=case, submission=submission, actor=actor, note=note)
+        case_record(case=case, actor=actor, kind="escalate", data={**data, "again": True})
+        if rationale.strip():
+            comment_add(case=case, actor=actor, body=rationale, _checked=True)
 
 
-def _submission_link(*, case: Case, submission: Any, actor: User, note: str) -> None:
-    # The report the person saw is kept even when analysis later produces a new version.
-    report = submission.reports.filter(is_current=True).first()
-    _, created = CaseSubmission.objects.get_or_create(
-        case=case,
-        submission=submission,
-        defaults={"report": report, "note": note, "added_by": actor},
-    )
-    if created:
-        _record(
-            case=case,
-            actor=actor,
-            kind="link_submission",
-            data={"submission_id": submission.pk, "report_id": report.pk if report else None},
-        )
+def case_escalation_details_add(
+    *, case: Case, actor: User, claim: ClaimInput | None, rationale: str
+) -> None:
+    """The claim an escalation brought (the post's text) and the moderator's rationale."""
+    require_permission(actor, PERM_ESCALATE, PERM_ADD)
+    with transaction.atomic():
+        if claim is not None:
+            _claim_create(case=case, actor=actor, claim=claim)
+        if rationale.strip():
+            comment_add(case=case, actor=actor, body=rationale, _checked=True)
 
 
 def _clean_claim(claim: ClaimInput) -> ClaimInput:
@@ -276,7 +213,7 @@ def _claim_create(*, case: Case, actor: User, claim: ClaimInput) -> Claim:
         appearance_date=claim.appearance_date,
         created_by=actor,
     )
-    _record(
+    case_record(
         case=case,
         actor=actor,
         kind="claim_add",
@@ -300,7 +237,7 @@ def comment_add(*, case: Case, actor: User, body: str, _checked: bool = False) -
         raise CaseError(f"a comment must be 1 to {MAX_COMMENT_LENGTH} characters")
     with transaction.atomic():
         comment = Comment.objects.create(case=case, author=actor, body=body)
-        _record(case=case, actor=actor, kind="comment", data={"comment_id": comment.pk})
+        case_record(case=case, actor=actor, kind="comment", data={"comment_id": comment.pk})
     return comment
 
 
@@ -330,7 +267,7 @@ def _membership_change(*, case: Case, actor: User, user: User, role: str, remove
         return  # already as asked: nothing to record
     (members.remove if remove else members.add)(user)
     kind = f"{role}_{'remove' if remove else 'add'}"
-    _record(case=case, actor=actor, kind=kind, data={"user": user.get_username()})
+    case_record(case=case, actor=actor, kind=kind, data={"user": user.get_username()})
 
 
 def case_set_due_date(*, case: Case, actor: User, due_date: datetime.date | None) -> None:
@@ -338,7 +275,7 @@ def case_set_due_date(*, case: Case, actor: User, due_date: datetime.date | None
     with transaction.atomic():
         Case.objects.filter(pk=case.pk).update(due_date=due_date, updated_at=timezone.now())
         case.due_date = due_date
-        _record(
+        case_record(
             case=case,
             actor=actor,
             kind="due_date",
@@ -373,7 +310,7 @@ def case_transition(*, case: Case, actor: User, to_status: str) -> Case:
         raise CaseError(f"a {old!r} case cannot become {to_status!r} (allowed: {allowed})")
     with transaction.atomic():
         _status_swap(case=case, expected=old, new=to_status)
-        _record(case=case, actor=actor, kind="status", data={"from": old, "to": to_status})
+        case_record(case=case, actor=actor, kind="status", data={"from": old, "to": to_status})
     return case
 
 
@@ -401,7 +338,7 @@ def case_rate(*, case: Case, actor: User, rating: str, explanation: str) -> Case
     }
     with transaction.atomic():
         _status_swap(case=case, expected=old, new=STATUS_RATED, **fields)
-        _record(
+        case_record(
             case=case,
             actor=actor,
             kind="rate",
@@ -424,5 +361,5 @@ def case_publish(*, case: Case, actor: User) -> Case:
         _status_swap(
             case=case, expected=old, new=STATUS_PUBLISHED, published_at=timezone.now(), slug=slug
         )
-        _record(case=case, actor=actor, kind="publish", data={"from": old, "slug": slug})
+        case_record(case=case, actor=actor, kind="publish", data={"from": old, "slug": slug})
     return case

@@ -5,11 +5,13 @@ from django.conf import settings
 from django.db import migrations, models
 
 
+# CaseSubmission (a case's link to a moderation submission) was created here until the link moved
+# to moderation (moderation 0005_casesubmission, which copies the rows of an existing table and
+# drops it): factcheck migrations depend on nothing of moderation.
 class Migration(migrations.Migration):
     dependencies = [
         ("factcheck", "0003_index_outbox"),
         ("mediastore", "0001_initial"),
-        ("moderation", "0002_reports_queue_events"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
@@ -177,63 +179,6 @@ class Migration(migrations.Migration):
             options={
                 "verbose_name_plural": "timeline entries",
                 "ordering": ["created_at", "id"],
-            },
-        ),
-        migrations.CreateModel(
-            name="CaseSubmission",
-            fields=[
-                (
-                    "id",
-                    models.BigAutoField(
-                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
-                    ),
-                ),
-                ("note", models.TextField(blank=True)),
-                ("created_at", models.DateTimeField(auto_now_add=True)),
-                (
-                    "added_by",
-                    models.ForeignKey(
-                        blank=True,
-                        null=True,
-                        on_delete=django.db.models.deletion.SET_NULL,
-                        related_name="+",
-                        to=settings.AUTH_USER_MODEL,
-                    ),
-                ),
-                (
-                    "case",
-                    models.ForeignKey(
-                        on_delete=django.db.models.deletion.CASCADE,
-                        related_name="case_submissions",
-                        to="factcheck.case",
-                    ),
-                ),
-                (
-                    "report",
-                    models.ForeignKey(
-                        blank=True,
-                        null=True,
-                        on_delete=django.db.models.deletion.SET_NULL,
-                        related_name="+",
-                        to="moderation.report",
-                    ),
-                ),
-                (
-                    "submission",
-                    models.ForeignKey(
-                        on_delete=django.db.models.deletion.CASCADE,
-                        related_name="case_links",
-                        to="moderation.submission",
-                    ),
-                ),
-            ],
-            options={
-                "ordering": ["id"],
-                "constraints": [
-                    models.UniqueConstraint(
-                        fields=("case", "submission"), name="case_submission_unique"
-                    )
-                ],
             },
         ),
         migrations.CreateModel(

@@ -8,12 +8,9 @@ from django.db import models
 
 
 class User(AbstractUser):
-    """A person (moderator, fact-checker, admin) or the service account of an API client."""
+    """A person (moderator, fact-checker, admin) or the service account of an API client.
 
-    def has_role(self, role: str) -> bool:
-        from accounts.roles import user_has_role
-
-        return user_has_role(self, role)
+    Roles are groups: `accounts.roles.user_has_role(user, role)`."""
 
 
 class ApiClient(models.Model):

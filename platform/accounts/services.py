@@ -5,7 +5,6 @@ from __future__ import annotations
 import base64
 import hashlib
 import secrets
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -15,6 +14,7 @@ from django.utils.text import slugify
 
 from accounts.models import ApiClient, ApiToken, AuditLog, User, WebhookSecret
 from accounts.roles import API_CLIENT
+from accounts.signals import callback_url_checking
 
 TOKEN_PREFIX = "pvn_"
 TOKEN_BYTES = 32
@@ -40,34 +40,25 @@ class CallbackUrlRefused(ValueError):
         self.code = code
 
 
-# The checks a callback URL must pass before it is stored. `integrations` registers the SSRF
-# rules of its requests here (IntegrationsConfig.ready), as accounts may not import it. A check
-# raises CallbackUrlRefused, or returns warnings (e.g. the name does not resolve now).
-CallbackUrlCheck = Callable[[str], list[str]]
-_callback_url_checks: list[CallbackUrlCheck] = []
-
-
-def callback_url_check_register(check: CallbackUrlCheck) -> None:
-    """Register `check(url) -> warnings`; registering the same function twice is a no-op."""
-    if check not in _callback_url_checks:
-        _callback_url_checks.append(check)
-
-
 def callback_url_checked(url: str) -> tuple[str, list[str]]:
-    """(the callback URL to store, "" for none; warnings), or ClientError. Without a registered
-    check a URL is refused: an unchecked address would be called with every event."""
+    """(the callback URL to store, "" for none; warnings), or ClientError.
+
+    The checks are the receivers of `accounts.signals.callback_url_checking` (integrations
+    connects the SSRF rules of its requests). Sent with `send`, not `send_robust`: a check that
+    refuses (CallbackUrlRefused) or fails stops the creation, so nothing unchecked is stored.
+    Without a receiver a URL is refused too: an unchecked address would be called with every
+    event.
+    """
     url = url.strip()
     if not url:
         return "", []
-    if not _callback_url_checks:
+    if not callback_url_checking.has_listeners(sender=callback_url_checked):
         raise ClientError("no callback URL check is installed", code="unsafe_callback_url")
-    warnings: list[str] = []
-    for check in _callback_url_checks:
-        try:
-            warnings += check(url)
-        except CallbackUrlRefused as refused:
-            raise ClientError(str(refused), code=refused.code) from None
-    return url, warnings
+    try:
+        outcomes = callback_url_checking.send(sender=callback_url_checked, url=url)
+    except CallbackUrlRefused as refused:
+        raise ClientError(str(refused), code=refused.code) from None
+    return url, [warning for _, warnings in outcomes for warning in warnings or []]
 
 
 @dataclass(frozen=True)

@@ -57,16 +57,6 @@ def env_int(name: str, *, default: int, minimum: int | None = None) -> int:
     return value
 
 
-def env_float(name: str, *, default: float) -> float:
-    raw = os.environ.get(name)
-    if raw is None or not raw.strip():
-        return default
-    try:
-        return float(raw)
-    except ValueError:
-        raise ConfigError(name, f"expected a number, got {raw!r}") from None
-
-
 def env_list(name: str, *, default: list[str]) -> list[str]:
     raw = os.environ.get(name)
     if raw is None:

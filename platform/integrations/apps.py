@@ -6,10 +6,11 @@ class IntegrationsConfig(AppConfig):
     verbose_name = "Integrations (webhooks)"
 
     def ready(self) -> None:
-        from accounts.services import callback_url_check_register
-        from integrations.endpoints import callback_url_check
-        from integrations.outbound import deliveries_create_for_event
-        from moderation.events import on_event
+        from accounts.signals import callback_url_checking
+        from integrations.endpoints import callback_url_receiver
+        from integrations.outbound import event_created_receiver
+        from moderation.events import event_created
 
-        on_event(deliveries_create_for_event)
-        callback_url_check_register(callback_url_check)
+        # Neither moderation nor accounts imports integrations: they send, we receive.
+        event_created.connect(event_created_receiver, dispatch_uid="integrations.outbound")
+        callback_url_checking.connect(callback_url_receiver, dispatch_uid="integrations.endpoints")

@@ -135,9 +135,14 @@ def endpoint_url_warnings(url: str) -> list[str]:
     ]
 
 
+def callback_url_receiver(sender: object, *, url: str, **kwargs: object) -> list[str]:
+    """Receiver of `accounts.signals.callback_url_checking` (connected in
+    IntegrationsConfig.ready): a client's callback URL follows the same rules as endpoints."""
+    return callback_url_check(url)
+
+
 def callback_url_check(url: str) -> list[str]:
-    """The check accounts.services runs on a client's callback URL (registered in
-    IntegrationsConfig.ready): the same rules as endpoints."""
+    """Warnings about a client's callback URL, or CallbackUrlRefused."""
     try:
         endpoint_url_check(url)
     except EndpointError as error:

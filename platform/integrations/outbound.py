@@ -76,8 +76,14 @@ def retry_delay(*, failed_attempts: int) -> float | None:
     return schedule[failed_attempts - 1] * random.uniform(1 - RETRY_JITTER, 1 + RETRY_JITTER)
 
 
+def event_created_receiver(sender: object, *, event_id: int, **kwargs: object) -> None:
+    """Receiver of `moderation.events.event_created` (connected in IntegrationsConfig.ready):
+    runs after the event's transaction commits."""
+    deliveries_create_for_event(event_id)
+
+
 def deliveries_create_for_event(event_id: int) -> list[Delivery]:
-    """The moderation event listener: runs after the event's transaction commits."""
+    """One delivery per subscribed active endpoint of the event's client (idempotent)."""
     event = Event.objects.select_related("client").filter(pk=event_id).first()
     if event is None or event.client is None or not event.client.is_active:
         return []

@@ -18,6 +18,7 @@ re-queues submissions left `received` or `analyzing` past any live task's time.
 
 from __future__ import annotations
 
+import functools
 import logging
 from datetime import timedelta
 from typing import Any
@@ -147,7 +148,7 @@ def analyses_resume() -> int:
                 pk=submission_id, status=status, updated_at=updated_at
             ).update(updated_at=now)
             if touched == 1:
-                analyze_submission.delay_on_commit(submission_id)
+                transaction.on_commit(functools.partial(analyze_submission.delay, submission_id))
                 queued += 1
     if queued:
         logger.warning("re-queued %s stalled analyses", queued)

@@ -3,9 +3,13 @@ from rest_framework.renderers import JSONRenderer
 from rest_framework.routers import SimpleRouter
 
 from moderation.api import PngRenderer, SubmissionViewSet
+from moderation.case_api import CaseViewSet
 
 router = SimpleRouter()
 router.register("submissions", SubmissionViewSet, basename="submission")
+# The cases API of factcheck.cases with linked submissions and escalation (moderation.case_api).
+# "api-case", not "case": the review UI owns the page names case-list and case-detail.
+router.register("cases", CaseViewSet, basename="api-case")
 urlpatterns = [
     path(
         "submissions/<int:pk>/artifacts/<str:kind>.png",

@@ -6,8 +6,10 @@ class ModerationConfig(AppConfig):
     verbose_name = "Moderation"
 
     def ready(self) -> None:
-        from factcheck.hooks import on_references_indexed
-        from moderation.recheck import references_indexed_listener
+        from factcheck.signals import references_indexed
+        from moderation.recheck import references_indexed_receiver
 
         # New verified originals re-check recent submissions (factcheck never imports us).
-        on_references_indexed(references_indexed_listener)
+        references_indexed.connect(
+            references_indexed_receiver, dispatch_uid="moderation.recheck.references_indexed"
+        )

@@ -1,18 +1,18 @@
 """Events about submissions, written to an outbox in the caller's transaction.
 
-`integrations` (outbound webhooks) listens without `moderation` importing it: it registers a
-listener in its AppConfig.ready(), and every listener is called with the event id once the
-transaction that wrote the event commits. A rolled-back change therefore announces nothing, and
-a listener that fails after commit loses nothing: the row is still there to deliver from.
+Who hears of them: the `event_created` signal (django.dispatch), sent with `event_id` once the
+transaction that wrote the event commits. `integrations` (outbound webhooks) connects its
+receiver in IntegrationsConfig.ready(), so `moderation` never imports it. A rolled-back change
+therefore announces nothing; receivers run with `send_robust`, so one that fails is logged and
+does not stop the others, and loses nothing: the row is still there to deliver from.
 """
 
 from __future__ import annotations
 
-import logging
-from collections.abc import Callable
 from typing import Any
 
 from django.db import transaction
+from django.dispatch import Signal
 
 from moderation.models import Event, Submission
 
@@ -21,14 +21,8 @@ DECISION_MADE = "decision.made"
 VERDICT_CHANGED = "verdict.changed"
 EVENT_TYPES = (SUBMISSION_ANALYZED, DECISION_MADE, VERDICT_CHANGED)
 
-logger = logging.getLogger(__name__)
-_listeners: list[Callable[[int], None]] = []
-
-
-def on_event(listener: Callable[[int], None]) -> None:
-    """Register `listener(event_id)`; registering the same function twice has no effect."""
-    if listener not in _listeners:
-        _listeners.append(listener)
+# Sent with `event_id` (int) after the event's transaction commits; sender: the Event class.
+event_created = Signal()
 
 
 def event_emit(*, type: str, submission: Submission | None, data: dict[str, Any]) -> Event:
@@ -40,13 +34,11 @@ def event_emit(*, type: str, submission: Submission | None, data: dict[str, Any]
         client=submission.client if submission is not None else None,
         payload=data,
     )
-    transaction.on_commit(lambda: _notify(event.pk))
+    transaction.on_commit(lambda: event_announce(event.pk))
     return event
 
 
-def _notify(event_id: int) -> None:
-    for listener in list(_listeners):
-        try:
-            listener(event_id)
-        except Exception:  # one failing listener must not stop the others; the row stays
-            logger.exception("event listener %r failed for event %s", listener, event_id)
+def event_announce(event_id: int) -> None:
+    """Send `event_created` to every receiver. send_robust: one that fails is logged by Django
+    (logger `django.dispatch`, with its traceback) and the others still run."""
+    event_created.send_robust(sender=Event, event_id=event_id)

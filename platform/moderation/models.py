@@ -1,10 +1,12 @@
-"""Submissions, their report versions and artifacts, the review queue, decisions and events."""
+"""Submissions, their report versions and artifacts, the review queue, decisions, events and
+the links of submissions to fact-checking cases."""
 
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
 
 from config.querysets import TouchingManager
+from factcheck.cases.models import Case
 
 
 class Submission(models.Model):
@@ -258,3 +260,32 @@ class NearMissJudgement(models.Model):
 
     def __str__(self) -> str:
         return f"{self.judgement} reference {self.reference_id} for submission {self.submission_id}"
+
+
+class CaseSubmission(models.Model):
+    """A submission escalated into (or attached to) a fact-checking case, with the report
+    version that was current then. Moderation owns the link: cases know nothing of submissions
+    (moderation.escalation writes it, the case pages read it from there)."""
+
+    case = models.ForeignKey(Case, on_delete=models.CASCADE, related_name="case_submissions")
+    submission = models.ForeignKey(Submission, on_delete=models.CASCADE, related_name="case_links")
+    # The report the person saw is kept even when analysis later produces a new version.
+    report = models.ForeignKey(
+        Report, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    note = models.TextField(blank=True)
+    added_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["case", "submission"], name="moderation_case_submission_unique"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"submission {self.submission_id} in case {self.case_id}"

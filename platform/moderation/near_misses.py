@@ -15,7 +15,8 @@ from accounts.models import User
 from accounts.services import audit_record
 from moderation.models import NearMissJudgement, ReviewItem, Submission
 from moderation.report_document import NearMiss, near_misses_of
-from moderation.review import ReviewError, items_visible, require_reviewer
+from moderation.review import ReviewError, require_reviewer
+from moderation.selectors import items_visible
 
 SNAPSHOT_LENGTH = 200  # NearMissJudgement.external_id and .source
 

@@ -1,17 +1,19 @@
 """Re-check recent submissions when new verified originals become searchable.
 
-factcheck calls `references_indexed_listener` (registered in ModerationConfig.ready) after it
-publishes an index version. Each analysed submission from the last RECHECK_WINDOW_DAYS days is
-verified against the new references only (cheap); a submission that matches is analysed again
-in full and gets a new report version (the old one is kept), with `verdict.changed` when the
-label differs.
+factcheck sends `factcheck.signals.references_indexed` after it publishes an index version;
+`references_indexed_receiver` (connected in ModerationConfig.ready) queues the re-check. Each
+analysed submission from the last RECHECK_WINDOW_DAYS days is verified against the new
+references only (cheap); a submission that matches is analysed again in full and gets a new
+report version (the old one is kept), with `verdict.changed` when the label differs.
 """
 
 from __future__ import annotations
 
+import functools
 from datetime import timedelta
 
 from django.conf import settings
+from django.db import transaction
 from django.utils import timezone
 
 from factcheck.selectors import reference_ids_matching
@@ -28,10 +30,13 @@ def recheck_window_days() -> int:
     return int(settings.RECHECK_WINDOW_DAYS)
 
 
-def references_indexed_listener(reference_ids: list[int]) -> None:
+def references_indexed_receiver(
+    sender: object, *, reference_ids: list[int], **kwargs: object
+) -> None:
     from moderation.tasks import recheck_references
 
-    recheck_references.delay_on_commit([int(ref_id) for ref_id in reference_ids])
+    ids = [int(ref_id) for ref_id in reference_ids]
+    transaction.on_commit(functools.partial(recheck_references.delay, ids))
 
 
 def submissions_to_recheck() -> list[int]:

@@ -1,13 +1,27 @@
-"""Reads for submissions and reports, with the visibility rule every entry point shares."""
+"""Reads for submissions, reports and the review queue, with the visibility rules every entry
+point shares (writes of the queue: moderation.review).
+
+Clients can be kept apart: a user in one or more groups named `client:<slug>` sees only the items
+of those API clients (staff uploads included only for unscoped users).
+"""
 
 from __future__ import annotations
 
-from django.db.models import QuerySet
+import datetime as dt
+from dataclasses import dataclass
+from typing import Any
 
-from accounts.models import ApiClient, User
-from moderation.models import Report, ReportArtifact, Submission
+from django.core.cache import cache
+from django.db.models import CharField, Count, Exists, F, FilteredRelation, OuterRef, Q, QuerySet
+from django.db.models.functions import Cast
+from django.utils import timezone
+
+from accounts.models import ApiClient, AuditLog, User
+from moderation.models import NearMissJudgement, Report, ReportArtifact, ReviewItem, Submission
 
 VIEW_ALL_PERMISSION = "moderation.view_submission"
+CLIENT_SCOPE_GROUP_PREFIX = "client:"
+PLATFORMS_CACHE_SECONDS = 120
 
 
 def api_client_of(user: User) -> ApiClient | None:
@@ -51,3 +65,174 @@ def report_versions(submission: Submission) -> list[int]:
         .order_by("version")
         .values_list("version", flat=True)
     )
+
+
+# ---- the review queue ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class QueueFilters:
+    label: str = ""  # verdict label of the current report
+    platform: str = ""
+    date_from: dt.date | None = None
+    date_to: dt.date | None = None
+    mine: bool = False  # only items I hold a live lease on
+
+
+def client_scopes(user: User) -> list[str]:
+    """Slugs of the clients a user is limited to; empty means every client."""
+    cached = getattr(user, "_review_client_scopes", None)
+    if cached is None:  # asked several times per page: once per request object is enough
+        names = user.groups.filter(name__startswith=CLIENT_SCOPE_GROUP_PREFIX).values_list(
+            "name", flat=True
+        )
+        cached = [name[len(CLIENT_SCOPE_GROUP_PREFIX) :] for name in names]
+        user._review_client_scopes = cached
+    return list(cached)
+
+
+def items_visible(*, user: User) -> QuerySet[ReviewItem]:
+    """Every review item the user may look at (any status)."""
+    if not user.has_perm(VIEW_ALL_PERMISSION):
+        return ReviewItem.objects.none()
+    scopes = client_scopes(user)
+    if scopes:
+        return ReviewItem.objects.filter(submission__client__slug__in=scopes)
+    return ReviewItem.objects.all()
+
+
+def with_verdict(items: QuerySet[ReviewItem]) -> QuerySet[ReviewItem]:
+    """Add the current report's label and probability (`verdict_label`, `verdict_probability`).
+
+    Kept separate from the queue filters so counts and pages of ids never join the reports.
+    """
+    return items.annotate(
+        current=FilteredRelation(
+            "submission__reports", condition=Q(submission__reports__is_current=True)
+        )
+    ).annotate(
+        verdict_label=F("current__label"),
+        verdict_probability=F("current__manipulation_probability"),
+    )
+
+
+def _current_label(label: str) -> Exists:
+    return Exists(
+        Report.objects.filter(submission_id=OuterRef("submission_id"), is_current=True, label=label)
+    )
+
+
+def items_available(now: dt.datetime) -> Q:
+    return Q(status=ReviewItem.Status.PENDING) | Q(
+        status=ReviewItem.Status.CLAIMED, lease_expires_at__lt=now
+    )
+
+
+def items_held_by(user: User, now: dt.datetime) -> Q:
+    return Q(status=ReviewItem.Status.CLAIMED, claimed_by=user, lease_expires_at__gte=now)
+
+
+def review_queue(
+    *, user: User, filters: QueueFilters | None = None, now: dt.datetime | None = None
+) -> QuerySet[ReviewItem]:
+    """Items waiting for a decision (pending, expired leases, and my own live claims), best first.
+
+    With `filters.mine` only the items I hold; ordering is priority, then age (oldest first).
+    Plain rows (no joins unless a filter needs one): page it, then load the page with
+    `queue_page`.
+    """
+    now = now or timezone.now()
+    filters = filters or QueueFilters()
+    items = items_visible(user=user)
+    waiting = (
+        items_held_by(user, now)
+        if filters.mine
+        else items_available(now) | items_held_by(user, now)
+    )
+    items = items.filter(waiting)
+    if filters.label:
+        items = items.filter(_current_label(filters.label))
+    if filters.platform:
+        items = items.filter(submission__platform=filters.platform)
+    if filters.date_from:
+        items = items.filter(submission__created_at__date__gte=filters.date_from)
+    if filters.date_to:
+        items = items.filter(submission__created_at__date__lte=filters.date_to)
+    return items.order_by("-priority", "created_at", "id")
+
+
+def queue_page(item_ids: list[int]) -> list[ReviewItem]:
+    """The items of one queue page, in the given order, with submission, client and verdict."""
+    loaded = with_verdict(
+        ReviewItem.objects.filter(pk__in=item_ids).select_related(
+            "submission", "submission__client", "claimed_by"
+        )
+    ).in_bulk()
+    return [loaded[pk] for pk in item_ids if pk in loaded]
+
+
+def queue_counts(*, user: User, now: dt.datetime | None = None) -> dict[str, Any]:
+    """Waiting items per verdict label, all waiting items, and the ones I hold."""
+    now = now or timezone.now()
+    visible = items_visible(user=user)
+    waiting = visible.filter(items_available(now) | items_held_by(user, now))
+    by_label = dict(
+        Report.objects.filter(is_current=True, submission_id__in=waiting.values("submission_id"))
+        .order_by()
+        .values_list("label")
+        .annotate(count=Count("id"))
+    )
+    return {
+        "waiting": waiting.count(),
+        "mine": visible.filter(items_held_by(user, now)).count(),
+        "by_label": by_label,
+    }
+
+
+def queue_platforms(*, user: User) -> list[str]:
+    """Source platforms present in the user's visible items, for the filter menu.
+
+    Cached briefly: it scans every visible item, and a new platform showing up a few minutes
+    late in a menu costs nothing.
+    """
+    key = (
+        "review:platforms:"
+        + ",".join(sorted(client_scopes(user)))
+        + f":{user.has_perm(VIEW_ALL_PERMISSION)}"
+    )
+
+    def platforms() -> list[str]:
+        return sorted(
+            items_visible(user=user)
+            .exclude(submission__platform="")
+            .order_by()
+            .values_list("submission__platform", flat=True)
+            .distinct()
+        )
+
+    return cache.get_or_set(key, platforms, PLATFORMS_CACHE_SECONDS)
+
+
+def item_history(*, item: ReviewItem) -> dict[str, Any]:
+    """Decisions, report versions (without their documents) and the audit trail of an item
+    (its claims, decisions and near-miss judgements)."""
+    decisions = list(item.decisions.select_related("moderator", "report"))
+    targets = Q(target_type="moderation.reviewitem", target_id=str(item.pk))
+    if decisions:
+        targets |= Q(
+            target_type="moderation.decision", target_id__in=[str(d.pk) for d in decisions]
+        )
+    judgements = NearMissJudgement.objects.filter(submission_id=item.submission_id)
+    targets |= Q(
+        target_type="moderation.nearmissjudgement",
+        target_id__in=judgements.annotate(key=Cast("pk", CharField())).values("key"),
+    )
+    return {
+        "decisions": decisions,
+        "reports": list(
+            Report.objects.filter(submission_id=item.submission_id)
+            .defer("document")
+            .order_by("-version")
+        ),
+        "audit": list(AuditLog.objects.filter(targets).select_related("actor")[:50]),
+    }

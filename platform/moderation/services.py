@@ -5,12 +5,13 @@ The analysis itself (task body, report versions, review routing) is in moderatio
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 from dataclasses import dataclass
 from datetime import timedelta
 from http import HTTPStatus
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Required, TypedDict, Unpack
 
 from django.db import IntegrityError, transaction
 from django.utils import timezone
@@ -110,26 +111,45 @@ def _replay(
     return existing
 
 
-def submission_create_or_replay(
-    *,
-    content: bytes,
-    source: str,
-    client: ApiClient | None = None,
-    external_id: str = "",
-    text: str = "",
-    created_by: User | None = None,
-    idempotency_key: str = "",
-    platform: str = "",
-    metadata: dict[str, Any] | None = None,
-) -> SubmissionCreated:
+class SubmissionFields(TypedDict, total=False):
+    """The keyword arguments of `submission_create` and `submission_create_or_replay`.
+
+    `content` and `source` are required; the rest default to nothing (None, "" or no metadata).
+    """
+
+    content: Required[bytes]
+    source: Required[str]
+    client: ApiClient | None
+    external_id: str
+    text: str
+    created_by: User | None
+    idempotency_key: str
+    platform: str
+    metadata: dict[str, Any] | None
+
+
+def submission_create(**fields: Unpack[SubmissionFields]) -> Submission:
+    """Validate and store the media (content-addressed), create one row, analyse after commit.
+
+    Raises mediastore.images.ImageRejected (nothing stored) for unacceptable media and
+    SubmissionError for bad fields. The same (caller, idempotency_key) returns the first row.
+    """
+    return submission_create_or_replay(**fields).submission
+
+
+def submission_create_or_replay(**fields: Unpack[SubmissionFields]) -> SubmissionCreated:
     """Like submission_create, and says whether the row is new or an idempotent replay."""
+    content, source = fields["content"], fields["source"]
+    client, created_by = fields.get("client"), fields.get("created_by")
+    external_id, text = fields.get("external_id", ""), fields.get("text", "")
+    idempotency_key, platform = fields.get("idempotency_key", ""), fields.get("platform", "")
     _check_lengths(
         external_id=external_id, text=text, idempotency_key=idempotency_key, platform=platform
     )
     if source not in Submission.Source.values:
         raise SubmissionError(f"unknown source {source!r}", code="invalid")
     try:
-        metadata = metadata_check(metadata)
+        metadata = metadata_check(fields.get("metadata"))
     except MetadataInvalid as error:
         raise SubmissionError(str(error), code="invalid_metadata", field=error.field) from None
     # The Idempotency-Key belongs to the caller: a person, or the service user of a client.
@@ -193,40 +213,10 @@ def submission_create_or_replay(
     raise AssertionError("unreachable: the last attempt returns or raises")
 
 
-def submission_create(
-    *,
-    content: bytes,
-    source: str,
-    client: ApiClient | None = None,
-    external_id: str = "",
-    text: str = "",
-    created_by: User | None = None,
-    idempotency_key: str = "",
-    platform: str = "",
-    metadata: dict[str, Any] | None = None,
-) -> Submission:
-    """Validate and store the media (content-addressed), create one row, analyse after commit.
-
-    Raises mediastore.images.ImageRejected (nothing stored) for unacceptable media and
-    SubmissionError for bad fields. The same (caller, idempotency_key) returns the first row.
-    """
-    return submission_create_or_replay(
-        content=content,
-        source=source,
-        client=client,
-        external_id=external_id,
-        text=text,
-        created_by=created_by,
-        idempotency_key=idempotency_key,
-        platform=platform,
-        metadata=metadata,
-    ).submission
-
-
 def _enqueue_analysis(submission_id: int, reason: str = "") -> None:
     from moderation.tasks import analyze_submission
 
-    analyze_submission.delay_on_commit(submission_id, reason=reason)
+    transaction.on_commit(functools.partial(analyze_submission.delay, submission_id, reason=reason))
 
 
 def submission_retry(*, submission: Submission, actor: User | None = None) -> Submission:

@@ -93,3 +93,27 @@ def test_revoked_token_and_inactive_client_are_refused() -> None:
 
 def test_anonymous_api_calls_are_refused() -> None:
     assert APIClient().get("/api/v1/me/").status_code in (401, 403)
+
+
+def test_callback_url_checks_fail_closed() -> None:
+    from accounts.services import ClientError, api_client_create, callback_url_checked
+    from accounts.signals import callback_url_checking
+    from integrations.endpoints import callback_url_receiver
+
+    def broken(sender: object, **kwargs: object) -> list[str]:
+        raise RuntimeError("check bug")
+
+    callback_url_checking.connect(broken)
+    try:
+        with pytest.raises(RuntimeError, match="check bug"):
+            api_client_create(name="Unchecked", callback_url="https://sns.example/hook")
+    finally:
+        callback_url_checking.disconnect(broken)
+    assert not ApiClient.objects.filter(name="Unchecked").exists()
+    assert callback_url_checking.disconnect(dispatch_uid="integrations.endpoints")
+    try:
+        with pytest.raises(ClientError, match="no callback URL check is installed"):
+            callback_url_checked("https://sns.example/hook")
+    finally:
+        callback_url_checking.connect(callback_url_receiver, dispatch_uid="integrations.endpoints")
+    assert callback_url_checked("") == ("", [])

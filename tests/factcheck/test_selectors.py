@@ -8,7 +8,6 @@ import pytest
 from PIL import Image
 from skimage import data as samples
 
-from factcheck import hooks
 from factcheck.core.evaledits import jpeg
 from factcheck.core.evalsources import generated_image
 from factcheck.indexing import (
@@ -20,6 +19,7 @@ from factcheck.indexing import (
 )
 from factcheck.selectors import image_matches, reference_ids_matching
 from factcheck.services import reference_add, reference_remove
+from factcheck.signals import references_indexed
 
 # Index updates run on commit, so these tests commit for real.
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -132,21 +132,21 @@ def test_removed_reference_leaves_every_index_and_stops_matching(references) -> 
 def test_listeners_hear_about_newly_indexed_references() -> None:
     heard: list[list[int]] = []
 
-    def listener(ids: list[int]) -> None:
-        heard.append(ids)
+    def listener(sender: object, *, reference_ids: list[int], **kwargs: object) -> None:
+        heard.append(reference_ids)
 
-    def broken(ids: list[int]) -> None:
+    def broken(sender: object, **kwargs: object) -> None:
         raise RuntimeError("listener bug")
 
-    hooks.on_references_indexed(broken)
-    hooks.on_references_indexed(listener)
-    hooks.on_references_indexed(listener)  # registered once
+    references_indexed.connect(broken)
+    references_indexed.connect(listener)
+    references_indexed.connect(listener)  # connected once
     try:
         added = reference_add(content=encode(samples.chelsea()), source="AP").reference
         again = reference_add(content=encode(samples.chelsea()), source="AP")
     finally:
-        hooks._listeners.remove(broken)
-        hooks._listeners.remove(listener)
+        references_indexed.disconnect(broken)
+        references_indexed.disconnect(listener)
     assert not again.created
     assert heard == [[added.pk]]
 

@@ -12,7 +12,6 @@ from factcheck.cases.models import Case
 from factcheck.cases.services import (
     ClaimInput,
     case_create,
-    case_create_from_escalation,
     case_publish,
     case_rate,
     case_transition,
@@ -136,6 +135,7 @@ def test_moderator_cannot_rate_or_publish_from_the_page(personas, case) -> None:
 
 def test_linked_submission_shows_its_image(personas, make_image_bytes) -> None:
     from mediastore.services import media_store
+    from moderation.escalation import submission_escalate
     from moderation.models import Submission
 
     submission = Submission.objects.create(
@@ -143,7 +143,7 @@ def test_linked_submission_shows_its_image(personas, make_image_bytes) -> None:
         text="Flooded airport",
         media=media_store(content=make_image_bytes(seed=9)).media,
     )
-    case = case_create_from_escalation(submission=submission, actor=personas["moderator"])
+    case = submission_escalate(submission=submission, actor=personas["moderator"])
     client = signed_in(personas["fact_checker"])
     page = client.get(f"/cases/{case.pk}/").content.decode()
     assert f"/cases/{case.pk}/submissions/{submission.pk}/image" in page

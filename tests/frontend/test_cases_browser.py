@@ -47,7 +47,7 @@ def test_escalate_then_fact_check_and_publish(browser, live_server, personas, tm
     case = Case.objects.filter(case_submissions__submission=item.submission).first()
     assert case is not None, (
         "escalating did not open a case: moderation.review.escalation_open must call "
-        "factcheck.cases.services.case_create_from_escalation"
+        "moderation.escalation.submission_escalate"
     )
 
     # A fact-checker finds it in the case list and opens it: the submission and its overlays.

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import functools
 import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import pytest
-from django.db import connection, transaction
+from django.db import connection
 
 from tests.integrations.webhook_helpers import LoopbackServer, Recorded
 
@@ -20,26 +21,22 @@ def sns(api_client_credentials):  # type: ignore[no-untyped-def]
 
 
 class QueuedAnalyses:
-    """Stands in for analyze_submission.delay_on_commit (no eager pipeline in these tests) and
-    keeps its transaction semantics: an analysis counts once its transaction committed, or while
-    it is still pending in the test's own transaction; a rolled-back savepoint drops it, as it
-    drops the real task."""
+    """Stands in for analyze_submission.delay (no eager pipeline in these tests). The services
+    enqueue it on commit, so an analysis counts once its transaction committed, or while it is
+    still pending in the test's own transaction; a rolled-back savepoint drops it, as it drops
+    the real task."""
 
     def __init__(self) -> None:
         self.committed: list[int] = []
 
     def __call__(self, submission_id: int, **_: Any) -> None:
-        def enqueue() -> None:
-            self.committed.append(submission_id)
-
-        enqueue.submission_id = submission_id  # type: ignore[attr-defined]
-        transaction.on_commit(enqueue)
+        self.committed.append(submission_id)
 
     def ids(self) -> list[int]:
         pending = [
-            callback.submission_id
+            callback.args[0]
             for _, callback, _ in connection.run_on_commit
-            if hasattr(callback, "submission_id")
+            if isinstance(callback, functools.partial) and callback.func is self
         ]
         return self.committed + pending
 
@@ -49,7 +46,7 @@ def analyses(monkeypatch) -> QueuedAnalyses:  # type: ignore[no-untyped-def]
     from moderation.tasks import analyze_submission
 
     queued = QueuedAnalyses()
-    monkeypatch.setattr(analyze_submission, "delay_on_commit", queued)
+    monkeypatch.setattr(analyze_submission, "delay", queued)
     return queued
 
 

@@ -4,7 +4,7 @@ import pytest
 from django.core.files.storage import default_storage
 
 from moderation.analysis import MAX_ANALYSIS_ATTEMPTS, submission_analyze
-from moderation.events import SUBMISSION_ANALYZED, VERDICT_CHANGED, on_event
+from moderation.events import SUBMISSION_ANALYZED, VERDICT_CHANGED, event_created
 from moderation.models import Event, Report, ReportArtifact, ReviewItem, Submission
 from moderation.services import (
     SubmissionError,
@@ -153,16 +153,30 @@ def test_reanalysis_adds_a_version_moves_current_and_announces_a_changed_verdict
 
 
 def test_event_listeners_are_told_after_commit_only(
-    engines, submission, django_capture_on_commit_callbacks, monkeypatch
+    engines, submission, django_capture_on_commit_callbacks, caplog
 ) -> None:
-    from moderation import events
-
-    monkeypatch.setattr(events, "_listeners", list(events._listeners))  # restored afterwards
     told: list[int] = []
-    on_event(told.append)
-    with django_capture_on_commit_callbacks(execute=True):
-        submission_analyze(submission_id=submission.pk)
+
+    def broken(sender: object, **kwargs: object) -> None:
+        raise RuntimeError("receiver bug")
+
+    def receiver(sender: object, *, event_id: int, **kwargs: object) -> None:
+        told.append(event_id)
+
+    event_created.connect(broken)
+    event_created.connect(receiver)
+    try:
+        with django_capture_on_commit_callbacks(execute=False) as callbacks:
+            submission_analyze(submission_id=submission.pk)
+        assert told == []  # nothing before the commit
+        for callback in callbacks:
+            callback()
+    finally:
+        event_created.disconnect(broken)
+        event_created.disconnect(receiver)
+    # The failing receiver was logged and did not stop the other one.
     assert told == [Event.objects.get(submission=submission).pk]
+    assert "receiver bug" in caplog.text
 
 
 def test_idempotency_key_returns_the_first_submission(

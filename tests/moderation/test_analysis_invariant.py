@@ -159,7 +159,7 @@ def test_without_a_failure_the_invariant_holds_too(engines, submission) -> None:
 
 
 def test_an_unrecordable_failure_is_not_finished_as_if_done(
-    engines, submission, monkeypatch
+    engines, submission, monkeypatch, django_capture_on_commit_callbacks
 ) -> None:
     """Database down while recording the failure: the task raises (so the worker retries it)
     instead of returning; the submission is left for the repair, which re-queues it."""
@@ -180,8 +180,9 @@ def test_an_unrecordable_failure_is_not_finished_as_if_done(
         updated_at=timezone.now() - ANALYZING_STALLED_AFTER - timedelta(seconds=1)
     )
     queued: list[int] = []
-    monkeypatch.setattr(analyze_submission, "delay_on_commit", lambda pk, **_: queued.append(pk))
-    assert analyses_resume() == 1
+    monkeypatch.setattr(analyze_submission, "delay", lambda pk, **_: queued.append(pk))
+    with django_capture_on_commit_callbacks(execute=True):
+        assert analyses_resume() == 1
     assert queued == [submission.pk]
     assert submission_analyze(submission_id=submission.pk) is not None
     done = assert_one_report_or_recorded_failure(submission.pk)
@@ -214,10 +215,12 @@ def test_the_repair_requeues_only_stalled_submissions_and_each_once(
     other(35, "failed", RECEIVED_STALLED_AFTER * 10)
     other(36, "analyzed", RECEIVED_STALLED_AFTER * 10)
     queued: list[int] = []
-    monkeypatch.setattr(analyze_submission, "delay_on_commit", lambda pk, **_: queued.append(pk))
-    assert analyses_resume() == 2
+    monkeypatch.setattr(analyze_submission, "delay", lambda pk, **_: queued.append(pk))
+    with django_capture_on_commit_callbacks(execute=True):
+        assert analyses_resume() == 2
     assert sorted(queued) == sorted([lost_analysis, lost_message])
-    assert analyses_resume() == 0  # a second beat run right after queues nothing again
+    with django_capture_on_commit_callbacks(execute=True):
+        assert analyses_resume() == 0  # a second beat run right after queues nothing again
     assert len(queued) == 2
 
 

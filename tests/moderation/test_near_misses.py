@@ -8,7 +8,8 @@ from django.contrib.auth.models import Group
 from accounts.models import AuditLog
 from moderation.models import NearMissJudgement
 from moderation.near_misses import NearMissError, near_miss_find, near_miss_judge
-from moderation.review import ReviewPermissionDenied, item_history
+from moderation.review import ReviewPermissionDenied
+from moderation.selectors import item_history
 from tests.moderation.review_factory import (
     near_miss_entry,
     near_misses_set,

@@ -5,11 +5,11 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from factcheck.hooks import _listeners, references_indexed
+from factcheck.signals import references_indexed, references_indexed_send
 from moderation.analysis import submission_analyze
 from moderation.events import VERDICT_CHANGED
 from moderation.models import Event, Report, Submission
-from moderation.recheck import references_indexed_listener, submission_recheck
+from moderation.recheck import references_indexed_receiver, submission_recheck
 from moderation.services import submission_create
 
 from .conftest import match_item
@@ -32,8 +32,9 @@ def analysed(engines, api_client_credentials, make_image_bytes, django_capture_o
     return make
 
 
-def test_moderation_registers_its_listener_at_startup() -> None:
-    assert references_indexed_listener in _listeners
+def test_moderation_connects_its_receiver_at_startup() -> None:
+    told = references_indexed.send(sender=None, reference_ids=[])
+    assert references_indexed_receiver in [receiver for receiver, _ in told]
 
 
 def test_matching_recent_submissions_get_a_new_version_and_an_event(
@@ -46,7 +47,7 @@ def test_matching_recent_submissions_get_a_new_version_and_an_event(
     engines.recheck_matches = engines.matches = [match_item(reference_id=31, edited=True)]
     engines.calls.clear()
     with django_capture_on_commit_callbacks(execute=True):
-        references_indexed([31])  # what factcheck's update_index task calls after publishing
+        references_indexed_send([31])  # what factcheck's update_index task calls after publishing
     assert engines.calls[0] == "reference_ids_matching:[31]"
     assert engines.calls.count("reference_ids_matching:[31]") == 1  # the old one is not checked
     reports = list(Report.objects.filter(submission=recent).order_by("version"))

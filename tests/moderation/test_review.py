@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import threading
+from collections.abc import Iterator
 
 import pytest
 from django.contrib.auth.models import Group
@@ -16,17 +17,13 @@ from moderation import events
 from moderation.models import Decision, Event, ReviewItem
 from moderation.review import (
     MAX_RATIONALE_LENGTH,
-    QueueFilters,
     ReviewError,
     decision_make,
     item_claim,
-    item_history,
     item_next,
     item_release,
-    leases_expire,
-    queue_counts,
-    review_queue,
 )
+from moderation.selectors import QueueFilters, item_history, queue_counts, review_queue
 from tests.moderation.review_factory import report_version_add, review_item_create
 
 LEASE = 600
@@ -73,19 +70,6 @@ def test_lease_expiry_returns_the_item_at_the_boundary(personas, second_moderato
     # The first moderator lost the lease and can no longer decide.
     with pytest.raises(ReviewError, match="Claim this item"):
         decision_make(item=item, user=personas["moderator"], action="allow", now=later)
-
-
-@pytest.mark.django_db
-def test_leases_expire_releases_only_expired_claims(personas) -> None:
-    first, second = review_item_create(seed=1), review_item_create(seed=2)
-    start = timezone.now()
-    item_claim(item=first, user=personas["moderator"], now=start - dt.timedelta(seconds=LEASE + 1))
-    item_claim(item=second, user=personas["moderator"], now=start)
-    assert leases_expire(now=start) == 1
-    first.refresh_from_db()
-    second.refresh_from_db()
-    assert (first.status, first.claimed_by) == (ReviewItem.Status.PENDING, None)
-    assert second.status == ReviewItem.Status.CLAIMED
 
 
 def _race_claim(item: ReviewItem, users: list[User]) -> dict[str, str]:
@@ -200,12 +184,23 @@ def test_client_scoped_moderators_see_only_their_clients(personas, api_client_cr
         item_claim(item=other, user=scoped)
 
 
+@pytest.fixture
+def heard() -> Iterator[list[int]]:
+    """The ids `event_created` is sent with while the test runs."""
+    ids: list[int] = []
+
+    def hear(sender: object, *, event_id: int, **kwargs: object) -> None:
+        ids.append(event_id)
+
+    events.event_created.connect(hear)
+    yield ids
+    events.event_created.disconnect(hear)
+
+
 @pytest.mark.django_db
 def test_decision_is_audited_and_emits_its_event_on_commit(
-    personas, django_capture_on_commit_callbacks, monkeypatch
+    personas, django_capture_on_commit_callbacks, heard
 ) -> None:
-    heard: list[int] = []
-    monkeypatch.setattr(events, "_listeners", [heard.append])
     item = review_item_create()
     moderator = personas["moderator"]
     item_claim(item=item, user=moderator)
@@ -226,9 +221,7 @@ def test_decision_is_audited_and_emits_its_event_on_commit(
 
 
 @pytest.mark.django_db(transaction=True)
-def test_rolled_back_decision_announces_nothing(personas, monkeypatch) -> None:
-    heard: list[int] = []
-    monkeypatch.setattr(events, "_listeners", [heard.append])
+def test_rolled_back_decision_announces_nothing(personas, heard) -> None:
     item = review_item_create()
     item_claim(item=item, user=personas["moderator"])
     with pytest.raises(RuntimeError), transaction.atomic():

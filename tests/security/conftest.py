@@ -48,8 +48,8 @@ def _session(user) -> APIClient:  # type: ignore[no-untyped-def]
 def world(personas) -> World:  # type: ignore[no-untyped-def]
     from accounts.services import api_client_create
     from factcheck.cases.curation import evidence_add
-    from factcheck.cases.services import case_link_submission
     from integrations.models import Delivery, WebhookEndpoint
+    from moderation.escalation import case_submission_link
     from moderation.models import Event, Report, ReportArtifact
     from tests.moderation.review_factory import review_item_create
 
@@ -62,7 +62,7 @@ def world(personas) -> World:  # type: ignore[no-untyped-def]
     report = Report.objects.get(submission=submission)
     artifact = ReportArtifact.objects.filter(report=report).first()
     case = started_case(personas["fact_checker"])
-    case_link_submission(case=case, submission=submission, actor=personas["fact_checker"])
+    case_submission_link(case=case, submission=submission, actor=personas["fact_checker"])
     evidence = evidence_add(
         case=case,
         actor=personas["fact_checker"],

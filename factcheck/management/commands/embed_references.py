@@ -4,8 +4,8 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from tqdm import tqdm
 
 from factcheck.embedding import EmbeddingUnavailable
-from factcheck.hooks import references_indexed
 from factcheck.services import EMBED_BATCH_SIZE, references_embed
+from factcheck.signals import references_indexed_send
 
 
 class Command(BaseCommand):
@@ -45,7 +45,7 @@ class Command(BaseCommand):
         finally:
             for bar in bars:
                 bar.close()
-        references_indexed(result.index.indexed_ids)
+        references_indexed_send(result.index.indexed_ids)
         for line in result.skipped:
             self.stderr.write(f"skipped {line}")
         self.stdout.write(

@@ -2,8 +2,8 @@ from typing import Any
 
 from django.core.management.base import BaseCommand
 
-from factcheck.hooks import references_indexed
 from factcheck.indexing import index_rebuild
+from factcheck.signals import references_indexed_send
 
 
 class Command(BaseCommand):
@@ -13,4 +13,4 @@ class Command(BaseCommand):
         change = index_rebuild()
         for summary in change.summaries:
             self.stdout.write(f"{summary.name}: version {summary.version}, {summary.count} entries")
-        references_indexed(change.indexed_ids)
+        references_indexed_send(change.indexed_ids)

@@ -1,4 +1,5 @@
-"""Cases API: listing with filters, create (by hand and by escalation), actions, roles."""
+"""Cases API: listing with filters, create by hand, actions, roles (escalation through the API:
+tests/moderation/test_escalation.py)."""
 
 from __future__ import annotations
 
@@ -39,28 +40,6 @@ def test_create_by_hand_and_retrieve(personas) -> None:
     detail = api.get(f"/api/v1/cases/{body['id']}/").json()
     assert [entry["kind"] for entry in detail["timeline"]] == ["create", "claim_add"]
     assert api.post("/api/v1/cases/", {}, format="json").status_code == 400
-
-
-def test_moderator_escalates_through_the_api_but_cannot_create_rate_or_publish(
-    personas, submission
-) -> None:
-    api = api_as(personas["moderator"])
-    assert api.post("/api/v1/cases/", {"title": "x"}, format="json").status_code == 403
-    response = api.post(
-        "/api/v1/cases/", {"submission": submission.pk, "rationale": "hoax"}, format="json"
-    )
-    assert response.status_code == 201
-    case_id = response.json()["id"]
-    assert response.json()["submissions"][0]["submission"] == submission.pk
-    assert (
-        api.post(
-            f"/api/v1/cases/{case_id}/rate/", {"rating": "false", "explanation": "x"}, format="json"
-        ).status_code
-        == 403
-    )
-    assert api.post(f"/api/v1/cases/{case_id}/publish/").status_code == 403
-    missing = api.post("/api/v1/cases/", {"submission": 999999}, format="json")
-    assert missing.status_code == 400 and "no submission" in missing.content.decode()
 
 
 def test_outsiders_and_anonymous_see_nothing(personas, case) -> None:

@@ -1,4 +1,5 @@
-"""Case services: workflow by compare-and-set, rating, publishing, escalation, audit, roles."""
+"""Case services: workflow by compare-and-set, rating, publishing, audit, roles (escalation:
+tests/moderation/test_escalation.py)."""
 
 from __future__ import annotations
 
@@ -14,7 +15,6 @@ from factcheck.cases.services import (
     ClaimInput,
     case_assign,
     case_create,
-    case_create_from_escalation,
     case_publish,
     case_rate,
     case_transition,
@@ -130,57 +130,10 @@ def test_slug_survives_republication(case, personas) -> None:
     assert Case.objects.get(pk=case.pk).slug == slug
 
 
-def test_moderators_escalate_but_cannot_rate_or_publish(case, personas, submission) -> None:
-    moderator = personas["moderator"]
-    escalated = case_create_from_escalation(
-        submission=submission, actor=moderator, rationale="Looks like the 2017 hoax."
-    )
-    assert escalated.created_by == moderator
-    case_transition(case=case, actor=personas["fact_checker"], to_status="investigating")
-    with pytest.raises(CasePermissionDenied):
-        case_rate(case=case, actor=moderator, rating="false", explanation="x")
-    case_rate(case=case, actor=personas["fact_checker"], rating="false", explanation="x")
-    with pytest.raises(CasePermissionDenied):
-        case_publish(case=case, actor=moderator)
-    with pytest.raises(CasePermissionDenied):
-        case_create(title="By hand", actor=moderator)
-    with pytest.raises(CasePermissionDenied):
-        case_transition(case=case, actor=moderator, to_status="closed")
-    assert Case.objects.get(pk=case.pk).status == "rated"
-
-
-def test_outsiders_can_do_nothing(case, personas, submission) -> None:
+def test_outsiders_can_do_nothing(case, personas) -> None:
     outsider = personas["outsider"]
     with pytest.raises(CasePermissionDenied):
-        case_create_from_escalation(submission=submission, actor=outsider)
-    with pytest.raises(CasePermissionDenied):
         comment_add(case=case, actor=outsider, body="hi")
-
-
-def test_escalation_attaches_submission_report_claim_and_rationale(personas, submission) -> None:
-    case = case_create_from_escalation(
-        submission=submission, actor=personas["moderator"], rationale="Known hoax image."
-    )
-    link = case.case_submissions.get()
-    assert link.submission == submission
-    assert link.report == submission.reports.get(is_current=True)
-    claim = case.claims.get()
-    assert claim.text == submission.text
-    assert claim.claimant == "@stormwatch"
-    assert claim.appearance_url == "https://sns.example/p/1"
-    assert case.comments.get().body == "Known hoax image."
-    assert kinds(case) == ["escalate", "link_submission", "claim_add", "comment"]
-
-
-def test_escalating_again_reuses_the_open_case(personas, submission) -> None:
-    first = case_create_from_escalation(submission=submission, actor=personas["moderator"])
-    again = case_create_from_escalation(
-        submission=submission, actor=personas["moderator"], rationale="Second report."
-    )
-    assert again.pk == first.pk
-    case_transition(case=first, actor=personas["fact_checker"], to_status="closed")
-    third = case_create_from_escalation(submission=submission, actor=personas["moderator"])
-    assert third.pk != first.pk
 
 
 def test_claims_comments_and_members(case, personas) -> None:
