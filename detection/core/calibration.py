@@ -12,7 +12,7 @@ import numpy as np
 LOGIT_CLIP = 1e-4
 # Strength of the L2 penalty (sklearn's C): small calibration sets must not be over-fitted.
 # Chosen by leave-one-source-group-out cross-validation on the calibration split
-# (python -m detection.core.selection; figures in docs/benchmarks.md).
+# (python -m detection.evaluation.selection; figures in docs/benchmarks.md).
 FUSION_REGULARISATION_C = 0.1
 
 

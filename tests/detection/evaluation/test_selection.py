@@ -1,9 +1,9 @@
 import numpy as np
 import pytest
 
-from detection.core.evaluate import FUSION_FEATURES
-from detection.core.metrics import roc_auc
-from detection.core.selection import grouped_predictions
+from detection.evaluation.evaluate import FUSION_FEATURES
+from detection.evaluation.metrics import roc_auc
+from detection.evaluation.selection import grouped_predictions
 
 
 def _rows(seed: int, n: int = 120) -> tuple[list[dict[str, float]], np.ndarray, np.ndarray]:

@@ -10,14 +10,14 @@ from pathlib import Path
 
 import numpy as np
 
-from detection.core.datasets import (
+from detection.training.datasets import (
     face_mask,
     load_frame,
     read_faceforensics,
     read_image,
     read_openforensics,
 )
-from detection.core.synth import (
+from detection.training.synth import (
     MIN_FAKE_FRACTION,
     RESIZE_SCALE_RANGE,
     Sample,

@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from detection.core.metrics import (
+from detection.evaluation.metrics import (
     PixelCounts,
     accuracy,
     ece_sampling_floor,

@@ -16,15 +16,23 @@ from typing import Any
 
 import numpy as np
 
-from detection.core import metrics
 from detection.core.calibration import FusionModel, PlattCalibrator
 from detection.core.interface import DetectorConfig, DetectorResult
 from detection.core.registry import FORENSIC_CONFIGS, build_detector, fusion_row
-from detection.core.sources import load_split
-from detection.core.synth import MIN_FAKE_FRACTION, Sample, degrade, manipulate, random_crop
-from detection.core.timing import median_ms, timing_image
+from detection.evaluation import metrics
+from detection.evaluation.timing import median_ms, timing_image
+from detection.training.sources import load_split
+from detection.training.synth import (
+    MIN_FAKE_FRACTION,
+    SHARED_MAX_SIDE,
+    SHARED_MIN_SIDE,
+    Sample,
+    degrade,
+    manipulate,
+    random_crop,
+)
 
-EVAL_MIN_SIDE, EVAL_MAX_SIDE = 512, 1024
+EVAL_MIN_SIDE, EVAL_MAX_SIDE = SHARED_MIN_SIDE, SHARED_MAX_SIDE
 MAP_THRESHOLDS = tuple(round(t, 2) for t in np.arange(0.1, 0.95, 0.1))
 FUSION_FEATURES = (
     "multitask.max_logit",

@@ -1,7 +1,7 @@
 """Per-step time of the default suite on one 1024 x 1024 photo: median wall and CPU (process)
 milliseconds for each detector and for face finding + scoring.
 
-    python -m detection.core.timing [--config PATH.json] [--threads N] [--repeats N]
+    python -m detection.evaluation.timing [--config PATH.json] [--threads N] [--repeats N]
 
 CPU time is reported next to wall time because the reference machine is shared: under load
 the wall time of a step grows with other jobs, its CPU time much less.

@@ -32,6 +32,9 @@ MIN_FAKE_FRACTION = 0.003
 # the network input, and the final downscaled copy is re-encoded with this probability.
 CHAIN_SCALE_RANGE = (1.15, 2.0)
 SECOND_JPEG_PROBABILITY = 0.5
+# Side of a shared photo: evaluation draws its images at these sizes, and training's "shared"
+# data mode makes its examples the same way.
+SHARED_MIN_SIDE, SHARED_MAX_SIDE = 512, 1024
 
 
 @dataclass

@@ -19,7 +19,6 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from detection.core.evaluate import EVAL_MAX_SIDE, EVAL_MIN_SIDE
 from detection.core.inference import MAX_ANALYSIS_SIDE, _prepare
 from detection.core.network import (
     INPUT_SIZE,
@@ -28,16 +27,18 @@ from detection.core.network import (
     load_checkpoint,
     save_checkpoint,
 )
-from detection.core.sources import group_of_name, load_split
-from detection.core.synth import (
+from detection.training.sources import group_of_name, load_split
+from detection.training.synth import (
     MIN_FAKE_FRACTION,
+    SHARED_MAX_SIDE,
+    SHARED_MIN_SIDE,
     Sample,
     degrade,
     make_training_pair,
     manipulate,
     random_crop,
 )
-from detection.core.userdata import LabelledItem, make_example
+from detection.training.userdata import LabelledItem, make_example
 
 DICE_WEIGHT = 0.5
 WARMUP_STEPS = 50
@@ -48,7 +49,6 @@ WARMUP_STEPS = 50
 # the input size is cut from it. Edited regions then have the size (often larger than a
 # window) and the resampling history they have at inference.
 DATA_MODES = ("crops", "shared")
-SHARED_MIN_SIDE, SHARED_MAX_SIDE = EVAL_MIN_SIDE, EVAL_MAX_SIDE
 
 
 @dataclass
@@ -320,8 +320,8 @@ def train_model(
 WEIGHTS_LICENCE = "Apache-2.0 (trained by Provenant from permissively licensed sample images)"
 TRAINING_DATA = (
     "Self-supervised manipulations (splices with hard/feathered edges, self-blends, copy-move, "
-    "OpenCV inpainting, recolouring) generated on the fly by detection.core.synth from the "
-    "'train' split of detection.core.sources: scikit-image bundled samples, scikit-learn "
+    "OpenCV inpainting, recolouring) generated on the fly by detection.training.synth from the "
+    "'train' split of detection.training.sources: scikit-image bundled samples, scikit-learn "
     "sample images, /usr/share/backgrounds/mate, /usr/share/desktop-base and "
     "/usr/share/doc/opencv-doc/examples/data photos; split by source image (train / "
     "calibration / test disjoint); resize 0.45-1.0 and JPEG 55-97 applied to real and fake."
@@ -392,7 +392,7 @@ def main(argv: list[str] | None = None) -> None:
         data_mode=args.data_mode,
     )
     summary = train_model(config, args.output)
-    command = "python -m detection.core.train " + " ".join(
+    command = "python -m detection.training.train " + " ".join(
         argv if argv is not None else sys.argv[1:]
     )
     write_detector_config(args.output, summary, command, args.version)

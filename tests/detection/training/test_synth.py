@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 from skimage import data
 
-from detection.core import synth
+from detection.training import synth
 
 
 @pytest.fixture(scope="module")
@@ -44,7 +44,8 @@ def test_generation_is_deterministic_for_a_seed(images) -> None:
 
 
 def test_shared_training_views_use_the_evaluation_image_sizes() -> None:
-    from detection.core import evaluate, train
+    from detection.evaluation import evaluate
+    from detection.training import train
 
     assert (train.SHARED_MIN_SIDE, train.SHARED_MAX_SIDE) == (
         evaluate.EVAL_MIN_SIDE,

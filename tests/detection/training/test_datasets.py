@@ -5,7 +5,7 @@ import cv2
 import numpy as np
 import pytest
 
-from detection.core.datasets import (
+from detection.training.datasets import (
     decode_rle,
     encode_rle,
     face_mask,

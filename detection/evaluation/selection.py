@@ -1,7 +1,7 @@
 """Model selection on the calibration split only: leave-one-source-group-out cross-validation of
 the fusion's regularisation (and of an isotonic step on top), plus the network's own AUC there.
 
-    python -m detection.core.selection --config detection/models/multitask-v1.json
+    python -m detection.evaluation.selection --config detection/models/multitask-v1.json
 
 The test split is never read here, so choices made with it leave the held-out figures honest.
 """
@@ -14,17 +14,18 @@ from typing import Any
 
 import numpy as np
 
-from detection.core import calibration, metrics
-from detection.core.evaluate import (
+from detection.core import calibration
+from detection.core.interface import DetectorConfig
+from detection.core.registry import build_detector
+from detection.evaluation import metrics
+from detection.evaluation.evaluate import (
     FUSION_FEATURES,
     _cache_path,
     _feature_matrix_rows,
     make_eval_samples,
     run_detectors,
 )
-from detection.core.interface import DetectorConfig
-from detection.core.registry import build_detector
-from detection.core.sources import group_of_name
+from detection.training.sources import group_of_name
 
 DEFAULT_C_VALUES = (1.0, 0.1, 0.03)
 

@@ -3,9 +3,9 @@ import pytest
 import torch
 from skimage import data
 
-from detection.core import synth
-from detection.core.train import multitask_loss
-from detection.core.userdata import LabelledItem, make_example
+from detection.training import synth
+from detection.training.train import multitask_loss
+from detection.training.userdata import LabelledItem, make_example
 
 
 def _face_item(label: int = 1) -> LabelledItem:
