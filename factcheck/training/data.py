@@ -16,8 +16,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from factcheck.core.evalcases import TUNE_FRACTION
-from factcheck.core.evalsources import (
+from factcheck.evaluation.evalcases import TUNE_FRACTION
+from factcheck.evaluation.evalsources import (
     ALLOWED_SYSTEM_DIRS,
     GNOME_BACKGROUNDS_DIR,
     IMAGE_SUFFIXES,

@@ -30,9 +30,9 @@ import numpy as np
 import torch
 
 from factcheck.core.descriptor import DEFAULT_CONFIG_PATH, Descriptor
-from factcheck.core.evallowtexture import LOW_TEXTURE_GENERATORS
-from factcheck.core.evalsources import generated_image
 from factcheck.core.fingerprints import hamming_distance, pdq_dihedral_hashes, pdq_hash
+from factcheck.evaluation.evallowtexture import LOW_TEXTURE_GENERATORS
+from factcheck.evaluation.evalsources import generated_image
 from factcheck.training.augment import jpeg
 from factcheck.training.data import hue_rotated, load_photos
 from factcheck.training.procedural import EVAL_DESIGN_SEEDS, KINDS, procedural_image

@@ -1,6 +1,6 @@
 """Deterministic generator of fact-check evaluation cases.
 
-    python -m factcheck.core.evalcases OUT_DIR --split tune|test [--seed 0] [--generated 20]
+    python -m factcheck.evaluation.evalcases OUT_DIR --split tune|test [--seed 0] [--generated 20]
         [--extra-unrelated 0]
 
 Writes OUT_DIR/originals/*.png (to index), OUT_DIR/queries/*.jpg, OUT_DIR/queries/masks/*.png
@@ -24,8 +24,10 @@ from typing import Any
 import cv2
 import numpy as np
 
-from factcheck.core.evaledits import EDITS, TRANSFORMS
-from factcheck.core.evalsources import (
+from factcheck.core.features import extract_features
+from factcheck.core.fingerprints import hamming_distance, pdq_hash
+from factcheck.evaluation.evaledits import EDITS, TRANSFORMS
+from factcheck.evaluation.evalsources import (
     MIN_SOURCE_SIDE,
     Source,
     generated_image,
@@ -36,8 +38,6 @@ from factcheck.core.evalsources import (
     stable_fraction,
     system_sources,
 )
-from factcheck.core.features import extract_features
-from factcheck.core.fingerprints import hamming_distance, pdq_hash
 
 UNRELATED_FRACTION = 0.2
 TUNE_FRACTION = 0.5

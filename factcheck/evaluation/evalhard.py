@@ -2,7 +2,7 @@
 
     python manage.py generate_factcheck_cases OUT_DIR --tier hard --split tune|test
 
-Same layout as the base tier (factcheck.core.evalcases) plus OUT_DIR/distractors/*.jpg
+Same layout as the base tier (factcheck.evaluation.evalcases) plus OUT_DIR/distractors/*.jpg
 (near-duplicates of the originals, indexed next to them) and, per case, `class` (primary),
 `classes` (every failure class the query belongs to), `class_combination`, `texture`,
 `source_kind`, `pair` (the other indexed version of a near-identical pair) and `tier`.
@@ -15,7 +15,7 @@ design both indexed; the query is a copy of one), `edited_hard` (an edit, then a
 
 Sources: the base tier's, without its keypoint and PDQ-quality filter, plus gnome-backgrounds,
 desktop-base's SVG wallpapers, transparent wallpapers over a desktop colour, and the procedural
-low-texture images of factcheck.core.evallowtexture. A source the base tier uses keeps the
+low-texture images of factcheck.evaluation.evallowtexture. A source the base tier uses keeps the
 base tier's split, and a design group never straddles splits, so tuning on both tiers' `tune`
 never sees a `test` picture.
 """
@@ -30,16 +30,23 @@ from typing import Any
 
 import numpy as np
 
-from factcheck.core.evalcases import (
+from factcheck.evaluation.evalcases import (
     EDIT_ATTEMPTS,
     MIN_VISIBLE_EDIT,
     UNRELATED_FRACTION,
     CaseWriter,
     safe_stem,
 )
-from factcheck.core.evaldistractors import PROCEDURAL_KINDS, procedural_image
-from factcheck.core.evaledits import EDITS, HARD_CHAINS, PLAIN_COPY, VARIANTS, v_colour, v_crop
-from factcheck.core.evalhardsources import (
+from factcheck.evaluation.evaldistractors import PROCEDURAL_KINDS, procedural_image
+from factcheck.evaluation.evaledits import (
+    EDITS,
+    HARD_CHAINS,
+    PLAIN_COPY,
+    VARIANTS,
+    v_colour,
+    v_crop,
+)
+from factcheck.evaluation.evalhardsources import (
     DesignSource,
     Member,
     base_tier_splits,
@@ -47,7 +54,7 @@ from factcheck.core.evalhardsources import (
     measured_member,
     prepare_groups,
 )
-from factcheck.core.evalsources import (
+from factcheck.evaluation.evalsources import (
     Source,
     stable_fraction,
 )

@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from factcheck.core.evaledits import v_colour, v_crop, v_text_logo
-from factcheck.core.evallowtexture import LOW_TEXTURE_GENERATORS
-from factcheck.core.evalsources import generated_image
+from factcheck.evaluation.evaledits import v_colour, v_crop, v_text_logo
+from factcheck.evaluation.evallowtexture import LOW_TEXTURE_GENERATORS
+from factcheck.evaluation.evalsources import generated_image
 
 LOW_KINDS = tuple(LOW_TEXTURE_GENERATORS)
 PROCEDURAL_KINDS = ("textured", *LOW_KINDS)

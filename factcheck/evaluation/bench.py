@@ -1,7 +1,7 @@
 """Synthetic-vector benchmarks of the reference indexes: build time, memory, latency, recall.
 
-    python -m factcheck.core.bench pdq --n 1000000
-    python -m factcheck.core.bench clip --n 1000000 --dim 512
+    python -m factcheck.evaluation.bench pdq --n 1000000
+    python -m factcheck.evaluation.bench clip --n 1000000 --dim 512
 
 PDQ: database hashes are uniform random bits; queries are database hashes with 0..MAX_FLIP
 random bits flipped, the way a re-encoded copy drifts from its original. CLIP: real embeddings

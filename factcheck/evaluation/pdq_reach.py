@@ -2,7 +2,7 @@
 hashes), per transform and edit kind (per class combination in the hard tier): the radius PDQ
 search needs to find them.
 
-    python -m factcheck.core.pdq_reach CASE_DIR [--radii 31,47,63,100]
+    python -m factcheck.evaluation.pdq_reach CASE_DIR [--radii 31,47,63,100]
 """
 
 from __future__ import annotations
@@ -14,8 +14,8 @@ from pathlib import Path
 
 import numpy as np
 
-from factcheck.core.evaluate import read_cases, read_rgb
 from factcheck.core.fingerprints import pdq_dihedral_hashes, pdq_hash
+from factcheck.evaluation.evaluate import read_cases, read_rgb
 
 
 def pdq_reach(case_dir: str | Path, radii: list[int]) -> dict[str, dict[str, float]]:

@@ -17,7 +17,9 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from factcheck.core.evalcases import (
+from factcheck.core.features import extract_features
+from factcheck.core.fingerprints import hamming_distance, pdq_hash
+from factcheck.evaluation.evalcases import (
     MIN_PDQ_QUALITY,
     MIN_SOURCE_KEYPOINTS,
     NEAR_DUPLICATE_BITS,
@@ -26,8 +28,8 @@ from factcheck.core.evalcases import (
     default_sources,
     prepare_sources,
 )
-from factcheck.core.evaldistractors import LOW_KINDS, procedural_image
-from factcheck.core.evalsources import (
+from factcheck.evaluation.evaldistractors import LOW_KINDS, procedural_image
+from factcheck.evaluation.evalsources import (
     ALLOWED_SYSTEM_DIRS,
     GNOME_BACKGROUNDS_DIR,
     HARD_IMAGE_SUFFIXES,
@@ -44,8 +46,6 @@ from factcheck.core.evalsources import (
     sklearn_sources,
     stable_fraction,
 )
-from factcheck.core.features import extract_features
-from factcheck.core.fingerprints import hamming_distance, pdq_hash
 
 MAX_GROUP_MEMBERS = 4  # a desktop-base theme has ~20 renderings of one design; 4 are enough
 BLANK_STD = 3.0  # grey-level spread under which a picture is blank (no one fact-checks it)

@@ -14,7 +14,7 @@ from collections.abc import Callable
 import cv2
 import numpy as np
 
-from factcheck.core.evaledits import random_words
+from factcheck.evaluation.evaledits import random_words
 
 Rng = np.random.Generator
 SIZES = ((768, 1024), (1024, 768), (576, 1024), (1024, 1024))  # (height, width)

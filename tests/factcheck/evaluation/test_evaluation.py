@@ -3,11 +3,11 @@ import json
 import cv2
 import numpy as np
 
-from factcheck.core.bench import bench_clip, bench_pdq
-from factcheck.core.evalcases import generate_cases
-from factcheck.core.evalsources import Source, family_of, generated_image, skimage_sources
-from factcheck.core.evaluate import evaluate, format_table
 from factcheck.core.index import BinaryIndexConfig
+from factcheck.evaluation.bench import bench_clip, bench_pdq
+from factcheck.evaluation.evalcases import generate_cases
+from factcheck.evaluation.evalsources import Source, family_of, generated_image, skimage_sources
+from factcheck.evaluation.evaluate import evaluate, format_table
 
 
 def _sources() -> list[Source]:
@@ -100,7 +100,7 @@ def test_bench_tiny_sizes():
 
 
 def test_pdq_reach_of_copies(tmp_path):
-    from factcheck.core.pdq_reach import pdq_reach
+    from factcheck.evaluation.pdq_reach import pdq_reach
 
     generate_cases(
         tmp_path / "cases",

@@ -1,15 +1,15 @@
 """Evaluate fact-check matching and edit localisation on a generated case directory.
 
-    python -m factcheck.core.evaluate CASE_DIR [--distractors 1000] [--json]
+    python -m factcheck.evaluation.evaluate CASE_DIR [--distractors 1000] [--json]
 
 Indexes CASE_DIR/originals, CASE_DIR/distractors (the hard tier's near-duplicates of the
 originals) and procedural distractor references (so latency is measured against a realistic
 index size, and near-duplicates compete; the hard tier's default is its meta's
-`default_distractors`, of factcheck.core.evaldistractors.hard_distractor), runs `match_image` on
+`default_distractors`, of evaldistractors.hard_distractor), runs `match_image` on
 every query of queries/cases.jsonl and reports recall@1 (copies, edited copies), false-match
 rate (unrelated), false-edit rate (unedited copies found), mask IoU / pixel F1 (edited copies
 found), region-kind accuracy and latency percentiles; the same per failure class
-(`per_class`, `per_combination`, factcheck.core.evalhard) and per tier (`per_tier`).
+(`per_class`, `per_combination`, factcheck.evaluation.evalhard) and per tier (`per_tier`).
 """
 
 from __future__ import annotations
@@ -26,15 +26,15 @@ import cv2
 import numpy as np
 
 from factcheck.core.descriptor import DEFAULT_CONFIG_PATH, Descriptor
-from factcheck.core.evaldistractors import hard_distractor
-from factcheck.core.evaledits import EXPECTED_REGION_KIND
-from factcheck.core.evalhard import HARD_CLASSES
-from factcheck.core.evalsources import generated_image
 from factcheck.core.features import Features, extract_features
 from factcheck.core.fingerprints import pdq_hash
 from factcheck.core.index import ClipIndex, FloatIndexConfig, PdqIndex
 from factcheck.core.local_index import LocalIndex
 from factcheck.core.matcher import Embedder, MatchConfig, match_image
+from factcheck.evaluation.evaldistractors import hard_distractor
+from factcheck.evaluation.evaledits import EXPECTED_REGION_KIND
+from factcheck.evaluation.evalhard import HARD_CLASSES
+from factcheck.evaluation.evalsources import generated_image
 
 DISTRACTOR_ID_OFFSET = 1_000_000
 FOLDER_DISTRACTOR_ID_OFFSET = 2_000_000
@@ -173,7 +173,7 @@ def mask_scores(predicted: np.ndarray, truth: np.ndarray) -> tuple[float, float]
 
 
 class CaseDirError(ValueError):
-    """The directory is not a generated case set (see factcheck.core.evalcases)."""
+    """The directory is not a generated case set (see factcheck.evaluation.evalcases)."""
 
 
 def read_cases(case_dir: str | Path) -> list[dict[str, Any]]:
@@ -185,7 +185,7 @@ def read_cases(case_dir: str | Path) -> list[dict[str, Any]]:
     if not cases_file.is_file() or not any((case_dir / "originals").glob("*.png")):
         raise CaseDirError(
             f"{case_dir} has no originals/*.png and queries/cases.jsonl; generate a case set "
-            "with: python -m factcheck.core.evalcases OUT_DIR --split test"
+            "with: python -m factcheck.evaluation.evalcases OUT_DIR --split test"
         )
     try:
         cases = [json.loads(line) for line in cases_file.read_text().splitlines() if line.strip()]

@@ -7,8 +7,10 @@ import cv2
 import numpy as np
 import pytest
 
-from factcheck.core.evaldistractors import DISTRACTOR_FAMILY_SIZE, hard_distractor
-from factcheck.core.evaledits import (
+from factcheck.core.features import extract_features
+from factcheck.core.fingerprints import pdq_hash
+from factcheck.evaluation.evaldistractors import DISTRACTOR_FAMILY_SIZE, hard_distractor
+from factcheck.evaluation.evaledits import (
     HARD_CHAINS,
     HARD_CROP_KEEP,
     HARD_DOWNSCALE_WIDTH,
@@ -21,10 +23,10 @@ from factcheck.core.evaledits import (
     t_mirror,
     t_scale,
 )
-from factcheck.core.evalhard import HARD_CLASSES, generate_hard_cases
-from factcheck.core.evalhardsources import DesignSource, measured_member, prepare_groups
-from factcheck.core.evallowtexture import LOW_TEXTURE_GENERATORS
-from factcheck.core.evalsources import (
+from factcheck.evaluation.evalhard import HARD_CLASSES, generate_hard_cases
+from factcheck.evaluation.evalhardsources import DesignSource, measured_member, prepare_groups
+from factcheck.evaluation.evallowtexture import LOW_TEXTURE_GENERATORS
+from factcheck.evaluation.evalsources import (
     FORBIDDEN_NAME_PARTS,
     Source,
     design_group,
@@ -32,9 +34,7 @@ from factcheck.core.evalsources import (
     load_hard_image,
     skimage_sources,
 )
-from factcheck.core.evaluate import evaluate, format_table
-from factcheck.core.features import extract_features
-from factcheck.core.fingerprints import pdq_hash
+from factcheck.evaluation.evaluate import evaluate, format_table
 
 
 def _marked(shape=(300, 400)) -> tuple[np.ndarray, np.ndarray]:
@@ -357,7 +357,7 @@ def test_evaluator_reports_every_class_and_tier_on_a_tiny_hard_tier(tiny_hard):
 
 
 def test_pdq_reach_groups_the_hard_tier_by_class(tiny_hard):
-    from factcheck.core.pdq_reach import pdq_reach
+    from factcheck.evaluation.pdq_reach import pdq_reach
 
     out, _ = tiny_hard
     reach = pdq_reach(out, [31, 256])
