@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import time
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -263,8 +262,3 @@ def _analyze_applicable(image: np.ndarray, suite: DetectionSuite) -> dict[str, A
         "reasons": _reasons(probability, suite, results, faces),
         "timings_ms": timings,
     }
-
-
-def write_network_config(path: Path, data: dict[str, Any]) -> None:
-    """Write a detector config JSON (used by calibration to store fusion parameters)."""
-    path.write_text(json.dumps(data, indent=2, sort_keys=False) + "\n")

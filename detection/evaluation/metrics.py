@@ -130,9 +130,3 @@ class PixelCounts:
     def f1(self) -> float:
         denominator = 2 * self.tp + self.fp + self.fn
         return 2 * self.tp / denominator if denominator else 1.0
-
-
-def mask_f1(predicted: np.ndarray, truth: np.ndarray) -> float:
-    counts = PixelCounts()
-    counts.add(predicted, truth)
-    return counts.f1()

@@ -1,11 +1,11 @@
 """FAISS indexes for reference fingerprints, keyed by int64 reference id.
 
 `PdqIndex` holds packed 256-bit PDQ hashes (Hamming distance); `ClipIndex` holds L2-normalised
-float vectors (inner product == cosine similarity). Each picks an exact flat index below a size
-threshold and an inverted-file index above it, because exact search stays fast and perfectly
-accurate up to a few hundred thousand entries while IVF keeps latency flat past millions.
-Both index kinds support incremental add and `remove_ids` natively, which is why HNSW (no
-removal) is not used.
+float vectors (inner product == cosine similarity). Each holds an exact flat index up to a size
+threshold, because exact search stays fast and perfectly accurate up to a few hundred thousand
+entries, and is rebuilt past it as what keeps latency flat past millions: multi-index hashing
+for PDQ (`mih`, exact within a Hamming radius), PCA + IVF + SQ8 for the float vectors. Both
+support incremental add and `remove_ids` natively, which is why HNSW (no removal) is not used.
 
 A published index is read memory-mapped (`read`, factcheck.core.faiss_io.MMAP_FLAGS): the
 worker processes of a machine share one copy in the page cache. Such an index is read-only
