@@ -17,6 +17,7 @@ import cv2
 import numpy as np
 
 from detection.core.imaging import to_rgb_uint8
+from mediastore import samples
 
 SOURCE_DIRS = (
     Path("/usr/share/backgrounds/mate"),
@@ -36,27 +37,8 @@ EXCLUDED_STEMS = re.compile(
     r"^ml$|^pic\d|cards|sudoku|imagetext|text_)",
     re.IGNORECASE,
 )
-SKIMAGE_SAMPLES = (
-    "astronaut",
-    "brick",
-    "camera",
-    "cell",
-    "chelsea",
-    "coffee",
-    "coins",
-    "grass",
-    "gravel",
-    "hubble_deep_field",
-    "immunohistochemistry",
-    "moon",
-    "page",
-    "retina",
-    "rocket",
-    "motorcycle_left",
-    "clock",
-    "colorwheel",
-    "text",
-)
+# Logos are not photos (EXCLUDED_STEMS), whatever library bundles them.
+SKIMAGE_SAMPLES = tuple(name for name in samples.SKIMAGE_SAMPLES if not EXCLUDED_STEMS.search(name))
 MIN_SOURCE_SIDE = 256
 # Sources larger than this are downscaled once at load: crops would otherwise see only flat
 # areas, and memory stays small.

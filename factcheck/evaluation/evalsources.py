@@ -19,6 +19,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from mediastore import samples
+
 ALLOWED_SYSTEM_DIRS = (
     "/usr/share/backgrounds/mate",
     "/usr/share/desktop-base",
@@ -29,25 +31,7 @@ FORBIDDEN_NAME_PARTS = ("plasma-workspace", "ukui", "lomiri", "sway")
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg")
 HARD_IMAGE_SUFFIXES = (*IMAGE_SUFFIXES, ".webp", ".svg")
 SVG_RENDERER = "rsvg-convert"  # Debian librsvg2-bin; without it SVG sources are skipped
-SKIMAGE_SAMPLES = (
-    "astronaut",
-    "brick",
-    "camera",
-    "cell",
-    "chelsea",
-    "clock",
-    "coffee",
-    "coins",
-    "colorwheel",
-    "grass",
-    "gravel",
-    "hubble_deep_field",
-    "immunohistochemistry",
-    "logo",
-    "moon",
-    "retina",
-    "rocket",
-)
+SKIMAGE_SAMPLES = tuple(sorted(set(samples.SKIMAGE_SAMPLES) - set(samples.TEXT_SCANS)))
 MIN_SOURCE_SIDE = 256
 MAX_SOURCE_SIDE = 1024  # queries are ~1024 px; larger originals only cost decode time here
 
