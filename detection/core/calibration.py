@@ -4,6 +4,7 @@ as plain JSON data next to the checkpoint."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -63,7 +64,8 @@ class IsotonicCalibrator:
         return cls([float(x) for x in model.X_thresholds_], [float(y) for y in model.y_thresholds_])
 
     def __call__(self, scores: np.ndarray | float) -> np.ndarray:
-        return np.interp(np.asarray(scores, float), self.knots_x, self.knots_y)
+        calibrated: np.ndarray = np.interp(np.asarray(scores, float), self.knots_x, self.knots_y)
+        return calibrated
 
     def to_dict(self) -> dict[str, object]:
         return {"method": "isotonic", "knots_x": self.knots_x, "knots_y": self.knots_y}
@@ -123,7 +125,7 @@ class FusionModel:
         }
 
     @classmethod
-    def from_dict(cls, data: dict[str, object]) -> FusionModel:
+    def from_dict(cls, data: dict[str, Any]) -> FusionModel:
         return cls(
             list(data["features"]),
             [float(w) for w in data["weights"]],

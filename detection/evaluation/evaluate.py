@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import time
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -153,7 +154,7 @@ def _cache_path(cache_dir: Path | None, split: str, seed: int, count: int) -> Pa
 
 def precompute_forensics(split: str, *, seed: int, count: int, cache_dir: Path) -> Path:
     """Fill the forensic cache for one split (can run while the network trains)."""
-    path = _cache_path(cache_dir, split, seed, count)
+    path = cache_dir / f"forensic-{split}-{seed}-{count}.json"
     _forensic_rows(make_eval_samples(split, seed, count), path)
     return path
 
@@ -222,7 +223,7 @@ def time_network(config: DetectorConfig, repeats: int = 5) -> dict[str, float]:
     image = timing_image()
     # Wall time only: the first of median_ms's (wall, cpu) pair.
     return {
-        detector.name: median_ms(lambda d=detector: d.analyze(image), repeats)[0]
+        detector.name: median_ms(partial(detector.analyze, image), repeats)[0]
         for detector in _detectors(config)
     }
 

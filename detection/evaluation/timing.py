@@ -13,13 +13,14 @@ import json
 import os
 import time
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 
 import cv2
 import numpy as np
 import torch
 
-from detection.core.faces import analyze_faces
+from detection.core.faces import CropScorer, analyze_faces
 from detection.core.registry import DEFAULT_NETWORK_CONFIG, build_suite, default_configs
 
 TIMING_SIDE = 1024
@@ -29,7 +30,8 @@ def timing_image() -> np.ndarray:
     """The photo every detector timing uses: scikit-image's astronaut at TIMING_SIDE square."""
     from skimage import data
 
-    return cv2.resize(data.astronaut(), (TIMING_SIDE, TIMING_SIDE))
+    astronaut: np.ndarray = data.astronaut()
+    return cv2.resize(astronaut, (TIMING_SIDE, TIMING_SIDE))
 
 
 def median_ms(run: Callable[[], object], repeats: int) -> tuple[float, float]:
@@ -48,10 +50,11 @@ def time_suite(config: Path, threads: int, repeats: int) -> dict[str, object]:
     suite = build_suite(default_configs(config))
     image = timing_image()
     steps: dict[str, Callable[[], object]] = {
-        d.name: (lambda d=d: d.analyze(image)) for d in suite.detectors
+        d.name: partial(d.analyze, image) for d in suite.detectors
     }
-    scorer = next((d for d in suite.detectors if hasattr(d, "score_crop")), None)
-    steps["faces"] = lambda: analyze_faces(image, suite.face_finder, scorer)
+    scorer = next((d for d in suite.detectors if isinstance(d, CropScorer)), None)
+    if suite.face_finder is not None:
+        steps["faces"] = partial(analyze_faces, image, suite.face_finder, scorer)
     load_before = os.getloadavg()[0]
     measured = {name: median_ms(run, repeats) for name, run in steps.items()}
     detectors = [name for name in measured if name != "faces"]

@@ -104,6 +104,11 @@ class AnnotatedImage:
         return int(any(face.label for face in self.faces))
 
 
+def _bbox(values: list[float]) -> tuple[float, float, float, float]:
+    x, y, width, height = (float(v) for v in values)
+    return x, y, width, height
+
+
 def read_openforensics(annotations: Path | str, image_dir: Path | str) -> list[AnnotatedImage]:
     """Parse a COCO-style OpenForensics annotation file; categories named like "Fake" mark
     manipulated faces, every other category is real."""
@@ -120,7 +125,7 @@ def read_openforensics(annotations: Path | str, image_dir: Path | str) -> list[A
     faces: dict[int, list[FaceAnnotation]] = {}
     for item in coco.get("annotations", []):
         face = FaceAnnotation(
-            tuple(float(v) for v in item["bbox"]),
+            _bbox(item["bbox"]),
             int(item["category_id"] in fake_ids),
             item.get("segmentation"),
         )

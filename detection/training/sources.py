@@ -11,6 +11,7 @@ import hashlib
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
 import cv2
@@ -102,13 +103,23 @@ def _file_sources() -> list[SourceImage]:
                 path.stem
             ):
                 continue
-            sources.append(SourceImage(text, _group_key(path), lambda p=path: _load_file(p)))
+            sources.append(SourceImage(text, _group_key(path), partial(_load_file, path)))
     return sources
+
+
+def _load_library_sample(loader: Callable[[], np.ndarray]) -> np.ndarray:
+    return _bounded(to_rgb_uint8(loader()))
+
+
+def _load_sklearn_sample(index: int) -> np.ndarray:
+    from sklearn.datasets import load_sample_images
+
+    sample: np.ndarray = load_sample_images().images[index].copy()
+    return sample
 
 
 def _library_sources() -> list[SourceImage]:
     from skimage import data as skdata
-    from sklearn.datasets import load_sample_images
 
     sources = []
     for name in SKIMAGE_SAMPLES:
@@ -118,7 +129,7 @@ def _library_sources() -> list[SourceImage]:
                 SourceImage(
                     f"skimage:{name}",
                     f"skimage:{name}",
-                    lambda f=loader: _bounded(to_rgb_uint8(f())),
+                    partial(_load_library_sample, loader),
                 )
             )
     for index, name in enumerate(("china", "flower")):
@@ -126,7 +137,7 @@ def _library_sources() -> list[SourceImage]:
             SourceImage(
                 f"sklearn:{name}",
                 f"sklearn:{name}",
-                lambda i=index: load_sample_images().images[i].copy(),
+                partial(_load_sklearn_sample, index),
             )
         )
     return sources

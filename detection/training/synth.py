@@ -71,7 +71,8 @@ def random_mask(shape: tuple[int, int], rng: np.random.Generator) -> np.ndarray:
 
 def _feather(mask: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     sigma = float(rng.uniform(1.5, 6.0))
-    return np.clip(cv2.GaussianBlur(mask, (0, 0), sigma) * 1.0, 0.0, 1.0)
+    soft: np.ndarray = np.clip(cv2.GaussianBlur(mask, (0, 0), sigma) * 1.0, 0.0, 1.0)
+    return soft
 
 
 def _blend(base: np.ndarray, top: np.ndarray, alpha: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -82,8 +83,9 @@ def _blend(base: np.ndarray, top: np.ndarray, alpha: np.ndarray) -> tuple[np.nda
 
 def _jpeg(image: np.ndarray, quality: int) -> np.ndarray:
     ok, buffer = cv2.imencode(".jpg", image[:, :, ::-1], [cv2.IMWRITE_JPEG_QUALITY, int(quality)])
-    assert ok
-    return cv2.imdecode(buffer, cv2.IMREAD_COLOR)[:, :, ::-1].copy()
+    decoded = cv2.imdecode(buffer, cv2.IMREAD_COLOR)
+    assert ok and decoded is not None
+    return decoded[:, :, ::-1].copy()
 
 
 def _colour_jitter(image: np.ndarray, rng: np.random.Generator, strength: float) -> np.ndarray:
@@ -133,7 +135,7 @@ def copy_move(image: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, 
 
 def inpaint(image: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
     """Object removal: fill a region from its surroundings with OpenCV inpainting."""
-    mask = random_mask(image.shape[:2], rng).astype(np.uint8)
+    mask: np.ndarray = random_mask(image.shape[:2], rng).astype(np.uint8)
     # Inpainting huge regions is slow and unrealistic; keep removals moderate.
     mask = cv2.resize(
         cv2.resize(mask, None, fx=0.6, fy=0.6, interpolation=cv2.INTER_NEAREST),

@@ -13,6 +13,7 @@ import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
+from typing import Any
 
 import cv2
 import numpy as np
@@ -292,7 +293,7 @@ def train_model(
             image_logit, map_logits, labels, masks, known, config.dice_weight
         )
         optimiser.zero_grad(set_to_none=True)
-        loss.backward()
+        torch.autograd.backward(loss)
         optimiser.step()
         running = {k: 0.9 * running.get(k, v) + 0.1 * v for k, v in parts.items()}
         if step % config.log_every == 0 or step == config.steps - 1:
@@ -329,7 +330,7 @@ TRAINING_DATA = (
 
 
 def write_detector_config(
-    output: Path, summary: dict[str, object], command: str, version: str
+    output: Path, summary: dict[str, Any], command: str, version: str
 ) -> Path:
     """Detector config JSON next to the checkpoint; calibration and evaluation add to it."""
     config_path = output.with_suffix(".json")

@@ -6,11 +6,13 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
 import numpy as np
 
 from detection.training.datasets import (
+    AnnotatedImage,
     face_mask,
     load_frame,
     read_faceforensics,
@@ -49,13 +51,13 @@ class Example:
 
 def faceforensics_items(root: Path | str) -> list[LabelledItem]:
     return [
-        LabelledItem(str(record.image_path), record.label, lambda r=record: load_frame(r))
+        LabelledItem(str(record.image_path), record.label, partial(load_frame, record))
         for record in read_faceforensics(root)
     ]
 
 
 def openforensics_items(annotations: Path | str, images: Path | str) -> list[LabelledItem]:
-    def load(record) -> tuple[np.ndarray, np.ndarray]:
+    def load(record: AnnotatedImage) -> tuple[np.ndarray, np.ndarray]:
         image = read_image(record.path)
         mask = face_mask(record)
         if mask.shape != image.shape[:2]:
@@ -63,7 +65,7 @@ def openforensics_items(annotations: Path | str, images: Path | str) -> list[Lab
         return image, mask
 
     return [
-        LabelledItem(str(record.path), record.label, lambda r=record: load(r))
+        LabelledItem(str(record.path), record.label, partial(load, record))
         for record in read_openforensics(annotations, images)
     ]
 

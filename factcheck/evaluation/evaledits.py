@@ -14,6 +14,11 @@ import cv2
 import numpy as np
 
 Rng = np.random.Generator
+Pair = tuple[np.ndarray, np.ndarray]  # (image, mask)
+Transform = Callable[[np.ndarray, np.ndarray, Rng], Pair]
+# (image, mask, rng) -> (image, mask, JPEG quality or None for the default)
+Chain = Callable[[np.ndarray, np.ndarray, Rng], tuple[np.ndarray, np.ndarray, int | None]]
+Edit = Callable[[np.ndarray, Rng, np.ndarray], Pair]  # (image, rng, donor) -> (image, mask)
 # Pixels whose colour moved less than this (Lab units) are not counted as edited ground truth:
 # recolouring a grey pixel or inpainting a flat patch leaves no visible change to find.
 GT_MIN_CHANGE = 8.0
@@ -23,10 +28,13 @@ def jpeg(image: np.ndarray, quality: int) -> np.ndarray:
     ok, buffer = cv2.imencode(".jpg", image[..., ::-1], [cv2.IMWRITE_JPEG_QUALITY, quality])
     if not ok:
         raise RuntimeError("JPEG encoding failed")
-    return cv2.imdecode(buffer, cv2.IMREAD_COLOR)[..., ::-1].copy()
+    decoded = cv2.imdecode(buffer, cv2.IMREAD_COLOR)
+    if decoded is None:
+        raise RuntimeError("JPEG decoding failed")
+    return decoded[..., ::-1].copy()
 
 
-def t_resize(image, mask, rng: Rng):
+def t_resize(image: np.ndarray, mask: np.ndarray, rng: Rng) -> Pair:
     scale = float(rng.uniform(0.45, 0.85))
     size = (max(32, round(image.shape[1] * scale)), max(32, round(image.shape[0] * scale)))
     return (
@@ -35,23 +43,25 @@ def t_resize(image, mask, rng: Rng):
     )
 
 
-def t_jpeg(image, mask, rng: Rng):
+def t_jpeg(image: np.ndarray, mask: np.ndarray, rng: Rng) -> Pair:
     return jpeg(image, int(rng.integers(45, 75))), mask
 
 
-def t_crop(image, mask, rng: Rng):
+def t_crop(image: np.ndarray, mask: np.ndarray, rng: Rng) -> Pair:
     height, width = image.shape[:2]
     keep_h, keep_w = (int(d * rng.uniform(0.6, 0.85)) for d in (height, width))
     y, x = int(rng.integers(0, height - keep_h + 1)), int(rng.integers(0, width - keep_w + 1))
     return image[y : y + keep_h, x : x + keep_w].copy(), mask[y : y + keep_h, x : x + keep_w].copy()
 
 
-def t_border(image, mask, rng: Rng):
-    pad = [int(max(image.shape[:2]) * rng.uniform(0.03, 0.12)) for _ in range(4)]
+def t_border(image: np.ndarray, mask: np.ndarray, rng: Rng) -> Pair:
+    top, bottom, left, right = (
+        int(max(image.shape[:2]) * rng.uniform(0.03, 0.12)) for _ in range(4)
+    )
     colour = tuple(int(v) for v in rng.integers(0, 256, 3))
     return (
-        cv2.copyMakeBorder(image, *pad, cv2.BORDER_CONSTANT, value=colour),
-        cv2.copyMakeBorder(mask, *pad, cv2.BORDER_CONSTANT, value=0),
+        cv2.copyMakeBorder(image, top, bottom, left, right, cv2.BORDER_CONSTANT, value=colour),
+        cv2.copyMakeBorder(mask, top, bottom, left, right, cv2.BORDER_CONSTANT, value=0),
     )
 
 
@@ -62,7 +72,7 @@ def random_words(rng: Rng, count: int) -> str:
     )
 
 
-def t_caption(image, mask, rng: Rng):
+def t_caption(image: np.ndarray, mask: np.ndarray, rng: Rng) -> Pair:
     """A meme/news-style band with text above or below the picture."""
     height, width = image.shape[:2]
     band = int(height * rng.uniform(0.12, 0.25))
@@ -86,7 +96,7 @@ def t_caption(image, mask, rng: Rng):
     return out, cv2.copyMakeBorder(mask, *pad, cv2.BORDER_CONSTANT, value=0)
 
 
-def t_rotate(image, mask, rng: Rng):
+def t_rotate(image: np.ndarray, mask: np.ndarray, rng: Rng) -> Pair:
     angle = float(rng.uniform(2, 5) * rng.choice([-1, 1]))
     height, width = image.shape[:2]
     matrix = cv2.getRotationMatrix2D((width / 2, height / 2), angle, 1.0)
@@ -98,14 +108,14 @@ def t_rotate(image, mask, rng: Rng):
     )
 
 
-def t_brightness(image, mask, rng: Rng):
+def t_brightness(image: np.ndarray, mask: np.ndarray, rng: Rng) -> Pair:
     gain, offset = float(rng.uniform(0.75, 1.3)), float(rng.uniform(-30, 30))
     gamma = float(rng.uniform(0.8, 1.25))
     adjusted = 255 * ((image.astype(np.float32) / 255) ** gamma) * gain + offset
     return np.clip(adjusted, 0, 255).astype(np.uint8), mask
 
 
-TRANSFORMS: dict[str, Callable] = {
+TRANSFORMS: dict[str, Transform] = {
     "resize": t_resize,
     "jpeg": t_jpeg,
     "crop": t_crop,
@@ -128,19 +138,21 @@ COPY_JPEG_QUALITY = (45, 85)
 MASK_THRESHOLD = 128  # a downscaled ground-truth pixel is edited when mostly covered
 
 
-def t_mirror(image, mask, rng: Rng):
+def t_mirror(image: np.ndarray, mask: np.ndarray, rng: Rng) -> Pair:
     """Horizontal mirror; the ground truth is mirrored with the picture."""
     return np.ascontiguousarray(image[:, ::-1]), np.ascontiguousarray(mask[:, ::-1])
 
 
-def t_crop_keep(image, mask, rng: Rng, keep: tuple[float, float] = HARD_CROP_KEEP):
+def t_crop_keep(
+    image: np.ndarray, mask: np.ndarray, rng: Rng, keep: tuple[float, float] = HARD_CROP_KEEP
+) -> Pair:
     height, width = image.shape[:2]
     keep_h, keep_w = (max(1, int(d * rng.uniform(*keep))) for d in (height, width))
     y, x = int(rng.integers(0, height - keep_h + 1)), int(rng.integers(0, width - keep_w + 1))
     return image[y : y + keep_h, x : x + keep_w].copy(), mask[y : y + keep_h, x : x + keep_w].copy()
 
 
-def scale_to(image, mask, size: tuple[int, int]):
+def scale_to(image: np.ndarray, mask: np.ndarray, size: tuple[int, int]) -> Pair:
     """Resize to (width, height): area filter for the picture; the mask is area-filtered and
     thresholded, since nearest-neighbour sampling of a heavy downscale drops thin strokes."""
     resized = cv2.resize(image, size, interpolation=cv2.INTER_AREA)
@@ -148,21 +160,27 @@ def scale_to(image, mask, size: tuple[int, int]):
     return resized, np.where(coverage >= MASK_THRESHOLD, 255, 0).astype(np.uint8)
 
 
-def t_scale(image, mask, rng: Rng, scale: tuple[float, float] = PROBE_SCALE):
+def t_scale(
+    image: np.ndarray, mask: np.ndarray, rng: Rng, scale: tuple[float, float] = PROBE_SCALE
+) -> Pair:
     factor = float(rng.uniform(*scale))
     height, width = image.shape[:2]
     return scale_to(image, mask, (max(16, round(width * factor)), max(16, round(height * factor))))
 
 
-def t_downscale_width(image, mask, rng: Rng, widths: tuple[int, int] = HARD_DOWNSCALE_WIDTH):
+def t_downscale_width(
+    image: np.ndarray, mask: np.ndarray, rng: Rng, widths: tuple[int, int] = HARD_DOWNSCALE_WIDTH
+) -> Pair:
     """Downscale so the output is `widths` pixels wide (never upscales a narrower image)."""
     height, width = image.shape[:2]
     target = min(width, int(rng.integers(widths[0], widths[1] + 1)))
     return scale_to(image, mask, (target, max(16, round(height * target / width))))
 
 
-def _chain(*steps: Callable, quality: tuple[int, int] | None) -> Callable:
-    def apply(image, mask, rng: Rng):
+def _chain(*steps: Transform, quality: tuple[int, int] | None) -> Chain:
+    def apply(
+        image: np.ndarray, mask: np.ndarray, rng: Rng
+    ) -> tuple[np.ndarray, np.ndarray, int | None]:
         for step in steps:
             image, mask = step(image, mask, rng)
         return image, mask, int(rng.integers(quality[0], quality[1] + 1)) if quality else None
@@ -171,7 +189,7 @@ def _chain(*steps: Callable, quality: tuple[int, int] | None) -> Callable:
 
 
 # name -> chain(image, mask, rng) -> (image, mask, JPEG quality or None for the default)
-HARD_CHAINS: dict[str, Callable] = {
+HARD_CHAINS: dict[str, Chain] = {
     "mirror": _chain(t_mirror, quality=None),
     "mirror_crop": _chain(t_mirror, t_crop_keep, quality=None),
     "downscale_jpeg": _chain(t_downscale_width, quality=LOW_JPEG_QUALITY),
@@ -179,7 +197,7 @@ HARD_CHAINS: dict[str, Callable] = {
 }
 
 
-def t_copy_scale(image, mask, rng: Rng):
+def t_copy_scale(image: np.ndarray, mask: np.ndarray, rng: Rng) -> Pair:
     return t_scale(image, mask, rng, COPY_SCALE)
 
 
@@ -259,7 +277,9 @@ def _blob_mask(shape: tuple[int, int], rng: Rng, area: tuple[float, float]) -> n
     return mask
 
 
-def _textured_blob(image: np.ndarray, rng: Rng, area: tuple[float, float], tries: int = 8):
+def _textured_blob(
+    image: np.ndarray, rng: Rng, area: tuple[float, float], tries: int = 8
+) -> np.ndarray:
     """The most textured of a few random blobs, so removals and recolours are visible."""
     gray = cv2.cvtColor(image, cv2.COLOR_RGB2GRAY).astype(np.float32)
     energy = np.abs(cv2.Laplacian(gray, cv2.CV_32F)) + np.abs(gray - gray.mean()) * 0.05
@@ -272,10 +292,11 @@ def visible_change(before: np.ndarray, after: np.ndarray, region: np.ndarray) ->
     change = np.sqrt(((lab[0] - lab[1]) ** 2).sum(axis=2))
     changed = ((change > GT_MIN_CHANGE) & (region > 0)).astype(np.uint8) * 255
     kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (7, 7))
-    return cv2.morphologyEx(changed, cv2.MORPH_CLOSE, kernel) & region
+    visible: np.ndarray = cv2.morphologyEx(changed, cv2.MORPH_CLOSE, kernel) & region
+    return visible
 
 
-def e_splice(image, rng: Rng, donor: np.ndarray):
+def e_splice(image: np.ndarray, rng: Rng, donor: np.ndarray) -> Pair:
     region = _blob_mask(image.shape[:2], rng, (0.03, 0.12))
     donor = cv2.resize(donor, (image.shape[1], image.shape[0]), interpolation=cv2.INTER_AREA)
     shift = rng.integers(-image.shape[0] // 4, image.shape[0] // 4, 2)
@@ -284,26 +305,26 @@ def e_splice(image, rng: Rng, donor: np.ndarray):
     return out, visible_change(image, out, region)
 
 
-def e_removal(image, rng: Rng, donor: np.ndarray):
+def e_removal(image: np.ndarray, rng: Rng, donor: np.ndarray) -> Pair:
     region = _textured_blob(image, rng, (0.02, 0.08))
     out = cv2.inpaint(image, region, 5, cv2.INPAINT_TELEA)
     return out, visible_change(image, out, region)
 
 
-def e_copy_move(image, rng: Rng, donor: np.ndarray):
+def e_copy_move(image: np.ndarray, rng: Rng, donor: np.ndarray) -> Pair:
     source = _textured_blob(image, rng, (0.02, 0.08))
     ys, xs = np.nonzero(source)
     height, width = image.shape[:2]
     dy = int(rng.integers(-ys.min(), height - ys.max()))
     dx = int(rng.integers(-xs.min(), width - xs.max()))
-    matrix = np.float32([[1, 0, dx], [0, 1, dy]])
+    matrix = np.array([[1, 0, dx], [0, 1, dy]], np.float32)
     moved = cv2.warpAffine(image, matrix, (width, height))
     region = cv2.warpAffine(source, matrix, (width, height), flags=cv2.INTER_NEAREST)
     out = np.where(region[..., None] > 0, moved, image)
     return out, visible_change(image, out, region)
 
 
-def e_recolour(image, rng: Rng, donor: np.ndarray):
+def e_recolour(image: np.ndarray, rng: Rng, donor: np.ndarray) -> Pair:
     region = _textured_blob(image, rng, (0.03, 0.12))
     hsv = cv2.cvtColor(image, cv2.COLOR_RGB2HSV).astype(np.int32)
     hsv[..., 0] = (hsv[..., 0] + int(rng.integers(40, 140))) % 180
@@ -313,7 +334,7 @@ def e_recolour(image, rng: Rng, donor: np.ndarray):
     return out, visible_change(image, out, region)
 
 
-def e_text(image, rng: Rng, donor: np.ndarray):
+def e_text(image: np.ndarray, rng: Rng, donor: np.ndarray) -> Pair:
     height, width = image.shape[:2]
     scale = float(rng.uniform(1.0, 2.2)) * width / 1024
     thickness = max(2, int(scale * 2.5))
@@ -333,7 +354,7 @@ def e_text(image, rng: Rng, donor: np.ndarray):
     return out, region
 
 
-EDITS: dict[str, Callable] = {
+EDITS: dict[str, Edit] = {
     "splice": e_splice,
     "removal": e_removal,
     "copy_move": e_copy_move,
