@@ -103,7 +103,9 @@ def default_sources(generated: int, seed: int, include_system: bool = True) -> l
     return sources + generated_sources(generated, seed)
 
 
-def split_sources(prepared: list[Prepared], split: str, seed: int):
+def split_sources(
+    prepared: list[Prepared], split: str, seed: int
+) -> tuple[list[Prepared], list[Prepared]]:
     """(originals, unrelated) of `split`, assigned by family so variants never straddle splits."""
     chosen = [
         p
@@ -171,7 +173,9 @@ class CaseWriter:
         (self.out_dir / "meta.json").write_text(json.dumps(meta, indent=2))
 
 
-def _edited_case(prepared: Prepared, edit: str, donor: np.ndarray, rng: np.random.Generator):
+def _edited_case(
+    prepared: Prepared, edit: str, donor: np.ndarray, rng: np.random.Generator
+) -> tuple[np.ndarray, np.ndarray, list[str]]:
     """An edit followed by a random global transform. A crop can cut the edit away, and some
     edits change too little to see: such draws are retried, since a query whose ground-truth
     mask is (nearly) empty is an unedited copy, not an edited one."""
@@ -215,7 +219,7 @@ def generate_cases(
     for index, original in enumerate(originals):
         rng = np.random.default_rng([seed, index])
         expected = writer.original(original)
-        base = dict(expected=expected, source=original.name)
+        base: dict[str, Any] = dict(expected=expected, source=original.name)
         stem = safe_stem(original.name)
         for name in transform_names:
             transform = TRANSFORMS[name]

@@ -25,6 +25,7 @@ from __future__ import annotations
 import argparse
 import json
 from collections import Counter
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -88,7 +89,7 @@ class HardCases:
 
     def __init__(self, writer: CaseWriter, chains: list[str], edits: list[str]) -> None:
         self.writer, self.chains, self.edits = writer, chains, edits
-        self.stats: Counter = Counter()
+        self.stats: Counter[str] = Counter()
 
     def _base(self, member: Member, expected: str | None, **extra: Any) -> dict[str, Any]:
         return (
@@ -104,7 +105,7 @@ class HardCases:
             | extra
         )
 
-    def _copy(self, stem: str, member: Member, chain: str, classes: list[str], **base: Any):
+    def _copy(self, stem: str, member: Member, chain: str, classes: list[str], **base: Any) -> None:
         empty = np.zeros(member.image.shape[:2], np.uint8)
         rng = np.random.default_rng([stable_int(stem), 1])
         apply = PLAIN_COPY if chain == "plain_copy" else HARD_CHAINS[chain]
@@ -123,7 +124,9 @@ class HardCases:
             **base,
         )
 
-    def original(self, member: Member, expected: str, rng: np.random.Generator, donors) -> None:
+    def original(
+        self, member: Member, expected: str, rng: np.random.Generator, donors: list[np.ndarray]
+    ) -> None:
         stem = safe_stem(member.name)
         base = self._base(member, expected)
         if member.texture == "low":
@@ -157,7 +160,13 @@ class HardCases:
             made += 1
         self.stats["edits_short"] += wanted - made
 
-    def pair(self, members: tuple[Member, Member], paths: tuple[str, str], kind: str, rng) -> None:
+    def pair(
+        self,
+        members: tuple[Member, Member],
+        paths: tuple[str, str],
+        kind: str,
+        rng: np.random.Generator,
+    ) -> None:
         for index, member in enumerate(members):
             base = self._base(member, paths[index], pair=paths[1 - index], pair_kind=kind)
             stem = safe_stem(member.name)
@@ -176,7 +185,9 @@ def stable_int(text: str) -> int:
     return int(stable_fraction(text, 0) * 2**62)
 
 
-def _edited(image, kind: str, chain: str, donor, rng):
+def _edited(
+    image: np.ndarray, kind: str, chain: str, donor: np.ndarray, rng: np.random.Generator
+) -> tuple[np.ndarray, np.ndarray, int | None] | None:
     """(image, mask, quality) of an edit followed by `chain`, or None when no draw leaves a
     visible edit (a crop can cut it away; inpainting a flat patch changes nothing)."""
     for _ in range(EDIT_ATTEMPTS):
@@ -210,11 +221,16 @@ def _second_version(first: Member, rng: np.random.Generator) -> tuple[Member, st
 
 
 def _write_group(
-    cases: HardCases, group: str, members: list[Member], seed: int, number: int, donors
-) -> Counter:
+    cases: HardCases,
+    group: str,
+    members: list[Member],
+    seed: int,
+    number: int,
+    donors: list[np.ndarray],
+) -> Counter[str]:
     """One indexed design group: a near-identical pair or one original, plus its other
     versions or siblings as distractors."""
-    writer, roles = cases.writer, Counter()
+    writer, roles = cases.writer, Counter[str]()
     rng = np.random.default_rng([seed, number, 15])
     first, rest = members[0], members[1:]
     pair_draw = stable_fraction("pair:" + group, seed) < PAIR_FRACTION
@@ -247,7 +263,7 @@ def _extra_unrelated(split: str, seed: int, count: int) -> list[Member]:
     for index in range(count):
         kind = PROCEDURAL_KINDS[index % len(PROCEDURAL_KINDS)]
         name = f"extra-{split}-{kind}-{index}"
-        source = Source(name, name, lambda k=kind, s=base_seed + index: procedural_image(k, s))
+        source = Source(name, name, partial(procedural_image, kind, base_seed + index))
         design = DesignSource(source, name, False, f"procedural-{kind}")
         extra.append(measured_member(design, source.load()))
     return extra
@@ -282,7 +298,7 @@ def generate_hard_cases(
     unrelated = [g for g in groups if stable_fraction("unrelated:" + g, seed) < UNRELATED_FRACTION]
     indexed = {g: m for g, m in groups.items() if g not in unrelated}
     donors = [m[0].image for m in indexed.values()] or [m[0].image for m in groups.values()]
-    roles: Counter = Counter()
+    roles: Counter[str] = Counter()
     for number, (group, group_members) in enumerate(indexed.items()):
         roles += _write_group(cases, group, list(group_members), seed, number, donors)
     unrelated_members = [groups[g][0] for g in unrelated]

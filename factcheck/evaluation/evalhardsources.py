@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
 import cv2
@@ -88,7 +89,7 @@ def hard_sources(generated: int, generated_low: int, seed: int) -> list[DesignSo
     for path in iter_system_images(roots, HARD_IMAGE_SUFFIXES):
         kind = next(k for k in ("gnome", "mate", "desktop-base", "opencv") if k in str(path))
         name = _system_name(path)
-        source = Source(name, f"sys-{family_of(path.name)}", lambda p=path: load_hard_image(p))
+        source = Source(name, f"sys-{family_of(path.name)}", partial(load_hard_image, path))
         designs.append(DesignSource(source, design_group(path), kind != "opencv", kind))
     designs += [
         DesignSource(s, s.family, False, "procedural") for s in generated_sources(generated, seed)
@@ -98,11 +99,11 @@ def hard_sources(generated: int, generated_low: int, seed: int) -> list[DesignSo
         name, value = f"low-{kind}-{seed}-{index}", seed * 100_003 + index
         designs.append(
             DesignSource(
-                Source(name, name, lambda k=kind, v=value: procedural_image(k, v)),
+                Source(name, name, partial(procedural_image, kind, value)),
                 name,
                 False,
                 f"procedural-{kind}",
-                sibling=lambda k=kind, v=value: procedural_image(k, v, sibling=1),
+                sibling=partial(procedural_image, kind, value, sibling=1),
             )
         )
     return designs
@@ -166,7 +167,7 @@ def _duplicate(candidate: Member, kept: list[Member]) -> bool:
 
 def prepare_groups(
     designs: list[DesignSource], base_splits: dict[str, str], seed: int
-) -> tuple[dict[str, list[Member]], dict[str, str], Counter]:
+) -> tuple[dict[str, list[Member]], dict[str, str], Counter[str]]:
     """(members per group, split per group, skipped counts). Within a group the base tier's
     sources come first, then the rest in a seeded order, up to MAX_GROUP_MEMBERS kept."""
     groups: dict[str, list[DesignSource]] = {}
@@ -175,7 +176,7 @@ def prepare_groups(
     kept_all: list[Member] = []
     members: dict[str, list[Member]] = {}
     splits: dict[str, str] = {}
-    skipped: Counter = Counter()
+    skipped: Counter[str] = Counter()
     for group, group_designs in groups.items():
         used = {base_splits[d.source.name] for d in group_designs if d.source.name in base_splits}
         if len(used) > 1:  # the base tier itself has this design in both splits

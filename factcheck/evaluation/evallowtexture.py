@@ -69,7 +69,8 @@ def gradient_image(seed: int, sibling: int = 0) -> np.ndarray:
         t = np.floor(t * bands) / (bands - 1)
     inner = np.sort(detail.uniform(0.15, 0.85, len(stops) - 2))
     positions = np.concatenate([[0.0], inner, [1.0]])
-    return np.clip(_ramp(t, stops, positions), 0, 255).astype(np.uint8)
+    gradient: np.ndarray = np.clip(_ramp(t, stops, positions), 0, 255).astype(np.uint8)
+    return gradient
 
 
 def fog_image(seed: int, sibling: int = 0) -> np.ndarray:
@@ -80,16 +81,16 @@ def fog_image(seed: int, sibling: int = 0) -> np.ndarray:
     t = np.linspace(0, 1, height, dtype=np.float32)[:, None].repeat(width, axis=1)
     noise = _low_frequency(detail, (height, width), (256, 128, 64))
     if mode == "sky":
-        top, horizon = design.uniform([20, 60, 120], [80, 130, 200]), design.uniform(170, 230, 3)
-        sky = _ramp(t, np.stack([top, horizon]).astype(np.float32), np.array([0.0, 1.0]))
+        top, bottom = design.uniform([20, 60, 120], [80, 130, 200]), design.uniform(170, 230, 3)
+        sky = _ramp(t, np.stack([top, bottom]).astype(np.float32), np.array([0.0, 1.0]))
         cloud = np.clip((noise - design.uniform(0.45, 0.6)) * 4, 0, 1)[..., None]
         image = sky * (1 - cloud) + design.uniform(225, 250) * cloud
     elif mode == "fog":
         grey = design.uniform(150, 215) + design.uniform(-12, 12, 3)
         image = np.broadcast_to(grey, (height, width, 3)) + (noise[..., None] - 0.5) * 30
         ridge = height * (0.6 + 0.15 * np.sin(np.linspace(0, detail.uniform(2, 6), width)))
-        hills = (np.arange(height)[:, None] > ridge[None, :]).astype(np.float32)
-        hills = cv2.GaussianBlur(hills, (0, 0), 25)[..., None]
+        below = (np.arange(height)[:, None] > ridge[None, :]).astype(np.float32)
+        hills = cv2.GaussianBlur(below, (0, 0), 25)[..., None]
         image = image * (1 - 0.25 * hills)
     else:
         horizon = int(height * detail.uniform(0.4, 0.6))
@@ -100,7 +101,7 @@ def fog_image(seed: int, sibling: int = 0) -> np.ndarray:
             ]
         ).astype(np.float32)
         sky = _ramp(t[:horizon] / max(t[horizon - 1, 0], 1e-6), stops, np.array([0.0, 1.0]))
-        water = sky[::-1][: height - horizon] * 0.6
+        water: np.ndarray = sky[::-1][: height - horizon] * 0.6
         if len(water) < height - horizon:
             water = cv2.resize(water, (width, height - horizon))
         ripples = _low_frequency(detail, (height - horizon, width), (8, 4))
@@ -162,7 +163,8 @@ def text_card_image(seed: int, sibling: int = 0) -> np.ndarray:
     if design.random() < 0.5:
         margin = int(0.05 * min(height, width))
         cv2.rectangle(image, (margin, margin), (width - margin, height - margin), ink, 2)
-    return np.clip(image, 0, 255).astype(np.uint8)
+    card: np.ndarray = np.clip(image, 0, 255).astype(np.uint8)
+    return card
 
 
 def abstract_image(seed: int, sibling: int = 0) -> np.ndarray:
@@ -171,7 +173,7 @@ def abstract_image(seed: int, sibling: int = 0) -> np.ndarray:
     design, detail = _rngs("abstract", seed, sibling)
     height, width = SIZES[int(design.integers(len(SIZES)))]
     colours = _palette(design, 5)
-    image = np.broadcast_to(colours[0] * 0.5, (height, width, 3)).astype(np.float32)
+    image: np.ndarray = np.broadcast_to(colours[0] * 0.5, (height, width, 3)).astype(np.float32)
     xx = np.arange(width, dtype=np.float32)
     yy = np.arange(height, dtype=np.float32)[:, None]
     for index in range(int(design.integers(3, 7))):

@@ -14,6 +14,7 @@ import re
 import subprocess
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
 import cv2
@@ -79,19 +80,28 @@ def skimage_sources() -> list[Source]:
     from skimage import data
 
     return [
-        Source(f"skimage-{name}", f"skimage-{name}", lambda n=name: to_rgb(getattr(data, n)()))
+        Source(f"skimage-{name}", f"skimage-{name}", partial(_skimage_sample, getattr(data, name)))
         for name in SKIMAGE_SAMPLES
     ]
 
 
-def sklearn_sources() -> list[Source]:
-    from sklearn.datasets import load_sample_images
+def _skimage_sample(loader: Callable[[], np.ndarray]) -> np.ndarray:
+    return to_rgb(loader())
 
+
+def sklearn_sources() -> list[Source]:
     names = ("china", "flower")
     return [
-        Source(f"sklearn-{name}", f"sklearn-{name}", lambda i=i: load_sample_images().images[i])
+        Source(f"sklearn-{name}", f"sklearn-{name}", partial(_sklearn_sample, i))
         for i, name in enumerate(names)
     ]
+
+
+def _sklearn_sample(index: int) -> np.ndarray:
+    from sklearn.datasets import load_sample_images
+
+    sample: np.ndarray = load_sample_images().images[index]
+    return sample
 
 
 def iter_system_images(
@@ -119,9 +129,7 @@ def system_sources(roots: tuple[str, ...] = ALLOWED_SYSTEM_DIRS) -> list[Source]
     sources = []
     for path in iter_system_images(roots):
         label = "-".join(path.parts[-3:])
-        sources.append(
-            Source(f"sys-{label}", f"sys-{family_of(path.name)}", lambda p=path: load(p))
-        )
+        sources.append(Source(f"sys-{label}", f"sys-{family_of(path.name)}", partial(load, path)))
     return sources
 
 
@@ -152,14 +160,13 @@ def generated_image(seed: int, size: tuple[int, int] = (768, 1024)) -> np.ndarra
             points = rng.integers(-r, r, (5, 2)) + np.array([x, y])
             cv2.fillPoly(image, [points.astype(np.int32)], colour, cv2.LINE_AA)
     grain = rng.normal(0, 6, image.shape).astype(np.float32)
-    return np.clip(image + grain, 0, 255).astype(np.uint8)
+    grained: np.ndarray = np.clip(image + grain, 0, 255).astype(np.uint8)
+    return grained
 
 
 def generated_sources(count: int, seed: int) -> list[Source]:
     return [
-        Source(
-            f"gen-{seed}-{i}", f"gen-{seed}-{i}", lambda s=seed * 100_003 + i: generated_image(s)
-        )
+        Source(f"gen-{seed}-{i}", f"gen-{seed}-{i}", partial(generated_image, seed * 100_003 + i))
         for i in range(count)
     ]
 
@@ -175,7 +182,8 @@ def desktop_colour(name: str) -> np.ndarray:
     are overlays meant to be shown over one, and on white most of them are blank."""
     hue = int(stable_fraction("desktop:" + name, 0) * 180)
     hsv = np.array([[[hue, 110, 70]]], np.uint8)
-    return cv2.cvtColor(hsv, cv2.COLOR_HSV2RGB)[0, 0].astype(np.float32)
+    colour: np.ndarray = cv2.cvtColor(hsv, cv2.COLOR_HSV2RGB)[0, 0].astype(np.float32)
+    return colour
 
 
 def render_svg(path: Path, max_side: int = MAX_SOURCE_SIDE) -> np.ndarray:
@@ -197,6 +205,7 @@ def render_svg(path: Path, max_side: int = MAX_SOURCE_SIDE) -> np.ndarray:
 
 def load_hard_image(path: Path) -> np.ndarray:
     """uint8 RGB of a PNG/JPEG/WebP/SVG; transparency is composited over desktop_colour."""
+    image: np.ndarray | None
     if path.suffix.lower() == ".svg":
         image = render_svg(path)
     else:

@@ -30,7 +30,7 @@ from factcheck.core.features import Features, extract_features
 from factcheck.core.fingerprints import pdq_hash
 from factcheck.core.index import ClipIndex, FloatIndexConfig, PdqIndex
 from factcheck.core.local_index import LocalIndex
-from factcheck.core.matcher import Embedder, MatchConfig, match_image
+from factcheck.core.matcher import Embedder, MatchConfig, MatchResult, match_image
 from factcheck.evaluation.evaldistractors import hard_distractor
 from factcheck.evaluation.evaledits import EXPECTED_REGION_KIND
 from factcheck.evaluation.evalhard import HARD_CLASSES
@@ -62,7 +62,8 @@ class InMemoryReferences:
 
     def load_reference_image(self, ref_id: int) -> np.ndarray:
         image = self.images[ref_id]
-        return image() if callable(image) else image
+        loaded: np.ndarray = image() if callable(image) else image
+        return loaded
 
     def add(self, ref_id: int, image: Any, features: Features | None = None) -> None:
         """`image`: an array or a zero-arg loader (a procedural reference is regenerated when
@@ -102,7 +103,7 @@ def build_references(
     config: MatchConfig,
     tier: str = "base",
     embedder: Embedder | None = None,
-):
+) -> tuple[InMemoryReferences, Indexes, dict[int, str]]:
     """Index the originals, the case set's own distractors and `distractors` procedural ones
     (the base tier's generated_image, or the hard tier's near-duplicate families); with an
     embedder, their global embeddings too."""
@@ -229,7 +230,9 @@ def evaluate(
     return metrics
 
 
-def match_indexed(image: np.ndarray, references, index, config: MatchConfig):
+def match_indexed(
+    image: np.ndarray, references: InMemoryReferences, index: Indexes, config: MatchConfig
+) -> MatchResult:
     """`match_image` against what `build_references` built."""
     return match_image(
         image,
@@ -242,7 +245,14 @@ def match_indexed(image: np.ndarray, references, index, config: MatchConfig):
     )
 
 
-def _evaluate_case(case_dir, case, references, index, names, config) -> dict[str, Any]:
+def _evaluate_case(
+    case_dir: Path,
+    case: dict[str, Any],
+    references: InMemoryReferences,
+    index: Indexes,
+    names: dict[int, str],
+    config: MatchConfig,
+) -> dict[str, Any]:
     image = read_rgb(case_dir / case["query"])
     result = match_indexed(image, references, index, config)
     top = result.matches[0] if result.matches else None
@@ -273,8 +283,10 @@ def _evaluate_case(case_dir, case, references, index, names, config) -> dict[str
         "near_misses": [names.get(miss.reference_id) for miss in result.near_misses],
         "long_side": int(max(image.shape[:2])),
     }
-    if found and case["mask"]:
+    if found and top is not None and case["mask"]:
         truth = cv2.imread(str(case_dir / case["mask"]), cv2.IMREAD_GRAYSCALE)
+        if truth is None:
+            raise CaseDirError(f"cannot read the mask {case['mask']}")
         outcome["iou"], outcome["f1"] = mask_scores(top.edit_mask, truth)
         if top.regions:
             outcome["kind_correct"] = top.regions[0]["kind"] == EXPECTED_REGION_KIND[case["edit"]]

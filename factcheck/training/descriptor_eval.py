@@ -196,7 +196,9 @@ def descriptor_scores(
     return np.maximum(full[0::2], full[1::2])
 
 
-def pdq_distances(index_hashes: np.ndarray, queries: list[np.ndarray]) -> np.ndarray:
+def pdq_distances(
+    index_hashes: np.ndarray, queries: list[np.ndarray]
+) -> tuple[np.ndarray, np.ndarray]:
     """(Q, N) smallest Hamming distance over the query's 8 dihedral hashes, and whether it is
     within the PDQ index's radius (47 as posted, 35 for a rotation/flip)."""
     distances = np.empty((len(queries), len(index_hashes)), np.int32)
