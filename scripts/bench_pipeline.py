@@ -4,7 +4,7 @@
 
 Uses its own PostgreSQL database, DATA_DIR and Redis database (see the defaults below; nothing
 else is touched). Setup (once, skipped when the references are already there): generates
-procedural 1024x768 'photos' (factcheck.core.evalsources.generated_image), adds them as
+procedural 1024x768 'photos' (factcheck.evaluation.evalsources.generated_image), adds them as
 references with `manage.py add_references` and builds the indexes once with `rebuild_index`.
 Then it starts `celery -A config worker` (the `make worker` command: prefork, one process per
 core), submits 1024-px queries one at a time (edited copies of references, recompressed copies,
@@ -63,7 +63,7 @@ def setup_references(count: int) -> None:
     import redis
     from PIL import Image
 
-    from factcheck.core.evalsources import generated_image
+    from factcheck.evaluation.evalsources import generated_image
     from factcheck.models import Reference
 
     have = Reference.objects.filter(source="bench").count()
@@ -89,7 +89,7 @@ def query_images(count: int, references: int) -> list[tuple[str, bytes]]:
     import numpy as np
     from PIL import Image
 
-    from factcheck.core.evalsources import generated_image
+    from factcheck.evaluation.evalsources import generated_image
 
     def jpeg(pixels: np.ndarray, quality: int) -> bytes:
         buffer = io.BytesIO()

@@ -40,14 +40,14 @@ def main() -> None:
 
     django.setup()
     from factcheck.core import matcher
-    from factcheck.core.evaluate import (
+    from factcheck.embedding import configured_embedder
+    from factcheck.evaluation.evaluate import (
         build_references,
         match_indexed,
         read_cases,
         read_meta,
         read_rgb,
     )
-    from factcheck.embedding import configured_embedder
     from factcheck.selectors import match_config
 
     embedder = configured_embedder()

@@ -22,7 +22,7 @@ import numpy as np
 
 from factcheck.core.dense import DenseConfig, dense_verify
 from factcheck.core.descriptor import DEFAULT_CONFIG_PATH, Descriptor
-from factcheck.core.evaluate import read_cases, read_rgb
+from factcheck.evaluation.evaluate import read_cases, read_rgb
 
 SCORES = ("correlation", "detail", "colour", "overlap")
 PERCENTILES = (0, 1, 5, 50, 95, 99, 100)

@@ -2,12 +2,12 @@
 
     python scripts/dense_unrelated.py [--kinds fog gradient ...] [--references 200] [--queries 40]
 
-For each kind of the evaluation's low-texture generators (factcheck.core.evallowtexture), index
---references pictures and query with --queries other pictures of that kind (seeds of neither the
-case generators nor the test split's distractors), JPEG quality 70. As in production, the learned
-descriptor proposes candidates (query and mirror) and the top 3 get a dense check
-(factcheck.core.dense.dense_verify). Every acceptance is an unrelated picture that dense alignment
-would have called the original. Prints JSON per kind: checks and acceptances.
+For each kind of the evaluation's low-texture generators (factcheck.evaluation.evallowtexture),
+index --references pictures and query with --queries other pictures of that kind (seeds of
+neither the case generators nor the test split's distractors), JPEG quality 70. As in
+production, the learned descriptor proposes candidates (query and mirror) and the top 3 get a
+dense check (factcheck.core.dense.dense_verify). Every acceptance is an unrelated picture that
+dense alignment would have called the original. Prints JSON per kind: checks and acceptances.
 """
 
 from __future__ import annotations
@@ -19,8 +19,8 @@ import numpy as np
 
 from factcheck.core.dense import dense_verify
 from factcheck.core.descriptor import Descriptor
-from factcheck.core.evaledits import jpeg
-from factcheck.core.evallowtexture import LOW_TEXTURE_GENERATORS
+from factcheck.evaluation.evaledits import jpeg
+from factcheck.evaluation.evallowtexture import LOW_TEXTURE_GENERATORS
 
 REFERENCE_SEED = 800_000_000
 QUERY_SEED = 810_000_000

@@ -21,9 +21,9 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from factcheck.core.evaluate import InMemoryReferences, mask_scores, read_cases, read_rgb
 from factcheck.core.localize import LocalizeConfig
 from factcheck.core.matcher import MatchConfig, match_references
+from factcheck.evaluation.evaluate import InMemoryReferences, mask_scores, read_cases, read_rgb
 
 
 def main() -> None:

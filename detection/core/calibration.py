@@ -4,6 +4,7 @@ as plain JSON data next to the checkpoint."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -12,7 +13,7 @@ import numpy as np
 LOGIT_CLIP = 1e-4
 # Strength of the L2 penalty (sklearn's C): small calibration sets must not be over-fitted.
 # Chosen by leave-one-source-group-out cross-validation on the calibration split
-# (python -m detection.core.selection; figures in docs/benchmarks.md).
+# (python -m detection.evaluation.selection; figures in docs/benchmarks.md).
 FUSION_REGULARISATION_C = 0.1
 
 
@@ -63,7 +64,8 @@ class IsotonicCalibrator:
         return cls([float(x) for x in model.X_thresholds_], [float(y) for y in model.y_thresholds_])
 
     def __call__(self, scores: np.ndarray | float) -> np.ndarray:
-        return np.interp(np.asarray(scores, float), self.knots_x, self.knots_y)
+        calibrated: np.ndarray = np.interp(np.asarray(scores, float), self.knots_x, self.knots_y)
+        return calibrated
 
     def to_dict(self) -> dict[str, object]:
         return {"method": "isotonic", "knots_x": self.knots_x, "knots_y": self.knots_y}
@@ -123,7 +125,7 @@ class FusionModel:
         }
 
     @classmethod
-    def from_dict(cls, data: dict[str, object]) -> FusionModel:
+    def from_dict(cls, data: dict[str, Any]) -> FusionModel:
         return cls(
             list(data["features"]),
             [float(w) for w in data["weights"]],

@@ -7,9 +7,10 @@ out of the main modules), else scikit-image's bundled LBP frontal-face cascade. 
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol, runtime_checkable
 
 import cv2
 import numpy as np
@@ -44,6 +45,7 @@ class Face:
         return {"bbox": list(self.bbox), "manipulation_probability": probability}
 
 
+@runtime_checkable
 class CropScorer(Protocol):
     def score_crop(self, crop: np.ndarray) -> float: ...
 
@@ -66,7 +68,7 @@ class FaceFinder:
             else cv2.resize(image, None, fx=factor, fy=factor, interpolation=cv2.INTER_AREA)
         )
         boxes = self._yunet(small) if self.yunet_model else self._haar(small)
-        scaled = [tuple(round(v / factor) for v in box) for box in boxes]
+        scaled = [_box(round(v / factor) for v in box) for box in boxes]
         scaled = [b for b in scaled if min(b[2], b[3]) >= MIN_FACE_SIDE]
         scaled.sort(key=lambda b: b[2] * b[3], reverse=True)
         return scaled[:MAX_FACES]
@@ -77,7 +79,8 @@ class FaceFinder:
             found = self.cascade.detectMultiScale(
                 gray, scaleFactor=1.1, minNeighbors=5, minSize=(MIN_FACE_SIDE, MIN_FACE_SIDE)
             )
-            return [tuple(int(v) for v in box) for box in np.asarray(found).reshape(-1, 4)]
+            return [_box(int(v) for v in box) for box in np.asarray(found).reshape(-1, 4)]
+        assert self.lbp_cascade is not None  # made whenever OpenCV's cascade is missing
         hits = self.lbp_cascade.detect_multi_scale(
             img=gray.astype(np.float64) / 255.0,
             scale_factor=LBP_SCALE_FACTOR,
@@ -96,18 +99,24 @@ class FaceFinder:
         _, found = detector.detect(np.ascontiguousarray(image[:, :, ::-1]))
         if found is None:
             return []
-        return [tuple(int(v) for v in row[:4]) for row in found]
+        return [_box(int(v) for v in row[:4]) for row in found]
 
 
-def _opencv_cascade() -> object | None:
+def _box(values: Iterable[int]) -> tuple[int, int, int, int]:
+    x, y, width, height = values
+    return x, y, width, height
+
+
+# OpenCV's CascadeClassifier and scikit-image's Cascade: the two have no common type.
+def _opencv_cascade() -> Any | None:
     classifier = getattr(cv2, "CascadeClassifier", None)
     if classifier is None:
         return None
-    cascade = classifier(str(Path(cv2.data.haarcascades) / HAAR_CASCADE))
+    cascade = classifier(str(Path(cv2.data.haarcascades) / HAAR_CASCADE))  # type: ignore[attr-defined]  # cv2.data exists at runtime; the stubs omit it
     return None if cascade.empty() else cascade
 
 
-def _skimage_cascade() -> object:
+def _skimage_cascade() -> Any:
     from skimage import data
     from skimage.feature import Cascade
 

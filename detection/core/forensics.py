@@ -33,7 +33,10 @@ def _jpeg_roundtrip(image: np.ndarray, quality: int) -> np.ndarray:
     ok, buffer = cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, quality])
     if not ok:
         raise RuntimeError("JPEG encoding failed")
-    return cv2.imdecode(buffer, cv2.IMREAD_UNCHANGED)
+    decoded = cv2.imdecode(buffer, cv2.IMREAD_UNCHANGED)
+    if decoded is None:
+        raise RuntimeError("JPEG decoding failed")
+    return decoded
 
 
 def block_means(values: np.ndarray, block: int) -> np.ndarray:
@@ -44,7 +47,8 @@ def block_means(values: np.ndarray, block: int) -> np.ndarray:
         values, ((0, pad_y), (0, pad_x)), mode="reflect" if min(height, width) > 1 else "edge"
     )
     rows, cols = padded.shape[0] // block, padded.shape[1] // block
-    return padded.reshape(rows, block, cols, block).mean(axis=(1, 3))
+    means: np.ndarray = padded.reshape(rows, block, cols, block).mean(axis=(1, 3))
+    return means
 
 
 def blocks_to_map(blocks: np.ndarray, shape: tuple[int, int], block: int) -> np.ndarray:
@@ -142,7 +146,8 @@ def _ghost_curves(bgr: np.ndarray) -> np.ndarray:
     curves_array = np.stack(curves)
     # Farid's normalisation: per block, scale the curve to [0, 1] so texture cancels out.
     low, high = curves_array.min(axis=0), curves_array.max(axis=0)
-    return (curves_array - low) / (high - low + _EPS)
+    normalised: np.ndarray = (curves_array - low) / (high - low + _EPS)
+    return normalised
 
 
 def grid_phase_map(gray: np.ndarray) -> tuple[np.ndarray, float]:
@@ -178,7 +183,8 @@ def grid_phase_map(gray: np.ndarray) -> tuple[np.ndarray, float]:
 def _peakiness(energy: np.ndarray) -> np.ndarray:
     top = energy.max(axis=-1)
     median = np.median(energy, axis=-1)
-    return (top - median) / (energy.mean(axis=-1) + _EPS)
+    peakiness: np.ndarray = (top - median) / (energy.mean(axis=-1) + _EPS)
+    return peakiness
 
 
 def jpeg_ghost(image: np.ndarray) -> DetectorResult:

@@ -126,8 +126,3 @@ def _summarise_store(store: dict[str, Any]) -> dict[str, Any]:
         "ingredients": ingredients,
         "validation_errors": [_clean_text(s.get("code")) for s in statuses[:MAX_LIST_ITEMS]],
     }
-
-
-def metadata_summary(source: Path | str | bytes) -> dict[str, Any]:
-    """The report's metadata section minus width/height/format (known by the decoder)."""
-    return {"exif": exif_summary(source), "c2pa": c2pa_summary(source)}

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import torch
 import torch.nn.functional as F
@@ -42,7 +43,7 @@ class NetworkConfig:
         }
 
     @classmethod
-    def from_dict(cls, data: dict[str, object]) -> NetworkConfig:
+    def from_dict(cls, data: dict[str, Any]) -> NetworkConfig:
         widths = data.get("widths", cls.widths)
         return cls(
             widths=tuple(int(w) for w in widths),
@@ -91,6 +92,8 @@ class MultiTaskNet(nn.Module):
 
     Returns (image_logit N, map_logits N x 1 x H x W).
     """
+
+    srm: torch.Tensor  # registered buffer
 
     def __init__(self, config: NetworkConfig | None = None) -> None:
         super().__init__()

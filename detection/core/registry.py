@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import time
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -13,7 +12,7 @@ import numpy as np
 from PIL import Image
 
 from detection.core.calibration import FusionModel, PlattCalibrator, logit
-from detection.core.faces import FaceFinder, analyze_faces
+from detection.core.faces import CropScorer, FaceFinder, analyze_faces
 from detection.core.forensics import ForensicDetector
 from detection.core.imaging import check_applicable, to_rgb_uint8
 from detection.core.interface import Detector, DetectorConfig, DetectorResult
@@ -234,7 +233,7 @@ def _analyze_applicable(image: np.ndarray, suite: DetectionSuite) -> dict[str, A
     faces: list[dict[str, Any]] = []
     if suite.face_finder is not None:
         began = time.perf_counter()
-        scorer = next((d for d in suite.detectors if hasattr(d, "score_crop")), None)
+        scorer = next((d for d in suite.detectors if isinstance(d, CropScorer)), None)
         found = analyze_faces(image, suite.face_finder, scorer)
         if suite.face_calibration is not None:
             calibrate = suite.face_calibration
@@ -263,8 +262,3 @@ def _analyze_applicable(image: np.ndarray, suite: DetectionSuite) -> dict[str, A
         "reasons": _reasons(probability, suite, results, faces),
         "timings_ms": timings,
     }
-
-
-def write_network_config(path: Path, data: dict[str, Any]) -> None:
-    """Write a detector config JSON (used by calibration to store fusion parameters)."""
-    path.write_text(json.dumps(data, indent=2, sort_keys=False) + "\n")

@@ -1,7 +1,8 @@
 """Django-free core of fact-check retrieval.
 
 Works on numpy uint8 RGB arrays (H, W, 3) and file paths only, so it can be tested and benchmarked
-without a database. Never imports django or `detection`.
+without a database. Never imports django or `detection`, nor `factcheck.evaluation` or
+`factcheck.training` (which import it): this is what an analyze worker loads.
 
 Modules:
     fingerprints  PDQ perceptual hashes (and their 8 dihedral variants for queries)
@@ -17,5 +18,4 @@ Modules:
     localize      edit localisation (aligned difference map -> mask, regions, overlay)
     matcher       orchestration: candidates -> verification -> localisation -> ranked matches
     local_index   local-descriptor voting index (candidates for crops, borders, captions)
-    evalcases     evaluation-case generator (evalsources, evaledits); evaluate; bench
 """

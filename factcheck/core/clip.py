@@ -83,8 +83,3 @@ def get_embedder(config: ClipConfig) -> ClipEmbedder:
             embedder = ClipEmbedder(config)
             _EMBEDDERS[config] = embedder
         return embedder
-
-
-def clear_embedder_cache() -> None:
-    with _EMBEDDERS_LOCK:
-        _EMBEDDERS.clear()

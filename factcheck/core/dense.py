@@ -25,6 +25,7 @@ from dataclasses import dataclass
 
 import cv2
 import numpy as np
+import numpy.typing as npt
 
 from factcheck.core.features import mirror_matrix
 
@@ -101,7 +102,9 @@ def _correlation(a: np.ndarray, b: np.ndarray, mask: np.ndarray) -> float:
     return float((a * b).sum() / denominator) if denominator > 1e-9 else 0.0
 
 
-def _starts(query_shape, reference_shape, crops) -> list[np.ndarray]:
+def _starts(
+    query_shape: tuple[int, ...], reference_shape: tuple[int, ...], crops: tuple[float, ...]
+) -> list[np.ndarray]:
     """Affine 2x3 maps query thumbnail -> reference thumbnail (ECC's convention)."""
     query_h, query_w = query_shape
     ref_h, ref_w = reference_shape
@@ -115,7 +118,9 @@ def _starts(query_shape, reference_shape, crops) -> list[np.ndarray]:
     return starts
 
 
-def _ecc(query: np.ndarray, reference: np.ndarray, start: np.ndarray, config: DenseConfig):
+def _ecc(
+    query: np.ndarray, reference: np.ndarray, start: np.ndarray, config: DenseConfig
+) -> np.ndarray | None:
     criteria = (
         cv2.TERM_CRITERIA_EPS | cv2.TERM_CRITERIA_COUNT,
         config.ecc_iterations,
@@ -123,7 +128,7 @@ def _ecc(query: np.ndarray, reference: np.ndarray, start: np.ndarray, config: De
     )
     warp = start.copy()
     try:
-        cv2.findTransformECC(query, reference, warp, cv2.MOTION_AFFINE, criteria, None, 1)
+        cv2.findTransformECC(query, reference, warp, cv2.MOTION_AFFINE, criteria, None, 1)  # type: ignore[call-overload]  # the stubs refuse inputMask=None, which OpenCV documents
     except cv2.error:  # did not converge (flat images, a degenerate start)
         return None
     return warp
@@ -139,19 +144,24 @@ def _plausible(transform: np.ndarray, config: DenseConfig) -> bool:
     if not np.all(np.isfinite(transform)) or np.linalg.det(affine) <= 0:
         return False
     singular = np.linalg.svd(affine, compute_uv=False)
-    return singular[0] / max(singular[1], 1e-9) <= config.max_scale_ratio
+    return float(singular[0]) / max(float(singular[1]), 1e-9) <= config.max_scale_ratio
 
 
-def _score(query_small, reference_small, transform_small, config: DenseConfig):
+def _score(
+    query_small: np.ndarray,
+    reference_small: np.ndarray,
+    transform_small: np.ndarray,
+    config: DenseConfig,
+) -> tuple[float, float, float, float]:
     """(correlation, detail, colour, overlap) of the reference warped onto the query."""
     height, width = query_small.shape[:2]
     warped = cv2.warpAffine(
         reference_small, transform_small[:2], (width, height), flags=cv2.INTER_LINEAR
     )
-    valid = cv2.warpAffine(
+    valid_pixels = cv2.warpAffine(
         np.ones(reference_small.shape[:2], np.uint8), transform_small[:2], (width, height)
     )
-    valid = cv2.erode(valid, np.ones((3, 3), np.uint8)) > 0
+    valid = cv2.erode(valid_pixels, np.ones((3, 3), np.uint8)) > 0
     overlap = float(valid.mean())
     if overlap <= 0:
         return 0.0, 0.0, 255.0, 0.0
@@ -165,11 +175,16 @@ def _score(query_small, reference_small, transform_small, config: DenseConfig):
         return cv2.GaussianBlur(image, (0, 0), fine) - cv2.GaussianBlur(image, (0, 0), coarse)
 
     detail = _correlation(band(query_grey), band(warped_grey), valid)
-    query_lab = cv2.cvtColor(query_small / 255.0, cv2.COLOR_RGB2LAB)[valid]
-    warped_lab = cv2.cvtColor(warped / 255.0, cv2.COLOR_RGB2LAB)[valid]
+    query_lab = cv2.cvtColor(_unit(query_small), cv2.COLOR_RGB2LAB)[valid]
+    warped_lab = cv2.cvtColor(_unit(warped), cv2.COLOR_RGB2LAB)[valid]
     warped_lab[:, 0] += query_lab[:, 0].mean() - warped_lab[:, 0].mean()
     colour = float(np.linalg.norm(query_lab - warped_lab, axis=1).mean())
     return correlation, detail, colour, overlap
+
+
+def _unit(image: np.ndarray) -> npt.NDArray[np.floating]:
+    """A float32 0-255 image scaled to 0-1 (float32, as cvtColor takes it)."""
+    return np.asarray(image, np.float32) / np.float32(255)
 
 
 def _coarse_to_fine(warp: np.ndarray, factor: float) -> np.ndarray:
@@ -179,7 +194,9 @@ def _coarse_to_fine(warp: np.ndarray, factor: float) -> np.ndarray:
     return scaled
 
 
-def _aligned_hypotheses(query_small, reference_small, config: DenseConfig):
+def _aligned_hypotheses(
+    query_small: np.ndarray, reference_small: np.ndarray, config: DenseConfig
+) -> list[tuple[bool, np.ndarray]]:
     """(mirrored, warp at thumbnail size) to refine, most promising first: the whole
     reference filling the query, as posted and mirrored (most reposts; on a smooth gradient a
     coarse fit can slide along the iso-lines, so these start from the hypothesis itself), then

@@ -36,6 +36,12 @@ class DescriptorError(RuntimeError):
     """The descriptor's config or checkpoint is missing, corrupt or does not fit the network."""
 
 
+def _per_channel(values: list[float]) -> tuple[float, float, float]:
+    """An RGB normalisation constant read from JSON: exactly three numbers."""
+    red, green, blue = (float(v) for v in values)
+    return red, green, blue
+
+
 @dataclass(frozen=True)
 class DescriptorConfig:
     name: str
@@ -71,8 +77,8 @@ class DescriptorConfig:
             blocks=tuple(int(b) for b in data["blocks"]),
             stem_width=int(data["stem_width"]),
             gem_p=float(data["gem_p"]),
-            mean=tuple(float(v) for v in data["mean"]),  # type: ignore[arg-type]
-            std=tuple(float(v) for v in data["std"]),  # type: ignore[arg-type]
+            mean=_per_channel(data["mean"]),
+            std=_per_channel(data["std"]),
             sha256=data.get("sha256"),
             min_similarity=float(data.get("min_similarity", DEFAULT_MIN_SIMILARITY)),
             dense_confirm_margin=(
@@ -264,7 +270,8 @@ class Descriptor:
     def _run(self, batch: torch.Tensor, with_mirror: bool) -> np.ndarray:
         with torch.inference_mode():
             if not with_mirror:
-                return self.network(batch).numpy()
+                embedded: np.ndarray = self.network(batch).numpy()
+                return embedded
             both = torch.cat([batch, torch.flip(batch, dims=(3,))])
             out = self.network(both).numpy()
             count = len(batch)

@@ -23,16 +23,17 @@ MMAP_FLAGS = faiss.IO_FLAG_MMAP_IFC
 def index_row_ids(index: Any) -> np.ndarray:
     """The id of every entry of a FAISS index with ids (IDMap or inverted file)."""
     if hasattr(index, "id_map"):  # IndexIDMap(2) / IndexBinaryIDMap(2)
-        return faiss.vector_to_array(index.id_map).astype(np.int64)
+        ids: np.ndarray = faiss.vector_to_array(index.id_map).astype(np.int64)
+        return ids
     ivf = index if hasattr(index, "invlists") else faiss.extract_index_ivf(index)
     invlists = ivf.invlists  # IVF: ids live in the inverted lists
-    ids = [np.zeros(0, np.int64)]
+    per_list = [np.zeros(0, np.int64)]
     for list_no in range(invlists.nlist):
         size = invlists.list_size(list_no)
         if size:
             pointer = invlists.get_ids(list_no)
-            ids.append(faiss.rev_swig_ptr(pointer, size).astype(np.int64))
-    return np.concatenate(ids)
+            per_list.append(faiss.rev_swig_ptr(pointer, size).astype(np.int64))
+    return np.concatenate(per_list)
 
 
 def empty_trained_copy(index: Any) -> Any:
@@ -84,9 +85,10 @@ def search_assigned(
 ) -> tuple[np.ndarray, np.ndarray]:
     """(distances, ids) of `index.search` for the queries `rows` of `assignment`, exactly, from
     their precomputed lists (`index` must share the quantizer that assigned them)."""
-    return faiss.extract_index_ivf(index).search_preassigned(
+    distances, ids = faiss.extract_index_ivf(index).search_preassigned(
         assignment.vectors[rows], k, assignment.lists[rows], assignment.distances[rows]
     )
+    return distances, ids
 
 
 def read_index_file(path: str, *, binary: bool = False, mmap: bool = True) -> Any:

@@ -93,7 +93,8 @@ def root_sift(descriptors: np.ndarray) -> np.ndarray:
     Makes Euclidean matching behave like the Hellinger distance, which matches better."""
     descriptors = descriptors.astype(np.float32)
     descriptors /= descriptors.sum(axis=1, keepdims=True) + 1e-7
-    return np.sqrt(descriptors)
+    root: np.ndarray = np.sqrt(descriptors)
+    return root
 
 
 # A SIFT descriptor is a 4 x 4 grid of 8-bin orientation histograms in the keypoint's frame.
@@ -126,7 +127,7 @@ def extract_features(image: np.ndarray, config: FeatureConfig | None = None) -> 
     config = config or FeatureConfig()
     gray = to_gray(image)
     small, scale = resize_to_max_side(gray, config.working_size)
-    sift = cv2.SIFT_create(
+    sift = cv2.SIFT.create(
         nfeatures=config.max_keypoints, contrastThreshold=config.contrast_threshold
     )
     keypoints, descriptors = sift.detectAndCompute(small, None)

@@ -37,14 +37,6 @@ def pack_bits(bits: np.ndarray) -> np.ndarray:
     return np.packbits(bits.astype(np.uint8), axis=-1)
 
 
-def unpack_bits(packed: np.ndarray) -> np.ndarray:
-    """Unpack (..., 32) uint8 into (..., 256) uint8 0/1."""
-    packed = np.asarray(packed, dtype=np.uint8)
-    if packed.shape[-1] != PDQ_BYTES:
-        raise ValueError(f"expected {PDQ_BYTES} bytes, got shape {packed.shape}")
-    return np.unpackbits(packed, axis=-1)
-
-
 def hamming_distance(a: np.ndarray, b: np.ndarray) -> int:
     """Hamming distance between two packed hashes."""
     return int(

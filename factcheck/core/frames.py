@@ -11,6 +11,7 @@ onto the sky is still found.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import cv2
@@ -51,7 +52,7 @@ def frame_mask(
     height, width = valid.shape
     frame = np.zeros((height, width), bool)
     # Each side as (lines from the edge inward, how to index those lines back into the grid).
-    sides = [
+    sides: list[tuple[np.ndarray, Callable[[int], tuple[slice, slice]]]] = [
         (query_lab, lambda d: (slice(0, d), slice(None))),
         (query_lab[::-1], lambda d: (slice(height - d, height), slice(None))),
         (query_lab.transpose(1, 0, 2), lambda d: (slice(None), slice(0, d))),

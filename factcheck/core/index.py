@@ -1,11 +1,11 @@
 """FAISS indexes for reference fingerprints, keyed by int64 reference id.
 
 `PdqIndex` holds packed 256-bit PDQ hashes (Hamming distance); `ClipIndex` holds L2-normalised
-float vectors (inner product == cosine similarity). Each picks an exact flat index below a size
-threshold and an inverted-file index above it, because exact search stays fast and perfectly
-accurate up to a few hundred thousand entries while IVF keeps latency flat past millions.
-Both index kinds support incremental add and `remove_ids` natively, which is why HNSW (no
-removal) is not used.
+float vectors (inner product == cosine similarity). Each holds an exact flat index up to a size
+threshold, because exact search stays fast and perfectly accurate up to a few hundred thousand
+entries, and is rebuilt past it as what keeps latency flat past millions: multi-index hashing
+for PDQ (`mih`, exact within a Hamming radius), PCA + IVF + SQ8 for the float vectors. Both
+support incremental add and `remove_ids` natively, which is why HNSW (no removal) is not used.
 
 A published index is read memory-mapped (`read`, factcheck.core.faiss_io.MMAP_FLAGS): the
 worker processes of a machine share one copy in the page cache. Such an index is read-only
@@ -117,7 +117,8 @@ class _IndexBase:
 
     def serialize(self) -> bytes:
         serialize = faiss.serialize_index_binary if self.binary else faiss.serialize_index
-        return serialize(self.index).tobytes()
+        serialized: bytes = serialize(self.index).tobytes()
+        return serialized
 
     def write(self, path: str) -> None:
         (faiss.write_index_binary if self.binary else faiss.write_index)(self.index, path)
@@ -154,7 +155,7 @@ class _IndexBase:
         (its lists grow long and every probe slows down)."""
         count = len(self) if count is None else count
         if self.kind == "flat":
-            return self.config.kind == "auto" and count > self.config.flat_max_size
+            return self.config.kind == "auto" and count > int(self.config.flat_max_size)
         nlist = self.trained_nlist()
         return nlist is not None and _default_nlist(count) >= IVF_RETRAIN_GROWTH * nlist
 
@@ -203,7 +204,7 @@ class PdqIndex(_IndexBase):
 
     def _mih_bits_for(self, count: int) -> int:
         if self.config.mih_bits is not None:
-            return self.config.mih_bits
+            return int(self.config.mih_bits)
         return MIH_BITS if count <= MIH_WIDE_FROM else MIH_WIDE_BITS
 
     def needs_rebuild(self, count: int | None = None) -> bool:
@@ -427,6 +428,7 @@ class ClipIndex(_IndexBase):
         fetch = k * self.config.rerank_factor if rerank else k
         similarities, ids = self._search_index.search(queries, fetch)
         if rerank:
+            assert exact_vectors is not None
             return _rerank(queries, ids.astype(np.int64), exact_vectors, k)
         return ids.astype(np.int64), similarities.astype(np.float32)
 

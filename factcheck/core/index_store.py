@@ -41,7 +41,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, fields, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 
@@ -90,6 +90,7 @@ DELTA_MAX_FRACTION = 0.1  # rows added or hidden since the base, relative to the
 # manifest again this many times in all.
 LOAD_ATTEMPTS = 3
 AnyIndex = PdqIndex | ClipIndex | LocalIndex
+LoadedT = TypeVar("LoadedT")
 SearchableIndex = AnyIndex | LayeredIndex
 INDEX_KINDS: dict[str, Any] = {"pdq": PdqIndex, "clip": ClipIndex, "local": LocalIndex}
 CONFIGS: dict[str, Any] = {
@@ -312,8 +313,10 @@ def _read_layer(directory: Path, manifest: Manifest, layer: Layer, *, mmap: bool
         raise IndexCorruptError(f"unknown index kind {manifest.kind!r} in manifest")
     path = verified(directory / layer.file, layer.sha256)
     config = _config(CONFIGS[manifest.kind], manifest.params)
-    index = INDEX_KINDS[manifest.kind].read(str(path), layer.index_type, config, mmap=mmap)
-    if mmap and layer.file == manifest.file and manifest.mih_file:
+    index: AnyIndex = INDEX_KINDS[manifest.kind].read(
+        str(path), layer.index_type, config, mmap=mmap
+    )
+    if mmap and layer.file == manifest.file and manifest.mih_file and isinstance(index, PdqIndex):
         index.use_mih_file(str(verified(directory / manifest.mih_file, manifest.mih_sha256)))
     return index
 
@@ -325,7 +328,8 @@ def _layer_ids(directory: Path, manifest: Manifest, layer: Layer, *, verify: boo
     path = directory / layer.ids_file
     if verify:
         verified(path, layer.ids_sha256)
-    return np.load(path, mmap_mode="r")
+    ids: np.ndarray = np.load(path, mmap_mode="r")
+    return ids
 
 
 def _hidden_rows(directory: Path, manifest: Manifest) -> HiddenRows:
@@ -350,7 +354,7 @@ def _assemble(
     return layered(layers, _hidden_rows(directory, manifest), manifest.count), holding
 
 
-def _retrying(load: Callable[[], Any]) -> Any:
+def _retrying(load: Callable[[], LoadedT]) -> LoadedT:
     """`load()` again when a file its manifest named was pruned meanwhile (the writer moved
     two versions on): the manifest it reads next names files that exist."""
     for attempt in range(LOAD_ATTEMPTS):

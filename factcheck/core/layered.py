@@ -180,6 +180,7 @@ class LayeredPdqIndex(_Layered):
     base, the base's radius (and dihedral radius) also bounds what the flat deltas return."""
 
     layers: list[PdqIndex]
+    base: PdqIndex
 
     @property
     def radius(self) -> int | None:
@@ -199,7 +200,7 @@ class LayeredPdqIndex(_Layered):
         if self.radius is not None and self.dihedral_radius is not None:
             radius[:primary], radius[primary:] = self.radius, self.dihedral_radius
 
-        def search(layer: PdqIndex, rows: np.ndarray, n: int):
+        def search(layer: PdqIndex, rows: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
             # Rows are ascending, so the first `wide` ones are the primary queries.
             wide = int(np.count_nonzero(rows < primary))
             ids, distances = layer.search(queries[rows], n, primary=wide)
@@ -219,6 +220,7 @@ class LayeredClipIndex(_Layered):
     across layers are re-ranked exactly, as one index would have proposed them."""
 
     layers: list[ClipIndex]
+    base: ClipIndex
 
     def search(
         self, queries: np.ndarray, k: int, exact_vectors: ExactVectors | None = None
@@ -229,7 +231,7 @@ class LayeredClipIndex(_Layered):
         fetch = k * self.config.rerank_factor if rerank else k
         assignment = self._coarse(queries)
 
-        def search(layer: ClipIndex, rows: np.ndarray, n: int):
+        def search(layer: ClipIndex, rows: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
             if assignment is None:
                 return layer.search(queries[rows], n)
             similarities, ids = search_assigned(layer.index, assignment, rows, n)
@@ -250,13 +252,14 @@ class LayeredLocalIndex(_Layered):
     descriptor's two nearest live descriptors across all layers."""
 
     layers: list[LocalIndex]
+    base: LocalIndex
 
     def neighbours(self, query: Features) -> tuple[np.ndarray, np.ndarray]:
         """Like LocalIndex.neighbours: (reference ids, squared distances), (descriptors, 2)."""
         descriptors = _quantizable(query.descriptors)
         assignment = self._coarse(descriptors)
 
-        def search(layer: LocalIndex, rows: np.ndarray, n: int):
+        def search(layer: LocalIndex, rows: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
             if assignment is None:
                 distances, ids = layer.index.search(descriptors[rows], n)
             else:

@@ -63,7 +63,9 @@ class Localization:
     transform: np.ndarray | None = None  # reference->query as compared (refined), full size
 
 
-def _working_transform(transform: np.ndarray, query_shape: tuple[int, int], size: int):
+def _working_transform(
+    transform: np.ndarray, query_shape: tuple[int, int], size: int
+) -> tuple[np.ndarray, tuple[int, int]]:
     height, width = query_shape
     scale = min(1.0, size / max(height, width))
     work_size = (max(1, round(width * scale)), max(1, round(height * scale)))
@@ -71,7 +73,9 @@ def _working_transform(transform: np.ndarray, query_shape: tuple[int, int], size
     return scale_matrix @ transform, work_size
 
 
-def warp_reference(reference: np.ndarray, transform: np.ndarray, size: tuple[int, int]):
+def warp_reference(
+    reference: np.ndarray, transform: np.ndarray, size: tuple[int, int]
+) -> tuple[np.ndarray, np.ndarray]:
     """Reference warped into a (width, height) grid, pre-shrunk to avoid aliasing when the
     homography downsamples a lot; returns (warped image, valid mask 0/255)."""
     normalised = transform / transform[2, 2]
@@ -99,7 +103,10 @@ def aligned_reference(
 
 
 def _lab(image: np.ndarray) -> np.ndarray:
-    return cv2.cvtColor(np.clip(image, 0, 255).astype(np.float32) / 255.0, cv2.COLOR_RGB2LAB)
+    lab: np.ndarray = cv2.cvtColor(
+        np.clip(image, 0, 255).astype(np.float32) / 255.0, cv2.COLOR_RGB2LAB
+    )
+    return lab
 
 
 def _envelope_distance(image: np.ndarray, other: np.ndarray, radius: int) -> np.ndarray:
@@ -107,7 +114,8 @@ def _envelope_distance(image: np.ndarray, other: np.ndarray, radius: int) -> np.
     kernel = cv2.getStructuringElement(cv2.MORPH_RECT, (2 * radius + 1, 2 * radius + 1))
     low, high = cv2.erode(other, kernel), cv2.dilate(other, kernel)
     outside = np.maximum(low - image, 0) + np.maximum(image - high, 0)
-    return np.sqrt((outside**2).sum(axis=2))
+    distance: np.ndarray = np.sqrt((outside**2).sum(axis=2))
+    return distance
 
 
 def difference_mask(
@@ -131,7 +139,8 @@ def difference_mask(
     different = (color > config.color_threshold) | (
         (ssim_map < config.ssim_threshold) & (color > config.ssim_color_threshold)
     )
-    return different & (valid > 0)
+    changed: np.ndarray = different & (valid > 0)
+    return changed
 
 
 def _clean(mask: np.ndarray, valid: np.ndarray, config: LocalizeConfig) -> np.ndarray:
@@ -238,7 +247,13 @@ class _Comparison:
     fraction: float  # differing share of the compared area
 
 
-def _compare(query_small, reference, work_transform, work_size, config) -> _Comparison | None:
+def _compare(
+    query_small: np.ndarray,
+    reference: np.ndarray,
+    work_transform: np.ndarray,
+    work_size: tuple[int, int],
+    config: LocalizeConfig,
+) -> _Comparison | None:
     """The reference warped by `work_transform` compared with the query; None: no overlap."""
     warped, raw_valid = warp_reference(reference, work_transform, work_size)
     valid = raw_valid

@@ -64,9 +64,12 @@ class Embedder(Protocol):
     DenseConfig.margin_rank-th most similar reference that lets a dense alignment confirm a
     candidate (None: it never does)."""
 
-    dim: int
-    min_similarity: float
-    dense_confirm_margin: float | None
+    @property
+    def dim(self) -> int: ...
+    @property
+    def min_similarity(self) -> float: ...
+    @property
+    def dense_confirm_margin(self) -> float | None: ...
 
     def embed(self, images: list[np.ndarray]) -> np.ndarray: ...
 
@@ -387,7 +390,7 @@ def _verify_and_localize(
         verification, mirrored = _feature_verification(
             views, reference_features, config, orientation
         )
-        if not verification.accepted:
+        if not verification.accepted or verification.transform is None:  # accepted: has one
             rejected.append((candidate, verification))
             continue
         transform = verification.transform
@@ -414,7 +417,11 @@ def _verify_and_localize(
         dense = _dense(image, candidate, references, config)
         if dense is None:
             continue
-        if dense.accepted and _dense_confirms(candidate, config, confirm_margin):
+        if (
+            dense.accepted
+            and dense.transform is not None
+            and _dense_confirms(candidate, config, confirm_margin)
+        ):
             verified.append(
                 _Verified(
                     candidate,

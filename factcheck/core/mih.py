@@ -92,9 +92,12 @@ class MultiIndexHash:
             "offsets": self.offsets,
             "postings": self.postings,
         }
-        layout, position = {}, TABLES_HEADER_BYTES
+        layout: dict[str, list[int | str]] = {}
+        starts: dict[str, int] = {}
+        position = TABLES_HEADER_BYTES
         for name, array in arrays.items():
             layout[name] = [position, array.dtype.str, int(array.size)]
+            starts[name] = position
             position += -(-array.nbytes // TABLES_ALIGN) * TABLES_ALIGN
         header = {"format": TABLES_FORMAT, "bits": self.bits, "flips": self.flips, **layout}
         encoded = json.dumps(header).encode()
@@ -102,7 +105,7 @@ class MultiIndexHash:
             raise ValueError("multi-index hash header too long")
         file.write(encoded.ljust(TABLES_HEADER_BYTES, b" "))
         for name, array in arrays.items():
-            file.seek(layout[name][0])
+            file.seek(starts[name])
             file.write(np.ascontiguousarray(array).tobytes())
         file.truncate(position)
 
@@ -128,7 +131,7 @@ class MultiIndexHash:
         buckets = 1 << self.bits
         # int32 halves the table memory (12 x 2**20 offsets at the default 20 bits).
         offset_type = np.int32 if self.tables * n < np.iinfo(np.int32).max else np.int64
-        self.offsets = np.empty(self.tables * self.stride, offset_type)
+        self.offsets: np.ndarray = np.empty(self.tables * self.stride, offset_type)
         self.postings = np.empty(self.tables * n, np.int32)
         key_type = np.uint16 if self.bits <= 16 else np.uint32  # radix sort for small keys
         for table in range(self.tables):
@@ -184,7 +187,9 @@ class MultiIndexHash:
         owners = np.repeat(np.arange(len(queries)), per_query)
         return self.postings[positions], owners, bounds
 
-    def _top_k(self, n_queries: int, k: int, rows, owners, distance):
+    def _top_k(
+        self, n_queries: int, k: int, rows: np.ndarray, owners: np.ndarray, distance: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray]:
         ids = np.full((n_queries, k), MISSING_ID, np.int64)
         distances = np.full((n_queries, k), HASH_BITS + 1, np.int32)
         if len(rows) == 0:

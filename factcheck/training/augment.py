@@ -55,7 +55,7 @@ def rotate(image: np.ndarray, rng: Rng) -> np.ndarray:
 
 def border(image: np.ndarray, rng: Rng) -> np.ndarray:
     side = max(image.shape[:2])
-    pads = [int(side * rng.uniform(0.0, 0.12)) for _ in range(4)]
+    top, bottom, left, right = (int(side * rng.uniform(0.0, 0.12)) for _ in range(4))
     colour = (
         tuple(int(v) for v in rng.integers(0, 256, 3))
         if rng.random() < 0.5
@@ -63,7 +63,10 @@ def border(image: np.ndarray, rng: Rng) -> np.ndarray:
         if rng.random() < 0.5
         else (0, 0, 0)
     )
-    return cv2.copyMakeBorder(image, *pads, cv2.BORDER_CONSTANT, value=colour)
+    bordered: np.ndarray = cv2.copyMakeBorder(
+        image, top, bottom, left, right, cv2.BORDER_CONSTANT, value=colour
+    )
+    return bordered
 
 
 def _words(rng: Rng) -> str:
@@ -103,7 +106,8 @@ def colour_jitter(image: np.ndarray, rng: Rng) -> np.ndarray:
     out = grey + (out - grey) * rng.uniform(0.6, 1.4)
     out = (out - out.mean()) * rng.uniform(0.7, 1.3) + out.mean()
     out = out * rng.uniform(0.75, 1.25)
-    return np.clip(out, 0, 255).astype(np.uint8)
+    jittered: np.ndarray = np.clip(out, 0, 255).astype(np.uint8)
+    return jittered
 
 
 def greyscale(image: np.ndarray) -> np.ndarray:
@@ -116,7 +120,10 @@ def jpeg(image: np.ndarray, quality: int) -> np.ndarray:
     ok, buffer = cv2.imencode(".jpg", bgr, [cv2.IMWRITE_JPEG_QUALITY, quality])
     if not ok:
         raise RuntimeError("JPEG encoding failed")
-    return np.ascontiguousarray(cv2.imdecode(buffer, cv2.IMREAD_COLOR)[..., ::-1])
+    decoded = cv2.imdecode(buffer, cv2.IMREAD_COLOR)
+    if decoded is None:
+        raise RuntimeError("JPEG decoding failed")
+    return np.ascontiguousarray(decoded[..., ::-1])
 
 
 def resize_square(image: np.ndarray, size: int) -> np.ndarray:

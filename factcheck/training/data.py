@@ -11,13 +11,14 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
 import cv2
 import numpy as np
 
-from factcheck.core.evalcases import TUNE_FRACTION
-from factcheck.core.evalsources import (
+from factcheck.evaluation.evalcases import TUNE_FRACTION
+from factcheck.evaluation.evalsources import (
     ALLOWED_SYSTEM_DIRS,
     GNOME_BACKGROUNDS_DIR,
     IMAGE_SUFFIXES,
@@ -98,7 +99,7 @@ def system_photo_sources() -> list[PhotoSource]:
             is_tune_family(f"sys-{family_of(member.name)}") for member in members[group]
         )
         name = "sys-" + "-".join(path.parts[-3:])
-        source = Source(name, f"sys-{family_of(path.name)}", lambda p=path: _read_rgb(p))
+        source = Source(name, f"sys-{family_of(path.name)}", partial(_read_rgb, path))
         sources.append(PhotoSource(source, group, tune))
     return sources
 
@@ -176,7 +177,9 @@ def batch_images(photos: list[Photo], batch_size: int, seed: int, step: int) -> 
     procedural. Depends only on (seed, step), so a resumed run sees the same batches."""
     rng = np.random.default_rng([seed, step])
     photo_count = min(len(photos), round(batch_size * PHOTO_SHARE))
-    chosen = rng.choice(len(photos), photo_count, replace=False) if photo_count else []
+    chosen: np.ndarray | list[int] = (
+        rng.choice(len(photos), photo_count, replace=False) if photo_count else []
+    )
     pictures = [photos[int(i)].image for i in chosen]
     while len(pictures) < batch_size:
         pictures.extend(procedural_instance(rng))

@@ -68,7 +68,7 @@ def to_tensor(views: np.ndarray | torch.Tensor, config: DescriptorConfig) -> tor
     return ((batch - mean) / std).permute(0, 3, 1, 2).contiguous()
 
 
-class ViewBatches(IterableDataset):
+class ViewBatches(IterableDataset[np.ndarray]):
     def __init__(
         self, photos: list[Photo], batch_size: int, seed: int, start: int, size: int
     ) -> None:
@@ -173,7 +173,7 @@ def train(
         contrastive, koleo = infonce_koleo(descriptors)
         loss = contrastive + ENTROPY_WEIGHT * koleo
         optimiser.zero_grad(set_to_none=True)
-        loss.backward()
+        torch.autograd.backward(loss)
         optimiser.step()
         step += 1
         if step % LOG_EVERY == 0 or step == 1:

@@ -30,9 +30,9 @@ import numpy as np
 import torch
 
 from factcheck.core.descriptor import DEFAULT_CONFIG_PATH, Descriptor
-from factcheck.core.evallowtexture import LOW_TEXTURE_GENERATORS
-from factcheck.core.evalsources import generated_image
 from factcheck.core.fingerprints import hamming_distance, pdq_dihedral_hashes, pdq_hash
+from factcheck.evaluation.evallowtexture import LOW_TEXTURE_GENERATORS
+from factcheck.evaluation.evalsources import generated_image
 from factcheck.training.augment import jpeg
 from factcheck.training.data import hue_rotated, load_photos
 from factcheck.training.procedural import EVAL_DESIGN_SEEDS, KINDS, procedural_image
@@ -196,7 +196,9 @@ def descriptor_scores(
     return np.maximum(full[0::2], full[1::2])
 
 
-def pdq_distances(index_hashes: np.ndarray, queries: list[np.ndarray]) -> np.ndarray:
+def pdq_distances(
+    index_hashes: np.ndarray, queries: list[np.ndarray]
+) -> tuple[np.ndarray, np.ndarray]:
     """(Q, N) smallest Hamming distance over the query's 8 dihedral hashes, and whether it is
     within the PDQ index's radius (47 as posted, 35 for a rotation/flip)."""
     distances = np.empty((len(queries), len(index_hashes)), np.int32)

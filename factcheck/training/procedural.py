@@ -41,7 +41,7 @@ def _palette(rng: Rng, count: int) -> np.ndarray:
 def _smooth_field(rng: Rng, shape: tuple[int, int], coarsest: int, octaves: int) -> np.ndarray:
     """Low-frequency noise in [0, 1]: coarse random grids upsampled bicubically."""
     height, width = shape
-    field = np.zeros(shape, np.float32)
+    field: np.ndarray = np.zeros(shape, np.float32)
     for octave in range(octaves):
         cells = coarsest * 2**octave
         grid = rng.normal(0, 1, (cells, max(2, round(cells * width / height)))).astype(np.float32)
@@ -87,9 +87,10 @@ def sky(design: Rng, detail: Rng, size: tuple[int, int]) -> np.ndarray:
     if design.random() < 0.4:  # a dark horizon (hills, sea line)
         line = height * (0.6 + 0.3 * _smooth_field(detail, (1, width), 2, 2)[0] * 0.5)
         below = (np.arange(height)[:, None] > line[None, :]).astype(np.float32)
-        below = cv2.GaussianBlur(below, (0, 0), 1.5)[..., None]
-        image = image * (1 - below) + _palette(design, 1)[0] * 0.4 * below
-    return image
+        shade = cv2.GaussianBlur(below, (0, 0), 1.5)[..., None]
+        image = image * (1 - shade) + _palette(design, 1)[0] * 0.4 * shade
+    sky: np.ndarray = image
+    return sky
 
 
 def shapes(design: Rng, detail: Rng, size: tuple[int, int]) -> np.ndarray:
@@ -187,4 +188,5 @@ def procedural_image(
     if aspect == 1.0:
         height = width = round(longer * 0.85)
     image = GENERATORS[kind](design_rng, detail_rng, (height, width))
-    return np.clip(image, 0, 255).astype(np.uint8)
+    pixels: np.ndarray = np.clip(image, 0, 255).astype(np.uint8)
+    return pixels

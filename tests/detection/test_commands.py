@@ -11,9 +11,10 @@ import torch
 from django.core.management import CommandError, call_command
 from skimage import data
 
-from detection.core import evaluate, train
-from detection.core.datasets import encode_rle
 from detection.core.network import MultiTaskNet, NetworkConfig, load_checkpoint, save_checkpoint
+from detection.evaluation import evaluate
+from detection.training import train
+from detection.training.datasets import encode_rle
 
 TINY = ["--steps", "2", "--input-size", "32", "--batch-size", "2", "--threads", "1"]
 

@@ -13,8 +13,8 @@ from django.core.management import CommandError, call_command
 from PIL import Image
 from rest_framework.test import APIClient
 
-from factcheck.core.evalsources import generated_image
 from factcheck.core.index_store import read_manifest
+from factcheck.evaluation.evalsources import generated_image
 from factcheck.indexing import LOCAL_INDEX, PDQ_INDEX, index_dir
 from factcheck.models import Reference
 from factcheck.services import reference_add

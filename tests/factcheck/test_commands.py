@@ -11,11 +11,11 @@ from django.core.files.storage import default_storage
 from django.core.management import CommandError, call_command
 from PIL import Image
 
-from factcheck.core.evalcases import generate_cases
-from factcheck.core.evalhard import generate_hard_cases
-from factcheck.core.evalhardsources import DesignSource
-from factcheck.core.evallowtexture import fog_image
-from factcheck.core.evalsources import Source, generated_image
+from factcheck.evaluation.evalcases import generate_cases
+from factcheck.evaluation.evalhard import generate_hard_cases
+from factcheck.evaluation.evalhardsources import DesignSource
+from factcheck.evaluation.evallowtexture import fog_image
+from factcheck.evaluation.evalsources import Source, generated_image
 from factcheck.indexing import EMBEDDING_INDEX, indexed_reference_ids
 from factcheck.models import Reference
 from factcheck.services import reference_add

@@ -14,7 +14,6 @@ from skimage import data as samples
 
 from factcheck.core.clip import ClipEmbedder
 from factcheck.core.descriptor import Descriptor
-from factcheck.core.evalsources import generated_image
 from factcheck.core.index_store import read_manifest
 from factcheck.embedding import (
     SETTING,
@@ -23,6 +22,7 @@ from factcheck.embedding import (
     embedding_models,
     embedding_tag,
 )
+from factcheck.evaluation.evalsources import generated_image
 from factcheck.indexing import (
     EMBEDDING_INDEX,
     PDQ_INDEX,

@@ -10,8 +10,8 @@ from PIL import Image
 
 from factcheck import indexing, services
 from factcheck.core import index_store
-from factcheck.core.evalsources import generated_image
 from factcheck.core.index_store import read_manifest
+from factcheck.evaluation.evalsources import generated_image
 from factcheck.indexing import (
     EMBEDDING_INDEX,
     LOCAL_INDEX,

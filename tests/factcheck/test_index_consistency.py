@@ -14,7 +14,7 @@ from django.db import connection
 from PIL import Image
 
 from factcheck import services
-from factcheck.core.evalsources import generated_image
+from factcheck.evaluation.evalsources import generated_image
 from factcheck.indexing import LOCAL_INDEX, PDQ_INDEX, index_update, indexed_reference_ids
 from factcheck.models import Fingerprint, PendingIndexRemoval, Reference
 from factcheck.tasks import update_index

@@ -12,9 +12,9 @@ from skimage import data as samples
 
 from factcheck import services
 from factcheck.core import index_store
-from factcheck.core.evalsources import generated_image
 from factcheck.core.index_store import read_manifest
 from factcheck.core.layered import LayeredLocalIndex, LayeredPdqIndex
+from factcheck.evaluation.evalsources import generated_image
 from factcheck.indexing import (
     LOCAL_INDEX,
     PDQ_INDEX,

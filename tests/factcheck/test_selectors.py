@@ -8,8 +8,8 @@ import pytest
 from PIL import Image
 from skimage import data as samples
 
-from factcheck.core.evaledits import jpeg
-from factcheck.core.evalsources import generated_image
+from factcheck.evaluation.evaledits import jpeg
+from factcheck.evaluation.evalsources import generated_image
 from factcheck.indexing import (
     EMBEDDING_INDEX,
     LOCAL_INDEX,

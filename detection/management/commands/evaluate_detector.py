@@ -9,8 +9,8 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from detection.core.evaluate import calibrate_detector, evaluate_detector
 from detection.core.network import CheckpointError
+from detection.evaluation.evaluate import calibrate_detector, evaluate_detector
 from detection.selectors import configured_network_config
 
 MIN_COUNT = 4  # both classes must be present: half of the generated images are manipulated

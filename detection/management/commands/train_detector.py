@@ -10,16 +10,16 @@ from typing import Any
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from detection.core.evaluate import calibrate_detector
 from detection.core.network import ENCODER_STRIDE, CheckpointError, NetworkConfig
-from detection.core.train import (
+from detection.evaluation.evaluate import calibrate_detector
+from detection.training.train import (
     DATA_MODES,
     DICE_WEIGHT,
     TrainingConfig,
     train_model,
     write_detector_config,
 )
-from detection.core.userdata import LabelledItem, faceforensics_items, openforensics_items
+from detection.training.userdata import LabelledItem, faceforensics_items, openforensics_items
 
 MIN_INPUT_SIZE = 2 * ENCODER_STRIDE  # the decoder needs at least a 2x2 bottleneck
 MAX_INPUT_SIZE = 1024

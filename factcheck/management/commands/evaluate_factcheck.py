@@ -4,8 +4,8 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from tqdm import tqdm
 
-from factcheck.core.evaluate import CaseDirError, evaluate, format_table
 from factcheck.embedding import EmbeddingUnavailable, configured_embedder, embedding_tag
+from factcheck.evaluation.evaluate import CaseDirError, evaluate, format_table
 from factcheck.selectors import match_config
 
 

@@ -4,8 +4,8 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from factcheck.core.evalcases import generate_cases
-from factcheck.core.evalhard import DEFAULT_GENERATED_LOW, generate_hard_cases
+from factcheck.evaluation.evalcases import generate_cases
+from factcheck.evaluation.evalhard import DEFAULT_GENERATED_LOW, generate_hard_cases
 
 
 class Command(BaseCommand):
@@ -13,7 +13,8 @@ class Command(BaseCommand):
         "Write a fact-check evaluation case set (originals, transformed and edited copies with "
         "ground-truth masks, unrelated images). Tune on --split tune, report --split test. "
         "--tier hard: the failure classes of issue 15 (low-texture originals, mirrored, cropped "
-        "and heavily recompressed reposts, near-identical originals; factcheck.core.evalhard)."
+        "and heavily recompressed reposts, near-identical originals; "
+        "factcheck.evaluation.evalhard)."
     )
 
     def add_arguments(self, parser: CommandParser) -> None:

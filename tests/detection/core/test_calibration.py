@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 
 from detection.core.calibration import FusionModel, IsotonicCalibrator, PlattCalibrator, sigmoid
-from detection.core.metrics import expected_calibration_error, roc_auc
+from detection.evaluation.metrics import expected_calibration_error, roc_auc
 
 
 def _overconfident(seed: int, n: int = 4000) -> tuple[np.ndarray, np.ndarray]:

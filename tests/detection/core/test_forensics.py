@@ -4,7 +4,7 @@ import pytest
 from skimage import data
 
 from detection.core import forensics
-from detection.core.metrics import roc_auc
+from detection.evaluation.metrics import roc_auc
 
 
 def _jpeg(image: np.ndarray, quality: int) -> np.ndarray:

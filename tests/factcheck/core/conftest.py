@@ -6,8 +6,8 @@ import cv2
 import numpy as np
 import pytest
 
-from factcheck.core.evaledits import jpeg
-from factcheck.core.evalsources import generated_image
+from factcheck.evaluation.evaledits import jpeg
+from factcheck.evaluation.evalsources import generated_image
 
 
 @pytest.fixture(scope="session")

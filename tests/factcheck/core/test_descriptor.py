@@ -16,8 +16,8 @@ from factcheck.core.descriptor import (
     DescriptorError,
     get_descriptor,
 )
-from factcheck.core.evaledits import jpeg
-from factcheck.core.evallowtexture import LOW_TEXTURE_GENERATORS
+from factcheck.evaluation.evaledits import jpeg
+from factcheck.evaluation.evallowtexture import LOW_TEXTURE_GENERATORS
 
 GOLDEN_PATH = Path(__file__).with_name("descriptor_golden.json")
 GOLDEN_TOLERANCE = 1e-4

@@ -6,7 +6,6 @@ from factcheck.core.fingerprints import (
     pack_bits,
     pdq_dihedral_hashes,
     pdq_hash,
-    unpack_bits,
 )
 
 # Facebook's recommended near-duplicate threshold for PDQ.
@@ -17,7 +16,7 @@ def test_pack_unpack_roundtrip():
     bits = np.random.default_rng(0).integers(0, 2, (3, 256))
     packed = pack_bits(bits)
     assert packed.shape == (3, PDQ_BYTES) and packed.dtype == np.uint8
-    assert np.array_equal(unpack_bits(packed), bits)
+    assert np.array_equal(np.unpackbits(packed, axis=-1), bits)
 
 
 def test_hash_stable_under_resize_and_jpeg(astronaut, recompress_resize):

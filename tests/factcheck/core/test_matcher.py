@@ -2,12 +2,12 @@ import cv2
 import numpy as np
 
 from factcheck.core.dense import DenseConfig
-from factcheck.core.evallowtexture import fog_image
-from factcheck.core.evaluate import InMemoryReferences
 from factcheck.core.fingerprints import pdq_hash
 from factcheck.core.index import ClipIndex, FloatIndexConfig, PdqIndex
 from factcheck.core.local_index import LocalIndex
 from factcheck.core.matcher import DENSE_NOT_CONFIRMING, MatchConfig, match_image
+from factcheck.evaluation.evallowtexture import fog_image
+from factcheck.evaluation.evaluate import InMemoryReferences
 
 
 def _setup(images: dict[int, np.ndarray]):

@@ -7,10 +7,10 @@ import numpy as np
 import pytest
 
 from factcheck.core.dense import DenseConfig, dense_verify
-from factcheck.core.evaledits import jpeg
-from factcheck.core.evallowtexture import fog_image, illustration_image, text_card_image
 from factcheck.core.features import extract_features, mirror_features, mirror_matrix
 from factcheck.core.verify import verify
+from factcheck.evaluation.evaledits import jpeg
+from factcheck.evaluation.evallowtexture import fog_image, illustration_image, text_card_image
 
 
 def _mirror(image: np.ndarray) -> np.ndarray:

@@ -1,9 +1,9 @@
 import cv2
 import numpy as np
 
-from factcheck.core.evalsources import generated_image
 from factcheck.core.features import FeatureConfig, Features, extract_features
 from factcheck.core.verify import VerifyConfig, ratio_matches, transform_problem, verify
+from factcheck.evaluation.evalsources import generated_image
 
 CONFIG = FeatureConfig(working_size=640, max_keypoints=1000)
 

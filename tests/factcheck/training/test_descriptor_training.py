@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from factcheck.core.descriptor import Descriptor, default_config
-from factcheck.core.evalcases import TUNE_FRACTION, Prepared, split_sources
+from factcheck.evaluation.evalcases import TUNE_FRACTION, Prepared, split_sources
 from factcheck.training import descriptor as training
 from factcheck.training.augment import augmented_view
 from factcheck.training.data import (
@@ -87,7 +87,7 @@ def test_training_families_are_never_in_the_evaluation_test_split():
 def test_trained_system_photos_are_tune_in_both_tiers():
     """Base tier: the file's family is tune. Hard tier: its design group is tune and so is
     every member's family, whichever of them decides the group's split."""
-    from factcheck.core.evalsources import stable_fraction
+    from factcheck.evaluation.evalsources import stable_fraction
 
     candidates = [c for c in permitted_sources() if c.source.name.startswith("sys-")]
     assert candidates

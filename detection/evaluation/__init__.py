@@ -1,0 +1,1 @@
+"""Calibration and evaluation of the detectors (never imported by the inference core)."""

@@ -1,0 +1,1 @@
+"""Training of the multi-task detector (never imported by the inference core)."""
