@@ -8,7 +8,7 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/provenant
 
-.PHONY: install run test lint format services system-packages worker beat clean
+.PHONY: install run test lint typecheck format services system-packages worker beat clean
 
 # Debian packages the tests use: Chromium for the browser tests (Playwright drives it; it never
 # downloads a browser of its own) and the photo packages the evaluation sets are built from
@@ -44,6 +44,10 @@ lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
+# mypy with the Django and DRF stubs (pyproject.toml [tool.mypy]: strict on the Django-free cores).
+typecheck: install
+	$(BIN)/python -m mypy
+
 format: install
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
@@ -66,7 +70,7 @@ system-packages:
 	    apt-get install -y -qq --no-install-recommends $$missing >/dev/null; \
 	fi
 
-test: install system-packages services lint
+test: install system-packages services lint typecheck
 	$(BIN)/python manage.py makemigrations --check --dry-run
 	DJANGO_SETTINGS_MODULE=config.settings.production ALLOWED_HOSTS=provenant.example \
 	  SECRET_KEY="$$($(BIN)/python -c 'import secrets; print(secrets.token_urlsafe(64))')" \
