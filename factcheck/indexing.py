@@ -37,7 +37,7 @@ from __future__ import annotations
 import fcntl
 import functools
 import logging
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -46,10 +46,8 @@ import faiss
 import numpy as np
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Q, QuerySet
+from django.db.models import Q
 
-from factcheck.core.features import Features
-from factcheck.core.fingerprints import PDQ_BYTES
 from factcheck.core.index import BinaryIndexConfig, ClipIndex, FloatIndexConfig, PdqIndex
 from factcheck.core.index_compaction import (
     Snapshot,
@@ -73,12 +71,14 @@ from factcheck.core.index_store import (
 )
 from factcheck.core.local_index import LocalIndex, LocalIndexConfig
 from factcheck.embedding import embedding_tag
-from factcheck.models import Fingerprint, PendingIndexRemoval
-from factcheck.reference_source import (
-    ReferenceMissing,
-    features_read_or_compute,
-    stored_references,
+from factcheck.index_rows import (
+    MARK_BATCH,
+    Rows,
+    StoredFeatures,
+    fingerprint_rows,
+    fingerprint_rows_of,
 )
+from factcheck.models import Fingerprint, PendingIndexRemoval
 
 logger = logging.getLogger(__name__)
 PDQ_INDEX = "pdq"
@@ -86,7 +86,6 @@ EMBEDDING_INDEX = "embedding"
 LOCAL_INDEX = "local"
 LOCK_FILE = ".writer.lock"
 COMPACTION_LOCK_FILE = ".compaction-{name}.lock"  # held by the one compaction of an index
-MARK_BATCH = 5_000  # ids per UPDATE ... WHERE id IN (...) statement
 SPACE_PARAM = "space"  # manifest parameter naming the embedding index's space
 
 AnyIndex = PdqIndex | ClipIndex | LocalIndex
@@ -106,17 +105,6 @@ class IndexSummary:
 class IndexChange:
     summaries: list[IndexSummary] = field(default_factory=list)
     indexed_ids: list[int] = field(default_factory=list)  # newly in the published indexes
-
-
-@dataclass
-class _Rows:
-    ids: list[int]
-    hashes: np.ndarray
-    embedding_ids: list[int]
-    embedding_vectors: np.ndarray | None
-    features_files: dict[int, str]
-    unindexed: list[int]  # rows whose outbox flag was still False when read
-    space: str = ""  # the embedding tag the vectors were selected by
 
 
 def index_dir() -> Path:
@@ -189,73 +177,11 @@ def _writer_lock() -> Iterator[None]:
             fcntl.flock(lock, fcntl.LOCK_UN)
 
 
-def _fingerprint_rows(condition: Q | None) -> _Rows:
-    rows = Fingerprint.objects.order_by("reference_id")
-    return _rows_read([rows if condition is None else rows.filter(condition)])
-
-
-def _fingerprint_rows_of(ids: Sequence[int]) -> _Rows:
-    """The rows of `ids` (sorted, unique): MARK_BATCH ids per statement."""
-    rows = Fingerprint.objects.order_by("reference_id")
-    return _rows_read(
-        rows.filter(reference_id__in=ids[start : start + MARK_BATCH])
-        for start in range(0, len(ids), MARK_BATCH)
-    )
-
-
-def _rows_read(querysets: Iterable[QuerySet[Fingerprint]]) -> _Rows:
-    ids, hashes, embedding_ids, vectors, files, unindexed = [], [], [], [], {}, []
-    fields = ("reference_id", "pdq", "embedding", "embedding_model", "features_file", "indexed")
-    # Embeddings of another model live in another space: only the configured space's count.
-    space = embedding_tag()
-    found = (row for rows in querysets for row in rows.values_list(*fields).iterator())
-    for reference_id, pdq, embedding, model, features_file, indexed in found:
-        ids.append(reference_id)
-        hashes.append(np.frombuffer(bytes(pdq), dtype=np.uint8))
-        if embedding and space and model == space:
-            embedding_ids.append(reference_id)
-            vectors.append(np.frombuffer(bytes(embedding), dtype=np.float32))
-        files[reference_id] = features_file
-        if not indexed:
-            unindexed.append(reference_id)
-    return _Rows(
-        ids=ids,
-        hashes=np.stack(hashes) if hashes else np.zeros((0, PDQ_BYTES), dtype=np.uint8),
-        embedding_ids=embedding_ids,
-        embedding_vectors=np.stack(vectors) if vectors else None,
-        features_files=files,
-        unindexed=unindexed,
-        space=space,
-    )
-
-
-class _StoredFeatures(Mapping[int, Features]):
-    """References' local features read from storage when asked for, one at a time, so building
-    the local index never holds every reference's features (about 0.8 MB each) at once."""
-
-    def __init__(self, files: dict[int, str]) -> None:
-        self._files = files
-
-    def __getitem__(self, ref_id: int) -> Features:
-        try:
-            return features_read_or_compute(
-                self._files[ref_id], lambda: stored_references().load_reference_image(ref_id)
-            )
-        except ReferenceMissing:  # removed meanwhile: nothing to index
-            return Features.empty()
-
-    def __iter__(self) -> Iterator[int]:
-        return iter(self._files)
-
-    def __len__(self) -> int:
-        return len(self._files)
-
-
 def index_rebuild() -> IndexChange:
     """Build every index from the database and publish it as a new version."""
     with _writer_lock():
         removals = list(PendingIndexRemoval.objects.values_list("pk", flat=True))
-        rows = _fingerprint_rows(None)
+        rows = fingerprint_rows(None)
         summaries = [_build(name, rows) for name in (PDQ_INDEX, EMBEDDING_INDEX, LOCAL_INDEX)]
         _settle_outbox(rows.unindexed, removals)
         return IndexChange([s for s in summaries if s is not None], rows.unindexed)
@@ -271,13 +197,13 @@ def index_update(*, add_ids: Sequence[int] = (), remove_ids: Sequence[int] = ())
     with _writer_lock():
         # Removals first: a reference deleted after this read keeps its outbox row for next time.
         removals = list(PendingIndexRemoval.objects.values_list("pk", "reference_id"))
-        rows = _fingerprint_rows(Q(indexed=False) | Q(reference_id__in=list(add_ids)))
+        rows = fingerprint_rows(Q(indexed=False) | Q(reference_id__in=list(add_ids)))
         removed = {int(i) for i in remove_ids} | {ref_id for _, ref_id in removals}
         changed = sorted(removed | set(rows.ids))
         summaries = []
         # A full scan (first use, or an embedding space switch) is read once and shared by
         # every index that needs it.
-        all_rows = functools.cache(lambda: _fingerprint_rows(None))
+        all_rows = functools.cache(lambda: fingerprint_rows(None))
         missing = any(read_manifest(index_dir(), n) is None for n in (PDQ_INDEX, LOCAL_INDEX))
         if changed or missing or _embedding_space_changed(rows.space):
             for name in (PDQ_INDEX, EMBEDDING_INDEX, LOCAL_INDEX):
@@ -325,7 +251,7 @@ def _compact(name: str) -> IndexSummary | None:
         start = _compaction_start(name)
     if start is None:
         return None
-    rows = _fingerprint_rows(None)
+    rows = fingerprint_rows(None)
     if name == LOCAL_INDEX and _local_index_over_limit(len(rows.features_files)):
         return None  # the next update switches it off
     index = _built(name, rows)
@@ -340,7 +266,7 @@ def _compact(name: str) -> IndexSummary | None:
         # before any version had it (its removal hid nothing): the database says which.
         reapplied = sorted(set(changed.tolist()) | set(rows.unindexed))
         delta = index.empty_like()
-        _add(delta, _fingerprint_rows_of(reapplied))
+        _add(delta, fingerprint_rows_of(reapplied))
         manifest = publish_staged(index_dir(), name, staged, removed_ids=reapplied, added=delta)
     logger.info("index %s v%d compacted, %d ids re-applied", name, manifest.version, len(reapplied))
     return _summary(name, manifest)
@@ -390,7 +316,7 @@ def _embedding_space_changed(space: str) -> bool:
 
 
 def _apply(
-    name: str, changed: list[int], rows: _Rows, all_rows: Callable[[], _Rows]
+    name: str, changed: list[int], rows: Rows, all_rows: Callable[[], Rows]
 ) -> tuple[IndexSummary | None, bool]:
     """Publish `changed` (`rows` re-read) as a delta of `name`: its summary, and whether a
     compaction is due."""
@@ -424,7 +350,7 @@ def _compaction_due(base: AnyIndex, manifest: Manifest) -> bool:
     )
 
 
-def _embedding_rebuild_needed(manifest: Manifest, rows: _Rows) -> bool:
+def _embedding_rebuild_needed(manifest: Manifest, rows: Rows) -> bool:
     """Another model's vectors are never mixed in: after a space switch the index is rebuilt
     from this space's rows only; so is the empty index published before the new space had any
     vector, which kept the old model's size."""
@@ -463,17 +389,17 @@ def _local_index_disable(references: int) -> IndexSummary:
     return _summary(LOCAL_INDEX, manifest)
 
 
-def _add(index: PdqIndex | ClipIndex | LocalIndex, rows: _Rows) -> None:
+def _add(index: PdqIndex | ClipIndex | LocalIndex, rows: Rows) -> None:
     if isinstance(index, PdqIndex) and rows.ids:
         index.add(rows.hashes, rows.ids)
     elif isinstance(index, ClipIndex) and rows.embedding_vectors is not None:
         index.add(rows.embedding_vectors, rows.embedding_ids)
     elif isinstance(index, LocalIndex):
-        for ref_id, features in _StoredFeatures(rows.features_files).items():
+        for ref_id, features in StoredFeatures(rows.features_files).items():
             index.add(ref_id, features)
 
 
-def _build(name: str, rows: _Rows) -> IndexSummary | None:
+def _build(name: str, rows: Rows) -> IndexSummary | None:
     if name == LOCAL_INDEX and _local_index_over_limit(len(rows.features_files)):
         return _local_index_disable(len(rows.features_files))
     index = _built(name, rows)
@@ -483,13 +409,13 @@ def _build(name: str, rows: _Rows) -> IndexSummary | None:
     return _summary(name, manifest)
 
 
-def _built(name: str, rows: _Rows) -> AnyIndex | None:
+def _built(name: str, rows: Rows) -> AnyIndex | None:
     """Index `name` of `rows`, in memory; None for the embedding index when no embedding is
     configured and none was ever published (the matcher then skips it)."""
     if name == PDQ_INDEX:
         return PdqIndex.build(rows.hashes, np.array(rows.ids, dtype=np.int64), pdq_config())
     if name == LOCAL_INDEX:
-        return LocalIndex.build(_StoredFeatures(rows.features_files), local_config())
+        return LocalIndex.build(StoredFeatures(rows.features_files), local_config())
     if rows.embedding_vectors is None:
         previous = read_manifest(index_dir(), EMBEDDING_INDEX)
         if previous is None:
