@@ -23,7 +23,7 @@ pytestmark = pytest.mark.django_db
 CARD_TITLE = "Closest original, not confirmed"
 
 
-def signed_in(user) -> Client:  # type: ignore[no-untyped-def]
+def signed_in(user) -> Client:
     client = Client()
     client.force_login(user)
     return client

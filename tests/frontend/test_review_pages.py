@@ -15,7 +15,7 @@ from tests.moderation.review_factory import reference_create, review_item_create
 pytestmark = pytest.mark.django_db
 
 
-def signed_in(user) -> Client:  # type: ignore[no-untyped-def]
+def signed_in(user) -> Client:
     client = Client()
     client.force_login(user)
     return client
@@ -181,7 +181,7 @@ def test_images_are_served_only_through_views_with_nosniff(personas) -> None:
     assert Client().get("/media/" + item.submission.media.file.name).status_code in (302, 404)
 
 
-def test_client_separated_moderators_never_see_other_tenants(personas, api_client_credentials):  # type: ignore[no-untyped-def]
+def test_client_separated_moderators_never_see_other_tenants(personas, api_client_credentials):
     client_a = api_client_credentials.client
     theirs = review_item_create(seed=1, client=client_a, text="tenant A post")
     other = review_item_create(seed=2, text="tenant B post")

@@ -15,7 +15,7 @@ from tests.integrations.webhook_helpers import LoopbackServer, Recorded
 
 
 @pytest.fixture
-def sns(api_client_credentials):  # type: ignore[no-untyped-def]
+def sns(api_client_credentials):
     """The 'Example SNS' client and its first secret."""
     return api_client_credentials
 
@@ -42,7 +42,7 @@ class QueuedAnalyses:
 
 
 @pytest.fixture
-def analyses(monkeypatch) -> QueuedAnalyses:  # type: ignore[no-untyped-def]
+def analyses(monkeypatch) -> QueuedAnalyses:
     from moderation.tasks import analyze_submission
 
     queued = QueuedAnalyses()

@@ -17,7 +17,7 @@ pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
-def receiver(settings, loopback_server, sns):  # type: ignore[no-untyped-def]
+def receiver(settings, loopback_server, sns):
     """The client's endpoint is the loopback server; retries are immediate."""
     settings.WEBHOOK_FETCH_ALLOW_LOOPBACK = True
     settings.WEBHOOK_RETRY_SCHEDULE_SECONDS = (0, 0, 0)
@@ -26,7 +26,7 @@ def receiver(settings, loopback_server, sns):  # type: ignore[no-untyped-def]
 
 
 @pytest.fixture
-def submission(sns, analyses, make_image_bytes) -> Submission:  # type: ignore[no-untyped-def]
+def submission(sns, analyses, make_image_bytes) -> Submission:
     from moderation.services import submission_create
 
     return submission_create(
@@ -49,7 +49,7 @@ def emit(capture, submission: Submission, event_type: str = SUBMISSION_ANALYZED)
         return event_emit(type=event_type, submission=submission, data=payload_of(submission))
 
 
-def verified(recorded, secret: str) -> str:  # type: ignore[no-untyped-def]
+def verified(recorded, secret: str) -> str:
     headers = {name.lower(): value for name, value in recorded.headers.items()}
     return verify(secrets=[secret], headers=headers, body=recorded.body)
 

@@ -24,7 +24,7 @@ def readme_block(language: str) -> str:
 
 
 @pytest.fixture
-def receiver_module(monkeypatch) -> types.ModuleType:  # type: ignore[no-untyped-def]
+def receiver_module(monkeypatch) -> types.ModuleType:
     monkeypatch.setenv("WEBHOOK_SECRETS", f"whsec_{'QkJC' * 10}QkI= {SECRET}")
     module = types.ModuleType("readme_receiver")
     exec(compile(readme_block("python"), "README.md", "exec"), module.__dict__)  # noqa: S102

@@ -44,7 +44,7 @@ class Broker:
 
 
 @pytest.fixture
-def broker(settings, monkeypatch) -> Broker:  # type: ignore[no-untyped-def]
+def broker(settings, monkeypatch) -> Broker:
     settings.CELERY_VISIBILITY_TIMEOUT = VISIBILITY_TIMEOUT
     recorded = Broker()
     monkeypatch.setattr(deliver_webhook, "apply_async", recorded.recorder("deliver"))
@@ -64,7 +64,7 @@ def test_the_defaults_leave_no_wait_on_the_broker_past_the_limit(settings) -> No
 
 
 @pytest.fixture
-def pending(sns, settings, loopback_server, analyses, make_image_bytes) -> Delivery:  # type: ignore[no-untyped-def]
+def pending(sns, settings, loopback_server, analyses, make_image_bytes) -> Delivery:
     """A delivery whose receiver keeps answering 500, waiting for its first attempt."""
     from moderation.services import submission_create
 
@@ -179,7 +179,7 @@ def test_a_lost_delivery_task_is_queued_again_once_per_grace(
 
 
 @pytest.fixture
-def fetch(client, sns, analyses, loopback_server, settings, monkeypatch) -> InboundWebhook:  # type: ignore[no-untyped-def]
+def fetch(client, sns, analyses, loopback_server, settings, monkeypatch) -> InboundWebhook:
     """A media_url webhook whose media host answers 503; its first fetch not run yet."""
     settings.WEBHOOK_FETCH_ALLOW_LOOPBACK = True
     monkeypatch.setattr(fetch_inbound_media, "delay", lambda inbound_id: None)

@@ -19,13 +19,13 @@ pytestmark = pytest.mark.django_db
 URL = "/api/v1/submissions/"
 
 
-def bearer(credentials) -> APIClient:  # type: ignore[no-untyped-def]
+def bearer(credentials) -> APIClient:
     api = APIClient()
     api.credentials(HTTP_AUTHORIZATION=f"Bearer {credentials.token}")
     return api
 
 
-def person(user) -> APIClient:  # type: ignore[no-untyped-def]
+def person(user) -> APIClient:
     api = APIClient()
     api.force_authenticate(user)
     return api

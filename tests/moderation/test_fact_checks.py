@@ -70,7 +70,7 @@ def _png(pixels: np.ndarray) -> bytes:
     return buffer.getvalue()
 
 
-def _case(personas, *, title: str, claim: str, publish: bool, original: bool = False):  # type: ignore[no-untyped-def]
+def _case(personas, *, title: str, claim: str, publish: bool, original: bool = False):
     """A case with one claim; optionally a verified original as evidence; optionally published.
     Returns (case, reference or None)."""
     actor = personas["fact_checker"]

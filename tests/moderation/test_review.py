@@ -30,13 +30,13 @@ LEASE = 600
 
 
 @pytest.fixture(autouse=True)
-def _lease(settings):  # type: ignore[no-untyped-def]
+def _lease(settings):
     settings.REVIEW_LEASE_SECONDS = LEASE
     settings.REVIEW_LABELS = ["misleading", "satire"]
 
 
 @pytest.fixture
-def second_moderator(personas) -> User:  # type: ignore[no-untyped-def]
+def second_moderator(personas) -> User:
     user = User.objects.create_user(username="moderator2", password="correct horse battery")
     user.groups.add(Group.objects.get(name=MODERATOR))
     return user

@@ -43,7 +43,7 @@ pytestmark = [pytest.mark.celery_worker, pytest.mark.slow]
 
 
 @pytest.fixture(scope="module")
-def worker(django_db_setup, django_db_blocker, tmp_path_factory, project_env, venv_bin):  # type: ignore[no-untyped-def]
+def worker(django_db_setup, django_db_blocker, tmp_path_factory, project_env, venv_bin):
     redis.Redis.from_url(BROKER_URL).flushdb()
     with django_db_blocker.unblock():
         database_url = database_url_of(connection.settings_dict)
@@ -58,14 +58,14 @@ def worker(django_db_setup, django_db_blocker, tmp_path_factory, project_env, ve
     queues = ",".join(queue.name for queue in app.conf.task_queues)
     args = ["--pool=solo", "-Q", queues, "-n", "pipeline-worker@%h"]
     process = Worker(env, args, data_dir / "worker.log")
-    process.data_dir = data_dir  # type: ignore[attr-defined]
+    process.data_dir = data_dir
     process.start(venv_bin("celery"))
     yield process
     process.stop()
 
 
 @pytest.fixture
-def shared_storage(worker, settings):  # type: ignore[no-untyped-def]
+def shared_storage(worker, settings):
     """This process and the worker read and write the same media and index folders."""
     settings.MEDIA_ROOT = worker.data_dir / "media"
     settings.INDEX_DIR = worker.data_dir / "index"

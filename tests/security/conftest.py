@@ -38,14 +38,14 @@ def _bearer(token: str) -> APIClient:
     return api
 
 
-def _session(user) -> APIClient:  # type: ignore[no-untyped-def]
+def _session(user) -> APIClient:
     api = APIClient()
     api.force_login(user)
     return api
 
 
 @pytest.fixture
-def world(personas) -> World:  # type: ignore[no-untyped-def]
+def world(personas) -> World:
     from accounts.services import api_client_create
     from factcheck.cases.curation import evidence_add
     from integrations.models import Delivery, WebhookEndpoint
@@ -168,7 +168,7 @@ def world(personas) -> World:  # type: ignore[no-untyped-def]
     )
 
 
-def started_case(actor):  # type: ignore[no-untyped-def]
+def started_case(actor):
     from factcheck.cases.services import ClaimInput, case_create
 
     return case_create(
@@ -178,7 +178,7 @@ def started_case(actor):  # type: ignore[no-untyped-def]
     )
 
 
-def published_case(actor):  # type: ignore[no-untyped-def]
+def published_case(actor):
     from factcheck.cases.services import case_publish, case_rate, case_transition
 
     case = started_case(actor)
@@ -187,7 +187,7 @@ def published_case(actor):  # type: ignore[no-untyped-def]
     return case_publish(case=case, actor=actor)
 
 
-def _reference(pk: int):  # type: ignore[no-untyped-def]
+def _reference(pk: int):
     from factcheck.models import Reference
 
     return Reference.objects.get(pk=pk)

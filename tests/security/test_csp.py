@@ -39,14 +39,14 @@ def directives(policy: str) -> dict[str, str]:
     return parsed
 
 
-def signed_in(user) -> Client:  # type: ignore[no-untyped-def]
+def signed_in(user) -> Client:
     client = Client()
     client.force_login(user)
     return client
 
 
 @pytest.fixture
-def published_case(personas):  # type: ignore[no-untyped-def]
+def published_case(personas):
     item = review_item_create(seed=3)
     client = signed_in(personas["moderator"])
     client.post(f"/review/items/{item.pk}/claim/")

@@ -25,7 +25,7 @@ SUBSET_CASES = 12
 
 
 @pytest.fixture(scope="module")
-def embedder():  # type: ignore[no-untyped-def]
+def embedder():
     return claim_embedder()
 
 
