@@ -38,7 +38,8 @@ def test_publishes_share_one_client_and_all_arrive(monkeypatch, queue: Queue) ->
         for number in range(5):
             producer.publish({"n": number}, routing_key=queue.name, declare=[queue])
         assert built.count(False) == 1  # kombu's own channel builds one per publish
-        with connection.SimpleQueue(queue) as consumer:  # type: ignore[arg-type]  # a Queue is accepted; the stubs say str
+        # kombu's SimpleQueue takes a Queue; its stubs say str
+        with connection.SimpleQueue(queue) as consumer:  # type: ignore[arg-type]
             received = []
             for _ in range(5):
                 message = consumer.get(timeout=5)

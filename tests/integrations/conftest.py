@@ -35,7 +35,7 @@ class QueuedAnalyses:
     def ids(self) -> list[int]:
         pending = [
             callback.args[0]
-            for _, callback, _ in connection.run_on_commit
+            for callback in (entry[1] for entry in connection.run_on_commit)  # (sids, func, robust)
             if isinstance(callback, functools.partial) and callback.func is self
         ]
         return self.committed + pending

@@ -155,7 +155,7 @@ def test_related_score_boundary_and_count(monkeypatch) -> None:
         {"case_id": n, "score": score}
         for n, score in enumerate([0.9, MIN_RELATED_SCORE, MIN_RELATED_SCORE - 1e-4])
     ]
-    asked = {}
+    asked: dict[str, object] = {}
 
     def fake_related(text: str, k: int, *, published_only: bool) -> list[dict]:
         asked.update(k=k, published_only=published_only)

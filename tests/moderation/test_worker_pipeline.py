@@ -17,6 +17,7 @@ import numpy as np
 import pytest
 import redis
 from django.db import connection
+from django.http import StreamingHttpResponse
 from PIL import Image
 from rest_framework.test import APIClient
 from skimage import data
@@ -40,6 +41,12 @@ ANALYSIS_TIMEOUT_SECONDS = 240  # generous: the machine is shared
 PASTED_BOX = (320, 300, 140, 120)  # x, y, w, h of the splice in the astronaut copy
 
 pytestmark = [pytest.mark.celery_worker, pytest.mark.slow]
+
+
+def streamed(response: object) -> bytes:
+    """The body of a streamed (file) response."""
+    assert isinstance(response, StreamingHttpResponse)
+    return response.getvalue()
 
 
 @pytest.fixture(scope="module")
@@ -161,7 +168,7 @@ def test_api_submissions_get_the_right_verdicts_from_the_worker(
     assert _iou(best_region["bbox"], PASTED_BOX) > 0.5, edited["matches"][0]["regions"]
     mask_url = edited["artifacts"]["edit_mask"]
     mask_response = api.get(mask_url)
-    mask = np.asarray(Image.open(io.BytesIO(b"".join(mask_response.streaming_content))))
+    mask = np.asarray(Image.open(io.BytesIO(streamed(mask_response))))
     x, y, w, h = PASTED_BOX
     assert mask[y : y + h, x : x + w].mean() > 0.6 * 255  # the splice is marked
     assert mask.mean() < 0.15 * 255  # and not much else

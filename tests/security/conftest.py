@@ -61,13 +61,14 @@ def world(personas) -> World:
     reference = item.submission.reports.get().document["matches"][0]["reference"]
     report = Report.objects.get(submission=submission)
     artifact = ReportArtifact.objects.filter(report=report).first()
+    assert artifact is not None
     case = started_case(personas["fact_checker"])
     case_submission_link(case=case, submission=submission, actor=personas["fact_checker"])
     evidence = evidence_add(
         case=case,
         actor=personas["fact_checker"],
         kind="reference",
-        reference=item.submission.media and _reference(int(reference["id"])),
+        reference=_reference(int(reference["id"])) if item.submission.media else None,
     )
     public = published_case(personas["fact_checker"])
     endpoint = WebhookEndpoint.objects.create(client=own.client, url="https://sns.example/hooks")

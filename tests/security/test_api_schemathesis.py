@@ -18,7 +18,10 @@ import schemathesis
 from django.core import signals
 from django.core.wsgi import get_wsgi_application
 from django.db import close_old_connections
-from django.middleware.csrf import _get_new_csrf_string, _mask_cipher_secret
+from django.middleware.csrf import (  # type: ignore[attr-defined]  # private; django-stubs omit it
+    _get_new_csrf_string,
+    _mask_cipher_secret,
+)
 from hypothesis import HealthCheck, given, settings
 from schemathesis.checks import not_a_server_error
 from schemathesis.specs.openapi.checks import (

@@ -112,7 +112,9 @@ def test_redoc_is_not_served_and_sends_readers_to_swagger_ui() -> None:
 
 def test_swagger_init_script_is_a_same_origin_file_with_the_csrf_token() -> None:
     page = Client().get("/api/docs/")
-    script_url = re.search(r'<script src="([^"]*script[^"]*)"', page.content.decode()).group(1)
+    found = re.search(r'<script src="([^"]*script[^"]*)"', page.content.decode())
+    assert found is not None
+    script_url = found.group(1)
     script = Client().get(script_url.replace("&amp;", "&"))
     assert script.status_code == 200
     assert script["Content-Type"].startswith("application/javascript")

@@ -144,6 +144,7 @@ def test_escalation_keeps_an_http_link_and_falls_back_to_the_permalink(personas)
     for page in pages:
         assert 'href="https://sns.example/p/5"' in page
     jsonld = re.search(r'<script type="application/ld\+json">(.*?)</script>', pages[1], re.S)
+    assert jsonld is not None
     document = json.loads(jsonld.group(1))
     assert document["itemReviewed"]["appearance"][0]["url"] == "https://sns.example/p/5"
 
@@ -160,6 +161,7 @@ def test_links_already_in_the_database_render_as_text(personas, hostile: str) ->
         assert_only_safe_links(page)
     assert html.escape(hostile.strip()[:20]) in pages[0]  # still shown, as text
     jsonld = re.search(r'<script type="application/ld\+json">(.*?)</script>', pages[1], re.S)
+    assert jsonld is not None
     assert "appearance" not in json.loads(jsonld.group(1))["itemReviewed"]
 
 
