@@ -243,7 +243,11 @@ def updates_during(job: str, every_s: float, seed: int) -> dict[str, Any]:
     old_ids = iter(references.values_list("pk", flat=True)[:10_000])
     updates: list[dict[str, float]] = []
     enqueued: list[str] = []
-    enqueue, indexing._compaction_enqueue = indexing._compaction_enqueue, enqueued.append
+
+    def record_compaction(name: str) -> None:
+        enqueued.append(name)
+
+    enqueue, indexing._compaction_enqueue = indexing._compaction_enqueue, record_compaction
     mine.send("go")
     time.sleep(every_s)  # the writer has the lock (or has read where it starts) by now
     try:

@@ -52,6 +52,7 @@ from factcheck.core.index import (  # noqa: E402
     PdqIndex,
 )
 from factcheck.core.index_store import (  # noqa: E402
+    AnyIndex,
     IndexStore,
     load_base,
     load_index,
@@ -60,6 +61,7 @@ from factcheck.core.index_store import (  # noqa: E402
     save_delta,
     save_index,
 )
+from factcheck.core.layered import LayeredClipIndex, LayeredPdqIndex  # noqa: E402
 
 PDQ, EMBEDDING = "pdq", "embedding"
 MEMORY_KEYS = (
@@ -129,6 +131,16 @@ class Reader:
         self.extra: dict[int, np.ndarray] = {}
         self.pdq_queries, self.embedding_queries = data["pdq_queries"], data["embedding_queries"]
 
+    def pdq(self) -> PdqIndex | LayeredPdqIndex:
+        index = self.stores[PDQ].get()
+        assert isinstance(index, PdqIndex | LayeredPdqIndex)
+        return index
+
+    def embedding(self) -> ClipIndex | LayeredClipIndex:
+        index = self.stores[EMBEDDING].get()
+        assert isinstance(index, ClipIndex | LayeredClipIndex)
+        return index
+
     def exact_vectors(self, wanted: list[int]) -> dict[int, np.ndarray]:
         found = {i: self.extra[i] for i in wanted if i in self.extra}
         row_bytes = self.dim * 4
@@ -141,7 +153,7 @@ class Reader:
         return found
 
     def latency(self) -> dict[str, dict[str, float]]:
-        pdq, embedding = self.stores[PDQ].get(), self.stores[EMBEDDING].get()
+        pdq, embedding = self.pdq(), self.embedding()
         pdq_times, embedding_times = [], []
         for hashes, vectors in zip(self.pdq_queries, self.embedding_queries, strict=True):
             started = time.perf_counter()
@@ -158,11 +170,11 @@ class Reader:
         seen: dict[str, float] = {}
         while len(seen) < 2:
             if PDQ not in seen:
-                ids, _ = self.stores[PDQ].get().search(target["hash"][None], 1)
+                ids, _ = self.pdq().search(target["hash"][None], 1)
                 if ids[0, 0] == target["id"]:
                     seen[PDQ] = time.monotonic()
             if EMBEDDING not in seen:
-                ids, _ = self.stores[EMBEDDING].get().search(target["vector"][None], 1)
+                ids, _ = self.embedding().search(target["vector"][None], 1)
                 if ids[0, 0] == target["id"]:
                     seen[EMBEDDING] = time.monotonic()
             time.sleep(poll_s)
@@ -210,7 +222,9 @@ def written_bytes(directory: Path, name: str, before: set[str]) -> int:
 def publish_delta(
     directory: Path, name: str, add: Callable[[Any], None], removed: list[int]
 ) -> dict[str, Any]:
-    before = set(read_manifest(directory, name).files())
+    published = read_manifest(directory, name)
+    assert published is not None
+    before = set(published.files())
     started = time.perf_counter()
     base, _ = load_base(directory, name)
     delta = base.empty_like()
@@ -226,6 +240,7 @@ def publish_rewrite(directory: Path, name: str, add: Callable[[Any], None]) -> d
     """What index_update did before deltas: a private copy, changed, written whole."""
     started = time.perf_counter()
     index, _ = load_index(directory, name, mmap=False)
+    assert isinstance(index, AnyIndex)  # a base without deltas
     add(index)
     save_index(directory, name, index)
     return {
@@ -379,12 +394,20 @@ def new_row(row_id: int, seed: int, dim: int) -> tuple[np.ndarray, np.ndarray]:
     return rng.integers(0, 256, 32, dtype=np.uint8), vector / np.linalg.norm(vector)
 
 
+def adding(row: np.ndarray, row_id: int) -> Callable[[Any], None]:
+    """Adds `row` (a hash or a vector) as `row_id` to the index it is given."""
+
+    def add(index: Any) -> None:
+        index.add(row[None], [row_id])
+
+    return add
+
+
 def publish_and_watch(args: argparse.Namespace, readers: list) -> dict[str, Any]:
     live, rewrite = args.dir / "live", args.dir / "rewrite"
     first = args.hashes + 1
     pdq_hash, vector = new_row(first, seed=first, dim=args.dim)
-    add_pdq = lambda index: index.add(pdq_hash[None], [first])  # noqa: E731
-    add_vector = lambda index: index.add(vector[None], [first])  # noqa: E731
+    add_pdq, add_vector = adding(pdq_hash, first), adding(vector, first)
     for _, connection, _ in readers:
         connection.send(("watch", {"id": first, "hash": pdq_hash, "vector": vector}))
     time.sleep(0.5)  # every reader is polling before the publish starts
@@ -405,15 +428,8 @@ def publish_and_watch(args: argparse.Namespace, readers: list) -> dict[str, Any]
         row_id = first + step
         pdq_hash_n, vector_n = new_row(row_id, seed=row_id, dim=args.dim)
         extra[row_id] = vector_n
-        publish_delta(
-            live, PDQ, lambda index, h=pdq_hash_n, r=row_id: index.add(h[None], [r]), [row_id, step]
-        )
-        publish_delta(
-            live,
-            EMBEDDING,
-            lambda index, v=vector_n, r=row_id: index.add(v[None], [r]),
-            [row_id, step],
-        )
+        publish_delta(live, PDQ, adding(pdq_hash_n, row_id), [row_id, step])
+        publish_delta(live, EMBEDDING, adding(vector_n, row_id), [row_id, step])
     return {"publish": publish, "visible_s": visible, "extra": extra}
 
 

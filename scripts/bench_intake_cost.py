@@ -140,9 +140,9 @@ def survey(folders: list[str]) -> None:
                 if value > best[0]:
                     most[image_format][fact] = (value, str(path))
     print(f"{count} images {per_format}, refused by the walk: {refused or 'none'}")
-    for image_format, facts in sorted(most.items()):
-        for fact, (value, path) in facts.items():
-            print(f"{image_format} most {fact}: {value} ({path})")
+    for image_format, records in sorted(most.items()):
+        for fact, (value, where) in records.items():
+            print(f"{image_format} most {fact}: {value} ({where})")
 
 
 def main(argv: list[str]) -> int:

@@ -213,7 +213,7 @@ def _resume_loop(stop: threading.Event, every: float, repaired: Counter[str]) ->
         repaired["deliveries_requeued"] += resumed.deliveries_requeued
 
 
-def _resume_window():  # type: ignore[no-untyped-def]
+def _resume_window():
     from datetime import timedelta
 
     return timedelta(hours=6)

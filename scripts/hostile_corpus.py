@@ -23,7 +23,7 @@ import struct
 import sys
 import zipfile
 import zlib
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import cache, partial
 from pathlib import Path
@@ -62,7 +62,9 @@ def _png_chunk(kind: bytes, data: bytes) -> bytes:
     return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", crc)
 
 
-def _png(width: int, height: int, *, idat: bytes, extra: list[bytes] = (), bit_depth=8, color=2):
+def _png(
+    width: int, height: int, *, idat: bytes, extra: Sequence[bytes] = (), bit_depth=8, color=2
+):
     header = struct.pack(">IIBBBBB", width, height, bit_depth, color, 0, 0, 0)
     return (
         b"\x89PNG\r\n\x1a\n"
@@ -252,6 +254,7 @@ def _jpeg_scan_units(content: bytes) -> list[tuple[int, int]]:
             position += 2 + length
             continue
         end = re.compile(rb"\xff[^\x00\xd0-\xd7\xff]").search(content, position + 2 + length)
+        assert end is not None, "a scan without the marker that ends it"
         units.append((position if unit_start is None else unit_start, end.start()))
         position = unit_start = end.start()
     return units

@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import cv2
@@ -26,6 +27,14 @@ from factcheck.core.matcher import MatchConfig, match_references
 from factcheck.evaluation.evaluate import InMemoryReferences, mask_scores, read_cases, read_rgb
 
 
+@dataclass
+class Tally:
+    copies: int = 0
+    false_edits: int = 0
+    iou: list[float] = field(default_factory=list)
+    missed: int = 0
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("case_dir", type=Path)
@@ -35,7 +44,7 @@ def main() -> None:
     cases = [case for case in read_cases(args.case_dir) if case["expected"]]
     sample = np.random.default_rng(args.seed).permutation(len(cases))[: args.cases]
     variants = {"plain": False, "refined": True}
-    tallies = {name: {"copies": 0, "false_edits": 0, "iou": [], "missed": 0} for name in variants}
+    tallies = {name: Tally() for name in variants}
     for number in sample:
         case = cases[number]
         query = read_rgb(args.case_dir / case["query"])
@@ -48,21 +57,23 @@ def main() -> None:
             ).matches
             tally = tallies[name]
             if not matches:
-                tally["missed"] += 1
+                tally.missed += 1
             elif case["group"] == "copy":
-                tally["copies"] += 1
-                tally["false_edits"] += int(matches[0].edited)
+                tally.copies += 1
+                tally.false_edits += int(matches[0].edited)
             elif case["mask"]:
                 truth = cv2.imread(str(args.case_dir / case["mask"]), cv2.IMREAD_GRAYSCALE)
-                tally["iou"].append(mask_scores(matches[0].edit_mask, truth)[0])
+                if truth is None:
+                    raise FileNotFoundError(args.case_dir / case["mask"])
+                tally.iou.append(mask_scores(matches[0].edit_mask, truth)[0])
     report = {
         name: {
-            "copies": t["copies"],
-            "false_edits": t["false_edits"],
-            "false_edit_rate": round(t["false_edits"] / max(1, t["copies"]), 4),
-            "edited": len(t["iou"]),
-            "mean_iou": round(float(np.mean(t["iou"])), 4) if t["iou"] else None,
-            "missed": t["missed"],
+            "copies": t.copies,
+            "false_edits": t.false_edits,
+            "false_edit_rate": round(t.false_edits / max(1, t.copies), 4),
+            "edited": len(t.iou),
+            "mean_iou": round(float(np.mean(t.iou)), 4) if t.iou else None,
+            "missed": t.missed,
         }
         for name, t in tallies.items()
     }

@@ -52,7 +52,7 @@ def require_empty_broker() -> None:
         )
 
 
-def api_client_setup(label: str):  # type: ignore[no-untyped-def]
+def api_client_setup(label: str):
     """The database named by DATABASE_URL (created if missing, migrated), Django set up, and a
     fresh API client `label <random>`: returns its IssuedClient (token and webhook secret)."""
     import subprocess

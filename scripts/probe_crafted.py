@@ -35,7 +35,7 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 
 from measure import api_client_setup, free_port, percentile, require_empty_broker
 
@@ -86,7 +86,7 @@ def setup() -> IssuedClient:
     return issued
 
 
-def _hostile_corpus():  # type: ignore[no-untyped-def]
+def _hostile_corpus():
     spec = importlib.util.spec_from_file_location(
         "hostile_corpus", REPO_DIR / "scripts" / "hostile_corpus.py"
     )
@@ -187,7 +187,10 @@ def send(port: int, probe: Probe) -> dict[str, object]:
             "ok": ok}  # fmt: skip
 
 
-def healthz_during(port: int, action: Callable[[], object]) -> tuple[object, list[float]]:
+ActionT = TypeVar("ActionT")
+
+
+def healthz_during(port: int, action: Callable[[], ActionT]) -> tuple[ActionT, list[float]]:
     """Run `action` while polling /healthz from another thread; the polls' latencies in ms."""
     latencies: list[float] = []
     done = threading.Event()

@@ -64,7 +64,7 @@ def venv_bin() -> Callable[[str], str]:
 
 
 @pytest.fixture
-def run_manage(project_env, tmp_path):  # type: ignore[no-untyped-def]
+def run_manage(project_env, tmp_path):
     """Run manage.py in a subprocess with a private DATA_DIR; returns CompletedProcess."""
 
     def run(*args: str, timeout: float = 120, **env: str) -> subprocess.CompletedProcess[str]:
@@ -82,7 +82,7 @@ def run_manage(project_env, tmp_path):  # type: ignore[no-untyped-def]
 
 
 @pytest.fixture(autouse=True)
-def private_data_dirs(request, tmp_path):  # type: ignore[no-untyped-def]
+def private_data_dirs(request, tmp_path):
     """Each test gets its own media and index folders, so files never leak between tests."""
     if not request.config.pluginmanager.hasplugin("django"):
         return tmp_path
@@ -107,7 +107,7 @@ def make_image_bytes() -> Callable[..., bytes]:
 
 
 @pytest.fixture
-def personas(db):  # type: ignore[no-untyped-def]
+def personas(db):
     """One user per role plus an outsider with no role."""
     from django.contrib.auth.models import Group
 
@@ -130,7 +130,7 @@ def personas(db):  # type: ignore[no-untyped-def]
 
 
 @pytest.fixture
-def api_client_credentials(db):  # type: ignore[no-untyped-def]
+def api_client_credentials(db):
     from accounts.services import api_client_create
 
     return api_client_create(name="Example SNS")

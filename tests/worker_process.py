@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 from kombu import Connection
+from kombu.transport import redis as kombu_redis
 
 from config.celery import app
 
@@ -94,16 +95,21 @@ class Worker:
         return found
 
 
+def forget_producer_pools() -> None:
+    """Forget producer pools built for the broker URL of the moment, as Celery does after a fork."""
+    app._after_fork()  # type: ignore[attr-defined]  # private Celery API; celery-types omits it
+
+
 @contextmanager
 def on_broker(broker_url: str) -> Iterator[None]:
     """Send tasks to the worker's broker instead of running them in-process (eager)."""
     app.conf.update(broker_url=broker_url, task_always_eager=False)
-    app._after_fork()  # forget producer pools built for the previous broker URL
+    forget_producer_pools()  # built for the previous broker URL
     try:
         yield
     finally:
         app.conf.update(broker_url=None, task_always_eager=True)
-        app._after_fork()
+        forget_producer_pools()
 
 
 def restore_unacknowledged(broker_url: str, visibility_timeout: float) -> None:
@@ -111,4 +117,6 @@ def restore_unacknowledged(broker_url: str, visibility_timeout: float) -> None:
     now; a worker runs the same scan itself, but only about every 100 s."""
     options = {"visibility_timeout": visibility_timeout}
     with Connection(broker_url, transport_options=options) as broker_connection:
-        broker_connection.default_channel.qos.restore_visible(num=100, interval=1)
+        channel = broker_connection.default_channel
+        assert isinstance(channel, kombu_redis.Channel)
+        channel.qos.restore_visible(num=100, interval=1)

@@ -72,4 +72,5 @@ def test_last_used_is_still_written_once_per_resolution(clock) -> None:
     ApiToken.objects.update(last_used_at=first - authentication.LAST_USED_RESOLUTION * 2)
     clock[0] += TOKEN_CACHE_SECONDS  # re-read from the database
     authenticate(issued.token)
-    assert ApiToken.objects.get().last_used_at > first - timedelta(seconds=1)
+    last_used_at = ApiToken.objects.get().last_used_at
+    assert last_used_at is not None and last_used_at > first - timedelta(seconds=1)

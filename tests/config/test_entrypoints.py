@@ -41,7 +41,7 @@ def import_entry_point(module: str, env: dict[str, str]) -> subprocess.Completed
     )
 
 
-def serve(env: dict[str, str], venv_bin) -> tuple[subprocess.Popen, int]:  # type: ignore[no-untyped-def]
+def serve(env: dict[str, str], venv_bin) -> tuple[subprocess.Popen, int]:
     port = free_port()
     process = subprocess.Popen(
         [venv_bin("gunicorn"), "config.wsgi", "--bind", f"127.0.0.1:{port}", "--workers", "1"],
@@ -60,6 +60,7 @@ def serve(env: dict[str, str], venv_bin) -> tuple[subprocess.Popen, int]:  # typ
         except OSError:
             if process.poll() is not None or time.monotonic() > deadline:
                 process.terminate()
+                assert process.stderr is not None
                 raise AssertionError(
                     f"gunicorn did not answer: {process.stderr.read().decode()}"
                 ) from None

@@ -41,6 +41,7 @@ def test_image_detection_fills_the_report_detection_section() -> None:
     names = [d["name"] for d in outcome.detection["detectors"]]
     assert names == ["multitask", "ela", "noise", "jpeg_ghost"]
     assert outcome.models["multitask"] == json.loads(DEFAULT_NETWORK_CONFIG.read_text())["version"]
+    assert outcome.forensic_map is not None
     assert outcome.forensic_map.shape == image.shape[:2] and outcome.forensic_map.dtype == np.uint8
     assert outcome.faces is outcome.detection["faces"]
     assert outcome.reasons and "calibrated" in outcome.reasons[0]
@@ -58,7 +59,7 @@ def test_image_detection_fills_the_report_detection_section() -> None:
 )
 def test_images_that_cannot_be_judged_get_a_reason(image: np.ndarray, words: str) -> None:
     outcome = image_detection(image=image)
-    assert outcome.applicable is False and words in outcome.reason
+    assert outcome.applicable is False and outcome.reason is not None and words in outcome.reason
     assert outcome.reasons == [outcome.reason] and outcome.forensic_map is None
     assert outcome.detection == {"manipulation_probability": None, "detectors": [], "faces": []}
 

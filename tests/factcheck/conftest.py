@@ -67,7 +67,7 @@ def tiny_descriptor(tmp_path) -> Path:
 
 
 @pytest.fixture
-def embedding_off(settings):  # type: ignore[no-untyped-def]
+def embedding_off(settings):
     """No global embedding (CLIP off, descriptor disabled, whatever checkpoint is shipped) and no
     descriptor cached across tests; a test switches one on through `settings`."""
     from factcheck.embedding import embedder_cache_clear

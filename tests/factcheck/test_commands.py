@@ -3,6 +3,7 @@
 import io
 import json
 import re
+from functools import partial
 from io import StringIO
 
 import numpy as np
@@ -21,9 +22,9 @@ from factcheck.models import Reference
 from factcheck.services import reference_add
 
 
-def tiny_case_set(out) -> None:  # type: ignore[no-untyped-def]
+def tiny_case_set(out) -> None:
     sources = [
-        Source(f"g{i}", f"g{i}", lambda i=i: generated_image(100 + i, (300, 400))) for i in range(8)
+        Source(f"g{i}", f"g{i}", partial(generated_image, 100 + i, (300, 400))) for i in range(8)
     ]
     generate_cases(out, split="test", seed=1, sources=sources, transforms=["resize"], edits=[])
 
@@ -97,7 +98,7 @@ def test_evaluate_factcheck_on_a_hard_tier_uses_its_default_distractors(tmp_path
     """A hard case set names its own distractor count; the command uses it unless told."""
     sources = [
         DesignSource(
-            Source(f"low-fog-{i}", f"low-fog-{i}", lambda i=i: fog_image(200 + i)),
+            Source(f"low-fog-{i}", f"low-fog-{i}", partial(fog_image, 200 + i)),
             f"low-fog-{i}",
             False,
             "procedural-fog",
@@ -193,6 +194,7 @@ def test_embed_references_exits_non_zero_after_embedding_the_readable_ones(
     embedding_off, tiny_descriptor
 ) -> None:
     kept, lost = add_generated_references(2)
+    assert lost.media.file.name is not None
     default_storage.delete(lost.media.file.name)
     embedding_off.FACTCHECK_DESCRIPTOR_CONFIG = str(tiny_descriptor)
     out, err = StringIO(), StringIO()

@@ -42,7 +42,7 @@ commits = pytest.mark.django_db(transaction=True)
 
 
 @pytest.fixture(autouse=True)
-def _embedding_off(embedding_off):  # type: ignore[no-untyped-def]
+def _embedding_off(embedding_off):
     return embedding_off
 
 
@@ -52,7 +52,7 @@ def descriptor_on(settings, tiny_descriptor: Path) -> str:
     return TINY_TAG
 
 
-def clip_on(settings, model_name: str) -> None:  # type: ignore[no-untyped-def]
+def clip_on(settings, model_name: str) -> None:
     settings.CLIP_MODEL_NAME = model_name
     settings.CLIP_ALLOW_RANDOM_INIT = True
 

@@ -10,6 +10,7 @@ from PIL import Image
 
 from factcheck import indexing, services
 from factcheck.core import index_store
+from factcheck.core.index_manifest import Manifest
 from factcheck.core.index_store import read_manifest
 from factcheck.evaluation.evalsources import generated_image
 from factcheck.indexing import (
@@ -50,6 +51,13 @@ def add_unpublished(seed: int, monkeypatch) -> Reference:
         return add(seed)
 
 
+def published(name: str) -> Manifest:
+    """The manifest of index `name`, which must have been published."""
+    manifest = read_manifest(index_dir(), name)
+    assert manifest is not None, name
+    return manifest
+
+
 def top_match(seed: int) -> str | None:
     found = image_matches(image=generated_image(seed=seed, size=SIZE)).matches
     return found[0]["reference"]["id"] if found else None
@@ -83,12 +91,12 @@ def due_at_two_deltas(monkeypatch) -> None:
 
 
 @pytest.fixture
-def during_build(monkeypatch):  # type: ignore[no-untyped-def]
+def during_build(monkeypatch):
     """Runs a callable of the test each time a compaction builds a base, before it builds."""
     hooks = []
     built = indexing._built
 
-    def building(name, rows):  # type: ignore[no-untyped-def]
+    def building(name, rows):
         for hook in hooks:
             hook(name)
         return built(name, rows)
@@ -103,24 +111,24 @@ def test_an_update_past_the_limits_publishes_its_delta_and_enqueues_a_compaction
     add(1)
     add(2)  # one delta: not due
     assert enqueued == []
-    before = {name: read_manifest(index_dir(), name) for name in INDEXES}
+    before = {name: published(name) for name in INDEXES}
     third = add_unpublished(3, monkeypatch)
     with transaction.atomic():
         index_update()  # a second delta file: past DELTA_MAX_FILES
         assert enqueued == []  # enqueued once the caller's transaction commits
     assert sorted(enqueued) == sorted(INDEXES)
     for name, base in before.items():
-        manifest = read_manifest(index_dir(), name)
+        manifest = published(name)
         assert manifest.version == base.version + 1, name  # the delta, no rebuild
         assert (manifest.file, len(manifest.deltas)) == (base.file, 2), name
         assert third.pk in indexed_reference_ids(name), name  # searchable already
     for name in enqueued:
         compact_index(name)  # what the worker runs
     for name, base in before.items():
-        manifest = read_manifest(index_dir(), name)
+        manifest = published(name)
         assert manifest.file != base.file and manifest.deltas == (), name
         assert indexed_reference_ids(name) == set(Reference.objects.values_list("pk", flat=True))
-    assert read_manifest(index_dir(), PDQ_INDEX).count == 3
+    assert published(PDQ_INDEX).count == 3
 
 
 @pytest.mark.parametrize("name", INDEXES)
@@ -142,10 +150,10 @@ def test_updates_published_while_a_compaction_builds_are_kept(
         late.append(add_unpublished(6, monkeypatch))  # committed, left in the outbox
 
     during_build(interleave)
-    base = read_manifest(index_dir(), name)
+    base = published(name)
     assert index_compact(name=name) is not None
     added, waiting = late
-    compacted = read_manifest(index_dir(), name)
+    compacted = published(name)
     assert compacted.file != base.file and len(compacted.deltas) <= 1
     assert compacted.version == base.version + 3  # two interleaved versions, then its own
     assert indexed_reference_ids(name) == {kept.pk, third.pk, added.pk}
@@ -156,9 +164,9 @@ def test_updates_published_while_a_compaction_builds_are_kept(
     assert indexed_reference_ids(name) == {kept.pk, third.pk, added.pk, waiting.pk}
     assert not Fingerprint.objects.filter(indexed=False).exists()
     assert not PendingIndexRemoval.objects.exists()
-    live_rows = read_manifest(index_dir(), name).count
+    live_rows = published(name).count
     index_rebuild()
-    assert read_manifest(index_dir(), name).count == live_rows  # no row twice
+    assert published(name).count == live_rows  # no row twice
 
 
 def test_the_writer_lock_is_free_while_a_compaction_builds_and_writes_its_base(
@@ -178,7 +186,7 @@ def test_the_writer_lock_is_free_while_a_compaction_builds_and_writes_its_base(
     during_build(compact_again)
     staged = indexing.stage_index
 
-    def staging(*args, **kwargs):  # type: ignore[no-untyped-def]
+    def staging(*args, **kwargs):
         free.append(writer_lock_free())
         return staged(*args, **kwargs)
 
@@ -194,10 +202,10 @@ def test_a_compaction_is_idempotent(due_at_two_deltas, enqueued) -> None:
     add(2)
     add(3)
     assert index_compact(name=PDQ_INDEX) is not None
-    compacted = read_manifest(index_dir(), PDQ_INDEX)
+    compacted = published(PDQ_INDEX)
     files = sorted(path.name for path in index_dir().iterdir())
     assert index_compact(name=PDQ_INDEX) is None
     compact_index(PDQ_INDEX)  # a retried task
-    assert read_manifest(index_dir(), PDQ_INDEX) == compacted
+    assert published(PDQ_INDEX) == compacted
     assert sorted(path.name for path in index_dir().iterdir()) == files
     assert not [path for path in index_dir().iterdir() if ".staged-" in path.name]

@@ -12,6 +12,7 @@ from skimage import data as samples
 
 from factcheck import services
 from factcheck.core import index_store
+from factcheck.core.index_manifest import Manifest
 from factcheck.core.index_store import read_manifest
 from factcheck.core.layered import LayeredLocalIndex, LayeredPdqIndex
 from factcheck.evaluation.evalsources import generated_image
@@ -42,6 +43,13 @@ def add(seed: int) -> Reference:
     return services.reference_add(content=png(seed), source="AP").reference
 
 
+def published(name: str) -> Manifest:
+    """The manifest of index `name`, which must have been published."""
+    manifest = read_manifest(index_dir(), name)
+    assert manifest is not None, name
+    return manifest
+
+
 def assert_indexes_match_the_database(*names: str) -> None:
     in_database = set(Reference.objects.values_list("pk", flat=True))
     for name in names:
@@ -57,18 +65,18 @@ def deltas_kept(monkeypatch) -> None:
 
 def test_an_update_appends_a_delta_that_readers_search_at_once(deltas_kept) -> None:
     first = add(1)
-    bases = {name: read_manifest(index_dir(), name) for name in (PDQ_INDEX, LOCAL_INDEX)}
+    bases = {name: published(name) for name in (PDQ_INDEX, LOCAL_INDEX)}
     assert all(base.deltas == () for base in bases.values())
     second = add(2)
     for name, base in bases.items():
-        manifest = read_manifest(index_dir(), name)
+        manifest = published(name)
         assert len(manifest.deltas) == 1 and manifest.file == base.file, name  # base untouched
     assert isinstance(index_reader(PDQ_INDEX).get(), LayeredPdqIndex)
     assert isinstance(index_reader(LOCAL_INDEX).get(), LayeredLocalIndex)
     found = image_matches(image=generated_image(seed=2, size=(240, 320)))
     assert [m["reference"]["id"] for m in found.matches][:1] == [str(second.pk)]
     services.reference_remove(reference=first)
-    manifest = read_manifest(index_dir(), PDQ_INDEX)
+    manifest = published(PDQ_INDEX)
     assert (manifest.count, manifest.hidden_rows, len(manifest.deltas)) == (1, 1, 1)
     assert_indexes_match_the_database(PDQ_INDEX, LOCAL_INDEX)
     assert not image_matches(image=generated_image(seed=1, size=(240, 320))).matches
@@ -78,11 +86,11 @@ def test_past_the_delta_limits_an_update_rebuilds_a_base(deltas_kept, monkeypatc
     monkeypatch.setattr(index_store, "DELTA_MAX_FILES", 1)
     add(1)
     add(2)
-    with_delta = read_manifest(index_dir(), PDQ_INDEX)
+    with_delta = published(PDQ_INDEX)
     assert len(with_delta.deltas) == 1
     add(3)  # a second delta file passes the limit: published, then compacted (the task it
     # enqueues runs in-process without a broker; tests/factcheck/test_index_compaction.py)
-    compacted = read_manifest(index_dir(), PDQ_INDEX)
+    compacted = published(PDQ_INDEX)
     assert compacted.deltas == () and compacted.file != with_delta.file
     assert compacted.version == with_delta.version + 2
     assert compacted.base_rows == compacted.count == 3
@@ -99,7 +107,7 @@ def test_local_index_is_switched_off_above_its_limit_and_restored_by_rebuild(
     with caplog.at_level(logging.WARNING, logger="factcheck.indexing"):
         extra = add(3)  # one past it: switched off, readers drop it
         add(4)
-    manifest = read_manifest(index_dir(), LOCAL_INDEX)
+    manifest = published(LOCAL_INDEX)
     assert "FACTCHECK_LOCAL_INDEX_MAX_REFERENCES=2" in manifest.disabled
     assert [r.message for r in caplog.records].count(
         f"local-descriptor index switched off: {manifest.disabled}"
@@ -110,9 +118,9 @@ def test_local_index_is_switched_off_above_its_limit_and_restored_by_rebuild(
     assert [m["reference"]["id"] for m in found.matches][:1] == [str(extra.pk)]
     for reference in Reference.objects.exclude(pk__in=[r.pk for r in kept]):
         services.reference_remove(reference=reference)
-    assert read_manifest(index_dir(), LOCAL_INDEX).disabled  # an update does not restore it
+    assert published(LOCAL_INDEX).disabled  # an update does not restore it
     call_command("rebuild_index", stdout=io.StringIO())
-    assert not read_manifest(index_dir(), LOCAL_INDEX).disabled
+    assert not published(LOCAL_INDEX).disabled
     assert_indexes_match_the_database(PDQ_INDEX, LOCAL_INDEX)
     assert index_reader(LOCAL_INDEX).get() is not None
     assert indexed_reference_ids(LOCAL_INDEX) == {reference.pk for reference in kept}
@@ -125,7 +133,7 @@ def test_with_the_local_index_off_sift_waits_for_the_first_verification(settings
     settings.FACTCHECK_LOCAL_INDEX_MAX_REFERENCES = 1
     add(1)
     add(2)  # past the limit: the local index is switched off
-    assert read_manifest(index_dir(), LOCAL_INDEX).disabled
+    assert published(LOCAL_INDEX).disabled
     photo = samples.astronaut()[::2, ::2]
     late = services.reference_add(content=encoded(photo), source="AP").reference
     features_name = late.fingerprint.features_file

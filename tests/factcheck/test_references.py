@@ -12,7 +12,9 @@ from skimage import data as samples
 
 from accounts.models import AuditLog
 from factcheck.core.fingerprints import pdq_dihedral_hashes
+from factcheck.core.index import PdqIndex
 from factcheck.core.index_store import read_manifest
+from factcheck.core.layered import LayeredPdqIndex
 from factcheck.indexing import PDQ_INDEX, index_dir, index_reader
 from factcheck.models import Fingerprint, Reference
 from mediastore.models import MediaObject
@@ -41,7 +43,7 @@ def indexed_count() -> int:
     return manifest.count if manifest else 0
 
 
-def api_as(user) -> APIClient:  # type: ignore[no-untyped-def]
+def api_as(user) -> APIClient:
     api = APIClient()
     api.force_authenticate(user)
     return api
@@ -88,7 +90,9 @@ def test_indexed_reference_is_found_by_a_recompressed_copy(personas, photos) -> 
     reference_id = response.json()["id"]
     copy = np.asarray(Image.open(io.BytesIO(photos["astronaut"])).resize((300, 300)))
     hashes, _ = pdq_dihedral_hashes(copy)
-    ids, distances = index_reader(PDQ_INDEX).get().search(hashes, 1)
+    index = index_reader(PDQ_INDEX).get()
+    assert isinstance(index, PdqIndex | LayeredPdqIndex)
+    ids, distances = index.search(hashes, 1)
     best = int(np.argmin(distances[:, 0]))
     assert ids[best, 0] == reference_id
     assert distances[best, 0] < 40

@@ -31,12 +31,12 @@ document.addEventListener("securitypolicyviolation", function (event) {
 """
 
 
-def csp_violations(page) -> list[str]:  # type: ignore[no-untyped-def]
+def csp_violations(page) -> list[str]:
     """The violations recorded on the page now shown (see CSP_WATCH_SCRIPT)."""
     return page.evaluate("window.__cspViolations || []")
 
 
-def signed_in(  # type: ignore[no-untyped-def]
+def signed_in(
     browser,
     live_server,
     username: str,

@@ -25,13 +25,13 @@ pytestmark = [
 ]
 
 
-def layer_visible(page, name: str) -> bool:  # type: ignore[no-untyped-def]
+def layer_visible(page, name: str) -> bool:
     return page.eval_on_selector(
         f'[data-layer-view="{name}"]', "el => getComputedStyle(el).display !== 'none'"
     )
 
 
-def test_moderator_reviews_an_item_with_mouse_and_keyboard(browser, live_server, personas):  # type: ignore[no-untyped-def]
+def test_moderator_reviews_an_item_with_mouse_and_keyboard(browser, live_server, personas):
     item = review_item_create(seed=7, priority=5)
     review_item_create(
         seed=8, priority=2, label="likely_manipulated", probability=0.82, with_match=False
@@ -125,7 +125,7 @@ def test_moderator_reviews_an_item_with_mouse_and_keyboard(browser, live_server,
     assert Decision.objects.filter(action="allow").count() == 1
 
 
-def test_sensitive_item_is_blurred_and_admin_sees_the_audit_entry(browser, live_server, personas):  # type: ignore[no-untyped-def]
+def test_sensitive_item_is_blurred_and_admin_sees_the_audit_entry(browser, live_server, personas):
     item = review_item_create(seed=11, metadata={"sensitive": True})
     page = signed_in(browser, live_server, "moderator", "/review/", timeout_ms=10_000)
     page.goto(f"{live_server.url}/review/items/{item.pk}/")
@@ -150,7 +150,7 @@ def test_sensitive_item_is_blurred_and_admin_sees_the_audit_entry(browser, live_
     admin.screenshot(path=str(SCREENSHOTS / "audit.png"), full_page=False)
 
 
-def test_moderator_dismisses_a_near_miss(browser, live_server, personas):  # type: ignore[no-untyped-def]
+def test_moderator_dismisses_a_near_miss(browser, live_server, personas):
     item = review_item_create(seed=12)
     candidate = reference_create(seed=112)
     near_misses_set(item, [near_miss_entry(candidate, reason="fine detail differs")])

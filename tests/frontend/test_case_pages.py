@@ -29,14 +29,14 @@ REQUIRED_CLAIMREVIEW_FIELDS = (
 )
 
 
-def signed_in(user) -> Client:  # type: ignore[no-untyped-def]
+def signed_in(user) -> Client:
     client = Client()
     client.force_login(user)
     return client
 
 
 @pytest.fixture
-def case(personas) -> Case:  # type: ignore[no-untyped-def]
+def case(personas) -> Case:
     return case_create(
         title="Shark on the highway",
         actor=personas["fact_checker"],
@@ -50,7 +50,7 @@ def case(personas) -> Case:  # type: ignore[no-untyped-def]
     )
 
 
-def published(case: Case, actor) -> Case:  # type: ignore[no-untyped-def]
+def published(case: Case, actor) -> Case:
     case_transition(case=case, actor=actor, to_status="investigating")
     case_rate(case=case, actor=actor, rating="altered", explanation="The shark <b>was</b> added.")
     return case_publish(case=case, actor=actor)

@@ -32,7 +32,7 @@ pytestmark = [
 ]
 
 
-def test_escalate_then_fact_check_and_publish(browser, live_server, personas, tmp_path):  # type: ignore[no-untyped-def]
+def test_escalate_then_fact_check_and_publish(browser, live_server, personas, tmp_path):
     item = review_item_create(seed=21, text="UFO photographed over the hills this morning")
 
     # A moderator escalates the item from the review page.

@@ -17,13 +17,13 @@ pytestmark = [
 ]
 
 
-def visit(page, live_server, path: str, ready: str) -> None:  # type: ignore[no-untyped-def]
+def visit(page, live_server, path: str, ready: str) -> None:
     page.goto(f"{live_server.url}{path}")
     page.wait_for_selector(ready)
     page.wait_for_load_state("networkidle")
 
 
-def assert_clean(page, console: list[str], name: str) -> None:  # type: ignore[no-untyped-def]
+def assert_clean(page, console: list[str], name: str) -> None:
     page.screenshot(path=str(SCREENSHOTS / f"csp-{name}.png"), full_page=False)
     assert csp_violations(page) == [], name
     csp_errors = [line for line in console if "Content Security Policy" in line]
@@ -31,7 +31,7 @@ def assert_clean(page, console: list[str], name: str) -> None:  # type: ignore[n
     assert not [line for line in console if line.startswith("page error")], (name, console)
 
 
-def test_main_pages_load_without_csp_violations(browser, live_server, personas):  # type: ignore[no-untyped-def]
+def test_main_pages_load_without_csp_violations(browser, live_server, personas):
     item = review_item_create(seed=7, metadata={"author": {"name": "@x"}})
     console: list[str] = []
     moderator = signed_in(browser, live_server, "moderator", "/review/", console=console)
@@ -91,7 +91,7 @@ def test_main_pages_load_without_csp_violations(browser, live_server, personas):
     assert_clean(checker, checker_console, "api-docs")
 
 
-def test_admin_pages_load_without_csp_violations(browser, live_server, personas):  # type: ignore[no-untyped-def]
+def test_admin_pages_load_without_csp_violations(browser, live_server, personas):
     admin_user = personas["admin"]
     admin_user.is_staff = True  # the admin site also needs staff status
     admin_user.save(update_fields=["is_staff"])

@@ -15,7 +15,7 @@ from tests.integrations.webhook_helpers import LoopbackServer, Recorded
 
 
 @pytest.fixture
-def sns(api_client_credentials):  # type: ignore[no-untyped-def]
+def sns(api_client_credentials):
     """The 'Example SNS' client and its first secret."""
     return api_client_credentials
 
@@ -35,14 +35,14 @@ class QueuedAnalyses:
     def ids(self) -> list[int]:
         pending = [
             callback.args[0]
-            for _, callback, _ in connection.run_on_commit
+            for callback in (entry[1] for entry in connection.run_on_commit)  # (sids, func, robust)
             if isinstance(callback, functools.partial) and callback.func is self
         ]
         return self.committed + pending
 
 
 @pytest.fixture
-def analyses(monkeypatch) -> QueuedAnalyses:  # type: ignore[no-untyped-def]
+def analyses(monkeypatch) -> QueuedAnalyses:
     from moderation.tasks import analyze_submission
 
     queued = QueuedAnalyses()

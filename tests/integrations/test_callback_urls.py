@@ -48,7 +48,7 @@ REFUSED = [
 
 
 @pytest.fixture(autouse=True)
-def fake_dns(monkeypatch, settings):  # type: ignore[no-untyped-def]
+def fake_dns(monkeypatch, settings):
     settings.WEBHOOK_FETCH_ALLOW_LOOPBACK = False
     real = safe_http.host_addresses
 

@@ -14,6 +14,7 @@ from config.celery import app
 from integrations.models import InboundWebhook
 from moderation.models import Submission
 from tests.integrations.webhook_helpers import fixture_body, signed_post
+from tests.worker_process import forget_producer_pools
 
 BROKER_URL = "redis://127.0.0.1:6379/13"
 CONCURRENT_DUPLICATES = 6
@@ -68,16 +69,16 @@ def test_concurrent_duplicates_of_a_media_url_queue_one_fetch(sns, monkeypatch) 
 
 
 @pytest.fixture
-def broker(settings) -> Iterator[redis.Redis]:  # type: ignore[no-untyped-def]
+def broker(settings) -> Iterator[redis.Redis]:
     """Send tasks to Redis instead of running them in-process; no worker consumes them."""
     queue = redis.Redis.from_url(BROKER_URL)
     queue.flushdb()
     settings.CELERY_BROKER_URL = BROKER_URL
     app.conf.update(broker_url=BROKER_URL, task_always_eager=False)
-    app._after_fork()
+    forget_producer_pools()
     yield queue
     app.conf.update(broker_url=None, task_always_eager=True)
-    app._after_fork()
+    forget_producer_pools()
     queue.flushdb()
 
 
@@ -90,7 +91,7 @@ def queued_tasks(queue: redis.Redis, name: str) -> list[tuple[str, str]]:
 def test_the_2xx_does_not_wait_for_a_slow_analysis(sns, broker, monkeypatch) -> None:
     import moderation.analysis
 
-    def slow_analysis(**kwargs):  # type: ignore[no-untyped-def]
+    def slow_analysis(**kwargs):
         time.sleep(SLOW_ANALYSIS_SECONDS)
         raise AssertionError("analysis ran inside the request")
 

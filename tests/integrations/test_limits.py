@@ -26,7 +26,7 @@ SECRET = "whsec_" + "QUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUE="
 NOW = 1_700_000_000
 
 
-def body_with(**data) -> bytes:  # type: ignore[no-untyped-def]
+def body_with(**data) -> bytes:
     document = webhook_fixture("content_created_media_url")
     document["data"].update(data)
     return json.dumps(document).encode()

@@ -1,6 +1,7 @@
 """Outbound events to a real HTTP receiver on loopback: signed, retried, disabled on 410."""
 
 import json
+from datetime import timedelta
 
 import pytest
 from django.db import transaction
@@ -17,7 +18,7 @@ pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
-def receiver(settings, loopback_server, sns):  # type: ignore[no-untyped-def]
+def receiver(settings, loopback_server, sns):
     """The client's endpoint is the loopback server; retries are immediate."""
     settings.WEBHOOK_FETCH_ALLOW_LOOPBACK = True
     settings.WEBHOOK_RETRY_SCHEDULE_SECONDS = (0, 0, 0)
@@ -26,7 +27,7 @@ def receiver(settings, loopback_server, sns):  # type: ignore[no-untyped-def]
 
 
 @pytest.fixture
-def submission(sns, analyses, make_image_bytes) -> Submission:  # type: ignore[no-untyped-def]
+def submission(sns, analyses, make_image_bytes) -> Submission:
     from moderation.services import submission_create
 
     return submission_create(
@@ -49,7 +50,7 @@ def emit(capture, submission: Submission, event_type: str = SUBMISSION_ANALYZED)
         return event_emit(type=event_type, submission=submission, data=payload_of(submission))
 
 
-def verified(recorded, secret: str) -> str:  # type: ignore[no-untyped-def]
+def verified(recorded, secret: str) -> str:
     headers = {name.lower(): value for name, value in recorded.headers.items()}
     return verify(secrets=[secret], headers=headers, body=recorded.body)
 
@@ -148,7 +149,7 @@ def test_a_leased_delivery_is_not_sent_twice(receiver, submission) -> None:
         event=event,
         event_type=event.type,
         webhook_id="evt_x",
-        locked_until=timezone.now() + timezone.timedelta(seconds=60),
+        locked_until=timezone.now() + timedelta(seconds=60),
     )
     assert deliver_webhook.apply(args=(delivery.pk,)).get() == "skipped"
     assert receiver.requests == []
@@ -201,6 +202,7 @@ def test_retry_schedule_spans_about_a_day_with_bounded_jitter() -> None:
     assert list(RETRY_SCHEDULE_SECONDS) == sorted(RETRY_SCHEDULE_SECONDS)
     for failed, base in enumerate(RETRY_SCHEDULE_SECONDS, start=1):
         delay = retry_delay(failed_attempts=failed)
+        assert delay is not None
         assert base * (1 - RETRY_JITTER) <= delay <= base * (1 + RETRY_JITTER)
     assert retry_delay(failed_attempts=len(RETRY_SCHEDULE_SECONDS) + 1) is None
 

@@ -20,11 +20,13 @@ SECRET = "whsec_" + "QUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUE="
 
 def readme_block(language: str) -> str:
     section = README.read_text().split("### Receiving our events", 1)[1]
-    return re.search(rf"```{language}\n(.*?)```", section, re.DOTALL).group(1)
+    block = re.search(rf"```{language}\n(.*?)```", section, re.DOTALL)
+    assert block is not None, language
+    return block.group(1)
 
 
 @pytest.fixture
-def receiver_module(monkeypatch) -> types.ModuleType:  # type: ignore[no-untyped-def]
+def receiver_module(monkeypatch) -> types.ModuleType:
     monkeypatch.setenv("WEBHOOK_SECRETS", f"whsec_{'QkJC' * 10}QkI= {SECRET}")
     module = types.ModuleType("readme_receiver")
     exec(compile(readme_block("python"), "README.md", "exec"), module.__dict__)  # noqa: S102
@@ -79,7 +81,9 @@ def test_openssl_recipe_computes_our_signature() -> None:
         ["bash", "-c", script], capture_output=True, text=True, check=True, timeout=30
     ).stdout.split()
     webhook_id, timestamp, signature = output
-    body = re.search(r"BODY='(.*?)'", script).group(1).encode()
+    found = re.search(r"BODY='(.*?)'", script)
+    assert found is not None
+    body = found.group(1).encode()
     assert signature == sign(
         secret=SECRET, webhook_id=webhook_id, timestamp=int(timestamp), body=body
     )

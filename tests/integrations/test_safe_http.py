@@ -1,6 +1,7 @@
 """SSRF defences of media fetches and outbound deliveries; the worker side of media_url."""
 
 import socket
+from typing import TypedDict
 
 import pytest
 
@@ -17,20 +18,26 @@ from tests.integrations.webhook_helpers import (
     webhook_fixture,
 )
 
-LIMITS = {"max_bytes": 1024 * 1024, "timeout": 5.0}
+
+class Limits(TypedDict):
+    max_bytes: int
+    timeout: float
+
+
+LIMITS: Limits = {"max_bytes": 1024 * 1024, "timeout": 5.0}
 
 
 @pytest.fixture
-def loopback_allowed(settings):  # type: ignore[no-untyped-def]
+def loopback_allowed(settings):
     settings.WEBHOOK_FETCH_ALLOW_LOOPBACK = True
 
 
 @pytest.fixture
-def loopback_refused(settings):  # type: ignore[no-untyped-def]
+def loopback_refused(settings):
     settings.WEBHOOK_FETCH_ALLOW_LOOPBACK = False
 
 
-def fake_dns(monkeypatch, mapping: dict[str, list[str]]) -> None:  # type: ignore[no-untyped-def]
+def fake_dns(monkeypatch, mapping: dict[str, list[str]]) -> None:
     real = safe_http.host_addresses
 
     def resolve(host: str, port: int) -> list[str]:
@@ -86,7 +93,7 @@ def test_the_loopback_setting_allows_only_loopback(loopback_allowed) -> None:
 def test_literal_internal_urls_are_refused_before_connecting(
     loopback_refused, monkeypatch, url: str
 ) -> None:
-    def no_connection(*args, **kwargs):  # type: ignore[no-untyped-def]
+    def no_connection(*args, **kwargs):
         raise AssertionError("connected")
 
     monkeypatch.setattr(socket, "create_connection", no_connection)
@@ -146,7 +153,7 @@ def test_a_redirect_to_an_internal_address_is_refused(
     assert len(loopback_server.requests) == 1
 
 
-def safe_http_redirected(server) -> bool:  # type: ignore[no-untyped-def]
+def safe_http_redirected(server) -> bool:
     """True once the first hop was served: from then on loopback counts as internal again."""
     return len(server.requests) >= 1
 
@@ -181,7 +188,7 @@ def test_size_limit_boundary(loopback_allowed, loopback_server) -> None:
 def test_time_limit(loopback_allowed, loopback_server) -> None:
     import time
 
-    def slow(handler) -> None:  # type: ignore[no-untyped-def]
+    def slow(handler) -> None:
         handler.send_response(200)
         handler.send_header("Content-Length", "100")
         handler.end_headers()
@@ -205,7 +212,7 @@ def test_time_limit(loopback_allowed, loopback_server) -> None:
 
 
 @pytest.fixture
-def media_url_webhook(client, sns, analyses, monkeypatch):  # type: ignore[no-untyped-def]
+def media_url_webhook(client, sns, analyses, monkeypatch):
     """Post the recorded media_url payload with a given URL; the fetch runs when called."""
     from integrations.tasks import fetch_inbound_media
 

@@ -34,7 +34,7 @@ pytestmark = [pytest.mark.celery_worker, pytest.mark.slow]
 
 
 @pytest.fixture(scope="module")
-def worker(django_db_setup, django_db_blocker, tmp_path_factory, project_env, venv_bin):  # type: ignore[no-untyped-def]
+def worker(django_db_setup, django_db_blocker, tmp_path_factory, project_env, venv_bin):
     redis.Redis.from_url(BROKER_URL).flushdb()
     with django_db_blocker.unblock():
         database_url = database_url_of(connection.settings_dict)
@@ -56,7 +56,7 @@ def worker(django_db_setup, django_db_blocker, tmp_path_factory, project_env, ve
 
 
 @pytest.fixture
-def beat_and_redelivery(settings):  # type: ignore[no-untyped-def]
+def beat_and_redelivery(settings):
     """Returns wait(done): tick beat's job and kombu's redelivery until done() or the timeout."""
     settings.CELERY_BROKER_URL = BROKER_URL
     settings.CELERY_VISIBILITY_TIMEOUT = VISIBILITY_TIMEOUT_SECONDS

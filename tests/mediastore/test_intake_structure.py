@@ -260,7 +260,7 @@ def test_formats_outside_the_allowlist_are_named_without_being_parsed(monkeypatc
     # signature alone.
     from PIL import BmpImagePlugin
 
-    def parse(self) -> None:  # type: ignore[no-untyped-def]
+    def parse(self) -> None:
         raise AssertionError("the BMP parser ran")
 
     monkeypatch.setattr(BmpImagePlugin.BmpImageFile, "_open", parse)

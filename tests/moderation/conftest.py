@@ -126,7 +126,7 @@ def engines(monkeypatch: pytest.MonkeyPatch) -> FakeEngines:
 
 
 @pytest.fixture
-def second_client(db):  # type: ignore[no-untyped-def]
+def second_client(db):
     from accounts.services import api_client_create
 
     return api_client_create(name="Other SNS")

@@ -27,7 +27,7 @@ def test_media_row_submission_and_audit_share_one_transaction(engines, make_imag
 
 
 def test_a_failed_create_leaves_no_media_row(engines, make_image_bytes, monkeypatch) -> None:
-    def fail(**kwargs):  # type: ignore[no-untyped-def]
+    def fail(**kwargs):
         raise RuntimeError("audit store down")
 
     monkeypatch.setattr(services, "audit_record", fail)
@@ -36,11 +36,11 @@ def test_a_failed_create_leaves_no_media_row(engines, make_image_bytes, monkeypa
     assert not MediaObject.objects.exists() and not Submission.objects.exists()
 
 
-def test_same_content_stored_concurrently_is_reused(engines, make_image_bytes, monkeypatch):  # type: ignore[no-untyped-def]
+def test_same_content_stored_concurrently_is_reused(engines, make_image_bytes, monkeypatch):
     content = make_image_bytes(seed=3)
     calls: list[object] = []
 
-    def racing_prepare(**kwargs):  # type: ignore[no-untyped-def]
+    def racing_prepare(**kwargs):
         prepared = media_prepare(**kwargs)
         if not calls:  # another request creates the row right after our lookup
             services.media_row_create(prepared)

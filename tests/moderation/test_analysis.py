@@ -50,6 +50,7 @@ def test_create_enqueues_on_commit_and_the_task_stores_everything(
         "edit_mask", "edit_overlay", "aligned_reference", "forensic_map", "forensic_overlay",
     }  # fmt: skip
     for artifact in report.artifacts.all():
+        assert artifact.file.name is not None
         assert default_storage.exists(artifact.file.name)
         assert artifact.file.name.startswith(f"reports/{submission.pk}/v1/")
     item = ReviewItem.objects.get(submission=submission)
@@ -109,7 +110,8 @@ def test_failures_are_recorded_with_their_reason_and_retryable(engines, submissi
     assert (submission.status, submission.failure_reason, submission.attempts) == (
         "received", "", 0,
     )  # fmt: skip
-    assert submission_analyze(submission_id=submission.pk).version == 1
+    report = submission_analyze(submission_id=submission.pk)
+    assert report is not None and report.version == 1
 
 
 def test_retry_refuses_anything_but_failed(engines, submission) -> None:
@@ -132,6 +134,7 @@ def test_reanalysis_adds_a_version_moves_current_and_announces_a_changed_verdict
 ) -> None:
     engines.probability = 0.1
     first = submission_analyze(submission_id=submission.pk)
+    assert first is not None
     ReviewItem.objects.filter(submission=submission).update(status="decided")
     engines.probability = 0.9
     with django_capture_on_commit_callbacks(execute=True):

@@ -24,14 +24,14 @@ def kinds(case: Case) -> list[str]:
     return list(TimelineEntry.objects.filter(case=case).values_list("kind", flat=True))
 
 
-def api_as(user) -> APIClient:  # type: ignore[no-untyped-def]
+def api_as(user) -> APIClient:
     api = APIClient()
     api.force_authenticate(user)
     return api
 
 
 @pytest.fixture
-def submission(db, make_image_bytes):  # type: ignore[no-untyped-def]
+def submission(db, make_image_bytes):
     """An analyzed submission with a caption and one current report (made directly: no pipeline)."""
     from mediastore.services import media_store
     from moderation.models import Report, Submission
@@ -56,7 +56,7 @@ def submission(db, make_image_bytes):  # type: ignore[no-untyped-def]
 
 
 @pytest.fixture
-def case(personas):  # type: ignore[no-untyped-def]
+def case(personas):
     from factcheck.cases.services import ClaimInput, case_create
 
     return case_create(

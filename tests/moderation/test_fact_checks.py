@@ -70,7 +70,7 @@ def _png(pixels: np.ndarray) -> bytes:
     return buffer.getvalue()
 
 
-def _case(personas, *, title: str, claim: str, publish: bool, original: bool = False):  # type: ignore[no-untyped-def]
+def _case(personas, *, title: str, claim: str, publish: bool, original: bool = False):
     """A case with one claim; optionally a verified original as evidence; optionally published.
     Returns (case, reference or None)."""
     actor = personas["fact_checker"]
@@ -155,7 +155,7 @@ def test_related_score_boundary_and_count(monkeypatch) -> None:
         {"case_id": n, "score": score}
         for n, score in enumerate([0.9, MIN_RELATED_SCORE, MIN_RELATED_SCORE - 1e-4])
     ]
-    asked = {}
+    asked: dict[str, object] = {}
 
     def fake_related(text: str, k: int, *, published_only: bool) -> list[dict]:
         asked.update(k=k, published_only=published_only)

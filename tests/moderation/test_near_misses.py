@@ -76,7 +76,8 @@ def test_a_near_miss_of_an_older_report_version_can_be_judged(personas) -> None:
     near_misses_set(item, [near_miss_entry(candidate)])
     report_version_add(item, label="edited_copy", probability=0.9, reason="re-check")
     near_misses_set(item, [])
-    assert near_miss_find(submission=item.submission, reference_id=candidate.pk)[0] == 1
+    found = near_miss_find(submission=item.submission, reference_id=candidate.pk)
+    assert found is not None and found[0] == 1
     judged = near_miss_judge(
         item=item, reference_id=candidate.pk, judgement=DISMISSED, actor=personas["moderator"]
     )

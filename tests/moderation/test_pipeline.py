@@ -50,7 +50,7 @@ def test_report_document_has_the_contract_sections(engines, photo) -> None:
     assert kinds == {
         "edit_mask", "edit_overlay", "aligned_reference", "forensic_map", "forensic_overlay",
     }  # fmt: skip
-    assert analysis.edit_mask.shape == photo.shape[:2]
+    assert analysis.edit_mask is not None and analysis.edit_mask.shape == photo.shape[:2]
 
 
 def test_no_match_means_no_edit_artifacts_and_faces_add_their_overlay(engines, photo) -> None:

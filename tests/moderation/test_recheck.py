@@ -68,7 +68,7 @@ def test_no_match_or_already_matched_changes_nothing(engines, analysed) -> None:
     assert submission_recheck(submission_id=submission.pk, reference_ids=[5]) is None
     engines.recheck_matches = engines.matches = [match_item(reference_id=5, edited=False)]
     report = submission_recheck(submission_id=submission.pk, reference_ids=[5])
-    assert report.version == 2 and report.label == "unaltered_copy"
+    assert report is not None and report.version == 2 and report.label == "unaltered_copy"
     engines.calls.clear()
     assert submission_recheck(submission_id=submission.pk, reference_ids=[5]) is None
     assert engines.calls == []  # the current report already names reference 5

@@ -4,7 +4,7 @@ webhook rows whose repairs select on it."""
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import pytest
 from django.utils import timezone
@@ -28,14 +28,23 @@ def submission(api_client_credentials, make_image_bytes, django_capture_on_commi
         )
 
 
-def age(model: type, pk: int) -> object:
+Timestamped = (
+    type[Submission]
+    | type[ReviewItem]
+    | type[InboundWebhook]
+    | type[Delivery]
+    | type[WebhookEndpoint]
+)
+
+
+def age(model: Timestamped, pk: int) -> datetime:
     """Move the row's updated_at far back (an explicit value is kept) and return it."""
     past = timezone.now() - LONG_AGO
     model.objects.filter(pk=pk).update(updated_at=past)
     return past
 
 
-def moved(model: type, pk: int, since: object) -> bool:
+def moved(model: Timestamped, pk: int, since: datetime) -> bool:
     return model.objects.get(pk=pk).updated_at > since
 
 

@@ -17,6 +17,7 @@ import numpy as np
 import pytest
 import redis
 from django.db import connection
+from django.http import StreamingHttpResponse
 from PIL import Image
 from rest_framework.test import APIClient
 from skimage import data
@@ -42,8 +43,14 @@ PASTED_BOX = (320, 300, 140, 120)  # x, y, w, h of the splice in the astronaut c
 pytestmark = [pytest.mark.celery_worker, pytest.mark.slow]
 
 
+def streamed(response: object) -> bytes:
+    """The body of a streamed (file) response."""
+    assert isinstance(response, StreamingHttpResponse)
+    return response.getvalue()
+
+
 @pytest.fixture(scope="module")
-def worker(django_db_setup, django_db_blocker, tmp_path_factory, project_env, venv_bin):  # type: ignore[no-untyped-def]
+def worker(django_db_setup, django_db_blocker, tmp_path_factory, project_env, venv_bin):
     redis.Redis.from_url(BROKER_URL).flushdb()
     with django_db_blocker.unblock():
         database_url = database_url_of(connection.settings_dict)
@@ -58,14 +65,14 @@ def worker(django_db_setup, django_db_blocker, tmp_path_factory, project_env, ve
     queues = ",".join(queue.name for queue in app.conf.task_queues)
     args = ["--pool=solo", "-Q", queues, "-n", "pipeline-worker@%h"]
     process = Worker(env, args, data_dir / "worker.log")
-    process.data_dir = data_dir  # type: ignore[attr-defined]
+    process.data_dir = data_dir
     process.start(venv_bin("celery"))
     yield process
     process.stop()
 
 
 @pytest.fixture
-def shared_storage(worker, settings):  # type: ignore[no-untyped-def]
+def shared_storage(worker, settings):
     """This process and the worker read and write the same media and index folders."""
     settings.MEDIA_ROOT = worker.data_dir / "media"
     settings.INDEX_DIR = worker.data_dir / "index"
@@ -161,7 +168,7 @@ def test_api_submissions_get_the_right_verdicts_from_the_worker(
     assert _iou(best_region["bbox"], PASTED_BOX) > 0.5, edited["matches"][0]["regions"]
     mask_url = edited["artifacts"]["edit_mask"]
     mask_response = api.get(mask_url)
-    mask = np.asarray(Image.open(io.BytesIO(b"".join(mask_response.streaming_content))))
+    mask = np.asarray(Image.open(io.BytesIO(streamed(mask_response))))
     x, y, w, h = PASTED_BOX
     assert mask[y : y + h, x : x + w].mean() > 0.6 * 255  # the splice is marked
     assert mask.mean() < 0.15 * 255  # and not much else

@@ -13,7 +13,7 @@ from django.db import connection, transaction
 from config.celery import app
 from ops.models import WorkerPong
 from ops.services import worker_ping, worker_pong_wait
-from tests.worker_process import database_url_of
+from tests.worker_process import database_url_of, forget_producer_pools
 
 REPO_DIR = Path(__file__).resolve().parents[2]
 BROKER_URL = "redis://127.0.0.1:6379/14"
@@ -22,7 +22,7 @@ TASK_TIMEOUT_SECONDS = 30
 
 
 @pytest.fixture(scope="module")
-def worker(django_db_setup, django_db_blocker, tmp_path_factory, project_env, venv_bin):  # type: ignore[no-untyped-def]
+def worker(django_db_setup, django_db_blocker, tmp_path_factory, project_env, venv_bin):
     redis.Redis.from_url(BROKER_URL).flushdb()
     with django_db_blocker.unblock():
         database_url = database_url_of(connection.settings_dict)
@@ -53,16 +53,16 @@ def worker(django_db_setup, django_db_blocker, tmp_path_factory, project_env, ve
 
 
 @pytest.fixture
-def broker(worker, settings) -> Iterator[None]:  # type: ignore[no-untyped-def]
+def broker(worker, settings) -> Iterator[None]:
     """Send tasks to the worker's broker instead of running them in-process."""
     settings.CELERY_BROKER_URL = BROKER_URL
     app.conf.update(broker_url=BROKER_URL, task_always_eager=False)
     # Producer pools are built once from the broker URL of the moment; forget the in-process ones
     # as Celery itself does after a fork.
-    app._after_fork()
+    forget_producer_pools()
     yield
     app.conf.update(broker_url=None, task_always_eager=True)
-    app._after_fork()
+    forget_producer_pools()
 
 
 def ping_committed() -> str:

@@ -39,7 +39,7 @@ def test_readyz_fails_on_an_unreadable_index_manifest(settings) -> None:
 def test_readyz_fails_when_the_database_is_down(monkeypatch) -> None:
     from django.db import OperationalError, connection
 
-    def refuse(*args, **kwargs):  # type: ignore[no-untyped-def]
+    def refuse(*args, **kwargs):
         raise OperationalError("connection refused")
 
     monkeypatch.setattr(connection, "cursor", refuse)

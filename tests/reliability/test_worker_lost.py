@@ -34,7 +34,7 @@ pytestmark = [pytest.mark.celery_worker, pytest.mark.slow]
 
 
 @pytest.fixture(scope="module")
-def worker(django_db_setup, django_db_blocker, tmp_path_factory, project_env, venv_bin):  # type: ignore[no-untyped-def]
+def worker(django_db_setup, django_db_blocker, tmp_path_factory, project_env, venv_bin):
     redis.Redis.from_url(BROKER_URL).flushdb()
     with django_db_blocker.unblock():
         database_url = database_url_of(connection.settings_dict)
@@ -44,7 +44,7 @@ def worker(django_db_setup, django_db_blocker, tmp_path_factory, project_env, ve
     )  # no CELERY_VISIBILITY_TIMEOUT: the default 900 s
     args = ["--pool=prefork", "--concurrency=1", "-Q", "analyze", "-n", "prefork-worker@%h"]
     process = Worker(env, args, data_dir / "worker.log")
-    process.data_dir = data_dir  # type: ignore[attr-defined]
+    process.data_dir = data_dir
     process.start(venv_bin("celery"))
     yield process
     process.stop()
@@ -56,7 +56,7 @@ def _jpeg(pixels: np.ndarray) -> bytes:
     return buffer.getvalue()
 
 
-def _wait_for(condition, timeout: float, worker: Worker) -> float:  # type: ignore[no-untyped-def]
+def _wait_for(condition, timeout: float, worker: Worker) -> float:
     started = time.monotonic()
     while not condition():
         assert time.monotonic() - started < timeout, worker.log()[-4000:]
@@ -79,12 +79,12 @@ def test_a_killed_child_task_is_redelivered_at_once_and_stores_once(
             content=_jpeg(pixels), source="api", client=api_client_credentials.client
         )
 
-    def claimed(attempt: int):  # type: ignore[no-untyped-def]
+    def claimed(attempt: int):
         return lambda: Submission.objects.get(pk=submission.pk).attempts >= attempt
 
     _wait_for(claimed(1), ANALYSIS_TIMEOUT_SECONDS, worker)
     [child] = worker.children()
-    parent_pid = worker.process.pid  # type: ignore[union-attr]
+    parent_pid = worker.process.pid
     os.kill(child, signal.SIGKILL)
     killed_at = time.monotonic()
     mid_task = Submission.objects.get(pk=submission.pk)
@@ -93,7 +93,7 @@ def test_a_killed_child_task_is_redelivered_at_once_and_stores_once(
 
     # The parent lives and starts a new child, which takes the message again.
     redelivered = _wait_for(claimed(2), REDELIVERED_WITHIN_SECONDS, worker)
-    assert worker.process.poll() is None and worker.process.pid == parent_pid  # type: ignore[union-attr]
+    assert worker.process.poll() is None and worker.process.pid == parent_pid
     assert child not in worker.children()
     _wait_for(
         lambda: Submission.objects.get(pk=submission.pk).status in ("analyzed", "failed"),

@@ -38,14 +38,14 @@ def _bearer(token: str) -> APIClient:
     return api
 
 
-def _session(user) -> APIClient:  # type: ignore[no-untyped-def]
+def _session(user) -> APIClient:
     api = APIClient()
     api.force_login(user)
     return api
 
 
 @pytest.fixture
-def world(personas) -> World:  # type: ignore[no-untyped-def]
+def world(personas) -> World:
     from accounts.services import api_client_create
     from factcheck.cases.curation import evidence_add
     from integrations.models import Delivery, WebhookEndpoint
@@ -61,13 +61,14 @@ def world(personas) -> World:  # type: ignore[no-untyped-def]
     reference = item.submission.reports.get().document["matches"][0]["reference"]
     report = Report.objects.get(submission=submission)
     artifact = ReportArtifact.objects.filter(report=report).first()
+    assert artifact is not None
     case = started_case(personas["fact_checker"])
     case_submission_link(case=case, submission=submission, actor=personas["fact_checker"])
     evidence = evidence_add(
         case=case,
         actor=personas["fact_checker"],
         kind="reference",
-        reference=item.submission.media and _reference(int(reference["id"])),
+        reference=_reference(int(reference["id"])) if item.submission.media else None,
     )
     public = published_case(personas["fact_checker"])
     endpoint = WebhookEndpoint.objects.create(client=own.client, url="https://sns.example/hooks")
@@ -168,7 +169,7 @@ def world(personas) -> World:  # type: ignore[no-untyped-def]
     )
 
 
-def started_case(actor):  # type: ignore[no-untyped-def]
+def started_case(actor):
     from factcheck.cases.services import ClaimInput, case_create
 
     return case_create(
@@ -178,7 +179,7 @@ def started_case(actor):  # type: ignore[no-untyped-def]
     )
 
 
-def published_case(actor):  # type: ignore[no-untyped-def]
+def published_case(actor):
     from factcheck.cases.services import case_publish, case_rate, case_transition
 
     case = started_case(actor)
@@ -187,7 +188,7 @@ def published_case(actor):  # type: ignore[no-untyped-def]
     return case_publish(case=case, actor=actor)
 
 
-def _reference(pk: int):  # type: ignore[no-untyped-def]
+def _reference(pk: int):
     from factcheck.models import Reference
 
     return Reference.objects.get(pk=pk)

@@ -18,7 +18,10 @@ import schemathesis
 from django.core import signals
 from django.core.wsgi import get_wsgi_application
 from django.db import close_old_connections
-from django.middleware.csrf import _get_new_csrf_string, _mask_cipher_secret
+from django.middleware.csrf import (  # type: ignore[attr-defined]  # private; django-stubs omit it
+    _get_new_csrf_string,
+    _mask_cipher_secret,
+)
 from hypothesis import HealthCheck, given, settings
 from schemathesis.checks import not_a_server_error
 from schemathesis.specs.openapi.checks import (
@@ -37,7 +40,7 @@ CHECKS = [
 
 
 @pytest.fixture
-def api_schema(db):  # type: ignore[no-untyped-def]
+def api_schema(db):
     # A real WSGI request ends by closing the database connection, which would close the test's
     # transaction; Django's own test client suspends that signal the same way.
     signals.request_started.disconnect(close_old_connections)
@@ -50,7 +53,7 @@ def api_schema(db):  # type: ignore[no-untyped-def]
 
 
 @pytest.fixture
-def auth_headers(world, personas, client) -> dict[str, dict]:  # type: ignore[no-untyped-def]
+def auth_headers(world, personas, client) -> dict[str, dict]:
     client.force_login(personas["admin"])
     csrf_secret = _get_new_csrf_string()
     session_cookie = client.cookies["sessionid"].value
@@ -64,7 +67,7 @@ def auth_headers(world, personas, client) -> dict[str, dict]:  # type: ignore[no
     }
 
 
-def _with_real_ids(case, real_ids: dict[str, int]) -> bool:  # type: ignore[no-untyped-def]
+def _with_real_ids(case, real_ids: dict[str, int]) -> bool:
     """Point the case's {id} at a real object (random ids almost always answer 404)."""
     if not case.path_parameters or "id" not in case.path_parameters:
         return False
@@ -75,7 +78,7 @@ def _with_real_ids(case, real_ids: dict[str, int]) -> bool:  # type: ignore[no-u
     return True
 
 
-def _call_as_everyone(case, auth_headers, statuses, reached) -> None:  # type: ignore[no-untyped-def]
+def _call_as_everyone(case, auth_headers, statuses, reached) -> None:
     generated = {k: v for k, v in (case.headers or {}).items() if k != "Authorization"}
     generated_cookies = dict(case.cookies or {})
     for auth in auth_headers.values():
@@ -91,7 +94,7 @@ def _call_as_everyone(case, auth_headers, statuses, reached) -> None:  # type: i
 
 
 @pytest.mark.slow
-def test_api_conforms_and_never_answers_5xx(api_schema, auth_headers, world) -> None:  # type: ignore[no-untyped-def]
+def test_api_conforms_and_never_answers_5xx(api_schema, auth_headers, world) -> None:
     # Operations are walked here rather than with schemathesis' pytest plugin, whose lazy
     # fixture loading relies on a pytest internal that pytest 9 no longer has.
     failures: dict[str, str] = {}
@@ -109,7 +112,7 @@ def test_api_conforms_and_never_answers_5xx(api_schema, auth_headers, world) -> 
             database=None,
         )
         @given(case=operation.as_strategy())
-        def run(case) -> None:  # type: ignore[no-untyped-def]
+        def run(case) -> None:
             _call_as_everyone(case, auth_headers, statuses, reached)
             if _with_real_ids(case, world.real_ids):
                 _call_as_everyone(case, auth_headers, statuses, reached)

@@ -146,7 +146,7 @@ POST_ONLY = {
 }
 
 
-def _fill(template: str, world) -> str:  # type: ignore[no-untyped-def]
+def _fill(template: str, world) -> str:
     params = world.params.get(template)
     if params is None:
         prefix = next((p for p in world.defaults if template.startswith(p)), None)
@@ -154,7 +154,7 @@ def _fill(template: str, world) -> str:  # type: ignore[no-untyped-def]
     return template.format(**params)
 
 
-def _request(client, method: str, url: str) -> int:  # type: ignore[no-untyped-def]
+def _request(client, method: str, url: str) -> int:
     cookies = copy.deepcopy(client.cookies)  # logout would end the persona's session
     with transaction.atomic():
         response = getattr(client, method.lower())(url)
@@ -190,7 +190,7 @@ def test_every_url_for_every_persona_answers_as_classified(world) -> None:
     assert not wrong, f"(actual, expected) per persona: {wrong}"
 
 
-def _ids(client, url: str) -> set[int]:  # type: ignore[no-untyped-def]
+def _ids(client, url: str) -> set[int]:
     response = client.get(url)
     assert response.status_code == 200, response.content
     return {row["id"] for row in response.json()["results"]}

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from datetime import timedelta
+from typing import Any
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
@@ -26,13 +27,13 @@ HUGE_INTEGER = "1" + "0" * 400  # float() of it overflows: it wedged an analysis
 HUGER_INTEGER = "9" * 5000  # over Python's 4,300-digit int() limit: a ValueError in json.loads
 
 
-def bearer(credentials) -> APIClient:  # type: ignore[no-untyped-def]
+def bearer(credentials) -> APIClient:
     api = APIClient()
     api.credentials(HTTP_AUTHORIZATION=f"Bearer {credentials.token}")
     return api
 
 
-def post_metadata(api: APIClient, image: bytes, metadata: str, **fields: str):  # type: ignore[no-untyped-def]
+def post_metadata(api: APIClient, image: bytes, metadata: str, **fields: str):
     media = SimpleUploadedFile("photo.png", image, content_type="image/png")
     return api.post(SUBMISSIONS, {"media": media, "metadata": metadata, **fields})
 
@@ -166,7 +167,7 @@ def test_signed_webhook_refuses_crafted_json_with_400_and_stores_nothing(
     assert_nothing_stored()
 
 
-def _signed(client, credentials, body: bytes):  # type: ignore[no-untyped-def]
+def _signed(client, credentials, body: bytes):
     return signed_post(client, credentials.client.slug, body, secrets=[credentials.webhook_secret])
 
 
@@ -230,7 +231,7 @@ def test_same_key_with_other_parameters_is_409(
     api = bearer(api_client_credentials)
     first = {"text": "caption", "external_id": "p-1", "metadata": '{"reach": 1}', "platform": "x"}
     image = make_image_bytes()
-    headers = {"HTTP_IDEMPOTENCY_KEY": "key-1"}
+    headers: dict[str, Any] = {"HTTP_IDEMPOTENCY_KEY": "key-1"}
     media = SimpleUploadedFile("a.png", image, content_type="image/png")
     assert api.post(SUBMISSIONS, {"media": media, **first}, **headers).status_code == 202
     media = SimpleUploadedFile("a.png", image, content_type="image/png")
@@ -258,7 +259,7 @@ def test_same_key_and_same_request_replays(api_client_credentials, make_image_by
 def test_an_expired_key_makes_a_new_submission(api_client_credentials, make_image_bytes) -> None:
     api = bearer(api_client_credentials)
 
-    def post(seed: int):  # type: ignore[no-untyped-def]
+    def post(seed: int):
         media = SimpleUploadedFile("a.png", make_image_bytes(seed=seed))
         return api.post(SUBMISSIONS, {"media": media}, HTTP_IDEMPOTENCY_KEY="key-1")
 
@@ -287,7 +288,7 @@ def test_declared_oversized_body_is_413_before_it_is_read(api_client_credentials
     response = bearer(api_client_credentials).generic(
         "POST",
         SUBMISSIONS,
-        b"--x--",
+        b"--x--",  # type: ignore[arg-type]  # sent as is; DRF's stubs say str
         content_type="multipart/form-data; boundary=x",
         HTTP_CONTENT_LENGTH=str(MAX_UPLOAD_BYTES * 2),
         CONTENT_LENGTH=str(MAX_UPLOAD_BYTES * 2),

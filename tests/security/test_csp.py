@@ -39,14 +39,14 @@ def directives(policy: str) -> dict[str, str]:
     return parsed
 
 
-def signed_in(user) -> Client:  # type: ignore[no-untyped-def]
+def signed_in(user) -> Client:
     client = Client()
     client.force_login(user)
     return client
 
 
 @pytest.fixture
-def published_case(personas):  # type: ignore[no-untyped-def]
+def published_case(personas):
     item = review_item_create(seed=3)
     client = signed_in(personas["moderator"])
     client.post(f"/review/items/{item.pk}/claim/")
@@ -112,7 +112,9 @@ def test_redoc_is_not_served_and_sends_readers_to_swagger_ui() -> None:
 
 def test_swagger_init_script_is_a_same_origin_file_with_the_csrf_token() -> None:
     page = Client().get("/api/docs/")
-    script_url = re.search(r'<script src="([^"]*script[^"]*)"', page.content.decode()).group(1)
+    found = re.search(r'<script src="([^"]*script[^"]*)"', page.content.decode())
+    assert found is not None
+    script_url = found.group(1)
     script = Client().get(script_url.replace("&amp;", "&"))
     assert script.status_code == 200
     assert script["Content-Type"].startswith("application/javascript")

@@ -45,7 +45,7 @@ def assert_only_safe_links(page: str) -> None:
     assert not unsafe, unsafe
 
 
-def signed_in(user) -> Client:  # type: ignore[no-untyped-def]
+def signed_in(user) -> Client:
     client = Client()
     client.force_login(user)
     return client
@@ -63,7 +63,7 @@ def analysed_into_queue(submission: Submission) -> ReviewItem:
     return ReviewItem.objects.create(submission=submission)
 
 
-def escalate(item: ReviewItem, moderator) -> Case:  # type: ignore[no-untyped-def]
+def escalate(item: ReviewItem, moderator) -> Case:
     client = signed_in(moderator)
     assert client.post(f"/review/items/{item.pk}/claim/").status_code == 302
     response = client.post(
@@ -75,13 +75,13 @@ def escalate(item: ReviewItem, moderator) -> Case:  # type: ignore[no-untyped-de
     return Case.objects.get(case_submissions__submission=item.submission)
 
 
-def publish(case: Case, actor) -> Case:  # type: ignore[no-untyped-def]
+def publish(case: Case, actor) -> Case:
     case_transition(case=case, actor=actor, to_status="investigating")
     case_rate(case=case, actor=actor, rating="false", explanation="Made up.")
     return case_publish(case=case, actor=actor)
 
 
-def pages_of(case: Case, personas) -> list[str]:  # type: ignore[no-untyped-def]
+def pages_of(case: Case, personas) -> list[str]:
     detail = signed_in(personas["fact_checker"]).get(f"/cases/{case.pk}/")
     assert detail.status_code == 200
     pages = [detail.content.decode()]
@@ -144,6 +144,7 @@ def test_escalation_keeps_an_http_link_and_falls_back_to_the_permalink(personas)
     for page in pages:
         assert 'href="https://sns.example/p/5"' in page
     jsonld = re.search(r'<script type="application/ld\+json">(.*?)</script>', pages[1], re.S)
+    assert jsonld is not None
     document = json.loads(jsonld.group(1))
     assert document["itemReviewed"]["appearance"][0]["url"] == "https://sns.example/p/5"
 
@@ -160,6 +161,7 @@ def test_links_already_in_the_database_render_as_text(personas, hostile: str) ->
         assert_only_safe_links(page)
     assert html.escape(hostile.strip()[:20]) in pages[0]  # still shown, as text
     jsonld = re.search(r'<script type="application/ld\+json">(.*?)</script>', pages[1], re.S)
+    assert jsonld is not None
     assert "appearance" not in json.loads(jsonld.group(1))["itemReviewed"]
 
 

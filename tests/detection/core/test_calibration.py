@@ -13,7 +13,9 @@ def _overconfident(seed: int, n: int = 4000) -> tuple[np.ndarray, np.ndarray]:
 
 
 @pytest.mark.parametrize("calibrator", [PlattCalibrator, IsotonicCalibrator])
-def test_calibration_reduces_ece_on_held_out_data(calibrator: type) -> None:
+def test_calibration_reduces_ece_on_held_out_data(
+    calibrator: type[PlattCalibrator] | type[IsotonicCalibrator],
+) -> None:
     fit_scores, fit_labels = _overconfident(0)
     test_scores, test_labels = _overconfident(1)
     before = expected_calibration_error(test_scores, test_labels)

@@ -10,7 +10,9 @@ from detection.evaluation.metrics import roc_auc
 def _jpeg(image: np.ndarray, quality: int) -> np.ndarray:
     ok, buffer = cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, quality])
     assert ok
-    return cv2.imdecode(buffer, cv2.IMREAD_UNCHANGED)
+    decoded = cv2.imdecode(buffer, cv2.IMREAD_UNCHANGED)
+    assert decoded is not None
+    return decoded
 
 
 @pytest.fixture(scope="module")
@@ -51,6 +53,7 @@ def test_noise_inconsistency_finds_denoised_region() -> None:
     mask[128:256, 192:352] = True
     noisy[mask] = clean.astype(np.uint8)[mask]  # a smoothed-over (retouched) area
     result = forensics.noise_inconsistency(noisy)
+    assert result.map is not None
     assert roc_auc(result.map.ravel(), mask.ravel()) > 0.75
 
 
@@ -59,6 +62,6 @@ def test_every_signal_returns_bounded_score_map_and_one_line() -> None:
     for kind in forensics.ForensicDetector.FUNCTIONS:
         result = forensics.ForensicDetector(kind, "1", kind).analyze(image)
         assert 0.0 <= result.score <= 1.0
-        assert result.map.shape == image.shape[:2]
+        assert result.map is not None and result.map.shape == image.shape[:2]
         assert result.map.min() >= 0.0 and result.map.max() <= 1.0
         assert "\n" not in result.explanation and result.explanation

@@ -25,7 +25,8 @@ def test_tiny_image_is_not_applicable_below_the_minimum_side() -> None:
 
 def test_blank_and_near_constant_images_are_not_applicable() -> None:
     blank = np.full((200, 200, 3), 128, np.uint8)
-    assert "blank" in check_applicable(blank).reason
+    reason = check_applicable(blank)
+    assert reason is not None and "blank" in reason.reason
     speckled = blank.copy()
     speckled[0, 0] = 0  # one odd pixel does not make content
     assert check_applicable(speckled) is not None

@@ -41,5 +41,6 @@ def test_c2pa_absent_manifest_is_none() -> None:
 def test_c2pa_malformed_input_is_an_error_state() -> None:
     truncated = _jpeg()[:40]
     state = c2pa_summary(truncated)
-    assert state["state"] == "error" and state["error"]
-    assert c2pa_summary(b"garbage bytes")["state"] == "error"
+    assert state is not None and state["state"] == "error" and state["error"]
+    garbage = c2pa_summary(b"garbage bytes")
+    assert garbage is not None and garbage["state"] == "error"

@@ -73,7 +73,7 @@ def test_detector_returns_map_on_the_original_grid() -> None:
     detector = MultiTaskDetector.from_model(MultiTaskNet(), max_side=256)
     image = np.random.default_rng(0).integers(0, 256, (300, 700, 3), dtype=np.uint8)
     result = detector.analyze(image)
-    assert result.map.shape == (300, 700)
+    assert result.map is not None and result.map.shape == (300, 700)
     assert 0.0 <= result.score <= 1.0
     assert set(result.features) == {"max_logit", "mean_logit", "map_peak", "map_area"}
     assert 0.0 <= detector.score_crop(image[:50, :40]) <= 1.0

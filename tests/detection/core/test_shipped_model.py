@@ -77,6 +77,7 @@ def test_golden_output_of_the_shipped_checkpoints(shipped) -> None:
         tile=config.params["tile"],
     )
     result = detector.analyze(golden_input())
+    assert result.map is not None
     measured = {
         "score": result.score,
         "map_mean": float(result.map.mean()),

@@ -46,8 +46,9 @@ def test_faceforensics_reader_labels_frames_and_pairs_masks(faceforensics: Path)
     assert len(deepfakes) == 2 and all(r.mask_path is not None for r in deepfakes)
     assert faceswap[0].mask_path is None
     image, mask = load_frame(deepfakes[0])
-    assert image.shape == (32, 48, 3) and mask.sum() == 16 * 20
-    assert load_frame(real[0])[1].sum() == 0
+    assert image.shape == (32, 48, 3) and mask is not None and mask.sum() == 16 * 20
+    real_mask = load_frame(real[0])[1]
+    assert real_mask is not None and real_mask.sum() == 0
     assert load_frame(faceswap[0])[1] is None
 
 

@@ -6,7 +6,7 @@ import pytest
 
 
 @pytest.fixture
-def case(personas):  # type: ignore[no-untyped-def]
+def case(personas):
     from factcheck.cases.services import ClaimInput, case_create
 
     return case_create(

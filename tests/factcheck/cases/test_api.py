@@ -12,7 +12,7 @@ from factcheck.cases.services import ClaimInput, case_create
 pytestmark = pytest.mark.django_db
 
 
-def api_as(user) -> APIClient:  # type: ignore[no-untyped-def]
+def api_as(user) -> APIClient:
     api = APIClient()
     api.force_authenticate(user)
     return api
@@ -136,7 +136,7 @@ def test_comments_evidence_assign_and_claims(personas, case, make_image_bytes) -
     )
 
 
-def _upload(content: bytes):  # type: ignore[no-untyped-def]
+def _upload(content: bytes):
     from django.core.files.uploadedfile import SimpleUploadedFile
 
     return SimpleUploadedFile("evidence.png", content, content_type="image/png")

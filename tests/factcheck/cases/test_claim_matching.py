@@ -25,7 +25,7 @@ SUBSET_CASES = 12
 
 
 @pytest.fixture(scope="module")
-def embedder():  # type: ignore[no-untyped-def]
+def embedder():
     return claim_embedder()
 
 
@@ -101,7 +101,7 @@ def test_related_endpoint(personas, embedder) -> None:
     api.force_authenticate(personas["moderator"])
     response = api.get("/api/v1/cases/related/", {"text": "shark in the floodwater on the freeway"})
     assert response.status_code == 200 and response.json()[0]["title"] == "Shark"
-    assert api.get("/api/v1/cases/related/", {"text": "x", "k": 99}).status_code == 400
+    assert api.get("/api/v1/cases/related/", {"text": "x", "k": "99"}).status_code == 400
 
 
 def test_evaluate_command_rejects_bad_input(tmp_path) -> None:

@@ -36,7 +36,7 @@ def jpeg(pixels: np.ndarray) -> bytes:
     return buffer.getvalue()
 
 
-def publish(case, actor) -> None:  # type: ignore[no-untyped-def]
+def publish(case, actor) -> None:
     case_transition(case=case, actor=actor, to_status="investigating")
     case_rate(case=case, actor=actor, rating="altered", explanation="The original has no shark.")
     case_publish(case=case, actor=actor)

@@ -71,7 +71,9 @@ def test_edited_copy_of_a_published_cases_original_links_the_case(personas) -> N
     )
     submission.refresh_from_db()
     assert submission.status == Submission.Status.ANALYZED, submission.failure_reason
-    document = report_current(submission).document
+    report = report_current(submission)
+    assert report is not None
+    document = report.document
     assert document["verdict"]["label"] == "edited_copy"
     assert [link["case_id"] for link in document["fact_checks"]] == [case.pk]
     assert document["matches"][0]["fact_checks"][0]["reference_ids"] == [reference.pk]

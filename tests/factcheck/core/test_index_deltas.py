@@ -9,8 +9,10 @@ distances as one index holding exactly the live rows.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Generic, TypeVar
 
 import numpy as np
 import pytest
@@ -24,11 +26,13 @@ from factcheck.core.index import (
     PdqIndex,
     ReadOnlyIndexError,
 )
+from factcheck.core.index_manifest import Manifest
 from factcheck.core.index_store import (
     DELTA_MAX_FILES,
     DELTA_MAX_FRACTION,
     IndexCorruptError,
     IndexStore,
+    SearchableIndex,
     compaction_due,
     live_ids,
     load_index,
@@ -44,16 +48,19 @@ RNG = np.random.default_rng(15)
 HASHES = RNG.integers(0, 256, (3000, 32), dtype=np.uint8)
 IDS = np.arange(3000, dtype=np.int64) * 10 + 5
 
+RowT = TypeVar("RowT")  # a row of an index: a hash, a vector or a picture's features
+IndexT = TypeVar("IndexT", PdqIndex, ClipIndex, LocalIndex)
+
 
 @dataclass
-class Steps:
+class Steps(Generic[RowT]):
     """Rows of the base, then per delta (removed ids, added rows); `live` is the end state."""
 
-    base: dict[int, np.ndarray]
-    deltas: list[tuple[list[int], dict[int, np.ndarray]]] = field(default_factory=list)
+    base: dict[int, RowT]
+    deltas: list[tuple[list[int], dict[int, RowT]]] = field(default_factory=list)
 
     @property
-    def live(self) -> dict[int, np.ndarray]:
+    def live(self) -> dict[int, RowT]:
         rows = dict(self.base)
         for removed, added in self.deltas:
             for ref_id in removed:
@@ -62,7 +69,7 @@ class Steps:
         return dict(sorted(rows.items()))
 
 
-def steps_of(rows: np.ndarray, changed: np.ndarray) -> Steps:
+def steps_of(rows: np.ndarray, changed: np.ndarray) -> Steps[np.ndarray]:
     """Base = rows 0..1999; delta 1 removes three base rows and adds rows 2000..2499; delta 2
     removes a base row and two rows of delta 1, adds back a removed id and changes another (both
     with new values, `changed`), and adds rows 2500..2999."""
@@ -78,7 +85,13 @@ def steps_of(rows: np.ndarray, changed: np.ndarray) -> Steps:
     return steps
 
 
-def publish(directory, name: str, base, steps: Steps, add) -> tuple[object, object]:
+def publish(
+    directory: Path,
+    name: str,
+    base: IndexT,
+    steps: Steps[RowT],
+    add: Callable[[IndexT, dict[int, RowT]], None],
+) -> tuple[SearchableIndex, Manifest]:
     """Publish `base` then each delta of `steps` (rows added with `add(index, rows)` to an empty
     copy of the base's structure); returns what a reader loads."""
     save_index(directory, name, base)
@@ -87,6 +100,18 @@ def publish(directory, name: str, base, steps: Steps, add) -> tuple[object, obje
         add(delta, added)
         save_delta(directory, name, plan_delta(directory, name, removed_ids=removed, added=delta))
     return load_index(directory, name)
+
+
+def pdq_loaded(loaded: SearchableIndex) -> PdqIndex | LayeredPdqIndex:
+    """A loaded PDQ index: its base alone, or with deltas or hidden rows."""
+    assert isinstance(loaded, PdqIndex | LayeredPdqIndex)
+    return loaded
+
+
+def local_loaded(loaded: SearchableIndex) -> LocalIndex | LayeredLocalIndex:
+    """A loaded local-feature index: its base alone, or with deltas or hidden rows."""
+    assert isinstance(loaded, LocalIndex | LayeredLocalIndex)
+    return loaded
 
 
 def assert_same_neighbours(got, expected) -> None:
@@ -123,7 +148,7 @@ def add_hashes(index: PdqIndex, rows: dict[int, np.ndarray]) -> None:
     index.add(np.stack(list(rows.values())), list(rows))
 
 
-def pdq_queries(steps: Steps) -> np.ndarray:
+def pdq_queries(steps: Steps[np.ndarray]) -> np.ndarray:
     """Near copies of live rows, of removed rows and of the changed rows, at growing distances."""
     picks = [
         steps.live[int(IDS[0])],
@@ -150,14 +175,14 @@ def pdq_queries(steps: Steps) -> np.ndarray:
 )
 def test_pdq_base_and_deltas_search_like_one_index(tmp_path, config) -> None:
     steps = steps_of(HASHES, RNG.integers(0, 256, (2, 32), dtype=np.uint8))
-    base = PdqIndex.build(np.stack(list(steps.base.values())), list(steps.base), config)
+    base = PdqIndex.build(np.stack(list(steps.base.values())), np.array(list(steps.base)), config)
     loaded, manifest = publish(tmp_path, "pdq", base, steps, add_hashes)
     live = steps.live
     if base.kind == "ivf":  # one index = the base's trained structure holding the live rows
         single = base.empty_like()
         add_hashes(single, live)
     else:
-        single = PdqIndex.build(np.stack(list(live.values())), list(live), config)
+        single = PdqIndex.build(np.stack(list(live.values())), np.array(list(live)), config)
     assert isinstance(loaded, LayeredPdqIndex) and len(loaded.layers) == 3
     assert (loaded.kind, loaded.radius, loaded.dihedral_radius) == (
         single.kind,
@@ -199,7 +224,7 @@ def add_vectors(index: ClipIndex, rows: dict[int, np.ndarray]) -> None:
 def test_embedding_base_and_deltas_search_like_one_index(tmp_path, config) -> None:
     vectors = unit(3000, 32, seed=1)
     steps = steps_of(vectors, unit(2, 32, seed=2))
-    base = ClipIndex.build(np.stack(list(steps.base.values())), list(steps.base), config)
+    base = ClipIndex.build(np.stack(list(steps.base.values())), np.array(list(steps.base)), config)
     loaded, manifest = publish(tmp_path, "clip", base, steps, add_vectors)
     live = steps.live
     single = base.empty_like()
@@ -208,7 +233,7 @@ def test_embedding_base_and_deltas_search_like_one_index(tmp_path, config) -> No
     assert len(loaded) == manifest.count == len(live)
     picks = [int(IDS[i]) for i in (0, 3, 50, 8, 2001, 2200, 2700, 1500)]
     old = {**steps.base, **steps.deltas[0][1]}
-    queries = np.stack([live.get(i, old.get(i)) for i in picks])
+    queries = np.stack([live[i] if i in live else old[i] for i in picks])
     queries = queries + 0.05 * np.random.default_rng(3).normal(size=queries.shape)
     queries = (queries / np.linalg.norm(queries, axis=1, keepdims=True)).astype(np.float32)
 
@@ -322,19 +347,21 @@ def test_only_removing_writes_no_delta_file(tmp_path) -> None:
     assert (plan.removed_rows, plan.count) == (1, 99)  # an unknown id hides nothing
     manifest = save_delta(tmp_path, "pdq", plan)
     assert manifest.deltas == () and manifest.hidden_rows == 1 and manifest.count == 99
-    loaded, _ = load_index(tmp_path, "pdq")
+    loaded = pdq_loaded(load_index(tmp_path, "pdq")[0])
     assert loaded.search(HASHES[5:6], 1)[0][0, 0] != IDS[5]
 
 
 def test_a_published_base_is_memory_mapped_and_refuses_changes(tmp_path) -> None:
     save_index(tmp_path, "pdq", PdqIndex.build(HASHES[:100], IDS[:100]))
     loaded, _ = load_index(tmp_path, "pdq")
+    assert isinstance(loaded, PdqIndex)  # a base alone: the plain index
     assert loaded.read_only
     with pytest.raises(ReadOnlyIndexError):
         loaded.add(HASHES[100:101], IDS[100:101])
     with pytest.raises(ReadOnlyIndexError):
         loaded.remove(IDS[:1])
     copy, _ = load_index(tmp_path, "pdq", mmap=False)
+    assert isinstance(copy, PdqIndex)
     copy.remove(IDS[:1])  # a private copy can still change
     assert len(copy) == 99
 
@@ -346,6 +373,7 @@ def test_old_and_superseded_files_are_pruned_but_named_ones_kept(tmp_path) -> No
         plan = plan_delta(tmp_path, "pdq", removed_ids=[IDS[step]], added=delta)
         save_delta(tmp_path, "pdq", plan)
     manifest = read_manifest(tmp_path, "pdq")
+    assert manifest is not None
     assert manifest.version == 7 and len(manifest.deltas) == 6 and manifest.count == 100
     on_disk = {path.name for path in tmp_path.iterdir() if path.name.startswith("pdq.v")}
     named = set(manifest.files())
@@ -396,7 +424,7 @@ def test_hidden_rows_nearest_to_a_query_do_not_starve_its_answer(tmp_path) -> No
     ids = np.arange(len(rows), dtype=np.int64) + 1_000
     save_index(tmp_path, "pdq", PdqIndex.build(rows, ids))
     save_delta(tmp_path, "pdq", plan_delta(tmp_path, "pdq", removed_ids=ids[:10], added=None))
-    loaded, _ = load_index(tmp_path, "pdq")
+    loaded = pdq_loaded(load_index(tmp_path, "pdq")[0])
     single = PdqIndex.build(rows[10:], ids[10:])
     for k in (1, 3):
         assert_same_neighbours(loaded.search(HASHES[:1], k), single.search(HASHES[:1], k))
@@ -408,12 +436,12 @@ def test_hidden_rows_nearest_to_a_query_do_not_starve_its_answer(tmp_path) -> No
     save_index(tmp_path, "local", base)
     plan = plan_delta(tmp_path, "local", removed_ids=list(range(7)), added=None)
     save_delta(tmp_path, "local", plan)
-    loaded, _ = load_index(tmp_path, "local")
-    single = base.empty_like()
-    add_features(single, {7: features} | dict(GeneratedFeatures(list(range(8, 40)))))
+    loaded_local = local_loaded(load_index(tmp_path, "local")[0])
+    single_local = base.empty_like()
+    add_features(single_local, {7: features} | dict(GeneratedFeatures(list(range(8, 40)))))
     query = noisy(features, 9)
-    assert np.array_equal(loaded.neighbours(query)[0], single.neighbours(query)[0])
-    assert loaded.search_votes(query) == single.search_votes(query) == {7: 30}
+    assert np.array_equal(loaded_local.neighbours(query)[0], single_local.neighbours(query)[0])
+    assert loaded_local.search_votes(query) == single_local.search_votes(query) == {7: 30}
 
 
 def test_layers_smaller_than_k_with_hidden_rows_answer_like_one_index(tmp_path) -> None:
@@ -422,7 +450,7 @@ def test_layers_smaller_than_k_with_hidden_rows_answer_like_one_index(tmp_path) 
     save_index(tmp_path, "pdq", PdqIndex.build(HASHES[:6], IDS[:6]))
     delta = PdqIndex.build(HASHES[6:9], IDS[6:9])
     save_delta(tmp_path, "pdq", plan_delta(tmp_path, "pdq", removed_ids=[IDS[2]], added=delta))
-    loaded, _ = load_index(tmp_path, "pdq")
+    loaded = pdq_loaded(load_index(tmp_path, "pdq")[0])
     live = [0, 1, 3, 4, 5, 6, 7, 8]
     single = PdqIndex.build(HASHES[live], IDS[live])
     (ids, distances), (expected_ids, expected) = (
@@ -439,7 +467,9 @@ def test_readers_map_the_multi_index_hash_tables_published_with_the_base(tmp_pat
     manifest = save_index(tmp_path, "pdq", built)
     assert manifest.mih_file == "pdq.v1.mih" and manifest.mih_file in manifest.files()
     loaded, _ = load_index(tmp_path, "pdq")
+    assert isinstance(loaded, PdqIndex)
     tables = loaded._mih  # mapped at load, before any search
+    assert tables is not None
     for array in (tables.words, tables.ids, tables.offsets, tables.postings):
         assert not array.flags.owndata and array.ctypes.data % 64 == 0  # mapped, aligned
     queries = with_flips(HASHES[:16], [0, 3, 10, 20, 30, 40, 47, 60] * 2)

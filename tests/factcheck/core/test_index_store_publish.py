@@ -5,20 +5,28 @@ import pytest
 
 from factcheck.core.index import PdqIndex
 from factcheck.core.index_store import IndexCorruptError, IndexStore, load_index, save_index
+from factcheck.core.layered import LayeredPdqIndex
 
 
 def random_hashes(n: int, seed: int = 0) -> np.ndarray:
     return np.random.default_rng(seed).integers(0, 256, size=(n, 32), dtype=np.uint8)
 
 
+def current(reader: IndexStore) -> PdqIndex | LayeredPdqIndex:
+    """What `reader` serves now: a published PDQ index, alone or with its deltas."""
+    index = reader.get()
+    assert isinstance(index, PdqIndex | LayeredPdqIndex)
+    return index
+
+
 def test_reader_picks_up_a_new_version_without_restart(tmp_path) -> None:
     hashes = random_hashes(20)
     save_index(tmp_path, "pdq", PdqIndex.build(hashes[:10], np.arange(10)))
     reader = IndexStore(tmp_path, "pdq")
-    assert len(reader.get()) == 10 and reader.version == 1
+    assert len(current(reader)) == 10 and reader.version == 1
     save_index(tmp_path, "pdq", PdqIndex.build(hashes, np.arange(20)))
-    assert len(reader.get()) == 20 and reader.version == 2
-    ids, distances = reader.get().search(hashes[15:16], 1)
+    assert len(current(reader)) == 20 and reader.version == 2
+    ids, distances = current(reader).search(hashes[15:16], 1)
     assert (ids[0, 0], distances[0, 0]) == (15, 0)
 
 

@@ -12,7 +12,9 @@ from factcheck.evaluation.evaluate import InMemoryReferences
 
 def _setup(images: dict[int, np.ndarray]):
     references = InMemoryReferences(images=dict(images), config=MatchConfig())
-    pdq = PdqIndex.build(np.stack([pdq_hash(im).bits for im in images.values()]), list(images))
+    pdq = PdqIndex.build(
+        np.stack([pdq_hash(im).bits for im in images.values()]), np.array(list(images))
+    )
     local = LocalIndex.build(
         {ref_id: references.load_reference_features(ref_id) for ref_id in images}
     )
@@ -176,7 +178,7 @@ def test_dense_alignment_confirms_a_candidate_the_embedding_singles_out():
             )
         embedder = TableEmbedder(vectors, _unit(1, 0, 0))
         embedding = ClipIndex.build(
-            embedder.embed(list(images.values())), list(images), FloatIndexConfig(dim=3)
+            embedder.embed(list(images.values())), np.array(list(images)), FloatIndexConfig(dim=3)
         )
         return match_image(
             query,

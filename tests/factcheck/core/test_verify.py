@@ -10,7 +10,7 @@ CONFIG = FeatureConfig(working_size=640, max_keypoints=1000)
 
 def _corner_error(transform: np.ndarray, expected: np.ndarray, shape) -> float:
     h, w = shape[:2]
-    corners = np.float32([[0, 0], [w, 0], [w, h], [0, h]]).reshape(-1, 1, 2)
+    corners = np.array([[0, 0], [w, 0], [w, h], [0, h]], np.float32).reshape(-1, 1, 2)
     got = cv2.perspectiveTransform(corners, transform)
     want = cv2.perspectiveTransform(corners, expected)
     return float(np.abs(got - want).max())

@@ -1,4 +1,5 @@
 import json
+from functools import partial
 
 import cv2
 import numpy as np
@@ -17,7 +18,7 @@ def _sources() -> list[Source]:
         for n in ("skimage-astronaut", "skimage-coffee", "skimage-rocket", "skimage-chelsea")
     ]
     generated = [
-        Source(f"g{i}", f"g{i}", lambda i=i: generated_image(i, (384, 512))) for i in range(4)
+        Source(f"g{i}", f"g{i}", partial(generated_image, i, (384, 512))) for i in range(4)
     ]
     return chosen + generated
 

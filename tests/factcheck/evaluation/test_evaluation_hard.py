@@ -2,6 +2,7 @@
 versions, distractor families, and the per-class report."""
 
 import json
+from functools import partial
 
 import cv2
 import numpy as np
@@ -209,11 +210,11 @@ def _designs() -> list[DesignSource]:
         generate = LOW_TEXTURE_GENERATORS[kind]
         designs.append(
             DesignSource(
-                Source(name, name, lambda g=generate, i=index: g(40 + i)),
+                Source(name, name, partial(generate, 40 + index)),
                 name,
                 False,
                 f"procedural-{kind}",
-                sibling=lambda g=generate, i=index: g(40 + i, 1),
+                sibling=partial(generate, 40 + index, 1),
             )
         )
     grey = photos["skimage-camera"]
