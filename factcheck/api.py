@@ -11,6 +11,7 @@ from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from accounts.authentication import signed_in_user
 from factcheck.models import Reference
 from factcheck.serializers import HttpUrlField
 from factcheck.services import reference_add, reference_remove
@@ -49,7 +50,9 @@ class ReferenceSerializer(serializers.ModelSerializer):
 
 class ReferenceUploadSerializer(serializers.Serializer):
     media = serializers.FileField(help_text="The original image (JPEG, PNG, WebP).")
-    source = serializers.CharField(max_length=200)
+    # The payload field is "source"; DRF's serializer metaclass pops declared fields off the
+    # class, so this never shadows Field.source at runtime (the stubs cannot see that).
+    source = serializers.CharField(max_length=200)  # type: ignore[assignment]
     external_id = serializers.CharField(max_length=200, required=False, default="")
     url = HttpUrlField()
     caption = serializers.CharField(required=False, default="", allow_blank=True)
@@ -87,7 +90,7 @@ class ReferenceViewSet(
         fields = dict(upload.validated_data)
         content = fields.pop("media").read()
         try:
-            result = reference_add(content=content, actor=request.user, **fields)
+            result = reference_add(content=content, actor=signed_in_user(request), **fields)
         except ImageRejected as error:
             return Response(
                 {"media": [str(error)], "code": error.code}, status=status.HTTP_400_BAD_REQUEST
@@ -96,4 +99,4 @@ class ReferenceViewSet(
         return Response(body, status=status.HTTP_201_CREATED if result.created else 200)
 
     def perform_destroy(self, instance: Reference) -> None:
-        reference_remove(reference=instance, actor=self.request.user)
+        reference_remove(reference=instance, actor=signed_in_user(self.request))

@@ -60,7 +60,7 @@ def factcheck_feed(request: HttpRequest) -> JsonResponse:
                 "url": reviews[0]["url"] if reviews else None,
                 "title": case.title,
                 "content_text": case.explanation,
-                "date_published": case.published_at.isoformat(),
+                "date_published": case.published_at.isoformat() if case.published_at else None,
                 "date_modified": case.updated_at.isoformat(),
                 "_claimreview": reviews,
             }

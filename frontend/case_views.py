@@ -12,17 +12,20 @@ import datetime as dt
 from collections.abc import Callable
 from functools import wraps
 from pathlib import PurePath
-from typing import Any
+from typing import Any, Concatenate, ParamSpec
 from urllib.parse import urlencode
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
+from django.db.models.fields.files import FieldFile
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse
+from django.http.response import HttpResponseBase
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET, require_POST
 
+from accounts.authentication import signed_in_user
 from accounts.models import User
 from factcheck.cases import curation, services
 from factcheck.cases.models import Case, Evidence
@@ -35,7 +38,7 @@ from factcheck.cases.workflow import (
 )
 from frontend.presenters import verdict_display
 from mediastore.images import ImageRejected
-from mediastore.serving import media_file_response
+from mediastore.serving import media_file_response, stored_name
 from moderation.escalation import case_submissions
 from moderation.models import CaseSubmission, ReportArtifact
 from moderation.report_document import verdict_of
@@ -43,14 +46,17 @@ from moderation.report_document import verdict_of
 CASES_PAGE_SIZE = 25
 # Overlays shown next to a linked submission, in this order.
 OVERLAY_KINDS = ("edit_overlay", "aligned_reference", "forensic_overlay", "faces_overlay")
+_P = ParamSpec("_P")
 
 
-def case_view(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+def case_view(
+    view: Callable[Concatenate[HttpRequest, _P], HttpResponseBase],
+) -> Callable[Concatenate[HttpRequest, _P], HttpResponseBase]:
     """Signed in (else to login) and allowed to see cases (else 403)."""
 
     @login_required
     @wraps(view)
-    def wrapped(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+    def wrapped(request: HttpRequest, *args: _P.args, **kwargs: _P.kwargs) -> HttpResponseBase:
         if not request.user.has_perm(services.PERM_VIEW):
             raise PermissionDenied("You need the fact-checker or moderator role.")
         return view(request, *args, **kwargs)
@@ -137,7 +143,7 @@ def case_new(request: HttpRequest) -> HttpResponse:
         try:
             case = services.case_create(
                 title=form["title"],
-                actor=request.user,
+                actor=signed_in_user(request),
                 claims=claims,
                 due_date=_date(form["due_date"]),
             )
@@ -237,7 +243,9 @@ def case_act(request: HttpRequest, pk: int, action: str) -> HttpResponse:
 
 
 def _comment(request: HttpRequest, case: Case) -> str:
-    services.comment_add(case=case, actor=request.user, body=request.POST.get("body", ""))
+    services.comment_add(
+        case=case, actor=signed_in_user(request), body=request.POST.get("body", "")
+    )
     return "Comment added."
 
 
@@ -245,7 +253,7 @@ def _claim(request: HttpRequest, case: Case) -> str:
     post = request.POST
     services.claim_add(
         case=case,
-        actor=request.user,
+        actor=signed_in_user(request),
         claim=services.ClaimInput(
             text=post.get("text", ""),
             claimant=post.get("claimant", ""),
@@ -268,7 +276,7 @@ def _evidence(request: HttpRequest, case: Case) -> str:
             raise services.CaseError(f"no reference {post['reference']!r} in the index")
     curation.evidence_add(
         case=case,
-        actor=request.user,
+        actor=signed_in_user(request),
         kind=post.get("kind", ""),
         reference=reference,
         url=post.get("url", ""),
@@ -283,7 +291,7 @@ def _verify(request: HttpRequest, case: Case) -> str:
     evidence = get_object_or_404(Evidence, pk=_int(post.get("evidence")), case=case)
     reference = curation.evidence_mark_verified_original(
         evidence=evidence,
-        actor=request.user,
+        actor=signed_in_user(request),
         source=post.get("source", ""),
         credit=post.get("credit", ""),
         licence=post.get("licence", ""),
@@ -294,7 +302,7 @@ def _verify(request: HttpRequest, case: Case) -> str:
 def _remove_reference(request: HttpRequest, case: Case) -> str:
     evidence = get_object_or_404(Evidence, pk=_int(request.POST.get("evidence")), case=case)
     curation.case_reference_remove(
-        evidence=evidence, actor=request.user, reason=request.POST.get("reason", "")
+        evidence=evidence, actor=signed_in_user(request), reason=request.POST.get("reason", "")
     )
     return "Reference removed from the index."
 
@@ -303,7 +311,7 @@ def _transition(request: HttpRequest, case: Case) -> str:
     if request.POST.get("expected_status"):
         case.status = request.POST["expected_status"]  # the status the page showed: CAS on it
     services.case_transition(
-        case=case, actor=request.user, to_status=request.POST.get("status", "")
+        case=case, actor=signed_in_user(request), to_status=request.POST.get("status", "")
     )
     return f"Case is now {case.status}."
 
@@ -311,7 +319,7 @@ def _transition(request: HttpRequest, case: Case) -> str:
 def _rate(request: HttpRequest, case: Case) -> str:
     services.case_rate(
         case=case,
-        actor=request.user,
+        actor=signed_in_user(request),
         rating=request.POST.get("rating", ""),
         explanation=request.POST.get("explanation", ""),
     )
@@ -319,7 +327,7 @@ def _rate(request: HttpRequest, case: Case) -> str:
 
 
 def _publish(request: HttpRequest, case: Case) -> str:
-    services.case_publish(case=case, actor=request.user)
+    services.case_publish(case=case, actor=signed_in_user(request))
     return "Published."
 
 
@@ -330,14 +338,18 @@ def _assign(request: HttpRequest, case: Case) -> str:
         raise services.CaseError(f"no active user {post.get('username', '')!r}")
     role = post.get("role", "assignee")
     services.case_assign(
-        case=case, actor=request.user, user=user, role=role, remove=post.get("remove") == "1"
+        case=case,
+        actor=signed_in_user(request),
+        user=user,
+        role=role,
+        remove=post.get("remove") == "1",
     )
     return f"{role.capitalize()}s updated."
 
 
 def _due(request: HttpRequest, case: Case) -> str:
     services.case_set_due_date(
-        case=case, actor=request.user, due_date=_date(request.POST.get("due_date", ""))
+        case=case, actor=signed_in_user(request), due_date=_date(request.POST.get("due_date", ""))
     )
     return "Due date set."
 
@@ -363,8 +375,9 @@ def _int(value: Any) -> int:
         raise Http404("not a number") from None
 
 
-def _image(file_name: str, content_type: str) -> FileResponse:
+def _image(file: FieldFile, content_type: str) -> FileResponse:
     # nosniff, a sandboxing CSP and a fixed safe file name (mediastore.serving).
+    file_name = stored_name(file)
     return media_file_response(
         file_name=file_name, content_type=content_type, stem=PurePath(file_name).stem
     )
@@ -379,7 +392,7 @@ def evidence_image(request: HttpRequest, pk: int, evidence_id: int) -> FileRespo
     media = evidence.media or (evidence.reference.media if evidence.reference else None)
     if media is None:
         raise Http404("This evidence has no image.")
-    return _image(media.file.name, media.mime)
+    return _image(media.file, media.mime)
 
 
 @case_view
@@ -391,7 +404,7 @@ def submission_image(request: HttpRequest, pk: int, submission_id: int) -> FileR
         submission_id=submission_id,
     )
     media = link.submission.media
-    return _image(media.file.name, media.mime)
+    return _image(media.file, media.mime)
 
 
 @case_view
@@ -401,4 +414,4 @@ def overlay_image(request: HttpRequest, pk: int, artifact_id: int) -> FileRespon
     artifact = get_object_or_404(ReportArtifact, pk=artifact_id)
     if not CaseSubmission.objects.filter(case_id=pk, report_id=artifact.report_id).exists():
         raise Http404("This overlay is not part of the case.")
-    return _image(artifact.file.name, "image/png")
+    return _image(artifact.file, "image/png")

@@ -81,7 +81,7 @@ def is_sensitive(*, item: ReviewItem, label: str | None) -> bool:
     """Blur by default: a sensitive verdict label, source, or a flag sent with the content."""
     submission = item.submission
     sources = set(settings.REVIEW_SENSITIVE_SOURCES)
-    client_slug = submission.client.slug if submission.client_id else ""
+    client_slug = submission.client.slug if submission.client is not None else ""
     return bool(
         (label and label in settings.REVIEW_SENSITIVE_LABELS)
         or (submission.platform and submission.platform in sources)
@@ -99,8 +99,9 @@ def _percent(value: Any) -> str:
 
 def _box(
     bbox: tuple[float, float, float, float] | None, width: int, height: int
-) -> dict[str, float] | None:
-    """A bbox in pixels as percentages of the image, for overlays that scale with zoom."""
+) -> dict[str, Any] | None:
+    """A bbox in pixels as percentages of the image, for overlays that scale with zoom (template
+    data: callers add their own keys)."""
     if bbox is None or width <= 0 or height <= 0:
         return None
     x, y, w, h = bbox

@@ -11,19 +11,22 @@ import datetime as dt
 from collections.abc import Callable
 from functools import wraps
 from pathlib import PurePath
-from typing import Any
+from typing import Concatenate, ParamSpec
 from urllib.parse import urlencode
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import BadRequest, PermissionDenied
 from django.core.paginator import Paginator
+from django.db.models.fields.files import FieldFile
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse
+from django.http.response import HttpResponseBase
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
 
+from accounts.authentication import signed_in_user
 from accounts.models import AuditLog
 from accounts.roles import ADMIN, user_has_role
 from factcheck.models import Reference
@@ -33,7 +36,7 @@ from frontend.presenters import (
     lease_remaining,
     verdict_display,
 )
-from mediastore.serving import media_file_response
+from mediastore.serving import media_file_response, stored_name
 from moderation.models import Decision, NearMissJudgement, ReportArtifact, ReviewItem
 from moderation.near_misses import NearMissError, near_miss_find, near_miss_judge
 from moderation.report_document import matched_reference_ids
@@ -62,14 +65,17 @@ from moderation.selectors import (
 
 QUEUE_PAGE_SIZE = 25
 AUDIT_PAGE_SIZE = 50
+_P = ParamSpec("_P")
 
 
-def reviewer_view(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+def reviewer_view(
+    view: Callable[Concatenate[HttpRequest, _P], HttpResponseBase],
+) -> Callable[Concatenate[HttpRequest, _P], HttpResponseBase]:
     """Signed in (else to login) and allowed to look at submissions (else 403)."""
 
     @login_required
     @wraps(view)
-    def wrapped(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+    def wrapped(request: HttpRequest, *args: _P.args, **kwargs: _P.kwargs) -> HttpResponseBase:
         if not request.user.has_perm(VIEW_ALL_PERMISSION):
             raise PermissionDenied("You need the moderator or fact-checker role.")
         return view(request, *args, **kwargs)
@@ -79,7 +85,7 @@ def reviewer_view(view: Callable[..., HttpResponse]) -> Callable[..., HttpRespon
 
 def _visible_item(request: HttpRequest, pk: int) -> ReviewItem:
     return get_object_or_404(
-        with_verdict(items_visible(user=request.user)).select_related(
+        with_verdict(items_visible(user=signed_in_user(request))).select_related(
             "submission", "submission__media", "submission__client", "claimed_by"
         ),
         pk=pk,
@@ -106,12 +112,11 @@ def _filters(request: HttpRequest) -> QueueFilters:
 @reviewer_view
 @require_GET
 def queue(request: HttpRequest) -> HttpResponse:
+    user = signed_in_user(request)
     filters = _filters(request)
     now = timezone.now()
     # Page over bare ids (one table, no joins), then load the 25 rows with their details.
-    item_ids = review_queue(user=request.user, filters=filters, now=now).values_list(
-        "pk", flat=True
-    )
+    item_ids = review_queue(user=user, filters=filters, now=now).values_list("pk", flat=True)
     current = Paginator(item_ids, QUEUE_PAGE_SIZE).get_page(request.GET.get("page"))
     rows = [
         {
@@ -120,14 +125,13 @@ def queue(request: HttpRequest) -> HttpResponse:
             "probability": None
             if item.verdict_probability is None
             else f"{item.verdict_probability * 100:.0f}%",
-            "mine": item.claimed_by_id == request.user.pk
-            and item.status == ReviewItem.Status.CLAIMED,
+            "mine": item.claimed_by_id == user.pk and item.status == ReviewItem.Status.CLAIMED,
             "lease_left": lease_remaining(item, now),
         }
         for item in queue_page(list(current.object_list))
     ]
     query = {k: v for k, v in request.GET.items() if k != "page" and v}
-    counts = queue_counts(user=request.user, now=now)
+    counts = queue_counts(user=user, now=now)
     return render(
         request,
         "frontend/queue.html",
@@ -146,8 +150,8 @@ def queue(request: HttpRequest) -> HttpResponse:
                 for label in VERDICT_LABELS
             ],
             "verdict_labels": [(label, verdict_display(label)["text"]) for label in VERDICT_LABELS],
-            "platforms": queue_platforms(user=request.user),
-            "can_review": request.user.has_perm(REVIEW_PERMISSION),
+            "platforms": queue_platforms(user=user),
+            "can_review": user.has_perm(REVIEW_PERMISSION),
         },
     )
 
@@ -205,7 +209,7 @@ def _back(request: HttpRequest, default: str) -> str:
 def claim(request: HttpRequest, pk: int) -> HttpResponse:
     item = _visible_item(request, pk)
     try:
-        item_claim(item=item, user=request.user)
+        item_claim(item=item, user=signed_in_user(request))
         messages.success(request, "You are reviewing this item.")
     except ReviewError as error:
         messages.error(request, str(error))
@@ -216,7 +220,7 @@ def claim(request: HttpRequest, pk: int) -> HttpResponse:
 @require_POST
 def release(request: HttpRequest, pk: int) -> HttpResponse:
     item = _visible_item(request, pk)
-    if item_release(item=item, user=request.user):
+    if item_release(item=item, user=signed_in_user(request)):
         messages.info(request, "Item returned to the queue.")
     return redirect(_back(request, "/review/"))
 
@@ -224,15 +228,16 @@ def release(request: HttpRequest, pk: int) -> HttpResponse:
 @reviewer_view
 @require_POST
 def next_item(request: HttpRequest) -> HttpResponse:
+    user = signed_in_user(request)
     current = request.POST.get("release", "")
     skipped: list[int] = []
     if current.isdigit():
-        held = items_visible(user=request.user).filter(pk=int(current)).first()
+        held = items_visible(user=user).filter(pk=int(current)).first()
         if held is not None:
-            item_release(item=held, user=request.user)
+            item_release(item=held, user=user)
             skipped.append(held.pk)
     try:
-        item = item_next(user=request.user, filters=_filters_from_post(request), exclude=skipped)
+        item = item_next(user=user, filters=_filters_from_post(request), exclude=skipped)
     except ReviewError as error:
         messages.error(request, str(error))
         return redirect("review-queue")
@@ -257,7 +262,7 @@ def decide(request: HttpRequest, pk: int) -> HttpResponse:
     try:
         decision = decision_make(
             item=item,
-            user=request.user,
+            user=signed_in_user(request),
             action=request.POST.get("action", ""),
             label=request.POST.get("label", ""),
             rationale=request.POST.get("rationale", ""),
@@ -280,7 +285,7 @@ def judge_near_miss(request: HttpRequest, pk: int, reference_id: int) -> HttpRes
             item=item,
             reference_id=reference_id,
             judgement=request.POST.get("judgement", ""),
-            actor=request.user,
+            actor=signed_in_user(request),
         )
     except ReviewPermissionDenied as error:
         raise PermissionDenied(str(error)) from error
@@ -294,8 +299,9 @@ def judge_near_miss(request: HttpRequest, pk: int, reference_id: int) -> HttpRes
     return redirect(_back(request, reverse("review-item", args=[item.pk]) + "#near-misses"))
 
 
-def _image_response(file_name: str, content_type: str) -> FileResponse:
+def _image_response(file: FieldFile, content_type: str) -> FileResponse:
     # nosniff, a sandboxing CSP and a fixed safe file name (mediastore.serving).
+    file_name = stored_name(file)
     return media_file_response(
         file_name=file_name, content_type=content_type, stem=PurePath(file_name).stem
     )
@@ -306,7 +312,7 @@ def _image_response(file_name: str, content_type: str) -> FileResponse:
 def media(request: HttpRequest, pk: int) -> FileResponse:
     item = _visible_item(request, pk)
     stored = item.submission.media
-    return _image_response(stored.file.name, stored.mime)
+    return _image_response(stored.file, stored.mime)
 
 
 @reviewer_view
@@ -316,7 +322,7 @@ def artifact(request: HttpRequest, pk: int, version: int, kind: str) -> FileResp
     found = get_object_or_404(
         ReportArtifact, report__submission=item.submission, report__version=version, kind=kind
     )
-    return _image_response(found.file.name, "image/png")
+    return _image_response(found.file, "image/png")
 
 
 @reviewer_view
@@ -335,7 +341,7 @@ def reference_image(request: HttpRequest, pk: int, reference_id: int) -> FileRes
     if not listed:
         raise Http404("This original is not part of the item's report.")
     reference = get_object_or_404(Reference.objects.select_related("media"), pk=reference_id)
-    return _image_response(reference.media.file.name, reference.media.mime)
+    return _image_response(reference.media.file, reference.media.mime)
 
 
 @login_required

@@ -22,6 +22,7 @@ from rest_framework.exceptions import ValidationError
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from accounts.authentication import signed_in_user
 from accounts.models import User
 from factcheck.cases import curation, services
 from factcheck.cases.claimreview import claimreview_jsonld
@@ -108,7 +109,7 @@ class CaseViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Gen
         claims = [services.ClaimInput(**claim) for claim in data["claims"]]
         return services.case_create(
             title=data["title"],
-            actor=request.user,
+            actor=signed_in_user(request),
             claims=claims,
             due_date=data["due_date"],
         )
@@ -119,28 +120,30 @@ class CaseViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Gen
         data, case = _valid(TransitionSerializer, request), self.get_object()
         if data["expected_status"]:
             case.status = data["expected_status"]  # compare against what the caller saw
-        services.case_transition(case=case, actor=request.user, to_status=data["status"])
+        services.case_transition(case=case, actor=signed_in_user(request), to_status=data["status"])
         return Response(self.case_serializer(case).data)
 
     @extend_schema(request=RateSerializer, responses=CaseSerializer)
     @action(detail=True, methods=["post"])
     def rate(self, request: Request, pk: str) -> Response:
         data, case = _valid(RateSerializer, request), self.get_object()
-        services.case_rate(case=case, actor=request.user, **data)
+        services.case_rate(case=case, actor=signed_in_user(request), **data)
         return Response(self.case_serializer(case).data)
 
     @extend_schema(request=None, responses=CaseSerializer)
     @action(detail=True, methods=["post"])
     def publish(self, request: Request, pk: str) -> Response:
         case = self.get_object()
-        services.case_publish(case=case, actor=request.user)
+        services.case_publish(case=case, actor=signed_in_user(request))
         return Response(self.case_serializer(case).data)
 
     @extend_schema(request=ClaimInputSerializer, responses={201: ClaimSerializer})
     @action(detail=True, methods=["post"])
     def claims(self, request: Request, pk: str) -> Response:
         data, case = _valid(ClaimInputSerializer, request), self.get_object()
-        claim = services.claim_add(case=case, actor=request.user, claim=services.ClaimInput(**data))
+        claim = services.claim_add(
+            case=case, actor=signed_in_user(request), claim=services.ClaimInput(**data)
+        )
         return Response(ClaimSerializer(claim).data, status=status.HTTP_201_CREATED)
 
     @extend_schema(request=AssignSerializer, responses=CaseSerializer)
@@ -151,7 +154,11 @@ class CaseViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Gen
         if user is None:
             raise ValidationError({"username": [f"no active user {data['username']!r}"]})
         services.case_assign(
-            case=case, actor=request.user, user=user, role=data["role"], remove=data["remove"]
+            case=case,
+            actor=signed_in_user(request),
+            user=user,
+            role=data["role"],
+            remove=data["remove"],
         )
         return Response(self.case_serializer(case).data)
 
@@ -168,7 +175,7 @@ class CaseViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Gen
                 CommentSerializer(case.comments.select_related("author"), many=True).data
             )
         data = _valid(CommentInputSerializer, request)
-        comment = services.comment_add(case=case, actor=request.user, body=data["body"])
+        comment = services.comment_add(case=case, actor=signed_in_user(request), body=data["body"])
         return Response(CommentSerializer(comment).data, status=status.HTTP_201_CREATED)
 
     @extend_schema(
@@ -192,7 +199,7 @@ class CaseViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Gen
         content = data["media"].read() if data["media"] is not None else None
         evidence = curation.evidence_add(
             case=case,
-            actor=request.user,
+            actor=signed_in_user(request),
             kind=data["kind"],
             reference=reference,
             url=data["url"],
@@ -208,7 +215,9 @@ class CaseViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Gen
         case = self.get_object()
         evidence = get_object_or_404(Evidence, pk=evidence_id, case=case)
         data = _valid(VerifiedOriginalSerializer, request)
-        curation.evidence_mark_verified_original(evidence=evidence, actor=request.user, **data)
+        curation.evidence_mark_verified_original(
+            evidence=evidence, actor=signed_in_user(request), **data
+        )
         return Response(EvidenceSerializer(evidence).data)
 
     @extend_schema(

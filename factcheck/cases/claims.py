@@ -66,7 +66,10 @@ class ClaimEmbedder:
         dimension = getattr(self._model, "get_embedding_dimension", None)
         if dimension is None:
             dimension = self._model.get_sentence_embedding_dimension
-        self.dim = int(dimension())
+        size = dimension()
+        if size is None:
+            raise ClaimModelMissing(f"the claim model in {folder} has no fixed embedding size")
+        self.dim = int(size)
         self._lock = threading.Lock()  # one encode at a time: torch already uses every core
 
     def embed(self, texts: Sequence[str]) -> np.ndarray:

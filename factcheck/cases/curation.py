@@ -82,7 +82,7 @@ def evidence_add(
     if len(note) > MAX_NOTE_LENGTH or len(url) > MAX_URL_LENGTH:
         raise CaseError(f"note at most {MAX_NOTE_LENGTH}, url at most {MAX_URL_LENGTH} characters")
     url = link_check(url, field="url")
-    required = {
+    required: dict[str, bool] = {
         Evidence.Kind.REFERENCE: reference is not None,
         Evidence.Kind.LINK: bool(url),
         Evidence.Kind.MEDIA: bool(content),
@@ -91,7 +91,7 @@ def evidence_add(
     if not required[kind]:
         what = {"reference": "a reference", "link": "a url", "media": "a file", "note": "a note"}
         raise CaseError(f"{kind} evidence needs {what[kind]}")
-    media = media_store(content=content).media if kind == Evidence.Kind.MEDIA else None
+    media = media_store(content=content).media if kind == Evidence.Kind.MEDIA and content else None
     with transaction.atomic():
         evidence = Evidence.objects.create(
             case=case,
@@ -133,7 +133,8 @@ def evidence_mark_verified_original(
     """Add the evidence's uploaded image to the reference index as a verified original."""
     require_permission(actor, PERM_CHANGE)
     require_permission(actor, PERM_ADD_REFERENCE)
-    if evidence.media_id is None:
+    media = evidence.media
+    if media is None:
         raise CaseError("only uploaded media can become a verified original")
     if evidence.reference_id is not None:
         raise CaseError(f"this evidence is already reference {evidence.reference_id}")
@@ -145,7 +146,7 @@ def evidence_mark_verified_original(
     url = link_check(url, field="url") or http_url(evidence.url)
     try:
         added = reference_add(
-            content=media_read(evidence.media),
+            content=media_read(media),
             source=source,
             external_id=external_id or f"case-{evidence.case_id}-evidence-{evidence.pk}",
             url=url,

@@ -132,9 +132,17 @@ class _StoredClaimIndex:
             for claim, vector in zip(stale, embedder.embed([c.text for c in stale]), strict=True):
                 claim.embedding, claim.embedding_model = vector.tobytes(), embedder.name
             Claim.objects.bulk_update(stale, ["embedding", "embedding_model"])
-        vectors = np.stack([np.frombuffer(bytes(c.embedding), dtype=np.float32) for c in claims])
+        vectors = np.stack([_stored_vector(claim) for claim in claims])
         self._index.add([claim.pk for claim in claims], vectors)
         self._ids |= {claim.pk for claim in claims}
+
+
+def _stored_vector(claim: Claim) -> np.ndarray:
+    """A claim's saved embedding: every claim the index adds was embedded just before, or was
+    already embedded by the current model."""
+    if claim.embedding is None:
+        raise ValueError(f"claim {claim.pk} has no stored embedding")
+    return np.frombuffer(bytes(claim.embedding), dtype=np.float32)
 
 
 _stored_index = _StoredClaimIndex()

@@ -6,6 +6,7 @@ from typing import Any
 
 from rest_framework import serializers
 
+from accounts.models import User
 from factcheck.cases.models import Case, Claim, Comment, Evidence, TimelineEntry
 from factcheck.cases.selectors import case_link
 from factcheck.cases.services import (
@@ -78,8 +79,12 @@ class TimelineEntrySerializer(serializers.ModelSerializer):
 
 class CaseSerializer(serializers.ModelSerializer):
     claims = ClaimSerializer(many=True, read_only=True)
-    assignees = serializers.SlugRelatedField(slug_field="username", many=True, read_only=True)
-    watchers = serializers.SlugRelatedField(slug_field="username", many=True, read_only=True)
+    assignees: serializers.SlugRelatedField[User] = serializers.SlugRelatedField(
+        slug_field="username", many=True, read_only=True
+    )
+    watchers: serializers.SlugRelatedField[User] = serializers.SlugRelatedField(
+        slug_field="username", many=True, read_only=True
+    )
     links = serializers.SerializerMethodField()
 
     class Meta:
@@ -170,7 +175,9 @@ class EvidenceInputSerializer(serializers.Serializer):
 
 
 class VerifiedOriginalSerializer(serializers.Serializer):
-    source = serializers.CharField(max_length=200)
+    # The payload field is "source"; DRF's serializer metaclass pops declared fields off the
+    # class, so this never shadows Field.source at runtime (the stubs cannot see that).
+    source = serializers.CharField(max_length=200)  # type: ignore[assignment]
     credit = serializers.CharField(max_length=500, required=False, default="", allow_blank=True)
     licence = serializers.CharField(max_length=200, required=False, default="", allow_blank=True)
     url = HttpUrlField()

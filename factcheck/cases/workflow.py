@@ -7,6 +7,7 @@ validated on every read (cheap) so a bad setting fails with a message naming it.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
@@ -59,7 +60,7 @@ class RatingScale:
 
 
 def rating_scale() -> RatingScale:
-    raw = getattr(settings, "CLAIMREVIEW_RATINGS", None)  # defaults: config/settings/base.py
+    raw: Any = getattr(settings, "CLAIMREVIEW_RATINGS", None)  # defaults: config/settings/base.py
     try:
         worst, best = int(raw["worst"]), int(raw["best"])
         values = {str(name): int(value) for name, value in dict(raw["scale"]).items()}

@@ -24,8 +24,14 @@ class TouchingQuerySet(models.QuerySet):
                 kwargs[field.name] = now
         return super().update(**kwargs)
 
+    # Django's marker on data-changing methods (templates never call them); the stubs type a
+    # method as a plain callable, without the attribute.
     update.alters_data = True  # type: ignore[attr-defined]
 
 
-class TouchingManager(models.Manager.from_queryset(TouchingQuerySet)):  # type: ignore[misc]
+# Named at module level: django-stubs types `from_queryset` bases only when assigned to a name.
+_TouchingManagerBase = models.Manager.from_queryset(TouchingQuerySet)
+
+
+class TouchingManager(_TouchingManagerBase):
     """The default manager of models whose `updated_at` is read (repairs, admin, APIs)."""

@@ -12,6 +12,7 @@ from rest_framework.exceptions import PermissionDenied
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from accounts.authentication import signed_in_user
 from integrations.models import Delivery, DeliveryAttempt
 from integrations.outbound import delivery_redeliver
 from integrations.selectors import api_client_of, deliveries_of_client
@@ -82,5 +83,5 @@ class DeliveryViewSet(viewsets.ReadOnlyModelViewSet):
     def redeliver(self, request: Request, pk: str | None = None) -> Response:
         delivery = self.get_object()
         # DeliveryError (409 delivery_conflict) is answered by config.drf.
-        delivery = delivery_redeliver(delivery=delivery, actor=request.user)
+        delivery = delivery_redeliver(delivery=delivery, actor=signed_in_user(request))
         return Response(self.get_serializer(delivery).data, status=status.HTTP_202_ACCEPTED)

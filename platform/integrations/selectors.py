@@ -1,13 +1,14 @@
 from __future__ import annotations
 
+from django.contrib.auth.models import AnonymousUser
 from django.db.models import QuerySet
 
 from accounts.models import ApiClient, User
 from integrations.models import Delivery
 
 
-def api_client_of(user: User) -> ApiClient | None:
-    if not user.is_authenticated:
+def api_client_of(user: User | AnonymousUser) -> ApiClient | None:
+    if not isinstance(user, User) or not user.is_authenticated:
         return None
     return ApiClient.objects.filter(user=user, is_active=True).first()
 

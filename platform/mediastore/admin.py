@@ -1,4 +1,6 @@
 from django.contrib import admin
+from django.db.models import Model
+from django.http import HttpRequest
 
 from mediastore.models import MediaObject
 
@@ -9,5 +11,5 @@ class MediaObjectAdmin(admin.ModelAdmin):
     search_fields = ("sha256",)
     readonly_fields = ("sha256", "file", "mime", "format", "size", "width", "height", "created_at")
 
-    def has_add_permission(self, request, obj=None) -> bool:  # type: ignore[no-untyped-def]
+    def has_add_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
         return False

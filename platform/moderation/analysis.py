@@ -227,7 +227,8 @@ def _report_write(
     Submission.objects.filter(pk=submission.pk).update(
         status=Submission.Status.ANALYZED, failure_reason=""
     )
-    label_changed = previous is not None and previous.label != report.label
+    previous_label = previous.label if previous is not None else None
+    label_changed = previous_label is not None and previous_label != report.label
     review_item_route(submission=submission, report=report, reopen=label_changed)
     if event_type is not None:
         event_emit(type=event_type, submission=submission, data=event_payload(report))
@@ -235,7 +236,7 @@ def _report_write(
         event_emit(
             type=VERDICT_CHANGED,
             submission=submission,
-            data={**event_payload(report), "previous_label": previous.label},
+            data={**event_payload(report), "previous_label": previous_label},
         )
     return report
 

@@ -28,10 +28,12 @@ from rest_framework.renderers import BaseRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from accounts.authentication import signed_in_user
+from accounts.models import ApiClient
 from accounts.selectors import user_has_model_permission
 from config.drf import StrictJSONField
 from mediastore.images import MAX_UPLOAD_BYTES
-from mediastore.serving import media_headers_apply
+from mediastore.serving import media_headers_apply, stored_name
 from moderation.analysis import report_url
 from moderation.models import Report, ReportArtifact, Submission
 from moderation.selectors import (
@@ -85,14 +87,18 @@ class SubmissionMediaSerializer(serializers.Serializer):
 
 class ReportSummarySerializer(serializers.Serializer):
     version = serializers.IntegerField()
-    label = serializers.CharField()
+    # The payload field is "label"; DRF's serializer metaclass pops declared fields off the
+    # class, so this never shadows Field.label at runtime (the stubs cannot see that).
+    label = serializers.CharField()  # type: ignore[assignment]
     manipulation_probability = serializers.FloatField()
     created_at = serializers.DateTimeField()
 
 
 class SubmissionSerializer(serializers.ModelSerializer):
     media = SubmissionMediaSerializer(read_only=True)
-    client = serializers.SlugRelatedField(slug_field="slug", read_only=True)
+    client: serializers.SlugRelatedField[ApiClient] = serializers.SlugRelatedField(
+        slug_field="slug", read_only=True
+    )
     report = serializers.SerializerMethodField()
     report_url = serializers.SerializerMethodField()
 
@@ -237,13 +243,14 @@ class SubmissionViewSet(
         upload.is_valid(raise_exception=True)
         fields = dict(upload.validated_data)
         content = fields.pop("media").read()
-        client = api_client_of(request.user)
+        user = signed_in_user(request)
+        client = api_client_of(user)
         # Refusals (ImageRejected, SubmissionError) are answered by config.drf.
         result = submission_create_or_replay(
             content=content,
             source=Submission.Source.API,
             client=client,
-            created_by=None if client is not None else request.user,
+            created_by=None if client is not None else user,
             idempotency_key=request.headers.get(IDEMPOTENCY_HEADER, "").strip(),
             **fields,
         )
@@ -323,7 +330,7 @@ class SubmissionViewSet(
         if artifact is None:
             raise NotFound(f"report version {report.version} has no {kind} artifact")
         response = FileResponse(
-            default_storage.open(artifact.file.name, "rb"), content_type="image/png"
+            default_storage.open(stored_name(artifact.file), "rb"), content_type="image/png"
         )
         # nosniff, a sandboxing CSP and a fixed safe file name (mediastore.serving).
         return media_headers_apply(
@@ -340,12 +347,11 @@ class SubmissionViewSet(
     @action(detail=True, methods=["post"])
     def retry(self, request: Request, pk: str | None = None) -> Response:
         submission = self.get_object()
-        is_owner = submission.client_id is not None and submission.client == api_client_of(
-            request.user
-        )
-        if not is_owner and not any(request.user.has_perm(p) for p in RETRY_PERMISSIONS):
+        user = signed_in_user(request)
+        is_owner = submission.client_id is not None and submission.client == api_client_of(user)
+        if not is_owner and not any(user.has_perm(p) for p in RETRY_PERMISSIONS):
             raise PermissionDenied("you may not retry this submission")
-        submission = submission_retry(submission=submission, actor=request.user)  # 409: config.drf
+        submission = submission_retry(submission=submission, actor=user)  # 409: config.drf
         return Response(
             SubmissionSerializer(submission, context=self.get_serializer_context()).data,
             status=status.HTTP_202_ACCEPTED,

@@ -14,6 +14,7 @@ from rest_framework import serializers
 from rest_framework.exceptions import ValidationError
 from rest_framework.request import Request
 
+from accounts.authentication import signed_in_user
 from factcheck.cases import api as cases_api
 from factcheck.cases import serializers as cases_serializers
 from factcheck.cases.models import Case
@@ -83,5 +84,5 @@ class CaseViewSet(cases_api.CaseViewSet):
         if submission is None:
             raise ValidationError({"submission": [f"no submission {data['submission']}"]})
         return submission_escalate(
-            submission=submission, actor=request.user, rationale=data["rationale"]
+            submission=submission, actor=signed_in_user(request), rationale=data["rationale"]
         )

@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypedDict
 
+from django.contrib.auth.models import AnonymousUser
 from django.core.cache import cache
 from django.db.models import CharField, Count, Exists, F, FilteredRelation, OuterRef, Q, QuerySet
 from django.db.models.functions import Cast
@@ -31,10 +32,10 @@ def api_client_of(user: User) -> ApiClient | None:
         return None
 
 
-def submissions_visible_to(user: User) -> QuerySet[Submission]:
+def submissions_visible_to(user: User | AnonymousUser) -> QuerySet[Submission]:
     """An API client sees its own submissions only; staff with view_submission see all."""
     queryset = Submission.objects.select_related("media", "client")
-    if not getattr(user, "is_authenticated", False):
+    if not isinstance(user, User) or not user.is_authenticated:
         return queryset.none()
     client = api_client_of(user)
     if client is not None:
@@ -79,15 +80,20 @@ class QueueFilters:
     mine: bool = False  # only items I hold a live lease on
 
 
+_CLIENT_SCOPES_CACHE = "_review_client_scopes"
+
+
 def client_scopes(user: User) -> list[str]:
     """Slugs of the clients a user is limited to; empty means every client."""
-    cached = getattr(user, "_review_client_scopes", None)
-    if cached is None:  # asked several times per page: once per request object is enough
+    # Asked several times per page: remembered on the user object of the request, as Django's
+    # ModelBackend remembers permissions (`_perm_cache`), so it lives as long as the request.
+    cached = getattr(user, _CLIENT_SCOPES_CACHE, None)
+    if not isinstance(cached, list):
         names = user.groups.filter(name__startswith=CLIENT_SCOPE_GROUP_PREFIX).values_list(
             "name", flat=True
         )
         cached = [name[len(CLIENT_SCOPE_GROUP_PREFIX) :] for name in names]
-        user._review_client_scopes = cached
+        setattr(user, _CLIENT_SCOPES_CACHE, cached)
     return list(cached)
 
 
@@ -101,7 +107,20 @@ def items_visible(*, user: User) -> QuerySet[ReviewItem]:
     return ReviewItem.objects.all()
 
 
-def with_verdict(items: QuerySet[ReviewItem]) -> QuerySet[ReviewItem]:
+class Verdict(TypedDict):
+    """What `with_verdict` adds: the current report's label and probability (None without one)."""
+
+    verdict_label: str | None
+    verdict_probability: float | None
+
+
+if TYPE_CHECKING:  # WithAnnotations cannot be subscripted at runtime on Python 3.11
+    from django_stubs_ext import WithAnnotations
+
+    ReviewItemWithVerdict = WithAnnotations[ReviewItem, Verdict]
+
+
+def with_verdict(items: QuerySet[ReviewItem]) -> QuerySet[ReviewItemWithVerdict]:
     """Add the current report's label and probability (`verdict_label`, `verdict_probability`).
 
     Kept separate from the queue filters so counts and pages of ids never join the reports.
@@ -161,7 +180,7 @@ def review_queue(
     return items.order_by("-priority", "created_at", "id")
 
 
-def queue_page(item_ids: list[int]) -> list[ReviewItem]:
+def queue_page(item_ids: list[int]) -> list[ReviewItemWithVerdict]:
     """The items of one queue page, in the given order, with submission, client and verdict."""
     loaded = with_verdict(
         ReviewItem.objects.filter(pk__in=item_ids).select_related(
@@ -210,7 +229,8 @@ def queue_platforms(*, user: User) -> list[str]:
             .distinct()
         )
 
-    return cache.get_or_set(key, platforms, PLATFORMS_CACHE_SECONDS)
+    cached: list[str] = cache.get_or_set(key, platforms, PLATFORMS_CACHE_SECONDS) or []
+    return cached
 
 
 def item_history(*, item: ReviewItem) -> dict[str, Any]:

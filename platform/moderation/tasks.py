@@ -20,7 +20,8 @@ ANALYSIS_UNRECORDED_RETRIES = 3
 ANALYSIS_UNRECORDED_RETRY_SECONDS = 60
 
 
-@shared_task(
+# acks_on_timeout (Celery 5.6+) is missing from celery-types' shared_task overloads.
+@shared_task(  # type: ignore[call-overload]
     name="moderation.analyze_submission",
     bind=True,
     acks_late=True,

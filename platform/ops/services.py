@@ -16,7 +16,7 @@ from django.db.models import F
 from ops.models import WorkerPong
 
 PING_POLL_INTERVAL_SECONDS = 0.1
-BROKER_CHECK_TIMEOUT_SECONDS = 2.0
+BROKER_CHECK_TIMEOUT_SECONDS = 2  # kombu takes whole seconds
 
 
 @dataclass(frozen=True)
