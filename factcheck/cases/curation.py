@@ -26,6 +26,7 @@ from factcheck.models import Reference
 from factcheck.services import MAX_SOURCE_LENGTH, reference_add, reference_remove
 from mediastore.images import ImageRejected
 from mediastore.links import http_url
+from mediastore.models import MediaObject
 from mediastore.services import media_read, media_store
 
 MAX_NOTE_LENGTH = 10_000
@@ -118,6 +119,21 @@ def evidence_add(
     return evidence
 
 
+def _promotion_checked(*, evidence: Evidence, actor: User, source: str) -> tuple[MediaObject, str]:
+    """The evidence's media and the stripped source, once the actor may make the evidence a
+    verified original and it can become one."""
+    require_permission(actor, PERM_CHANGE)
+    require_permission(actor, PERM_ADD_REFERENCE)
+    if evidence.media is None:
+        raise CaseError("only uploaded media can become a verified original")
+    if evidence.reference_id is not None:
+        raise CaseError(f"this evidence is already reference {evidence.reference_id}")
+    source = source.strip()
+    if not source or len(source) > MAX_SOURCE_LENGTH:
+        raise CaseError(f"source must be 1 to {MAX_SOURCE_LENGTH} characters")
+    return evidence.media, source
+
+
 def evidence_mark_verified_original(
     *,
     evidence: Evidence,
@@ -131,16 +147,7 @@ def evidence_mark_verified_original(
     published_at: datetime.date | None = None,
 ) -> Reference:
     """Add the evidence's uploaded image to the reference index as a verified original."""
-    require_permission(actor, PERM_CHANGE)
-    require_permission(actor, PERM_ADD_REFERENCE)
-    media = evidence.media
-    if media is None:
-        raise CaseError("only uploaded media can become a verified original")
-    if evidence.reference_id is not None:
-        raise CaseError(f"this evidence is already reference {evidence.reference_id}")
-    source = source.strip()
-    if not source or len(source) > MAX_SOURCE_LENGTH:
-        raise CaseError(f"source must be 1 to {MAX_SOURCE_LENGTH} characters")
+    media, source = _promotion_checked(evidence=evidence, actor=actor, source=source)
     # The evidence's own link only when it is http(s): one stored before links were checked
     # must not reach the index, whose references the review UI shows to moderators.
     url = link_check(url, field="url") or http_url(evidence.url)

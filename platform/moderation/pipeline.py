@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -177,49 +179,20 @@ def image_analyze(
     image = decoded.image
     timings: dict[str, float] = {"decode": _elapsed_ms(started)}
 
-    # Detection runs in a helper thread while fact-check matching runs here: both spend most of
-    # their time in native code that releases the GIL, and matching stays on this thread because
-    # it reads the database (the caller's connection and transaction).
-    detection_future = _engine_pool().submit(_detect, image, encode_artifacts)
-    began = time.perf_counter()
-    found = factcheck_selectors.image_matches(image=image)
-    timings["factcheck"] = _elapsed_ms(began)
-    encoded: dict[str, EncodedArtifact] = {}
-    if encode_artifacts and found.matches:
-        began = time.perf_counter()
-        encoded = _encode_all(
-            _match_artifacts(image, found.edit_masks[0], found.aligned_references[0])
-        )
-        timings["match_artifacts"] = _elapsed_ms(began)
-    outcome, timings["detection"], detection_encoded = detection_future.result()
-    encoded.update(detection_encoded)
-
-    began = time.perf_counter()
+    found, outcome, encoded = _engines_run(image, encode_artifacts, timings)
     height, width = image.shape[:2]
-    metadata = detection_selectors.media_metadata(
-        content=content, image_format=decoded.format, width=width, height=height
-    )
-    timings["metadata"] = _elapsed_ms(began)
-
+    with _timed(timings, "metadata"):
+        metadata = detection_selectors.media_metadata(
+            content=content, image_format=decoded.format, width=width, height=height
+        )
     # Fact-check context: published cases on the matched originals, and fact-checks whose claims
     # mean the same as the caption (the sentence model loads on the first caption per process).
-    began = time.perf_counter()
-    matches, case_links = fact_checks.matches_with_fact_checks(found.matches)
-    timings["fact_checks"] = _elapsed_ms(began)
-    began = time.perf_counter()
-    related = fact_checks.related_fact_checks(text)
-    timings["related_fact_checks"] = _elapsed_ms(began)
+    with _timed(timings, "fact_checks"):
+        matches, case_links = fact_checks.matches_with_fact_checks(found.matches)
+    with _timed(timings, "related_fact_checks"):
+        related = fact_checks.related_fact_checks(text)
 
-    verdict = verdict_fuse(
-        matches=matches,
-        fact_checks=case_links,
-        detection=DetectionSignal(
-            applicable=outcome.applicable,
-            probability=outcome.detection.get("manipulation_probability"),
-            reasons=list(outcome.reasons),
-            not_applicable_reason=outcome.reason,
-        ),
-    )
+    verdict = _verdict(matches, case_links, outcome)
     timings["total"] = _elapsed_ms(started)
     document = {
         doc.SCHEMA: REPORT_SCHEMA,
@@ -227,22 +200,9 @@ def image_analyze(
         doc.TEXT: text,
         doc.VERDICT: verdict.to_dict(),
         doc.MATCHES: matches,
-        doc.CANDIDATES: found.candidates,
-        # Extension of report/1: the closest originals verification rejected, with why (a lead
-        # for the reviewer, not evidence: the verdict ignores them).
-        doc.NEAR_MISSES: found.near_misses,
-        # Extensions of report/1: published cases holding a matched original as evidence (also
-        # on each match), and published fact-checks related to the caption by meaning.
-        doc.FACT_CHECKS: case_links,
-        doc.RELATED_FACT_CHECKS: related,
-        doc.DETECTION: outcome.detection,
+        **_evidence(found, case_links, related, outcome),
         doc.METADATA: metadata,
-        # Flat name -> milliseconds; the engines' own steps are prefixed with their name.
-        doc.TIMINGS: {
-            **timings,
-            **{f"factcheck.{step}": ms for step, ms in found.timings_ms.items()},
-            **{f"detection.{step}": ms for step, ms in outcome.timings_ms.items()},
-        },
+        doc.TIMINGS: _report_timings(timings, found.timings_ms, outcome.timings_ms),
         doc.MODELS: {**found.models, **outcome.models},
     }
     return Analysis(
@@ -255,3 +215,86 @@ def image_analyze(
         faces=list(outcome.faces),
         encoded=encoded,
     )
+
+
+def _engines_run(
+    image: np.ndarray, encode_artifacts: bool, timings: dict[str, float]
+) -> tuple[
+    factcheck_selectors.ImageMatches,
+    detection_selectors.DetectionOutcome,
+    dict[str, EncodedArtifact],
+]:
+    """Fact-check matching and detection of `image`, with their artifacts' PNGs if asked."""
+    # Detection runs in a helper thread while fact-check matching runs here: both spend most of
+    # their time in native code that releases the GIL, and matching stays on this thread because
+    # it reads the database (the caller's connection and transaction).
+    detection_future = _engine_pool().submit(_detect, image, encode_artifacts)
+    with _timed(timings, "factcheck"):
+        found = factcheck_selectors.image_matches(image=image)
+    encoded: dict[str, EncodedArtifact] = {}
+    if encode_artifacts and found.matches:
+        with _timed(timings, "match_artifacts"):
+            encoded = _encode_all(
+                _match_artifacts(image, found.edit_masks[0], found.aligned_references[0])
+            )
+    outcome, timings["detection"], detection_encoded = detection_future.result()
+    encoded.update(detection_encoded)
+    return found, outcome, encoded
+
+
+def _verdict(
+    matches: list[dict[str, Any]],
+    case_links: list[dict[str, Any]],
+    outcome: detection_selectors.DetectionOutcome,
+) -> Verdict:
+    return verdict_fuse(
+        matches=matches,
+        fact_checks=case_links,
+        detection=DetectionSignal(
+            applicable=outcome.applicable,
+            probability=outcome.detection.get("manipulation_probability"),
+            reasons=list(outcome.reasons),
+            not_applicable_reason=outcome.reason,
+        ),
+    )
+
+
+def _evidence(
+    found: factcheck_selectors.ImageMatches,
+    case_links: list[dict[str, Any]],
+    related: list[dict[str, Any]],
+    outcome: detection_selectors.DetectionOutcome,
+) -> dict[str, Any]:
+    """The report's evidence keys besides the verified matches."""
+    return {
+        doc.CANDIDATES: found.candidates,
+        # Extension of report/1: the closest originals verification rejected, with why (a lead
+        # for the reviewer, not evidence: the verdict ignores them).
+        doc.NEAR_MISSES: found.near_misses,
+        # Extensions of report/1: published cases holding a matched original as evidence (also
+        # on each match), and published fact-checks related to the caption by meaning.
+        doc.FACT_CHECKS: case_links,
+        doc.RELATED_FACT_CHECKS: related,
+        doc.DETECTION: outcome.detection,
+    }
+
+
+@contextmanager
+def _timed(timings: dict[str, float], step: str) -> Iterator[None]:
+    """Record the milliseconds the block took as `timings[step]`."""
+    began = time.perf_counter()
+    try:
+        yield
+    finally:
+        timings[step] = _elapsed_ms(began)
+
+
+def _report_timings(
+    timings: dict[str, float], factcheck: dict[str, float], detection: dict[str, float]
+) -> dict[str, float]:
+    """Flat name -> milliseconds; the engines' own steps are prefixed with their name."""
+    return {
+        **timings,
+        **{f"factcheck.{step}": ms for step, ms in factcheck.items()},
+        **{f"detection.{step}": ms for step, ms in detection.items()},
+    }
