@@ -130,6 +130,25 @@ def personas(db):
 
 
 @pytest.fixture
+def case(personas):
+    """A started case with one claim, opened by the fact-checker."""
+    from factcheck.cases.services import ClaimInput, case_create
+
+    return case_create(
+        title="Shark on the highway",
+        actor=personas["fact_checker"],
+        claims=[
+            ClaimInput(
+                text="A shark swam on a flooded highway in Houston",
+                language="en",
+                claimant="@stormwatch",
+                appearance_url="https://sns.example/p/1",
+            )
+        ],
+    )
+
+
+@pytest.fixture
 def api_client_credentials(db):
     from accounts.services import api_client_create
 

@@ -55,24 +55,6 @@ def submission(db, make_image_bytes):
     return submission
 
 
-@pytest.fixture
-def case(personas):
-    from factcheck.cases.services import ClaimInput, case_create
-
-    return case_create(
-        title="Shark on the highway",
-        actor=personas["fact_checker"],
-        claims=[
-            ClaimInput(
-                text="A shark swam on a flooded highway in Houston",
-                language="en",
-                claimant="@stormwatch",
-                appearance_url="https://sns.example/p/1",
-            )
-        ],
-    )
-
-
 def test_moderators_escalate_but_cannot_rate_or_publish(case, personas, submission) -> None:
     moderator = personas["moderator"]
     escalated = submission_escalate(
