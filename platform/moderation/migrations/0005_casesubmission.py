@@ -15,7 +15,7 @@ OLD_TABLE = "factcheck_casesubmission"
 COLUMNS = ("id", "case_id", "submission_id", "report_id", "note", "added_by_id", "created_at")
 
 
-def old_links_move(apps, schema_editor):  # type: ignore[no-untyped-def]
+def old_links_move(apps, schema_editor):
     connection = schema_editor.connection
     with connection.cursor() as cursor:
         if OLD_TABLE not in connection.introspection.table_names(cursor):
