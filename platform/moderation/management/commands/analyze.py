@@ -17,6 +17,7 @@ from detection.selectors import DetectionUnavailable
 from mediastore.images import ImageRejected
 from moderation.pipeline import Analysis, image_analyze
 from moderation.rendering import png_encode
+from moderation.report_document import verdict_of
 
 
 def input_files(paths: list[str]) -> list[Path]:
@@ -48,12 +49,10 @@ def write_artifacts(analysis: Analysis, folder: Path) -> list[Path]:
 
 
 def summary_line(path: Path, document: dict[str, Any]) -> str:
-    verdict = document["verdict"]
-    first = verdict["reasons"][0] if verdict["reasons"] else ""
-    return (
-        f"{path}: {verdict['label']} (manipulation probability "
-        f"{verdict['manipulation_probability']:.2f}) - {first}"
-    )
+    verdict = verdict_of(document)
+    first = verdict.reasons[0] if verdict.reasons else ""
+    probability = verdict.manipulation_probability or 0.0
+    return f"{path}: {verdict.label} (manipulation probability {probability:.2f}) - {first}"
 
 
 class Command(BaseCommand):
