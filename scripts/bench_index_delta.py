@@ -2,11 +2,14 @@
 
     python scripts/bench_index_delta.py [--hashes 1000000] [--vectors 1000000] [--dim 256]
         [--readers 2] [--deltas 8] [--queries 200] [--training-samples 100000] [--dir DIR]
+        [--chunk 1000000] [--build-threads 1]
 
 Offline and synthetic: random PDQ hashes and unit vectors near a low-dimensional subspace (the
 global embedding), published with the production code (factcheck.core.index_store) in a temp
 folder, with the production index parameters (PDQ: multi-index hashing above 200k hashes;
-embedding: IVF + SQ8 above 200k vectors, exact re-ranking). Prints one JSON document:
+embedding: IVF + SQ8 above 200k vectors, exact re-ranking). The vectors are generated, indexed
+and written --chunk rows at a time, so a 10M run never holds them all in memory (`build_embedding`).
+Prints one JSON document:
 
 - `publish`: one added reference published as a delta (load_base, empty_like, plan_delta,
   save_delta: what index_update does now) vs as a full rewrite (a private copy of the index,
@@ -27,13 +30,14 @@ How long an update waits for the writer lock while an index is compacted needs t
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import multiprocessing
 import os
 import sys
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
@@ -92,16 +96,19 @@ def percentiles_ms(timings: list[float]) -> dict[str, float]:
     return {"p50": round(pick(0.5) * 1000, 3), "p95": round(pick(0.95) * 1000, 3)}
 
 
-def unit_vectors(count: int, dim: int, seed: int) -> np.ndarray:
+def unit_vector_chunks(count: int, dim: int, seed: int, chunk: int) -> Iterator[np.ndarray]:
+    """`count` unit vectors near a 32-dimensional subspace, `chunk` rows at a time (a multiple
+    of 100,000, or all): one fixed-seed stream, so a chunked run has exactly a whole one's rows."""
     rng = np.random.default_rng(seed)
     basis = rng.standard_normal((32, dim)).astype(np.float32)
-    vectors = np.empty((count, dim), np.float32)
-    for start in range(0, count, 100_000):  # bounded temporaries
-        size = min(100_000, count - start)
-        block = rng.standard_normal((size, 32)).astype(np.float32) @ basis
-        block += 0.5 * rng.standard_normal((size, dim)).astype(np.float32)
-        vectors[start : start + size] = block / np.linalg.norm(block, axis=1, keepdims=True)
-    return vectors
+    for first in range(0, count, chunk):
+        vectors = np.empty((min(chunk, count - first), dim), np.float32)
+        for start in range(0, len(vectors), 100_000):  # bounded temporaries
+            size = min(100_000, len(vectors) - start)
+            block = rng.standard_normal((size, 32)).astype(np.float32) @ basis
+            block += 0.5 * rng.standard_normal((size, dim)).astype(np.float32)
+            vectors[start : start + size] = block / np.linalg.norm(block, axis=1, keepdims=True)
+        yield vectors
 
 
 def flipped(hashes: np.ndarray, bits: int, seed: int) -> np.ndarray:
@@ -249,19 +256,54 @@ def publish_rewrite(directory: Path, name: str, add: Callable[[Any], None]) -> d
     }
 
 
-def build_bases(
-    args: argparse.Namespace, hashes: np.ndarray, vectors: np.ndarray
-) -> dict[str, Any]:
+def build_embedding(args: argparse.Namespace) -> tuple[ClipIndex, float]:
+    """The embedding index, and `vectors.npy` (the full-precision rows re-ranking reads: the
+    database's column in production), from --chunk rows at a time: never all the vectors in
+    memory. Up to --chunk vectors: ClipIndex.build on all of them, as index_rebuild does. Above:
+    ClipIndex.build on the first chunk (training on --training-samples of it), with the number
+    of lists production picks for the whole count, then ClipIndex.add chunk by chunk. Seconds
+    are those of build and add only (not of generating or writing the vectors)."""
+    config = FloatIndexConfig(dim=args.dim)
+    if args.vectors > args.chunk:  # the lists index_rebuild would pick for all the vectors
+        nlist = config.nlist or index_module._default_nlist(args.vectors)
+        kind = "ivfsq" if args.vectors > config.flat_max_size else config.kind
+        config = dataclasses.replace(config, nlist=nlist, kind=kind)
+    stored = np.lib.format.open_memmap(
+        args.dir / "vectors.npy", mode="w+", dtype=np.float32, shape=(args.vectors, args.dim)
+    )
+    chunks = unit_vector_chunks(args.vectors, args.dim, seed=2, chunk=args.chunk)
+    seconds, first = 0.0, 0
+    embedding: ClipIndex | None = None
+    for vectors in chunks:
+        ids = np.arange(first, first + len(vectors), dtype=np.int64)
+        started = time.perf_counter()
+        if embedding is None:
+            embedding = ClipIndex.build(vectors, ids, config)
+            embedding.config = FloatIndexConfig(dim=args.dim)  # the manifest's, as production's
+        else:
+            embedding.add(vectors, ids)
+        seconds += time.perf_counter() - started
+        stored[first : first + len(vectors)] = vectors
+        stored.flush()  # written back chunk by chunk: clean pages the kernel can drop
+        first += len(vectors)
+        print(f"embedding: {first} vectors indexed, {seconds:.1f} s", file=sys.stderr, flush=True)
+    del stored
+    if embedding is None:  # --vectors 0
+        embedding = ClipIndex.build(
+            np.zeros((0, args.dim), np.float32), np.zeros(0, np.int64), config
+        )
+    return embedding, seconds
+
+
+def build_bases(args: argparse.Namespace, hashes: np.ndarray) -> dict[str, Any]:
     index_module.MAX_TRAINING_SAMPLES = args.training_samples  # build time is not measured here
     ids = np.arange(len(hashes), dtype=np.int64)
+    faiss.omp_set_num_threads(args.build_threads)
     started = time.perf_counter()
     pdq = PdqIndex.build(hashes, ids, BinaryIndexConfig())
     pdq_built = time.perf_counter() - started
-    started = time.perf_counter()
-    embedding = ClipIndex.build(
-        vectors, np.arange(len(vectors), dtype=np.int64), FloatIndexConfig(dim=args.dim)
-    )
-    embedding_built = time.perf_counter() - started
+    embedding, embedding_built = build_embedding(args)
+    faiss.omp_set_num_threads(1)
     timings = {}
     for folder in (args.dir / "live", args.dir / "rewrite"):
         for name, index in ((PDQ, pdq), (EMBEDDING, embedding)):
@@ -343,6 +385,15 @@ def main() -> None:
     parser.add_argument("--queries", type=int, default=200)
     parser.add_argument("--poll-ms", type=float, default=5.0)
     parser.add_argument("--training-samples", type=int, default=100_000)
+    parser.add_argument(
+        "--chunk",
+        type=int,
+        default=1_000_000,
+        help="vectors generated, added and written at a time (a multiple of 100,000)",
+    )
+    parser.add_argument(
+        "--build-threads", type=int, default=1, help="FAISS threads for building (readers: 1)"
+    )
     parser.add_argument("--dir", type=Path, default=None, help="work folder (default: a temp one)")
     args = parser.parse_args()
     faiss.omp_set_num_threads(1)
@@ -353,11 +404,10 @@ def main() -> None:
 
 def run(args: argparse.Namespace) -> dict[str, Any]:
     hashes = np.random.default_rng(1).integers(0, 256, (args.hashes, 32), dtype=np.uint8)
-    vectors = unit_vectors(args.vectors, args.dim, seed=2)
     args.dir.mkdir(parents=True, exist_ok=True)
     result: dict[str, Any] = {"hashes": args.hashes, "vectors": args.vectors, "dim": args.dim}
-    result["bases"] = build_bases(args, hashes, vectors)
-    np.save(args.dir / "vectors.npy", vectors)
+    result["bases"] = build_bases(args, hashes)
+    vectors = np.load(args.dir / "vectors.npy", mmap_mode="r")  # only the query rows are read
     pdq_queries, embedding_queries = queries(args, hashes, vectors)
     data = {
         "vectors_path": str(args.dir / "vectors.npy"),
