@@ -110,14 +110,19 @@ def _objects(value: Any) -> list[dict[str, Any]]:
     return [entry for entry in value if isinstance(entry, dict)] if isinstance(value, list) else []
 
 
+def _is_int(value: Any) -> bool:
+    """An int, not a bool (JSON true/false load as bools, which Python counts as ints)."""
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
 def _number(value: Any) -> float | None:
-    if isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value):
+    if (_is_int(value) or isinstance(value, float)) and math.isfinite(value):
         return float(value)
     return None
 
 
 def _count(value: Any) -> int | None:
-    return value if isinstance(value, int) and not isinstance(value, bool) and value >= 0 else None
+    return value if _is_int(value) and value >= 0 else None
 
 
 def _bbox(value: Any) -> tuple[float, float, float, float] | None:
@@ -133,7 +138,7 @@ def _bbox(value: Any) -> tuple[float, float, float, float] | None:
 def reference_id_of(entry: Any) -> int | None:
     """The reference id of a `matches` or `near_misses` item, or None when it is malformed."""
     value = _object(_object(entry).get("reference")).get("id")
-    if isinstance(value, int) and not isinstance(value, bool):
+    if _is_int(value):
         value = str(value)
     if (
         isinstance(value, str)
@@ -250,7 +255,7 @@ def related_fact_checks_of(document: Any) -> list[dict[str, Any]]:
     return [
         entry
         for entry in _objects(_object(document).get(RELATED_FACT_CHECKS))
-        if isinstance(entry.get("case_id"), int) and not isinstance(entry.get("case_id"), bool)
+        if _is_int(entry.get("case_id"))
     ]
 
 
