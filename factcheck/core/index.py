@@ -35,6 +35,9 @@ MIN_POINTS_PER_CENTROID = 39  # FAISS warns below this; k-means gets unstable
 # An inverted file is retrained once the collection would deserve this many times its lists
 # (lists ~4*sqrt(n): about 4x the entries it was trained for).
 IVF_RETRAIN_GROWTH = 2
+# Vectors handed to FAISS per add call: a PCA pre-transform copies what it is given, so adding
+# 10M embeddings at once would hold a second 10M x pca_dim float32 copy.
+ADD_BATCH = 65_536
 
 
 MIH_BITS = 20
@@ -396,7 +399,9 @@ class ClipIndex(_IndexBase):
         vectors, ids = _check_vectors(vectors, self.config.dim), _as_ids(ids)
         if len(vectors) != len(ids):
             raise ValueError("vectors and ids differ in length")
-        self.index.add_with_ids(vectors, ids)
+        for start in range(0, len(vectors), ADD_BATCH):
+            end = start + ADD_BATCH
+            self.index.add_with_ids(vectors[start:end], ids[start:end])
         self._search_index = _maybe_to_gpu(self.index, self.config)
 
     def empty_like(self) -> ClipIndex:

@@ -4,6 +4,7 @@ import threading
 import numpy as np
 import pytest
 
+from factcheck.core import index as index_module
 from factcheck.core.index import (
     BinaryIndexConfig,
     ClipIndex,
@@ -57,6 +58,18 @@ def test_approximate_clip_index_add_search_remove_persist():
     restored = ClipIndex.deserialize(index.serialize(), "ivfsq", config)
     assert IDS[0] not in restored.search(vectors[:1], k=5)[0][0]
     assert IDS[2900] in restored.search(vectors[[2900]], k=5)[0][0]
+
+
+def test_an_embedding_index_added_in_batches_equals_one_added_at_once(monkeypatch):
+    vectors = _unit(3000, 32, seed=4)
+    config = FloatIndexConfig(dim=32, kind="ivfsq", pca_dim=16, nprobe=8)
+    whole = ClipIndex.build(vectors, IDS, config)
+    monkeypatch.setattr(index_module, "ADD_BATCH", 128)
+    batched = ClipIndex.build(vectors, IDS, config)
+    assert len(batched) == len(whole) == 3000
+    got, expected = batched.search(vectors[:50], k=5), whole.search(vectors[:50], k=5)
+    np.testing.assert_array_equal(got[0], expected[0])
+    np.testing.assert_array_equal(got[1], expected[1])
 
 
 @pytest.mark.parametrize("kind", ["flat", "ivf", "mih"])
