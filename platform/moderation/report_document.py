@@ -34,6 +34,10 @@ DETECTION = "detection"
 METADATA = "metadata"
 TIMINGS = "timings_ms"
 MODELS = "models"
+MEDIA = "media"  # {kind, width, height; for videos duration_s, fps, frames_analysed}
+TIMELINE = "timeline"  # videos: the detectors' probability and faces per sampled time
+MEDIA_IMAGE = "image"
+MEDIA_VIDEO = "video"
 
 # Below 2**63: an id from a document or a URL never overflows the integer column it is looked up
 # in.
@@ -56,6 +60,19 @@ class Region:
 
 
 @dataclass(frozen=True)
+class Segment:
+    """A stretch of a video query aligned with its original (`matches[i].segments` item): times
+    in query seconds and the original's seconds; changed regions in query pixels."""
+
+    start_s: float
+    end_s: float
+    ref_start_s: float | None
+    ref_end_s: float | None
+    edited: bool
+    regions: tuple[Region, ...]
+
+
+@dataclass(frozen=True)
 class Match:
     """A verified original (`matches` item)."""
 
@@ -68,6 +85,12 @@ class Match:
     regions: tuple[Region, ...]
     verified_by: str  # "" when absent (reports older than dense alignment)
     mirrored: bool
+    # Videos: the original's time at query time 0, its playback speed relative to the query's,
+    # and the aligned stretches. An image matched to a frame of a video: that frame's time.
+    offset_s: float | None = None
+    speed: float | None = None
+    segments: tuple[Segment, ...] = ()
+    frame_time_s: float | None = None
 
 
 @dataclass(frozen=True)
@@ -93,6 +116,25 @@ class Verdict:
 class Face:
     bbox: tuple[float, float, float, float] | None
     manipulation_probability: float | None  # None: not judged
+
+
+@dataclass(frozen=True)
+class MediaInfo:
+    kind: str  # MEDIA_IMAGE (also for reports older than the key) or MEDIA_VIDEO
+    width: int | None
+    height: int | None
+    duration_s: float | None
+    fps: float | None
+    frames_analysed: int | None
+
+
+@dataclass(frozen=True)
+class TimelinePoint:
+    """A sampled time of a video: the detectors' probability there and the faces found."""
+
+    time_s: float
+    manipulation_probability: float | None
+    faces: tuple[Face, ...]
 
 
 @dataclass(frozen=True)
@@ -159,9 +201,34 @@ def _region(entry: dict[str, Any]) -> Region:
     )
 
 
+def _segment(entry: dict[str, Any]) -> Segment | None:
+    start, end = _number(entry.get("start_s")), _number(entry.get("end_s"))
+    if start is None or end is None or end < start:
+        return None
+    return Segment(
+        start_s=start,
+        end_s=end,
+        ref_start_s=_number(entry.get("ref_start_s")),
+        ref_end_s=_number(entry.get("ref_end_s")),
+        edited=bool(entry.get("edited")),
+        regions=tuple(_region(region) for region in _objects(entry.get("regions"))),
+    )
+
+
+def _faces(value: Any) -> tuple[Face, ...]:
+    return tuple(
+        Face(
+            bbox=_bbox(face.get("bbox")),
+            manipulation_probability=_number(face.get("manipulation_probability")),
+        )
+        for face in _objects(value)
+    )
+
+
 def match_of(entry: dict[str, Any]) -> Match:
     """One `matches` item read (the pipeline's own matches too, before they are stored)."""
     verified_by = entry.get("verified_by")
+    segments = (_segment(segment) for segment in _objects(entry.get("segments")))
     return Match(
         reference=MappingProxyType(dict(_object(entry.get("reference")))),
         reference_id=reference_id_of(entry),
@@ -172,6 +239,10 @@ def match_of(entry: dict[str, Any]) -> Match:
         regions=tuple(_region(region) for region in _objects(entry.get("regions"))),
         verified_by=verified_by if isinstance(verified_by, str) else "",
         mirrored=bool(entry.get("mirrored")),
+        offset_s=_number(entry.get("offset_s")),
+        speed=_number(entry.get("speed")),
+        segments=tuple(segment for segment in segments if segment is not None),
+        frame_time_s=_number(entry.get("frame_time_s")),
     )
 
 
@@ -236,14 +307,39 @@ def detection_of(document: Any) -> Detection | None:
     return Detection(
         manipulation_probability=_number(detection.get("manipulation_probability")),
         detectors=tuple(_objects(detection.get("detectors"))),
-        faces=tuple(
-            Face(
-                bbox=_bbox(face.get("bbox")),
-                manipulation_probability=_number(face.get("manipulation_probability")),
-            )
-            for face in _objects(detection.get("faces"))
-        ),
+        faces=_faces(detection.get("faces")),
     )
+
+
+def media_of(document: Any) -> MediaInfo:
+    """What was analysed; an image when the document predates the key or names no kind."""
+    media = _object(_object(document).get(MEDIA))
+    kind = MEDIA_VIDEO if media.get("kind") == MEDIA_VIDEO else MEDIA_IMAGE
+    return MediaInfo(
+        kind=kind,
+        width=_count(media.get("width")),
+        height=_count(media.get("height")),
+        duration_s=_number(media.get("duration_s")),
+        fps=_number(media.get("fps")),
+        frames_analysed=_count(media.get("frames_analysed")),
+    )
+
+
+def timeline_of(document: Any) -> list[TimelinePoint]:
+    """A video's sampled times in time order ([] for images and older documents); a point
+    without a valid time is skipped."""
+    points = []
+    for entry in _objects(_object(document).get(TIMELINE)):
+        time_s = _number(entry.get("time_s"))
+        if time_s is not None:
+            points.append(
+                TimelinePoint(
+                    time_s=time_s,
+                    manipulation_probability=_number(entry.get("manipulation_probability")),
+                    faces=_faces(entry.get("faces")),
+                )
+            )
+    return sorted(points, key=lambda point: point.time_s)
 
 
 def metadata_of(document: Any) -> Mapping[str, Any]:

@@ -14,18 +14,23 @@ from moderation.report_document import (
     Detection,
     Face,
     Match,
+    MediaInfo,
     NearMiss,
     Region,
+    Segment,
+    TimelinePoint,
     Verdict,
     detection_of,
     match_of,
     matched_reference_ids,
     matches_of,
+    media_of,
     metadata_of,
     models_of,
     near_misses_of,
     reference_id_of,
     related_fact_checks_of,
+    timeline_of,
     timings_of,
     verdict_object,
     verdict_of,
@@ -131,6 +136,8 @@ def test_malformed_documents_read_as_empty(document: Any) -> None:
     assert related_fact_checks_of(document) == []
     assert dict(timings_of(document)) == {}
     assert dict(models_of(document)) == {}
+    assert media_of(document) == MediaInfo("image", None, None, None, None, None)
+    assert timeline_of(document) == []
 
 
 def test_a_full_match_is_read_with_its_regions() -> None:
@@ -177,6 +184,56 @@ def test_an_old_match_without_newer_keys_reads_with_defaults() -> None:
         verified_by="",
         mirrored=False,
     )
+
+
+def test_a_video_report_is_read_with_media_segments_and_timeline() -> None:
+    document = {
+        "media": {
+            "kind": "video",
+            "width": 1280,
+            "height": 720,
+            "duration_s": 61.5,
+            "fps": 30,
+            "frames_analysed": True,
+        },
+        "matches": [
+            {
+                "reference": {"id": 3},
+                "offset_s": 12.5,
+                "speed": 1.0,
+                "segments": [
+                    {
+                        "start_s": 0,
+                        "end_s": 4.0,
+                        "ref_start_s": 12.5,
+                        "ref_end_s": 16.5,
+                        "edited": True,
+                        "regions": [{"bbox": [1, 2, 3, 4], "kind": "text"}],
+                    },
+                    {"start_s": 5.0, "end_s": 4.0},
+                    {"start_s": "soon", "end_s": 9.0},
+                ],
+            },
+            {"reference": {"id": 4}, "frame_time_s": 83.0},
+        ],
+        "timeline": [
+            {"time_s": 1.0, "manipulation_probability": 0.2, "faces": [{"bbox": [0, 0, 9, 9]}]},
+            {"time_s": 0.0, "manipulation_probability": "high"},
+            {"manipulation_probability": 0.9},
+        ],
+    }
+    assert media_of(document) == MediaInfo("video", 1280, 720, 61.5, 30.0, None)
+    first, second = matches_of(document)
+    assert (first.offset_s, first.speed, first.frame_time_s) == (12.5, 1.0, None)
+    assert first.segments == (
+        Segment(0.0, 4.0, 12.5, 16.5, True, (Region((1.0, 2.0, 3.0, 4.0), None, "text"),)),
+    )
+    assert (second.segments, second.frame_time_s) == ((), 83.0)
+    assert timeline_of(document) == [
+        TimelinePoint(0.0, None, ()),
+        TimelinePoint(1.0, 0.2, (Face((0.0, 0.0, 9.0, 9.0), None),)),
+    ]
+    assert media_of({"media": {"kind": "audio"}}).kind == "image"
 
 
 def test_stored_objects_are_read_only_copies() -> None:
