@@ -69,6 +69,8 @@ NEAR_MISS_JUDGEMENT_TEXT = {
 }
 # The pipeline writes at most 3; a malformed document cannot flood the page.
 NEAR_MISSES_SHOWN = 3
+# A sampled time of a video is marked on the timeline as a detector peak above this probability.
+TIMELINE_PEAK_PROBABILITY = 0.5
 
 
 def verdict_display(label: str | None) -> dict[str, str]:
@@ -132,9 +134,114 @@ def _matches(item: ReviewItem, matches: list[doc.Match]) -> list[dict[str, Any]]
             "edited": match.edited,
             "edited_fraction": _percent(match.edited_fraction),
             "regions": match.regions,
+            "frame_time": clock(match.frame_time_s) if match.frame_time_s is not None else None,
         }
         for match in matches
     ]
+
+
+def clock(seconds: float) -> str:
+    """A video time as people read it: m:ss.s (h:mm:ss.s past an hour)."""
+    tenths = round(seconds * 10)
+    minutes, tenth_seconds = divmod(tenths, 600)
+    hours, minutes = divmod(minutes, 60)
+    text = (
+        f"{minutes:02d}:{tenth_seconds / 10:04.1f}"
+        if hours
+        else f"{minutes}:{tenth_seconds / 10:04.1f}"
+    )
+    return f"{hours}:{text}" if hours else text
+
+
+def _face_boxes(faces: tuple[doc.Face, ...], width: int, height: int) -> list[list[float]]:
+    """[left, top, width, height (% of the frame), flagged (1 or 0)] of each well-formed face."""
+    found = []
+    for face in faces:
+        box = _box(face.bbox, width, height)
+        if box is not None:
+            flagged = (face.manipulation_probability or 0) > FLAGGED_FACE_PROBABILITY
+            found.append([box["left"], box["top"], box["width"], box["height"], int(flagged)])
+    return found
+
+
+def _video(
+    document: dict[str, Any], matches: list[doc.Match], width: int, height: int
+) -> dict[str, Any] | None:
+    """What the item page needs for a video: the timeline's spans and peaks (positions in % of
+    the duration) and, for review.js, the alignment with the original and the boxes over time."""
+    media = doc.media_of(document)
+    if media.kind != doc.MEDIA_VIDEO or not media.duration_s:
+        return None
+    duration = media.duration_s
+
+    def position(start: float, end: float) -> dict[str, float]:
+        left = min(100.0, max(0.0, 100 * start / duration))
+        return {"left": left, "width": max(0.4, min(100.0 - left, 100 * (end - start) / duration))}
+
+    best = matches[0] if matches else None
+    segments = best.segments if best is not None else ()
+    spans = [
+        {
+            "start_s": segment.start_s,
+            "end_s": segment.end_s,
+            "edited": segment.edited,
+            "label": f"{clock(segment.start_s)}\u2013{clock(segment.end_s)}",
+            "original_label": f"{clock(segment.ref_start_s)}\u2013{clock(segment.ref_end_s)}"
+            if segment.ref_start_s is not None and segment.ref_end_s is not None
+            else "",
+            **position(segment.start_s, segment.end_s),
+        }
+        for segment in segments
+    ]
+    timeline = doc.timeline_of(document)
+    peaks = [
+        {
+            "time_s": point.time_s,
+            "label": clock(point.time_s),
+            "percent": _percent(point.manipulation_probability),
+            **position(point.time_s, point.time_s),
+        }
+        for point in timeline
+        if (point.manipulation_probability or 0) > TIMELINE_PEAK_PROBABILITY
+    ]
+
+    def boxes(regions: Any) -> list[list[float]]:
+        found = (_box(bbox, width, height) for bbox in regions)
+        return [[b["left"], b["top"], b["width"], b["height"]] for b in found if b is not None]
+
+    player = {
+        "duration": duration,
+        "fps": media.fps or 0,
+        "offset": best.offset_s if best is not None else None,
+        "speed": best.speed if best is not None and best.speed else 1.0,
+        "segments": [
+            {
+                "start": s.start_s,
+                "end": s.end_s,
+                "ref_start": s.ref_start_s,
+                "ref_end": s.ref_end_s,
+                "edited": s.edited,
+                "boxes": boxes(region.bbox for region in s.regions),
+            }
+            for s in segments
+        ],
+        "faces": [
+            {"time": point.time_s, "boxes": face_boxes}
+            for point in timeline
+            if (face_boxes := _face_boxes(point.faces, width, height))
+        ],
+    }
+    return {
+        "duration": clock(duration),
+        "fps": media.fps,
+        "frames_analysed": media.frames_analysed,
+        "spans": spans,
+        "edited_spans": [span for span in spans if span["edited"]],
+        "peaks": peaks,
+        "peak_threshold": _percent(TIMELINE_PEAK_PROBABILITY),
+        "original_is_video": best is not None and best.offset_s is not None,
+        "player": player,
+    }
 
 
 def _near_miss_evidence(entry: doc.NearMiss) -> list[str]:
@@ -228,8 +335,9 @@ def item_page_data(*, item: ReviewItem, report: Report | None) -> dict[str, Any]
     media = item.submission.media
     document: dict[str, Any] = report.document if report is not None else {}
     metadata = doc.metadata_of(document)
-    width = _dimension(metadata.get("width")) or media.width
-    height = _dimension(metadata.get("height")) or media.height
+    shown = doc.media_of(document)
+    width = shown.width or _dimension(metadata.get("width")) or media.width
+    height = shown.height or _dimension(metadata.get("height")) or media.height
     verdict = doc.verdict_of(document)
     detection = doc.detection_of(document)
     matches = _matches(item, doc.matches_of(document)) if report is not None else []
@@ -292,6 +400,9 @@ def item_page_data(*, item: ReviewItem, report: Report | None) -> dict[str, Any]
         "timings": dict(doc.timings_of(document)),
         "models": sorted(doc.models_of(document).items()),
         "sensitive": is_sensitive(item=item, label=report.label if report else None),
+        "video": _video(document, doc.matches_of(document), width, height)
+        if report is not None
+        else None,
     }
 
 

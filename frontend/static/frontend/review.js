@@ -109,14 +109,130 @@
       box.style.width = edges[2] + "%";
       box.style.height = edges[3] + "%";
     });
+    document.querySelectorAll("[data-span]").forEach(function (span) {
+      var edges = span.dataset.span.split(" ").map(Number);
+      span.style.left = edges[0] + "%";
+      span.style.width = edges[1] + "%";
+    });
     document.querySelectorAll("[data-max-width]").forEach(function (wrap) {
       wrap.style.maxWidth = "min(100%, " + Number(wrap.dataset.maxWidth) + "px)";
     });
   }
 
+  function setupLayerToggles(stage, layer) {
+    document.querySelectorAll("input[data-layer]").forEach(function (box) {
+      var apply = function () {
+        if (box.dataset.layer === "blur") {
+          stage.classList.toggle("blurred", box.checked);
+          document.body.classList.toggle("wellness-blur", box.checked);
+        } else {
+          layer(box.dataset.layer).hidden = !box.checked;
+        }
+      };
+      box.addEventListener("change", apply);
+      apply();
+    });
+  }
+
+  function clock(seconds) {
+    var tenths = Math.max(0, Math.round(seconds * 10));
+    var minutes = Math.floor(tenths / 600);
+    var rest = (tenths % 600) / 10;
+    return minutes + ":" + (rest < 10 ? "0" : "") + rest.toFixed(1);
+  }
+
+  // Boxes (left, top, width, height in % of the frame; a 5th value 1 marks a flagged face).
+  function showBoxes(holder, boxes, className) {
+    holder.textContent = "";
+    boxes.forEach(function (b) {
+      var box = document.createElement("div");
+      box.className = "box " + className + (b[4] ? " flagged" : "");
+      box.style.left = b[0] + "%";
+      box.style.top = b[1] + "%";
+      box.style.width = b[2] + "%";
+      box.style.height = b[3] + "%";
+      holder.appendChild(box);
+    });
+  }
+
+  // The original's time for a time of the submitted video: inside an aligned span, mapped
+  // through it (trims, re-cuts and speed changes); elsewhere through the main offset and speed.
+  function originalTime(player, t) {
+    for (var i = 0; i < player.segments.length; i++) {
+      var s = player.segments[i];
+      if (t >= s.start && t <= s.end && s.ref_start !== null && s.ref_end !== null) {
+        var length = s.end - s.start;
+        return s.ref_start + (length > 0 ? (t - s.start) * (s.ref_end - s.ref_start) / length : 0);
+      }
+    }
+    return player.offset === null ? null : player.offset + t * player.speed;
+  }
+
+  function setupVideo() {
+    var query = document.getElementById("query-video");
+    if (!query) return null;
+    var stage = document.getElementById("stage");
+    var holder = document.getElementById("video-player");
+    var player = holder ? JSON.parse(holder.textContent) : { segments: [], faces: [], fps: 0, offset: null, speed: 1 };
+    var original = document.getElementById("original-video");
+    var regions = document.getElementById("video-regions");
+    var faces = document.getElementById("video-faces");
+    var output = document.getElementById("video-clock");
+    var playhead = document.getElementById("playhead");
+    var step = 1 / (player.fps || 25);
+    setupLayerToggles(stage, function (name) { return stage.querySelector('[data-layer-view="' + name + '"]'); });
+
+    var follow = function (force) {
+      if (!original) return;
+      var target = originalTime(player, query.currentTime);
+      if (target === null || target < 0 || (original.duration && target > original.duration)) {
+        if (!original.paused) original.pause();
+        return;
+      }
+      if (force || Math.abs(original.currentTime - target) > 0.25) original.currentTime = target;
+    };
+    var draw = function () {
+      var t = query.currentTime;
+      output.textContent = clock(t);
+      if (playhead && player.duration) playhead.style.left = Math.min(100, 100 * t / player.duration) + "%";
+      var active = player.segments.filter(function (s) { return s.edited && t >= s.start && t <= s.end; });
+      showBoxes(regions, [].concat.apply([], active.map(function (s) { return s.boxes; })), "edit");
+      var nearest = null;
+      player.faces.forEach(function (p) {
+        if (Math.abs(p.time - t) <= 0.5 && (!nearest || Math.abs(p.time - t) < Math.abs(nearest.time - t))) nearest = p;
+      });
+      showBoxes(faces, nearest ? nearest.boxes : [], "face");
+    };
+    query.addEventListener("timeupdate", function () { draw(); follow(false); });
+    query.addEventListener("seeked", function () { draw(); follow(true); });
+    query.addEventListener("play", function () { follow(true); if (original) original.play().catch(function () {}); });
+    query.addEventListener("pause", function () { if (original) original.pause(); follow(true); });
+    query.addEventListener("ratechange", function () { if (original) original.playbackRate = query.playbackRate * player.speed; });
+    if (original) original.playbackRate = player.speed;
+
+    var seek = function (t) {
+      query.pause();
+      query.currentTime = Math.max(0, Math.min(t, query.duration || t));
+    };
+    document.querySelectorAll("[data-seek]").forEach(function (element) {
+      element.addEventListener("click", function () { seek(Number(element.dataset.seek) + 0.001); });
+    });
+    document.querySelectorAll("[data-step]").forEach(function (button) {
+      button.addEventListener("click", function () { seek(query.currentTime + Number(button.dataset.step) * step); });
+    });
+    var play = document.querySelector("[data-play]");
+    var toggle = function () { if (query.paused) query.play().catch(function () {}); else query.pause(); };
+    if (play) play.addEventListener("click", toggle);
+    draw();
+    return {
+      step: function (frames) { seek(query.currentTime + frames * step); },
+      toggle: toggle
+    };
+  }
+
   function setupViewer() {
     var stage = document.getElementById("stage");
-    if (!stage) return;
+    if (!stage || !document.getElementById("query-image")) return;
     var config = document.getElementById("viewer-config").dataset;
     var boxes = JSON.parse(document.getElementById("flagged-boxes").textContent || "[]");
     var layer = function (name) { return stage.querySelector('[data-layer-view="' + name + '"]'); };
@@ -134,18 +250,7 @@
       loadImage(config.map).then(pixelsOf).then(function (map) { drawHeat(map, layer("heat")); });
     }
 
-    document.querySelectorAll("input[data-layer]").forEach(function (box) {
-      var apply = function () {
-        if (box.dataset.layer === "blur") {
-          stage.classList.toggle("blurred", box.checked);
-          document.body.classList.toggle("wellness-blur", box.checked);
-        } else {
-          layer(box.dataset.layer).hidden = !box.checked;
-        }
-      };
-      box.addEventListener("change", apply);
-      apply();
-    });
+    setupLayerToggles(stage, layer);
 
     var zoomIndex = 0;
     var output = document.getElementById("zoom-level");
@@ -209,7 +314,7 @@
     };
   }
 
-  function setupKeys(choose) {
+  function setupKeys(choose, video) {
     var ACTIONS = { a: "allow", l: "label", r: "remove", e: "escalate" };
     var LAYERS = { m: "tint", o: "outline", h: "heat", f: "faces", b: "blur" };
     document.addEventListener("keydown", function (event) {
@@ -241,6 +346,12 @@
       } else if ((key === "[" || key === "]") && slider) {
         slider.value = Number(slider.value) + (key === "]" ? 10 : -10);
         slider.dispatchEvent(new Event("input"));
+      } else if (video && (key === "," || key === ".")) {
+        event.preventDefault();
+        video.step(key === "." ? 1 : -1);
+      } else if (video && key === "p") {
+        event.preventDefault();
+        video.toggle();
       } else if (key === "?") {
         var help = document.getElementById("shortcuts");
         if (help) help.open = !help.open;
@@ -266,5 +377,5 @@
   setupViewer();
   setupSwipe();
   setupLease();
-  setupKeys(setupDecision());
+  setupKeys(setupDecision(), setupVideo());
 })();
