@@ -22,6 +22,7 @@ from moderation.verdict import (
     NOT_APPLICABLE,
     UNALTERED_COPY,
 )
+from moderation.video_detection import clock
 
 # Every verdict label (moderation.verdict owns them), in the order the queue offers them.
 VERDICTS: dict[str, dict[str, str]] = {
@@ -138,19 +139,6 @@ def _matches(item: ReviewItem, matches: list[doc.Match]) -> list[dict[str, Any]]
         }
         for match in matches
     ]
-
-
-def clock(seconds: float) -> str:
-    """A video time as people read it: m:ss.s (h:mm:ss.s past an hour)."""
-    tenths = round(seconds * 10)
-    minutes, tenth_seconds = divmod(tenths, 600)
-    hours, minutes = divmod(minutes, 60)
-    text = (
-        f"{minutes:02d}:{tenth_seconds / 10:04.1f}"
-        if hours
-        else f"{minutes}:{tenth_seconds / 10:04.1f}"
-    )
-    return f"{hours}:{text}" if hours else text
 
 
 def _face_boxes(faces: tuple[doc.Face, ...], width: int, height: int) -> list[list[float]]:

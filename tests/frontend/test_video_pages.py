@@ -8,8 +8,9 @@ import re
 import pytest
 from django.test import Client
 
-from frontend.presenters import clock, item_page_data
+from frontend.presenters import item_page_data
 from moderation.models import Report
+from moderation.video_detection import clock
 from tests.moderation.review_factory import review_item_create
 
 pytestmark = pytest.mark.django_db
