@@ -1,0 +1,226 @@
+"""Edit localisation over time: the image comparison on aligned frame pairs, grouped into spans.
+
+A query video and its original, once aligned in time (`factcheck.core.video_match`), are compared
+frame pair by frame pair with the same difference analysis as images (`localize.localize_edits`):
+- one spatial alignment serves the whole pair of videos (a repost's crop, scale, border and mirror
+  do not change from frame to frame): the reference -> query homography of the best-verified of a
+  few pairs (local features; dense alignment for low-texture footage), refined per frame by the
+  comparison itself;
+- a frame is changed when its comparison finds edited regions; consecutive changed sampled frames
+  form a changed span, and the regions of a span that overlap form one track (where in the frame,
+  and how: added, removed, altered, text);
+- the aligned stretches are split at the changed spans' ends, so every stretch the report lists
+  is either the same as the original or changed.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from factcheck.core.dense import dense_verify
+from factcheck.core.features import extract_features
+from factcheck.core.localize import LocalizeConfig, localize_edits
+from factcheck.core.verify import verify
+
+# Frame pairs tried for the spatial alignment, spread over the aligned pairs.
+ALIGNMENT_TRIALS = 3
+# Sampled frames this far apart (in sampling intervals) still belong to one changed span.
+SPAN_JOIN_INTERVALS = 1.5
+MAX_SPAN_REGIONS = 8
+
+
+@dataclass(frozen=True)
+class FramePair:
+    """A sampled query frame and the original's frame at the aligned time (RGB uint8)."""
+
+    time_s: float
+    reference_time_s: float
+    query: np.ndarray
+    reference: np.ndarray
+
+
+@dataclass(frozen=True)
+class FrameEdit:
+    time_s: float
+    reference_time_s: float
+    edited: bool
+    edited_fraction: float
+    regions: tuple[dict[str, Any], ...] = ()
+
+
+@dataclass(frozen=True)
+class ChangedSpan:
+    start_s: float
+    end_s: float
+    regions: tuple[dict[str, Any], ...]  # tracks: bbox (query pixels) over the span, kind
+    frames: int
+
+
+@dataclass(frozen=True)
+class SpatialAlignment:
+    transform: np.ndarray  # 3x3, reference (mirrored when `mirrored`) -> query pixels
+    mirrored: bool
+    verified_by: str  # "features" or "dense_alignment"
+    inliers: int = 0
+
+
+def _view(reference: np.ndarray, mirrored: bool) -> np.ndarray:
+    return np.ascontiguousarray(reference[:, ::-1]) if mirrored else reference
+
+
+def _trial_rows(count: int) -> list[int]:
+    if count <= ALIGNMENT_TRIALS:
+        return list(range(count))
+    return sorted(
+        {round(i * (count - 1) / (ALIGNMENT_TRIALS - 1)) for i in range(ALIGNMENT_TRIALS)}
+    )
+
+
+def spatial_alignment(pairs: Sequence[FramePair], *, mirrored: bool) -> SpatialAlignment | None:
+    """The reference -> query homography of the best-verified of a few pairs; None when no pair
+    can be aligned (then nothing is localised)."""
+    best: SpatialAlignment | None = None
+    rows = _trial_rows(len(pairs))
+    for row in rows:
+        pair = pairs[row]
+        reference = _view(pair.reference, mirrored)
+        found = verify(extract_features(pair.query), extract_features(reference))
+        transform = found.transform if found.accepted else None
+        if transform is not None and (best is None or found.inliers > best.inliers):
+            best = SpatialAlignment(transform, mirrored, "features", found.inliers)
+    if best is not None or not rows:
+        return best
+    middle = pairs[rows[len(rows) // 2]]
+    dense = dense_verify(middle.query, _view(middle.reference, mirrored))
+    if dense.accepted and dense.transform is not None:
+        # dense_verify may itself flip the reference: fold that into the alignment.
+        return SpatialAlignment(dense.transform, mirrored != dense.mirrored, "dense_alignment")
+    return None
+
+
+def frame_edits(
+    pairs: Sequence[FramePair],
+    alignment: SpatialAlignment,
+    config: LocalizeConfig | None = None,
+) -> list[FrameEdit]:
+    """Each pair compared under `alignment` (refined per frame by the comparison)."""
+    edits = []
+    for pair in pairs:
+        found = localize_edits(
+            pair.query, _view(pair.reference, alignment.mirrored), alignment.transform, config
+        )
+        edits.append(
+            FrameEdit(
+                time_s=pair.time_s,
+                reference_time_s=pair.reference_time_s,
+                edited=found.edited,
+                edited_fraction=float(found.edited_fraction),
+                regions=tuple(found.regions) if found.edited else (),
+            )
+        )
+    return edits
+
+
+@dataclass
+class _Track:
+    box: list[float]  # x0, y0, x1, y1
+    kinds: Counter[str] = field(default_factory=Counter)
+    area_fraction: float = 0.0
+
+    def overlaps(self, box: Sequence[float]) -> bool:
+        return not (
+            box[2] < self.box[0]
+            or box[0] > self.box[2]
+            or box[3] < self.box[1]
+            or box[1] > self.box[3]
+        )
+
+    def add(self, box: Sequence[float], kind: str, area: float) -> None:
+        self.box = [min(self.box[0], box[0]), min(self.box[1], box[1]),
+                    max(self.box[2], box[2]), max(self.box[3], box[3])]  # fmt: skip
+        self.kinds[kind] += 1
+        self.area_fraction = max(self.area_fraction, area)
+
+    def to_dict(self) -> dict[str, Any]:
+        x0, y0, x1, y1 = self.box
+        return {
+            "bbox": [round(x0, 1), round(y0, 1), round(x1 - x0, 1), round(y1 - y0, 1)],
+            "kind": self.kinds.most_common(1)[0][0],
+            "area_fraction": round(self.area_fraction, 4),
+        }
+
+
+def _tracks(edits: Sequence[FrameEdit]) -> tuple[dict[str, Any], ...]:
+    tracks: list[_Track] = []
+    for edit in edits:
+        for region in edit.regions:
+            x, y, w, h = (float(v) for v in region["bbox"])
+            box = (x, y, x + w, y + h)
+            kind = str(region.get("kind") or "altered")
+            area = float(region.get("area_fraction") or 0.0)
+            track = next((t for t in tracks if t.overlaps(box)), None)
+            if track is None:
+                track = _Track(list(box))
+                tracks.append(track)
+            track.add(box, kind, area)
+    tracks.sort(key=lambda t: -(t.box[2] - t.box[0]) * (t.box[3] - t.box[1]))
+    return tuple(t.to_dict() for t in tracks[:MAX_SPAN_REGIONS])
+
+
+def changed_spans(edits: Sequence[FrameEdit], *, interval_s: float) -> list[ChangedSpan]:
+    """Runs of changed sampled frames (no further apart than SPAN_JOIN_INTERVALS samples), each
+    reaching half a sampling interval past its first and last changed frame."""
+    runs: list[list[FrameEdit]] = []
+    for edit in sorted(edits, key=lambda e: e.time_s):
+        if not edit.edited:
+            continue
+        if runs and edit.time_s - runs[-1][-1].time_s <= interval_s * SPAN_JOIN_INTERVALS:
+            runs[-1].append(edit)
+        else:
+            runs.append([edit])
+    half = interval_s / 2
+    return [
+        ChangedSpan(
+            start_s=max(0.0, run[0].time_s - half),
+            end_s=run[-1].time_s + half,
+            regions=_tracks(run),
+            frames=len(run),
+        )
+        for run in runs
+    ]
+
+
+def split_segments(
+    segments: Sequence[tuple[float, float, float, float]], spans: Sequence[ChangedSpan]
+) -> list[dict[str, Any]]:
+    """The aligned stretches (query start, end, reference start, end) cut at the changed spans:
+    report `segments` items, each either the same as the original or changed."""
+    out: list[dict[str, Any]] = []
+    for start, end, ref_start, ref_end in segments:
+        rate = (ref_end - ref_start) / (end - start) if end > start else 1.0
+        cuts = {start, end}
+        for span in spans:
+            cuts.update(t for t in (span.start_s, span.end_s) if start < t < end)
+        points = sorted(cuts)
+        for a, b in itertools.pairwise(points):
+            if b - a <= 1e-6:
+                continue
+            middle = (a + b) / 2
+            inside = [s for s in spans if s.start_s <= middle <= s.end_s]
+            out.append(
+                {
+                    "start_s": round(a, 3),
+                    "end_s": round(b, 3),
+                    "ref_start_s": round(ref_start + (a - start) * rate, 3),
+                    "ref_end_s": round(ref_start + (b - start) * rate, 3),
+                    "edited": bool(inside),
+                    "regions": [dict(r) for s in inside for r in s.regions],
+                }
+            )
+    return out

@@ -1,0 +1,83 @@
+"""Edit localisation over time on aligned frame pairs."""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+import pytest
+from skimage import data
+
+from factcheck.core.video_localize import (
+    ChangedSpan,
+    FramePair,
+    changed_spans,
+    frame_edits,
+    spatial_alignment,
+    split_segments,
+)
+
+
+def _pairs(*, mirrored: bool = False) -> list[FramePair]:
+    still = np.ascontiguousarray(data.astronaut())  # 512 x 512
+    pairs = []
+    for t in range(7):
+        # The original pans slowly; the repost is it at 75 % with a block pasted in at 2-4 s.
+        reference = np.roll(still, 4 * t, axis=1)
+        query = cv2.resize(reference, (384, 384), interpolation=cv2.INTER_AREA)
+        if mirrored:
+            query = np.ascontiguousarray(query[:, ::-1])
+        if 2 <= t <= 4:
+            query[40:120, 200:300] = (250, 30, 30)
+        pairs.append(FramePair(float(t), t + 10.0, query, reference))
+    return pairs
+
+
+@pytest.mark.parametrize("mirrored", [False, True])
+def test_a_pasted_block_is_found_in_its_span_and_where_it_was(mirrored):
+    pairs = _pairs(mirrored=mirrored)
+    alignment = spatial_alignment(pairs, mirrored=mirrored)
+    assert alignment is not None and alignment.verified_by == "features"
+    edits = frame_edits(pairs, alignment)
+    assert [e.edited for e in edits] == [False, False, True, True, True, False, False]
+    (span,) = changed_spans(edits, interval_s=1.0)
+    assert (span.start_s, span.end_s, span.frames) == (1.5, 4.5, 3)
+    x, y, w, h = span.regions[0]["bbox"]
+    assert abs(x - 200) < 12 and abs(y - 40) < 12 and abs(w - 100) < 20 and abs(h - 80) < 20
+
+
+def test_unrelated_frames_cannot_be_aligned():
+    rng = np.random.default_rng(1)
+    noise = [
+        FramePair(
+            0.0,
+            0.0,
+            rng.integers(0, 255, (200, 200, 3), np.uint8),
+            np.zeros((200, 200, 3), np.uint8),
+        )
+    ]
+    assert spatial_alignment(noise, mirrored=False) is None
+
+
+def test_segments_are_cut_at_changed_spans():
+    span = ChangedSpan(
+        2.0, 4.0, ({"bbox": [1, 2, 3, 4], "kind": "added", "area_fraction": 0.1},), 3
+    )
+    parts = split_segments([(0.0, 10.0, 30.0, 40.0)], [span])
+    assert [
+        (p["start_s"], p["end_s"], p["ref_start_s"], p["ref_end_s"], p["edited"]) for p in parts
+    ] == [
+        (0.0, 2.0, 30.0, 32.0, False),
+        (2.0, 4.0, 32.0, 34.0, True),
+        (4.0, 10.0, 34.0, 40.0, False),
+    ]
+    assert parts[1]["regions"] == [{"bbox": [1, 2, 3, 4], "kind": "added", "area_fraction": 0.1}]
+    assert split_segments([(0.0, 5.0, 0.0, 5.0)], []) == [
+        {
+            "start_s": 0.0,
+            "end_s": 5.0,
+            "ref_start_s": 0.0,
+            "ref_end_s": 5.0,
+            "edited": False,
+            "regions": [],
+        }
+    ]
