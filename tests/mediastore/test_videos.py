@@ -1,8 +1,10 @@
 """Video intake (mediastore.videos): real videos made with PyAV are read, their facts reported
-and their frames streamed; each named limit refuses at its boundary."""
+and their frames streamed; each named limit refuses at its boundary; accepted videos are stored
+content-addressed (mediastore.services, allow_video) and served playable but sandboxed."""
 
 from __future__ import annotations
 
+import hashlib
 import importlib.util
 import io
 import sys
@@ -11,8 +13,13 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from django.core.files.storage import default_storage
 
-from mediastore import videos
+from mediastore import images, videos
+from mediastore.images import ImageRejected
+from mediastore.models import MediaObject
+from mediastore.services import media_prepare, media_read, media_store
+from mediastore.serving import media_file_response
 from mediastore.videos import (
     VideoLimits,
     VideoRejected,
@@ -198,3 +205,82 @@ def test_per_frame_pixel_check(monkeypatch, samples) -> None:
     with pytest.raises(VideoRejected) as raised:
         list(iter_frames(samples["MP4"], limits=VideoLimits(max_pixels=64 * 48 - 1)))
     assert raised.value.code == "video_too_many_pixels"
+
+
+# --- storage -------------------------------------------------------------------------------
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("video_format_name", "extension", "mime"),
+    [
+        ("MP4", "mp4", "video/mp4"),
+        ("MOV", "mov", "video/quicktime"),
+        ("WEBM", "webm", "video/webm"),
+        ("MKV", "mkv", "video/x-matroska"),
+    ],
+)
+def test_videos_are_stored_under_their_hash_when_allowed(
+    samples, video_format_name, extension, mime
+) -> None:
+    content = samples[video_format_name]
+    stored = media_store(content=content, allow_video=True)
+    again = media_store(content=content, allow_video=True)
+    assert stored.created and not again.created and again.media.pk == stored.media.pk
+    sha256 = hashlib.sha256(content).hexdigest()
+    media = stored.media
+    assert media.file.name == f"objects/{sha256[:2]}/{sha256[2:4]}/{sha256}.{extension}"
+    assert (media.kind, media.format, media.mime) == ("video", video_format_name, mime)
+    assert (media.width, media.height, media.fps) == (64, 48, 25)
+    assert media.duration_s == pytest.approx(1.2, abs=0.05)
+    assert media_read(media) == content
+
+
+@pytest.mark.django_db
+def test_images_keep_their_kind_and_no_video_facts(make_image_bytes) -> None:
+    media = media_store(content=make_image_bytes(32, 32, "PNG"), allow_video=True).media
+    assert (media.kind, media.duration_s, media.fps) == ("image", None, None)
+
+
+@pytest.mark.django_db
+def test_callers_that_did_not_opt_in_still_refuse_videos(samples) -> None:
+    for content in samples.values():
+        with pytest.raises(ImageRejected):
+            media_store(content=content)
+    assert not MediaObject.objects.exists()
+    media_store(content=samples["MP4"], allow_video=True)
+    with pytest.raises(ImageRejected):  # known content, but not for this caller
+        media_prepare(content=samples["MP4"])
+
+
+@pytest.mark.django_db
+def test_the_video_byte_cap_is_its_own(monkeypatch, settings, samples) -> None:
+    monkeypatch.setattr(images, "MAX_UPLOAD_BYTES", 100)  # images only
+    assert media_store(content=samples["WEBM"], allow_video=True).created
+    settings.VIDEO_MAX_BYTES = len(samples["MKV"]) - 1
+    with pytest.raises(VideoRejected) as raised:
+        media_store(content=samples["MKV"], allow_video=True)
+    assert raised.value.code == "video_too_large"
+    assert MediaObject.objects.count() == 1
+
+
+@pytest.mark.django_db
+def test_a_refused_video_stores_nothing(samples) -> None:
+    content = hostile_videos.truncated_moov(samples["MP4"])
+    with pytest.raises(VideoRejected) as raised:
+        media_store(content=content, allow_video=True)
+    assert raised.value.code == "corrupt"
+    assert not MediaObject.objects.exists()
+    assert not default_storage.exists("objects")
+
+
+@pytest.mark.django_db
+def test_a_stored_video_is_served_playable_and_sandboxed(samples) -> None:
+    media = media_store(content=samples["WEBM"], allow_video=True).media
+    response = media_file_response(file_name=media.file.name, content_type=media.mime, stem="clip")
+    assert response["Content-Type"] == "video/webm"
+    assert response["X-Content-Type-Options"] == "nosniff"
+    assert "media-src 'self'" in response["Content-Security-Policy"]
+    assert "sandbox" in response["Content-Security-Policy"]
+    assert response["Content-Disposition"] == 'inline; filename="clip.webm"'
+    assert b"".join(response.streaming_content) == samples["WEBM"]
