@@ -85,7 +85,7 @@ class VideoLimits:
     max_seconds: int = 600
     max_pixels: int = 3840 * 2160
     max_fps: int = 120
-    decode_cpu_seconds: int = 300
+    decode_cpu_seconds: float = 300
 
     @property
     def max_frames(self) -> int:
