@@ -12,6 +12,16 @@ from django.db import IntegrityError, transaction
 from mediastore.images import FORMAT_EXTENSIONS, ImageInfo, inspect_image
 from mediastore.models import MediaObject
 from mediastore.selectors import media_by_sha256
+from mediastore.videos import (
+    SNIFF_BYTES,
+    VIDEO_FORMAT_EXTENSIONS,
+    VideoInfo,
+    inspect_video,
+    looks_like_video,
+)
+
+# One extension per accepted container; image and video format names never collide.
+MEDIA_EXTENSIONS = FORMAT_EXTENSIONS | VIDEO_FORMAT_EXTENSIONS
 
 
 @dataclass(frozen=True)
@@ -26,28 +36,37 @@ class PreparedMedia:
 
     sha256: str
     name: str
-    info: ImageInfo
+    info: ImageInfo | VideoInfo
     size: int
 
 
-def media_storage_name(sha256: str, image_format: str) -> str:
-    return f"objects/{sha256[:2]}/{sha256[2:4]}/{sha256}.{FORMAT_EXTENSIONS[image_format]}"
+def media_storage_name(sha256: str, media_format: str) -> str:
+    return f"objects/{sha256[:2]}/{sha256[2:4]}/{sha256}.{MEDIA_EXTENSIONS[media_format]}"
 
 
 def media_prepare(
-    *, content: bytes, sha256: str = "", allow_animated: bool = True
+    *, content: bytes, sha256: str = "", allow_animated: bool = True, allow_video: bool = False
 ) -> MediaObject | PreparedMedia:
     """The stored row for content already known; otherwise validate and write the file.
 
-    Raises ImageRejected before anything is written when the bytes are not an acceptable image.
+    Raises ImageRejected (or, with `allow_video`, VideoRejected for bytes that start like a
+    video container) before anything is written when the bytes are not acceptable media. A
+    caller that has not opted into videos gets today's answer for them: not an image.
     For a caller that creates the row inside its own transaction (one commit for the media row
     and what refers to it); media_store does both steps.
     """
     sha256 = sha256 or hashlib.sha256(content).hexdigest()
     existing = media_by_sha256(sha256)
     if existing is not None:
+        if existing.kind == MediaObject.Kind.VIDEO and not allow_video:
+            # Stored for a caller that accepts videos; this one would get today's refusal.
+            inspect_image(content, allow_animated=allow_animated)
         return existing
-    info = inspect_image(content, allow_animated=allow_animated)
+    info: ImageInfo | VideoInfo
+    if allow_video and looks_like_video(content[:SNIFF_BYTES]):
+        info = inspect_video(content)
+    else:
+        info = inspect_image(content, allow_animated=allow_animated)
     name = media_storage_name(sha256, info.format)
     # Same name means same bytes, so an existing file (a concurrent or interrupted store) is reused.
     if not default_storage.exists(name):
@@ -60,23 +79,34 @@ def media_prepare(
 def media_row_create(prepared: PreparedMedia) -> MediaObject:
     """The row of prepared media. Raises IntegrityError when a concurrent store made it first
     (inside a transaction, which is then broken: roll it back, or use a savepoint)."""
+    info = prepared.info
+    video = isinstance(info, VideoInfo)
     return MediaObject.objects.create(
         sha256=prepared.sha256,
         file=prepared.name,
-        mime=prepared.info.mime,
-        format=prepared.info.format,
+        kind=MediaObject.Kind.VIDEO if video else MediaObject.Kind.IMAGE,
+        mime=info.mime,
+        format=info.format,
         size=prepared.size,
-        width=prepared.info.width,
-        height=prepared.info.height,
+        width=info.width,
+        height=info.height,
+        duration_s=info.duration_s if isinstance(info, VideoInfo) else None,
+        fps=info.fps if isinstance(info, VideoInfo) else None,
     )
 
 
-def media_store(*, content: bytes, allow_animated: bool = True) -> StoredMedia:
-    """Validate the image and store it once; storing the same bytes again returns the same row.
+def media_store(
+    *, content: bytes, allow_animated: bool = True, allow_video: bool = False
+) -> StoredMedia:
+    """Validate the image (or, with `allow_video`, the video) and store it once; storing the same
+    bytes again returns the same row.
 
-    Raises ImageRejected before anything is written when the bytes are not an acceptable image.
+    Raises ImageRejected or VideoRejected before anything is written when the bytes are not
+    acceptable media.
     """
-    prepared = media_prepare(content=content, allow_animated=allow_animated)
+    prepared = media_prepare(
+        content=content, allow_animated=allow_animated, allow_video=allow_video
+    )
     if isinstance(prepared, MediaObject):
         return StoredMedia(prepared, created=False)
     try:

@@ -2,9 +2,11 @@
 
 Uploaded files are hostile until proven otherwise (docs/benchmarks.md, "Reliability and
 security"): even after intake, a browser must never run them as a page. Every response carries
-- X-Content-Type-Options: nosniff, so the declared image type is final;
-- a Content-Security-Policy that allows nothing but images and sandboxes the document, so a
-  file opened directly (not in an <img>) can run no script and reach no origin;
+- X-Content-Type-Options: nosniff, so the declared image or video type is final;
+- a Content-Security-Policy that allows nothing but same-origin images and media and sandboxes
+  the document, so a file opened directly (not in an <img> or <video>) can run no script and
+  reach no other origin; `media-src 'self'` lets the browser's own player page of a video
+  opened directly play it;
 - Content-Disposition inline with a fixed safe name (never the sender's file name).
 """
 
@@ -19,10 +21,13 @@ from django.http import FileResponse, Http404
 from django.http.response import HttpResponseBase
 
 from mediastore.images import ALLOWED_FORMATS, FORMAT_EXTENSIONS
+from mediastore.videos import ALLOWED_VIDEO_FORMATS, VIDEO_FORMAT_EXTENSIONS
 
-MEDIA_CONTENT_SECURITY_POLICY = "default-src 'none'; img-src 'self'; sandbox"
+MEDIA_CONTENT_SECURITY_POLICY = "default-src 'none'; img-src 'self'; media-src 'self'; sandbox"
 MEDIA_CACHE_CONTROL = "private, max-age=3600"
-_EXTENSIONS = {mime: FORMAT_EXTENSIONS[name] for name, mime in ALLOWED_FORMATS.items()}
+_EXTENSIONS = {mime: FORMAT_EXTENSIONS[name] for name, mime in ALLOWED_FORMATS.items()} | {
+    mime: VIDEO_FORMAT_EXTENSIONS[name] for name, mime in ALLOWED_VIDEO_FORMATS.items()
+}
 _UNSAFE_NAME_CHARACTERS = re.compile(r"[^A-Za-z0-9_-]+")
 _Response = TypeVar("_Response", bound=HttpResponseBase)
 
@@ -53,7 +58,7 @@ def media_file_response(*, file_name: str, content_type: str, stem: str) -> File
     """Stream a stored file (404 when it is missing) with the headers above."""
     if content_type not in _EXTENSIONS:
         # Intake stores only these types; anything else in storage is not ours to serve inline.
-        raise Http404("not a servable image type")
+        raise Http404("not a servable media type")
     try:
         handle = default_storage.open(file_name, "rb")
     except FileNotFoundError:

@@ -159,6 +159,15 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 # docker-compose.yml is the hard bound; MAX_IMAGE_PIXELS bounds what one decode allocates).
 WORKER_MAX_MEMORY_MB = env_int("WORKER_MAX_MEMORY_MB", default=2048, minimum=256)
 CELERY_WORKER_MAX_MEMORY_PER_CHILD = WORKER_MAX_MEMORY_MB * 1024  # Celery counts KiB
+# Video intake (mediastore.videos.VideoLimits has the same defaults, for Django-free callers):
+# the byte cap of a video (images keep mediastore.images.MAX_UPLOAD_BYTES), its duration, pixels
+# per frame, frame rate and the CPU time its decoding may take; frames are capped at
+# VIDEO_MAX_SECONDS x VIDEO_MAX_FPS. A 4K frame decodes into ~25 MB of RGB, one at a time.
+VIDEO_MAX_BYTES = env_int("VIDEO_MAX_BYTES", default=200 * 1024 * 1024, minimum=1)
+VIDEO_MAX_SECONDS = env_int("VIDEO_MAX_SECONDS", default=600, minimum=1)
+VIDEO_MAX_PIXELS = env_int("VIDEO_MAX_PIXELS", default=3840 * 2160, minimum=1)
+VIDEO_MAX_FPS = env_int("VIDEO_MAX_FPS", default=120, minimum=1)
+VIDEO_DECODE_CPU_SECONDS = env_int("VIDEO_DECODE_CPU_SECONDS", default=300, minimum=1)
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_TASK_SOFT_TIME_LIMIT = env_int("CELERY_TASK_SOFT_TIME_LIMIT", default=540, minimum=1)
 CELERY_TASK_TIME_LIMIT = env_int("CELERY_TASK_TIME_LIMIT", default=600, minimum=1)
