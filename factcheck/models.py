@@ -68,6 +68,23 @@ class Fingerprint(models.Model):
         return f"fingerprint of reference {self.reference_id}"
 
 
+class ReferenceVideo(models.Model):
+    """A reference that is a video: its temporal fingerprint (frame hashes, shots, keyframes;
+    factcheck.core.video_fingerprint), stored as a file. Its `Fingerprint` row describes the
+    poster keyframe, so image queries find the video through the image indexes too."""
+
+    reference = models.OneToOneField(Reference, on_delete=models.CASCADE, related_name="video")
+    fingerprint_file = models.CharField(max_length=255, help_text="Storage name (npz).")
+    duration_s = models.FloatField()
+    fps = models.FloatField()
+    frames = models.PositiveIntegerField(help_text="Frames hashed.")
+    keyframes = models.PositiveIntegerField()
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return f"video of reference {self.reference_id}"
+
+
 class PendingIndexRemoval(models.Model):
     """Outbox for removals: written in the transaction that deletes a reference, deleted once a
     published index version no longer contains it (so a crash in between cannot leave an orphan

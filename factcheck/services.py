@@ -18,16 +18,25 @@ from factcheck.core.fingerprints import pdq_hash
 from factcheck.core.matcher import Embedder
 from factcheck.embedding import EmbeddingUnavailable, configured_embedder, embedding_tag
 from factcheck.indexing import IndexChange, index_rebuild, local_index_kept
-from factcheck.models import Fingerprint, PendingIndexRemoval, Reference
+from factcheck.models import Fingerprint, PendingIndexRemoval, Reference, ReferenceVideo
 from factcheck.reference_source import features_compute_and_store
+from factcheck.video_references import (
+    poster_time,
+    sample_interval,
+    video_fingerprint_store,
+    video_read,
+)
 from mediastore.images import ImageRejected, load_rgb
 from mediastore.links import http_url_check
+from mediastore.models import MediaObject
 from mediastore.services import media_read, media_store
 
 FEATURES_PREFIX = "features/v1"
 MAX_SOURCE_LENGTH = 200
 # Originals decoded at once by references_embed: bounds its memory (a 24-MP original is 72 MB).
 EMBED_BATCH_SIZE = 16
+# A reference video's poster is picked among frames sampled this often (its first keyframe's).
+POSTER_SAMPLE_SECONDS = 1.0
 
 
 @dataclass(frozen=True)
@@ -61,21 +70,28 @@ def reference_add(
     published_at: datetime.date | None = None,
     actor: User | None = None,
 ) -> ReferenceAdded:
-    """Make an image a verified original. Adding the same content again returns the first one.
+    """Make an image or a video a verified original. Adding the same content again returns the
+    first one.
 
-    Raises mediastore.images.ImageRejected (nothing stored) for unacceptable images, including
-    animated ones: an original is a single picture, and mediastore.links.UnsafeLink for a `url`
-    that is not http(s) (the review UI links it).
+    Raises mediastore.images.ImageRejected or mediastore.videos.VideoRejected (nothing stored)
+    for unacceptable media, including animated images: an original is a single picture or a
+    video, and mediastore.links.UnsafeLink for a `url` that is not http(s) (the review UI links
+    it). A video is fingerprinted in time (factcheck.video_references) and its poster keyframe
+    as an image.
     """
     source = source.strip()
     if not source or len(source) > MAX_SOURCE_LENGTH:
         raise ValueError(f"source must be 1 to {MAX_SOURCE_LENGTH} characters")
     url = http_url_check(url, field="url")
-    stored = media_store(content=content, allow_animated=False)
+    stored = media_store(content=content, allow_animated=False, allow_video=True)
     existing = Reference.objects.filter(media=stored.media).first()
     if existing is not None:
         return ReferenceAdded(existing, created=False)
-    image = load_rgb(content)
+    video: ReferenceVideo | None = None
+    if stored.media.kind == MediaObject.Kind.VIDEO:
+        video, image = _video_fingerprint(content, stored.media)
+    else:
+        image = load_rgb(content)
     fingerprint = _fingerprint(image, sha256=stored.media.sha256)
     fields = {
         "source": source,
@@ -91,6 +107,9 @@ def reference_add(
             reference = Reference.objects.create(media=stored.media, created_by=actor, **fields)
             fingerprint.reference = reference
             fingerprint.save()
+            if video is not None:
+                video.reference = reference
+                video.save()
             audit_record(
                 actor=actor, action="reference.add", target=reference, data={"source": source}
             )
@@ -98,6 +117,26 @@ def reference_add(
     except IntegrityError:  # the same content added concurrently: the first one wins
         return ReferenceAdded(Reference.objects.get(media=stored.media), created=False)
     return ReferenceAdded(reference, created=True)
+
+
+def _video_fingerprint(content: bytes, media: MediaObject) -> tuple[ReferenceVideo, np.ndarray]:
+    """The (unsaved) ReferenceVideo of a stored video, its fingerprint file written, and its
+    poster keyframe."""
+    duration = media.duration_s or 0.0
+    read = video_read(
+        content,
+        fps=media.fps or 0.0,
+        sample_every_s=sample_interval(duration, POSTER_SAMPLE_SECONDS),
+    )
+    fingerprint = read.fingerprint
+    video = ReferenceVideo(
+        fingerprint_file=video_fingerprint_store(media.sha256, fingerprint),
+        duration_s=fingerprint.duration_s or duration,
+        fps=fingerprint.fps,
+        frames=len(fingerprint.frames),
+        keyframes=len(fingerprint.keyframes),
+    )
+    return video, read.sample_near(poster_time(fingerprint))
 
 
 def _fingerprint(image: np.ndarray, *, sha256: str) -> Fingerprint:

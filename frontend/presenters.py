@@ -10,9 +10,10 @@ from django.urls import reverse
 
 from factcheck.cases.selectors import cases_for_reference_ids, published_cases
 from factcheck.core.fingerprints import PDQ_BITS
-from factcheck.core.matcher import DENSE_NOT_CONFIRMING, VERIFIED_BY_DENSE
+from factcheck.core.matcher import DENSE_NOT_CONFIRMING, VERIFIED_BY_DENSE, VERIFIED_BY_TIME
 from factcheck.models import Reference
 from moderation import report_document as doc
+from moderation.clock import clock
 from moderation.models import NearMissJudgement, Report, ReportArtifact, ReviewItem
 from moderation.near_misses import near_miss_judgements
 from moderation.verdict import (
@@ -21,17 +22,17 @@ from moderation.verdict import (
     NO_EVIDENCE,
     NOT_APPLICABLE,
     UNALTERED_COPY,
+    VERDICT_TEXT,
 )
-from moderation.video_detection import clock
 
 # Every verdict label (moderation.verdict owns them), in the order the queue offers them.
 VERDICTS: dict[str, dict[str, str]] = {
     # tone drives the colour; the symbol and words carry the meaning without it.
-    EDITED_COPY: {"text": "Edited copy of a known original", "tone": "alert", "symbol": "!"},
-    LIKELY_MANIPULATED: {"text": "Likely manipulated", "tone": "alert", "symbol": "!"},
-    UNALTERED_COPY: {"text": "Unaltered copy of a known original", "tone": "ok", "symbol": "="},
-    NO_EVIDENCE: {"text": "No evidence of manipulation", "tone": "calm", "symbol": "-"},
-    NOT_APPLICABLE: {"text": "Cannot be judged", "tone": "muted", "symbol": "?"},
+    EDITED_COPY: {"text": VERDICT_TEXT[EDITED_COPY], "tone": "alert", "symbol": "!"},
+    LIKELY_MANIPULATED: {"text": VERDICT_TEXT[LIKELY_MANIPULATED], "tone": "alert", "symbol": "!"},
+    UNALTERED_COPY: {"text": VERDICT_TEXT[UNALTERED_COPY], "tone": "ok", "symbol": "="},
+    NO_EVIDENCE: {"text": VERDICT_TEXT[NO_EVIDENCE], "tone": "calm", "symbol": "-"},
+    NOT_APPLICABLE: {"text": VERDICT_TEXT[NOT_APPLICABLE], "tone": "muted", "symbol": "?"},
 }
 VERDICT_LABELS = tuple(VERDICTS)
 PENDING_VERDICT = {"text": "Analysis pending", "tone": "muted", "symbol": "…"}
@@ -291,6 +292,8 @@ def _match_evidence(match: doc.Match) -> str:
     """How the match was verified, in words (a dense match has no matching points)."""
     if match.verified_by == VERIFIED_BY_DENSE:
         evidence = "whole picture aligned (too little texture for matching points)"
+    elif match.verified_by == VERIFIED_BY_TIME:
+        evidence = "frames line up in time"
     else:
         evidence = f"{match.inliers or 0} matching points"
     return f"{evidence} · mirrored" if match.mirrored else evidence

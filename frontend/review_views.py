@@ -19,7 +19,7 @@ from django.contrib.auth.decorators import login_required
 from django.core.exceptions import BadRequest, PermissionDenied
 from django.core.paginator import Paginator
 from django.db.models.fields.files import FieldFile
-from django.http import FileResponse, Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse
 from django.http.response import HttpResponseBase
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -37,7 +37,13 @@ from frontend.presenters import (
     verdict_display,
 )
 from mediastore.serving import media_file_response, stored_name
-from moderation.models import Decision, NearMissJudgement, ReportArtifact, ReviewItem
+from moderation.models import (
+    Decision,
+    NearMissJudgement,
+    ReportArtifact,
+    ReviewItem,
+    artifact_file_type,
+)
 from moderation.near_misses import NearMissError, near_miss_find, near_miss_judge
 from moderation.report_document import matched_reference_ids
 from moderation.review import (
@@ -299,35 +305,39 @@ def judge_near_miss(request: HttpRequest, pk: int, reference_id: int) -> HttpRes
     return redirect(_back(request, reverse("review-item", args=[item.pk]) + "#near-misses"))
 
 
-def _image_response(file: FieldFile, content_type: str) -> FileResponse:
-    # nosniff, a sandboxing CSP and a fixed safe file name (mediastore.serving).
+def _media_response(request: HttpRequest, file: FieldFile, content_type: str) -> HttpResponseBase:
+    # nosniff, a sandboxing CSP, a fixed safe file name and byte ranges for videos
+    # (mediastore.serving).
     file_name = stored_name(file)
     return media_file_response(
-        file_name=file_name, content_type=content_type, stem=PurePath(file_name).stem
+        file_name=file_name,
+        content_type=content_type,
+        stem=PurePath(file_name).stem,
+        range_header=request.headers.get("Range", ""),
     )
 
 
 @reviewer_view
 @require_GET
-def media(request: HttpRequest, pk: int) -> FileResponse:
+def media(request: HttpRequest, pk: int) -> HttpResponseBase:
     item = _visible_item(request, pk)
     stored = item.submission.media
-    return _image_response(stored.file, stored.mime)
+    return _media_response(request, stored.file, stored.mime)
 
 
 @reviewer_view
 @require_GET
-def artifact(request: HttpRequest, pk: int, version: int, kind: str) -> FileResponse:
+def artifact(request: HttpRequest, pk: int, version: int, kind: str) -> HttpResponseBase:
     item = _visible_item(request, pk)
     found = get_object_or_404(
         ReportArtifact, report__submission=item.submission, report__version=version, kind=kind
     )
-    return _image_response(found.file, "image/png")
+    return _media_response(request, found.file, artifact_file_type(kind).content_type)
 
 
 @reviewer_view
 @require_GET
-def reference_image(request: HttpRequest, pk: int, reference_id: int) -> FileResponse:
+def reference_image(request: HttpRequest, pk: int, reference_id: int) -> HttpResponseBase:
     """An original, only when one of this item's report versions matched it or listed it as a
     near miss."""
     item = _visible_item(request, pk)
@@ -341,7 +351,7 @@ def reference_image(request: HttpRequest, pk: int, reference_id: int) -> FileRes
     if not listed:
         raise Http404("This original is not part of the item's report.")
     reference = get_object_or_404(Reference.objects.select_related("media"), pk=reference_id)
-    return _image_response(reference.media.file, reference.media.mime)
+    return _media_response(request, reference.media.file, reference.media.mime)
 
 
 @login_required

@@ -47,6 +47,9 @@ from factcheck.core.verify import Verification, VerifyConfig, verify
 SIMILARITY_FULL_INLIERS = 50
 VERIFIED_BY_FEATURES = "local_features"
 VERIFIED_BY_DENSE = "dense_alignment"
+VERIFIED_BY_TIME = (
+    "temporal_alignment"  # videos: frames line up in time (factcheck.core.video_match)
+)
 # The near-miss reason of a candidate that aligns as a whole picture while DenseConfig.confirms is
 # off (the default: see factcheck.core.dense for why).
 DENSE_NOT_CONFIRMING = "aligns as a whole picture, too little texture to confirm"

@@ -14,10 +14,9 @@ from integrations.inbound import ContentPayload, content_metadata, submission_fr
 from integrations.models import InboundWebhook
 from integrations.safe_http import FetchFailed, UnsafeUrl, safe_request
 from integrations.scheduling import DUE_TOLERANCE, held_queue, lost_queue, retry_columns
-from mediastore.images import MAX_UPLOAD_BYTES, ImageRejected
+from mediastore.services import MEDIA_REFUSALS, media_max_bytes
 from moderation.services import SubmissionError
 
-MAX_MEDIA_FETCH_BYTES = MAX_UPLOAD_BYTES
 MEDIA_FETCH_TIMEOUT_SECONDS = 20.0
 MAX_MEDIA_FETCH_REDIRECTS = 3
 # Transient failures (network, 5xx, 429) are retried this many times in all, this far apart;
@@ -56,7 +55,7 @@ def inbound_media_fetch(*, inbound_id: int) -> FetchOutcome:
             "GET",
             inbound.media_url,
             headers={"User-Agent": USER_AGENT, "Accept": "image/*"},
-            max_bytes=MAX_MEDIA_FETCH_BYTES,
+            max_bytes=media_max_bytes(allow_video=True),
             timeout=MEDIA_FETCH_TIMEOUT_SECONDS,
             max_redirects=MAX_MEDIA_FETCH_REDIRECTS,
         )
@@ -94,8 +93,8 @@ def _submit(inbound: InboundWebhook, content: bytes) -> FetchOutcome:
             locked.status = InboundWebhook.Status.SUBMITTED
             locked.error = ""
             locked.save(update_fields=["submission", "status", "error", "updated_at"])
-    except (ImageRejected, SubmissionError) as error:
-        return _fail(inbound, f"media is not an accepted image: {error}")
+    except (*MEDIA_REFUSALS, SubmissionError) as error:
+        return _fail(inbound, f"media is not an accepted image or video: {error}")
     return FetchOutcome(status=InboundWebhook.Status.SUBMITTED)
 
 

@@ -9,16 +9,27 @@ from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from django.db import IntegrityError, transaction
 
-from mediastore.images import FORMAT_EXTENSIONS, ImageInfo, inspect_image
+from mediastore.images import (
+    FORMAT_EXTENSIONS,
+    MAX_UPLOAD_BYTES,
+    ImageInfo,
+    ImageRejected,
+    inspect_image,
+)
 from mediastore.models import MediaObject
 from mediastore.selectors import media_by_sha256
 from mediastore.videos import (
     SNIFF_BYTES,
     VIDEO_FORMAT_EXTENSIONS,
     VideoInfo,
+    VideoRejected,
     inspect_video,
     looks_like_video,
+    video_limits,
 )
+
+# What media intake refuses with: callers that accept videos catch both.
+MEDIA_REFUSALS = (ImageRejected, VideoRejected)
 
 # One extension per accepted container; image and video format names never collide.
 MEDIA_EXTENSIONS = FORMAT_EXTENSIONS | VIDEO_FORMAT_EXTENSIONS
@@ -38,6 +49,13 @@ class PreparedMedia:
     name: str
     info: ImageInfo | VideoInfo
     size: int
+
+
+def media_max_bytes(*, allow_video: bool) -> int:
+    """The largest upload a caller may read before the gate sees it: the image cap, or the larger
+    of it and VIDEO_MAX_BYTES where videos are accepted (each kind's own cap is checked by
+    media_prepare)."""
+    return max(MAX_UPLOAD_BYTES, video_limits().max_bytes) if allow_video else MAX_UPLOAD_BYTES
 
 
 def media_storage_name(sha256: str, media_format: str) -> str:

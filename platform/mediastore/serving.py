@@ -13,11 +13,12 @@ security"): even after intake, a browser must never run them as a page. Every re
 from __future__ import annotations
 
 import re
-from typing import TypeVar
+from collections.abc import Iterator
+from typing import BinaryIO, TypeVar
 
 from django.core.files.storage import default_storage
 from django.db.models.fields.files import FieldFile
-from django.http import FileResponse, Http404
+from django.http import FileResponse, Http404, HttpResponse, StreamingHttpResponse
 from django.http.response import HttpResponseBase
 
 from mediastore.images import ALLOWED_FORMATS, FORMAT_EXTENSIONS
@@ -29,6 +30,11 @@ _EXTENSIONS = {mime: FORMAT_EXTENSIONS[name] for name, mime in ALLOWED_FORMATS.i
     mime: VIDEO_FORMAT_EXTENSIONS[name] for name, mime in ALLOWED_VIDEO_FORMATS.items()
 }
 _UNSAFE_NAME_CHARACTERS = re.compile(r"[^A-Za-z0-9_-]+")
+# Players seek with single byte ranges ("bytes=START-END", "bytes=START-", "bytes=-SUFFIX");
+# anything else (several ranges, other units) gets the whole file, as RFC 9110 allows.
+_BYTE_RANGE = re.compile(r"^bytes=(\d*)-(\d*)$")
+RANGE_CHUNK_BYTES = 64 * 1024
+VIDEO_CONTENT_TYPES = frozenset(ALLOWED_VIDEO_FORMATS.values()) | {"video/mp4"}
 _Response = TypeVar("_Response", bound=HttpResponseBase)
 
 
@@ -54,14 +60,67 @@ def media_headers_apply(response: _Response, *, stem: str, content_type: str) ->
     return response
 
 
-def media_file_response(*, file_name: str, content_type: str, stem: str) -> FileResponse:
-    """Stream a stored file (404 when it is missing) with the headers above."""
-    if content_type not in _EXTENSIONS:
+def byte_range(header: str, size: int) -> tuple[int, int] | None:
+    """(first, last) byte of a single-range Range header; None for no or an unsupported header.
+    Raises ValueError when the range lies outside the file (416)."""
+    found = _BYTE_RANGE.match(header.strip())
+    if found is None or not (found[1] or found[2]):
+        return None
+    if found[1]:
+        first = int(found[1])
+        last = min(int(found[2]), size - 1) if found[2] else size - 1
+    else:  # the last N bytes
+        first, last = max(0, size - int(found[2])), size - 1
+    if first > last or first >= size:
+        raise ValueError(f"bytes {header} of a {size}-byte file")
+    return first, last
+
+
+def _chunks(handle: BinaryIO, length: int) -> Iterator[bytes]:
+    try:
+        while length > 0:
+            chunk = handle.read(min(RANGE_CHUNK_BYTES, length))
+            if not chunk:
+                return
+            length -= len(chunk)
+            yield chunk
+    finally:
+        handle.close()
+
+
+def media_file_response(
+    *, file_name: str, content_type: str, stem: str, range_header: str = ""
+) -> HttpResponseBase:
+    """Stream a stored file (404 when it is missing) with the headers above. Videos are served
+    in byte ranges too (`range_header`: the request's Range), so players can seek."""
+    if content_type not in _EXTENSIONS and content_type not in VIDEO_CONTENT_TYPES:
         # Intake stores only these types; anything else in storage is not ours to serve inline.
         raise Http404("not a servable media type")
     try:
         handle = default_storage.open(file_name, "rb")
     except FileNotFoundError:
-        raise Http404("The image file is missing.") from None
-    response = FileResponse(handle, content_type=content_type)
+        raise Http404("The media file is missing.") from None
+    response: HttpResponseBase
+    if content_type in VIDEO_CONTENT_TYPES:
+        size = default_storage.size(file_name)
+        try:
+            wanted = byte_range(range_header, size)
+        except ValueError:
+            handle.close()
+            response = HttpResponse(status=416)
+            response["Content-Range"] = f"bytes */{size}"
+            return media_headers_apply(response, stem=stem, content_type=content_type)
+        if wanted is not None:
+            first, last = wanted
+            handle.seek(first)
+            response = StreamingHttpResponse(
+                _chunks(handle, last - first + 1), status=206, content_type=content_type
+            )
+            response["Content-Length"] = str(last - first + 1)
+            response["Content-Range"] = f"bytes {first}-{last}/{size}"
+        else:
+            response = FileResponse(handle, content_type=content_type)
+        response["Accept-Ranges"] = "bytes"
+    else:
+        response = FileResponse(handle, content_type=content_type)
     return media_headers_apply(response, stem=stem, content_type=content_type)

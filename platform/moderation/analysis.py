@@ -32,13 +32,16 @@ from django.urls import reverse
 from django.utils import timezone
 
 from mediastore.images import ImageRejected
+from mediastore.models import MediaObject
 from mediastore.services import media_read
+from mediastore.videos import VideoRejected
 from moderation.events import SUBMISSION_ANALYZED, VERDICT_CHANGED, event_emit
-from moderation.models import Report, ReportArtifact, ReviewItem, Submission
+from moderation.models import Report, ReportArtifact, ReviewItem, Submission, artifact_file_type
 from moderation.pipeline import Analysis, EncodedArtifact, image_analyze
 from moderation.report_document import verdict_object
 from moderation.selectors import report_current
 from moderation.verdict import review_priority
+from moderation.video_pipeline import VideoAnalysis, video_analyze
 
 MAX_ANALYSIS_ATTEMPTS = 3
 # A 1024-px image takes about a second; the limits only stop runaway inputs. Both stay far
@@ -61,7 +64,8 @@ logger = logging.getLogger(__name__)
 
 
 def artifact_storage_name(submission_id: int, version: int, kind: str) -> str:
-    return f"{ARTIFACTS_PREFIX}/{submission_id}/v{version}/{kind}.png"
+    extension = artifact_file_type(kind).extension
+    return f"{ARTIFACTS_PREFIX}/{submission_id}/v{version}/{kind}.{extension}"
 
 
 def submission_input_name(submission: Submission) -> str:
@@ -87,6 +91,8 @@ def submission_analyze(*, submission_id: int, reason: str = "") -> Report | None
         return _analyze_claimed(submission_id, reason=reason)
     except ImageRejected as error:
         _fail(submission_id, f"the image cannot be analysed: {error}")
+    except VideoRejected as error:
+        _fail(submission_id, f"the video cannot be analysed: {error}")
     except SoftTimeLimitExceeded:
         _fail(submission_id, "the analysis took longer than its time limit")
     except Exception as error:  # recorded for the operator and retryable; never silent
@@ -104,12 +110,19 @@ def _analyze_claimed(submission_id: int, *, reason: str) -> Report | None:
             "finished (worker crash, time limit or database outage)",
         )
         return None
-    analysis = image_analyze(
-        content=media_read(submission.media),
-        input_name=submission_input_name(submission),
-        text=submission.text,
-        encode_artifacts=True,
-    )
+    content = media_read(submission.media)
+    analysis: Analysis | VideoAnalysis
+    if submission.media.kind == MediaObject.Kind.VIDEO:
+        analysis = video_analyze(
+            content=content, input_name=submission_input_name(submission), text=submission.text
+        )
+    else:
+        analysis = image_analyze(
+            content=content,
+            input_name=submission_input_name(submission),
+            text=submission.text,
+            encode_artifacts=True,
+        )
     return report_store(
         submission_id=submission_id,
         analysis=analysis,
@@ -158,7 +171,7 @@ def analyses_resume() -> int:
 def report_store(
     *,
     submission_id: int,
-    analysis: Analysis,
+    analysis: Analysis | VideoAnalysis,
     expected_status: str,
     reason: str,
     event_type: str | None = SUBMISSION_ANALYZED,
@@ -194,7 +207,7 @@ def report_store(
 
 def _report_write(
     submission_id: int,
-    analysis: Analysis,
+    analysis: Analysis | VideoAnalysis,
     artifacts: dict[str, EncodedArtifact],
     *,
     expected_status: str,
@@ -244,13 +257,13 @@ def _report_write(
 def _store_artifacts(
     report: Report, artifacts: dict[str, EncodedArtifact], written: list[str]
 ) -> None:
-    for kind, (png, width, height) in artifacts.items():
+    for kind, (encoded, width, height) in artifacts.items():
         name = artifact_storage_name(report.submission_id, report.version, kind)
         # A worker killed mid-store may have left the same name behind; its transaction rolled
         # back, so the file is an orphan of this very version and is replaced.
         if default_storage.exists(name):
             default_storage.delete(name)
-        saved = default_storage.save(name, ContentFile(png))
+        saved = default_storage.save(name, ContentFile(encoded))
         written.append(saved)
         ReportArtifact.objects.create(
             report=report, kind=kind, file=saved, width=width, height=height

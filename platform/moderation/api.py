@@ -9,9 +9,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from django.core.files.storage import default_storage
 from django.db.models import Prefetch, QuerySet
-from django.http import FileResponse
 from django.urls import reverse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import (
@@ -32,10 +30,15 @@ from accounts.authentication import signed_in_user
 from accounts.models import ApiClient
 from accounts.selectors import user_has_model_permission
 from config.drf import StrictJSONField
-from mediastore.images import MAX_UPLOAD_BYTES
-from mediastore.serving import media_headers_apply, stored_name
+from mediastore.services import media_max_bytes
+from mediastore.serving import media_file_response, stored_name
 from moderation.analysis import report_url
-from moderation.models import Report, ReportArtifact, Submission
+from moderation.models import (
+    Report,
+    ReportArtifact,
+    Submission,
+    artifact_file_type,
+)
 from moderation.selectors import (
     api_client_of,
     report_artifact,
@@ -61,7 +64,15 @@ MAX_UPLOAD_ENVELOPE_BYTES = 256 * 1024
 class UploadTooLarge(exceptions.APIException):
     status_code = status.HTTP_413_REQUEST_ENTITY_TOO_LARGE
     default_code = "too_large"
-    default_detail = f"the file is larger than {MAX_UPLOAD_BYTES} bytes"
+    default_detail = "the file is too large"
+
+
+def _artifact_route(kind: str) -> str:
+    return (
+        "submission-artifact-video"
+        if artifact_file_type(kind).extension == "mp4"
+        else "submission-artifact"
+    )
 
 
 class SubmissionPermissions(permissions.BasePermission):
@@ -139,10 +150,9 @@ class SubmissionUploadSerializer(serializers.Serializer):
     )
 
     def validate_media(self, upload: Any) -> Any:
-        if upload.size > MAX_UPLOAD_BYTES:
-            raise UploadTooLarge(
-                f"the file is {upload.size} bytes; the limit is {MAX_UPLOAD_BYTES}"
-            )
+        limit = media_max_bytes(allow_video=True)
+        if upload.size > limit:
+            raise UploadTooLarge(f"the file is {upload.size} bytes; the limit is {limit}")
         return upload
 
     def validate_metadata(self, value: Any) -> dict[str, Any]:
@@ -172,6 +182,13 @@ class PngRenderer(BaseRenderer):
         if isinstance(data, bytes | bytearray):
             return data
         return json.dumps(data).encode()
+
+
+class Mp4Renderer(PngRenderer):
+    """Passes MP4 bytes through (the annotated video); error bodies are written as JSON text."""
+
+    media_type = "video/mp4"
+    format = "mp4"
 
 
 def _version_param(request: Request) -> int | None:
@@ -226,7 +243,9 @@ class SubmissionViewSet(
         ],
         responses={
             202: SubmissionAcceptedSerializer,
-            400: OpenApiResponse(description="Not an acceptable image, or bad fields."),
+            400: OpenApiResponse(
+                description="Not an acceptable image or video (`code` says why), or bad fields."
+            ),
             409: OpenApiResponse(
                 description="Idempotency-Key already used for a different request."
             ),
@@ -235,17 +254,16 @@ class SubmissionViewSet(
     )
     def create(self, request: Request) -> Response:
         declared = request.META.get("CONTENT_LENGTH") or ""
-        if declared.isdigit() and int(declared) > MAX_UPLOAD_BYTES + MAX_UPLOAD_ENVELOPE_BYTES:
-            raise UploadTooLarge(
-                f"the request is {declared} bytes; the file limit is {MAX_UPLOAD_BYTES}"
-            )
+        limit = media_max_bytes(allow_video=True)
+        if declared.isdigit() and int(declared) > limit + MAX_UPLOAD_ENVELOPE_BYTES:
+            raise UploadTooLarge(f"the request is {declared} bytes; the file limit is {limit}")
         upload = SubmissionUploadSerializer(data=request.data)
         upload.is_valid(raise_exception=True)
         fields = dict(upload.validated_data)
         content = fields.pop("media").read()
         user = signed_in_user(request)
         client = api_client_of(user)
-        # Refusals (ImageRejected, SubmissionError) are answered by config.drf.
+        # Refusals (ImageRejected, VideoRejected, SubmissionError) are answered by config.drf.
         result = submission_create_or_replay(
             content=content,
             source=Submission.Source.API,
@@ -297,7 +315,7 @@ class SubmissionViewSet(
         report = self._report(submission, version)
         artifacts = {
             kind: request.build_absolute_uri(
-                reverse("submission-artifact", kwargs={"pk": submission.pk, "kind": kind})
+                reverse(_artifact_route(kind), kwargs={"pk": submission.pk, "kind": kind})
                 + f"?version={report.version}"
             )
             for kind in report.artifacts.values_list("kind", flat=True)
@@ -315,13 +333,23 @@ class SubmissionViewSet(
         parameters=[VERSION_PARAMETER],
         responses={
             (200, "image/png"): OpenApiResponse(OpenApiTypes.BINARY, description="The PNG."),
+            (200, "video/mp4"): OpenApiResponse(
+                OpenApiTypes.BINARY,
+                description="The annotated video of a video submission "
+                "(artifacts/annotated.mp4): edit regions, face boxes, verdict and timeline.",
+            ),
             404: OpenApiResponse(description="No such submission, report or artifact."),
         },
     )
     # Routed in api_urls (the router would add a slash after ".png").
-    def artifact(self, request: Request, pk: str | None = None, kind: str = "") -> Any:
+    def artifact(
+        self, request: Request, pk: str | None = None, kind: str = "", extension: str = "png"
+    ) -> Any:
         submission = self.get_object()
-        if kind not in ReportArtifact.Kind.values:
+        if (
+            kind not in ReportArtifact.Kind.values
+            or artifact_file_type(kind).extension != extension
+        ):
             raise NotFound(
                 f"unknown artifact {kind!r} (kinds: {', '.join(ReportArtifact.Kind.values)})"
             )
@@ -329,12 +357,12 @@ class SubmissionViewSet(
         artifact = report_artifact(report, kind=kind)
         if artifact is None:
             raise NotFound(f"report version {report.version} has no {kind} artifact")
-        response = FileResponse(
-            default_storage.open(stored_name(artifact.file), "rb"), content_type="image/png"
-        )
-        # nosniff, a sandboxing CSP and a fixed safe file name (mediastore.serving).
-        return media_headers_apply(
-            response, stem=f"{submission.pk}-{kind}", content_type="image/png"
+        # nosniff, a sandboxing CSP, a fixed safe file name and byte ranges (mediastore.serving).
+        return media_file_response(
+            file_name=stored_name(artifact.file),
+            content_type=artifact_file_type(kind).content_type,
+            stem=f"{submission.pk}-{kind}",
+            range_header=request.headers.get("Range", ""),
         )
 
     @extend_schema(

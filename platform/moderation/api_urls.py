@@ -2,7 +2,7 @@ from django.urls import path
 from rest_framework.renderers import JSONRenderer
 from rest_framework.routers import SimpleRouter
 
-from moderation.api import PngRenderer, SubmissionViewSet
+from moderation.api import Mp4Renderer, PngRenderer, SubmissionViewSet
 from moderation.case_api import CaseViewSet
 
 router = SimpleRouter()
@@ -16,7 +16,16 @@ urlpatterns = [
         SubmissionViewSet.as_view(
             {"get": "artifact"}, renderer_classes=[JSONRenderer, PngRenderer]
         ),
+        {"extension": "png"},
         name="submission-artifact",
+    ),
+    path(
+        "submissions/<int:pk>/artifacts/<str:kind>.mp4",
+        SubmissionViewSet.as_view(
+            {"get": "artifact"}, renderer_classes=[JSONRenderer, Mp4Renderer]
+        ),
+        {"extension": "mp4"},
+        name="submission-artifact-video",
     ),
     *router.urls,
 ]

@@ -1,6 +1,8 @@
 """Submissions, their report versions and artifacts, the review queue, decisions, events and
 the links of submissions to fact-checking cases."""
 
+from typing import NamedTuple
+
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
@@ -107,8 +109,23 @@ class Report(models.Model):
         return f"report v{self.version} of submission {self.submission_id} ({self.label})"
 
 
+class ArtifactFileType(NamedTuple):
+    extension: str
+    content_type: str
+
+
+PNG_ARTIFACT = ArtifactFileType("png", "image/png")
+MP4_ARTIFACT = ArtifactFileType("mp4", "video/mp4")
+
+
+def artifact_file_type(kind: str) -> ArtifactFileType:
+    """How an artifact kind is stored and served: the annotated video as MP4, the rest as PNG."""
+    return MP4_ARTIFACT if kind == ReportArtifact.Kind.ANNOTATED else PNG_ARTIFACT
+
+
 class ReportArtifact(models.Model):
-    """A PNG made for a report version (masks, overlays, the aligned original)."""
+    """A picture made for a report version (masks, overlays, the aligned original; for videos
+    the annotated video and the contact sheet of changed spans)."""
 
     class Kind(models.TextChoices):
         EDIT_MASK = "edit_mask", "Edit mask"
@@ -117,6 +134,8 @@ class ReportArtifact(models.Model):
         FORENSIC_OVERLAY = "forensic_overlay", "Forensic heatmap overlay"
         FACES_OVERLAY = "faces_overlay", "Face boxes overlay"
         ALIGNED_REFERENCE = "aligned_reference", "Original aligned to the query"
+        ANNOTATED = "annotated", "Annotated video"
+        CONTACT_SHEET = "contact_sheet", "Contact sheet of changed spans"
 
     report = models.ForeignKey(Report, on_delete=models.CASCADE, related_name="artifacts")
     kind = models.CharField(max_length=32, choices=Kind.choices)

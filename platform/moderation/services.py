@@ -19,8 +19,7 @@ from django.utils import timezone
 from accounts.models import ApiClient, User
 from accounts.services import audit_record
 from config.errors import ServiceError
-from mediastore.images import ImageRejected
-from mediastore.services import PreparedMedia, media_prepare, media_row_create
+from mediastore.services import MEDIA_REFUSALS, PreparedMedia, media_prepare, media_row_create
 from moderation.metadata import MetadataInvalid, metadata_check
 from moderation.models import Submission
 
@@ -131,7 +130,8 @@ class SubmissionFields(TypedDict, total=False):
 def submission_create(**fields: Unpack[SubmissionFields]) -> Submission:
     """Validate and store the media (content-addressed), create one row, analyse after commit.
 
-    Raises mediastore.images.ImageRejected (nothing stored) for unacceptable media and
+    Raises mediastore.images.ImageRejected or mediastore.videos.VideoRejected (nothing stored)
+    for unacceptable media and
     SubmissionError for bad fields. The same (caller, idempotency_key) returns the first row.
     """
     return submission_create_or_replay(**fields).submission
@@ -169,11 +169,11 @@ def submission_create_or_replay(**fields: Unpack[SubmissionFields]) -> Submissio
     if existing is not None:
         return SubmissionCreated(existing, created=False)
     for attempt in range(MEDIA_RACE_ATTEMPTS):
-        # Raises ImageRejected before writing anything; new media gets its row in the same
+        # Refuses (MEDIA_REFUSALS) before writing anything; new media gets its row in the same
         # transaction as the submission and its audit entry (one commit per accepted upload).
         try:
-            prepared = media_prepare(content=content, sha256=sha256)
-        except ImageRejected as error:
+            prepared = media_prepare(content=content, sha256=sha256, allow_video=True)
+        except MEDIA_REFUSALS as error:
             error.field = error.field or MEDIA_FIELD
             raise
         try:

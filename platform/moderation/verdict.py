@@ -22,7 +22,8 @@ from typing import Any
 
 # A match confirmed by dense alignment has no inliers, so it carries the floor weight. The
 # geometric confidence is the matcher's own (the inliers at which a match counts as certain).
-from factcheck.core.matcher import SIMILARITY_FULL_INLIERS, VERIFIED_BY_DENSE
+from factcheck.core.matcher import SIMILARITY_FULL_INLIERS, VERIFIED_BY_DENSE, VERIFIED_BY_TIME
+from moderation.clock import clock
 
 EDITED_COPY = "edited_copy"
 UNALTERED_COPY = "unaltered_copy"
@@ -30,6 +31,14 @@ LIKELY_MANIPULATED = "likely_manipulated"
 NO_EVIDENCE = "no_evidence"
 NOT_APPLICABLE = "not_applicable"
 LABELS = (EDITED_COPY, UNALTERED_COPY, LIKELY_MANIPULATED, NO_EVIDENCE, NOT_APPLICABLE)
+# Each label in words, as people read it (the review UI, the annotated video's banner).
+VERDICT_TEXT = {
+    EDITED_COPY: "Edited copy of a known original",
+    LIKELY_MANIPULATED: "Likely manipulated",
+    UNALTERED_COPY: "Unaltered copy of a known original",
+    NO_EVIDENCE: "No evidence of manipulation",
+    NOT_APPLICABLE: "Cannot be judged",
+}
 
 # Same cut as the shipped detector config (detection/models/multitask-v3.json, thresholds
 # .likely_manipulated): the probability is calibrated, so 0.5 means "as likely as not".
@@ -106,7 +115,9 @@ def _with_original(
 ) -> Verdict:
     best = matches[0]
     usable_detector = detection.applicable and detection.probability is not None
-    weight = match_weight(int(best.get("inliers", 0))) if usable_detector else 1.0
+    # A video's evidence is its frames that line up in time, counted like matching points.
+    count = best.get("aligned_frames" if best.get("verified_by") == VERIFIED_BY_TIME else "inliers")
+    weight = match_weight(int(count or 0)) if usable_detector else 1.0
     edited = bool(best.get("edited"))
     evidence = 1.0 if edited else 0.0
     detector_probability = _clamp(detection.probability) if usable_detector else 0.0
@@ -141,6 +152,12 @@ def _original_reason(match: dict[str, Any], weight: float) -> str:
     source = f" from {reference['source']}" if reference.get("source") else ""
     if match.get("verified_by") == VERIFIED_BY_DENSE:
         how = "the whole picture aligns with it (too little texture for matching points)"
+    elif match.get("verified_by") == VERIFIED_BY_TIME:
+        offset = float(match.get("offset_s") or 0.0)
+        how = (
+            f"{int(match.get('aligned_frames', 0))} frames line up in time "
+            f"(query 0:00.0 is the original's {clock(max(0.0, offset))})"
+        )
     else:
         how = f"{int(match.get('inliers', 0))} matching points"
     mirrored = ", mirrored" if match.get("mirrored") else ""
@@ -171,8 +188,13 @@ def _edit_reason(match: dict[str, Any], weight: float) -> str:
     more = len(regions) - MAX_REGIONS_NAMED
     extra = f"; and {more} more" if more > 0 else ""
     count = f"{len(regions)} region{'s' if len(regions) != 1 else ''}"
+    spans = [s for s in match.get("segments") or [] if s.get("edited")]
+    when = ""
+    if spans:
+        times = ", ".join(f"{clock(s['start_s'])}-{clock(s['end_s'])}" for s in spans[:3])
+        when = f" during {times}{' and more' if len(spans) > 3 else ''}"
     return (
-        f"Edited against the original (fact-check difference map, weight {weight:.2f}): "
+        f"Edited against the original (fact-check difference map, weight {weight:.2f}){when}: "
         f"{count} covering {fraction:.1%} of the image: {named or 'no single region'}{extra}."
     )
 

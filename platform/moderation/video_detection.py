@@ -24,28 +24,16 @@ from typing import Any
 import numpy as np
 
 from detection import selectors as detection_selectors
+from moderation.clock import clock
 
-DETECTION_SAMPLE_S = 1.0  # detectors run on one frame per second of video...
-MAX_DETECTION_SAMPLES = 120  # ...or fewer, evenly spread, for videos past two minutes
+# Detectors run on one frame per second of video (fewer, evenly spread, for long videos:
+# factcheck.video_references.sample_interval).
+DETECTION_SAMPLE_S = 1.0
 FACE_TRACK_IOU = 0.3
 FACE_TRACK_GAP_S = 2.5
 TOP_FRACTION = 0.25
 # A stretch of sampled frames at or above this probability is named in the reasons.
 FLAGGED_PROBABILITY = 0.5
-
-
-def detection_interval(duration_s: float) -> float:
-    """Seconds between the frames the detectors see."""
-    return max(DETECTION_SAMPLE_S, duration_s / MAX_DETECTION_SAMPLES)
-
-
-def clock(seconds: float) -> str:
-    """A video time as people read it: m:ss.s, or h:mm:ss.s past an hour."""
-    minutes, tenths = divmod(round(seconds * 10), 600)
-    hours, minutes = divmod(minutes, 60)
-    if hours:
-        return f"{hours}:{minutes:02d}:{tenths / 10:04.1f}"
-    return f"{minutes}:{tenths / 10:04.1f}"
 
 
 @dataclass
@@ -153,10 +141,15 @@ def _flagged_stretches(points: Sequence[tuple[float, float]], interval: float) -
     return sorted(stretches, key=lambda s: -s[2])
 
 
+def _scaled_faces(faces: list[dict[str, Any]], scale: float) -> list[dict[str, Any]]:
+    return [{**face, "bbox": [round(float(v) * scale, 1) for v in face["bbox"]]} for face in faces]
+
+
 def video_detection(
-    samples: Sequence[tuple[float, np.ndarray]], *, interval: float
+    samples: Sequence[tuple[float, np.ndarray]], *, interval: float, scale: float = 1.0
 ) -> VideoDetection:
-    """Run the detectors on each sampled frame (time in seconds, RGB) and aggregate."""
+    """Run the detectors on each sampled frame (time in seconds, RGB) and aggregate; `scale`
+    maps the samples' pixels to the video's (face boxes are reported in the video's)."""
     timeline: list[dict[str, Any]] = []
     judged: list[tuple[float, float]] = []
     per_detector: dict[str, list[float]] = {}
@@ -175,7 +168,7 @@ def video_detection(
             if probability is not None:
                 point["manipulation_probability"] = _rounded(probability)
                 judged.append((time_s, float(probability)))
-            faces = [dict(face) for face in outcome.faces]
+            faces = _scaled_faces(outcome.faces, scale)
             face_samples.append((time_s, faces))
             point["faces"] = faces
             for detector in outcome.detection.get("detectors", []):

@@ -27,6 +27,7 @@ import av
 import cv2
 import numpy as np
 
+from moderation.clock import clock
 from moderation.rendering import EDIT_COLOR, EDIT_TINT_ALPHA
 
 MAX_ANNOTATED_SIDE = 1280  # longer side of the annotated video
@@ -101,6 +102,7 @@ class AnnotatedVideo:
 
     sheet: list[tuple[float, np.ndarray]] = field(default_factory=list)
     frames: int = 0
+    size: tuple[int, int] = (0, 0)  # width, height
 
 
 def _even(value: float) -> int:
@@ -161,10 +163,10 @@ def _banner_draw(frame: np.ndarray, annotations: VideoAnnotations, time_s: float
     if annotations.probability is not None:
         text += f"  {round(100 * annotations.probability)} %"
     _text(frame, text, (round(height * 0.3), round(height * 0.72)), size, (255, 255, 255))
-    clock = f"{int(time_s // 60):02d}:{time_s % 60:05.2f}"
-    (clock_width, _), _ = cv2.getTextSize(clock, cv2.FONT_HERSHEY_SIMPLEX, size, 1)
-    origin = (frame.shape[1] - clock_width - round(height * 0.4), round(height * 0.72))
-    _text(frame, clock, origin, size, (255, 255, 255))
+    time_text = clock(time_s)
+    (text_width, _), _ = cv2.getTextSize(time_text, cv2.FONT_HERSHEY_SIMPLEX, size, 1)
+    origin = (frame.shape[1] - text_width - round(height * 0.4), round(height * 0.72))
+    _text(frame, time_text, origin, size, (255, 255, 255))
 
 
 def _timeline_draw(frame: np.ndarray, annotations: VideoAnnotations, time_s: float) -> None:
@@ -190,10 +192,14 @@ def _timeline_draw(frame: np.ndarray, annotations: VideoAnnotations, time_s: flo
 
 
 def annotated_frame(
-    rgb: np.ndarray, annotations: VideoAnnotations, time_s: float, size: tuple[int, int]
+    rgb: np.ndarray,
+    annotations: VideoAnnotations,
+    time_s: float,
+    size: tuple[int, int],
+    scale: float,
 ) -> np.ndarray:
-    """One frame of the annotated video at `size` (width, height)."""
-    scale = size[0] / rgb.shape[1]
+    """One frame of the annotated video at `size` (width, height); `scale` maps the report's
+    pixel coordinates (the video's full size) to the output's."""
     frame = cv2.resize(rgb, size, interpolation=cv2.INTER_AREA)
     _regions_draw(frame, annotations.spans_at(time_s), scale)
     _faces_draw(frame, annotations.faces_at(time_s), scale)
@@ -215,12 +221,13 @@ def annotated_video_write(
     width: int,
     height: int,
 ) -> AnnotatedVideo:
-    """Encode the annotated video of `frames` (width x height, `fps` nominal) into `output` as
-    MP4. Frame times are kept (variable frame rates stay in sync with the original)."""
-    out_width, out_height, _ = _output_size(width, height)
+    """Encode the annotated video of `frames` into `output` as MP4. `width` x `height` is the
+    video's full size, which the annotations' boxes refer to (the frames may come smaller);
+    `fps` is nominal: frame times are kept, so variable frame rates stay in sync."""
+    out_width, out_height, scale = _output_size(width, height)
     middles = _span_middles(annotations.spans)
     nearest: list[tuple[float, float, np.ndarray] | None] = [None] * len(middles)
-    result = AnnotatedVideo()
+    result = AnnotatedVideo(size=(out_width, out_height))
     rate = Fraction(fps).limit_denominator(1001) if fps > 0 else Fraction(25)
     with av.open(output, mode="w", format="mp4") as container:
         stream = container.add_stream(ANNOTATED_CODEC, rate=rate, options=ANNOTATED_CODEC_OPTIONS)
@@ -229,7 +236,8 @@ def annotated_video_write(
         stream.codec_context.time_base = Fraction(1, 90_000)
         last_pts = -1
         for frame in frames:
-            drawn = annotated_frame(frame.rgb, annotations, frame.time_s, (out_width, out_height))
+            size = (out_width, out_height)
+            drawn = annotated_frame(frame.rgb, annotations, frame.time_s, size, scale)
             for i, middle in enumerate(middles):
                 distance = abs(frame.time_s - middle)
                 kept = nearest[i]
@@ -255,7 +263,7 @@ def contact_sheet(tiles: Sequence[tuple[float, np.ndarray]]) -> np.ndarray | Non
     for time_s, tile in tiles[:MAX_SHEET_TILES]:
         tile_height = max(2, round(tile.shape[0] * SHEET_TILE_WIDTH / tile.shape[1]))
         small = cv2.resize(tile, (SHEET_TILE_WIDTH, tile_height), interpolation=cv2.INTER_AREA)
-        label = f"{int(time_s // 60):02d}:{time_s % 60:05.2f}"
+        label = clock(time_s)
         cv2.rectangle(small, (0, tile_height - 22), (90, tile_height), (0, 0, 0), -1)
         _text(small, label, (4, tile_height - 6), 0.5, (255, 255, 255))
         scaled.append(small)

@@ -9,8 +9,8 @@ import pytest
 from django.test import Client
 
 from frontend.presenters import item_page_data
+from moderation.clock import clock
 from moderation.models import Report
-from moderation.video_detection import clock
 from tests.moderation.review_factory import review_item_create
 
 pytestmark = pytest.mark.django_db

@@ -19,6 +19,8 @@ from integrations.signing import (
     sign,
     verify,
 )
+from mediastore.images import MAX_UPLOAD_BYTES
+from mediastore.services import media_max_bytes
 from moderation.metadata import MAX_METADATA_BYTES
 from tests.integrations.webhook_helpers import serve_bytes, webhook_fixture
 
@@ -108,7 +110,9 @@ def test_media_fetch_size_limit(settings, loopback_server, sns, analyses, monkey
     from integrations.inbound import content_payload_parse as parse
 
     settings.WEBHOOK_FETCH_ALLOW_LOOPBACK = True
-    limit = fetching.MAX_MEDIA_FETCH_BYTES
+    settings.VIDEO_MAX_BYTES = 1_000_000  # the larger of the image and video caps applies
+    limit = media_max_bytes(allow_video=True)
+    assert limit == MAX_UPLOAD_BYTES
     loopback_server.routes["/exact"] = serve_bytes(b"\0" * limit)
     loopback_server.routes["/over"] = serve_bytes(b"\0" * (limit + 1))
     errors = {}
@@ -116,5 +120,5 @@ def test_media_fetch_size_limit(settings, loopback_server, sns, analyses, monkey
         payload = parse(body_with(media_url=f"{loopback_server.url}/{name}"))
         inbound, _ = _inbound_insert(client_id=sns.client.pk, webhook_id=name, payload=payload)
         errors[name] = fetching.inbound_media_fetch(inbound_id=inbound.pk).error
-    assert "not an accepted image" in errors["exact"]
+    assert "not an accepted image or video" in errors["exact"]
     assert f"{limit}-byte limit" in errors["over"]

@@ -7,9 +7,8 @@ import pytest
 
 from detection.selectors import DetectionOutcome
 from moderation import video_detection
+from moderation.clock import clock
 from moderation.video_detection import (
-    clock,
-    detection_interval,
     face_tracks_link,
 )
 from moderation.video_detection import (
@@ -111,6 +110,5 @@ def test_the_real_detectors_run_on_sampled_frames():
     assert len(found.timeline) == 2 and found.models
 
 
-def test_sampling_interval_and_clock():
-    assert detection_interval(30) == 1.0 and detection_interval(600) == 5.0
+def test_clock():
     assert [clock(0), clock(83.04), clock(3725.5)] == ["0:00.0", "1:23.0", "1:02:05.5"]

@@ -75,7 +75,7 @@ def test_the_annotated_video_plays_back_with_its_times_and_the_edit_drawn_only_i
 
 def test_a_large_video_is_shrunk_to_even_sides_and_the_banner_dims_the_top():
     rgb = np.full((1081, 2001, 3), 200, np.uint8)
-    frame = annotated_frame(rgb, ANNOTATIONS, 0.0, (1280, 692))
+    frame = annotated_frame(rgb, ANNOTATIONS, 0.0, (1280, 692), 1280 / 2001)
     assert frame.shape == (692, 1280, 3)
     assert frame[5, 600].mean() < 100  # banner
     assert frame[-2, 640].tolist() != [200, 200, 200]  # timeline bar

@@ -5,7 +5,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from tqdm import tqdm
 
 from factcheck.services import reference_add
-from mediastore.images import ImageRejected
+from mediastore.services import MEDIA_REFUSALS
 
 DEFAULT_SOURCE = "local"
 
@@ -26,9 +26,9 @@ def image_files(paths: list[str]) -> list[Path]:
 
 class Command(BaseCommand):
     help = (
-        "Add every image under PATH as a verified original (idempotent by content). Files that "
-        "cannot be read or are not acceptable images are skipped and listed; the command then "
-        "exits 1 after adding the others."
+        "Add every image and video under PATH as a verified original (idempotent by content). "
+        "Files that cannot be read or are not acceptable images or videos are skipped and "
+        "listed; the command then exits 1 after adding the others."
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
@@ -39,7 +39,7 @@ class Command(BaseCommand):
         files = image_files(options["paths"])
         added = existing = 0
         skipped: list[str] = []
-        for path in tqdm(files, desc="references", unit="img", disable=not files):
+        for path in tqdm(files, desc="references", unit="file", disable=not files):
             try:
                 result = reference_add(
                     content=path.read_bytes(), source=options["source"], external_id=path.stem
@@ -47,7 +47,7 @@ class Command(BaseCommand):
             except OSError as error:  # unreadable: permissions, vanished, I/O error
                 skipped.append(f"{path}: cannot read the file ({error.strerror or error})")
                 continue
-            except ImageRejected as error:
+            except MEDIA_REFUSALS as error:
                 skipped.append(f"{path}: {error}")
                 continue
             except ValueError as error:

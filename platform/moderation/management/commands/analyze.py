@@ -1,7 +1,8 @@
 """`manage.py analyze PATH... [--text CAPTION] [--json] [--artifacts DIR]` (DESIGN.md contract).
 
-Runs moderation.pipeline.image_analyze, the code behind the Celery task, synchronously. Nothing
-is written to the database: the command only reads the references it matches against.
+Runs moderation.pipeline.image_analyze (images) or moderation.video_pipeline.video_analyze
+(videos, told apart by their first bytes), the code behind the Celery task, synchronously.
+Nothing is written to the database: the command only reads the references it matches against.
 """
 
 from __future__ import annotations
@@ -14,10 +15,12 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from tqdm import tqdm
 
 from detection.selectors import DetectionUnavailable
-from mediastore.images import ImageRejected
+from mediastore.services import MEDIA_REFUSALS
+from mediastore.videos import SNIFF_BYTES, looks_like_video
 from moderation.pipeline import Analysis, image_analyze
 from moderation.rendering import png_encode
 from moderation.report_document import verdict_of
+from moderation.video_pipeline import VideoAnalysis, video_analyze
 
 
 def input_files(paths: list[str]) -> list[Path]:
@@ -30,6 +33,21 @@ def input_files(paths: list[str]) -> list[Path]:
         else:
             files.append(path)  # a missing file is reported in its turn
     return files
+
+
+def write_video_artifacts(analysis: VideoAnalysis, folder: Path) -> list[Path]:
+    """annotated.mp4 and, when spans changed, contact_sheet.png."""
+    written = []
+    folder.mkdir(parents=True, exist_ok=True)
+    if analysis.annotated is not None:
+        target = folder / "annotated.mp4"
+        target.write_bytes(analysis.annotated)
+        written.append(target)
+    if analysis.contact_sheet is not None:
+        target = folder / "contact_sheet.png"
+        target.write_bytes(png_encode(analysis.contact_sheet))
+        written.append(target)
+    return written
 
 
 def write_artifacts(analysis: Analysis, folder: Path) -> list[Path]:
@@ -56,7 +74,7 @@ def summary_line(path: Path, document: dict[str, Any]) -> str:
 
 
 class Command(BaseCommand):
-    help = "Analyse images with the moderation pipeline and print their reports."
+    help = "Analyse images and videos with the moderation pipeline and print their reports."
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("paths", nargs="+", metavar="PATH")
@@ -67,23 +85,34 @@ class Command(BaseCommand):
         parser.add_argument(
             "--artifacts",
             metavar="DIR",
-            help="Write DIR/<stem>/edit_mask.png and DIR/<stem>/forensic_map.png.",
+            help="Write DIR/<stem>/edit_mask.png and DIR/<stem>/forensic_map.png for images, "
+            "DIR/<stem>/annotated.mp4 and DIR/<stem>/contact_sheet.png for videos.",
         )
 
     def handle(self, *args: Any, **options: Any) -> None:
         files = input_files(options["paths"])
         artifacts = Path(options["artifacts"]) if options["artifacts"] else None
         failed = 0
-        for path in tqdm(files, desc="analyze", unit="img", disable=len(files) < 2):
+        for path in tqdm(files, desc="analyze", unit="file", disable=len(files) < 2):
+            analysis: Analysis | VideoAnalysis
             try:
-                analysis = image_analyze(
-                    content=path.read_bytes(), input_name=str(path), text=options["text"]
-                )
+                content = path.read_bytes()
+                if looks_like_video(content[:SNIFF_BYTES]):
+                    analysis = video_analyze(
+                        content=content,
+                        input_name=str(path),
+                        text=options["text"],
+                        annotate=artifacts is not None,
+                    )
+                else:
+                    analysis = image_analyze(
+                        content=content, input_name=str(path), text=options["text"]
+                    )
             except OSError as error:
                 failed += 1
                 self.stderr.write(f"{path}: cannot read the file ({error.strerror or error})")
                 continue
-            except ImageRejected as error:
+            except MEDIA_REFUSALS as error:
                 failed += 1
                 self.stderr.write(f"{path}: {error}")
                 continue
@@ -93,7 +122,9 @@ class Command(BaseCommand):
                 self.stdout.write(json.dumps(analysis.document, ensure_ascii=False))
             else:
                 self.stdout.write(summary_line(path, analysis.document))
-            if artifacts is not None:
+            if artifacts is not None and isinstance(analysis, VideoAnalysis):
+                write_video_artifacts(analysis, artifacts / path.stem)
+            elif artifacts is not None:
                 write_artifacts(analysis, artifacts / path.stem)
         if failed:
             raise CommandError(f"{failed} of {len(files)} inputs could not be analysed")

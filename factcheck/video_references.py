@@ -1,0 +1,261 @@
+"""Video references: fingerprinted once at intake, matched in time against a query video.
+
+A reference video is a `Reference` like an image, plus a `ReferenceVideo` row naming its
+temporal fingerprint (factcheck.core.video_fingerprint: a PDQ hash per frame, shots, keyframes),
+stored content-addressed as a file. Its `Fingerprint` row (PDQ, descriptor embedding, local
+features) describes its poster keyframe, so the image indexes find the video from a still too.
+
+Frames are decoded once, streamed (mediastore.videos.iter_frames, with intake's limits), hashed
+and, every `sample_every_s`, kept as a smaller sample for whoever needs pictures of the video
+(the poster here; detection and edit localisation in the analysis).
+
+Matching a query video reads the stored fingerprints through a per-process cache (a fingerprint
+is immutable; the cache follows the table's rows) and aligns the query with each in time
+(factcheck.core.video_match). That is an exact scan over the reference videos: fine for the
+thousands of originals a newsroom curates, and the place a frame-hash index would go for more.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+from django.core.files.base import ContentFile
+from django.core.files.storage import default_storage
+
+from factcheck.core.matcher import VERIFIED_BY_TIME
+from factcheck.core.video_fingerprint import VideoFingerprint, video_fingerprint
+from factcheck.core.video_localize import (
+    MAX_SPAN_REGIONS,
+    ChangedSpan,
+    FrameEdit,
+    FramePair,
+    SpatialAlignment,
+    changed_spans,
+    frame_edits,
+    spatial_alignment,
+    split_segments,
+)
+from factcheck.core.video_match import Segment, VideoAlignment, video_match
+from factcheck.models import Reference, ReferenceVideo
+from factcheck.selectors import reference_summary
+from mediastore.services import media_read
+from mediastore.videos import VideoFrame, iter_frames
+
+VIDEO_FINGERPRINT_PREFIX = "video-fingerprints/v1"
+# Frames are hashed and sampled at most this large (PDQ reads a 512-px grid anyway).
+FRAME_MAX_SIDE = 512
+# Samples for pictures of a video: at most this many, evenly spread in time.
+MAX_SAMPLES = 120
+MAX_VIDEO_MATCHES = 3
+
+
+@dataclass
+class VideoRead:
+    """One decoding pass over a video: its fingerprint and the sampled frames (time, RGB)."""
+
+    fingerprint: VideoFingerprint
+    samples: list[tuple[float, np.ndarray]] = field(default_factory=list)
+
+    def sample_near(self, time_s: float) -> np.ndarray:
+        """The sampled frame nearest `time_s` (there is always one: the first frame)."""
+        return min(self.samples, key=lambda sample: abs(sample[0] - time_s))[1]
+
+
+def sample_interval(duration_s: float, every_s: float) -> float:
+    """`every_s`, widened so a long video yields at most MAX_SAMPLES samples."""
+    return max(every_s, duration_s / MAX_SAMPLES)
+
+
+def _tapped(
+    frames: Iterator[VideoFrame], every_s: float, samples: list[tuple[float, np.ndarray]]
+) -> Iterator[VideoFrame]:
+    next_sample = 0.0
+    for frame in frames:
+        if frame.time_s >= next_sample:
+            samples.append((frame.time_s, frame.rgb))
+            next_sample = frame.time_s + every_s
+        yield frame
+
+
+def video_read(content: bytes, *, fps: float, sample_every_s: float) -> VideoRead:
+    """Decode, fingerprint and sample a video that passed intake (raises VideoRejected at a
+    decoding limit)."""
+    samples: list[tuple[float, np.ndarray]] = []
+    frames = _tapped(iter_frames(content, max_side=FRAME_MAX_SIDE), sample_every_s, samples)
+    fingerprint = video_fingerprint(frames, fps=fps or None)
+    return VideoRead(fingerprint, samples)
+
+
+def video_fingerprint_storage_name(sha256: str) -> str:
+    return f"{VIDEO_FINGERPRINT_PREFIX}/{sha256[:2]}/{sha256}.npz"
+
+
+def video_fingerprint_store(sha256: str, fingerprint: VideoFingerprint) -> str:
+    """Write the fingerprint file (content-addressed: an existing one is the same)."""
+    name = video_fingerprint_storage_name(sha256)
+    if not default_storage.exists(name):
+        saved = default_storage.save(name, ContentFile(fingerprint.to_bytes()))
+        if saved != name:
+            default_storage.delete(saved)
+    return name
+
+
+def poster_time(fingerprint: VideoFingerprint) -> float:
+    """The first keyframe's time (0 for a video without one)."""
+    times = fingerprint.keyframe_times_s
+    return float(times[0]) if len(times) else 0.0
+
+
+class _FingerprintCache:
+    """Stored fingerprints by reference id, loaded once per process and file."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._loaded: dict[int, tuple[str, VideoFingerprint]] = {}
+
+    def current(self) -> dict[int, VideoFingerprint]:
+        rows = dict(ReferenceVideo.objects.values_list("reference_id", "fingerprint_file"))
+        with self._lock:
+            for ref_id in set(self._loaded) - set(rows):
+                del self._loaded[ref_id]
+            missing = {r: f for r, f in rows.items() if self._loaded.get(r, ("",))[0] != f}
+        for ref_id, name in missing.items():
+            with default_storage.open(name, "rb") as handle:
+                loaded = VideoFingerprint.from_bytes(handle.read())
+            with self._lock:
+                self._loaded[ref_id] = (name, loaded)
+        with self._lock:
+            return {ref_id: self._loaded[ref_id][1] for ref_id in rows if ref_id in self._loaded}
+
+
+_cache = _FingerprintCache()
+
+
+@dataclass(frozen=True)
+class VideoMatchFound:
+    reference_id: int
+    alignment: VideoAlignment
+
+
+def video_matches(query: VideoFingerprint) -> list[VideoMatchFound]:
+    """The reference videos `query` aligns with in time, best first (at most MAX_VIDEO_MATCHES)."""
+    found = []
+    for ref_id, reference in _cache.current().items():
+        alignment = video_match(query, reference)
+        if alignment is not None:
+            found.append(VideoMatchFound(ref_id, alignment))
+    found.sort(key=lambda match: (-match.alignment.score, match.reference_id))
+    return found[:MAX_VIDEO_MATCHES]
+
+
+def frames_at(content: bytes, times_s: Sequence[float]) -> list[tuple[float, np.ndarray]]:
+    """The frames of a video nearest each of `times_s` (one decoding pass, frames kept only
+    when asked for), as (asked time, RGB at FRAME_MAX_SIDE)."""
+    wanted = sorted(set(times_s))
+    if not wanted:
+        return []
+    best: dict[float, tuple[float, np.ndarray]] = {}
+    cursor = 0
+    for frame in iter_frames(content, max_side=FRAME_MAX_SIDE):
+        # Frames arrive in time order: each asked time keeps the closest frame seen so far.
+        while cursor < len(wanted) and wanted[cursor] < frame.time_s - 1.0:
+            cursor += 1
+        if cursor >= len(wanted):
+            break
+        for asked in wanted[cursor:]:
+            if asked > frame.time_s + 1.0:
+                break
+            kept = best.get(asked)
+            if kept is None or abs(frame.time_s - asked) < abs(kept[0] - asked):
+                best[asked] = (frame.time_s, frame.rgb)
+    return [(asked, best[asked][1]) for asked in wanted if asked in best]
+
+
+def reference_time(segments: Sequence[Segment], time_s: float) -> float | None:
+    """The original's time at query time `time_s`, through the aligned segment holding it."""
+    for segment in segments:
+        if segment.start_s <= time_s <= segment.end_s:
+            length = segment.end_s - segment.start_s
+            rate = (segment.ref_end_s - segment.ref_start_s) / length if length > 0 else 1.0
+            return segment.ref_start_s + (time_s - segment.start_s) * rate
+    return None
+
+
+def _scaled_region(region: dict[str, Any], scale: float) -> dict[str, Any]:
+    return {**region, "bbox": [round(float(v) * scale, 1) for v in region["bbox"]]}
+
+
+def _localised(
+    read: VideoRead, found: VideoMatchFound, reference: Reference, interval_s: float
+) -> tuple[list[ChangedSpan], list[FrameEdit], SpatialAlignment | None]:
+    """Compare the sampled query frames inside the aligned segments with the original's frames
+    at the aligned times."""
+    segments = found.alignment.segments
+    asked = [
+        (time_s, rgb, ref_time)
+        for time_s, rgb in read.samples
+        if (ref_time := reference_time(segments, time_s)) is not None
+    ]
+    originals = dict(frames_at(media_read(reference.media), [ref for _, _, ref in asked]))
+    pairs = [
+        FramePair(time_s, ref_time, rgb, originals[ref_time])
+        for time_s, rgb, ref_time in asked
+        if ref_time in originals
+    ]
+    spatial = spatial_alignment(pairs, mirrored=found.alignment.mirrored)
+    if spatial is None:
+        return [], [], None
+    edits = frame_edits(pairs, spatial)
+    return changed_spans(edits, interval_s=interval_s), edits, spatial
+
+
+def video_report_matches(*, read: VideoRead, interval_s: float, scale: float) -> list[dict]:
+    """The report's `matches` for a query video: each reference video it aligns with in time,
+    best first; the best one localised frame by frame. `scale` maps the sampled frames' pixels
+    to the query's full size (regions are in query pixels)."""
+    found = video_matches(read.fingerprint)
+    references = Reference.objects.in_bulk([match.reference_id for match in found])
+    items = []
+    for rank, match in enumerate(m for m in found if m.reference_id in references):
+        reference = references[match.reference_id]
+        alignment = match.alignment
+        spans, edits, spatial = (
+            _localised(read, match, reference, interval_s) if rank == 0 else ([], [], None)
+        )
+        scaled = [
+            ChangedSpan(
+                s.start_s, s.end_s, tuple(_scaled_region(r, scale) for r in s.regions), s.frames
+            )
+            for s in spans
+        ]
+        segments = split_segments(
+            [(s.start_s, s.end_s, s.ref_start_s, s.ref_end_s) for s in alignment.segments], scaled
+        )
+        regions = [region for span in scaled for region in span.regions]
+        items.append(
+            {
+                "reference": reference_summary(reference),
+                "similarity": round(float(alignment.score), 4),
+                "inliers": spatial.inliers if spatial is not None else 0,
+                "aligned_frames": sum(s.frames for s in alignment.segments),
+                "verified_by": VERIFIED_BY_TIME,
+                "mirrored": bool(alignment.mirrored),
+                "offset_s": round(float(alignment.offset_s), 3),
+                "speed": round(float(alignment.speed), 4),
+                "reference_fraction": round(float(alignment.reference_fraction), 4),
+                "segments": segments,
+                "edited": bool(spans),
+                "edited_fraction": round(
+                    max((e.edited_fraction for e in edits if e.edited), default=0.0), 4
+                ),
+                "regions": sorted(regions, key=lambda r: -float(r.get("area_fraction", 0)))[
+                    :MAX_SPAN_REGIONS
+                ],
+                "localised": spatial is not None,
+            }
+        )
+    return items
