@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import io
 import json
+import zipfile
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Protocol
@@ -151,8 +152,9 @@ def _colour_histogram(image: np.ndarray) -> np.ndarray:
 
 def _band_depth(lines: np.ndarray, min_fill: float) -> int:
     """How many lines from index 0 form a band of one colour (0 when there is none). The colour
-    is read a few lines in, and up to that many leading lines may differ: resizing blends a
-    band's outer line with what lies beyond it."""
+    is read a few lines in (resizing blends a band's outer line with what lies beyond it), and
+    a band may hold lines of text, i.e. runs of lines not filled, each no longer than the band
+    so far."""
     limit = int(len(lines) * BAND_MAX_DEPTH) + 1
     if limit <= BAND_EDGE_LINES:
         return 0
@@ -160,9 +162,15 @@ def _band_depth(lines: np.ndarray, min_fill: float) -> int:
     fill = (np.abs(lines[:limit] - colour) <= BAND_TOLERANCE).mean(axis=1)
     if fill[BAND_EDGE_LINES] < BAND_MIN_FILL_COLUMNS:
         return 0  # a band has plain lines (above its text); picture rows rarely are
-    filled = fill >= min_fill
-    filled[:BAND_EDGE_LINES] = True
-    depth = limit if filled.all() else int(np.argmin(filled))
+    depth = filled = gap = 0
+    for position, line_fill in enumerate(fill.tolist()):
+        if line_fill >= min_fill or position < BAND_EDGE_LINES:
+            depth, gap = position + 1, 0
+            filled += 1
+        else:
+            gap += 1
+            if gap > max(BAND_EDGE_LINES, filled):
+                break
     return depth if BAND_MIN_DEPTH * len(lines) <= depth < limit else 0
 
 
@@ -368,7 +376,7 @@ class VideoFingerprint:
             with np.load(io.BytesIO(blob), allow_pickle=False) as stored:
                 arrays = {name: stored[name] for name in stored.files}
             meta = json.loads(arrays.pop("meta").tobytes().decode())
-        except (OSError, KeyError, ValueError, UnicodeDecodeError) as error:
+        except (OSError, KeyError, ValueError, zipfile.BadZipFile) as error:
             raise ValueError(f"not a video fingerprint: {error}") from error
         if meta.get("kind") != FINGERPRINT_KIND or meta.get("format") != FINGERPRINT_FORMAT:
             raise ValueError(

@@ -39,6 +39,7 @@ class VideoMatchConfig:
     speed_step: float = 0.0025
     offset_bin_s: float = 0.2
     inlier_tolerance_s: float = 0.3  # of the fitted line, in reference seconds
+    unit_speed_share: float = 0.9  # speed 1 stays if it fits this share of the free fit's frames
     max_gap_s: float = 1.0  # query seconds without an inlier that end a segment
     min_segment_s: float = 1.5
     min_segment_frames: int = 8
@@ -174,10 +175,11 @@ def _inliers(
     query_rows: np.ndarray,
     tolerance: float,
 ) -> np.ndarray:
-    """Indices of the pairs near the line, the nearest-to-line pair per query frame."""
+    """Indices of the pairs near the line, per query frame the most similar (then the nearest
+    to the line): the nearest alone drifts towards the line it was fitted to."""
     residual = np.abs(ref_t - (line[0] + line[1] * query_t))
     near = np.flatnonzero(residual <= tolerance)
-    order = near[np.lexsort((distance[near], residual[near], query_rows[near]))]
+    order = near[np.lexsort((residual[near], distance[near], query_rows[near]))]
     first = np.ones(len(order), bool)
     first[1:] = np.diff(query_rows[order]) != 0
     return order[first]
@@ -186,12 +188,21 @@ def _inliers(
 def _fit(
     query_t: np.ndarray, ref_t: np.ndarray, weights: np.ndarray, config: VideoMatchConfig
 ) -> tuple[float, float]:
-    """Weighted least-squares (offset, speed), the speed clipped to the allowed range."""
+    """Weighted least-squares (offset, speed), the speed clipped to the allowed range. Most
+    copies play at their original speed, and a pan shifts each shot's best frames by a small lag
+    of its own that tilts a free fit: speed 1 is kept unless the free line explains clearly more
+    frames."""
+    unit_offset = float(np.average(ref_t - query_t, weights=weights))
     if np.ptp(query_t) <= 0:
-        return float(np.average(ref_t - query_t, weights=weights)), 1.0
-    speed = np.polyfit(query_t, ref_t, 1, w=weights)[0]
-    speed = float(np.clip(speed, config.min_speed, config.max_speed))
-    return float(np.average(ref_t - speed * query_t, weights=weights)), speed
+        return unit_offset, 1.0
+    speed = float(
+        np.clip(np.polyfit(query_t, ref_t, 1, w=weights)[0], config.min_speed, config.max_speed)
+    )
+    offset = float(np.average(ref_t - speed * query_t, weights=weights))
+    tight = config.inlier_tolerance_s / 2
+    free = int((np.abs(ref_t - offset - speed * query_t) <= tight).sum())
+    unit = int((np.abs(ref_t - unit_offset - query_t) <= tight).sum())
+    return (unit_offset, 1.0) if unit >= config.unit_speed_share * free else (offset, speed)
 
 
 def _distinct(hashes: np.ndarray, static_distance: int) -> int:
