@@ -20,7 +20,7 @@ from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.db.models.fields.files import FieldFile
-from django.http import FileResponse, Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse
 from django.http.response import HttpResponseBase
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET, require_POST
@@ -40,7 +40,7 @@ from frontend.presenters import verdict_display
 from mediastore.images import ImageRejected
 from mediastore.serving import media_file_response, stored_name
 from moderation.escalation import case_submissions
-from moderation.models import CaseSubmission, ReportArtifact
+from moderation.models import CaseSubmission, ReportArtifact, artifact_file_type
 from moderation.report_document import verdict_of
 
 CASES_PAGE_SIZE = 25
@@ -375,7 +375,7 @@ def _int(value: Any) -> int:
         raise Http404("not a number") from None
 
 
-def _image(file: FieldFile, content_type: str) -> FileResponse:
+def _image(file: FieldFile, content_type: str) -> HttpResponseBase:
     # nosniff, a sandboxing CSP and a fixed safe file name (mediastore.serving).
     file_name = stored_name(file)
     return media_file_response(
@@ -385,7 +385,7 @@ def _image(file: FieldFile, content_type: str) -> FileResponse:
 
 @case_view
 @require_GET
-def evidence_image(request: HttpRequest, pk: int, evidence_id: int) -> FileResponse:
+def evidence_image(request: HttpRequest, pk: int, evidence_id: int) -> HttpResponseBase:
     evidence = get_object_or_404(
         Evidence.objects.select_related("media", "reference__media"), pk=evidence_id, case_id=pk
     )
@@ -397,7 +397,7 @@ def evidence_image(request: HttpRequest, pk: int, evidence_id: int) -> FileRespo
 
 @case_view
 @require_GET
-def submission_image(request: HttpRequest, pk: int, submission_id: int) -> FileResponse:
+def submission_image(request: HttpRequest, pk: int, submission_id: int) -> HttpResponseBase:
     link = get_object_or_404(
         CaseSubmission.objects.select_related("submission__media"),
         case_id=pk,
@@ -409,9 +409,9 @@ def submission_image(request: HttpRequest, pk: int, submission_id: int) -> FileR
 
 @case_view
 @require_GET
-def overlay_image(request: HttpRequest, pk: int, artifact_id: int) -> FileResponse:
+def overlay_image(request: HttpRequest, pk: int, artifact_id: int) -> HttpResponseBase:
     """A report artifact, only of a report version attached to this case."""
     artifact = get_object_or_404(ReportArtifact, pk=artifact_id)
     if not CaseSubmission.objects.filter(case_id=pk, report_id=artifact.report_id).exists():
         raise Http404("This overlay is not part of the case.")
-    return _image(artifact.file, "image/png")
+    return _image(artifact.file, artifact_file_type(artifact.kind).content_type)

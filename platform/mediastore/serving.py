@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
-from typing import BinaryIO, TypeVar
+from typing import IO, TypeVar
 
 from django.core.files.storage import default_storage
 from django.db.models.fields.files import FieldFile
@@ -76,7 +76,7 @@ def byte_range(header: str, size: int) -> tuple[int, int] | None:
     return first, last
 
 
-def _chunks(handle: BinaryIO, length: int) -> Iterator[bytes]:
+def _chunks(handle: IO[bytes], length: int) -> Iterator[bytes]:
     try:
         while length > 0:
             chunk = handle.read(min(RANGE_CHUNK_BYTES, length))

@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from django.core.files.storage import default_storage
+from django.http import FileResponse
 
 from mediastore import images, videos
 from mediastore.images import ImageRejected
@@ -285,4 +286,5 @@ def test_a_stored_video_is_served_playable_and_sandboxed(samples) -> None:
     assert "media-src 'self'" in response["Content-Security-Policy"]
     assert "sandbox" in response["Content-Security-Policy"]
     assert response["Content-Disposition"] == 'inline; filename="clip.webm"'
+    assert isinstance(response, FileResponse)
     assert b"".join(response.streaming_content) == samples["WEBM"]  # type: ignore[arg-type]

@@ -122,9 +122,11 @@ class Command(BaseCommand):
                 self.stdout.write(json.dumps(analysis.document, ensure_ascii=False))
             else:
                 self.stdout.write(summary_line(path, analysis.document))
-            if artifacts is not None and isinstance(analysis, VideoAnalysis):
+            if artifacts is None:
+                continue
+            if isinstance(analysis, VideoAnalysis):
                 write_video_artifacts(analysis, artifacts / path.stem)
-            elif artifacts is not None:
+            else:
                 write_artifacts(analysis, artifacts / path.stem)
         if failed:
             raise CommandError(f"{failed} of {len(files)} inputs could not be analysed")

@@ -1,0 +1,149 @@
+"""A video end to end: added as a reference, a changed repost analysed (command and task), the
+report's video keys, the annotated video and its API route."""
+
+from __future__ import annotations
+
+import io
+import json
+from pathlib import Path
+
+import av
+import numpy as np
+import pytest
+from django.core.management import call_command
+from rest_framework.test import APIClient
+
+from factcheck.evaluation import videocases as vc
+from factcheck.models import ReferenceVideo
+from factcheck.services import reference_add
+from moderation.models import ReportArtifact, Submission
+from moderation.services import submission_create
+from moderation.tasks import analyze_submission
+from moderation.video_pipeline import video_analyze
+
+FPS = 10
+SIZE = (320, 240)
+SECONDS = 8.0
+PASTE_FROM_S, PASTE_TO_S = 3.0, 5.0  # copy time
+TRIM_S = 1.0
+
+
+def _scene() -> vc.Scene:
+    scene, _ = vc.with_cuts(
+        [
+            (6.5, vc.pan_zoom(vc.load_still("chelsea"), size=SIZE, seed=7, seconds=6.5)),
+            (1.5, vc.pan_zoom(vc.load_still("coffee"), size=SIZE, seed=8, seconds=1.5)),
+        ]
+    )
+    return scene
+
+
+@pytest.fixture(scope="module")
+def videos(tmp_path_factory: pytest.TempPathFactory) -> dict[str, bytes]:
+    folder = tmp_path_factory.mktemp("videos")
+    scene = _scene()
+    original = vc.write_video(
+        folder / "original.mp4", vc.render(scene, vc.identity_map(SECONDS), fps=FPS), fps=FPS
+    )
+    time_map = vc.trim_map(TRIM_S, SECONDS - TRIM_S - 1.0)
+
+    def pasted(images):
+        for index, image in enumerate(images):
+            image = vc.downscale(0.75)(image)
+            if PASTE_FROM_S <= index / FPS < PASTE_TO_S:
+                image = image.copy()
+                image[30:90, 120:200] = (240, 20, 20)
+            yield image
+
+    copy = vc.write_video(
+        folder / "repost.mp4", pasted(vc.render(scene, time_map, fps=FPS)), fps=FPS
+    )
+    return {"original": original.read_bytes(), "repost": copy.read_bytes()}
+
+
+@pytest.mark.django_db
+def test_a_reference_video_is_fingerprinted_in_time_and_by_its_poster(videos):
+    added = reference_add(content=videos["original"], source="Agency", external_id="clip-1")
+    video = ReferenceVideo.objects.get(reference=added.reference)
+    assert video.duration_s == pytest.approx(SECONDS, abs=0.2)
+    assert video.frames == SECONDS * FPS and video.keyframes >= 2
+    assert added.reference.fingerprint.pdq  # the poster keyframe, for the image indexes
+    assert reference_add(content=videos["original"], source="Agency").created is False
+
+
+@pytest.mark.django_db
+def test_a_changed_repost_is_matched_in_time_and_its_change_localised(videos):
+    reference_add(content=videos["original"], source="Agency", external_id="clip-1")
+    analysis = video_analyze(content=videos["repost"], input_name="repost.mp4")
+    document = analysis.document
+    assert document["media"]["kind"] == "video"
+    assert document["media"]["duration_s"] == pytest.approx(SECONDS - TRIM_S - 1.0, abs=0.2)
+    (match,) = document["matches"]
+    assert match["reference"]["external_id"] == "clip-1"
+    assert match["offset_s"] == pytest.approx(TRIM_S, abs=0.2)
+    edited = [s for s in match["segments"] if s["edited"]]
+    assert edited, match["segments"]
+    assert edited[0]["start_s"] == pytest.approx(PASTE_FROM_S, abs=1.0)
+    assert edited[-1]["end_s"] == pytest.approx(PASTE_TO_S, abs=1.0)
+    x, y = edited[0]["regions"][0]["bbox"][:2]  # query pixels (240 x 180)
+    assert abs(x - 120) < 20 and abs(y - 30) < 20
+    assert document["verdict"]["label"] == "edited_copy"
+    assert any("during" in reason for reason in document["verdict"]["reasons"])
+    assert len(document["timeline"]) >= 5
+    with av.open(io.BytesIO(analysis.annotated), mode="r") as container:
+        assert container.streams.video[0].codec_context.name == "h264"
+        assert sum(1 for _ in container.decode(video=0)) == round((SECONDS - TRIM_S - 1.0) * FPS)
+    assert analysis.contact_sheet is not None
+
+
+@pytest.mark.django_db
+def test_analyze_command_writes_the_annotated_video(videos, tmp_path: Path, capsys):
+    reference_add(content=videos["original"], source="Agency", external_id="clip-1")
+    path = tmp_path / "repost.mp4"
+    path.write_bytes(videos["repost"])
+    call_command("analyze", str(path), "--json", "--artifacts", str(tmp_path / "out"))
+    document = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert document["matches"][0]["reference"]["external_id"] == "clip-1"
+    assert (tmp_path / "out" / "repost" / "annotated.mp4").stat().st_size > 1000
+    assert (tmp_path / "out" / "repost" / "contact_sheet.png").exists()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_submitted_video_is_analysed_and_its_annotated_video_served(
+    videos, api_client_credentials
+):
+    reference_add(content=videos["original"], source="Agency", external_id="clip-1")
+    submission = submission_create(
+        content=videos["repost"],
+        source=Submission.Source.API,
+        client=api_client_credentials.client,
+    )
+    assert submission.media.kind == "video"
+    analyze_submission.apply(args=[submission.pk])
+    submission.refresh_from_db()
+    assert submission.status == Submission.Status.ANALYZED, submission.failure_reason
+    report = submission.reports.get(is_current=True)
+    kinds = set(report.artifacts.values_list("kind", flat=True))
+    assert {ReportArtifact.Kind.ANNOTATED, ReportArtifact.Kind.CONTACT_SHEET} <= kinds
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {api_client_credentials.token}")
+    body = client.get(f"/api/v1/submissions/{submission.pk}/report/").json()
+    assert (
+        body["artifacts"]["annotated"]
+        .split("?")[0]
+        .endswith(f"/api/v1/submissions/{submission.pk}/artifacts/annotated.mp4")
+    )
+    response = client.get(
+        f"/api/v1/submissions/{submission.pk}/artifacts/annotated.mp4", HTTP_RANGE="bytes=0-99"
+    )
+    assert response.status_code == 206 and response["Content-Type"] == "video/mp4"
+    assert len(b"".join(response.streaming_content)) == 100
+    wrong = client.get(f"/api/v1/submissions/{submission.pk}/artifacts/annotated.png")
+    assert wrong.status_code == 404
+
+
+def test_frames_differ_where_pasted(videos):
+    """The fixture really changed the repost (a guard for the tests above)."""
+    with av.open(io.BytesIO(videos["repost"]), mode="r") as container:
+        frames = [f.to_ndarray(format="rgb24") for f in container.decode(video=0)]
+    assert np.mean(frames[int(PASTE_FROM_S * FPS) + 2][35:85, 125:195, 0]) > 200
