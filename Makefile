@@ -35,7 +35,7 @@ run: install
 	$(BIN)/python manage.py runserver $(HOST):$(PORT)
 
 worker: install
-	$(BIN)/celery -A config worker --loglevel=INFO -Q default,ingest,analyze,index,deliver
+	$(BIN)/celery -A config worker --loglevel=INFO -Q default,ingest,analyze,video,index,deliver
 
 beat: install  # periodic repairs (settings.CELERY_BEAT_SCHEDULE); run exactly one
 	$(BIN)/celery -A config beat --loglevel=INFO -s var/celerybeat-schedule

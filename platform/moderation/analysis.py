@@ -49,9 +49,15 @@ MAX_ANALYSIS_ATTEMPTS = 3
 # running analysis to a second worker.
 ANALYSIS_SOFT_TIME_LIMIT = 120
 ANALYSIS_TIME_LIMIT = 150
+# Videos run on their own queue (`video`, moderation.analyze_video) so long ones never hold up
+# images: up to VIDEO_MAX_SECONDS (600 s) of video analysed at about 2x real time, plus the
+# annotated video's pass; still below the broker's visibility timeout.
+VIDEO_ANALYSIS_SOFT_TIME_LIMIT = 660
+VIDEO_ANALYSIS_TIME_LIMIT = 720
 # Unchanged this long, an `analyzing` submission has no live task: the pool kills a child at
 # the hard time limit. The repair queues it again (the attempt counter still bounds the loop).
 ANALYZING_STALLED_AFTER = timedelta(seconds=ANALYSIS_TIME_LIMIT + 60)
+VIDEO_ANALYZING_STALLED_AFTER = timedelta(seconds=VIDEO_ANALYSIS_TIME_LIMIT + 60)
 # A `received` one this old lost its message (refused by the broker after commit, a Redis
 # restarted without its data). Longer than a normal queue wait: a backlog gets at most one
 # extra copy per period, and a copy that comes second finds the analysis done.
@@ -74,6 +80,15 @@ def submission_input_name(submission: Submission) -> str:
 
 def report_url(submission_id: int) -> str:
     return reverse("submission-report", kwargs={"pk": submission_id})
+
+
+def analysis_enqueue(*, submission_id: int, media_kind: str, reason: str = "") -> None:
+    """Queue the analysis once the current transaction commits: videos on their own task and
+    queue (`video`, longer time limits), images on `analyze`."""
+    from moderation.tasks import analyze_submission, analyze_video
+
+    task = analyze_video if media_kind == MediaObject.Kind.VIDEO else analyze_submission
+    transaction.on_commit(functools.partial(task.delay, submission_id, reason=reason))
 
 
 def submission_analyze(*, submission_id: int, reason: str = "") -> Report | None:
@@ -145,23 +160,24 @@ def analyses_resume() -> int:
     Each one is claimed for the re-queue by compare-and-set on `updated_at`, so two runs (or a
     run and the task itself) never queue it twice in one period. Returns how many were queued.
     """
-    from moderation.tasks import analyze_submission
-
     now = timezone.now()
+    analyzing = Q(status=Submission.Status.ANALYZING)
+    video = Q(media__kind=MediaObject.Kind.VIDEO)
     stalled = list(
         Submission.objects.filter(
-            Q(status=Submission.Status.ANALYZING, updated_at__lt=now - ANALYZING_STALLED_AFTER)
+            (analyzing & ~video & Q(updated_at__lt=now - ANALYZING_STALLED_AFTER))
+            | (analyzing & video & Q(updated_at__lt=now - VIDEO_ANALYZING_STALLED_AFTER))
             | Q(status=Submission.Status.RECEIVED, updated_at__lt=now - RECEIVED_STALLED_AFTER)
-        ).values_list("pk", "status", "updated_at")
+        ).values_list("pk", "status", "updated_at", "media__kind")
     )
     queued = 0
-    for submission_id, status, updated_at in stalled:
+    for submission_id, status, updated_at, kind in stalled:
         with transaction.atomic():
             touched = Submission.objects.filter(
                 pk=submission_id, status=status, updated_at=updated_at
             ).update(updated_at=now)
             if touched == 1:
-                transaction.on_commit(functools.partial(analyze_submission.delay, submission_id))
+                analysis_enqueue(submission_id=submission_id, media_kind=kind)
                 queued += 1
     if queued:
         logger.warning("re-queued %s stalled analyses", queued)

@@ -34,6 +34,7 @@ from mediastore.services import media_max_bytes
 from mediastore.serving import media_file_response, stored_name
 from moderation.analysis import report_url
 from moderation.models import (
+    PNG_ARTIFACT,
     Report,
     ReportArtifact,
     Submission,
@@ -67,12 +68,10 @@ class UploadTooLarge(exceptions.APIException):
     default_detail = "the file is too large"
 
 
-def _artifact_route(kind: str) -> str:
-    return (
-        "submission-artifact-video"
-        if artifact_file_type(kind).extension == "mp4"
-        else "submission-artifact"
-    )
+def _artifact_url(submission_id: int, kind: str) -> str:
+    if kind == ReportArtifact.Kind.ANNOTATED:
+        return reverse("submission-annotated-video", kwargs={"pk": submission_id})
+    return reverse("submission-artifact", kwargs={"pk": submission_id, "kind": kind})
 
 
 class SubmissionPermissions(permissions.BasePermission):
@@ -315,8 +314,7 @@ class SubmissionViewSet(
         report = self._report(submission, version)
         artifacts = {
             kind: request.build_absolute_uri(
-                reverse(_artifact_route(kind), kwargs={"pk": submission.pk, "kind": kind})
-                + f"?version={report.version}"
+                _artifact_url(submission.pk, kind) + f"?version={report.version}"
             )
             for kind in report.artifacts.values_list("kind", flat=True)
         }
@@ -333,26 +331,37 @@ class SubmissionViewSet(
         parameters=[VERSION_PARAMETER],
         responses={
             (200, "image/png"): OpenApiResponse(OpenApiTypes.BINARY, description="The PNG."),
-            (200, "video/mp4"): OpenApiResponse(
-                OpenApiTypes.BINARY,
-                description="The annotated video of a video submission "
-                "(artifacts/annotated.mp4): edit regions, face boxes, verdict and timeline.",
-            ),
             404: OpenApiResponse(description="No such submission, report or artifact."),
         },
     )
     # Routed in api_urls (the router would add a slash after ".png").
-    def artifact(
-        self, request: Request, pk: str | None = None, kind: str = "", extension: str = "png"
-    ) -> Any:
+    def artifact(self, request: Request, pk: str | None = None, kind: str = "") -> Any:
+        if kind not in ReportArtifact.Kind.values or artifact_file_type(kind) != PNG_ARTIFACT:
+            pictures = [
+                k for k in ReportArtifact.Kind.values if artifact_file_type(k) == PNG_ARTIFACT
+            ]
+            raise NotFound(f"unknown artifact {kind!r} (pictures: {', '.join(pictures)})")
+        return self._artifact_response(request, kind)
+
+    @extend_schema(
+        operation_id="v1_submissions_annotated_video_retrieve",
+        parameters=[VERSION_PARAMETER],
+        responses={
+            (200, "video/mp4"): OpenApiResponse(
+                OpenApiTypes.BINARY,
+                description="The annotated video of a video submission (H.264 MP4): edit "
+                "regions, face boxes with their scores, the verdict and a timeline burnt in. "
+                "Byte ranges (Range) are served for players.",
+            ),
+            404: OpenApiResponse(description="No such submission or report, or not a video."),
+        },
+    )
+    # Routed in api_urls as artifacts/annotated.mp4.
+    def annotated_video(self, request: Request, pk: str | None = None) -> Any:
+        return self._artifact_response(request, ReportArtifact.Kind.ANNOTATED)
+
+    def _artifact_response(self, request: Request, kind: str) -> Any:
         submission = self.get_object()
-        if (
-            kind not in ReportArtifact.Kind.values
-            or artifact_file_type(kind).extension != extension
-        ):
-            raise NotFound(
-                f"unknown artifact {kind!r} (kinds: {', '.join(ReportArtifact.Kind.values)})"
-            )
         report = self._report(submission, _version_param(request))
         artifact = report_artifact(report, kind=kind)
         if artifact is None:

@@ -16,16 +16,14 @@ urlpatterns = [
         SubmissionViewSet.as_view(
             {"get": "artifact"}, renderer_classes=[JSONRenderer, PngRenderer]
         ),
-        {"extension": "png"},
         name="submission-artifact",
     ),
     path(
-        "submissions/<int:pk>/artifacts/<str:kind>.mp4",
+        "submissions/<int:pk>/artifacts/annotated.mp4",
         SubmissionViewSet.as_view(
-            {"get": "artifact"}, renderer_classes=[JSONRenderer, Mp4Renderer]
+            {"get": "annotated_video"}, renderer_classes=[JSONRenderer, Mp4Renderer]
         ),
-        {"extension": "mp4"},
-        name="submission-artifact-video",
+        name="submission-annotated-video",
     ),
     *router.urls,
 ]

@@ -5,7 +5,6 @@ The analysis itself (task body, report versions, review routing) is in moderatio
 
 from __future__ import annotations
 
-import functools
 import hashlib
 import json
 from dataclasses import dataclass
@@ -199,7 +198,7 @@ def submission_create_or_replay(**fields: Unpack[SubmissionFields]) -> Submissio
                     target=submission,
                     data={"source": source, "external_id": external_id, "media": sha256},
                 )
-                _enqueue_analysis(submission.pk)
+                _enqueue_analysis(submission)
         except IntegrityError:
             # The same key raced in from a concurrent retry: the first one wins. Or the same
             # content was stored concurrently: the next attempt finds and reuses its row.
@@ -213,10 +212,10 @@ def submission_create_or_replay(**fields: Unpack[SubmissionFields]) -> Submissio
     raise AssertionError("unreachable: the last attempt returns or raises")
 
 
-def _enqueue_analysis(submission_id: int, reason: str = "") -> None:
-    from moderation.tasks import analyze_submission
+def _enqueue_analysis(submission: Submission, reason: str = "") -> None:
+    from moderation.analysis import analysis_enqueue
 
-    transaction.on_commit(functools.partial(analyze_submission.delay, submission_id, reason=reason))
+    analysis_enqueue(submission_id=submission.pk, media_kind=submission.media.kind, reason=reason)
 
 
 def submission_retry(*, submission: Submission, actor: User | None = None) -> Submission:
@@ -232,7 +231,7 @@ def submission_retry(*, submission: Submission, actor: User | None = None) -> Su
                 code="not_failed",
             )
         audit_record(actor=actor, action="submission.retry", target=submission)
-        _enqueue_analysis(submission.pk, reason="retry after a failed analysis")
+        _enqueue_analysis(submission, reason="retry after a failed analysis")
     submission.refresh_from_db()
     return submission
 
@@ -253,6 +252,6 @@ def submission_reanalyze(
         audit_record(
             actor=actor, action="submission.reanalyze", target=submission, data={"reason": reason}
         )
-        _enqueue_analysis(submission.pk, reason=reason)
+        _enqueue_analysis(submission, reason=reason)
     submission.refresh_from_db()
     return submission

@@ -9,6 +9,8 @@ from celery import shared_task
 from moderation.analysis import (
     ANALYSIS_SOFT_TIME_LIMIT,
     ANALYSIS_TIME_LIMIT,
+    VIDEO_ANALYSIS_SOFT_TIME_LIMIT,
+    VIDEO_ANALYSIS_TIME_LIMIT,
     analyses_resume,
     submission_analyze,
 )
@@ -37,6 +39,23 @@ def analyze_submission(self: Any, submission_id: int, reason: str = "") -> None:
     try:
         submission_analyze(submission_id=submission_id, reason=reason)
     except Exception as error:  # nothing could be recorded: not done, so not acked as done
+        raise self.retry(exc=error, countdown=ANALYSIS_UNRECORDED_RETRY_SECONDS) from error
+
+
+# The same analysis for videos, on the `video` queue with longer limits (settings routes it).
+@shared_task(  # type: ignore[call-overload]
+    name="moderation.analyze_video",
+    bind=True,
+    acks_late=True,
+    acks_on_timeout=False,
+    soft_time_limit=VIDEO_ANALYSIS_SOFT_TIME_LIMIT,
+    time_limit=VIDEO_ANALYSIS_TIME_LIMIT,
+    max_retries=ANALYSIS_UNRECORDED_RETRIES,
+)
+def analyze_video(self: Any, submission_id: int, reason: str = "") -> None:
+    try:
+        submission_analyze(submission_id=submission_id, reason=reason)
+    except Exception as error:
         raise self.retry(exc=error, countdown=ANALYSIS_UNRECORDED_RETRY_SECONDS) from error
 
 

@@ -5,17 +5,21 @@ from __future__ import annotations
 
 import io
 import json
+from datetime import timedelta
 from pathlib import Path
 
 import av
 import numpy as np
 import pytest
 from django.core.management import call_command
+from django.utils import timezone
 from rest_framework.test import APIClient
 
 from factcheck.evaluation import videocases as vc
 from factcheck.models import ReferenceVideo
 from factcheck.services import reference_add
+from moderation import tasks
+from moderation.analysis import analyses_resume
 from moderation.models import ReportArtifact, Submission
 from moderation.services import submission_create
 from moderation.tasks import analyze_submission
@@ -147,3 +151,27 @@ def test_frames_differ_where_pasted(videos):
     with av.open(io.BytesIO(videos["repost"]), mode="r") as container:
         frames = [f.to_ndarray(format="rgb24") for f in container.decode(video=0)]
     assert np.mean(frames[int(PASTE_FROM_S * FPS) + 2][35:85, 125:195, 0]) > 200
+
+
+@pytest.mark.django_db
+def test_videos_are_analysed_on_their_own_task_queue_and_time(
+    videos, settings, monkeypatch, django_capture_on_commit_callbacks, make_image_bytes
+):
+    queued: list[tuple[str, int]] = []
+    monkeypatch.setattr(tasks.analyze_video, "delay", lambda pk, **_: queued.append(("video", pk)))
+    monkeypatch.setattr(
+        tasks.analyze_submission, "delay", lambda pk, **_: queued.append(("image", pk))
+    )
+    with django_capture_on_commit_callbacks(execute=True):
+        video = submission_create(content=videos["repost"], source=Submission.Source.API)
+        image = submission_create(content=make_image_bytes(), source=Submission.Source.API)
+    assert queued == [("video", video.pk), ("image", image.pk)]
+    assert settings.CELERY_TASK_ROUTES["moderation.analyze_video"] == {"queue": "video"}
+    # Five minutes into an analysis, an image is stalled (its task was killed long ago), a video
+    # is not (its task may still run).
+    queued.clear()
+    five_minutes_ago = timezone.now() - timedelta(minutes=5)
+    Submission.objects.update(status=Submission.Status.ANALYZING, updated_at=five_minutes_ago)
+    with django_capture_on_commit_callbacks(execute=True):
+        assert analyses_resume() == 1
+    assert queued == [("image", image.pk)]

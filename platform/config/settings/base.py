@@ -177,11 +177,15 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": CELERY_VISIBILITY_TIMEO
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_TASK_DEFAULT_QUEUE = "default"
 # One queue per pipeline stage so CPU, GPU and network workers scale independently.
-CELERY_TASK_QUEUES = [Queue(name) for name in ("default", "ingest", "analyze", "index", "deliver")]
+CELERY_TASK_QUEUES = [
+    Queue(name) for name in ("default", "ingest", "analyze", "video", "index", "deliver")
+]
 CELERY_TASK_ROUTES = {
     "factcheck.update_index": {"queue": "index"},
     "factcheck.compact_index": {"queue": "index"},
     "moderation.analyze_submission": {"queue": "analyze"},
+    # Videos take minutes: their own queue and workers, so images never wait behind them.
+    "moderation.analyze_video": {"queue": "video"},
     "moderation.recheck_submission": {"queue": "analyze"},
     "integrations.fetch_inbound_media": {"queue": "ingest"},
     "integrations.deliver_webhook": {"queue": "deliver"},
