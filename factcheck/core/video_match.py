@@ -1,8 +1,8 @@
 """Temporal alignment of a query video with a reference video, and frame lookups.
 
-Each usable query frame (PDQ quality >= 50) is compared through its four hashes (as posted,
-mirrored, bands trimmed, both) with the reference's frames (FAISS exact binary k-NN), keeping
-pairs within `match_distance`. Pairs of a copy lie on lines ref_time = offset + speed *
+Each usable query frame (PDQ quality >= `min_quality`) is compared through its four hashes (as
+posted, mirrored, bands trimmed, both) with the reference's frames (FAISS exact binary k-NN),
+keeping pairs within `match_distance`. Pairs of a copy lie on lines ref_time = offset + speed *
 query_time; a Hough vote over (speed in [0.9, 1.1], offset) finds the strongest line, a weighted
 least-squares fit refines it on its inliers, the inliers split into segments at gaps, and the
 segments' query frames leave the vote before the next line is sought, so a re-cut copy yields
@@ -30,9 +30,12 @@ from factcheck.core.video_fingerprint import FrameHashes, VideoFingerprint, hamm
 class VideoMatchConfig:
     """Thresholds of the temporal matcher, set on the tune split of `videocases`."""
 
-    # Re-encoded, downscaled, bordered and captioned copies stay under ~40 bits; frames of
-    # unrelated videos are rarely under 90.
-    match_distance: int = 56
+    # Re-encoded, downscaled, bordered and captioned copies stay under ~40 bits, and under ~70
+    # for smooth footage of PDQ quality 30-50; frames of unrelated videos are rarely under 90.
+    match_distance: int = 64
+    # PDQ calls hashes under quality 50 unreliable alone; in a line of many frames they still
+    # align (dark or smooth footage sits at 30-50, black frames at 0).
+    min_quality: int = 30
     neighbours: int = 16  # reference frames considered per query frame and hash variant
     min_speed: float = 0.9
     max_speed: float = 1.1
@@ -309,7 +312,8 @@ def video_match(
     config: VideoMatchConfig = DEFAULT_CONFIG,
 ) -> VideoAlignment | None:
     """The alignment of `query` with `reference`, or None when it does not show the reference."""
-    query_rows, ref_rows = query.frames.usable(), reference.frames.usable()
+    query_rows = query.frames.usable(config.min_quality)
+    ref_rows = reference.frames.usable(config.min_quality)
     if len(query_rows) < config.min_segment_frames or len(ref_rows) < config.min_segment_frames:
         return None
     query_frames, ref_frames = query.frames.take(query_rows), reference.frames.take(ref_rows)
