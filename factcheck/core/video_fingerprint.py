@@ -35,12 +35,13 @@ MIRROR_DIHEDRAL = 5
 # Bins per RGB channel of the cut-detection histogram, and the thumbnail it is counted on.
 HISTOGRAM_BINS = 4
 HISTOGRAM_THUMBNAIL = 64
-# A cut: consecutive usable hashes this far apart (a pan or zoom moves PDQ by < 40 bits per
-# frame at 10 fps on the tune set; a cut by ~128) ...
-CUT_HASH_DISTANCE = 70
-# ... or this much of the colour histogram changing (total variation in [0, 1]), which also
-# catches cuts to and from flat frames, whose PDQ hashes are noise.
-CUT_COLOUR_CHANGE = 0.5
+# A cut: consecutive usable hashes this far apart (on the tune split at 10 fps, frames within a
+# shot of pans, zooms and moving shapes are at most 84 bits apart, cuts at least 110) ...
+CUT_HASH_DISTANCE = 96
+# ... or this much of the colour histogram changing (total variation in [0, 1]; within shots
+# <= 0.05, cuts >= 0.54), which also catches cuts to and from flat frames, whose PDQ hashes are
+# noise.
+CUT_COLOUR_CHANGE = 0.3
 # The first frame of a shot within this distance of its successor is "stable" (past a
 # transition); a shot's keyframe is its first stable frame.
 STABLE_HASH_DISTANCE = 24
