@@ -3,9 +3,12 @@
 Input is a stream of decoded frames (`VideoFrame`: time, index, RGB array); decoding, its formats
 and its limits are the caller's (`mediastore.videos.iter_frames`), so this module never opens a
 file. One pass hashes each frame (or one every `every_s` seconds, vPDQ's `seconds_per_hash`) with
-the same PDQ as still images (`fingerprints.pdq_dihedral_hashes`), keeping the left-right mirrored
-hash too so a mirrored repost aligns, and a small colour histogram change per frame for cut
-detection; frames are not held. The result is stored per reference video (`to_bytes`).
+the same PDQ as still images (`fingerprints.pdq_dihedral_hashes`): as posted (vPDQ's hash), its
+left-right mirror (so a mirrored repost aligns), and both again with uniform bands trimmed (so a
+letterboxed or caption-band repost aligns), plus a colour histogram change for cut detection.
+Frames are not held. The result is stored per reference video (`to_bytes`). Timestamps are the
+frames' own (presentation time); vPDQ's are frame number / frame rate, the same for the
+constant frame rates it assumes.
 """
 
 from __future__ import annotations
