@@ -44,6 +44,12 @@ def hamming_distance(a: np.ndarray, b: np.ndarray) -> int:
     )
 
 
+def pdq_working_image(image: np.ndarray) -> np.ndarray:
+    """The image as PDQ hashes it (at most `PDQ_WORKING_SIZE` px a side); hashing the result
+    again gives the same hash, so callers that also need a small copy resize once."""
+    return _prepare(image)
+
+
 def _prepare(image: np.ndarray) -> np.ndarray:
     import cv2
 

@@ -3,9 +3,12 @@
 Input is a stream of decoded frames (`VideoFrame`: time, index, RGB array); decoding, its formats
 and its limits are the caller's (`mediastore.videos.iter_frames`), so this module never opens a
 file. One pass hashes each frame (or one every `every_s` seconds, vPDQ's `seconds_per_hash`) with
-the same PDQ as still images (`fingerprints.pdq_dihedral_hashes`), keeping the left-right mirrored
-hash too so a mirrored repost aligns, and a small colour histogram change per frame for cut
-detection; frames are not held. The result is stored per reference video (`to_bytes`).
+the same PDQ as still images (`fingerprints.pdq_dihedral_hashes`): as posted (vPDQ's hash), its
+left-right mirror (so a mirrored repost aligns), and both again with uniform bands trimmed (so a
+letterboxed or caption-band repost aligns), plus a colour histogram change for cut detection.
+Frames are not held. The result is stored per reference video (`to_bytes`). Timestamps are the
+frames' own (presentation time); vPDQ's are frame number / frame rate, the same for the
+constant frame rates it assumes.
 """
 
 from __future__ import annotations
@@ -13,14 +16,21 @@ from __future__ import annotations
 import io
 import json
 import zipfile
-from collections.abc import Iterable
+from collections import deque
+from collections.abc import Iterable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Protocol
 
 import cv2
 import numpy as np
 
-from factcheck.core.fingerprints import PDQ_BYTES, PDQ_MIN_QUALITY, pdq_dihedral_hashes
+from factcheck.core.fingerprints import (
+    PDQ_BYTES,
+    PDQ_MIN_QUALITY,
+    pdq_dihedral_hashes,
+    pdq_working_image,
+)
 
 # pdqhash.compute_dihedral order: original, rot90, rot180, rot270, flipX, flipY, flip+1, flip-1.
 # flipY (about the vertical axis) is the left-right mirror.
@@ -28,12 +38,13 @@ MIRROR_DIHEDRAL = 5
 # Bins per RGB channel of the cut-detection histogram, and the thumbnail it is counted on.
 HISTOGRAM_BINS = 4
 HISTOGRAM_THUMBNAIL = 64
-# A cut: consecutive usable hashes this far apart (a pan or zoom moves PDQ by < 40 bits per
-# frame at 10 fps on the tune set; a cut by ~128) ...
-CUT_HASH_DISTANCE = 70
-# ... or this much of the colour histogram changing (total variation in [0, 1]), which also
-# catches cuts to and from flat frames, whose PDQ hashes are noise.
-CUT_COLOUR_CHANGE = 0.5
+# A cut: consecutive usable hashes this far apart (on the tune split at 10 fps, frames within a
+# shot of pans, zooms and moving shapes are at most 84 bits apart, cuts at least 110) ...
+CUT_HASH_DISTANCE = 96
+# ... or this much of the colour histogram changing (total variation in [0, 1]; within shots
+# <= 0.05, cuts >= 0.54), which also catches cuts to and from flat frames, whose PDQ hashes are
+# noise.
+CUT_COLOUR_CHANGE = 0.3
 # The first frame of a shot within this distance of its successor is "stable" (past a
 # transition); a shot's keyframe is its first stable frame.
 STABLE_HASH_DISTANCE = 24
@@ -53,6 +64,8 @@ BAND_MAX_DEPTH = 0.4
 BAND_PASSES = 2
 BAND_EDGE_LINES = 2
 BAND_MIN_SIDE = 16  # pixels; a frame trimmed smaller than this keeps its bands
+# Hashing threads: the reference machine's two cores (decoding runs in FFmpeg's own threads).
+HASH_THREADS = 2
 FINGERPRINT_FORMAT = 1
 FINGERPRINT_KIND = "provenant.video_fingerprint"
 
@@ -115,9 +128,9 @@ class FrameHashes:
             colour_changes=None if self.colour_changes is None else self.colour_changes[rows],
         )
 
-    def usable(self) -> np.ndarray:
-        """Rows whose hash is trustworthy (PDQ quality at least `PDQ_MIN_QUALITY`)."""
-        return np.flatnonzero(self.qualities >= PDQ_MIN_QUALITY)
+    def usable(self, min_quality: int = PDQ_MIN_QUALITY) -> np.ndarray:
+        """Rows whose hash is trustworthy (PDQ quality at least `min_quality`)."""
+        return np.flatnonzero(self.qualities >= min_quality)
 
 
 def empty_hashes() -> FrameHashes:
@@ -212,70 +225,92 @@ class _Scan:
     median_interval_s: float
 
 
-def _scan(frames: Iterable[VideoFrame], every_s: float) -> _Scan:
-    numbers: list[int] = []
-    times: list[float] = []
-    qualities: list[int] = []
-    hashes: list[np.ndarray] = []
-    mirrored: list[np.ndarray] = []
-    content: list[np.ndarray] = []
-    content_mirrored: list[np.ndarray] = []
-    changes: list[float] = []
-    intervals: list[float] = []
-    previous_histogram: np.ndarray | None = None
-    previous_time: float | None = None
-    last_time = 0.0
+@dataclass(frozen=True)
+class _Hashed:
+    index: int
+    time_s: float
+    quality: int
+    hashes: np.ndarray  # (4, 32): as posted, mirrored, content, content mirrored
+    histogram: np.ndarray
+
+
+def _hash_frame(frame: VideoFrame) -> _Hashed:
+    """Everything one frame contributes. PDQ, the band trimming and the histogram all work on
+    PDQ's own downsample, so the full-size frame is resized once."""
+    small = pdq_working_image(frame.rgb)
+    dihedral, quality = pdq_dihedral_hashes(small)
+    trimmed = trim_bands(small)
+    content = dihedral if trimmed is small else pdq_dihedral_hashes(trimmed)[0]
+    rows = [0, MIRROR_DIHEDRAL]
+    return _Hashed(
+        index=int(frame.index),
+        time_s=float(frame.time_s),
+        quality=quality,
+        hashes=np.concatenate([dihedral[rows], content[rows]]),
+        histogram=_colour_histogram(small),
+    )
+
+
+def _sampled(
+    frames: Iterable[VideoFrame], every_s: float, seen: list[float]
+) -> Iterator[VideoFrame]:
+    """The frames to hash (one every `every_s` seconds); appends every frame's time to `seen`."""
     next_due = -np.inf
-    seen = 0
     for frame in frames:
         time_s = float(frame.time_s)
-        if previous_time is not None:
-            intervals.append(time_s - previous_time)
-        previous_time = last_time = time_s
-        seen += 1
+        seen.append(time_s)
         # Sampling by time, not frame count, so variable frame rates sample evenly; a
         # millisecond of slack absorbs timestamp rounding.
-        if time_s < next_due - 1e-3:
-            continue
-        next_due = time_s + every_s
-        dihedral, quality = pdq_dihedral_hashes(frame.rgb)
-        histogram = _colour_histogram(frame.rgb)
-        numbers.append(int(frame.index))
-        times.append(time_s)
-        qualities.append(quality)
-        hashes.append(dihedral[0])
-        mirrored.append(dihedral[MIRROR_DIHEDRAL])
-        trimmed = trim_bands(frame.rgb)
-        if trimmed is not frame.rgb:
-            dihedral, _ = pdq_dihedral_hashes(trimmed)
-        content.append(dihedral[0])
-        content_mirrored.append(dihedral[MIRROR_DIHEDRAL])
-        change = (
-            0.0
-            if previous_histogram is None
-            else 0.5 * float(np.abs(histogram - previous_histogram).sum())
-        )
-        changes.append(change)
-        previous_histogram = histogram
-    if not numbers:
-        return _Scan(empty_hashes(), seen, last_time, 0.0)
+        if time_s >= next_due - 1e-3:
+            next_due = time_s + every_s
+            yield frame
+
+
+def _hashed_in_order(frames: Iterator[VideoFrame], threads: int) -> Iterator[_Hashed]:
+    """`_hash_frame` over the frames on a few threads (OpenCV and numpy release the GIL), with
+    at most two frames per thread in flight, so memory stays bounded on any length."""
+    if threads <= 1:
+        yield from map(_hash_frame, frames)
+        return
+    with ThreadPoolExecutor(max_workers=threads) as pool:
+        pending: deque[Future[_Hashed]] = deque()
+        for frame in frames:
+            pending.append(pool.submit(_hash_frame, frame))
+            if len(pending) >= 2 * threads:
+                yield pending.popleft().result()
+        while pending:
+            yield pending.popleft().result()
+
+
+def _scan(frames: Iterable[VideoFrame], every_s: float, threads: int) -> _Scan:
+    seen: list[float] = []
+    results = list(_hashed_in_order(_sampled(frames, every_s, seen), threads))
+    intervals = np.diff(seen)
+    median = float(np.median(intervals)) if len(intervals) else 0.0
+    last_time = seen[-1] if seen else 0.0
+    if not results:
+        return _Scan(empty_hashes(), len(seen), last_time, median)
+    stacked = np.stack([result.hashes for result in results])
+    histograms = np.stack([result.histogram for result in results])
+    changes = np.concatenate([[0.0], 0.5 * np.abs(np.diff(histograms, axis=0)).sum(axis=1)])
     frame_hashes = FrameHashes(
-        frame_numbers=np.array(numbers, np.int64),
-        times_s=np.array(times, np.float64),
-        qualities=np.array(qualities, np.int64),
-        hashes=np.stack(hashes),
-        mirrored=np.stack(mirrored),
-        content=np.stack(content),
-        content_mirrored=np.stack(content_mirrored),
-        colour_changes=np.array(changes, np.float64),
+        frame_numbers=np.array([result.index for result in results], np.int64),
+        times_s=np.array([result.time_s for result in results], np.float64),
+        qualities=np.array([result.quality for result in results], np.int64),
+        hashes=stacked[:, 0],
+        mirrored=stacked[:, 1],
+        content=stacked[:, 2],
+        content_mirrored=stacked[:, 3],
+        colour_changes=changes,
     )
-    median = float(np.median(intervals)) if intervals else 0.0
-    return _Scan(frame_hashes, seen, last_time, median)
+    return _Scan(frame_hashes, len(seen), last_time, median)
 
 
-def hash_frames(frames: Iterable[VideoFrame], *, every_s: float = 0.0) -> FrameHashes:
+def hash_frames(
+    frames: Iterable[VideoFrame], *, every_s: float = 0.0, threads: int = HASH_THREADS
+) -> FrameHashes:
     """PDQ hashes of the frames (every frame, or one every `every_s` seconds)."""
-    return _scan(frames, every_s).hashes
+    return _scan(frames, every_s, threads).hashes
 
 
 def shot_starts(hashes: FrameHashes) -> np.ndarray:
@@ -416,11 +451,15 @@ def fingerprint_from_hashes(
 
 
 def video_fingerprint(
-    frames: Iterable[VideoFrame], *, fps: float | None = None, every_s: float = 0.0
+    frames: Iterable[VideoFrame],
+    *,
+    fps: float | None = None,
+    every_s: float = 0.0,
+    threads: int = HASH_THREADS,
 ) -> VideoFingerprint:
     """Fingerprint a stream of frames in one pass. `fps` defaults to the median frame interval's
     inverse; the duration runs to the end of the last frame."""
-    scan = _scan(frames, every_s)
+    scan = _scan(frames, every_s, threads)
     if fps is None:
         fps = 1.0 / scan.median_interval_s if scan.median_interval_s > 0 else 0.0
     duration = scan.last_time_s + (1.0 / fps if fps > 0 else 0.0) if scan.frames_seen else 0.0

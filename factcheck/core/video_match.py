@@ -1,8 +1,8 @@
 """Temporal alignment of a query video with a reference video, and frame lookups.
 
-Each usable query frame (PDQ quality >= 50) is compared through its four hashes (as posted,
-mirrored, bands trimmed, both) with the reference's frames (FAISS exact binary k-NN), keeping
-pairs within `match_distance`. Pairs of a copy lie on lines ref_time = offset + speed *
+Each usable query frame (PDQ quality >= `min_quality`) is compared through its four hashes (as
+posted, mirrored, bands trimmed, both) with the reference's frames (FAISS exact binary k-NN),
+keeping pairs within `match_distance`. Pairs of a copy lie on lines ref_time = offset + speed *
 query_time; a Hough vote over (speed in [0.9, 1.1], offset) finds the strongest line, a weighted
 least-squares fit refines it on its inliers, the inliers split into segments at gaps, and the
 segments' query frames leave the vote before the next line is sought, so a re-cut copy yields
@@ -30,9 +30,12 @@ from factcheck.core.video_fingerprint import FrameHashes, VideoFingerprint, hamm
 class VideoMatchConfig:
     """Thresholds of the temporal matcher, set on the tune split of `videocases`."""
 
-    # Re-encoded, downscaled, bordered and captioned copies stay under ~40 bits; frames of
-    # unrelated videos are rarely under 90.
-    match_distance: int = 56
+    # Re-encoded, downscaled, bordered and captioned copies stay under ~40 bits, and under ~70
+    # for smooth footage of PDQ quality 30-50; frames of unrelated videos are rarely under 90.
+    match_distance: int = 64
+    # PDQ calls hashes under quality 50 unreliable alone; in a line of many frames they still
+    # align (dark or smooth footage sits at 30-50, black frames at 0).
+    min_quality: int = 30
     neighbours: int = 16  # reference frames considered per query frame and hash variant
     min_speed: float = 0.9
     max_speed: float = 1.1
@@ -75,7 +78,7 @@ class Segment:
 @dataclass(frozen=True)
 class FramePair:
     """One aligned frame: query time, the reference time the fitted line maps it to, and the
-    Hamming distance to the reference frame nearest that time."""
+    Hamming distance to the most similar reference frame near that time."""
 
     query_time_s: float
     reference_time_s: float
@@ -162,7 +165,7 @@ def _vote(
             offset = (unique_bins[top] + 0.5 - shift) * config.offset_bin_s
             far = np.abs((unique_bins + 0.5 - shift) * config.offset_bin_s - offset)
             rival = votes[far >= config.ambiguous_offset_s]
-            ambiguous = bool(len(rival)) and rival.max() >= config.ambiguous_ratio * votes[top]
+            ambiguous = bool(len(rival) and rival.max() >= config.ambiguous_ratio * votes[top])
             best = _Line(float(offset), float(speed), float(votes[top]), ambiguous)
     return best
 
@@ -232,6 +235,53 @@ class _Found:
     ambiguous: bool
 
 
+@dataclass(frozen=True)
+class _Pairs:
+    """Candidate frame pairs as columns."""
+
+    query_rows: np.ndarray
+    ref_rows: np.ndarray
+    distance: np.ndarray
+    query_t: np.ndarray
+    ref_t: np.ndarray
+    weights: np.ndarray
+
+
+def _line_inliers(
+    pairs: _Pairs, live: np.ndarray, line: _Line, config: VideoMatchConfig
+) -> tuple[np.ndarray, tuple[float, float]]:
+    """The live pairs on the voted line, refitted twice, in query time order; and the line."""
+    fitted = (line.offset, line.speed)
+    chosen = live[:0]
+    for _refit in range(2):
+        near = _inliers(
+            fitted,
+            pairs.query_t[live],
+            pairs.ref_t[live],
+            pairs.distance[live],
+            pairs.query_rows[live],
+            config.inlier_tolerance_s,
+        )
+        chosen = live[near]
+        if len(chosen) < 2:
+            break
+        fitted = _fit(pairs.query_t[chosen], pairs.ref_t[chosen], pairs.weights[chosen], config)
+    return chosen[np.argsort(pairs.query_t[chosen])], fitted
+
+
+def _is_segment(
+    members: np.ndarray, pairs: _Pairs, reference: FrameHashes, config: VideoMatchConfig
+) -> bool:
+    """Enough frames, seconds and distinct reference content (not one frame held)."""
+    seconds = pairs.query_t[members[-1]] - pairs.query_t[members[0]]
+    return (
+        len(members) >= config.min_segment_frames
+        and seconds >= config.min_segment_s
+        and _distinct(reference.hashes[pairs.ref_rows[members]], config.static_distance)
+        >= config.min_distinct_frames
+    )
+
+
 def _align(
     query: FrameHashes,
     variants: list[np.ndarray],
@@ -240,11 +290,17 @@ def _align(
     config: VideoMatchConfig,
 ) -> _Found | None:
     query_rows, ref_rows, distance = _candidate_pairs(variants, index, config)
-    query_t, ref_t = query.times_s[query_rows], reference.times_s[ref_rows]
-    weights = 1.0 - distance / (config.match_distance + 1.0)
+    pairs = _Pairs(
+        query_rows=query_rows,
+        ref_rows=ref_rows,
+        distance=distance,
+        query_t=query.times_s[query_rows],
+        ref_t=reference.times_s[ref_rows],
+        weights=1.0 - distance / (config.match_distance + 1.0),
+    )
     available = np.ones(len(query), bool)
     segments: list[Segment] = []
-    pairs: list[FramePair] = []
+    aligned: list[FramePair] = []
     covered_refs: set[int] = set()
     main: tuple[float, float, int] | None = None
     ambiguous = False
@@ -252,55 +308,36 @@ def _align(
         live = np.flatnonzero(available[query_rows])
         if len(live) < config.min_segment_frames:
             break
-        line = _vote(query_t[live], ref_t[live], weights[live], query_rows[live], config)
+        line = _vote(
+            pairs.query_t[live], pairs.ref_t[live], pairs.weights[live], query_rows[live], config
+        )
         if line is None:
             break
-        fitted = (line.offset, line.speed)
-        for _refit in range(2):
-            chosen = live[
-                _inliers(
-                    fitted,
-                    query_t[live],
-                    ref_t[live],
-                    distance[live],
-                    query_rows[live],
-                    config.inlier_tolerance_s,
-                )
-            ]
-            if len(chosen) < 2:
-                break
-            fitted = _fit(query_t[chosen], ref_t[chosen], weights[chosen], config)
-        chosen = chosen[np.argsort(query_t[chosen])]
+        chosen, (offset, speed) = _line_inliers(pairs, live, line, config)
         available[query_rows[chosen]] = False
-        for piece in _split(query_t[chosen], config.max_gap_s):
+        for piece in _split(pairs.query_t[chosen], config.max_gap_s):
             members = chosen[piece]
-            start, end = float(query_t[members[0]]), float(query_t[members[-1]])
-            if (
-                len(members) < config.min_segment_frames
-                or end - start < config.min_segment_s
-                or _distinct(reference.hashes[ref_rows[members]], config.static_distance)
-                < config.min_distinct_frames
-            ):
+            if not len(members) or not _is_segment(members, pairs, reference, config):
                 continue
-            offset, speed = fitted
+            times = pairs.query_t[members]
+            start, end = float(times[0]), float(times[-1])
             segments.append(
                 Segment(
                     start, end, offset + speed * start, offset + speed * end, speed, len(members)
                 )
             )
-            pairs.extend(
+            aligned.extend(
                 FramePair(float(q), float(offset + speed * q), int(d))
-                for q, d in zip(query_t[members], distance[members], strict=True)
+                for q, d in zip(times, distance[members], strict=True)
             )
             covered_refs.update(ref_rows[members].tolist())
             if main is None or len(members) > main[2]:
-                main = (offset, speed, len(members))
-                ambiguous = line.ambiguous
+                main, ambiguous = (offset, speed, len(members)), line.ambiguous
     if main is None:
         return None
     segments.sort(key=lambda segment: segment.start_s)
-    pairs.sort(key=lambda pair: pair.query_time_s)
-    return _Found(segments, pairs, len(pairs), len(covered_refs), main[:2], ambiguous)
+    aligned.sort(key=lambda pair: pair.query_time_s)
+    return _Found(segments, aligned, len(aligned), len(covered_refs), main[:2], ambiguous)
 
 
 def video_match(
@@ -309,7 +346,8 @@ def video_match(
     config: VideoMatchConfig = DEFAULT_CONFIG,
 ) -> VideoAlignment | None:
     """The alignment of `query` with `reference`, or None when it does not show the reference."""
-    query_rows, ref_rows = query.frames.usable(), reference.frames.usable()
+    query_rows = query.frames.usable(config.min_quality)
+    ref_rows = reference.frames.usable(config.min_quality)
     if len(query_rows) < config.min_segment_frames or len(ref_rows) < config.min_segment_frames:
         return None
     query_frames, ref_frames = query.frames.take(query_rows), reference.frames.take(ref_rows)

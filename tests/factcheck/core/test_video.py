@@ -136,6 +136,13 @@ def test_a_looped_clip_aligns_but_says_it_is_ambiguous(make: Fingerprint) -> Non
     assert round(alignment.offset_s / 2.5) * 2.5 == pytest.approx(alignment.offset_s, abs=0.2)
 
 
+def test_a_video_without_frames_has_an_empty_fingerprint(reference: VideoFingerprint) -> None:
+    empty = video_fingerprint(iter(()))
+    assert len(empty.frames) == 0 and empty.duration_s == 0.0 and len(empty.keyframes) == 0
+    assert video_match(empty, reference) is None and video_match(reference, empty) is None
+    assert VideoFingerprint.from_bytes(empty.to_bytes()).frames.hashes.shape == (0, 32)
+
+
 def test_an_unrelated_video_does_not_match(make: Fingerprint, reference: VideoFingerprint) -> None:
     scene, seconds = _scene(vc.TEST_SEED_BASE + 50, ("camera", "retina"))
     unrelated = make(scene, vc.identity_map(seconds))
