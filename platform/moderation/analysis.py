@@ -26,7 +26,7 @@ from typing import Any
 from celery.exceptions import SoftTimeLimitExceeded
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.db.models import F, Max, Q
 from django.urls import reverse
 from django.utils import timezone
@@ -41,7 +41,7 @@ from moderation.pipeline import Analysis, EncodedArtifact, image_analyze
 from moderation.report_document import verdict_object
 from moderation.selectors import report_current
 from moderation.verdict import review_priority
-from moderation.video_pipeline import VideoAnalysis, video_analyze
+from moderation.video_pipeline import VideoAnalysis, video_analyze, video_annotate
 
 MAX_ANALYSIS_ATTEMPTS = 3
 # A 1024-px image takes about a second; the limits only stop runaway inputs. Both stay far
@@ -127,7 +127,8 @@ def _analyze_claimed(submission_id: int, *, reason: str) -> Report | None:
         return None
     content = media_read(submission.media)
     analysis: Analysis | VideoAnalysis
-    if submission.media.kind == MediaObject.Kind.VIDEO:
+    video = submission.media.kind == MediaObject.Kind.VIDEO
+    if video:
         analysis = video_analyze(
             content=content, input_name=submission_input_name(submission), text=submission.text
         )
@@ -138,12 +139,40 @@ def _analyze_claimed(submission_id: int, *, reason: str) -> Report | None:
             text=submission.text,
             encode_artifacts=True,
         )
-    return report_store(
+    report = report_store(
         submission_id=submission_id,
         analysis=analysis,
         expected_status=Submission.Status.ANALYZING,
         reason=reason or "analysis",
     )
+    if video and report is not None:
+        from moderation.tasks import render_annotated_video
+
+        render_annotated_video.delay(report.pk)
+    return report
+
+
+def annotated_video_render(*, report_id: int) -> bool:
+    """Draw and store the annotated video (and contact sheet) of a video report version; the
+    report itself is stored first, so reviewers and webhooks need not wait for it. Idempotent:
+    a version that has its video is left alone. Returns whether anything was stored."""
+    report = Report.objects.select_related("submission__media").filter(pk=report_id).first()
+    if report is None or report.submission.media.kind != MediaObject.Kind.VIDEO:
+        return False
+    if report.artifacts.filter(kind=ReportArtifact.Kind.ANNOTATED).exists():
+        return False
+    output = video_annotate(content=media_read(report.submission.media), document=report.document)
+    written: list[str] = []
+    try:
+        with transaction.atomic():
+            _store_artifacts(report, output.artifacts(), written)
+    except IntegrityError:  # a concurrent copy of the task stored them first
+        _files_discard(written)
+        return False
+    except BaseException:
+        _files_discard(written)
+        raise
+    return True
 
 
 def _fail(submission_id: int, reason: str) -> None:

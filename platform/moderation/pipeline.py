@@ -132,7 +132,7 @@ _pool_lock = threading.Lock()
 _pool: ThreadPoolExecutor | None = None
 
 
-def _engine_pool() -> ThreadPoolExecutor:
+def engine_pool() -> ThreadPoolExecutor:
     """One helper thread per process, made on first use (after a prefork worker forked)."""
     global _pool
     with _pool_lock:
@@ -228,7 +228,7 @@ def _engines_run(
     # Detection runs in a helper thread while fact-check matching runs here: both spend most of
     # their time in native code that releases the GIL, and matching stays on this thread because
     # it reads the database (the caller's connection and transaction).
-    detection_future = _engine_pool().submit(_detect, image, encode_artifacts)
+    detection_future = engine_pool().submit(_detect, image, encode_artifacts)
     with _timed(timings, "factcheck"):
         found = factcheck_selectors.image_matches(image=image)
     encoded: dict[str, EncodedArtifact] = {}

@@ -142,6 +142,7 @@ class Detection:
     manipulation_probability: float | None
     detectors: tuple[Mapping[str, Any], ...]  # the stored objects (name, version, score)
     faces: tuple[Face, ...]
+    sample_interval_s: float | None = None  # videos: seconds between the frames judged
 
 
 def _object(value: Any) -> Mapping[str, Any]:
@@ -308,6 +309,7 @@ def detection_of(document: Any) -> Detection | None:
         manipulation_probability=_number(detection.get("manipulation_probability")),
         detectors=tuple(_objects(detection.get("detectors"))),
         faces=_faces(detection.get("faces")),
+        sample_interval_s=_number(detection.get("sample_interval_s")),
     )
 
 

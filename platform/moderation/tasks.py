@@ -12,6 +12,7 @@ from moderation.analysis import (
     VIDEO_ANALYSIS_SOFT_TIME_LIMIT,
     VIDEO_ANALYSIS_TIME_LIMIT,
     analyses_resume,
+    annotated_video_render,
     submission_analyze,
 )
 from moderation.recheck import submission_recheck, submissions_to_recheck
@@ -57,6 +58,16 @@ def analyze_video(self: Any, submission_id: int, reason: str = "") -> None:
         submission_analyze(submission_id=submission_id, reason=reason)
     except Exception as error:
         raise self.retry(exc=error, countdown=ANALYSIS_UNRECORDED_RETRY_SECONDS) from error
+
+
+@shared_task(
+    name="moderation.render_annotated_video",
+    acks_late=True,
+    soft_time_limit=VIDEO_ANALYSIS_SOFT_TIME_LIMIT,
+    time_limit=VIDEO_ANALYSIS_TIME_LIMIT,
+)
+def render_annotated_video(report_id: int) -> None:
+    annotated_video_render(report_id=report_id)
 
 
 @shared_task(name="moderation.resume_analyses")

@@ -28,11 +28,11 @@ from factcheck.video_references import (
     video_read,
     video_report_matches,
 )
-from mediastore.videos import VideoInfo, inspect_video, iter_frames
+from mediastore.videos import inspect_video, iter_frames
 from moderation import fact_checks
 from moderation import report_document as doc
 from moderation.models import ReportArtifact
-from moderation.pipeline import EncodedArtifact
+from moderation.pipeline import EncodedArtifact, engine_pool
 from moderation.rendering import png_encode
 from moderation.report_document import REPORT_SCHEMA
 from moderation.verdict import VERDICT_TEXT, DetectionSignal, Verdict, verdict_fuse
@@ -52,87 +52,106 @@ class VideoAnalysis:
     document: dict[str, Any]
     verdict: Verdict
     poster: np.ndarray  # the first sampled frame (thumbnails)
-    annotated: bytes | None = None  # MP4
-    annotated_size: tuple[int, int] = (0, 0)  # width, height
-    contact_sheet: np.ndarray | None = None  # PNG-ready RGB, None without changed spans
+    annotated: AnnotatedOutput | None = None  # when asked for (video_annotate otherwise)
 
     def artifact_pngs(self) -> dict[str, EncodedArtifact]:
-        """The stored artifacts by ReportArtifact kind: the annotated video (MP4, despite the
-        name the image analysis gave this method) and the contact sheet (PNG)."""
-        found: dict[str, EncodedArtifact] = {}
-        if self.annotated is not None:
-            found[ReportArtifact.Kind.ANNOTATED] = (self.annotated, *self.annotated_size)
-        if self.contact_sheet is not None:
-            sheet = self.contact_sheet
-            found[ReportArtifact.Kind.CONTACT_SHEET] = (
-                png_encode(sheet),
-                sheet.shape[1],
-                sheet.shape[0],
-            )
-        return found
+        """The artifacts to store with the report (named as the image analysis's): the
+        annotated video and contact sheet when they were made with it."""
+        return self.annotated.artifacts() if self.annotated is not None else {}
 
 
 def _elapsed_ms(started: float) -> float:
     return round((time.perf_counter() - started) * 1000, 1)
 
 
-def _annotations(
-    document: dict[str, Any], detection: VideoDetection, verdict: Verdict, duration: float
-) -> VideoAnnotations:
+def _timed_detection(
+    samples: list[tuple[float, np.ndarray]], *, interval: float, scale: float
+) -> tuple[VideoDetection, float]:
+    began = time.perf_counter()
+    found = video_detection(samples, interval=interval, scale=scale)
+    return found, _elapsed_ms(began)
+
+
+def _annotations(document: dict[str, Any]) -> VideoAnnotations:
+    """What the annotated video shows, read from the report: changed spans with their regions,
+    faces over time, the detectors' trace and the verdict."""
     matches = doc.matches_of(document)
     segments = matches[0].segments if matches else ()
-    spans = tuple(
-        EditedSpan(
-            s.start_s,
-            s.end_s,
-            tuple(region.bbox for region in s.regions if region.bbox is not None),
-        )
-        for s in segments
-        if s.edited
-    )
-    faces = tuple(
-        FaceBox(point.time_s, face.bbox, face.manipulation_probability)
-        for point in doc.timeline_of(document)
-        for face in point.faces
-        if face.bbox is not None
-    )
-    timeline = tuple(
-        (point.time_s, point.manipulation_probability)
-        for point in doc.timeline_of(document)
-        if point.manipulation_probability is not None
-    )
+    timeline = doc.timeline_of(document)
+    verdict = doc.verdict_of(document)
+    detection = doc.detection_of(document)
+    interval = detection.sample_interval_s if detection is not None else None
     return VideoAnnotations(
-        duration_s=duration,
+        duration_s=doc.media_of(document).duration_s or 0.0,
         verdict_text=VERDICT_TEXT.get(verdict.label, verdict.label),
         probability=verdict.manipulation_probability,
-        spans=spans,
-        faces=faces,
-        timeline=timeline,
-        face_hold_s=detection.detection.get("sample_interval_s", DETECTION_SAMPLE_S) / 2,
+        spans=tuple(
+            EditedSpan(
+                s.start_s,
+                s.end_s,
+                tuple(region.bbox for region in s.regions if region.bbox is not None),
+            )
+            for s in segments
+            if s.edited
+        ),
+        faces=tuple(
+            FaceBox(point.time_s, face.bbox, face.manipulation_probability)
+            for point in timeline
+            for face in point.faces
+            if face.bbox is not None
+        ),
+        timeline=tuple(
+            (point.time_s, point.manipulation_probability)
+            for point in timeline
+            if point.manipulation_probability is not None
+        ),
+        face_hold_s=(interval or DETECTION_SAMPLE_S) / 2,
     )
 
 
-def _annotate(
-    content: bytes, info: VideoInfo, annotations: VideoAnnotations
-) -> tuple[bytes, tuple[int, int], np.ndarray | None]:
+@dataclass
+class AnnotatedOutput:
+    video: bytes  # MP4
+    size: tuple[int, int]  # width, height
+    contact_sheet: np.ndarray | None  # None without changed spans
+
+    def artifacts(self) -> dict[str, EncodedArtifact]:
+        """By ReportArtifact kind: the annotated video (MP4) and the contact sheet (PNG)."""
+        found: dict[str, EncodedArtifact] = {
+            ReportArtifact.Kind.ANNOTATED: (self.video, *self.size)
+        }
+        if self.contact_sheet is not None:
+            height, width = self.contact_sheet.shape[:2]
+            found[ReportArtifact.Kind.CONTACT_SHEET] = (
+                png_encode(self.contact_sheet),
+                width,
+                height,
+            )
+        return found
+
+
+def video_annotate(*, content: bytes, document: dict[str, Any]) -> AnnotatedOutput:
+    """The annotated result video of a video and its report (a second decoding pass)."""
+    info = inspect_video(content)
     output = io.BytesIO()
     written = annotated_video_write(
         iter_frames(content, max_side=MAX_ANNOTATED_SIDE),
-        annotations,
+        _annotations(document),
         output,
         fps=info.fps,
         width=info.width,
         height=info.height,
     )
-    return output.getvalue(), written.size, contact_sheet(written.sheet)
+    return AnnotatedOutput(output.getvalue(), written.size, contact_sheet(written.sheet))
 
 
 def video_analyze(
-    *, content: bytes, input_name: str, text: str = "", annotate: bool = True
+    *, content: bytes, input_name: str, text: str = "", annotate: bool = False
 ) -> VideoAnalysis:
-    """Run the whole pipeline on one video's bytes. Raises VideoRejected for bad input (also
-    mid-stream, at a decoding limit) and DetectionUnavailable when the detector files are
-    broken."""
+    """Run the whole pipeline on one video's bytes; with `annotate`, also draw the annotated
+    video (the analysis task leaves that to a task of its own, so the report comes first).
+    Raises VideoRejected for bad input (also mid-stream, at a decoding limit) and
+    DetectionUnavailable when the detector files are broken."""
     started = time.perf_counter()
     timings: dict[str, float] = {}
     info = inspect_video(content)
@@ -142,15 +161,16 @@ def video_analyze(
     timings["decode_and_hash"] = _elapsed_ms(started)
     duration = max(duration, read.fingerprint.duration_s)
     sample_width = read.samples[0][1].shape[1] if read.samples else info.width
-    began = time.perf_counter()
-    found = video_report_matches(read=read, interval_s=interval, scale=info.width / sample_width)
-    timings["factcheck"] = _elapsed_ms(began)
-    began = time.perf_counter()
     scale = info.width / sample_width
-    detection = video_detection(
-        [(t, rgb) for t, rgb in read.samples], interval=interval, scale=scale
+    # The detectors run in a helper thread while matching (which reads the database on this
+    # thread's connection) decodes the original: both spend their time in native code.
+    detection_future = engine_pool().submit(
+        _timed_detection, read.samples, interval=interval, scale=scale
     )
-    timings["detection"] = _elapsed_ms(began)
+    began = time.perf_counter()
+    found = video_report_matches(read=read, interval_s=interval, scale=scale)
+    timings["factcheck"] = _elapsed_ms(began)
+    detection, timings["detection"] = detection_future.result()
     began = time.perf_counter()
     matches, case_links = fact_checks.matches_with_fact_checks(found)
     related = fact_checks.related_fact_checks(text)
@@ -205,9 +225,7 @@ def video_analyze(
     )
     if annotate:
         began = time.perf_counter()
-        analysis.annotated, analysis.annotated_size, analysis.contact_sheet = _annotate(
-            content, info, _annotations(document, detection, verdict, duration)
-        )
+        analysis.annotated = video_annotate(content=content, document=document)
         timings["annotated_video"] = _elapsed_ms(began)
     timings["total"] = _elapsed_ms(started)
     document[doc.TIMINGS] = {

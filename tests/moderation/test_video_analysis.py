@@ -19,7 +19,7 @@ from factcheck.evaluation import videocases as vc
 from factcheck.models import ReferenceVideo
 from factcheck.services import reference_add
 from moderation import tasks
-from moderation.analysis import analyses_resume
+from moderation.analysis import analyses_resume, annotated_video_render
 from moderation.models import ReportArtifact, Submission
 from moderation.services import submission_create
 from moderation.tasks import analyze_submission
@@ -78,7 +78,7 @@ def test_a_reference_video_is_fingerprinted_in_time_and_by_its_poster(videos):
 @pytest.mark.django_db
 def test_a_changed_repost_is_matched_in_time_and_its_change_localised(videos):
     reference_add(content=videos["original"], source="Agency", external_id="clip-1")
-    analysis = video_analyze(content=videos["repost"], input_name="repost.mp4")
+    analysis = video_analyze(content=videos["repost"], input_name="repost.mp4", annotate=True)
     document = analysis.document
     assert document["media"]["kind"] == "video"
     assert document["media"]["duration_s"] == pytest.approx(SECONDS - TRIM_S - 1.0, abs=0.2)
@@ -94,10 +94,11 @@ def test_a_changed_repost_is_matched_in_time_and_its_change_localised(videos):
     assert document["verdict"]["label"] == "edited_copy"
     assert any("during" in reason for reason in document["verdict"]["reasons"])
     assert len(document["timeline"]) >= 5
-    with av.open(io.BytesIO(analysis.annotated), mode="r") as container:
+    assert analysis.annotated is not None
+    with av.open(io.BytesIO(analysis.annotated.video), mode="r") as container:
         assert container.streams.video[0].codec_context.name == "h264"
         assert sum(1 for _ in container.decode(video=0)) == round((SECONDS - TRIM_S - 1.0) * FPS)
-    assert analysis.contact_sheet is not None
+    assert analysis.annotated.contact_sheet is not None
 
 
 @pytest.mark.django_db
@@ -129,6 +130,7 @@ def test_a_submitted_video_is_analysed_and_its_annotated_video_served(
     report = submission.reports.get(is_current=True)
     kinds = set(report.artifacts.values_list("kind", flat=True))
     assert {ReportArtifact.Kind.ANNOTATED, ReportArtifact.Kind.CONTACT_SHEET} <= kinds
+    assert annotated_video_render(report_id=report.pk) is False  # drawn once per version
     client = APIClient()
     client.credentials(HTTP_AUTHORIZATION=f"Bearer {api_client_credentials.token}")
     body = client.get(f"/api/v1/submissions/{submission.pk}/report/").json()

@@ -186,6 +186,7 @@ CELERY_TASK_ROUTES = {
     "moderation.analyze_submission": {"queue": "analyze"},
     # Videos take minutes: their own queue and workers, so images never wait behind them.
     "moderation.analyze_video": {"queue": "video"},
+    "moderation.render_annotated_video": {"queue": "video"},
     "moderation.recheck_submission": {"queue": "analyze"},
     "integrations.fetch_inbound_media": {"queue": "ingest"},
     "integrations.deliver_webhook": {"queue": "deliver"},

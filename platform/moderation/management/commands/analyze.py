@@ -39,14 +39,15 @@ def write_video_artifacts(analysis: VideoAnalysis, folder: Path) -> list[Path]:
     """annotated.mp4 and, when spans changed, contact_sheet.png."""
     written = []
     folder.mkdir(parents=True, exist_ok=True)
-    if analysis.annotated is not None:
+    annotated = analysis.annotated
+    if annotated is not None:
         target = folder / "annotated.mp4"
-        target.write_bytes(analysis.annotated)
+        target.write_bytes(annotated.video)
         written.append(target)
-    if analysis.contact_sheet is not None:
-        target = folder / "contact_sheet.png"
-        target.write_bytes(png_encode(analysis.contact_sheet))
-        written.append(target)
+        if annotated.contact_sheet is not None:
+            target = folder / "contact_sheet.png"
+            target.write_bytes(png_encode(annotated.contact_sheet))
+            written.append(target)
     return written
 
 
