@@ -153,3 +153,11 @@ def api_client_credentials(db):
     from accounts.services import api_client_create
 
     return api_client_create(name="Example SNS")
+
+
+@pytest.fixture(scope="session")
+def videos(tmp_path_factory: pytest.TempPathFactory) -> dict[str, bytes]:
+    """tests/videos.py: an original video and an edited repost of it (bytes)."""
+    from tests.videos import videos_write
+
+    return videos_write(tmp_path_factory.mktemp("videos"))

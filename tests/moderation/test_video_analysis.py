@@ -15,7 +15,6 @@ from django.core.management import call_command
 from django.utils import timezone
 from rest_framework.test import APIClient
 
-from factcheck.evaluation import videocases as vc
 from factcheck.models import ReferenceVideo
 from factcheck.services import reference_add
 from moderation import tasks
@@ -24,45 +23,7 @@ from moderation.models import ReportArtifact, Submission
 from moderation.services import submission_create
 from moderation.tasks import analyze_submission
 from moderation.video_pipeline import video_analyze
-
-FPS = 10
-SIZE = (320, 240)
-SECONDS = 8.0
-PASTE_FROM_S, PASTE_TO_S = 3.0, 5.0  # copy time
-TRIM_S = 1.0
-
-
-def _scene() -> vc.Scene:
-    scene, _ = vc.with_cuts(
-        [
-            (6.5, vc.pan_zoom(vc.load_still("chelsea"), size=SIZE, seed=7, seconds=6.5)),
-            (1.5, vc.pan_zoom(vc.load_still("coffee"), size=SIZE, seed=8, seconds=1.5)),
-        ]
-    )
-    return scene
-
-
-@pytest.fixture(scope="module")
-def videos(tmp_path_factory: pytest.TempPathFactory) -> dict[str, bytes]:
-    folder = tmp_path_factory.mktemp("videos")
-    scene = _scene()
-    original = vc.write_video(
-        folder / "original.mp4", vc.render(scene, vc.identity_map(SECONDS), fps=FPS), fps=FPS
-    )
-    time_map = vc.trim_map(TRIM_S, SECONDS - TRIM_S - 1.0)
-
-    def pasted(images):
-        for index, image in enumerate(images):
-            image = vc.downscale(0.75)(image)
-            if PASTE_FROM_S <= index / FPS < PASTE_TO_S:
-                image = image.copy()
-                image[30:90, 120:200] = (240, 20, 20)
-            yield image
-
-    copy = vc.write_video(
-        folder / "repost.mp4", pasted(vc.render(scene, time_map, fps=FPS)), fps=FPS
-    )
-    return {"original": original.read_bytes(), "repost": copy.read_bytes()}
+from tests.videos import FPS, PASTE_FROM_S, PASTE_TO_S, SECONDS, TRIM_S
 
 
 @pytest.mark.django_db
