@@ -75,6 +75,10 @@ class ReferenceVideo(models.Model):
 
     reference = models.OneToOneField(Reference, on_delete=models.CASCADE, related_name="video")
     fingerprint_file = models.CharField(max_length=255, help_text="Storage name (npz).")
+    poster_file = models.CharField(
+        max_length=255,
+        help_text="Storage name of the poster keyframe (PNG): what its Fingerprint describes.",
+    )
     duration_s = models.FloatField()
     fps = models.FloatField()
     frames = models.PositiveIntegerField(help_text="Frames hashed.")

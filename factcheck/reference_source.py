@@ -117,12 +117,13 @@ class StoredReferences:
     def load_reference_features(self, ref_id: int) -> Features:
         row = (
             Fingerprint.objects.filter(reference_id=ref_id)
-            .values_list("features_file", "reference__media__file")
+            .values_list("features_file", "reference__media__file", "reference__video__poster_file")
             .first()
         )
         if row is None:
             raise ReferenceMissing(f"reference {ref_id} has no fingerprint")
-        features_name, media_name = row
+        features_name, media_name, poster_name = row
+        media_name = poster_name or media_name
         return self.features_cache.get_or_load(
             features_name, lambda: self._features(features_name, media_name), _features_bytes
         )
@@ -142,11 +143,14 @@ class StoredReferences:
         return {ref_id: np.frombuffer(bytes(blob), np.float32) for ref_id, blob in rows if blob}
 
     def load_reference_image(self, ref_id: int) -> np.ndarray:
-        media_name = Reference.objects.filter(pk=ref_id).values_list("media__file", flat=True)
-        name = media_name.first()
-        if name is None:
+        """The reference's picture: the image, or a video's poster keyframe (what its
+        Fingerprint row describes)."""
+        names = Reference.objects.filter(pk=ref_id).values_list("media__file", "video__poster_file")
+        found = names.first()
+        if found is None:
             raise ReferenceMissing(f"reference {ref_id} does not exist")
-        return self._image(name)
+        media_name, poster_name = found
+        return self._image(poster_name or media_name)
 
     def _image(self, media_name: str) -> np.ndarray:
         return self.image_cache.get_or_load(
@@ -168,3 +172,15 @@ def stored_references() -> StoredReferences:
                 image_cache_bytes=settings.FACTCHECK_IMAGE_CACHE_BYTES,
             )
         return _source
+
+
+def reference_summary(reference: Reference) -> dict[str, Any]:
+    return {
+        "id": str(reference.pk),
+        "external_id": reference.external_id,
+        "source": reference.source,
+        "url": reference.url,
+        "credit": reference.credit,
+        "caption": reference.caption,
+        "published_at": reference.published_at.isoformat() if reference.published_at else None,
+    }

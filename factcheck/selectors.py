@@ -42,7 +42,8 @@ from factcheck.indexing import (
     index_reader,
 )
 from factcheck.models import Reference
-from factcheck.reference_source import ReferenceMissing, stored_references
+from factcheck.reference_source import ReferenceMissing, reference_summary, stored_references
+from factcheck.video_references import video_frame_matches
 
 
 @dataclass
@@ -94,7 +95,15 @@ def image_matches(*, image: np.ndarray) -> ImageMatches:
         config=match_config(),
         exact_vectors=source.embedding_vectors,
     )
-    return _image_matches(image, result, embedding=embedder is not None)
+    found = _image_matches(image, result, embedding=embedder is not None)
+    started = time.perf_counter()
+    matched = {int(match["reference"]["id"]) for match in found.matches}
+    for frame in video_frame_matches(image, skip=matched):
+        found.matches.append(frame.item)
+        found.edit_masks.append(frame.edit_mask)
+        found.aligned_references.append(frame.aligned_reference)
+    found.timings_ms["video_frames"] = round((time.perf_counter() - started) * 1000, 1)
+    return found
 
 
 def reference_ids_matching(*, image: np.ndarray, reference_ids: list[int]) -> ImageMatches:
@@ -159,18 +168,6 @@ def _near_miss_item(miss: NearMiss, reference: Reference) -> dict[str, Any]:
     item = miss.to_dict()
     item.pop("reference_id")
     return {"reference": reference_summary(reference), **item}
-
-
-def reference_summary(reference: Reference) -> dict[str, Any]:
-    return {
-        "id": str(reference.pk),
-        "external_id": reference.external_id,
-        "source": reference.source,
-        "url": reference.url,
-        "credit": reference.credit,
-        "caption": reference.caption,
-        "published_at": reference.published_at.isoformat() if reference.published_at else None,
-    }
 
 
 def model_versions(*, embedding: bool) -> dict[str, str]:

@@ -19,8 +19,9 @@ from factcheck.core.matcher import Embedder
 from factcheck.embedding import EmbeddingUnavailable, configured_embedder, embedding_tag
 from factcheck.indexing import IndexChange, index_rebuild, local_index_kept
 from factcheck.models import Fingerprint, PendingIndexRemoval, Reference, ReferenceVideo
-from factcheck.reference_source import features_compute_and_store
+from factcheck.reference_source import features_compute_and_store, read_media_rgb
 from factcheck.video_references import (
+    poster_store,
     poster_time,
     sample_interval,
     video_fingerprint_store,
@@ -29,7 +30,7 @@ from factcheck.video_references import (
 from mediastore.images import ImageRejected, load_rgb
 from mediastore.links import http_url_check
 from mediastore.models import MediaObject
-from mediastore.services import media_read, media_store
+from mediastore.services import media_store
 
 FEATURES_PREFIX = "features/v1"
 MAX_SOURCE_LENGTH = 200
@@ -129,14 +130,16 @@ def _video_fingerprint(content: bytes, media: MediaObject) -> tuple[ReferenceVid
         sample_every_s=sample_interval(duration, POSTER_SAMPLE_SECONDS),
     )
     fingerprint = read.fingerprint
+    poster = read.sample_near(poster_time(fingerprint))
     video = ReferenceVideo(
         fingerprint_file=video_fingerprint_store(media.sha256, fingerprint),
+        poster_file=poster_store(media.sha256, poster),
         duration_s=fingerprint.duration_s or duration,
         fps=fingerprint.fps,
         frames=len(fingerprint.frames),
         keyframes=len(fingerprint.keyframes),
     )
-    return video, read.sample_near(poster_time(fingerprint))
+    return video, poster
 
 
 def _fingerprint(image: np.ndarray, *, sha256: str) -> Fingerprint:
@@ -210,9 +213,16 @@ def _embed_batch(
 ) -> int:
     fingerprints, images = [], []
     rows = Fingerprint.objects.filter(pk__in=fingerprint_ids).select_related("reference__media")
+    # A video's fingerprint describes its poster keyframe, stored as an image of its own.
+    posters = dict(
+        ReferenceVideo.objects.filter(reference__fingerprint__pk__in=fingerprint_ids).values_list(
+            "reference_id", "poster_file"
+        )
+    )
     for fingerprint in rows.order_by("reference_id"):
+        name = posters.get(fingerprint.reference_id) or fingerprint.reference.media.file.name
         try:
-            images.append(load_rgb(media_read(fingerprint.reference.media)))
+            images.append(read_media_rgb(str(name)))
         except (OSError, ImageRejected) as error:
             reason = f"cannot read the original ({error})"
             skipped.append(f"reference {fingerprint.reference_id}: {reason}")

@@ -17,16 +17,21 @@ thousands of originals a newsroom curates, and the place a frame-hash index woul
 
 from __future__ import annotations
 
+import functools
 import threading
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+import cv2
 import numpy as np
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 
-from factcheck.core.matcher import VERIFIED_BY_TIME
+from factcheck.core.features import mirror_matrix
+from factcheck.core.fingerprints import PDQ_BITS, pdq_dihedral_hashes
+from factcheck.core.localize import aligned_reference, localize_edits
+from factcheck.core.matcher import VERIFIED_BY_DENSE, VERIFIED_BY_FEATURES, VERIFIED_BY_TIME
 from factcheck.core.video_fingerprint import VideoFingerprint, video_fingerprint
 from factcheck.core.video_localize import (
     MAX_SPAN_REGIONS,
@@ -39,9 +44,9 @@ from factcheck.core.video_localize import (
     spatial_alignment,
     split_segments,
 )
-from factcheck.core.video_match import Segment, VideoAlignment, video_match
+from factcheck.core.video_match import Segment, VideoAlignment, frame_lookup, video_match
 from factcheck.models import Reference, ReferenceVideo
-from factcheck.selectors import reference_summary
+from factcheck.reference_source import reference_summary
 from mediastore.services import media_read
 from mediastore.videos import VideoFrame, iter_frames
 
@@ -51,6 +56,7 @@ FRAME_MAX_SIDE = 512
 # Samples for pictures of a video: at most this many, evenly spread in time.
 MAX_SAMPLES = 120
 MAX_VIDEO_MATCHES = 3
+FRAME_NEIGHBOURS = 2  # frames each side of the nearest hash compared with a still
 
 
 @dataclass
@@ -99,6 +105,23 @@ def video_fingerprint_store(sha256: str, fingerprint: VideoFingerprint) -> str:
     name = video_fingerprint_storage_name(sha256)
     if not default_storage.exists(name):
         saved = default_storage.save(name, ContentFile(fingerprint.to_bytes()))
+        if saved != name:
+            default_storage.delete(saved)
+    return name
+
+
+def poster_storage_name(sha256: str) -> str:
+    return f"{VIDEO_FINGERPRINT_PREFIX}/{sha256[:2]}/{sha256}-poster.png"
+
+
+def poster_store(sha256: str, poster: np.ndarray) -> str:
+    """Write the poster keyframe (lossless: its local features are computed from it again)."""
+    name = poster_storage_name(sha256)
+    if not default_storage.exists(name):
+        ok, encoded = cv2.imencode(".png", np.ascontiguousarray(poster[:, :, ::-1]))
+        if not ok:
+            raise RuntimeError("PNG encoding of a poster failed")
+        saved = default_storage.save(name, ContentFile(encoded.tobytes()))
         if saved != name:
             default_storage.delete(saved)
     return name
@@ -259,3 +282,103 @@ def video_report_matches(*, read: VideoRead, interval_s: float, scale: float) ->
             }
         )
     return items
+
+
+@dataclass(frozen=True)
+class FrameMatchFound:
+    """An image found to be a frame of a reference video: the report item, its edit mask and
+    the frame aligned to the image (as for image matches)."""
+
+    item: dict[str, Any]
+    edit_mask: np.ndarray
+    aligned_reference: np.ndarray
+
+
+def _neighbour_times(fingerprint: VideoFingerprint, time_s: float) -> list[float]:
+    """The hashed frames' times around `time_s`: in a slow pan or a still shot, the frame whose
+    hash is nearest need not be the frame posted, so its neighbours are compared too."""
+    times = fingerprint.frames.times_s
+    row = int(np.argmin(np.abs(times - time_s)))
+    return [float(t) for t in times[max(0, row - FRAME_NEIGHBOURS) : row + FRAME_NEIGHBOURS + 1]]
+
+
+def _frame_match(
+    image: np.ndarray, reference: Reference, times_s: list[float], similarity: float
+) -> FrameMatchFound | None:
+    frames = frames_at(media_read(reference.media), times_s)
+    if not frames:
+        return None
+    middle = frames[len(frames) // 2][1]
+    pair = [FramePair(0.0, 0.0, image, middle)]
+    spatial = spatial_alignment(pair, mirrored=None)
+    if spatial is None:
+        return None
+    # The frame that differs least from the image under that alignment is the one posted.
+    view = functools.partial(_mirrored, mirrored=spatial.mirrored)
+    frame_time_s, frame = min(
+        frames, key=lambda entry: _difference(image, view(entry[1]), spatial.transform)
+    )
+    found = localize_edits(image, view(frame), spatial.transform)
+    transform = found.transform if found.transform is not None else spatial.transform
+    if spatial.mirrored:  # the report's transform maps the original itself, mirror included
+        transform = transform @ mirror_matrix(frame.shape[1])
+    transform = transform / transform[2, 2]
+    item = {
+        "reference": reference_summary(reference),
+        "similarity": round(similarity, 4),
+        "inliers": spatial.inliers,
+        "transform": [[round(float(v), 6) for v in row] for row in transform],
+        "edited": bool(found.edited),
+        "edited_fraction": round(float(found.edited_fraction), 4),
+        "regions": found.regions,
+        "mirrored": spatial.mirrored,
+        "verified_by": VERIFIED_BY_FEATURES
+        if spatial.verified_by == "features"
+        else VERIFIED_BY_DENSE,
+        "frame_time_s": round(frame_time_s, 3),
+    }
+    return FrameMatchFound(item, found.edit_mask, aligned_reference(frame, transform, image.shape))
+
+
+def _difference(image: np.ndarray, reference: np.ndarray, transform: np.ndarray) -> float:
+    """Mean absolute grey difference of `image` and `reference` warped onto it, where both are."""
+    warped = aligned_reference(reference, transform, image.shape)
+    inside = warped.any(axis=2)
+    if not inside.any():
+        return float("inf")
+    grey = cv2.cvtColor(image, cv2.COLOR_RGB2GRAY).astype(np.float32)
+    warped_grey = cv2.cvtColor(warped, cv2.COLOR_RGB2GRAY).astype(np.float32)
+    return float(np.abs(grey - warped_grey)[inside].mean())
+
+
+def _mirrored(frame: np.ndarray, mirrored: bool) -> np.ndarray:
+    return np.ascontiguousarray(frame[:, ::-1]) if mirrored else frame
+
+
+def video_frame_matches(image: np.ndarray, *, skip: set[int]) -> list[FrameMatchFound]:
+    """Reference videos one of whose frames `image` is ("a frame of video X at 01:23"), best
+    first: found by the frame hashes (the image's 8 dihedral PDQ hashes), verified and compared
+    like an image match against that frame. References in `skip` (already matched) are left
+    out."""
+    videos = _cache.current()
+    if not videos:
+        return []
+    hashes, _ = pdq_dihedral_hashes(image)
+    found = []
+    for ref_id, fingerprint in videos.items():
+        if ref_id in skip:
+            continue
+        frame = frame_lookup(hashes, fingerprint)
+        if frame is not None:
+            found.append((frame.distance, ref_id, _neighbour_times(fingerprint, frame.time_s)))
+    found.sort()
+    references = Reference.objects.in_bulk([ref_id for _, ref_id, _ in found[:MAX_VIDEO_MATCHES]])
+    matches = []
+    for distance, ref_id, times_s in found[:MAX_VIDEO_MATCHES]:
+        if ref_id not in references:
+            continue
+        similarity = 1.0 - distance / PDQ_BITS
+        match = _frame_match(image, references[ref_id], times_s, similarity)
+        if match is not None:
+            matches.append(match)
+    return matches

@@ -12,6 +12,7 @@ from factcheck.cases.selectors import cases_for_reference_ids, published_cases
 from factcheck.core.fingerprints import PDQ_BITS
 from factcheck.core.matcher import DENSE_NOT_CONFIRMING, VERIFIED_BY_DENSE, VERIFIED_BY_TIME
 from factcheck.models import Reference
+from mediastore.models import MediaObject
 from moderation import report_document as doc
 from moderation.clock import clock
 from moderation.models import NearMissJudgement, Report, ReportArtifact, ReviewItem
@@ -123,7 +124,10 @@ def _box(
 
 def _matches(item: ReviewItem, matches: list[doc.Match]) -> list[dict[str, Any]]:
     ids = {match.reference_id for match in matches if match.reference_id is not None}
-    known = set(Reference.objects.filter(pk__in=ids).values_list("pk", flat=True)) if ids else set()
+    kinds = (
+        dict(Reference.objects.filter(pk__in=ids).values_list("pk", "media__kind")) if ids else {}
+    )
+    known = set(kinds)
     return [
         {
             "reference": dict(match.reference),
@@ -137,6 +141,9 @@ def _matches(item: ReviewItem, matches: list[doc.Match]) -> list[dict[str, Any]]
             "edited_fraction": _percent(match.edited_fraction),
             "regions": match.regions,
             "frame_time": clock(match.frame_time_s) if match.frame_time_s is not None else None,
+            # The original's file is a video: pages show it in a player, not an <img>.
+            "reference_is_video": match.reference_id in kinds
+            and kinds[match.reference_id] == MediaObject.Kind.VIDEO,
         }
         for match in matches
     ]

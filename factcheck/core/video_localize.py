@@ -24,7 +24,7 @@ from typing import Any
 import numpy as np
 
 from factcheck.core.dense import dense_verify
-from factcheck.core.features import extract_features
+from factcheck.core.features import extract_features, mirror_matrix
 from factcheck.core.localize import LocalizeConfig, localize_edits
 from factcheck.core.verify import verify
 
@@ -82,26 +82,38 @@ def _trial_rows(count: int) -> list[int]:
     )
 
 
-def spatial_alignment(pairs: Sequence[FramePair], *, mirrored: bool) -> SpatialAlignment | None:
-    """The reference -> query homography of the best-verified of a few pairs; None when no pair
-    can be aligned (then nothing is localised)."""
+def spatial_alignment(
+    pairs: Sequence[FramePair], *, mirrored: bool | None
+) -> SpatialAlignment | None:
+    """The reference -> query homography of the best-verified of a few pairs, the reference
+    mirrored or not (`mirrored`; None: whichever verifies); dense alignment on the middle pair
+    when local features verify none. None when no pair can be aligned (then nothing is
+    localised)."""
+    orientations = (False, True) if mirrored is None else (mirrored,)
     best: SpatialAlignment | None = None
     rows = _trial_rows(len(pairs))
     for row in rows:
-        pair = pairs[row]
-        reference = _view(pair.reference, mirrored)
-        found = verify(extract_features(pair.query), extract_features(reference))
-        transform = found.transform if found.accepted else None
-        if transform is not None and (best is None or found.inliers > best.inliers):
-            best = SpatialAlignment(transform, mirrored, "features", found.inliers)
+        query_features = extract_features(pairs[row].query)
+        for orientation in orientations:
+            reference = _view(pairs[row].reference, orientation)
+            found = verify(query_features, extract_features(reference))
+            transform = found.transform if found.accepted else None
+            if transform is not None and (best is None or found.inliers > best.inliers):
+                best = SpatialAlignment(transform, orientation, "features", found.inliers)
     if best is not None or not rows:
         return best
     middle = pairs[rows[len(rows) // 2]]
-    dense = dense_verify(middle.query, _view(middle.reference, mirrored))
-    if dense.accepted and dense.transform is not None:
-        # dense_verify may itself flip the reference: fold that into the alignment.
-        return SpatialAlignment(dense.transform, mirrored != dense.mirrored, "dense_alignment")
-    return None
+    base = bool(mirrored)
+    reference = _view(middle.reference, base)
+    dense = dense_verify(middle.query, reference)
+    if not dense.accepted or dense.transform is None:
+        return None
+    transform = dense.transform
+    if dense.mirrored:
+        # dense_verify's transform maps `reference` itself, its own flip included; the flipped
+        # view's pixels reach the same place through that flip.
+        transform = transform @ mirror_matrix(reference.shape[1])
+    return SpatialAlignment(transform, base != dense.mirrored, "dense_alignment")
 
 
 def frame_edits(

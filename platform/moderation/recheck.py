@@ -17,6 +17,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from factcheck.selectors import reference_ids_matching
+from mediastore.models import MediaObject
 from mediastore.services import media_read
 from moderation.analysis import report_store, submission_input_name
 from moderation.models import Report, Submission
@@ -62,6 +63,10 @@ def submission_recheck(*, submission_id: int, reference_ids: list[int]) -> Repor
         .first()
     )
     if submission is None or _already_matched(report_current(submission), reference_ids):
+        return None
+    if submission.media.kind == MediaObject.Kind.VIDEO:
+        # Videos are matched in time at their analysis; re-checking them against new
+        # references (a temporal match per reference video) is not done yet.
         return None
     content = media_read(submission.media)
     decoded = image_decode(content)

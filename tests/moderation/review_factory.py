@@ -15,7 +15,7 @@ from PIL import Image, ImageDraw
 
 from accounts.models import ApiClient
 from factcheck.models import Reference
-from factcheck.selectors import reference_summary
+from factcheck.reference_source import reference_summary
 from mediastore.services import media_store
 from moderation.models import Report, ReportArtifact, ReviewItem, Submission
 

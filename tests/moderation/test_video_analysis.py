@@ -9,13 +9,16 @@ from datetime import timedelta
 from pathlib import Path
 
 import av
+import cv2
 import numpy as np
 import pytest
 from django.core.management import call_command
 from django.utils import timezone
 from rest_framework.test import APIClient
 
+from factcheck.evaluation import videocases as vc
 from factcheck.models import ReferenceVideo
+from factcheck.selectors import image_matches
 from factcheck.services import reference_add
 from moderation import tasks
 from moderation.analysis import analyses_resume, annotated_video_render
@@ -138,3 +141,20 @@ def test_videos_are_analysed_on_their_own_task_queue_and_time(
     with django_capture_on_commit_callbacks(execute=True):
         assert analyses_resume() == 1
     assert queued == [("image", image.pk)]
+
+
+@pytest.mark.django_db
+def test_a_picture_that_is_a_frame_of_a_reference_video_says_which_and_when(videos):
+    reference_add(content=videos["original"], source="Agency", external_id="clip-1")
+    with av.open(io.BytesIO(videos["original"]), mode="r") as container:
+        frames = [f.to_ndarray(format="rgb24") for f in container.decode(video=0)]
+    still = cv2.resize(frames[25], (400, 300), interpolation=cv2.INTER_AREA)  # 2.5 s
+    still = np.ascontiguousarray(still[:, ::-1])  # posted mirrored
+    found = image_matches(image=still)
+    (match,) = found.matches
+    assert match["reference"]["external_id"] == "clip-1"
+    assert match["frame_time_s"] == pytest.approx(2.5, abs=0.15)
+    assert match["mirrored"] is True and match["edited"] is False
+    assert found.aligned_references[0].shape == still.shape
+    unrelated = np.ascontiguousarray(vc.load_still("astronaut")[:300, :400])
+    assert image_matches(image=unrelated).matches == []
