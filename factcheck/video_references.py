@@ -41,6 +41,7 @@ from factcheck.core.video_localize import (
     SpatialAlignment,
     changed_spans,
     frame_edits,
+    refine_spans,
     spatial_alignment,
     split_segments,
 )
@@ -233,7 +234,11 @@ def _localised(
     if spatial is None:
         return [], [], None
     edits = frame_edits(pairs, spatial)
-    return changed_spans(edits, interval_s=interval_s), edits, spatial
+    distances = [(pair.query_time_s, pair.distance) for pair in found.alignment.pairs]
+    spans = refine_spans(
+        changed_spans(edits, interval_s=interval_s), distances, interval_s=interval_s
+    )
+    return spans, edits, spatial
 
 
 def video_report_matches(*, read: VideoRead, interval_s: float, scale: float) -> list[dict]:

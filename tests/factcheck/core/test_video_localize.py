@@ -12,6 +12,7 @@ from factcheck.core.video_localize import (
     FramePair,
     changed_spans,
     frame_edits,
+    refine_spans,
     spatial_alignment,
     split_segments,
 )
@@ -81,3 +82,15 @@ def test_segments_are_cut_at_changed_spans():
             "regions": [],
         }
     ]
+
+
+def test_span_ends_move_to_where_the_frame_distances_step():
+    # Frames every 0.1 s; the change runs 2.0-5.0 s (distances 30 against 2); samples every 1 s
+    # saw it at 2, 3 and 4 s, so the sampled span is 1.5-4.5 s.
+    distances = [(t / 10, 30 if 20 <= t < 50 else 2) for t in range(80)]
+    sampled = ChangedSpan(1.5, 4.5, (), 3)
+    (span,) = refine_spans([sampled], distances, interval_s=1.0)
+    assert (span.start_s, span.end_s) == (2.0, 5.0)
+    flat = [(t / 10, 3) for t in range(80)]  # no step: the sampled ends stay
+    (kept,) = refine_spans([sampled], flat, interval_s=1.0)
+    assert (kept.start_s, kept.end_s) == (1.5, 4.5)
