@@ -39,13 +39,14 @@ from factcheck.core.video_localize import (
     FrameEdit,
     FramePair,
     SpatialAlignment,
+    bridged_segments,
     changed_spans,
     frame_edits,
     refine_spans,
     spatial_alignment,
     split_segments,
 )
-from factcheck.core.video_match import Segment, VideoAlignment, frame_lookup, video_match
+from factcheck.core.video_match import VideoAlignment, frame_lookup, video_match
 from factcheck.models import Reference, ReferenceVideo
 from factcheck.reference_source import reference_summary
 from mediastore.services import media_read
@@ -199,14 +200,24 @@ def frames_at(content: bytes, times_s: Sequence[float]) -> list[tuple[float, np.
     return [(asked, best[asked][1]) for asked in wanted if asked in best]
 
 
-def reference_time(segments: Sequence[Segment], time_s: float) -> float | None:
-    """The original's time at query time `time_s`, through the aligned segment holding it."""
-    for segment in segments:
-        if segment.start_s <= time_s <= segment.end_s:
-            length = segment.end_s - segment.start_s
-            rate = (segment.ref_end_s - segment.ref_start_s) / length if length > 0 else 1.0
-            return segment.ref_start_s + (time_s - segment.start_s) * rate
+def reference_time(
+    segments: Sequence[tuple[float, float, float, float]], time_s: float
+) -> float | None:
+    """The original's time at query time `time_s`, through the aligned stretch (query start,
+    end, reference start, end) holding it."""
+    for start, end, ref_start, ref_end in segments:
+        if start <= time_s <= end:
+            rate = (ref_end - ref_start) / (end - start) if end > start else 1.0
+            return ref_start + (time_s - start) * rate
     return None
+
+
+def _stretches(alignment: VideoAlignment) -> list[tuple[float, float, float, float]]:
+    """The alignment's segments as (query start, end, reference start, end), gaps on one line
+    bridged (factcheck.core.video_localize.bridged_segments)."""
+    return bridged_segments(
+        [(s.start_s, s.end_s, s.ref_start_s, s.ref_end_s) for s in alignment.segments]
+    )
 
 
 def _scaled_region(region: dict[str, Any], scale: float) -> dict[str, Any]:
@@ -218,7 +229,7 @@ def _localised(
 ) -> tuple[list[ChangedSpan], list[FrameEdit], SpatialAlignment | None]:
     """Compare the sampled query frames inside the aligned segments with the original's frames
     at the aligned times."""
-    segments = found.alignment.segments
+    segments = _stretches(found.alignment)
     asked = [
         (time_s, rgb, ref_time)
         for time_s, rgb in read.samples
@@ -260,9 +271,7 @@ def video_report_matches(*, read: VideoRead, interval_s: float, scale: float) ->
             )
             for s in spans
         ]
-        segments = split_segments(
-            [(s.start_s, s.end_s, s.ref_start_s, s.ref_end_s) for s in alignment.segments], scaled
-        )
+        segments = split_segments(_stretches(alignment), scaled)
         regions = [region for span in scaled for region in span.regions]
         items.append(
             {

@@ -33,6 +33,10 @@ ALIGNMENT_TRIALS = 3
 # Sampled frames this far apart (in sampling intervals) still belong to one changed span.
 SPAN_JOIN_INTERVALS = 1.5
 MAX_SPAN_REGIONS = 8
+# Two aligned stretches on one line (reference times within this of each other's line), at most
+# MAX_BRIDGE_S apart, are one stretch with a gap that frame comparison decides about.
+BRIDGE_TOLERANCE_S = 0.15
+MAX_BRIDGE_S = 10.0
 # A change of the picture moves the aligned frames' PDQ distance by at least this many bits on
 # average where it starts or ends (a pasted block of 6 % of the frame: 10 to 40; re-encoding
 # noise within a shot: 0 to 8).
@@ -264,6 +268,26 @@ def refine_spans(
             end = found[0]
         refined.append(ChangedSpan(start, end, span.regions, span.frames))
     return refined
+
+
+def bridged_segments(
+    segments: Sequence[tuple[float, float, float, float]],
+) -> list[tuple[float, float, float, float]]:
+    """Aligned stretches (query start, end, reference start, end) in query order, with the gap
+    between two that lie on one line (the same offset and speed) closed: an edit can change
+    frames so much that their hashes no longer line up, and that gap is where to look."""
+    bridged: list[tuple[float, float, float, float]] = []
+    for start, end, ref_start, ref_end in sorted(segments):
+        if bridged:
+            p_start, p_end, p_ref_start, p_ref_end = bridged[-1]
+            rate = (p_ref_end - p_ref_start) / (p_end - p_start) if p_end > p_start else 1.0
+            expected = p_ref_start + (start - p_start) * rate  # the previous line, continued
+            gap = start - p_end
+            if 0 <= gap <= MAX_BRIDGE_S and abs(ref_start - expected) <= BRIDGE_TOLERANCE_S:
+                bridged[-1] = (p_start, end, p_ref_start, ref_end)
+                continue
+        bridged.append((start, end, ref_start, ref_end))
+    return bridged
 
 
 def split_segments(

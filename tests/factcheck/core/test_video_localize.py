@@ -10,6 +10,7 @@ from skimage import data
 from factcheck.core.video_localize import (
     ChangedSpan,
     FramePair,
+    bridged_segments,
     changed_spans,
     frame_edits,
     refine_spans,
@@ -94,3 +95,10 @@ def test_span_ends_move_to_where_the_frame_distances_step():
     flat = [(t / 10, 3) for t in range(80)]  # no step: the sampled ends stay
     (kept,) = refine_spans([sampled], flat, interval_s=1.0)
     assert (kept.start_s, kept.end_s) == (1.5, 4.5)
+
+
+def test_a_gap_on_the_same_line_is_bridged_and_a_jump_is_not():
+    on_line = [(0.0, 2.9, 1.0, 3.9), (5.0, 6.5, 6.0, 7.5)]
+    assert bridged_segments(on_line) == [(0.0, 6.5, 1.0, 7.5)]
+    recut = [(0.0, 2.5, 3.5, 6.0), (2.5, 5.0, 0.3, 2.8)]  # the second piece jumps back
+    assert bridged_segments(recut) == recut
