@@ -103,6 +103,8 @@ def world(personas) -> World:
             "pk": ids["submission"],
             "kind": ids["kind"],
         },
+        # An image submission: it has no annotated video (the route answers 404 where visible).
+        "/api/v1/submissions/{pk}/artifacts/annotated.mp4": {"pk": ids["submission"]},
         "/api/v1/deliveries/{pk}/": {"pk": ids["delivery"]},
         "/api/v1/deliveries/{pk}/redeliver/": {"pk": ids["delivery"]},
         "/api/v1/webhooks/inbound/{client}/": {"client": own.client.slug},

@@ -55,6 +55,7 @@ GET /api/v1/references/ | 401 403 403 200 200 200 403
 GET /api/v1/references/{pk}/ | 401 403 403 200 200 200 403
 GET /api/v1/submissions/ | 401 200 200 200 200 200 403
 GET /api/v1/submissions/{pk}/ | 401 404 200 200 200 200 403
+GET /api/v1/submissions/{pk}/artifacts/annotated.mp4 | 401 404 404 404 404 404 403
 GET /api/v1/submissions/{pk}/artifacts/{kind}.png | 401 404 200 200 200 200 403
 GET /api/v1/submissions/{pk}/report/ | 401 404 200 200 200 200 403
 GET /cases/ | 302 302 302 200 200 200 403
