@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import functools
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -58,7 +58,11 @@ FRAME_MAX_SIDE = 512
 # Samples for pictures of a video: at most this many, evenly spread in time.
 MAX_SAMPLES = 120
 MAX_VIDEO_MATCHES = 3
-FRAME_NEIGHBOURS = 2  # frames each side of the nearest hash compared with a still
+# The original's frames compared with each query frame (the nearest to the aligned time and
+# its neighbour), and with a still found in it (the nearest hash and two each side).
+FRAMES_COMPARED = 2
+STILL_FRAMES_COMPARED = 5
+NEAR_WINDOW_S = 1.0  # frames further than this from an asked time are never kept for it
 
 
 @dataclass
@@ -177,27 +181,47 @@ def video_matches(query: VideoFingerprint) -> list[VideoMatchFound]:
     return found[:MAX_VIDEO_MATCHES]
 
 
-def frames_at(content: bytes, times_s: Sequence[float]) -> list[tuple[float, np.ndarray]]:
-    """The frames of a video nearest each of `times_s` (one decoding pass, frames kept only
-    when asked for), as (asked time, RGB at FRAME_MAX_SIDE)."""
+def frames_near(
+    content: bytes, times_s: Sequence[float], *, per_time: int = 1
+) -> dict[float, list[tuple[float, np.ndarray]]]:
+    """For each of `times_s`, the `per_time` frames of the video nearest it, nearest first, as
+    (frame time, RGB at FRAME_MAX_SIDE): one decoding pass, frames kept only when asked for."""
     wanted = sorted(set(times_s))
+    near: dict[float, list[tuple[float, np.ndarray]]] = {asked: [] for asked in wanted}
     if not wanted:
-        return []
-    best: dict[float, tuple[float, np.ndarray]] = {}
+        return near
     cursor = 0
     for frame in iter_frames(content, max_side=FRAME_MAX_SIDE):
-        # Frames arrive in time order: each asked time keeps the closest frame seen so far.
-        while cursor < len(wanted) and wanted[cursor] < frame.time_s - 1.0:
+        # Frames arrive in time order: each asked time keeps the closest frames seen so far.
+        while cursor < len(wanted) and wanted[cursor] < frame.time_s - NEAR_WINDOW_S:
             cursor += 1
         if cursor >= len(wanted):
             break
         for asked in wanted[cursor:]:
-            if asked > frame.time_s + 1.0:
+            if asked > frame.time_s + NEAR_WINDOW_S:
                 break
-            kept = best.get(asked)
-            if kept is None or abs(frame.time_s - asked) < abs(kept[0] - asked):
-                best[asked] = (frame.time_s, frame.rgb)
-    return [(asked, best[asked][1]) for asked in wanted if asked in best]
+            kept = near[asked]
+            kept.append((frame.time_s, frame.rgb))
+            kept.sort(key=functools.partial(_time_gap, asked))
+            del kept[per_time:]
+    return {asked: kept for asked, kept in near.items() if kept}
+
+
+def _time_gap(asked: float, entry: tuple[float, np.ndarray]) -> float:
+    return abs(entry[0] - asked)
+
+
+def _closest(
+    query: np.ndarray,
+    frames: list[tuple[float, np.ndarray]],
+    view: Callable[[np.ndarray], np.ndarray],
+    spatial: SpatialAlignment,
+) -> tuple[float, np.ndarray, np.ndarray]:
+    """(time, query, frame) of the frame that differs least from `query` under `spatial`."""
+    frame_time, frame = min(
+        frames, key=lambda entry: _difference(query, view(entry[1]), spatial.transform)
+    )
+    return frame_time, query, frame
 
 
 def reference_time(
@@ -235,15 +259,24 @@ def _localised(
         for time_s, rgb in read.samples
         if (ref_time := reference_time(segments, time_s)) is not None
     ]
-    originals = dict(frames_at(media_read(reference.media), [ref for _, _, ref in asked]))
+    near = frames_near(
+        media_read(reference.media), [ref for _, _, ref in asked], per_time=FRAMES_COMPARED
+    )
     pairs = [
-        FramePair(time_s, ref_time, rgb, originals[ref_time])
+        FramePair(time_s, ref_time, rgb, near[ref_time][0][1])
         for time_s, rgb, ref_time in asked
-        if ref_time in originals
+        if ref_time in near
     ]
     spatial = spatial_alignment(pairs, mirrored=found.alignment.mirrored)
     if spatial is None:
         return [], [], None
+    # Frame times are rounded to a frame: of the original's frames beside the aligned time, the
+    # one that differs least is the one the query frame shows (speed changes, frame drops).
+    view = functools.partial(_mirrored, mirrored=spatial.mirrored)
+    pairs = [
+        FramePair(pair.time_s, *_closest(pair.query, near[pair.reference_time_s], view, spatial))
+        for pair in pairs
+    ]
     edits = frame_edits(pairs, spatial)
     distances = [(pair.query_time_s, pair.distance) for pair in found.alignment.pairs]
     spans = refine_spans(
@@ -308,30 +341,22 @@ class FrameMatchFound:
     aligned_reference: np.ndarray
 
 
-def _neighbour_times(fingerprint: VideoFingerprint, time_s: float) -> list[float]:
-    """The hashed frames' times around `time_s`: in a slow pan or a still shot, the frame whose
-    hash is nearest need not be the frame posted, so its neighbours are compared too."""
-    times = fingerprint.frames.times_s
-    row = int(np.argmin(np.abs(times - time_s)))
-    return [float(t) for t in times[max(0, row - FRAME_NEIGHBOURS) : row + FRAME_NEIGHBOURS + 1]]
-
-
 def _frame_match(
-    image: np.ndarray, reference: Reference, times_s: list[float], similarity: float
+    image: np.ndarray, reference: Reference, time_s: float, similarity: float
 ) -> FrameMatchFound | None:
-    frames = frames_at(media_read(reference.media), times_s)
+    # In a slow pan or a still shot the frame whose hash is nearest need not be the one posted:
+    # its neighbours are compared too.
+    near = frames_near(media_read(reference.media), [time_s], per_time=STILL_FRAMES_COMPARED)
+    frames = near.get(time_s)
     if not frames:
         return None
-    middle = frames[len(frames) // 2][1]
-    pair = [FramePair(0.0, 0.0, image, middle)]
+    pair = [FramePair(0.0, 0.0, image, frames[0][1])]
     spatial = spatial_alignment(pair, mirrored=None)
     if spatial is None:
         return None
     # The frame that differs least from the image under that alignment is the one posted.
     view = functools.partial(_mirrored, mirrored=spatial.mirrored)
-    frame_time_s, frame = min(
-        frames, key=lambda entry: _difference(image, view(entry[1]), spatial.transform)
-    )
+    frame_time_s, _, frame = _closest(image, frames, view, spatial)
     found = localize_edits(image, view(frame), spatial.transform)
     transform = found.transform if found.transform is not None else spatial.transform
     if spatial.mirrored:  # the report's transform maps the original itself, mirror included
@@ -384,15 +409,15 @@ def video_frame_matches(image: np.ndarray, *, skip: set[int]) -> list[FrameMatch
             continue
         frame = frame_lookup(hashes, fingerprint)
         if frame is not None:
-            found.append((frame.distance, ref_id, _neighbour_times(fingerprint, frame.time_s)))
+            found.append((frame.distance, ref_id, frame.time_s))
     found.sort()
     references = Reference.objects.in_bulk([ref_id for _, ref_id, _ in found[:MAX_VIDEO_MATCHES]])
     matches = []
-    for distance, ref_id, times_s in found[:MAX_VIDEO_MATCHES]:
+    for distance, ref_id, time_s in found[:MAX_VIDEO_MATCHES]:
         if ref_id not in references:
             continue
         similarity = 1.0 - distance / PDQ_BITS
-        match = _frame_match(image, references[ref_id], times_s, similarity)
+        match = _frame_match(image, references[ref_id], time_s, similarity)
         if match is not None:
             matches.append(match)
     return matches
