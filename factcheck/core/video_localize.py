@@ -33,6 +33,10 @@ ALIGNMENT_TRIALS = 3
 # Sampled frames this far apart (in sampling intervals) still belong to one changed span.
 SPAN_JOIN_INTERVALS = 1.5
 MAX_SPAN_REGIONS = 8
+# Frames of a copy need not exist in the original (a speed change, another frame rate): moving
+# objects then leave slivers of 0.2-0.3 % of the frame (tune split), which images, compared with
+# their own original, never do. A region of a frame counts from 0.5 %.
+VIDEO_LOCALIZE = LocalizeConfig(min_region_fraction=0.005, min_edited_fraction=0.005)
 # Two aligned stretches on one line (reference times within this of each other's line), at most
 # MAX_BRIDGE_S apart, are one stretch with a gap that frame comparison decides about.
 BRIDGE_TOLERANCE_S = 0.15
@@ -127,7 +131,7 @@ def spatial_alignment(
 def frame_edits(
     pairs: Sequence[FramePair],
     alignment: SpatialAlignment,
-    config: LocalizeConfig | None = None,
+    config: LocalizeConfig = VIDEO_LOCALIZE,
 ) -> list[FrameEdit]:
     """Each pair compared under `alignment` (refined per frame by the comparison)."""
     edits = []
