@@ -216,12 +216,9 @@ def _closest(
     frames: list[tuple[float, np.ndarray]],
     view: Callable[[np.ndarray], np.ndarray],
     spatial: SpatialAlignment,
-) -> tuple[float, np.ndarray, np.ndarray]:
-    """(time, query, frame) of the frame that differs least from `query` under `spatial`."""
-    frame_time, frame = min(
-        frames, key=lambda entry: _difference(query, view(entry[1]), spatial.transform)
-    )
-    return frame_time, query, frame
+) -> tuple[float, np.ndarray]:
+    """(time, frame) of the frame that differs least from `query` under `spatial`."""
+    return min(frames, key=lambda entry: _difference(query, view(entry[1]), spatial.transform))
 
 
 def reference_time(
@@ -263,20 +260,19 @@ def _localised(
         media_read(reference.media), [ref for _, _, ref in asked], per_time=FRAMES_COMPARED
     )
     pairs = [
-        FramePair(time_s, ref_time, rgb, near[ref_time][0][1])
+        FramePair(
+            time_s,
+            ref_time,
+            rgb,
+            near[ref_time][0][1],
+            tuple(frame for _, frame in near[ref_time][1:]),
+        )
         for time_s, rgb, ref_time in asked
         if ref_time in near
     ]
     spatial = spatial_alignment(pairs, mirrored=found.alignment.mirrored)
     if spatial is None:
         return [], [], None
-    # Frame times are rounded to a frame: of the original's frames beside the aligned time, the
-    # one that differs least is the one the query frame shows (speed changes, frame drops).
-    view = functools.partial(_mirrored, mirrored=spatial.mirrored)
-    pairs = [
-        FramePair(pair.time_s, *_closest(pair.query, near[pair.reference_time_s], view, spatial))
-        for pair in pairs
-    ]
     edits = frame_edits(pairs, spatial)
     distances = [(pair.query_time_s, pair.distance) for pair in found.alignment.pairs]
     spans = refine_spans(
@@ -356,7 +352,7 @@ def _frame_match(
         return None
     # The frame that differs least from the image under that alignment is the one posted.
     view = functools.partial(_mirrored, mirrored=spatial.mirrored)
-    frame_time_s, _, frame = _closest(image, frames, view, spatial)
+    frame_time_s, frame = _closest(image, frames, view, spatial)
     found = localize_edits(image, view(frame), spatial.transform)
     transform = found.transform if found.transform is not None else spatial.transform
     if spatial.mirrored:  # the report's transform maps the original itself, mirror included

@@ -49,12 +49,15 @@ MIN_DISTANCE_STEP = 6.0
 
 @dataclass(frozen=True)
 class FramePair:
-    """A sampled query frame and the original's frame at the aligned time (RGB uint8)."""
+    """A sampled query frame and the original's frame at the aligned time (RGB uint8), with the
+    original's frames beside it (`alternatives`): frame times are rounded to frames, and a copy
+    whose speed or frame rate differs shows moments between the original's frames."""
 
     time_s: float
     reference_time_s: float
     query: np.ndarray
     reference: np.ndarray
+    alternatives: tuple[np.ndarray, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -133,11 +136,19 @@ def frame_edits(
     alignment: SpatialAlignment,
     config: LocalizeConfig = VIDEO_LOCALIZE,
 ) -> list[FrameEdit]:
-    """Each pair compared under `alignment` (refined per frame by the comparison)."""
+    """Each pair compared under `alignment` (refined per frame by the comparison). A frame with
+    alternatives keeps the comparison that differs least: an edit differs from every original
+    frame near it, a moment between two frames of a moving object from at most one."""
     edits = []
     for pair in pairs:
-        found = localize_edits(
-            pair.query, _view(pair.reference, alignment.mirrored), alignment.transform, config
+        found = min(
+            (
+                localize_edits(
+                    pair.query, _view(reference, alignment.mirrored), alignment.transform, config
+                )
+                for reference in (pair.reference, *pair.alternatives)
+            ),
+            key=lambda compared: compared.edited_fraction,
         )
         edits.append(
             FrameEdit(
