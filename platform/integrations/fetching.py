@@ -14,7 +14,8 @@ from integrations.inbound import ContentPayload, content_metadata, submission_fr
 from integrations.models import InboundWebhook
 from integrations.safe_http import FetchFailed, UnsafeUrl, safe_request
 from integrations.scheduling import DUE_TOLERANCE, held_queue, lost_queue, retry_columns
-from mediastore.services import MEDIA_REFUSALS, media_max_bytes
+from mediastore.refusals import MediaRejected
+from mediastore.services import media_max_bytes
 from moderation.services import SubmissionError
 
 MEDIA_FETCH_TIMEOUT_SECONDS = 20.0
@@ -93,7 +94,7 @@ def _submit(inbound: InboundWebhook, content: bytes) -> FetchOutcome:
             locked.status = InboundWebhook.Status.SUBMITTED
             locked.error = ""
             locked.save(update_fields=["submission", "status", "error", "updated_at"])
-    except (*MEDIA_REFUSALS, SubmissionError) as error:
+    except (MediaRejected, SubmissionError) as error:
         return _fail(inbound, f"media is not an accepted image or video: {error}")
     return FetchOutcome(status=InboundWebhook.Status.SUBMITTED)
 

@@ -20,7 +20,7 @@ from integrations.endpoints import webhook_secrets_by_slug
 from integrations.models import InboundWebhook
 from integrations.safe_http import MAX_URL_LENGTH, url_scheme_allowed
 from integrations.signing import SignatureError, verify
-from mediastore.services import MEDIA_REFUSALS
+from mediastore.refusals import MediaRejected
 from moderation import services as moderation_services
 from moderation.metadata import MetadataInvalid, metadata_check
 from moderation.models import Submission
@@ -238,7 +238,7 @@ def _inbound_store_with_submission(
                 submission = submission_from_webhook(
                     client=client, payload=payload, content=payload.media_bytes or b""
                 )
-            except (*MEDIA_REFUSALS, SubmissionError) as error:
+            except (MediaRejected, SubmissionError) as error:
                 # Nothing is kept: the sender may fix the media and send it again.
                 raise PayloadInvalid(f"data.media_base64: {error}") from None
             inbound = _inbound_create(

@@ -7,13 +7,11 @@ import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from http import HTTPStatus
-from typing import Any
 
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-from config.errors import ServiceError
+from mediastore.refusals import MediaRejected
 from mediastore.structure import (
     MAX_ANIMATION_FRAMES,
     MAX_JPEG_SCANS,
@@ -73,21 +71,8 @@ __all__ = [
 Image.MAX_IMAGE_PIXELS = MAX_IMAGE_PIXELS
 
 
-class ImageRejected(ServiceError, ValueError):
-    """The bytes are not an image we accept; the message is safe to show the sender.
-
-    400, or 413 for a file over MAX_UPLOAD_BYTES. With `field` (the request field that carried
-    the file) the body is a field error, `{field: [message], "code": code}`."""
-
-    def __init__(self, message: str, *, code: str, field: str = "") -> None:
-        too_large = code == "too_large"
-        status = HTTPStatus.REQUEST_ENTITY_TOO_LARGE if too_large else HTTPStatus.BAD_REQUEST
-        super().__init__(message, code=code, field=field, status=status)
-
-    def body(self) -> dict[str, Any]:
-        if not self.field:
-            return super().body()
-        return {self.field: [str(self)], "code": self.code}
+class ImageRejected(MediaRejected):
+    """The bytes are not an image we accept (413 over MAX_UPLOAD_BYTES)."""
 
 
 @dataclass(frozen=True)

@@ -13,7 +13,6 @@ from mediastore.images import (
     FORMAT_EXTENSIONS,
     MAX_UPLOAD_BYTES,
     ImageInfo,
-    ImageRejected,
     inspect_image,
 )
 from mediastore.models import MediaObject
@@ -22,14 +21,10 @@ from mediastore.videos import (
     SNIFF_BYTES,
     VIDEO_FORMAT_EXTENSIONS,
     VideoInfo,
-    VideoRejected,
     inspect_video,
     looks_like_video,
     video_limits,
 )
-
-# What media intake refuses with: callers that accept videos catch both.
-MEDIA_REFUSALS = (ImageRejected, VideoRejected)
 
 # One extension per accepted container; image and video format names never collide.
 MEDIA_EXTENSIONS = FORMAT_EXTENSIONS | VIDEO_FORMAT_EXTENSIONS

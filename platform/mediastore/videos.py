@@ -13,7 +13,6 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, fields
-from http import HTTPStatus
 from typing import Any, BinaryIO
 
 import av
@@ -24,7 +23,7 @@ from av.video.stream import VideoStream
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 
-from config.errors import ServiceError
+from mediastore.refusals import MediaRejected
 
 ALLOWED_VIDEO_FORMATS: dict[str, str] = {
     "MP4": "video/mp4",
@@ -118,21 +117,10 @@ def video_limits() -> VideoLimits:
     return VideoLimits(**values)
 
 
-class VideoRejected(ServiceError, ValueError):
-    """The bytes are not a video we accept; the message is safe to show the sender.
+class VideoRejected(MediaRejected):
+    """The bytes are not a video we accept (413 over VIDEO_MAX_BYTES)."""
 
-    400, or 413 for a file over VIDEO_MAX_BYTES. With `field` the body is a field error,
-    `{field: [message], "code": code}`, as for ImageRejected."""
-
-    def __init__(self, message: str, *, code: str, field: str = "") -> None:
-        too_large = code == "video_too_large"
-        status = HTTPStatus.REQUEST_ENTITY_TOO_LARGE if too_large else HTTPStatus.BAD_REQUEST
-        super().__init__(message, code=code, field=field, status=status)
-
-    def body(self) -> dict[str, Any]:
-        if not self.field:
-            return super().body()
-        return {self.field: [str(self)], "code": self.code}
+    too_large_code = "video_too_large"
 
 
 @dataclass(frozen=True)

@@ -18,7 +18,8 @@ from django.utils import timezone
 from accounts.models import ApiClient, User
 from accounts.services import audit_record
 from config.errors import ServiceError
-from mediastore.services import MEDIA_REFUSALS, PreparedMedia, media_prepare, media_row_create
+from mediastore.refusals import MediaRejected
+from mediastore.services import PreparedMedia, media_prepare, media_row_create
 from moderation.metadata import MetadataInvalid, metadata_check
 from moderation.models import Submission
 
@@ -168,11 +169,11 @@ def submission_create_or_replay(**fields: Unpack[SubmissionFields]) -> Submissio
     if existing is not None:
         return SubmissionCreated(existing, created=False)
     for attempt in range(MEDIA_RACE_ATTEMPTS):
-        # Refuses (MEDIA_REFUSALS) before writing anything; new media gets its row in the same
+        # Refuses (MediaRejected) before writing anything; new media gets its row in the same
         # transaction as the submission and its audit entry (one commit per accepted upload).
         try:
             prepared = media_prepare(content=content, sha256=sha256, allow_video=True)
-        except MEDIA_REFUSALS as error:
+        except MediaRejected as error:
             error.field = error.field or MEDIA_FIELD
             raise
         try:

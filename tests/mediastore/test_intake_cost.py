@@ -6,15 +6,12 @@ the inbound webhook's media_base64 and the worker's media fetch."""
 from __future__ import annotations
 
 import base64
-import importlib.util
 import io
 import json
 import signal
-import sys
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
-from pathlib import Path
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
@@ -31,25 +28,15 @@ from mediastore.images import (
 from mediastore.models import MediaObject
 from mediastore.structure import StructureError, structure_check
 from moderation.models import Submission
+from tests.scripts_loader import script_module
 
-REPO_DIR = Path(__file__).resolve().parents[2]
 # Issue 14: "any upload refused in under 1 s of CPU".
 CPU_BOUND_SECONDS = 1.0
 # The structure walk alone, on 25 MB of the worst data for it.
 WALK_BOUND_SECONDS = 0.5
 
 
-def _load_corpus_module():
-    spec = importlib.util.spec_from_file_location(
-        "hostile_corpus", REPO_DIR / "scripts" / "hostile_corpus.py"
-    )
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # dataclasses look their module up there
-    spec.loader.exec_module(module)
-    return module
-
-
-hostile_corpus = _load_corpus_module()
+hostile_corpus = script_module("hostile_corpus")
 
 
 class CpuBudgetExceeded(BaseException):

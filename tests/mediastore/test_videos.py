@@ -5,11 +5,8 @@ content-addressed (mediastore.services, allow_video) and served playable but san
 from __future__ import annotations
 
 import hashlib
-import importlib.util
 import io
-import sys
 from fractions import Fraction
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -29,21 +26,9 @@ from mediastore.videos import (
     video_format,
     video_limits,
 )
+from tests.scripts_loader import script_module
 
-REPO_DIR = Path(__file__).resolve().parents[2]
-
-
-def _load_builders():
-    spec = importlib.util.spec_from_file_location(
-        "hostile_videos", REPO_DIR / "scripts" / "hostile_videos.py"
-    )
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # dataclasses look their module up there
-    spec.loader.exec_module(module)
-    return module
-
-
-hostile_videos = _load_builders()
+hostile_videos = script_module("hostile_videos")
 encode = hostile_videos.encode
 VFR_PTS_MS = [0, 10, 50, 400, 420, 1000, 1600, 1610]
 

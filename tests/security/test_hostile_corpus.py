@@ -8,7 +8,6 @@ odd but valid files (`hostile_corpus.accepted_cases()`) that every intake accept
 from __future__ import annotations
 
 import base64
-import importlib.util
 import json
 import re
 import resource
@@ -27,6 +26,7 @@ from rest_framework.test import APIClient
 from mediastore.images import inspect_image, load_rgb
 from mediastore.models import MediaObject
 from moderation.models import Submission
+from tests.scripts_loader import script_module
 
 REPO_DIR = Path(__file__).resolve().parents[2]
 # The decoder's process may not grow past this: a bomb that slipped through would be killed by
@@ -34,17 +34,7 @@ REPO_DIR = Path(__file__).resolve().parents[2]
 INTAKE_ADDRESS_SPACE_BYTES = 1536 * 1024 * 1024
 
 
-def _load_corpus_module():
-    spec = importlib.util.spec_from_file_location(
-        "hostile_corpus", REPO_DIR / "scripts" / "hostile_corpus.py"
-    )
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # dataclasses look their module up there
-    spec.loader.exec_module(module)
-    return module
-
-
-hostile_corpus = _load_corpus_module()
+hostile_corpus = script_module("hostile_corpus")
 CORPUS = hostile_corpus.corpus()
 ACCEPTED = hostile_corpus.accepted_cases()
 # The code of each refusal: the same from inspect_image, load_rgb and the submissions API.

@@ -4,7 +4,6 @@ is stored on refusal; no demuxer opens another file (HLS, concat, MOV data refer
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import resource
 import subprocess
@@ -26,6 +25,7 @@ from mediastore.videos import (
     iter_frames,
     looks_like_video,
 )
+from tests.scripts_loader import script_module
 
 REPO_DIR = Path(__file__).resolve().parents[2]
 # A 16k x 16k frame that slipped through would need 400 MB in YUV and 800 MB in RGB.
@@ -34,17 +34,7 @@ INTAKE_ADDRESS_SPACE_BYTES = 1536 * 1024 * 1024
 CORPUS_CPU_SECONDS = 5.0
 
 
-def _load_corpus_module():
-    spec = importlib.util.spec_from_file_location(
-        "hostile_videos", REPO_DIR / "scripts" / "hostile_videos.py"
-    )
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # dataclasses look their module up there
-    spec.loader.exec_module(module)
-    return module
-
-
-hostile_videos = _load_corpus_module()
+hostile_videos = script_module("hostile_videos")
 CORPUS = hostile_videos.corpus()
 
 PROBE = """

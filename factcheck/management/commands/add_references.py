@@ -5,7 +5,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from tqdm import tqdm
 
 from factcheck.services import reference_add
-from mediastore.services import MEDIA_REFUSALS
+from mediastore.refusals import MediaRejected
 
 DEFAULT_SOURCE = "local"
 
@@ -47,7 +47,7 @@ class Command(BaseCommand):
             except OSError as error:  # unreadable: permissions, vanished, I/O error
                 skipped.append(f"{path}: cannot read the file ({error.strerror or error})")
                 continue
-            except MEDIA_REFUSALS as error:
+            except MediaRejected as error:
                 skipped.append(f"{path}: {error}")
                 continue
             except ValueError as error:

@@ -15,7 +15,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from tqdm import tqdm
 
 from detection.selectors import DetectionUnavailable
-from mediastore.services import MEDIA_REFUSALS
+from mediastore.refusals import MediaRejected
 from mediastore.videos import SNIFF_BYTES, looks_like_video
 from moderation.pipeline import Analysis, image_analyze
 from moderation.rendering import png_encode
@@ -113,7 +113,7 @@ class Command(BaseCommand):
                 failed += 1
                 self.stderr.write(f"{path}: cannot read the file ({error.strerror or error})")
                 continue
-            except MEDIA_REFUSALS as error:
+            except MediaRejected as error:
                 failed += 1
                 self.stderr.write(f"{path}: {error}")
                 continue
