@@ -16,6 +16,7 @@ from config.jsoninput import JsonRejected, json_loads_strict
 from integrations.models import InboundWebhook
 from mediastore.images import MAX_UPLOAD_BYTES
 from mediastore.models import MediaObject
+from mediastore.services import media_max_bytes
 from moderation.metadata import MAX_METADATA_KEYS, MAX_REACH, MetadataInvalid, metadata_check
 from moderation.models import Submission
 from moderation.services import IDEMPOTENCY_KEY_TTL
@@ -290,8 +291,8 @@ def test_declared_oversized_body_is_413_before_it_is_read(api_client_credentials
         SUBMISSIONS,
         b"--x--",  # type: ignore[arg-type]  # sent as is; DRF's stubs say str
         content_type="multipart/form-data; boundary=x",
-        HTTP_CONTENT_LENGTH=str(MAX_UPLOAD_BYTES * 2),
-        CONTENT_LENGTH=str(MAX_UPLOAD_BYTES * 2),
+        HTTP_CONTENT_LENGTH=str(media_max_bytes(allow_video=True) * 2),
+        CONTENT_LENGTH=str(media_max_bytes(allow_video=True) * 2),
     )
     assert response.status_code == 413 and response.json()["code"] == "too_large"
 
