@@ -296,7 +296,19 @@ class SubmissionViewSet(
     @extend_schema(
         parameters=[VERSION_PARAMETER],
         responses={
-            200: OpenApiResponse(OpenApiTypes.OBJECT, description="The report/1 document."),
+            200: OpenApiResponse(
+                OpenApiTypes.OBJECT,
+                description="The report/1 document (DESIGN.md; keys added since in "
+                "platform/moderation/README.md), plus `report_version`, `is_current` and "
+                "`artifacts` (URLs by kind). A video's report also has `media` (`kind`: "
+                '"video", `duration_s`, `fps`, `width`, `height`, `frames_analysed`), '
+                "`timeline` (per sampled time: `time_s`, `manipulation_probability`, `faces`), "
+                "and on each match `offset_s`, `speed`, `aligned_frames` and `segments` "
+                "(`start_s`, `end_s`, `ref_start_s`, `ref_end_s` in query and original seconds, "
+                "`edited`, `regions`); an image matched to a frame of a reference video has "
+                "`frame_time_s`. Its artifacts include `annotated` (artifacts/annotated.mp4) "
+                "and `contact_sheet`.",
+            ),
             404: OpenApiResponse(description="No such submission or report version."),
             409: OpenApiResponse(description="Not analysed yet, or the analysis failed."),
         },
