@@ -43,10 +43,11 @@ class QueuedAnalyses:
 
 @pytest.fixture
 def analyses(monkeypatch) -> QueuedAnalyses:
-    from moderation.tasks import analyze_submission
+    from moderation.tasks import analyze_submission, analyze_video
 
     queued = QueuedAnalyses()
     monkeypatch.setattr(analyze_submission, "delay", queued)
+    monkeypatch.setattr(analyze_video, "delay", queued)
     return queued
 
 

@@ -45,6 +45,16 @@ def test_base64_content_becomes_a_submission(client, sns, analyses) -> None:
     assert "media_base64" not in stored.payload["data"]
 
 
+def test_a_base64_video_becomes_a_video_submission(client, sns, analyses, videos) -> None:
+    data = {"id": "clip-9", "media_base64": base64.b64encode(videos["repost"]).decode()}
+    body = json.dumps({"type": "content.created", "data": data}).encode()
+    response = signed_post(client, sns.client.slug, body, secrets=[sns.webhook_secret])
+    assert response.status_code == 202, response.content
+    submission = Submission.objects.get(pk=response.json()["submission_id"])
+    assert (submission.media.kind, submission.media.format) == ("video", "MP4")
+    assert analyses.ids() == [submission.pk]
+
+
 def test_numeric_content_id_is_accepted_as_text(client, sns, analyses) -> None:
     body = fixture_body("content_created_minimal")
     response = signed_post(client, sns.client.slug, body, secrets=[sns.webhook_secret])
