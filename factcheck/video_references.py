@@ -46,9 +46,10 @@ from factcheck.core.video_localize import (
     spatial_alignment,
     split_segments,
 )
-from factcheck.core.video_match import VideoAlignment, frame_lookup, video_match
+from factcheck.core.video_match import VideoAlignment, frame_lookup, image_spans, video_match
+from factcheck.indexing import PDQ_INDEX, index_reader
 from factcheck.models import Reference, ReferenceVideo
-from factcheck.reference_source import reference_summary
+from factcheck.reference_source import ReferenceMissing, reference_summary, stored_references
 from mediastore.services import media_read
 from mediastore.videos import VideoFrame, iter_frames
 
@@ -62,7 +63,12 @@ MAX_VIDEO_MATCHES = 3
 # its neighbour), and with a still found in it (the nearest hash and two each side).
 FRAMES_COMPARED = 2
 STILL_FRAMES_COMPARED = 5
-NEAR_WINDOW_S = 1.0  # frames further than this from an asked time are never kept for it
+NEAR_WINDOW_S = 1.0
+# Image references in a query video: frames looked up in the image PDQ index, candidates per
+# lookup, and the distance a frame and a still match at (PDQ's, and vPDQ's, usual 31).
+STILL_PROBES = 24
+STILL_CANDIDATES = 5
+STILL_MATCH_DISTANCE = 31  # frames further than this from an asked time are never kept for it
 
 
 @dataclass
@@ -283,8 +289,9 @@ def _localised(
 
 def video_report_matches(*, read: VideoRead, interval_s: float, scale: float) -> list[dict]:
     """The report's `matches` for a query video: each reference video it aligns with in time,
-    best first; the best one localised frame by frame. `scale` maps the sampled frames' pixels
-    to the query's full size (regions are in query pixels)."""
+    best first, the best one localised frame by frame; then image references shown in it
+    (`video_still_matches`). `scale` maps the sampled frames' pixels to the query's full size
+    (regions are in query pixels)."""
     found = video_matches(read.fingerprint)
     references = Reference.objects.in_bulk([match.reference_id for match in found])
     items = []
@@ -324,6 +331,9 @@ def video_report_matches(*, read: VideoRead, interval_s: float, scale: float) ->
                 "localised": spatial is not None,
             }
         )
+    matched = {match.reference_id for match in found}
+    pdq_index = index_reader(PDQ_INDEX).get()
+    items += video_still_matches(read=read, pdq_index=pdq_index, skip=matched, scale=scale)
     return items
 
 
@@ -417,3 +427,92 @@ def video_frame_matches(image: np.ndarray, *, skip: set[int]) -> list[FrameMatch
         if match is not None:
             matches.append(match)
     return matches
+
+
+def _probe_rows(read: VideoRead) -> np.ndarray:
+    """Query frames whose hashes are looked up among the image references: the keyframes and
+    usable frames spread over the video, at most STILL_PROBES."""
+    usable = read.fingerprint.frames.usable()
+    if not len(usable):
+        return usable
+    spread = usable[np.linspace(0, len(usable) - 1, min(STILL_PROBES, len(usable))).astype(int)]
+    keyframes = np.intersect1d(read.fingerprint.keyframes, usable)
+    return np.unique(np.concatenate([keyframes, spread]))[: 2 * STILL_PROBES]
+
+
+def video_still_matches(
+    *, read: VideoRead, pdq_index: Any, skip: set[int], scale: float
+) -> list[dict[str, Any]]:
+    """Image references shown in a query video (a still reused in it): candidates from the image
+    PDQ index by the query's frame hashes, the stretches of the video that show each found by
+    its dihedral hashes (`image_spans`), verified and compared on the sampled frame nearest its
+    best frame. `matches` items with `"still": true` and segments without original times."""
+    if pdq_index is None or not len(pdq_index) or not read.samples:
+        return []
+    frames = read.fingerprint.frames
+    rows = _probe_rows(read)
+    if not len(rows):
+        return []
+    hashes = np.concatenate(
+        [frames.hashes[rows]] + ([] if frames.mirrored is None else [frames.mirrored[rows]])
+    )
+    ids, distances = pdq_index.search(hashes, STILL_CANDIDATES)
+    videos = set(ReferenceVideo.objects.values_list("reference_id", flat=True))
+    best: dict[int, int] = {}
+    for ref_id, distance in zip(ids.ravel().tolist(), distances.ravel().tolist(), strict=True):
+        if ref_id >= 0 and distance <= STILL_MATCH_DISTANCE and ref_id not in videos | skip:
+            best[ref_id] = min(distance, best.get(ref_id, distance))
+    chosen = sorted(best, key=lambda ref_id: (best[ref_id], ref_id))[:MAX_VIDEO_MATCHES]
+    references = Reference.objects.in_bulk(chosen)
+    items = []
+    for ref_id in chosen:
+        if ref_id not in references:
+            continue
+        try:
+            still = stored_references().load_reference_image(ref_id)
+        except ReferenceMissing:
+            continue
+        item = _still_item(read, references[ref_id], still, best[ref_id], scale)
+        if item is not None:
+            items.append(item)
+    return items
+
+
+def _still_item(
+    read: VideoRead, reference: Reference, still: np.ndarray, distance: int, scale: float
+) -> dict[str, Any] | None:
+    dihedral, _ = pdq_dihedral_hashes(still)
+    spans = image_spans(dihedral, read.fingerprint)
+    if not spans:
+        return None
+    shown = max(spans, key=lambda span: span.end_s - span.start_s)
+    frame = read.sample_near(shown.best.time_s)
+    spatial = spatial_alignment([FramePair(shown.best.time_s, 0.0, frame, still)], mirrored=None)
+    if spatial is None:
+        return None
+    found = localize_edits(frame, _mirrored(still, spatial.mirrored), spatial.transform)
+    regions = [_scaled_region(region, scale) for region in found.regions] if found.edited else []
+    return {
+        "reference": reference_summary(reference),
+        "similarity": round(1.0 - distance / PDQ_BITS, 4),
+        "inliers": spatial.inliers,
+        "verified_by": VERIFIED_BY_FEATURES
+        if spatial.verified_by == "features"
+        else VERIFIED_BY_DENSE,
+        "mirrored": spatial.mirrored,
+        "still": True,
+        "segments": [
+            {
+                "start_s": round(span.start_s, 3),
+                "end_s": round(span.end_s, 3),
+                "ref_start_s": None,
+                "ref_end_s": None,
+                "edited": bool(found.edited) and span is shown,
+                "regions": regions if span is shown else [],
+            }
+            for span in spans
+        ],
+        "edited": bool(found.edited),
+        "edited_fraction": round(float(found.edited_fraction), 4),
+        "regions": regions,
+    }

@@ -17,6 +17,7 @@ from django.utils import timezone
 from rest_framework.test import APIClient
 
 from factcheck.evaluation import videocases as vc
+from factcheck.indexing import index_rebuild
 from factcheck.models import ReferenceVideo
 from factcheck.selectors import image_matches
 from factcheck.services import reference_add
@@ -158,3 +159,18 @@ def test_a_picture_that_is_a_frame_of_a_reference_video_says_which_and_when(vide
     assert found.aligned_references[0].shape == still.shape
     unrelated = np.ascontiguousarray(vc.load_still("astronaut")[:300, :400])
     assert image_matches(image=unrelated).matches == []
+
+
+@pytest.mark.django_db
+def test_an_image_reference_shown_in_a_video_is_found_with_when(videos):
+    with av.open(io.BytesIO(videos["repost"]), mode="r") as container:
+        frames = [f.to_ndarray(format="rgb24") for f in container.decode(video=0)]
+    still = cv2.imencode(".png", cv2.cvtColor(frames[10], cv2.COLOR_RGB2BGR))[1].tobytes()
+    reference_add(content=still, source="Agency", external_id="still-1")
+    index_rebuild()
+    document = video_analyze(content=videos["repost"], input_name="repost.mp4").document
+    (match,) = document["matches"]
+    assert match["reference"]["external_id"] == "still-1" and match["still"] is True
+    assert any(s["start_s"] <= 1.0 <= s["end_s"] for s in match["segments"])
+    assert all(s["ref_start_s"] is None for s in match["segments"])
+    assert document["verdict"]["label"] in ("unaltered_copy", "edited_copy")
