@@ -43,7 +43,7 @@ from factcheck.indexing import (
 )
 from factcheck.models import Reference
 from factcheck.reference_source import ReferenceMissing, reference_summary, stored_references
-from factcheck.video_references import video_frame_matches
+from factcheck.video_stills import video_frame_matches
 
 
 @dataclass

@@ -20,7 +20,7 @@ from factcheck.embedding import EmbeddingUnavailable, configured_embedder, embed
 from factcheck.indexing import IndexChange, index_rebuild, local_index_kept
 from factcheck.models import Fingerprint, PendingIndexRemoval, Reference, ReferenceVideo
 from factcheck.reference_source import features_compute_and_store, read_media_rgb
-from factcheck.video_references import (
+from factcheck.video_store import (
     poster_store,
     poster_time,
     sample_interval,
@@ -77,7 +77,7 @@ def reference_add(
     Raises mediastore.images.ImageRejected or mediastore.videos.VideoRejected (nothing stored)
     for unacceptable media, including animated images: an original is a single picture or a
     video, and mediastore.links.UnsafeLink for a `url` that is not http(s) (the review UI links
-    it). A video is fingerprinted in time (factcheck.video_references) and its poster keyframe
+    it). A video is fingerprinted in time (factcheck.video_store) and its poster keyframe
     as an image.
     """
     source = source.strip()

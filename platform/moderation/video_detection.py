@@ -27,7 +27,7 @@ from detection import selectors as detection_selectors
 from moderation.clock import clock
 
 # Detectors run on one frame per second of video (fewer, evenly spread, for long videos:
-# factcheck.video_references.sample_interval).
+# factcheck.video_store.sample_interval).
 DETECTION_SAMPLE_S = 1.0
 FACE_TRACK_IOU = 0.3
 FACE_TRACK_GAP_S = 2.5

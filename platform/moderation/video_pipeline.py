@@ -5,7 +5,7 @@ annotated result video out (issue 17).
 as `pipeline.image_analyze` is for images:
 1. intake's checks (`mediastore.videos.inspect_video`);
 2. one decoding pass: every frame hashed (the vPDQ-format fingerprint), and a frame kept every
-   sampling interval (`factcheck.video_references.video_read`);
+   sampling interval (`factcheck.video_store.video_read`);
 3. fact-check matching in time against the reference videos, the best match localised frame by
    frame on the samples (`factcheck.video_references.video_report_matches`);
 4. the detectors on the samples, faces tracked over time (`moderation.video_detection`);
@@ -23,11 +23,8 @@ from typing import Any
 
 import numpy as np
 
-from factcheck.video_references import (
-    sample_interval,
-    video_read,
-    video_report_matches,
-)
+from factcheck.video_references import video_report_matches
+from factcheck.video_store import sample_interval, video_read
 from mediastore.videos import inspect_video, iter_frames
 from moderation import fact_checks
 from moderation import report_document as doc

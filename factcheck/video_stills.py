@@ -1,0 +1,211 @@
+"""Stills and videos: an image that is a frame of a reference video, and an image reference
+shown in a query video.
+
+Both are found through frame hashes (a still's 8 dihedral PDQ hashes against a video's frame
+hashes, `factcheck.core.video_match.frame_lookup` and `image_spans`), then verified and compared
+like an image against the frame that shows it (local features, dense alignment for low texture).
+"""
+
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from factcheck.core.features import mirror_matrix
+from factcheck.core.fingerprints import PDQ_BITS, pdq_dihedral_hashes
+from factcheck.core.localize import aligned_reference, localize_edits
+from factcheck.core.matcher import VERIFIED_BY_DENSE, VERIFIED_BY_FEATURES
+from factcheck.core.video_localize import (
+    FramePair,
+    spatial_alignment,
+)
+from factcheck.core.video_match import frame_lookup, image_spans
+from factcheck.models import Reference, ReferenceVideo
+from factcheck.reference_source import ReferenceMissing, reference_summary, stored_references
+from factcheck.video_store import (
+    VideoRead,
+    closest_frame,
+    frames_near,
+    mirrored_view,
+    scaled_region,
+    stored_fingerprints,
+)
+from mediastore.services import media_read
+
+# The original's frames compared with a still found in it (the nearest hash and two each side).
+STILL_FRAMES_COMPARED = 5
+# Image references in a query video: frames looked up in the image PDQ index, candidates per
+# lookup, and the distance a frame and a still match at (PDQ's, and vPDQ's, usual 31).
+STILL_PROBES = 24
+STILL_CANDIDATES = 5
+STILL_MATCH_DISTANCE = 31
+MAX_STILL_MATCHES = 3
+
+
+@dataclass(frozen=True)
+class FrameMatchFound:
+    """An image found to be a frame of a reference video: the report item, its edit mask and
+    the frame aligned to the image (as for image matches)."""
+
+    item: dict[str, Any]
+    edit_mask: np.ndarray
+    aligned_reference: np.ndarray
+
+
+def _frame_match(
+    image: np.ndarray, reference: Reference, time_s: float, similarity: float
+) -> FrameMatchFound | None:
+    # In a slow pan or a still shot the frame whose hash is nearest need not be the one posted:
+    # its neighbours are compared too.
+    near = frames_near(media_read(reference.media), [time_s], per_time=STILL_FRAMES_COMPARED)
+    frames = near.get(time_s)
+    if not frames:
+        return None
+    pair = [FramePair(0.0, 0.0, image, frames[0][1])]
+    spatial = spatial_alignment(pair, mirrored=None)
+    if spatial is None:
+        return None
+    # The frame that differs least from the image under that alignment is the one posted.
+    view = functools.partial(mirrored_view, mirrored=spatial.mirrored)
+    frame_time_s, frame = closest_frame(image, frames, view, spatial)
+    found = localize_edits(image, view(frame), spatial.transform)
+    transform = found.transform if found.transform is not None else spatial.transform
+    if spatial.mirrored:  # the report's transform maps the original itself, mirror included
+        transform = transform @ mirror_matrix(frame.shape[1])
+    transform = transform / transform[2, 2]
+    item = {
+        "reference": reference_summary(reference),
+        "similarity": round(similarity, 4),
+        "inliers": spatial.inliers,
+        "transform": [[round(float(v), 6) for v in row] for row in transform],
+        "edited": bool(found.edited),
+        "edited_fraction": round(float(found.edited_fraction), 4),
+        "regions": found.regions,
+        "mirrored": spatial.mirrored,
+        "verified_by": VERIFIED_BY_FEATURES
+        if spatial.verified_by == "features"
+        else VERIFIED_BY_DENSE,
+        "frame_time_s": round(frame_time_s, 3),
+    }
+    return FrameMatchFound(item, found.edit_mask, aligned_reference(frame, transform, image.shape))
+
+
+def video_frame_matches(image: np.ndarray, *, skip: set[int]) -> list[FrameMatchFound]:
+    """Reference videos one of whose frames `image` is ("a frame of video X at 01:23"), best
+    first: found by the frame hashes (the image's 8 dihedral PDQ hashes), verified and compared
+    like an image match against that frame. References in `skip` (already matched) are left
+    out."""
+    videos = stored_fingerprints()
+    if not videos:
+        return []
+    hashes, _ = pdq_dihedral_hashes(image)
+    found = []
+    for ref_id, fingerprint in videos.items():
+        if ref_id in skip:
+            continue
+        frame = frame_lookup(hashes, fingerprint)
+        if frame is not None:
+            found.append((frame.distance, ref_id, frame.time_s))
+    found.sort()
+    references = Reference.objects.in_bulk([ref_id for _, ref_id, _ in found[:MAX_STILL_MATCHES]])
+    matches = []
+    for distance, ref_id, time_s in found[:MAX_STILL_MATCHES]:
+        if ref_id not in references:
+            continue
+        similarity = 1.0 - distance / PDQ_BITS
+        match = _frame_match(image, references[ref_id], time_s, similarity)
+        if match is not None:
+            matches.append(match)
+    return matches
+
+
+def _probe_rows(read: VideoRead) -> np.ndarray:
+    """Query frames whose hashes are looked up among the image references: the keyframes and
+    usable frames spread over the video, at most STILL_PROBES."""
+    usable = read.fingerprint.frames.usable()
+    if not len(usable):
+        return usable
+    spread = usable[np.linspace(0, len(usable) - 1, min(STILL_PROBES, len(usable))).astype(int)]
+    keyframes = np.intersect1d(read.fingerprint.keyframes, usable)
+    return np.unique(np.concatenate([keyframes, spread]))[: 2 * STILL_PROBES]
+
+
+def video_still_matches(
+    *, read: VideoRead, pdq_index: Any, skip: set[int], scale: float
+) -> list[dict[str, Any]]:
+    """Image references shown in a query video (a still reused in it): candidates from the image
+    PDQ index by the query's frame hashes, the stretches of the video that show each found by
+    its dihedral hashes (`image_spans`), verified and compared on the sampled frame nearest its
+    best frame. `matches` items with `"still": true` and segments without original times."""
+    if pdq_index is None or not len(pdq_index) or not read.samples:
+        return []
+    frames = read.fingerprint.frames
+    rows = _probe_rows(read)
+    if not len(rows):
+        return []
+    hashes = np.concatenate(
+        [frames.hashes[rows]] + ([] if frames.mirrored is None else [frames.mirrored[rows]])
+    )
+    ids, distances = pdq_index.search(hashes, STILL_CANDIDATES)
+    videos = set(ReferenceVideo.objects.values_list("reference_id", flat=True))
+    best: dict[int, int] = {}
+    for ref_id, distance in zip(ids.ravel().tolist(), distances.ravel().tolist(), strict=True):
+        if ref_id >= 0 and distance <= STILL_MATCH_DISTANCE and ref_id not in videos | skip:
+            best[ref_id] = min(distance, best.get(ref_id, distance))
+    chosen = sorted(best, key=lambda ref_id: (best[ref_id], ref_id))[:MAX_STILL_MATCHES]
+    references = Reference.objects.in_bulk(chosen)
+    items = []
+    for ref_id in chosen:
+        if ref_id not in references:
+            continue
+        try:
+            still = stored_references().load_reference_image(ref_id)
+        except ReferenceMissing:
+            continue
+        item = _still_item(read, references[ref_id], still, best[ref_id], scale)
+        if item is not None:
+            items.append(item)
+    return items
+
+
+def _still_item(
+    read: VideoRead, reference: Reference, still: np.ndarray, distance: int, scale: float
+) -> dict[str, Any] | None:
+    dihedral, _ = pdq_dihedral_hashes(still)
+    spans = image_spans(dihedral, read.fingerprint)
+    if not spans:
+        return None
+    shown = max(spans, key=lambda span: span.end_s - span.start_s)
+    frame = read.sample_near(shown.best.time_s)
+    spatial = spatial_alignment([FramePair(shown.best.time_s, 0.0, frame, still)], mirrored=None)
+    if spatial is None:
+        return None
+    found = localize_edits(frame, mirrored_view(still, spatial.mirrored), spatial.transform)
+    regions = [scaled_region(region, scale) for region in found.regions] if found.edited else []
+    return {
+        "reference": reference_summary(reference),
+        "similarity": round(1.0 - distance / PDQ_BITS, 4),
+        "inliers": spatial.inliers,
+        "verified_by": VERIFIED_BY_FEATURES
+        if spatial.verified_by == "features"
+        else VERIFIED_BY_DENSE,
+        "mirrored": spatial.mirrored,
+        "still": True,
+        "segments": [
+            {
+                "start_s": round(span.start_s, 3),
+                "end_s": round(span.end_s, 3),
+                "ref_start_s": None,
+                "ref_end_s": None,
+                "edited": bool(found.edited) and span is shown,
+                "regions": regions if span is shown else [],
+            }
+            for span in spans
+        ],
+        "edited": bool(found.edited),
+        "edited_fraction": round(float(found.edited_fraction), 4),
+        "regions": regions,
+    }

@@ -1,0 +1,205 @@
+"""Reference videos in storage, and decoding a video for matching.
+
+A reference video is a `Reference` like an image, plus a `ReferenceVideo` row naming its
+temporal fingerprint (factcheck.core.video_fingerprint: a PDQ hash per frame, shots, keyframes)
+and its poster keyframe, both stored content-addressed as files. Its `Fingerprint` row (PDQ,
+descriptor embedding, local features) describes the poster, so the image indexes find the video
+from a still too.
+
+Frames are decoded once, streamed (mediastore.videos.iter_frames, with intake's limits), hashed
+and, every `sample_every_s`, kept as a smaller sample for whoever needs pictures of the video
+(the poster here; detection and edit localisation in the analysis). `frames_near` decodes a
+video again for the frames at given times. Stored fingerprints are read through a per-process
+cache (a fingerprint is immutable; the cache follows the table's rows).
+"""
+
+from __future__ import annotations
+
+import functools
+import threading
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import cv2
+import numpy as np
+from django.core.files.base import ContentFile
+from django.core.files.storage import default_storage
+
+from factcheck.core.localize import aligned_reference
+from factcheck.core.video_fingerprint import VideoFingerprint, video_fingerprint
+from factcheck.core.video_localize import (
+    SpatialAlignment,
+)
+from factcheck.models import ReferenceVideo
+from mediastore.videos import VideoFrame, iter_frames
+
+VIDEO_FINGERPRINT_PREFIX = "video-fingerprints/v1"
+# Frames are hashed and sampled at most this large (PDQ reads a 512-px grid anyway).
+FRAME_MAX_SIDE = 512
+# Samples for pictures of a video: at most this many, evenly spread in time.
+MAX_SAMPLES = 120
+NEAR_WINDOW_S = 1.0  # frames further than this from an asked time are never kept for it
+
+
+@dataclass
+class VideoRead:
+    """One decoding pass over a video: its fingerprint and the sampled frames (time, RGB)."""
+
+    fingerprint: VideoFingerprint
+    samples: list[tuple[float, np.ndarray]] = field(default_factory=list)
+
+    def sample_near(self, time_s: float) -> np.ndarray:
+        """The sampled frame nearest `time_s` (there is always one: the first frame)."""
+        return min(self.samples, key=lambda sample: abs(sample[0] - time_s))[1]
+
+
+def sample_interval(duration_s: float, every_s: float) -> float:
+    """`every_s`, widened so a long video yields at most MAX_SAMPLES samples."""
+    return max(every_s, duration_s / MAX_SAMPLES)
+
+
+def _tapped(
+    frames: Iterator[VideoFrame], every_s: float, samples: list[tuple[float, np.ndarray]]
+) -> Iterator[VideoFrame]:
+    next_sample = 0.0
+    for frame in frames:
+        if frame.time_s >= next_sample:
+            samples.append((frame.time_s, frame.rgb))
+            next_sample = frame.time_s + every_s
+        yield frame
+
+
+def video_read(content: bytes, *, fps: float, sample_every_s: float) -> VideoRead:
+    """Decode, fingerprint and sample a video that passed intake (raises VideoRejected at a
+    decoding limit)."""
+    samples: list[tuple[float, np.ndarray]] = []
+    frames = _tapped(iter_frames(content, max_side=FRAME_MAX_SIDE), sample_every_s, samples)
+    fingerprint = video_fingerprint(frames, fps=fps or None)
+    return VideoRead(fingerprint, samples)
+
+
+def video_fingerprint_storage_name(sha256: str) -> str:
+    return f"{VIDEO_FINGERPRINT_PREFIX}/{sha256[:2]}/{sha256}.npz"
+
+
+def video_fingerprint_store(sha256: str, fingerprint: VideoFingerprint) -> str:
+    """Write the fingerprint file (content-addressed: an existing one is the same)."""
+    name = video_fingerprint_storage_name(sha256)
+    if not default_storage.exists(name):
+        saved = default_storage.save(name, ContentFile(fingerprint.to_bytes()))
+        if saved != name:
+            default_storage.delete(saved)
+    return name
+
+
+def poster_storage_name(sha256: str) -> str:
+    return f"{VIDEO_FINGERPRINT_PREFIX}/{sha256[:2]}/{sha256}-poster.png"
+
+
+def poster_store(sha256: str, poster: np.ndarray) -> str:
+    """Write the poster keyframe (lossless: its local features are computed from it again)."""
+    name = poster_storage_name(sha256)
+    if not default_storage.exists(name):
+        ok, encoded = cv2.imencode(".png", np.ascontiguousarray(poster[:, :, ::-1]))
+        if not ok:
+            raise RuntimeError("PNG encoding of a poster failed")
+        saved = default_storage.save(name, ContentFile(encoded.tobytes()))
+        if saved != name:
+            default_storage.delete(saved)
+    return name
+
+
+def poster_time(fingerprint: VideoFingerprint) -> float:
+    """The first keyframe's time (0 for a video without one)."""
+    times = fingerprint.keyframe_times_s
+    return float(times[0]) if len(times) else 0.0
+
+
+class _FingerprintCache:
+    """Stored fingerprints by reference id, loaded once per process and file."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._loaded: dict[int, tuple[str, VideoFingerprint]] = {}
+
+    def current(self) -> dict[int, VideoFingerprint]:
+        rows = dict(ReferenceVideo.objects.values_list("reference_id", "fingerprint_file"))
+        with self._lock:
+            for ref_id in set(self._loaded) - set(rows):
+                del self._loaded[ref_id]
+            missing = {r: f for r, f in rows.items() if self._loaded.get(r, ("",))[0] != f}
+        for ref_id, name in missing.items():
+            with default_storage.open(name, "rb") as handle:
+                loaded = VideoFingerprint.from_bytes(handle.read())
+            with self._lock:
+                self._loaded[ref_id] = (name, loaded)
+        with self._lock:
+            return {ref_id: self._loaded[ref_id][1] for ref_id in rows if ref_id in self._loaded}
+
+
+_cache = _FingerprintCache()
+
+
+def stored_fingerprints() -> dict[int, VideoFingerprint]:
+    """Every reference video's fingerprint, by reference id."""
+    return _cache.current()
+
+
+def frames_near(
+    content: bytes, times_s: Sequence[float], *, per_time: int = 1
+) -> dict[float, list[tuple[float, np.ndarray]]]:
+    """For each of `times_s`, the `per_time` frames of the video nearest it, nearest first, as
+    (frame time, RGB at FRAME_MAX_SIDE): one decoding pass, frames kept only when asked for."""
+    wanted = sorted(set(times_s))
+    near: dict[float, list[tuple[float, np.ndarray]]] = {asked: [] for asked in wanted}
+    if not wanted:
+        return near
+    cursor = 0
+    for frame in iter_frames(content, max_side=FRAME_MAX_SIDE):
+        # Frames arrive in time order: each asked time keeps the closest frames seen so far.
+        while cursor < len(wanted) and wanted[cursor] < frame.time_s - NEAR_WINDOW_S:
+            cursor += 1
+        if cursor >= len(wanted):
+            break
+        for asked in wanted[cursor:]:
+            if asked > frame.time_s + NEAR_WINDOW_S:
+                break
+            kept = near[asked]
+            kept.append((frame.time_s, frame.rgb))
+            kept.sort(key=functools.partial(_time_gap, asked))
+            del kept[per_time:]
+    return {asked: kept for asked, kept in near.items() if kept}
+
+
+def _time_gap(asked: float, entry: tuple[float, np.ndarray]) -> float:
+    return abs(entry[0] - asked)
+
+
+def closest_frame(
+    query: np.ndarray,
+    frames: list[tuple[float, np.ndarray]],
+    view: Callable[[np.ndarray], np.ndarray],
+    spatial: SpatialAlignment,
+) -> tuple[float, np.ndarray]:
+    """(time, frame) of the frame that differs least from `query` under `spatial`."""
+    return min(frames, key=lambda entry: frame_difference(query, view(entry[1]), spatial.transform))
+
+
+def frame_difference(image: np.ndarray, reference: np.ndarray, transform: np.ndarray) -> float:
+    """Mean absolute grey difference of `image` and `reference` warped onto it, where both are."""
+    warped = aligned_reference(reference, transform, image.shape)
+    inside = warped.any(axis=2)
+    if not inside.any():
+        return float("inf")
+    grey = cv2.cvtColor(image, cv2.COLOR_RGB2GRAY).astype(np.float32)
+    warped_grey = cv2.cvtColor(warped, cv2.COLOR_RGB2GRAY).astype(np.float32)
+    return float(np.abs(grey - warped_grey)[inside].mean())
+
+
+def mirrored_view(frame: np.ndarray, mirrored: bool) -> np.ndarray:
+    return np.ascontiguousarray(frame[:, ::-1]) if mirrored else frame
+
+
+def scaled_region(region: dict[str, Any], scale: float) -> dict[str, Any]:
+    return {**region, "bbox": [round(float(v) * scale, 1) for v in region["bbox"]]}
