@@ -75,6 +75,11 @@ class ReferenceVideo(models.Model):
 
     reference = models.OneToOneField(Reference, on_delete=models.CASCADE, related_name="video")
     fingerprint_file = models.CharField(max_length=255, help_text="Storage name (npz).")
+    samples_file = models.CharField(
+        max_length=255,
+        blank=True,
+        help_text="Storage name of the sampled frames' global embeddings (npz; blank without).",
+    )
     poster_file = models.CharField(
         max_length=255,
         help_text="Storage name of the poster keyframe (PNG): what its Fingerprint describes.",

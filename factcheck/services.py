@@ -24,6 +24,7 @@ from factcheck.video_store import (
     poster_store,
     poster_time,
     sample_interval,
+    samples_store,
     video_fingerprint_store,
     video_read,
 )
@@ -133,6 +134,7 @@ def _video_fingerprint(content: bytes, media: MediaObject) -> tuple[ReferenceVid
     poster = read.sample_near(poster_time(fingerprint))
     video = ReferenceVideo(
         fingerprint_file=video_fingerprint_store(media.sha256, fingerprint),
+        samples_file=samples_store(media.sha256, read.embeddings),
         poster_file=poster_store(media.sha256, poster),
         duration_s=fingerprint.duration_s or duration,
         fps=fingerprint.fps,

@@ -9,11 +9,13 @@ in the video follow (factcheck.video_stills).
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+import numpy as np
+
 from factcheck.core.matcher import VERIFIED_BY_TIME
-from factcheck.core.video_fingerprint import VideoFingerprint
 from factcheck.core.video_localize import (
     MAX_SPAN_REGIONS,
     ChangedSpan,
@@ -27,20 +29,33 @@ from factcheck.core.video_localize import (
     spatial_alignment,
     split_segments,
 )
-from factcheck.core.video_match import VideoAlignment, video_match
+from factcheck.core.video_match import Segment, VideoAlignment, video_match
 from factcheck.indexing import PDQ_INDEX, index_reader
 from factcheck.models import Reference
 from factcheck.reference_source import reference_summary
 from factcheck.video_stills import video_still_matches
 from factcheck.video_store import (
+    SampleEmbeddings,
     VideoRead,
+    closest_frame,
     frames_near,
+    mirrored_view,
     scaled_region,
-    stored_fingerprints,
+    stored_videos,
 )
 from mediastore.services import media_read
 
 MAX_VIDEO_MATCHES = 3
+# The learned descriptor on the sampled frames finds copies whose frames PDQ cannot line up (a
+# crop changes every frame's hash as much as another picture does): the query's samples vote
+# for an offset with their most similar reference samples. A vote needs this many samples, and
+# this share of the query's; the best DESCRIPTOR_CANDIDATES references by votes are checked on
+# DESCRIPTOR_CHECKS sample frames against the original's frames around the voted time.
+MIN_DESCRIPTOR_VOTES = 3
+DESCRIPTOR_VOTE_SHARE = 0.3
+DESCRIPTOR_CANDIDATES = 2
+DESCRIPTOR_CHECKS = 3
+DESCRIPTOR_FRAMES_COMPARED = 12  # the original's frames nearest the voted time (±0.5 s at 10 fps)
 # The original's frames compared with each query frame: the nearest to the aligned time and its
 # neighbour.
 FRAMES_COMPARED = 2
@@ -52,15 +67,106 @@ class VideoMatchFound:
     alignment: VideoAlignment
 
 
-def video_matches(query: VideoFingerprint) -> list[VideoMatchFound]:
-    """The reference videos `query` aligns with in time, best first (at most MAX_VIDEO_MATCHES)."""
-    found = []
-    for ref_id, reference in stored_fingerprints().items():
-        alignment = video_match(query, reference)
+def video_matches(read: VideoRead, *, interval_s: float) -> list[VideoMatchFound]:
+    """The reference videos the query aligns with in time, best first (at most
+    MAX_VIDEO_MATCHES): by the frame hashes, and for references the hashes do not line up with,
+    by the sampled frames' global embeddings, verified on the frames (`_descriptor_alignment`)."""
+    found, votes = [], []
+    for ref_id, stored in stored_videos().items():
+        alignment = video_match(read.fingerprint, stored.fingerprint)
         if alignment is not None:
             found.append(VideoMatchFound(ref_id, alignment))
+        elif read.embeddings is not None and stored.embeddings is not None:
+            vote = _descriptor_vote(read.embeddings, stored.embeddings, interval_s)
+            if vote is not None:
+                votes.append((vote, ref_id))
+    votes.sort(key=lambda entry: (-entry[0].votes, entry[1]))
+    references = Reference.objects.select_related("media").in_bulk(
+        [ref_id for _, ref_id in votes[:DESCRIPTOR_CANDIDATES]]
+    )
+    for vote, ref_id in votes[:DESCRIPTOR_CANDIDATES]:
+        if ref_id in references:
+            duration = stored_videos()[ref_id].fingerprint.duration_s
+            alignment = _descriptor_alignment(read, references[ref_id], vote, interval_s, duration)
+            if alignment is not None:
+                found.append(VideoMatchFound(ref_id, alignment))
     found.sort(key=lambda match: (-match.alignment.score, match.reference_id))
     return found[:MAX_VIDEO_MATCHES]
+
+
+@dataclass(frozen=True)
+class _Vote:
+    votes: int
+    offset_s: float  # the original's time at query time 0
+    times_s: np.ndarray  # query samples whose embedding agrees with that offset
+
+
+def _descriptor_vote(
+    query: SampleEmbeddings, reference: SampleEmbeddings, interval_s: float
+) -> _Vote | None:
+    """The offset most of the query's samples agree on, each voting with its most similar
+    sample of the reference (similarity at least the model's candidate threshold)."""
+    if query.tag != reference.tag or not len(query.vectors) or not len(reference.vectors):
+        return None
+    similarity = query.vectors @ reference.vectors.T
+    nearest = similarity.argmax(axis=1)
+    agree = similarity[np.arange(len(nearest)), nearest] >= query.min_similarity
+    offsets = reference.times_s[nearest] - query.times_s
+    bins = np.round(offsets / interval_s).astype(np.int64)
+    if not agree.any():
+        return None
+    values, counts = np.unique(bins[agree], return_counts=True)
+    top = values[np.argmax(counts)]
+    voters = agree & (np.abs(bins - top) <= 1)
+    if voters.sum() < max(MIN_DESCRIPTOR_VOTES, DESCRIPTOR_VOTE_SHARE * len(query.times_s)):
+        return None
+    return _Vote(int(voters.sum()), float(np.median(offsets[voters])), query.times_s[voters])
+
+
+def _descriptor_alignment(
+    read: VideoRead, reference: Reference, vote: _Vote, interval_s: float, duration_s: float
+) -> VideoAlignment | None:
+    """A vote confirmed on a few sample frames: the frames must verify in space (local features,
+    or dense alignment), and the offset is refined to the original's frame that differs least."""
+    rows = np.unique(np.linspace(0, len(vote.times_s) - 1, DESCRIPTOR_CHECKS).astype(int))
+    times = [float(vote.times_s[row]) for row in rows]
+    near = frames_near(
+        media_read(reference.media),
+        [time_s + vote.offset_s for time_s in times],
+        per_time=DESCRIPTOR_FRAMES_COMPARED,
+    )
+    pairs = [
+        FramePair(time_s, time_s + vote.offset_s, read.sample_near(time_s), frames[0][1])
+        for time_s in times
+        if (frames := near.get(time_s + vote.offset_s))
+    ]
+    spatial = spatial_alignment(pairs, mirrored=None)
+    if spatial is None:
+        return None
+    view = functools.partial(mirrored_view, mirrored=spatial.mirrored)
+    offset = float(
+        np.median(
+            [
+                closest_frame(pair.query, near[pair.reference_time_s], view, spatial)[0]
+                - pair.time_s
+                for pair in pairs
+            ]
+        )
+    )
+    start = max(0.0, float(vote.times_s.min()) - interval_s / 2)
+    end = min(read.fingerprint.duration_s, float(vote.times_s.max()) + interval_s / 2)
+    aligned = max(1, round((end - start) * (read.fingerprint.fps or 1.0)))
+    segment = Segment(start, end, start + offset, end + offset, 1.0, aligned)
+    return VideoAlignment(
+        offset_s=offset,
+        speed=1.0,
+        mirrored=spatial.mirrored,
+        segments=(segment,),
+        pairs=(),
+        score=vote.votes / max(1, len(read.samples)),
+        reference_fraction=min(1.0, (end - start) / duration_s) if duration_s > 0 else 0.0,
+        ambiguous=False,
+    )
 
 
 def reference_time(
@@ -124,7 +230,7 @@ def video_report_matches(*, read: VideoRead, interval_s: float, scale: float) ->
     best first, the best one localised frame by frame; then image references shown in it
     (`video_still_matches`). `scale` maps the sampled frames' pixels to the query's full size
     (regions are in query pixels)."""
-    found = video_matches(read.fingerprint)
+    found = video_matches(read, interval_s=interval_s)
     references = Reference.objects.in_bulk([match.reference_id for match in found])
     items = []
     for rank, match in enumerate(m for m in found if m.reference_id in references):

@@ -31,7 +31,7 @@ from factcheck.video_store import (
     frames_near,
     mirrored_view,
     scaled_region,
-    stored_fingerprints,
+    stored_videos,
 )
 from mediastore.services import media_read
 
@@ -98,7 +98,7 @@ def video_frame_matches(image: np.ndarray, *, skip: set[int]) -> list[FrameMatch
     first: found by the frame hashes (the image's 8 dihedral PDQ hashes), verified and compared
     like an image match against that frame. References in `skip` (already matched) are left
     out."""
-    videos = stored_fingerprints()
+    videos = {ref_id: video.fingerprint for ref_id, video in stored_videos().items()}
     if not videos:
         return []
     hashes, _ = pdq_dihedral_hashes(image)

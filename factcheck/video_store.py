@@ -16,6 +16,7 @@ cache (a fingerprint is immutable; the cache follows the table's rows).
 from __future__ import annotations
 
 import functools
+import io
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -31,6 +32,7 @@ from factcheck.core.video_fingerprint import VideoFingerprint, video_fingerprint
 from factcheck.core.video_localize import (
     SpatialAlignment,
 )
+from factcheck.embedding import configured_embedder, embedding_tag
 from factcheck.models import ReferenceVideo
 from mediastore.videos import VideoFrame, iter_frames
 
@@ -42,12 +44,56 @@ MAX_SAMPLES = 120
 NEAR_WINDOW_S = 1.0  # frames further than this from an asked time are never kept for it
 
 
+@dataclass(frozen=True)
+class SampleEmbeddings:
+    """The global embedding (the learned descriptor, or CLIP) of each sampled frame of a video,
+    in the space `tag`; `min_similarity` is that model's candidate threshold."""
+
+    times_s: np.ndarray  # (n,) float64
+    vectors: np.ndarray  # (n, d) float32, L2-normalised rows
+    tag: str
+    min_similarity: float
+
+    def to_bytes(self) -> bytes:
+        buffer = io.BytesIO()
+        np.savez(
+            buffer,
+            times_s=self.times_s,
+            vectors=self.vectors,
+            tag=np.array(self.tag),
+            min_similarity=np.array(self.min_similarity),
+        )
+        return buffer.getvalue()
+
+    @classmethod
+    def from_bytes(cls, blob: bytes) -> SampleEmbeddings:
+        with np.load(io.BytesIO(blob), allow_pickle=False) as stored:
+            return cls(
+                times_s=np.asarray(stored["times_s"], np.float64),
+                vectors=np.asarray(stored["vectors"], np.float32),
+                tag=str(stored["tag"]),
+                min_similarity=float(stored["min_similarity"]),
+            )
+
+
+def sample_embeddings(samples: list[tuple[float, np.ndarray]]) -> SampleEmbeddings | None:
+    """The configured embedding of each sample; None without an embedding or samples."""
+    embedder = configured_embedder()
+    if embedder is None or not samples:
+        return None
+    vectors = embedder.embed([rgb for _, rgb in samples]).astype(np.float32)
+    times = np.array([time_s for time_s, _ in samples], np.float64)
+    return SampleEmbeddings(times, vectors, embedding_tag(), float(embedder.min_similarity))
+
+
 @dataclass
 class VideoRead:
-    """One decoding pass over a video: its fingerprint and the sampled frames (time, RGB)."""
+    """One decoding pass over a video: its fingerprint, the sampled frames (time, RGB) and their
+    global embeddings (which find copies whose frames PDQ cannot line up, such as crops)."""
 
     fingerprint: VideoFingerprint
     samples: list[tuple[float, np.ndarray]] = field(default_factory=list)
+    embeddings: SampleEmbeddings | None = None
 
     def sample_near(self, time_s: float) -> np.ndarray:
         """The sampled frame nearest `time_s` (there is always one: the first frame)."""
@@ -76,7 +122,7 @@ def video_read(content: bytes, *, fps: float, sample_every_s: float) -> VideoRea
     samples: list[tuple[float, np.ndarray]] = []
     frames = _tapped(iter_frames(content, max_side=FRAME_MAX_SIDE), sample_every_s, samples)
     fingerprint = video_fingerprint(frames, fps=fps or None)
-    return VideoRead(fingerprint, samples)
+    return VideoRead(fingerprint, samples, sample_embeddings(samples))
 
 
 def video_fingerprint_storage_name(sha256: str) -> str:
@@ -91,6 +137,22 @@ def video_fingerprint_store(sha256: str, fingerprint: VideoFingerprint) -> str:
         if saved != name:
             default_storage.delete(saved)
     return name
+
+
+def samples_store(sha256: str, embeddings: SampleEmbeddings | None) -> str:
+    """Write a reference video's sample embeddings ("" without any)."""
+    if embeddings is None:
+        return ""
+    name = f"{VIDEO_FINGERPRINT_PREFIX}/{sha256[:2]}/{sha256}-samples-{_safe(embeddings.tag)}.npz"
+    if not default_storage.exists(name):
+        saved = default_storage.save(name, ContentFile(embeddings.to_bytes()))
+        if saved != name:
+            default_storage.delete(saved)
+    return name
+
+
+def _safe(tag: str) -> str:
+    return "".join(c if c.isalnum() else "-" for c in tag)[:60]
 
 
 def poster_storage_name(sha256: str) -> str:
@@ -116,34 +178,55 @@ def poster_time(fingerprint: VideoFingerprint) -> float:
     return float(times[0]) if len(times) else 0.0
 
 
-class _FingerprintCache:
-    """Stored fingerprints by reference id, loaded once per process and file."""
+@dataclass(frozen=True)
+class StoredVideo:
+    fingerprint: VideoFingerprint
+    embeddings: SampleEmbeddings | None
+
+
+class _StoredVideos:
+    """Stored fingerprints and sample embeddings by reference id, loaded once per process and
+    file (both are immutable; the cache follows the table's rows)."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._loaded: dict[int, tuple[str, VideoFingerprint]] = {}
+        self._loaded: dict[int, tuple[tuple[str, str], StoredVideo]] = {}
 
-    def current(self) -> dict[int, VideoFingerprint]:
-        rows = dict(ReferenceVideo.objects.values_list("reference_id", "fingerprint_file"))
+    def current(self) -> dict[int, StoredVideo]:
+        rows = {
+            ref_id: (fingerprint, samples)
+            for ref_id, fingerprint, samples in ReferenceVideo.objects.values_list(
+                "reference_id", "fingerprint_file", "samples_file"
+            )
+        }
         with self._lock:
             for ref_id in set(self._loaded) - set(rows):
                 del self._loaded[ref_id]
-            missing = {r: f for r, f in rows.items() if self._loaded.get(r, ("",))[0] != f}
-        for ref_id, name in missing.items():
-            with default_storage.open(name, "rb") as handle:
-                loaded = VideoFingerprint.from_bytes(handle.read())
+            missing = {
+                r: names for r, names in rows.items() if self._loaded.get(r, ((),))[0] != names
+            }
+        for ref_id, (fingerprint_name, samples_name) in missing.items():
+            loaded = StoredVideo(
+                VideoFingerprint.from_bytes(_read(fingerprint_name)),
+                SampleEmbeddings.from_bytes(_read(samples_name)) if samples_name else None,
+            )
             with self._lock:
-                self._loaded[ref_id] = (name, loaded)
+                self._loaded[ref_id] = ((fingerprint_name, samples_name), loaded)
         with self._lock:
             return {ref_id: self._loaded[ref_id][1] for ref_id in rows if ref_id in self._loaded}
 
 
-_cache = _FingerprintCache()
+def _read(name: str) -> bytes:
+    with default_storage.open(name, "rb") as handle:
+        return handle.read()
 
 
-def stored_fingerprints() -> dict[int, VideoFingerprint]:
-    """Every reference video's fingerprint, by reference id."""
-    return _cache.current()
+_stored = _StoredVideos()
+
+
+def stored_videos() -> dict[int, StoredVideo]:
+    """Every reference video's fingerprint and sample embeddings, by reference id."""
+    return _stored.current()
 
 
 def frames_near(

@@ -174,3 +174,20 @@ def test_an_image_reference_shown_in_a_video_is_found_with_when(videos):
     assert any(s["start_s"] <= 1.0 <= s["end_s"] for s in match["segments"])
     assert all(s["ref_start_s"] is None for s in match["segments"])
     assert document["verdict"]["label"] in ("unaltered_copy", "edited_copy")
+
+
+@pytest.mark.django_db
+def test_a_cropped_repost_whose_frame_hashes_do_not_line_up_is_found_by_the_descriptor(
+    videos, tmp_path: Path
+):
+    reference_add(content=videos["original"], source="Agency", external_id="clip-1")
+    with av.open(io.BytesIO(videos["original"]), mode="r") as container:
+        frames = [f.to_ndarray(format="rgb24") for f in container.decode(video=0)]
+    cropped = vc.write_video(
+        tmp_path / "cropped.mp4", (vc.crop(0.8)(frame) for frame in frames[10:70]), fps=FPS
+    )
+    document = video_analyze(content=cropped.read_bytes(), input_name="cropped.mp4").document
+    (match,) = document["matches"]
+    assert match["reference"]["external_id"] == "clip-1"
+    assert match["offset_s"] == pytest.approx(1.0, abs=0.11)
+    assert not any(s["edited"] for s in match["segments"])
