@@ -69,8 +69,8 @@ class VideoMatchFound:
 
 def video_matches(read: VideoRead, *, interval_s: float) -> list[VideoMatchFound]:
     """The reference videos the query aligns with in time, best first (at most
-    MAX_VIDEO_MATCHES): by the frame hashes, and for references the hashes do not line up with,
-    by the sampled frames' global embeddings, verified on the frames (`_descriptor_alignment`)."""
+    MAX_VIDEO_MATCHES): by the frame hashes; when no reference lines up by them, by the sampled
+    frames' global embeddings, verified on the frames (`_descriptor_alignment`)."""
     found, votes = [], []
     for ref_id, stored in stored_videos().items():
         alignment = video_match(read.fingerprint, stored.fingerprint)
@@ -80,6 +80,10 @@ def video_matches(read: VideoRead, *, interval_s: float) -> list[VideoMatchFound
             vote = _descriptor_vote(read.embeddings, stored.embeddings, interval_s)
             if vote is not None:
                 votes.append((vote, ref_id))
+    if found:
+        # Frames that line up by their hashes are the stronger evidence, and the two scores do
+        # not compare: a reference sharing a shot's picture with the query must not outrank it.
+        votes = []
     votes.sort(key=lambda entry: (-entry[0].votes, entry[1]))
     references = Reference.objects.select_related("media").in_bulk(
         [ref_id for _, ref_id in votes[:DESCRIPTOR_CANDIDATES]]

@@ -3,6 +3,7 @@ report's video keys, the annotated video and its API route."""
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import json
 from datetime import timedelta
@@ -16,6 +17,8 @@ from django.core.management import call_command
 from django.utils import timezone
 from rest_framework.test import APIClient
 
+from factcheck import video_references, video_store
+from factcheck.core.video_match import Segment, VideoAlignment
 from factcheck.evaluation import videocases as vc
 from factcheck.indexing import index_rebuild
 from factcheck.models import ReferenceVideo
@@ -191,3 +194,42 @@ def test_a_cropped_repost_whose_frame_hashes_do_not_line_up_is_found_by_the_desc
     assert match["reference"]["external_id"] == "clip-1"
     assert match["offset_s"] == pytest.approx(1.0, abs=0.11)
     assert not any(s["edited"] for s in match["segments"])
+
+
+@pytest.mark.django_db
+def test_a_reference_aligned_by_frame_hashes_is_not_outranked_by_the_descriptor(
+    videos, monkeypatch
+):
+    """Hash alignment and the descriptor's vote score on different scales: a reference that
+    shares a shot's picture with the query (found by the descriptor, verified on that shot) must
+    not outrank the one whose frames line up by their hashes."""
+    lined_up = reference_add(content=videos["original"], source="Agency", external_id="clip-1")
+    sharing = reference_add(content=videos["repost"], source="Agency", external_id="clip-2")
+    read = video_store.video_read(videos["repost"], fps=FPS, sample_every_s=1.0)
+
+    def hashes(query, reference):  # only clip-1 lines up, weakly
+        if reference is video_store.stored_videos()[lined_up.reference.pk].fingerprint:
+            return dataclasses.replace(ALIGNMENT, score=0.3)
+        return None
+
+    monkeypatch.setattr(video_references, "video_match", hashes)
+    monkeypatch.setattr(
+        video_references,
+        "_descriptor_alignment",
+        lambda *args: dataclasses.replace(ALIGNMENT, score=0.9),
+    )
+    found = video_references.video_matches(read, interval_s=1.0)
+    assert [match.reference_id for match in found] == [lined_up.reference.pk]
+    assert sharing.reference.pk not in [match.reference_id for match in found]
+
+
+ALIGNMENT = VideoAlignment(
+    offset_s=0.0,
+    speed=1.0,
+    mirrored=False,
+    segments=(Segment(0.0, 5.0, 0.0, 5.0, 1.0, 50),),
+    pairs=(),
+    score=0.5,
+    reference_fraction=0.6,
+    ambiguous=False,
+)
