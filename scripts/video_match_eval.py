@@ -18,7 +18,6 @@ import itertools
 import json
 import tempfile
 import time
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -26,43 +25,13 @@ import numpy as np
 from factcheck.core.video_fingerprint import VideoFingerprint, video_fingerprint
 from factcheck.core.video_match import VideoAlignment, video_match
 from factcheck.evaluation import videocases as vc
-
-SIZE = (224, 160)
-FPS = 10.0
-SHOT_S = 3.0
-SHAPES_S = 2.0
-# Stills of neither split: no reference shows them.
-UNRELATED_STILLS = ("brick", "grass", "gravel", "cell", "logo")
-
-
-@dataclass(frozen=True)
-class Copy:
-    kind: str
-    time_map: vc.TimeMap
-    transform: vc.PixelTransform | None
-    ref_time_at_zero: float  # ground truth: the reference time shown at query time 0
-
-
-def _copies(seconds: float) -> list[Copy]:
-    return [
-        Copy("re-encode", vc.identity_map(seconds), None, 0.0),
-        Copy("trim", vc.trim_map(1.7, seconds - 3.0), None, 1.7),
-        Copy("downscale 50%", vc.identity_map(seconds), vc.downscale(0.5), 0.0),
-        Copy("crop 80%", vc.identity_map(seconds), vc.crop(0.8), 0.0),
-        Copy("mirror", vc.identity_map(seconds), vc.mirror, 0.0),
-        Copy("caption", vc.identity_map(seconds), vc.caption(), 0.0),
-        Copy("speed 0.92", vc.speed_map(0.92, seconds), None, 0.0),
-        Copy("speed 1.08", vc.speed_map(1.08, seconds), None, 0.0),
-        Copy("re-cut", vc.recut_map((3.5, 2.5), (0.3, 2.5)), None, 3.5),
-    ]
-
-
-def _scene(stills: tuple[str, str], seed: int) -> tuple[vc.Scene, float]:
-    shots = [
-        (SHOT_S, vc.pan_zoom(vc.load_still(name), size=SIZE, seed=seed + i, seconds=SHOT_S))
-        for i, name in enumerate(stills)
-    ]
-    return vc.with_cuts([*shots, (SHAPES_S, vc.moving_shapes(size=SIZE, seed=seed))])
+from factcheck.evaluation.video_case_set import (
+    COPY_KINDS,
+    FPS,
+    UNRELATED_STILLS,
+    reference_scene,
+    split_stills,
+)
 
 
 class _Fingerprinter:
@@ -97,38 +66,37 @@ def _best(
 
 
 def evaluate(reference_count: int, *, split: str, verbose: bool = False) -> dict[str, object]:
-    stills = vc.TUNE_STILLS if split == "tune" else vc.TEST_STILLS
-    seed_base = vc.TUNE_SEED_BASE if split == "tune" else vc.TEST_SEED_BASE
+    stills, seed_base = split_stills(split)
     pairs = list(itertools.combinations(stills, 2))[:reference_count]
     with tempfile.TemporaryDirectory() as directory:
         fingerprint = _Fingerprinter(Path(directory))
-        scenes = [_scene(pair, seed_base + 100 * i) for i, pair in enumerate(pairs)]
+        scenes = [reference_scene(pair, seed_base + 100 * i) for i, pair in enumerate(pairs)]
         references = [fingerprint(scene, vc.identity_map(seconds)) for scene, seconds in scenes]
         hits: dict[str, list[bool]] = {}
         errors: list[float] = []
         match_seconds, matches = 0.0, 0
         for index, (scene, seconds) in enumerate(scenes):
-            for copy in _copies(seconds):
-                query = fingerprint(scene, copy.time_map, copy.transform)
+            for copy in COPY_KINDS:
+                query = fingerprint(scene, copy.time_map(seconds), copy.transform)
                 started = time.perf_counter()
                 best = _best(query, references)
                 match_seconds += time.perf_counter() - started
                 matches += len(references)
                 correct = best is not None and best[0] == index
-                hits.setdefault(copy.kind, []).append(correct)
+                hits.setdefault(copy.name, []).append(correct)
                 error = (
-                    abs(_ref_time_at_zero(best[1]) - copy.ref_time_at_zero)
+                    abs(_ref_time_at_zero(best[1]) - copy.offset_s)
                     if correct and best is not None
                     else None
                 )
                 if error is not None:
                     errors.append(error)
                 if verbose and (error is None or error > 0.2):
-                    print(f"{pairs[index]} {copy.kind}: best {best}")
+                    print(f"{pairs[index]} {copy.name}: best {best}")
         unrelated_pairs = list(itertools.combinations(UNRELATED_STILLS, 2))
         false_matches = 0
         for i, pair in enumerate(unrelated_pairs):
-            scene, seconds = _scene(pair, seed_base + 5_000 + 100 * i)
+            scene, seconds = reference_scene(pair, seed_base + 5_000 + 100 * i)
             query = fingerprint(scene, vc.identity_map(seconds))
             false_matches += _best(query, references) is not None
         all_hits = [hit for kind_hits in hits.values() for hit in kind_hits]
