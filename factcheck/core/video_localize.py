@@ -25,7 +25,7 @@ import numpy as np
 
 from factcheck.core.dense import dense_verify
 from factcheck.core.features import extract_features, mirror_matrix
-from factcheck.core.localize import LocalizeConfig, localize_edits
+from factcheck.core.localize import Localization, LocalizeConfig, localize_edits
 from factcheck.core.verify import verify
 
 # Frame pairs tried for the spatial alignment, spread over the aligned pairs.
@@ -141,15 +141,12 @@ def frame_edits(
     frame near it, a moment between two frames of a moving object from at most one."""
     edits = []
     for pair in pairs:
-        found = min(
-            (
-                localize_edits(
-                    pair.query, _view(reference, alignment.mirrored), alignment.transform, config
-                )
-                for reference in (pair.reference, *pair.alternatives)
-            ),
-            key=lambda compared: compared.edited_fraction,
-        )
+        found = _compared(pair, pair.reference, alignment, config)
+        for alternative in pair.alternatives if found.edited else ():
+            # Only a frame that differs needs its other candidates (most frames do not).
+            other = _compared(pair, alternative, alignment, config)
+            if other.edited_fraction < found.edited_fraction:
+                found = other
         edits.append(
             FrameEdit(
                 time_s=pair.time_s,
@@ -160,6 +157,13 @@ def frame_edits(
             )
         )
     return edits
+
+
+def _compared(
+    pair: FramePair, reference: np.ndarray, alignment: SpatialAlignment, config: LocalizeConfig
+) -> Localization:
+    view = _view(reference, alignment.mirrored)
+    return localize_edits(pair.query, view, alignment.transform, config)
 
 
 @dataclass
