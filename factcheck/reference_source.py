@@ -21,6 +21,7 @@ from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 
 from factcheck.core.features import Features, extract_features
+from factcheck.core.matcher import Match
 from factcheck.embedding import embedding_tag
 from factcheck.models import Fingerprint, Reference
 from mediastore.images import load_rgb
@@ -184,3 +185,10 @@ def reference_summary(reference: Reference) -> dict[str, Any]:
         "caption": reference.caption,
         "published_at": reference.published_at.isoformat() if reference.published_at else None,
     }
+
+
+def match_item(match: Match, reference: Reference) -> dict[str, Any]:
+    """The report's `matches` item of a verified match, with its reference object."""
+    item = match.to_dict()
+    item.pop("reference_id")
+    return {"reference": reference_summary(reference), **item}

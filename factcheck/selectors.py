@@ -25,7 +25,6 @@ from factcheck.core.layered import LayeredClipIndex
 from factcheck.core.localize import aligned_reference
 from factcheck.core.matcher import (
     Embedder,
-    Match,
     MatchConfig,
     MatchResult,
     NearMiss,
@@ -42,7 +41,12 @@ from factcheck.indexing import (
     index_reader,
 )
 from factcheck.models import Reference
-from factcheck.reference_source import ReferenceMissing, reference_summary, stored_references
+from factcheck.reference_source import (
+    ReferenceMissing,
+    match_item,
+    reference_summary,
+    stored_references,
+)
 from factcheck.video_stills import video_frame_matches
 
 
@@ -137,7 +141,7 @@ def _image_matches(image: np.ndarray, result: MatchResult, *, embedding: bool) -
             )
         except ReferenceMissing:
             continue
-        matches.append(_match_item(match, reference))
+        matches.append(match_item(match, reference))
         masks.append(match.edit_mask)
         aligned.append(warped)
     timings = {key: round(value, 1) for key, value in result.timings_ms.items()}
@@ -156,12 +160,6 @@ def _image_matches(image: np.ndarray, result: MatchResult, *, embedding: bool) -
             if miss.reference_id in rows  # removed while we were matching
         ],
     )
-
-
-def _match_item(match: Match, reference: Reference) -> dict[str, Any]:
-    item = match.to_dict()
-    item.pop("reference_id")
-    return {"reference": reference_summary(reference), **item}
 
 
 def _near_miss_item(miss: NearMiss, reference: Reference) -> dict[str, Any]:

@@ -17,14 +17,19 @@ import numpy as np
 from factcheck.core.features import mirror_matrix
 from factcheck.core.fingerprints import PDQ_BITS, pdq_dihedral_hashes
 from factcheck.core.localize import aligned_reference, localize_edits
-from factcheck.core.matcher import VERIFIED_BY_DENSE, VERIFIED_BY_FEATURES
+from factcheck.core.matcher import Match
 from factcheck.core.video_localize import (
     FramePair,
     spatial_alignment,
 )
 from factcheck.core.video_match import frame_lookup, image_spans
 from factcheck.models import Reference, ReferenceVideo
-from factcheck.reference_source import ReferenceMissing, reference_summary, stored_references
+from factcheck.reference_source import (
+    ReferenceMissing,
+    match_item,
+    reference_summary,
+    stored_references,
+)
 from factcheck.video_store import (
     VideoRead,
     closest_frame,
@@ -75,21 +80,19 @@ def _frame_match(
     transform = found.transform if found.transform is not None else spatial.transform
     if spatial.mirrored:  # the report's transform maps the original itself, mirror included
         transform = transform @ mirror_matrix(frame.shape[1])
-    transform = transform / transform[2, 2]
-    item = {
-        "reference": reference_summary(reference),
-        "similarity": round(similarity, 4),
-        "inliers": spatial.inliers,
-        "transform": [[round(float(v), 6) for v in row] for row in transform],
-        "edited": bool(found.edited),
-        "edited_fraction": round(float(found.edited_fraction), 4),
-        "regions": found.regions,
-        "mirrored": spatial.mirrored,
-        "verified_by": VERIFIED_BY_FEATURES
-        if spatial.verified_by == "features"
-        else VERIFIED_BY_DENSE,
-        "frame_time_s": round(frame_time_s, 3),
-    }
+    match = Match(
+        reference_id=reference.pk,
+        similarity=similarity,
+        inliers=spatial.inliers,
+        transform=transform,
+        edited=found.edited,
+        edited_fraction=found.edited_fraction,
+        regions=found.regions,
+        edit_mask=found.edit_mask,
+        mirrored=spatial.mirrored,
+        verified_by=spatial.verified_by,
+    )
+    item = {**match_item(match, reference), "frame_time_s": round(frame_time_s, 3)}
     return FrameMatchFound(item, found.edit_mask, aligned_reference(frame, transform, image.shape))
 
 
@@ -189,9 +192,7 @@ def _still_item(
         "reference": reference_summary(reference),
         "similarity": round(1.0 - distance / PDQ_BITS, 4),
         "inliers": spatial.inliers,
-        "verified_by": VERIFIED_BY_FEATURES
-        if spatial.verified_by == "features"
-        else VERIFIED_BY_DENSE,
+        "verified_by": spatial.verified_by,
         "mirrored": spatial.mirrored,
         "still": True,
         "segments": [

@@ -26,6 +26,7 @@ import numpy as np
 from factcheck.core.dense import dense_verify
 from factcheck.core.features import extract_features, mirror_matrix
 from factcheck.core.localize import Localization, LocalizeConfig, localize_edits
+from factcheck.core.matcher import VERIFIED_BY_DENSE, VERIFIED_BY_FEATURES
 from factcheck.core.verify import verify
 
 # Frame pairs tried for the spatial alignment, spread over the aligned pairs.
@@ -81,7 +82,7 @@ class ChangedSpan:
 class SpatialAlignment:
     transform: np.ndarray  # 3x3, reference (mirrored when `mirrored`) -> query pixels
     mirrored: bool
-    verified_by: str  # "features" or "dense_alignment"
+    verified_by: str  # matcher.VERIFIED_BY_FEATURES or VERIFIED_BY_DENSE
     inliers: int = 0
 
 
@@ -114,7 +115,7 @@ def spatial_alignment(
             found = verify(query_features, extract_features(reference))
             transform = found.transform if found.accepted else None
             if transform is not None and (best is None or found.inliers > best.inliers):
-                best = SpatialAlignment(transform, orientation, "features", found.inliers)
+                best = SpatialAlignment(transform, orientation, VERIFIED_BY_FEATURES, found.inliers)
     if best is not None or not rows:
         return best
     middle = pairs[rows[len(rows) // 2]]
@@ -128,7 +129,7 @@ def spatial_alignment(
         # dense_verify's transform maps `reference` itself, its own flip included; the flipped
         # view's pixels reach the same place through that flip.
         transform = transform @ mirror_matrix(reference.shape[1])
-    return SpatialAlignment(transform, base != dense.mirrored, "dense_alignment")
+    return SpatialAlignment(transform, base != dense.mirrored, VERIFIED_BY_DENSE)
 
 
 def frame_edits(

@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 from skimage import data
 
+from factcheck.core.matcher import VERIFIED_BY_FEATURES
 from factcheck.core.video_localize import (
     ChangedSpan,
     FramePair,
@@ -38,7 +39,7 @@ def _pairs(*, mirrored: bool = False) -> list[FramePair]:
 def test_a_pasted_block_is_found_in_its_span_and_where_it_was(mirrored):
     pairs = _pairs(mirrored=mirrored)
     alignment = spatial_alignment(pairs, mirrored=mirrored)
-    assert alignment is not None and alignment.verified_by == "features"
+    assert alignment is not None and alignment.verified_by == VERIFIED_BY_FEATURES
     edits = frame_edits(pairs, alignment)
     assert [e.edited for e in edits] == [False, False, True, True, True, False, False]
     (span,) = changed_spans(edits, interval_s=1.0)
