@@ -17,7 +17,6 @@ from typing import Any
 
 import numpy as np
 from django.conf import settings
-from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 
 from factcheck.core.features import Features, extract_features
@@ -25,6 +24,7 @@ from factcheck.core.matcher import Match
 from factcheck.embedding import embedding_tag
 from factcheck.models import Fingerprint, Reference
 from mediastore.images import load_rgb
+from mediastore.services import stored_once
 
 
 class ReferenceMissing(LookupError):
@@ -94,8 +94,7 @@ def features_compute_and_store(name: str, image: np.ndarray) -> Features:
     """SIFT features of a reference, written under their content-addressed `name` unless a file
     is there already (two writers write the same bytes; the second one skips)."""
     features = extract_features(image)
-    if not default_storage.exists(name):
-        default_storage.save(name, ContentFile(features.to_bytes()))
+    stored_once(name, features.to_bytes())
     return features
 
 

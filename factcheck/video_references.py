@@ -25,6 +25,7 @@ from factcheck.core.video_localize import (
     bridged_segments,
     changed_spans,
     frame_edits,
+    mirrored_view,
     refine_spans,
     spatial_alignment,
     split_segments,
@@ -39,7 +40,6 @@ from factcheck.video_store import (
     VideoRead,
     closest_frame,
     frames_near,
-    mirrored_view,
     scaled_region,
     stored_videos,
 )

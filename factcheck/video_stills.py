@@ -20,6 +20,7 @@ from factcheck.core.localize import aligned_reference, localize_edits
 from factcheck.core.matcher import Match
 from factcheck.core.video_localize import (
     FramePair,
+    mirrored_view,
     spatial_alignment,
 )
 from factcheck.core.video_match import frame_lookup, image_spans
@@ -34,7 +35,6 @@ from factcheck.video_store import (
     VideoRead,
     closest_frame,
     frames_near,
-    mirrored_view,
     scaled_region,
     stored_videos,
 )

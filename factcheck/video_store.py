@@ -24,7 +24,6 @@ from typing import Any
 
 import cv2
 import numpy as np
-from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 
 from factcheck.core.localize import aligned_reference
@@ -34,6 +33,7 @@ from factcheck.core.video_localize import (
 )
 from factcheck.embedding import configured_embedder, embedding_tag
 from factcheck.models import ReferenceVideo
+from mediastore.services import stored_once
 from mediastore.videos import VideoFrame, iter_frames
 
 VIDEO_FINGERPRINT_PREFIX = "video-fingerprints/v1"
@@ -131,12 +131,7 @@ def video_fingerprint_storage_name(sha256: str) -> str:
 
 def video_fingerprint_store(sha256: str, fingerprint: VideoFingerprint) -> str:
     """Write the fingerprint file (content-addressed: an existing one is the same)."""
-    name = video_fingerprint_storage_name(sha256)
-    if not default_storage.exists(name):
-        saved = default_storage.save(name, ContentFile(fingerprint.to_bytes()))
-        if saved != name:
-            default_storage.delete(saved)
-    return name
+    return stored_once(video_fingerprint_storage_name(sha256), fingerprint.to_bytes())
 
 
 def samples_store(sha256: str, embeddings: SampleEmbeddings | None) -> str:
@@ -144,11 +139,7 @@ def samples_store(sha256: str, embeddings: SampleEmbeddings | None) -> str:
     if embeddings is None:
         return ""
     name = f"{VIDEO_FINGERPRINT_PREFIX}/{sha256[:2]}/{sha256}-samples-{_safe(embeddings.tag)}.npz"
-    if not default_storage.exists(name):
-        saved = default_storage.save(name, ContentFile(embeddings.to_bytes()))
-        if saved != name:
-            default_storage.delete(saved)
-    return name
+    return stored_once(name, embeddings.to_bytes())
 
 
 def _safe(tag: str) -> str:
@@ -161,15 +152,10 @@ def poster_storage_name(sha256: str) -> str:
 
 def poster_store(sha256: str, poster: np.ndarray) -> str:
     """Write the poster keyframe (lossless: its local features are computed from it again)."""
-    name = poster_storage_name(sha256)
-    if not default_storage.exists(name):
-        ok, encoded = cv2.imencode(".png", np.ascontiguousarray(poster[:, :, ::-1]))
-        if not ok:
-            raise RuntimeError("PNG encoding of a poster failed")
-        saved = default_storage.save(name, ContentFile(encoded.tobytes()))
-        if saved != name:
-            default_storage.delete(saved)
-    return name
+    ok, encoded = cv2.imencode(".png", np.ascontiguousarray(poster[:, :, ::-1]))
+    if not ok:
+        raise RuntimeError("PNG encoding of a poster failed")
+    return stored_once(poster_storage_name(sha256), encoded.tobytes())
 
 
 def poster_time(fingerprint: VideoFingerprint) -> float:
@@ -278,10 +264,6 @@ def frame_difference(image: np.ndarray, reference: np.ndarray, transform: np.nda
     grey = cv2.cvtColor(image, cv2.COLOR_RGB2GRAY).astype(np.float32)
     warped_grey = cv2.cvtColor(warped, cv2.COLOR_RGB2GRAY).astype(np.float32)
     return float(np.abs(grey - warped_grey)[inside].mean())
-
-
-def mirrored_view(frame: np.ndarray, mirrored: bool) -> np.ndarray:
-    return np.ascontiguousarray(frame[:, ::-1]) if mirrored else frame
 
 
 def scaled_region(region: dict[str, Any], scale: float) -> dict[str, Any]:

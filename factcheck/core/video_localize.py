@@ -86,8 +86,9 @@ class SpatialAlignment:
     inliers: int = 0
 
 
-def _view(reference: np.ndarray, mirrored: bool) -> np.ndarray:
-    return np.ascontiguousarray(reference[:, ::-1]) if mirrored else reference
+def mirrored_view(image: np.ndarray, mirrored: bool) -> np.ndarray:
+    """`image` flipped left to right when `mirrored` (contiguous, for OpenCV)."""
+    return np.ascontiguousarray(image[:, ::-1]) if mirrored else image
 
 
 def _trial_rows(count: int) -> list[int]:
@@ -111,7 +112,7 @@ def spatial_alignment(
     for row in rows:
         query_features = extract_features(pairs[row].query)
         for orientation in orientations:
-            reference = _view(pairs[row].reference, orientation)
+            reference = mirrored_view(pairs[row].reference, orientation)
             found = verify(query_features, extract_features(reference))
             transform = found.transform if found.accepted else None
             if transform is not None and (best is None or found.inliers > best.inliers):
@@ -120,7 +121,7 @@ def spatial_alignment(
         return best
     middle = pairs[rows[len(rows) // 2]]
     base = bool(mirrored)
-    reference = _view(middle.reference, base)
+    reference = mirrored_view(middle.reference, base)
     dense = dense_verify(middle.query, reference)
     if not dense.accepted or dense.transform is None:
         return None
@@ -163,7 +164,7 @@ def frame_edits(
 def _compared(
     pair: FramePair, reference: np.ndarray, alignment: SpatialAlignment, config: LocalizeConfig
 ) -> Localization:
-    view = _view(reference, alignment.mirrored)
+    view = mirrored_view(reference, alignment.mirrored)
     return localize_edits(pair.query, view, alignment.transform, config)
 
 

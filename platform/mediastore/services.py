@@ -53,6 +53,16 @@ def media_max_bytes(*, allow_video: bool) -> int:
     return max(MAX_UPLOAD_BYTES, video_limits().max_bytes) if allow_video else MAX_UPLOAD_BYTES
 
 
+def stored_once(name: str, content: bytes) -> str:
+    """Write `content` under a content-addressed `name` unless a file is there: the same name
+    means the same bytes, so one left by a concurrent or interrupted store is reused."""
+    if not default_storage.exists(name):
+        saved = default_storage.save(name, ContentFile(content))
+        if saved != name:  # a racing writer got there first: keep its (identical) file
+            default_storage.delete(saved)
+    return name
+
+
 def media_storage_name(sha256: str, media_format: str) -> str:
     return f"objects/{sha256[:2]}/{sha256[2:4]}/{sha256}.{MEDIA_EXTENSIONS[media_format]}"
 
@@ -80,12 +90,7 @@ def media_prepare(
         info = inspect_video(content)
     else:
         info = inspect_image(content, allow_animated=allow_animated)
-    name = media_storage_name(sha256, info.format)
-    # Same name means same bytes, so an existing file (a concurrent or interrupted store) is reused.
-    if not default_storage.exists(name):
-        saved = default_storage.save(name, ContentFile(content))
-        if saved != name:
-            default_storage.delete(saved)
+    name = stored_once(media_storage_name(sha256, info.format), content)
     return PreparedMedia(sha256=sha256, name=name, info=info, size=len(content))
 
 
