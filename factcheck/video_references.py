@@ -37,6 +37,7 @@ from factcheck.reference_source import reference_summary
 from factcheck.video_stills import video_still_matches
 from factcheck.video_store import (
     SampleEmbeddings,
+    StoredVideo,
     VideoRead,
     closest_frame,
     frames_near,
@@ -71,31 +72,43 @@ def video_matches(read: VideoRead, *, interval_s: float) -> list[VideoMatchFound
     """The reference videos the query aligns with in time, best first (at most
     MAX_VIDEO_MATCHES): by the frame hashes; when no reference lines up by them, by the sampled
     frames' global embeddings, verified on the frames (`_descriptor_alignment`)."""
-    found, votes = [], []
-    for ref_id, stored in stored_videos().items():
-        alignment = video_match(read.fingerprint, stored.fingerprint)
-        if alignment is not None:
-            found.append(VideoMatchFound(ref_id, alignment))
-        elif read.embeddings is not None and stored.embeddings is not None:
-            vote = _descriptor_vote(read.embeddings, stored.embeddings, interval_s)
-            if vote is not None:
-                votes.append((vote, ref_id))
-    if found:
+    stored = stored_videos()
+    found = [
+        VideoMatchFound(ref_id, alignment)
+        for ref_id, video in stored.items()
+        if (alignment := video_match(read.fingerprint, video.fingerprint)) is not None
+    ]
+    if not found:
         # Frames that line up by their hashes are the stronger evidence, and the two scores do
         # not compare: a reference sharing a shot's picture with the query must not outrank it.
-        votes = []
-    votes.sort(key=lambda entry: (-entry[0].votes, entry[1]))
-    references = Reference.objects.select_related("media").in_bulk(
-        [ref_id for _, ref_id in votes[:DESCRIPTOR_CANDIDATES]]
-    )
-    for vote, ref_id in votes[:DESCRIPTOR_CANDIDATES]:
+        found = _descriptor_matches(read, stored, interval_s)
+    found.sort(key=lambda match: (-match.alignment.score, match.reference_id))
+    return found[:MAX_VIDEO_MATCHES]
+
+
+def _descriptor_matches(
+    read: VideoRead, stored: dict[int, StoredVideo], interval_s: float
+) -> list[VideoMatchFound]:
+    if read.embeddings is None:
+        return []
+    votes = sorted(
+        (
+            (vote, ref_id)
+            for ref_id, video in stored.items()
+            if video.embeddings is not None
+            and (vote := _descriptor_vote(read.embeddings, video.embeddings, interval_s))
+        ),
+        key=lambda entry: (-entry[0].votes, entry[1]),
+    )[:DESCRIPTOR_CANDIDATES]
+    references = Reference.objects.select_related("media").in_bulk([ref_id for _, ref_id in votes])
+    found = []
+    for vote, ref_id in votes:
         if ref_id in references:
-            duration = stored_videos()[ref_id].fingerprint.duration_s
+            duration = stored[ref_id].fingerprint.duration_s
             alignment = _descriptor_alignment(read, references[ref_id], vote, interval_s, duration)
             if alignment is not None:
                 found.append(VideoMatchFound(ref_id, alignment))
-    found.sort(key=lambda match: (-match.alignment.score, match.reference_id))
-    return found[:MAX_VIDEO_MATCHES]
+    return found
 
 
 @dataclass(frozen=True)
@@ -235,7 +248,9 @@ def video_report_matches(*, read: VideoRead, interval_s: float, scale: float) ->
     (`video_still_matches`). `scale` maps the sampled frames' pixels to the query's full size
     (regions are in query pixels)."""
     found = video_matches(read, interval_s=interval_s)
-    references = Reference.objects.in_bulk([match.reference_id for match in found])
+    references = Reference.objects.select_related("media").in_bulk(
+        [match.reference_id for match in found]
+    )
     items = []
     for rank, match in enumerate(m for m in found if m.reference_id in references):
         reference = references[match.reference_id]

@@ -113,7 +113,9 @@ def video_frame_matches(image: np.ndarray, *, skip: set[int]) -> list[FrameMatch
         if frame is not None:
             found.append((frame.distance, ref_id, frame.time_s))
     found.sort()
-    references = Reference.objects.in_bulk([ref_id for _, ref_id, _ in found[:MAX_STILL_MATCHES]])
+    references = Reference.objects.select_related("media").in_bulk(
+        [ref_id for _, ref_id, _ in found[:MAX_STILL_MATCHES]]
+    )
     matches = []
     for distance, ref_id, time_s in found[:MAX_STILL_MATCHES]:
         if ref_id not in references:
@@ -153,10 +155,11 @@ def video_still_matches(
         [frames.hashes[rows]] + ([] if frames.mirrored is None else [frames.mirrored[rows]])
     )
     ids, distances = pdq_index.search(hashes, STILL_CANDIDATES)
-    videos = set(ReferenceVideo.objects.values_list("reference_id", flat=True))
+    # A reference video's poster is in the image index too: it is matched in time instead.
+    excluded = skip | set(ReferenceVideo.objects.values_list("reference_id", flat=True))
     best: dict[int, int] = {}
     for ref_id, distance in zip(ids.ravel().tolist(), distances.ravel().tolist(), strict=True):
-        if ref_id >= 0 and distance <= STILL_MATCH_DISTANCE and ref_id not in videos | skip:
+        if ref_id >= 0 and distance <= STILL_MATCH_DISTANCE and ref_id not in excluded:
             best[ref_id] = min(distance, best.get(ref_id, distance))
     chosen = sorted(best, key=lambda ref_id: (best[ref_id], ref_id))[:MAX_STILL_MATCHES]
     references = Reference.objects.in_bulk(chosen)
