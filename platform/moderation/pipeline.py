@@ -148,14 +148,14 @@ def _detect(
     fact-check matching still runs on the caller's thread."""
     began = time.perf_counter()
     outcome = detection_selectors.image_detection(image=image)
-    elapsed = _elapsed_ms(began)
+    elapsed = elapsed_ms(began)
     encoded: dict[str, EncodedArtifact] = {}
     if encode_artifacts and outcome.applicable:
         encoded = _encode_all(_detection_artifacts(image, outcome.forensic_map, outcome.faces))
     return outcome, elapsed, encoded
 
 
-def _elapsed_ms(started: float) -> float:
+def elapsed_ms(started: float) -> float:
     return round((time.perf_counter() - started) * 1000, 1)
 
 
@@ -177,23 +177,23 @@ def image_analyze(
     started = time.perf_counter()
     decoded = decoded or image_decode(content)
     image = decoded.image
-    timings: dict[str, float] = {"decode": _elapsed_ms(started)}
+    timings: dict[str, float] = {"decode": elapsed_ms(started)}
 
     found, outcome, encoded = _engines_run(image, encode_artifacts, timings)
     height, width = image.shape[:2]
-    with _timed(timings, "metadata"):
+    with timed(timings, "metadata"):
         metadata = detection_selectors.media_metadata(
             content=content, image_format=decoded.format, width=width, height=height
         )
     # Fact-check context: published cases on the matched originals, and fact-checks whose claims
     # mean the same as the caption (the sentence model loads on the first caption per process).
-    with _timed(timings, "fact_checks"):
+    with timed(timings, "fact_checks"):
         matches, case_links = fact_checks.matches_with_fact_checks(found.matches)
-    with _timed(timings, "related_fact_checks"):
+    with timed(timings, "related_fact_checks"):
         related = fact_checks.related_fact_checks(text)
 
     verdict = _verdict(matches, case_links, outcome)
-    timings["total"] = _elapsed_ms(started)
+    timings["total"] = elapsed_ms(started)
     document = {
         doc.SCHEMA: REPORT_SCHEMA,
         doc.INPUT: input_name,
@@ -229,11 +229,11 @@ def _engines_run(
     # their time in native code that releases the GIL, and matching stays on this thread because
     # it reads the database (the caller's connection and transaction).
     detection_future = engine_pool().submit(_detect, image, encode_artifacts)
-    with _timed(timings, "factcheck"):
+    with timed(timings, "factcheck"):
         found = factcheck_selectors.image_matches(image=image)
     encoded: dict[str, EncodedArtifact] = {}
     if encode_artifacts and found.matches:
-        with _timed(timings, "match_artifacts"):
+        with timed(timings, "match_artifacts"):
             encoded = _encode_all(
                 _match_artifacts(image, found.edit_masks[0], found.aligned_references[0])
             )
@@ -280,13 +280,13 @@ def _evidence(
 
 
 @contextmanager
-def _timed(timings: dict[str, float], step: str) -> Iterator[None]:
+def timed(timings: dict[str, float], step: str) -> Iterator[None]:
     """Record the milliseconds the block took as `timings[step]`."""
     began = time.perf_counter()
     try:
         yield
     finally:
-        timings[step] = _elapsed_ms(began)
+        timings[step] = elapsed_ms(began)
 
 
 def _report_timings(

@@ -43,7 +43,7 @@ def _resize(array: np.ndarray, scale: float, *, nearest: bool = False) -> np.nda
     return cv2.resize(array, size, interpolation=cv2.INTER_NEAREST if nearest else cv2.INTER_AREA)
 
 
-def _line_width(shape: tuple[int, ...]) -> int:
+def line_width(shape: tuple[int, ...]) -> int:
     return max(2, round(max(shape[0], shape[1]) / 400))
 
 
@@ -59,7 +59,7 @@ def edit_overlay(image: np.ndarray, edit_mask: np.ndarray) -> np.ndarray:
     contours, _ = cv2.findContours(
         inside.astype(np.uint8) * 255, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE
     )
-    cv2.drawContours(overlay, contours, -1, EDIT_COLOR, _line_width(overlay.shape))
+    cv2.drawContours(overlay, contours, -1, EDIT_COLOR, line_width(overlay.shape))
     return overlay
 
 
@@ -75,28 +75,31 @@ def forensic_overlay(image: np.ndarray, forensic_map: np.ndarray) -> np.ndarray:
     return (base * (1 - alpha) + colours.astype(np.float32) * alpha).astype(np.uint8)
 
 
+def face_box_draw(
+    canvas: np.ndarray, box: tuple[int, ...], probability: float | None, width: int
+) -> None:
+    """One face box on `canvas` (x, y, w, h in its pixels), green (looks real) to red (looks
+    manipulated), labelled with the probability ("?" when not judged)."""
+    x, y, w, h = box
+    level = 0.0 if probability is None else min(1.0, max(0.0, float(probability)))
+    colour = (round(255 * level), round(255 * (1 - level)), 40)
+    cv2.rectangle(canvas, (x, y), (x + w, y + h), colour, width)
+    label = "?" if probability is None else f"{level:.2f}"
+    size = max(0.4, width / 4)
+    cv2.putText(
+        canvas, label, (x, max(12, y - 4)), cv2.FONT_HERSHEY_SIMPLEX, size, colour,
+        max(1, width // 2), cv2.LINE_AA,
+    )  # fmt: skip
+
+
 def faces_overlay(image: np.ndarray, faces: list[dict[str, Any]]) -> np.ndarray:
     """Face boxes, green (looks real) to red (looks manipulated), with the probability."""
     scale = _display_scale(image.shape)
     overlay = _resize(image, scale).copy()
-    width = _line_width(overlay.shape)
+    width = line_width(overlay.shape)
     for face in faces:
-        x, y, w, h = (round(float(v) * scale) for v in face["bbox"])
-        probability = face.get("manipulation_probability")
-        level = 0.0 if probability is None else min(1.0, max(0.0, float(probability)))
-        colour = (round(255 * level), round(255 * (1 - level)), 40)
-        cv2.rectangle(overlay, (x, y), (x + w, y + h), colour, width)
-        label = "?" if probability is None else f"{level:.2f}"
-        cv2.putText(
-            overlay,
-            label,
-            (x, max(12, y - 4)),
-            cv2.FONT_HERSHEY_SIMPLEX,
-            max(0.4, width / 4),
-            colour,
-            max(1, width // 2),
-            cv2.LINE_AA,
-        )
+        box = tuple(round(float(v) * scale) for v in face["bbox"])
+        face_box_draw(overlay, box, face.get("manipulation_probability"), width)
     return overlay
 
 

@@ -29,7 +29,7 @@ from mediastore.videos import inspect_video, iter_frames
 from moderation import fact_checks
 from moderation import report_document as doc
 from moderation.models import ReportArtifact
-from moderation.pipeline import EncodedArtifact, engine_pool
+from moderation.pipeline import EncodedArtifact, elapsed_ms, engine_pool, timed
 from moderation.rendering import png_encode
 from moderation.report_document import REPORT_SCHEMA
 from moderation.verdict import VERDICT_TEXT, DetectionSignal, Verdict, verdict_fuse
@@ -48,7 +48,6 @@ from moderation.video_rendering import (
 class VideoAnalysis:
     document: dict[str, Any]
     verdict: Verdict
-    poster: np.ndarray  # the first sampled frame (thumbnails)
     annotated: AnnotatedOutput | None = None  # when asked for (video_annotate otherwise)
 
     def artifact_pngs(self) -> dict[str, EncodedArtifact]:
@@ -57,16 +56,12 @@ class VideoAnalysis:
         return self.annotated.artifacts() if self.annotated is not None else {}
 
 
-def _elapsed_ms(started: float) -> float:
-    return round((time.perf_counter() - started) * 1000, 1)
-
-
 def _timed_detection(
     samples: list[tuple[float, np.ndarray]], *, interval: float, scale: float
 ) -> tuple[VideoDetection, float]:
     began = time.perf_counter()
     found = video_detection(samples, interval=interval, scale=scale)
-    return found, _elapsed_ms(began)
+    return found, elapsed_ms(began)
 
 
 def _annotations(document: dict[str, Any]) -> VideoAnnotations:
@@ -155,7 +150,7 @@ def video_analyze(
     duration = info.duration_s or 0.0
     interval = sample_interval(duration, DETECTION_SAMPLE_S)
     read = video_read(content, fps=info.fps, sample_every_s=interval)
-    timings["decode_and_hash"] = _elapsed_ms(started)
+    timings["decode_and_hash"] = elapsed_ms(started)
     duration = max(duration, read.fingerprint.duration_s)
     sample_width = read.samples[0][1].shape[1] if read.samples else info.width
     scale = info.width / sample_width
@@ -164,14 +159,12 @@ def video_analyze(
     detection_future = engine_pool().submit(
         _timed_detection, read.samples, interval=interval, scale=scale
     )
-    began = time.perf_counter()
-    found = video_report_matches(read=read, interval_s=interval, scale=scale)
-    timings["factcheck"] = _elapsed_ms(began)
+    with timed(timings, "factcheck"):
+        found = video_report_matches(read=read, interval_s=interval, scale=scale)
     detection, timings["detection"] = detection_future.result()
-    began = time.perf_counter()
-    matches, case_links = fact_checks.matches_with_fact_checks(found)
-    related = fact_checks.related_fact_checks(text)
-    timings["fact_checks"] = _elapsed_ms(began)
+    with timed(timings, "fact_checks"):
+        matches, case_links = fact_checks.matches_with_fact_checks(found)
+        related = fact_checks.related_fact_checks(text)
     verdict = verdict_fuse(
         matches=matches,
         fact_checks=case_links,
@@ -218,13 +211,11 @@ def video_analyze(
     analysis = VideoAnalysis(
         document=document,
         verdict=verdict,
-        poster=read.samples[0][1] if read.samples else np.zeros((1, 1, 3), np.uint8),
     )
     if annotate:
-        began = time.perf_counter()
-        analysis.annotated = video_annotate(content=content, document=document)
-        timings["annotated_video"] = _elapsed_ms(began)
-    timings["total"] = _elapsed_ms(started)
+        with timed(timings, "annotated_video"):
+            analysis.annotated = video_annotate(content=content, document=document)
+    timings["total"] = elapsed_ms(started)
     document[doc.TIMINGS] = {
         **timings,
         **{f"detection.{step}": ms for step, ms in detection.timings_ms.items()},

@@ -28,7 +28,7 @@ import cv2
 import numpy as np
 
 from moderation.clock import clock
-from moderation.rendering import EDIT_COLOR, EDIT_TINT_ALPHA
+from moderation.rendering import EDIT_COLOR, EDIT_TINT_ALPHA, face_box_draw, line_width
 
 MAX_ANNOTATED_SIDE = 1280  # longer side of the annotated video
 ANNOTATED_CODEC: Final = "libx264"
@@ -114,12 +114,8 @@ def _output_size(width: int, height: int) -> tuple[int, int, float]:
     return _even(width * scale), _even(height * scale), scale
 
 
-def _line_width(width: int) -> int:
-    return max(2, round(width / 400))
-
-
 def _regions_draw(frame: np.ndarray, spans: list[EditedSpan], scale: float) -> None:
-    width = _line_width(frame.shape[1])
+    width = line_width(frame.shape)
     tint = np.array(EDIT_COLOR, np.float32)
     for span in spans:
         for x, y, w, h in span.regions:
@@ -133,11 +129,6 @@ def _regions_draw(frame: np.ndarray, spans: list[EditedSpan], scale: float) -> N
             cv2.rectangle(frame, (x0, y0), (x1, y1), EDIT_COLOR, width)
 
 
-def _level_colour(probability: float | None) -> tuple[int, int, int]:
-    level = 0.0 if probability is None else min(1.0, max(0.0, probability))
-    return round(255 * level), round(255 * (1 - level)), 40
-
-
 def _text(
     frame: np.ndarray, text: str, origin: tuple[int, int], size: float, colour: tuple
 ) -> None:
@@ -146,13 +137,10 @@ def _text(
 
 
 def _faces_draw(frame: np.ndarray, faces: list[FaceBox], scale: float) -> None:
-    width = _line_width(frame.shape[1])
+    width = line_width(frame.shape)
     for face in faces:
-        x, y, w, h = (round(v * scale) for v in face.bbox)
-        colour = _level_colour(face.probability)
-        cv2.rectangle(frame, (x, y), (x + w, y + h), colour, width)
-        label = "?" if face.probability is None else f"{face.probability:.2f}"
-        _text(frame, label, (x, max(12, y - 4)), max(0.4, width / 4), colour)
+        box = tuple(round(v * scale) for v in face.bbox)
+        face_box_draw(frame, box, face.probability, width)
 
 
 def _banner_draw(frame: np.ndarray, annotations: VideoAnnotations, time_s: float) -> None:
