@@ -34,7 +34,7 @@ _UNSAFE_NAME_CHARACTERS = re.compile(r"[^A-Za-z0-9_-]+")
 # anything else (several ranges, other units) gets the whole file, as RFC 9110 allows.
 _BYTE_RANGE = re.compile(r"^bytes=(\d*)-(\d*)$")
 RANGE_CHUNK_BYTES = 64 * 1024
-VIDEO_CONTENT_TYPES = frozenset(ALLOWED_VIDEO_FORMATS.values()) | {"video/mp4"}
+VIDEO_CONTENT_TYPES = frozenset(ALLOWED_VIDEO_FORMATS.values())
 _Response = TypeVar("_Response", bound=HttpResponseBase)
 
 
@@ -88,12 +88,35 @@ def _chunks(handle: IO[bytes], length: int) -> Iterator[bytes]:
         handle.close()
 
 
+def _ranged(handle: IO[bytes], size: int, range_header: str, content_type: str) -> HttpResponseBase:
+    """The whole file, the asked byte range (206), or 416 for a range outside the file."""
+    try:
+        wanted = byte_range(range_header, size)
+    except ValueError:
+        handle.close()
+        response: HttpResponseBase = HttpResponse(status=416)
+        response["Content-Range"] = f"bytes */{size}"
+        return response
+    if wanted is None:
+        response = FileResponse(handle, content_type=content_type)
+    else:
+        first, last = wanted
+        handle.seek(first)
+        response = StreamingHttpResponse(
+            _chunks(handle, last - first + 1), status=206, content_type=content_type
+        )
+        response["Content-Length"] = str(last - first + 1)
+        response["Content-Range"] = f"bytes {first}-{last}/{size}"
+    response["Accept-Ranges"] = "bytes"
+    return response
+
+
 def media_file_response(
     *, file_name: str, content_type: str, stem: str, range_header: str = ""
 ) -> HttpResponseBase:
     """Stream a stored file (404 when it is missing) with the headers above. Videos are served
     in byte ranges too (`range_header`: the request's Range), so players can seek."""
-    if content_type not in _EXTENSIONS and content_type not in VIDEO_CONTENT_TYPES:
+    if content_type not in _EXTENSIONS:
         # Intake stores only these types; anything else in storage is not ours to serve inline.
         raise Http404("not a servable media type")
     try:
@@ -102,25 +125,7 @@ def media_file_response(
         raise Http404("The media file is missing.") from None
     response: HttpResponseBase
     if content_type in VIDEO_CONTENT_TYPES:
-        size = default_storage.size(file_name)
-        try:
-            wanted = byte_range(range_header, size)
-        except ValueError:
-            handle.close()
-            response = HttpResponse(status=416)
-            response["Content-Range"] = f"bytes */{size}"
-            return media_headers_apply(response, stem=stem, content_type=content_type)
-        if wanted is not None:
-            first, last = wanted
-            handle.seek(first)
-            response = StreamingHttpResponse(
-                _chunks(handle, last - first + 1), status=206, content_type=content_type
-            )
-            response["Content-Length"] = str(last - first + 1)
-            response["Content-Range"] = f"bytes {first}-{last}/{size}"
-        else:
-            response = FileResponse(handle, content_type=content_type)
-        response["Accept-Ranges"] = "bytes"
+        response = _ranged(handle, default_storage.size(file_name), range_header, content_type)
     else:
         response = FileResponse(handle, content_type=content_type)
     return media_headers_apply(response, stem=stem, content_type=content_type)
