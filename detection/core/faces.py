@@ -7,7 +7,7 @@ out of the main modules), else scikit-image's bundled LBP frontal-face cascade. 
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
@@ -123,11 +123,13 @@ def _skimage_cascade() -> Any:
     return Cascade(data.lbp_frontal_face_cascade_filename())
 
 
-def _iou(a: tuple[int, int, int, int], b: tuple[int, int, int, int]) -> float:
+def box_iou(a: Sequence[float], b: Sequence[float]) -> float:
+    """Intersection over union of two (x, y, w, h) boxes (0 for two empty ones)."""
     x0, y0 = max(a[0], b[0]), max(a[1], b[1])
     x1, y1 = min(a[0] + a[2], b[0] + b[2]), min(a[1] + a[3], b[1] + b[3])
-    inter = max(0, x1 - x0) * max(0, y1 - y0)
-    return inter / float(a[2] * a[3] + b[2] * b[3] - inter)
+    inter = max(0.0, x1 - x0) * max(0.0, y1 - y0)
+    union = a[2] * a[3] + b[2] * b[3] - inter
+    return float(inter / union) if union > 0 else 0.0
 
 
 def cluster_boxes(
@@ -137,7 +139,7 @@ def cluster_boxes(
     clusters: list[list[tuple[int, int, int, int]]] = []
     for box in sorted(boxes, key=lambda b: b[2] * b[3], reverse=True):
         for cluster in clusters:
-            if _iou(cluster[0], box) > CLUSTER_IOU:
+            if box_iou(cluster[0], box) > CLUSTER_IOU:
                 cluster.append(box)
                 break
         else:

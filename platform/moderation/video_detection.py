@@ -24,6 +24,7 @@ from typing import Any
 import numpy as np
 
 from detection import selectors as detection_selectors
+from detection.core.faces import box_iou
 from moderation.clock import clock
 
 # Detectors run on one frame per second of video (fewer, evenly spread, for long videos:
@@ -82,17 +83,6 @@ def _rounded(value: float | None) -> float | None:
     return None if value is None else round(float(value), 4)
 
 
-def _iou(a: Sequence[float], b: Sequence[float]) -> float:
-    ax, ay, aw, ah = a
-    bx, by, bw, bh = b
-    width = min(ax + aw, bx + bw) - max(ax, bx)
-    height = min(ay + ah, by + bh) - max(ay, by)
-    if width <= 0 or height <= 0:
-        return 0.0
-    inter = width * height
-    return float(inter / (aw * ah + bw * bh - inter))
-
-
 def face_tracks_link(samples: Sequence[tuple[float, list[dict[str, Any]]]]) -> list[FaceTrack]:
     """Faces of the sampled times (in time order) linked into tracks; each face dict gets its
     track number as `track`."""
@@ -105,7 +95,7 @@ def face_tracks_link(samples: Sequence[tuple[float, list[dict[str, Any]]]]) -> l
             for i, track in enumerate(tracks):
                 if i in taken or time_s - track.times[-1] > FACE_TRACK_GAP_S:
                     continue
-                overlap = _iou(track.boxes[-1], box)
+                overlap = box_iou(track.boxes[-1], box)
                 if overlap >= best_iou:
                     best, best_iou = i, overlap
             if best is None:

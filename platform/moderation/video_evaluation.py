@@ -22,6 +22,7 @@ from typing import Any
 import numpy as np
 from django.db import transaction
 
+from detection.core.faces import box_iou
 from factcheck.evaluation.video_case_set import CASES_FILE
 from factcheck.services import reference_add
 from moderation import report_document as doc
@@ -37,16 +38,6 @@ class _RolledBack(Exception):
 def _interval_iou(a: tuple[float, float], b: tuple[float, float]) -> float:
     inter = max(0.0, min(a[1], b[1]) - max(a[0], b[0]))
     union = max(a[1], b[1]) - min(a[0], b[0])
-    return inter / union if union > 0 else 0.0
-
-
-def _box_iou(a: tuple[float, ...], b: tuple[float, ...]) -> float:
-    ax, ay, aw, ah = a
-    bx, by, bw, bh = b
-    width = max(0.0, min(ax + aw, bx + bw) - max(ax, bx))
-    height = max(0.0, min(ay + ah, by + bh) - max(ay, by))
-    inter = width * height
-    union = aw * ah + bw * bh - inter
     return inter / union if union > 0 else 0.0
 
 
@@ -89,7 +80,7 @@ def case_outcome(case: dict[str, Any], document: dict[str, Any], seconds: float)
         truth = tuple(case["edited_span_s"])
         outcome["temporal_iou"] = _interval_iou(span, truth) if span else 0.0
         box = _edited_box(best) if outcome["correct"] and best is not None else None
-        outcome["spatial_iou"] = _box_iou(box, tuple(case["edited_box"])) if box else 0.0
+        outcome["spatial_iou"] = box_iou(box, tuple(case["edited_box"])) if box else 0.0
     return outcome
 
 
