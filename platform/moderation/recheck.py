@@ -41,9 +41,12 @@ def references_indexed_receiver(
 
 
 def submissions_to_recheck() -> list[int]:
+    """Analysed image submissions of the re-check window. Videos are matched in time at their
+    analysis; re-checking them against new references is not done yet."""
     since = timezone.now() - timedelta(days=recheck_window_days())
     return list(
         Submission.objects.filter(status=Submission.Status.ANALYZED, created_at__gte=since)
+        .exclude(media__kind=MediaObject.Kind.VIDEO)
         .order_by("id")
         .values_list("id", flat=True)
     )
@@ -63,10 +66,6 @@ def submission_recheck(*, submission_id: int, reference_ids: list[int]) -> Repor
         .first()
     )
     if submission is None or _already_matched(report_current(submission), reference_ids):
-        return None
-    if submission.media.kind == MediaObject.Kind.VIDEO:
-        # Videos are matched in time at their analysis; re-checking them against new
-        # references (a temporal match per reference video) is not done yet.
         return None
     content = media_read(submission.media)
     decoded = image_decode(content)

@@ -9,7 +9,11 @@ from factcheck.signals import references_indexed, references_indexed_send
 from moderation.analysis import submission_analyze
 from moderation.events import VERDICT_CHANGED
 from moderation.models import Event, Report, Submission
-from moderation.recheck import references_indexed_receiver, submission_recheck
+from moderation.recheck import (
+    references_indexed_receiver,
+    submission_recheck,
+    submissions_to_recheck,
+)
 from moderation.services import submission_create
 
 from .conftest import match_item
@@ -80,3 +84,10 @@ def test_submissions_not_analysed_are_left_to_their_running_analysis(engines, an
     engines.recheck_matches = [match_item(reference_id=6)]
     assert submission_recheck(submission_id=submission.pk, reference_ids=[6]) is None
     assert Report.objects.filter(submission=submission).count() == 1
+
+
+def test_video_submissions_are_not_selected_for_a_recheck(analysed, videos) -> None:
+    image = analysed(5)
+    with_video = submission_create(content=videos["repost"], source="api")
+    Submission.objects.filter(pk=with_video.pk).update(status=Submission.Status.ANALYZED)
+    assert submissions_to_recheck() == [image.pk]
