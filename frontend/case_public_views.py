@@ -61,7 +61,9 @@ def factcheck_feed(request: HttpRequest) -> JsonResponse:
                 "title": case.title,
                 "content_text": case.explanation,
                 "date_published": case.published_at.isoformat() if case.published_at else None,
-                "date_modified": case.updated_at.isoformat(),
+                "date_modified": (
+                    case.corrected_at or case.published_at or case.updated_at
+                ).isoformat(),
                 "_claimreview": reviews,
             }
         )

@@ -20,7 +20,7 @@ from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.db.models.fields.files import FieldFile
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.http.response import HttpResponseBase
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET, require_POST
@@ -29,7 +29,7 @@ from accounts.authentication import signed_in_user
 from accounts.models import User
 from factcheck.cases import curation, services
 from factcheck.cases.models import Case, Evidence
-from factcheck.cases.selectors import case_link, case_list
+from factcheck.cases.selectors import case_link, case_list, references_search, typed_id
 from factcheck.cases.workflow import (
     STATUS_PUBLISHED,
     STATUS_RATED,
@@ -39,11 +39,13 @@ from factcheck.cases.workflow import (
 from frontend.presenters import verdict_display
 from mediastore.images import ImageRejected
 from mediastore.serving import media_file_response, stored_name
-from moderation.escalation import case_submissions
+from moderation.escalation import case_submission_states, case_submissions
 from moderation.models import CaseSubmission, ReportArtifact, artifact_file_type
 from moderation.report_document import verdict_of
 
 CASES_PAGE_SIZE = 25
+# The newest timeline entries shown at once; older ones sit behind a disclosure.
+TIMELINE_SHOWN = 12
 # Overlays shown next to a linked submission, in this order.
 OVERLAY_KINDS = ("edit_overlay", "aligned_reference", "forensic_overlay", "faces_overlay")
 _P = ParamSpec("_P")
@@ -155,9 +157,11 @@ def case_new(request: HttpRequest) -> HttpResponse:
     return render(request, "frontend/cases/new.html", {"form": form})
 
 
-def _linked_submissions(case: Case) -> list[dict[str, Any]]:
-    """Each linked submission with the overlays of the report version attached to the case."""
+def _linked_submissions(case: Case, user: User) -> list[dict[str, Any]]:
+    """Each linked submission with the overlays of the report version attached to the case,
+    and where it stands in review now (its item, latest decision and current verdict)."""
     links = list(case_submissions(case))
+    states = case_submission_states(links=links, user=user)
     # One query for the overlays of every linked report, not one per link.
     overlays: dict[int, dict[str, ReportArtifact]] = {}
     for artifact in ReportArtifact.objects.filter(
@@ -169,6 +173,7 @@ def _linked_submissions(case: Case) -> list[dict[str, Any]]:
     for link in links:
         artifacts = overlays.get(link.report_id, {}) if link.report_id else {}
         document = link.report.document if link.report else None
+        state = states.get(link.submission_id)
         shown.append(
             {
                 "link": link,
@@ -177,6 +182,8 @@ def _linked_submissions(case: Case) -> list[dict[str, Any]]:
                 "overlays": [
                     (kind, artifacts[kind]) for kind in OVERLAY_KINDS if kind in artifacts
                 ],
+                "state": state,
+                "current_verdict": verdict_display(state.current_label) if state else None,
             }
         )
     return shown
@@ -186,8 +193,17 @@ def _linked_submissions(case: Case) -> list[dict[str, Any]]:
 @require_GET
 def case_detail(request: HttpRequest, pk: int) -> HttpResponse:
     case = get_object_or_404(Case.objects.prefetch_related("assignees", "watchers"), pk=pk)
-    user = request.user
+    user = signed_in_user(request)
     statuses = case_statuses()
+    timeline = list(case.timeline.select_related("actor").order_by("-created_at", "-id"))
+    can_change = user.has_perm(services.PERM_CHANGE)
+    people = list(
+        User.objects.filter(is_active=True, groups__name__in=["fact_checker"])
+        .distinct()
+        .order_by("username")
+    )
+    if can_change and user not in people:
+        people.insert(0, user)  # assignment offers the signed-in user first, and selects them
     return render(
         request,
         "frontend/cases/detail.html",
@@ -196,8 +212,9 @@ def case_detail(request: HttpRequest, pk: int) -> HttpResponse:
             "link": case_link(case),
             "claims": case.claims.all(),
             "evidence": case.evidence.select_related("reference", "media", "added_by"),
-            "submissions": _linked_submissions(case),
-            "timeline": case.timeline.select_related("actor"),
+            "submissions": _linked_submissions(case, user),
+            "timeline": timeline[:TIMELINE_SHOWN],
+            "timeline_earlier": timeline[TIMELINE_SHOWN:],
             "comments": case.comments.select_related("author"),
             "next_statuses": [
                 status
@@ -205,16 +222,18 @@ def case_detail(request: HttpRequest, pk: int) -> HttpResponse:
                 if status not in (STATUS_RATED, STATUS_PUBLISHED)
             ],
             "ratings": list(rating_scale().values),
-            "can_change": user.has_perm(services.PERM_CHANGE),
+            "can_change": can_change,
             "can_rate": user.has_perm(services.PERM_RATE),
+            "rating_refusal": services.rating_refusal(case),
+            "can_correct": case.status == STATUS_PUBLISHED
+            and user.has_perm(services.PERM_PUBLISH)
+            and user.has_perm(services.PERM_RATE),
             "can_publish": user.has_perm(services.PERM_PUBLISH)
             and STATUS_PUBLISHED in statuses.get(case.status, ()),
             "can_curate": user.has_perm(curation.PERM_ADD_REFERENCE),
             "can_remove_references": user.has_perm(curation.PERM_DELETE_REFERENCE),
             "evidence_kinds": Evidence.Kind.choices,
-            "people": User.objects.filter(is_active=True, groups__name__in=["fact_checker"])
-            .distinct()
-            .order_by("username"),
+            "people": people,
         },
     )
 
@@ -267,18 +286,11 @@ def _claim(request: HttpRequest, case: Case) -> str:
 
 def _evidence(request: HttpRequest, case: Case) -> str:
     post, upload = request.POST, request.FILES.get("media")
-    reference = None
-    if post.get("reference"):
-        from factcheck.models import Reference
-
-        reference = Reference.objects.filter(pk=_int(post["reference"])).first()
-        if reference is None:
-            raise services.CaseError(f"no reference {post['reference']!r} in the index")
     curation.evidence_add(
         case=case,
         actor=signed_in_user(request),
         kind=post.get("kind", ""),
-        reference=reference,
+        reference=curation.evidence_reference_resolve(post.get("reference", "")),
         url=post.get("url", ""),
         note=post.get("note", ""),
         content=upload.read() if upload is not None else None,
@@ -288,7 +300,7 @@ def _evidence(request: HttpRequest, case: Case) -> str:
 
 def _verify(request: HttpRequest, case: Case) -> str:
     post = request.POST
-    evidence = get_object_or_404(Evidence, pk=_int(post.get("evidence")), case=case)
+    evidence = _case_evidence(case, post.get("evidence", ""))
     reference = curation.evidence_mark_verified_original(
         evidence=evidence,
         actor=signed_in_user(request),
@@ -300,7 +312,7 @@ def _verify(request: HttpRequest, case: Case) -> str:
 
 
 def _remove_reference(request: HttpRequest, case: Case) -> str:
-    evidence = get_object_or_404(Evidence, pk=_int(request.POST.get("evidence")), case=case)
+    evidence = _case_evidence(case, request.POST.get("evidence", ""))
     curation.case_reference_remove(
         evidence=evidence, actor=signed_in_user(request), reason=request.POST.get("reason", "")
     )
@@ -324,6 +336,18 @@ def _rate(request: HttpRequest, case: Case) -> str:
         explanation=request.POST.get("explanation", ""),
     )
     return f"Rated {case.rating}."
+
+
+def _correct(request: HttpRequest, case: Case) -> str:
+    post = request.POST
+    services.case_correct(
+        case=case,
+        actor=signed_in_user(request),
+        rating=post.get("rating", ""),
+        explanation=post.get("explanation", ""),
+        note=post.get("note", ""),
+    )
+    return f"Corrected to {case.rating} and republished."
 
 
 def _publish(request: HttpRequest, case: Case) -> str:
@@ -363,16 +387,35 @@ CASE_ACTIONS: dict[str, Callable[[HttpRequest, Case], str]] = {
     "transition": _transition,
     "rate": _rate,
     "publish": _publish,
+    "correct": _correct,
     "assign": _assign,
     "due": _due,
 }
 
 
-def _int(value: Any) -> int:
-    try:
-        return int(value)
-    except (TypeError, ValueError):
-        raise Http404("not a number") from None
+def _case_evidence(case: Case, typed: str) -> Evidence:
+    """The case's evidence a form names (a hidden field): a form error, not a 404, otherwise."""
+    evidence_id = typed_id(typed)
+    found = (
+        None
+        if evidence_id is None
+        else Evidence.objects.select_related("case", "media", "reference")
+        .filter(case=case, pk=evidence_id)
+        .first()
+    )
+    if found is None:
+        raise services.CaseError(f"no evidence {typed[:20]!r} on this case; reload the page")
+    return found
+
+
+@case_view
+@require_GET
+def reference_search(request: HttpRequest) -> JsonResponse:
+    """GET /cases/references/?q=: verified originals to pick as evidence (for the evidence
+    form's search box, which fills the reference field)."""
+    if not request.user.has_perm(services.PERM_CHANGE):
+        raise PermissionDenied("Adding evidence needs the fact-checker role.")
+    return JsonResponse({"results": references_search(request.GET.get("q", ""))})
 
 
 def _image(file: FieldFile, content_type: str) -> HttpResponseBase:

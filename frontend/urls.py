@@ -33,6 +33,7 @@ urlpatterns = [
     # Fact-checking cases (factcheck.cases) and the public fact-check pages.
     path("cases/", case_views.case_index, name="case-list"),
     path("cases/new/", case_views.case_new, name="case-new"),
+    path("cases/references/", case_views.reference_search, name="case-reference-search"),
     path("cases/<int:pk>/", case_views.case_detail, name="case-detail"),
     path("cases/<int:pk>/do/<slug:action>/", case_views.case_act, name="case-act"),
     path(

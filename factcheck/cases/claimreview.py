@@ -73,6 +73,8 @@ def claimreview_for_claim(case: Case, claim: Claim, *, base_url: str) -> dict[st
         },
         "itemReviewed": _item_reviewed(claim),
     }
+    if case.corrected_at is not None:
+        review["dateModified"] = case.corrected_at.isoformat()
     if claim.language:
         review["inLanguage"] = claim.language
     if case.explanation:

@@ -15,6 +15,7 @@ from django.db import transaction
 from accounts.models import User
 from accounts.services import audit_record
 from factcheck.cases.models import Case, Evidence
+from factcheck.cases.selectors import typed_id
 from factcheck.cases.services import (
     PERM_CHANGE,
     CaseError,
@@ -62,22 +63,70 @@ def reference_snapshot(reference: Reference) -> dict[str, Any]:
     }
 
 
+def evidence_kind_infer(
+    *, reference: Reference | None, url: str, content: bytes | None, note: str
+) -> str:
+    """The kind of evidence given when the person did not choose one: an uploaded file is
+    uploaded media (it becomes a verified original only when marked as one), a picked reference
+    a verified original, else a link, else a note."""
+    if reference is not None and content:
+        raise CaseError(
+            "a reference and an uploaded file are two pieces of evidence: add them one at a time"
+        )
+    if reference is not None:
+        return Evidence.Kind.REFERENCE
+    if content:
+        return Evidence.Kind.MEDIA
+    if url.strip():
+        return Evidence.Kind.LINK
+    if note.strip():
+        return Evidence.Kind.NOTE
+    raise CaseError("add a file, a reference, a link or a note")
+
+
+def evidence_reference_resolve(typed: str) -> Reference | None:
+    """The verified original a person typed or picked: its id (`12` or `#12`) or its exact
+    external id; None when nothing was typed. CaseError (a form error, not a 404) otherwise."""
+    typed = typed.strip()
+    if not typed:
+        return None
+    number = typed_id(typed)
+    if number is not None:
+        found = Reference.objects.filter(pk=number).first()
+        if found is None:
+            raise CaseError(f"no verified original #{number} in the index")
+        return found
+    if "\x00" in typed:  # PostgreSQL text cannot hold NUL: no external id has one
+        raise CaseError("no verified original with that id or external id in the index")
+    matches = list(Reference.objects.filter(external_id=typed)[:2])
+    if len(matches) > 1:
+        raise CaseError(f"several verified originals have the external id {typed!r}: pick one")
+    if not matches:
+        raise CaseError(
+            f"no verified original with the id or external id {typed!r} in the index; "
+            "search by external id or caption and pick one"
+        )
+    return matches[0]
+
+
 def evidence_add(
     *,
     case: Case,
     actor: User,
-    kind: str,
+    kind: str = "",
     reference: Reference | None = None,
     url: str = "",
     content: bytes | None = None,
     note: str = "",
 ) -> Evidence:
-    """Add a verified original from the index, a link, an uploaded image or a note.
+    """Add a verified original from the index, a link, an uploaded image or a note; without a
+    `kind`, the kind follows from what is given (`evidence_kind_infer`).
 
     Raises CaseError for inconsistent input and mediastore ImageRejected for a bad upload
     (nothing stored)."""
     require_permission(actor, PERM_CHANGE)
     url, note = url.strip(), note.strip()
+    kind = kind or evidence_kind_infer(reference=reference, url=url, content=content, note=note)
     if kind not in Evidence.Kind.values:
         raise CaseError(f"evidence kind must be one of {', '.join(Evidence.Kind.values)}")
     if len(note) > MAX_NOTE_LENGTH or len(url) > MAX_URL_LENGTH:

@@ -32,7 +32,12 @@ class Case(models.Model):
     rating_worst = models.IntegerField(null=True, blank=True)
     explanation = models.TextField(blank=True)
     rated_at = models.DateTimeField(null=True, blank=True)
+    # The first publication (ClaimReview datePublished): kept when the case is corrected or
+    # published again, which set `corrected_at` (dateModified) instead.
     published_at = models.DateTimeField(null=True, blank=True, db_index=True)
+    corrected_at = models.DateTimeField(null=True, blank=True)
+    # The latest correction, as the public page states it.
+    correction_note = models.TextField(blank=True)
     slug = models.SlugField(max_length=120, unique=True, null=True, blank=True)
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"

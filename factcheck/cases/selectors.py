@@ -15,11 +15,25 @@ from factcheck.cases.claimreview import claimreview_api_path, public_path
 from factcheck.cases.claims import ClaimEmbedder, ClaimIndex, claim_embedder
 from factcheck.cases.models import Case, Claim
 from factcheck.cases.workflow import STATUS_PUBLISHED
+from factcheck.models import Reference
 
 MAX_RELATED = 20
 MAX_QUERY_CHARACTERS = 5_000
 # Candidate claims looked at per wanted case: several claims of one case may rank first.
 CLAIMS_PER_CASE = 4
+# The evidence form's reference search: hits shown, and the longest query looked at.
+REFERENCE_SEARCH_RESULTS = 10
+MAX_REFERENCE_QUERY = 200
+# Longer digit strings are no row id (a bigint has 19 digits; this keeps clear of its limit).
+MAX_ID_DIGITS = 18
+
+
+def typed_id(text: str) -> int | None:
+    """A row id as a person types it (`12`, `#12`), or None when the text is not one."""
+    number = text.strip().removeprefix("#")
+    if number.isascii() and number.isdigit() and len(number) <= MAX_ID_DIGITS:
+        return int(number)
+    return None
 
 
 def case_list(
@@ -51,6 +65,42 @@ def case_list(
             | Q(claims__claimant__icontains=search)
         ).distinct()
     return cases.order_by("-created_at", "-id")
+
+
+def references_search(query: str) -> list[dict[str, Any]]:
+    """Verified originals to pick as case evidence: the one whose id is typed (`12`, `#12`),
+    then exact external ids, then external ids, captions and sources containing the words,
+    newest first; at most REFERENCE_SEARCH_RESULTS, each as the form shows it."""
+    query = " ".join(query.replace("\x00", " ").split())[:MAX_REFERENCE_QUERY]
+    if not query:
+        return []
+    by_id = typed_id(query)
+    matching = (
+        Q(external_id__icontains=query) | Q(caption__icontains=query) | Q(source__icontains=query)
+    )
+    if by_id is not None:
+        matching |= Q(pk=by_id)
+    found = list(
+        Reference.objects.filter(matching)
+        .only("id", "external_id", "source", "caption", "created_at")
+        .order_by("-created_at", "-id")[: REFERENCE_SEARCH_RESULTS * 2]
+    )
+
+    def rank(reference: Reference) -> int:
+        if reference.pk == by_id:
+            return 0
+        return 1 if reference.external_id.lower() == query.lower() else 2
+
+    found.sort(key=rank)  # stable: newest first within each rank
+    return [
+        {
+            "id": reference.pk,
+            "external_id": reference.external_id,
+            "source": reference.source,
+            "caption": reference.caption[:160],
+        }
+        for reference in found[:REFERENCE_SEARCH_RESULTS]
+    ]
 
 
 def published_cases() -> QuerySet[Case]:

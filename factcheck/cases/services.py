@@ -314,21 +314,33 @@ def case_transition(*, case: Case, actor: User, to_status: str) -> Case:
     return case
 
 
-def case_rate(*, case: Case, actor: User, rating: str, explanation: str) -> Case:
-    """Give the verdict (fact-checkers and admins); the case becomes 'rated'."""
-    require_permission(actor, PERM_RATE)
+def rating_refusal(case: Case) -> str:
+    """Why the case cannot be rated now, or "" when it can: the rule `case_rate` enforces and
+    the case page follows (it offers no rating form where rating would be refused)."""
+    if case.status == STATUS_PUBLISHED:
+        return "a published case is changed by correcting it"
+    if case.status != STATUS_RATED and not can_transition(case.status, STATUS_RATED):
+        towards = [
+            status
+            for status in case_statuses().get(case.status, ())
+            if can_transition(status, STATUS_RATED)
+        ]
+        hint = f"; move it to {' or '.join(repr(s) for s in towards)} first" if towards else ""
+        return f"a {case.status!r} case cannot be rated{hint}"
+    if not case.claims.exists():
+        return "add the claim being rated first"
+    return ""
+
+
+def _rating_fields(*, rating: str, explanation: str) -> dict[str, Any]:
+    """The case fields a rating sets, or CaseError for an unknown rating or a bad explanation."""
     scale = rating_scale()
     if rating not in scale.values:
         raise CaseError(f"unknown rating {rating!r}; known: {', '.join(scale.values)}")
     explanation = explanation.strip()
     if not explanation or len(explanation) > MAX_EXPLANATION_LENGTH:
         raise CaseError(f"the explanation must be 1 to {MAX_EXPLANATION_LENGTH} characters")
-    if not case.claims.exists():
-        raise CaseError("add the claim being rated first")
-    old = case.status
-    if old != STATUS_RATED and not can_transition(old, STATUS_RATED):
-        raise CaseError(f"a {old!r} case cannot be rated")
-    fields = {
+    return {
         "rating": rating,
         "rating_value": scale.values[rating],
         "rating_best": scale.best,
@@ -336,13 +348,59 @@ def case_rate(*, case: Case, actor: User, rating: str, explanation: str) -> Case
         "explanation": explanation,
         "rated_at": timezone.now(),
     }
+
+
+def case_rate(*, case: Case, actor: User, rating: str, explanation: str) -> Case:
+    """Give the verdict (fact-checkers and admins); the case becomes 'rated'."""
+    require_permission(actor, PERM_RATE)
+    fields = _rating_fields(rating=rating, explanation=explanation)
+    refusal = rating_refusal(case)
+    if refusal:
+        raise CaseError(refusal)
+    old = case.status
     with transaction.atomic():
         _status_swap(case=case, expected=old, new=STATUS_RATED, **fields)
         case_record(
             case=case,
             actor=actor,
             kind="rate",
-            data={"from": old, "rating": rating, "rating_value": scale.values[rating]},
+            data={"from": old, "rating": rating, "rating_value": fields["rating_value"]},
+        )
+    return case
+
+
+def case_correct(*, case: Case, actor: User, rating: str, explanation: str, note: str) -> Case:
+    """Correct a published fact-check in place and republish it: the rating and explanation
+    change, the public page states `note`, ClaimReview keeps its datePublished and gets
+    dateModified (`corrected_at`). Those who may publish may correct."""
+    require_permission(actor, PERM_PUBLISH)
+    require_permission(actor, PERM_RATE)
+    if case.status != STATUS_PUBLISHED:
+        raise CaseError("only a published fact-check can be corrected; rate this case instead")
+    note = note.strip()
+    if not note or len(note) > MAX_EXPLANATION_LENGTH:
+        raise CaseError(f"say what was corrected (1 to {MAX_EXPLANATION_LENGTH} characters)")
+    fields = _rating_fields(rating=rating, explanation=explanation)
+    before = {"rating": case.rating, "explanation": case.explanation}
+    with transaction.atomic():
+        # Compare-and-set on the status: a case closed meanwhile is not corrected.
+        _status_swap(
+            case=case,
+            expected=STATUS_PUBLISHED,
+            new=STATUS_PUBLISHED,
+            corrected_at=timezone.now(),
+            correction_note=note,
+            **fields,
+        )
+        case_record(
+            case=case,
+            actor=actor,
+            kind="correct",
+            data={
+                "before": before,
+                "after": {"rating": rating, "explanation": fields["explanation"]},
+                "note": note,
+            },
         )
     return case
 
@@ -355,11 +413,16 @@ def case_publish(*, case: Case, actor: User) -> Case:
         raise CaseError("rate the case before publishing it")
     if not can_transition(old, STATUS_PUBLISHED):
         raise CaseError(f"a {old!r} case cannot be published")
-    # The slug stays the same across re-publication, so public links never break.
+    # The slug stays the same across re-publication, so public links never break; so does the
+    # first publication date (ClaimReview datePublished), the new one is its dateModified.
     slug = case.slug or f"{slugify(case.title)[:SLUG_TITLE_LENGTH].strip('-') or 'case'}-{case.pk}"
+    now = timezone.now()
+    dates: dict[str, Any] = (
+        {"published_at": now}
+        if case.published_at is None
+        else {"corrected_at": now, "correction_note": ""}
+    )
     with transaction.atomic():
-        _status_swap(
-            case=case, expected=old, new=STATUS_PUBLISHED, published_at=timezone.now(), slug=slug
-        )
+        _status_swap(case=case, expected=old, new=STATUS_PUBLISHED, slug=slug, **dates)
         case_record(case=case, actor=actor, kind="publish", data={"from": old, "slug": slug})
     return case

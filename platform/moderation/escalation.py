@@ -8,6 +8,8 @@ its link and its history exist together or not at all.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from django.db import transaction
@@ -30,8 +32,8 @@ from factcheck.cases.services import (
     require_permission,
 )
 from mediastore.links import http_url
-from moderation.models import CaseSubmission, Submission
-from moderation.selectors import report_current
+from moderation.models import CaseSubmission, Decision, ReviewItem, Submission
+from moderation.selectors import items_visible, report_current, with_verdict
 
 ESCALATION_TITLE_LENGTH = 120
 # Submission metadata keys an escalated claim takes its appearance URL from, first match wins.
@@ -104,6 +106,57 @@ def case_submissions(case: Case) -> QuerySet[CaseSubmission]:
     return CaseSubmission.objects.filter(case=case).select_related(
         "submission", "submission__media", "report"
     )
+
+
+def submission_cases(submission: Submission) -> list[Case]:
+    """The cases a submission is linked to, newest link first (the item page links them)."""
+    return [
+        link.case
+        for link in CaseSubmission.objects.filter(submission=submission)
+        .select_related("case")
+        .order_by("-created_at", "-id")
+    ]
+
+
+@dataclass(frozen=True)
+class LinkedItemState:
+    """Where a case's linked submission stands in review now (the case page shows it)."""
+
+    item_id: int | None  # its review item, when the user may open it
+    status: str  # the review item's status in words ("" without a review item)
+    current_label: str | None  # the current report's verdict label
+    decision: Decision | None  # the latest decision on it
+
+
+def case_submission_states(
+    *, links: Sequence[CaseSubmission], user: User
+) -> dict[int, LinkedItemState]:
+    """Per linked submission id: its review item's status, latest decision and current verdict
+    (three queries for the whole case, not per link). Items outside the user's client scope
+    show their state but no link."""
+    submission_ids = [link.submission_id for link in links]
+    items = list(with_verdict(ReviewItem.objects.filter(submission_id__in=submission_ids)))
+    visible = set(
+        items_visible(user=user)
+        .filter(pk__in=[item.pk for item in items])
+        .values_list("pk", flat=True)
+    )
+    latest: dict[int, Decision] = {}
+    for decision in (
+        Decision.objects.filter(item__in=items)
+        .select_related("moderator")
+        .order_by("item_id", "-created_at", "-id")
+    ):
+        latest.setdefault(decision.item_id, decision)
+    return {
+        item.submission_id: LinkedItemState(
+            item_id=item.pk if item.pk in visible else None,
+            status=item.get_status_display(),
+            current_label=item.verdict_label,
+            decision=latest.get(item.pk),
+        )
+        for item in items
+    }
 
 
 def _appearance_url(metadata: dict[str, Any]) -> str:

@@ -1,0 +1,68 @@
+"""Audit actions and case timeline entries in words: the one place that words them for the audit
+page and the case timeline (the stored codes stay as they are; the pages show the words and
+keep the code in a `title` for those who search the log by it)."""
+
+from __future__ import annotations
+
+from moderation.models import Decision
+
+# Case timeline kinds (factcheck.cases: `case_record`), also audited as `case.<kind>`.
+CASE_EVENT_WORDS = {
+    "create": "opened the case",
+    "escalate": "escalated content into the case",
+    "link_submission": "linked a submission",
+    "claim_add": "added a claim",
+    "comment": "commented",
+    "evidence_add": "added evidence",
+    "verified_original": "added evidence to the index as a verified original",
+    "reference_correct": "corrected a verified original's details",
+    "reference_remove": "removed a verified original from the index",
+    "status": "moved the case",
+    "rate": "rated the case",
+    "publish": "published the fact-check",
+    "correct": "corrected and republished the fact-check",
+    "assignee_add": "assigned someone",
+    "assignee_remove": "unassigned someone",
+    "watcher_add": "started watching",
+    "watcher_remove": "stopped watching",
+    "due_date": "set the due date",
+}
+
+ACTION_WORDS = {
+    "api_client.create": "Created an API client",
+    "api_token.issue": "Issued an API token",
+    "delivery.redeliver": "Sent a webhook delivery again",
+    "reference.add": "Added a verified original",
+    "reference.correct": "Corrected a verified original",
+    "reference.remove": "Removed a verified original",
+    "review_item.claim": "Claimed an item for review",
+    "review_item.release": "Returned an item to the queue",
+    "review_item.escalate": "Escalated an item to a case",
+    "submission.create": "Received a submission",
+    "submission.reanalyze": "Analysed a submission again",
+    "submission.retry": "Retried a failed analysis",
+    "user.create_demo_admin": "Created the demo administrator",
+    "webhook_endpoint.create": "Added a webhook endpoint",
+    "webhook_endpoint.update": "Changed a webhook endpoint",
+    "webhook_endpoint.disable": "Disabled a webhook endpoint",
+    "webhook_secret.issue": "Issued a webhook secret",
+    "webhook_secret.rotate": "Rotated a webhook secret",
+    "near_miss.confirmed": "Confirmed a near miss as the original",
+    "near_miss.dismissed": "Dismissed a near miss",
+}
+
+
+def case_event_words(kind: str) -> str:
+    return CASE_EVENT_WORDS.get(kind) or kind.replace("_", " ")
+
+
+def action_words(code: str) -> str:
+    """An audit action in words; an action not listed reads as its code split into words."""
+    if code in ACTION_WORDS:
+        return ACTION_WORDS[code]
+    family, _, detail = code.partition(".")
+    if family == "case" and detail:
+        return "Case: " + case_event_words(detail)
+    if family == "decision" and detail in Decision.Action.values:
+        return f"Decided: {Decision.Action(detail).label}"
+    return code.replace(".", ": ").replace("_", " ").capitalize()
