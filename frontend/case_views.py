@@ -27,6 +27,7 @@ from django.views.decorators.http import require_GET, require_POST
 
 from accounts.authentication import signed_in_user
 from accounts.models import User
+from accounts.roles import role_needed
 from factcheck.cases import curation, services
 from factcheck.cases.models import Case, Evidence
 from factcheck.cases.selectors import case_link, case_list, references_search, typed_id
@@ -60,7 +61,9 @@ def case_view(
     @wraps(view)
     def wrapped(request: HttpRequest, *args: _P.args, **kwargs: _P.kwargs) -> HttpResponseBase:
         if not request.user.has_perm(services.PERM_VIEW):
-            raise PermissionDenied("You need the fact-checker or moderator role.")
+            raise PermissionDenied(
+                role_needed("Looking at fact-check cases", permissions=[services.PERM_VIEW])
+            )
         return view(request, *args, **kwargs)
 
     return wrapped
@@ -117,7 +120,9 @@ def case_index(request: HttpRequest) -> HttpResponse:
 @case_view
 def case_new(request: HttpRequest) -> HttpResponse:
     if not request.user.has_perm(services.PERM_ADD):
-        raise PermissionDenied("Only fact-checkers open cases by hand.")
+        raise PermissionDenied(
+            role_needed("Opening a case by hand", permissions=[services.PERM_ADD])
+        )
     form = {
         key: request.POST.get(key, "").strip()
         for key in (
@@ -414,7 +419,7 @@ def reference_search(request: HttpRequest) -> JsonResponse:
     """GET /cases/references/?q=: verified originals to pick as evidence (for the evidence
     form's search box, which fills the reference field)."""
     if not request.user.has_perm(services.PERM_CHANGE):
-        raise PermissionDenied("Adding evidence needs the fact-checker role.")
+        raise PermissionDenied(role_needed("Adding evidence", permissions=[services.PERM_CHANGE]))
     return JsonResponse({"results": references_search(request.GET.get("q", ""))})
 
 

@@ -28,7 +28,7 @@ from django.views.decorators.http import require_GET, require_POST
 
 from accounts.authentication import signed_in_user
 from accounts.models import AuditLog
-from accounts.roles import ADMIN, user_has_role
+from accounts.roles import ADMIN, role_needed, user_has_role
 from factcheck.models import Reference
 from frontend.presenters import (
     VERDICT_LABELS,
@@ -83,7 +83,9 @@ def reviewer_view(
     @wraps(view)
     def wrapped(request: HttpRequest, *args: _P.args, **kwargs: _P.kwargs) -> HttpResponseBase:
         if not request.user.has_perm(VIEW_ALL_PERMISSION):
-            raise PermissionDenied("You need the moderator or fact-checker role.")
+            raise PermissionDenied(
+                role_needed("Looking at submissions", permissions=[VIEW_ALL_PERMISSION])
+            )
         return view(request, *args, **kwargs)
 
     return wrapped
@@ -358,7 +360,7 @@ def reference_image(request: HttpRequest, pk: int, reference_id: int) -> HttpRes
 @require_GET
 def audit_log(request: HttpRequest) -> HttpResponse:
     if not user_has_role(request.user, ADMIN):
-        raise PermissionDenied("The audit log is for administrators.")
+        raise PermissionDenied(role_needed("The audit log", role=ADMIN))
     entries = AuditLog.objects.select_related("actor")
     action = request.GET.get("action", "").strip()[:100]
     actor = request.GET.get("actor", "").strip()[:150]

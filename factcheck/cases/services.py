@@ -19,6 +19,7 @@ from django.utils import timezone
 from django.utils.text import slugify
 
 from accounts.models import User
+from accounts.roles import role_needed
 from accounts.services import audit_record
 from config.errors import ServiceError
 from factcheck.cases.models import Case, Claim, Comment, TimelineEntry
@@ -85,7 +86,7 @@ def require_permission(actor: User | None, *permissions: str) -> None:
     if actor is None or not actor.is_active:
         raise CasePermissionDenied("an active user is required")
     if not any(actor.has_perm(permission) for permission in permissions):
-        raise CasePermissionDenied(f"{actor.get_username()} may not do this ({permissions[0]})")
+        raise CasePermissionDenied(role_needed("This change", permissions=permissions))
 
 
 @dataclass(frozen=True)

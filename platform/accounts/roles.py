@@ -78,6 +78,30 @@ def _permissions(names: tuple[str, ...]) -> list[Permission]:
     return found
 
 
+# How a page names each person's role (the API client role is a machine's, never asked for).
+ROLE_NAMES = {MODERATOR: "moderator", FACT_CHECKER: "fact-checker", ADMIN: "admin"}
+
+
+def roles_with_permission(permission: str) -> tuple[str, ...]:
+    """The people's roles that hold "app_label.codename", as ROLE_PERMISSIONS and the admins'
+    apps grant it (so a refusal names the roles that would really allow it)."""
+    holders = [
+        role for role in (MODERATOR, FACT_CHECKER) if permission in ROLE_PERMISSIONS.get(role, ())
+    ]
+    if permission.split(".", 1)[0] in ADMIN_APP_LABELS:
+        holders.append(ADMIN)
+    return tuple(holders)
+
+
+def role_needed(what: str, *, permissions: Iterable[str] = (), role: str = "") -> str:
+    """ "<what> needs the moderator, fact-checker or admin role; ...": the 403 text, naming the
+    roles that hold any of `permissions` (or the one `role`), never a role that would not do."""
+    held = {role} if role else {name for p in permissions for name in roles_with_permission(p)}
+    names = [ROLE_NAMES[name] for name in ROLE_NAMES if name in held] or [ROLE_NAMES[ADMIN]]
+    listed = names[0] if len(names) == 1 else ", ".join(names[:-1]) + " or " + names[-1]
+    return f"{what} needs the {listed} role; ask an administrator for it if you need it."
+
+
 def user_has_role(user: Any, role: str) -> bool:
     if not getattr(user, "is_authenticated", False):
         return False

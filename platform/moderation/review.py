@@ -16,6 +16,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from accounts.models import User
+from accounts.roles import role_needed
 from accounts.services import audit_record
 from moderation.escalation import submission_escalate
 from moderation.events import DECISION_MADE, event_emit
@@ -56,7 +57,9 @@ def review_labels() -> tuple[str, ...]:
 def require_reviewer(user: User) -> None:
     """The check behind every review write (claim, next, decide, near-miss judgements)."""
     if not user.has_perm(REVIEW_PERMISSION):
-        raise ReviewPermissionDenied("You do not have permission to review submissions.")
+        raise ReviewPermissionDenied(
+            role_needed("Reviewing submissions", permissions=[REVIEW_PERMISSION])
+        )
 
 
 def _claimable(*, item: ReviewItem, user: User) -> bool:

@@ -22,3 +22,31 @@ def test_the_favicon_answers_and_every_page_links_it(personas):
     login = Client().get("/accounts/login/").content.decode()
     assert 'rel="icon" href="/static/frontend/favicon.ico"' in login
     assert Client().post("/favicon.ico").status_code == 405
+
+
+def test_a_403_names_the_role_that_is_really_needed(personas):
+    moderator = signed_in(personas["moderator"])
+    audit = moderator.get("/review/audit/")
+    assert audit.status_code == 403
+    text = audit.content.decode()
+    assert "The audit log needs the admin role" in text
+    assert "moderator role" not in text  # the moderator has it: asking for it would not help
+    new_case = moderator.get("/cases/new/").content.decode()
+    assert "Opening a case by hand needs the fact-checker or admin role" in new_case
+    outsider = signed_in(personas["outsider"])
+    assert "Looking at submissions needs the moderator, fact-checker or admin role" in (
+        outsider.get("/review/").content.decode()
+    )
+    assert "Looking at fact-check cases needs the moderator, fact-checker or admin role" in (
+        outsider.get("/cases/").content.decode()
+    )
+
+
+def test_roles_named_for_a_permission_are_those_that_hold_it():
+    from accounts.roles import role_needed, roles_with_permission
+
+    assert roles_with_permission("factcheck.publish_case") == ("fact_checker", "admin")
+    assert roles_with_permission("moderation.review_submission") == ("moderator", "admin")
+    assert role_needed("X", permissions=["factcheck.view_case"]).startswith(
+        "X needs the moderator, fact-checker or admin role"
+    )

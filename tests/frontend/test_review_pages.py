@@ -152,7 +152,7 @@ def test_fact_checker_can_look_but_not_decide(personas) -> None:
     assert "Deciding needs the moderator role" in html
     assert "Claim for review" not in html
     response = client.post(f"/review/items/{item.pk}/claim/", follow=True)
-    assert "permission to review" in response.content.decode()
+    assert "Reviewing submissions needs the moderator or admin role" in response.content.decode()
     client.post(f"/review/items/{item.pk}/decide/", {"action": "allow"})
     assert not Decision.objects.exists()
     assert ReviewItem.objects.get(pk=item.pk).status == ReviewItem.Status.PENDING
