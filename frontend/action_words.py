@@ -1,8 +1,15 @@
-"""Audit actions and case timeline entries in words: the one place that words them for the audit
-page and the case timeline (the stored codes stay as they are; the pages show the words and
-keep the code in a `title` for those who search the log by it)."""
+"""Audit entries and case timeline entries as pages show them: the one place that words their
+actions (the stored codes stay as they are; the audit page shows the words with the code for
+those who filter the log by it) and links what an audit entry acted on."""
 
 from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from django.apps import apps
+from django.contrib import admin
+from django.urls import NoReverseMatch, reverse
 
 from moderation.models import Decision
 
@@ -66,3 +73,42 @@ def action_words(code: str) -> str:
     if family == "decision" and detail in Decision.Action.values:
         return f"Decided: {Decision.Action(detail).label}"
     return code.replace(".", ": ").replace("_", " ").capitalize()
+
+
+@dataclass(frozen=True)
+class AuditTarget:
+    text: str  # "case 12", "review item 3", "submission 7"
+    url: str  # a page about it, or "" when there is none
+
+
+# Targets with a page of their own in the UI (url name, id); anything else registered in the
+# Django admin links to its change page there (the audit log is for administrators).
+_TARGET_PAGES = {"moderation.reviewitem": "review-item", "factcheck.case": "case-detail"}
+
+
+def audit_target(target_type: str, target_id: str, data: dict[str, Any]) -> AuditTarget:
+    """What an audit entry acted on, in words and linked where there is a page for it."""
+    if not target_type:
+        return AuditTarget(text="", url="")
+    try:
+        model = apps.get_model(target_type)
+    except (LookupError, ValueError):
+        return AuditTarget(text=f"{target_type} {target_id}", url="")
+    text = f"{model._meta.verbose_name} {target_id}"
+    if not target_id.isdigit():
+        return AuditTarget(text=text, url="")
+    if target_type in _TARGET_PAGES:
+        return AuditTarget(text=text, url=reverse(_TARGET_PAGES[target_type], args=[target_id]))
+    item = data.get("item") if isinstance(data, dict) else None
+    if target_type == "moderation.decision" and str(item).isdigit():
+        return AuditTarget(
+            text=f"{text} on review item {item}", url=reverse("review-item", args=[item])
+        )
+    if admin.site.is_registered(model):
+        meta = model._meta
+        try:
+            url = reverse(f"admin:{meta.app_label}_{meta.model_name}_change", args=[target_id])
+        except NoReverseMatch:
+            url = ""
+        return AuditTarget(text=text, url=url)
+    return AuditTarget(text=text, url="")

@@ -30,6 +30,7 @@ from accounts.authentication import signed_in_user
 from accounts.models import AuditLog
 from accounts.roles import ADMIN, role_needed, user_has_role
 from factcheck.models import Reference
+from frontend.action_words import action_words, audit_target
 from frontend.presenters import (
     VERDICT_LABELS,
     item_page_data,
@@ -370,8 +371,16 @@ def audit_log(request: HttpRequest) -> HttpResponse:
         entries = entries.filter(actor__username=actor)
     page = Paginator(entries, AUDIT_PAGE_SIZE).get_page(request.GET.get("page"))
     query = urlencode({k: v for k, v in {"action": action, "actor": actor}.items() if v})
+    rows = [
+        {
+            "entry": entry,
+            "action": action_words(entry.action),
+            "target": audit_target(entry.target_type, entry.target_id, entry.data),
+        }
+        for entry in page.object_list
+    ]
     return render(
         request,
         "frontend/audit.html",
-        {"page": page, "action": action, "actor": actor, "query": query},
+        {"page": page, "rows": rows, "action": action, "actor": actor, "query": query},
     )

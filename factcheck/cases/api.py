@@ -16,7 +16,7 @@ from typing import Any
 from django.db.models import QuerySet
 from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import OpenApiParameter, extend_schema
-from rest_framework import mixins, permissions, status, viewsets
+from rest_framework import generics, mixins, permissions, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import ValidationError
 from rest_framework.request import Request
@@ -27,7 +27,7 @@ from accounts.models import User
 from factcheck.cases import curation, services
 from factcheck.cases.claimreview import claimreview_jsonld
 from factcheck.cases.models import Case, Evidence
-from factcheck.cases.selectors import case_list, related_factchecks
+from factcheck.cases.selectors import case_list, published_cases, related_factchecks
 from factcheck.cases.serializers import (
     AssignSerializer,
     CaseCreateSerializer,
@@ -44,7 +44,6 @@ from factcheck.cases.serializers import (
     TransitionSerializer,
     VerifiedOriginalSerializer,
 )
-from factcheck.cases.workflow import STATUS_PUBLISHED
 from factcheck.models import Reference
 
 
@@ -220,16 +219,21 @@ class CaseViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Gen
         )
         return Response(EvidenceSerializer(evidence).data)
 
+    def get_permissions(self) -> list[Any]:
+        if self.action == "claimreview":
+            # The JSON-LD of a published fact-check is public, like its page.
+            return [permissions.AllowAny()]
+        return super().get_permissions()
+
     @extend_schema(
-        responses={200: {"type": "object", "description": "schema.org ClaimReview JSON-LD"}}
+        summary="ClaimReview JSON-LD of a published case (public, no sign-in)",
+        responses={200: {"type": "object", "description": "schema.org ClaimReview JSON-LD"}},
     )
     @action(detail=True, methods=["get"], url_name="claimreview")
     def claimreview(self, request: Request, pk: str) -> Response:
-        case = self.get_object()
-        if case.status != STATUS_PUBLISHED or not case.slug:
-            return Response(
-                {"detail": f"case {case.pk} is not published"}, status=status.HTTP_404_NOT_FOUND
-            )
+        """Published cases only; any other (or an unknown id) answers 404 `not_found`, to
+        everyone alike, so the answer never tells whether an unpublished case exists."""
+        case = generics.get_object_or_404(published_cases(), pk=pk)
         document = claimreview_jsonld(case, base_url=request.build_absolute_uri("/"))
         return Response(document, content_type="application/ld+json")
 

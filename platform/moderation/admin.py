@@ -44,10 +44,17 @@ class SubmissionAdmin(admin.ModelAdmin):
     )  # fmt: skip
     list_filter = ("status", "source", "client")
     search_fields = ("external_id", "text", "platform")
-    raw_id_fields = ("media", "created_by")
-    readonly_fields = ("created_at", "updated_at", "failure_reason", "attempts")
+    raw_id_fields = ("created_by",)
+    # What was submitted and where it stands change only through intake and review, which
+    # audit them (moderation.services, moderation.review): never by hand here.
+    readonly_fields = (
+        "status", "text", "media", "created_at", "updated_at", "failure_reason", "attempts",
+    )  # fmt: skip
     date_hierarchy = "created_at"
     actions = ["retry_failed", "reanalyze"]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False  # submissions arrive through submission_create (checks, storage, audit)
 
     @admin.action(description="Retry failed analyses", permissions=["change"])
     def retry_failed(self, request: HttpRequest, queryset: QuerySet) -> None:

@@ -50,3 +50,34 @@ def test_roles_named_for_a_permission_are_those_that_hold_it():
     assert role_needed("X", permissions=["factcheck.view_case"]).startswith(
         "X needs the moderator, fact-checker or admin role"
     )
+
+
+def test_the_audit_log_words_actions_and_links_targets(personas, case):
+    from accounts.services import audit_record
+    from tests.moderation.review_factory import review_item_create
+
+    item = review_item_create(seed=51)
+    audit_record(
+        actor=personas["admin"],
+        action="submission.create",
+        target=item.submission,
+        data={"sha256": "ab" * 32, "url": "https://sns.example/" + "x" * 300},
+    )
+    page = signed_in(personas["admin"]).get("/review/audit/").content.decode()
+    assert "Case: opened the case" in page and "Received a submission" in page
+    assert f'<a href="/cases/{case.pk}/">case {case.pk}</a>' in page
+    assert f'href="/admin/moderation/submission/{item.submission_id}/change/"' in page
+    assert '<code class="action-code">case.create</code>' in page
+
+
+def test_audit_targets_in_words():
+    from frontend.action_words import action_words, audit_target
+
+    assert action_words("decision.escalate") == "Decided: Escalate to a fact-check case"
+    assert action_words("case.correct") == "Case: corrected and republished the fact-check"
+    assert action_words("some_new.thing_done") == "Some new: thing done"
+    assert audit_target("", "", {}).text == ""
+    assert audit_target("no.such", "1", {}).url == ""
+    assert audit_target("factcheck.case", "x1", {}).url == ""
+    decided = audit_target("moderation.decision", "4", {"item": 9})
+    assert decided.url == "/review/items/9/" and "review item 9" in decided.text

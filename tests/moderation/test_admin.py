@@ -39,3 +39,36 @@ def test_admin_retries_failed_and_reanalyses_others(
     assert Report.objects.get(submission=done, is_current=True).version == 2
     page = browser.get(f"{url}{done.pk}/change/")
     assert page.status_code == 200 and "Failure reason" in page.content.decode()
+
+
+def test_admin_cannot_edit_a_submissions_status_text_or_media(personas, make_image_bytes):
+    from tests.moderation.review_factory import review_item_create
+
+    item = review_item_create(seed=61, text="Original caption")
+    submission = item.submission
+    admin = personas["admin"]
+    admin.is_staff = True
+    admin.save(update_fields=["is_staff"])
+    browser = Client()
+    browser.force_login(admin)
+    url = f"/admin/moderation/submission/{submission.pk}/change/"
+    page = browser.get(url).content.decode()
+    assert 'name="status"' not in page and 'name="text"' not in page
+    assert 'name="media"' not in page
+    other = review_item_create(seed=62).submission
+    browser.post(
+        url,
+        {
+            "status": "failed",
+            "text": "Rewritten",
+            "media": other.media_id,
+            "source": submission.source,
+            "platform": submission.platform,
+            "external_id": submission.external_id,
+            "metadata": "{}",
+        },
+    )
+    submission.refresh_from_db()
+    assert (submission.status, submission.text) == ("analyzed", "Original caption")
+    assert submission.media_id != other.media_id
+    assert browser.get("/admin/moderation/submission/add/").status_code == 403
