@@ -81,3 +81,42 @@ def test_audit_targets_in_words():
     assert audit_target("factcheck.case", "x1", {}).url == ""
     decided = audit_target("moderation.decision", "4", {"item": 9})
     assert decided.url == "/review/items/9/" and "review item 9" in decided.text
+
+
+def test_claimreview_json_ld_is_public_for_published_cases_only(personas, case):
+    from factcheck.cases.services import case_publish, case_rate, case_transition
+
+    anonymous = Client()
+    url = f"/api/v1/cases/{case.pk}/claimreview/"
+    unpublished = anonymous.get(url)
+    assert unpublished.status_code == 404 and unpublished.json()["code"] == "not_found"
+    assert signed_in(personas["fact_checker"]).get(url).status_code == 404
+    for bad in ("abc", "999999", "1.5"):
+        assert anonymous.get(f"/api/v1/cases/{bad}/claimreview/").status_code == 404
+    actor = personas["fact_checker"]
+    case_transition(case=case, actor=actor, to_status="investigating")
+    case_rate(case=case, actor=actor, rating="false", explanation="No shark.")
+    case_publish(case=case, actor=actor)
+    public = anonymous.get(url)
+    assert public.status_code == 200 and public["Content-Type"] == "application/ld+json"
+    assert public.json()["@type"] == "ClaimReview"
+    # The rest of the case stays behind sign-in.
+    assert anonymous.get(f"/api/v1/cases/{case.pk}/").status_code == 401
+    assert anonymous.post(url).status_code in (401, 403, 405)
+
+
+def test_every_api_operation_has_a_summary_and_the_webhook_is_documented():
+    import yaml
+
+    schema = yaml.safe_load(Client().get("/api/schema/").content)
+    operations = [
+        (method, path, operation)
+        for path, methods in schema["paths"].items()
+        for method, operation in methods.items()
+    ]
+    assert len(operations) >= 30
+    assert [(m, p) for m, p, op in operations if not op.get("summary")] == []
+    webhook = schema["paths"]["/api/v1/webhooks/inbound/{client}/"]["post"]
+    headers = {p["name"] for p in webhook["parameters"] if p["in"] == "header"}
+    assert headers == {"webhook-id", "webhook-timestamp", "webhook-signature"}
+    assert {"202", "200", "400", "401", "413"} <= set(webhook["responses"])

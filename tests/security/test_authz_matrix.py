@@ -34,6 +34,7 @@ P = PERSONAS  # anonymous, outsider_client, own_client, moderator, fact_checker,
 # login page (302). A UI write that is allowed redirects back to the page (302). Tenant B gets
 # 404 for tenant A's submissions and deliveries (not 403: it must not learn that they exist).
 # /admin/ is Django's admin site, for is_staff users only (none of the personas).
+# A published case's ClaimReview JSON-LD is public; any other case answers 404 to everyone alike.
 TABLE = """
 DELETE /api/v1/references/{pk}/ | 401 403 403 403 204 204 403
 GET / | 302 302 302 200 200 200 200
@@ -45,7 +46,7 @@ GET /api/schema/ | 200 200 200 200 200 200 200
 GET /api/v1/cases/ | 401 403 403 200 200 200 403
 GET /api/v1/cases/related/ | 401 403 403 400 400 400 403
 GET /api/v1/cases/{pk}/ | 401 403 403 200 200 200 403
-GET /api/v1/cases/{pk}/claimreview/ | 401 403 403 404 404 404 403
+GET /api/v1/cases/{pk}/claimreview/ | 404 404 404 404 404 404 404
 GET /api/v1/cases/{pk}/comments/ | 401 403 403 200 200 200 403
 GET /api/v1/cases/{pk}/evidence/ | 401 403 403 200 200 200 403
 GET /api/v1/deliveries/ | 401 200 200 403 403 403 403
@@ -60,12 +61,14 @@ GET /api/v1/submissions/{pk}/artifacts/{kind}.png | 401 404 200 200 200 200 403
 GET /api/v1/submissions/{pk}/report/ | 401 404 200 200 200 200 403
 GET /cases/ | 302 302 302 200 200 200 403
 GET /cases/new/ | 302 302 302 403 200 200 403
+GET /cases/references/ | 302 302 302 403 200 200 403
 GET /cases/{pk}/ | 302 302 302 200 200 200 403
 GET /cases/{pk}/evidence/{evidence_id}/image | 302 302 302 200 200 200 403
 GET /cases/{pk}/overlays/{artifact_id}.png | 302 302 302 200 200 200 403
 GET /cases/{pk}/submissions/{submission_id}/image | 302 302 302 200 200 200 403
 GET /factchecks/feed.json | 200 200 200 200 200 200 200
 GET /factchecks/{slug}/ | 200 200 200 200 200 200 200
+GET /favicon.ico | 302 302 302 302 302 302 302
 GET /healthz | 200 200 200 200 200 200 200
 GET /readyz | 200 200 200 200 200 200 200
 GET /review/ | 302 302 302 200 200 200 403

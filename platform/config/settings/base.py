@@ -139,6 +139,8 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    # Every operation's summary and the inbound webhook (a plain Django view): config.openapi.
+    "POSTPROCESSING_HOOKS": ["config.openapi.postprocess"],
 }
 
 # Celery. Without a broker, tasks run in-process (the embedded default); with one, every task is
