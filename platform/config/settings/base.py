@@ -139,8 +139,12 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
-    # Every operation's summary and the inbound webhook (a plain Django view): config.openapi.
-    "POSTPROCESSING_HOOKS": ["config.openapi.postprocess"],
+    # The inbound webhook (a plain Django view), then every operation's summary.
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "integrations.openapi.inbound_webhook_add",
+        "config.openapi.summaries_add",
+    ],
 }
 
 # Celery. Without a broker, tasks run in-process (the embedded default); with one, every task is
