@@ -11,6 +11,7 @@ opening a case by escalating a submission. The serializer attributes below are w
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from django.db.models import QuerySet
@@ -219,7 +220,7 @@ class CaseViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Gen
         )
         return Response(EvidenceSerializer(evidence).data)
 
-    def get_permissions(self) -> list[Any]:
+    def get_permissions(self) -> Sequence[Any]:
         if self.action == "claimreview":
             # The JSON-LD of a published fact-check is public, like its page.
             return [permissions.AllowAny()]

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 def axe_violations(page) -> list[str]:
     """axe-core's violations of the page now shown, one line each (empty when none)."""
-    from axe_playwright_python.sync_playwright import Axe
+    from axe_playwright_python.sync_playwright import Axe  # type: ignore[import-untyped]
 
     results = Axe().run(page)
     return [
