@@ -281,11 +281,11 @@ def test_label_must_come_from_the_configured_list(personas) -> None:
 def test_fact_checkers_and_outsiders_cannot_claim_or_decide(personas) -> None:
     item = review_item_create()
     for name in ("fact_checker", "outsider"):
-        with pytest.raises(ReviewError, match="permission"):
+        with pytest.raises(ReviewError, match="needs the moderator or admin role"):
             item_claim(item=item, user=personas[name])
-        with pytest.raises(ReviewError, match="permission"):
+        with pytest.raises(ReviewError, match="needs the moderator or admin role"):
             decision_make(item=item, user=personas[name], action="allow")
-        with pytest.raises(ReviewError, match="permission"):
+        with pytest.raises(ReviewError, match="needs the moderator or admin role"):
             item_next(user=personas[name])
 
 
