@@ -8,6 +8,7 @@ from typing import Any
 from django.conf import settings
 from django.urls import reverse
 
+from accounts.models import ViewingPreferences
 from factcheck.cases.selectors import cases_for_reference_ids, published_cases
 from factcheck.core.fingerprints import PDQ_BITS
 from factcheck.core.matcher import DENSE_NOT_CONFIRMING, VERIFIED_BY_DENSE, VERIFIED_BY_TIME
@@ -378,8 +379,11 @@ def _signals(
     return signals
 
 
-def item_page_data(*, item: ReviewItem, report: Report | None) -> dict[str, Any]:
-    """Everything the item page renders about the report version shown."""
+def item_page_data(
+    *, item: ReviewItem, report: Report | None, viewing: ViewingPreferences | None = None
+) -> dict[str, Any]:
+    """Everything the item page renders about the report version shown; `viewing` the
+    reviewer's wellness preferences (blur every item, greyscale)."""
     media = item.submission.media
     document: dict[str, Any] = report.document if report is not None else {}
     metadata = doc.metadata_of(document)
@@ -417,6 +421,7 @@ def item_page_data(*, item: ReviewItem, report: Report | None) -> dict[str, Any]
         [r["x"], r["y"], r["w"], r["h"]] for r in regions + [f for f in faces if f["flagged"]]
     ]
     label = report.label if report is not None else ""
+    sensitive = is_sensitive(item=item, label=label or None)
     # Detector-only verdicts outline the forensic map's strongest areas on the image (review.js).
     outline_map = bool(
         not matches
@@ -466,7 +471,14 @@ def item_page_data(*, item: ReviewItem, report: Report | None) -> dict[str, Any]
         "format": metadata.get("format") or media.format,
         "timings": dict(doc.timings_of(document)),
         "models": sorted(doc.models_of(document).items()),
-        "sensitive": is_sensitive(item=item, label=report.label if report else None),
+        "sensitive": sensitive,
+        "blurred": sensitive or bool(viewing and viewing.always_blur),
+        "greyscale": bool(viewing and viewing.greyscale),
+        "explicit_regions": [
+            box
+            for region in doc.sensitive_regions_of(document)
+            if (box := _box(region.bbox, width, height)) is not None
+        ],
         "video": _video(document, doc.matches_of(document), width, height)
         if report is not None
         else None,

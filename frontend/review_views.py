@@ -29,6 +29,7 @@ from django.views.decorators.http import require_GET, require_POST
 from accounts.authentication import signed_in_user
 from accounts.models import AuditLog
 from accounts.roles import ADMIN, user_has_role
+from accounts.selectors import viewing_preferences_of
 from factcheck.models import Reference
 from frontend.presenters import (
     VERDICT_LABELS,
@@ -191,7 +192,9 @@ def item_page(request: HttpRequest, pk: int) -> HttpResponse:
         {
             "item": item,
             "submission": item.submission,
-            "data": item_page_data(item=item, report=report),
+            "data": item_page_data(
+                item=item, report=report, viewing=viewing_preferences_of(request.user)
+            ),
             "history": item_history(item=item),
             "holds": holds,
             "can_review": can_review,

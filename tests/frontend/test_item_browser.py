@@ -104,3 +104,47 @@ def test_detector_only_verdict_outlines_the_strongest_areas(browser, live_server
     page.screenshot(path=str(SCREENSHOTS / "item-detector-only.png"), full_page=True)
     page.locator(".verdict-details summary").click()
     assert axe_violations(page) == []
+
+
+def test_wellness_preferences_and_explicit_regions(browser, live_server, personas):
+    from moderation.models import Report
+
+    item = review_item_create(seed=33)
+    report = Report.objects.get(submission=item.submission, is_current=True)
+    report.document = {
+        **report.document,
+        "sensitive_regions": [{"bbox": [48, 32, 96, 64], "label": "breast", "score": 0.9}],
+    }
+    report.save(update_fields=["document"])
+    page = signed_in(browser, live_server, "moderator", f"/review/items/{item.pk}/")
+    # Explicit regions are blurred for everyone by default, even with the wellness blur off.
+    assert not page.locator("#stage").evaluate("el => el.classList.contains('blurred')")
+    region = page.locator(".box.explicit-region")
+    assert region.is_visible()
+    assert "blur" in region.evaluate("el => getComputedStyle(el).backdropFilter")
+    stage = page.locator("#stage").bounding_box()
+    found = region.bounding_box()
+    assert stage is not None and found is not None
+    assert abs((found["x"] - stage["x"]) / stage["width"] - 48 / WIDTH) < 0.01
+    page.get_by_label("Explicit regions blurred").uncheck()
+    assert not region.is_visible()
+
+    # Preferences: always blur and greyscale, applied to the next item page opened.
+    page.get_by_role("link", name="Viewing preferences").click()
+    page.get_by_label("Always blur images when an item opens").check()
+    page.get_by_label("Show images in greyscale").check()
+    assert axe_violations(page) == []
+    page.get_by_role("button", name="Save preferences").click()
+    page.wait_for_url(f"{live_server.url}/review/items/{item.pk}/")
+    assert page.locator("#stage").evaluate("el => el.classList.contains('blurred')")
+    image_filter = page.eval_on_selector("#query-image", "el => getComputedStyle(el).filter")
+    assert "blur" in image_filter and "grayscale" in image_filter
+    # The blurred side-by-side images are clipped to their frames.
+    assert page.eval_on_selector(
+        ".side-by-side img", "el => getComputedStyle(el).clipPath"
+    ).startswith("inset")
+    page.screenshot(path=str(SCREENSHOTS / "item-wellness-preferences.png"), full_page=True)
+    page.keyboard.press("b")
+    assert not page.locator("#stage").evaluate("el => el.classList.contains('blurred')")
+    assert "grayscale" in page.eval_on_selector("#query-image", "el => getComputedStyle(el).filter")
+    assert axe_violations(page) == []
