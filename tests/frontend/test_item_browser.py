@@ -148,3 +148,26 @@ def test_wellness_preferences_and_explicit_regions(browser, live_server, persona
     assert not page.locator("#stage").evaluate("el => el.classList.contains('blurred')")
     assert "grayscale" in page.eval_on_selector("#query-image", "el => getComputedStyle(el).filter")
     assert axe_violations(page) == []
+
+
+def test_the_page_shows_a_rendition_and_100_percent_loads_the_original(
+    browser, live_server, personas
+):
+    from moderation.models import Report
+    from tests.frontend.test_renditions import big_item
+
+    item = big_item()
+    report = Report.objects.get(submission=item.submission, is_current=True)
+    metadata = {**report.document["metadata"], "width": 2400, "height": 1200, "format": "JPEG"}
+    report.document = {**report.document, "metadata": metadata}
+    report.save(update_fields=["document"])
+    page = signed_in(browser, live_server, "moderator", f"/review/items/{item.pk}/")
+    query = "document.querySelector('#query-image')"
+    wait_until(page, f"{query}.complete && {query}.naturalWidth > 0")
+    assert page.evaluate(f"() => {query}.naturalWidth") == 1600
+    assert page.get_by_role("link", name="Original file").get_attribute("href") == (
+        f"/review/items/{item.pk}/media"
+    )
+    page.get_by_role("button", name="Actual pixels (100%)").click()
+    wait_until(page, f"{query}.complete && {query}.naturalWidth === 2400")
+    assert page.eval_on_selector("#query-image", "el => el.getBoundingClientRect().width") == 2400

@@ -319,7 +319,13 @@
 
     setupLayerToggles(stage, layer);
     setupHeatControls(layer("heat"));
-    setupZoom(stage, width, function () { return focus; });
+    // Past the display rendition's own pixels, zoom shows the original file.
+    var query = document.getElementById("query-image");
+    var sharpen = function (scale) {
+      if (config.original && query.naturalWidth && width * scale > query.naturalWidth &&
+        query.getAttribute("src") !== config.original) query.src = config.original;
+    };
+    setupZoom(stage, width, function () { return focus; }, sharpen);
   }
 
   function setupHeatControls(heat) {
@@ -341,7 +347,7 @@
   // "Fit" shows the whole image in the viewport; a number is image pixels per screen pixel, so
   // 100% is actual pixels. Zooming centres the viewport on the flagged region when there is one,
   // else keeps the centre of the view.
-  function setupZoom(stage, width, focusNow) {
+  function setupZoom(stage, width, focusNow, sharpen) {
     var viewport = document.getElementById("viewport");
     var output = document.getElementById("zoom-level");
     var scale = null;  // null: fit
@@ -353,6 +359,7 @@
       scale = next;
       stage.style.width = scale === null ? "" : Math.round(width * scale) + "px";
       stage.dataset.zoom = scale === null ? "fit" : String(scale);
+      if (scale !== null) sharpen(scale);
       output.textContent = scale === null ? "Fit" : Math.round(scale * 100) + "%";
       var box = focusNow();
       if (scale !== null && box) centre = [box[0] + box[2] / 2, box[1] + box[3] / 2];
