@@ -51,6 +51,10 @@ class LocalizeConfig:
     refine_iterations: int = 30
     refine_sigma: float = 1.5
     refine_max_shift: float = 0.05
+    # The reference's detail: pixels whose blurred grey gradient (Sobel, grey levels) exceeds
+    # detail_gradient; fewer than detail_min_fraction of the compared area: too flat to tell.
+    detail_gradient: float = 40.0
+    detail_min_fraction: float = 0.005
 
 
 @dataclass
@@ -61,6 +65,10 @@ class Localization:
     edited_fraction: float  # edited pixels / overlap pixels
     regions: list[dict[str, Any]] = field(default_factory=list)
     transform: np.ndarray | None = None  # reference->query as compared (refined), full size
+    # Share of the reference's detail (edges, lines, text) that differs in the query; None where
+    # the reference has too little detail. A copy keeps most of it even when edited; another
+    # picture that only shares a frame or a few glyphs with the reference does not.
+    detail_changed: float | None = None
 
 
 def _working_transform(
@@ -235,7 +243,22 @@ def localize_edits(
     overlap = cv2.resize(valid, (query_w, query_h), interpolation=cv2.INTER_NEAREST)
     regions = classify_regions(query_small, compared.warped, mask_small, (query_h, query_w))
     edited = compared.fraction >= config.min_edited_fraction and bool(regions)
-    return Localization(edit_mask, overlap, edited, compared.fraction, regions, transform)
+    detail = detail_changed(compared, config)
+    return Localization(edit_mask, overlap, edited, compared.fraction, regions, transform, detail)
+
+
+def detail_changed(compared: _Comparison, config: LocalizeConfig) -> float | None:
+    """The share of the warped reference's detail pixels (in the compared area) that the
+    difference mask covers; None where the reference has too little detail to tell."""
+    grey = cv2.GaussianBlur(
+        cv2.cvtColor(compared.warped, cv2.COLOR_RGB2GRAY).astype(np.float32), (0, 0), 1.0
+    )
+    magnitude = cv2.magnitude(cv2.Sobel(grey, cv2.CV_32F, 1, 0), cv2.Sobel(grey, cv2.CV_32F, 0, 1))
+    detail = (magnitude > config.detail_gradient) & (compared.valid > 0)
+    count = int(detail.sum())
+    if count < config.detail_min_fraction * int((compared.valid > 0).sum()):
+        return None
+    return float((compared.mask[detail] > 0).sum()) / count
 
 
 @dataclass

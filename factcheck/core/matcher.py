@@ -55,6 +55,8 @@ VERIFIED_BY_TIME = (
 DENSE_NOT_CONFIRMING = "aligns as a whole picture, too little texture to confirm"
 # The near-miss reason when verification gave none.
 NOT_VERIFIED = "not verified"
+# The near-miss reason of a candidate that aligned but whose detail mostly differs.
+DETAIL_DIFFERS = "aligns, but most of the original's detail differs"
 # A rejected candidate is a near miss worth a reviewer's look only with some evidence for it.
 NEAR_MISS_MIN_INLIERS = 8
 NEAR_MISS_MAX_PDQ_DISTANCE = 63
@@ -89,6 +91,10 @@ class MatchConfig:
     max_matches: int = 5  # localisation is the costly step; only the best verified get it
     mirror: bool = True  # verify the mirrored query where the query as posted fails
     near_misses: int = 3  # best rejected candidates reported
+    # A verified candidate whose localisation finds more than this share of the reference's
+    # detail changed is another picture that shares a frame, a layout or a few glyphs with it
+    # (docs/benchmarks.md): reported as a near miss, not a match.
+    max_detail_changed: float = 0.5
     features: FeatureConfig = field(default_factory=FeatureConfig)
     verify: VerifyConfig = field(default_factory=VerifyConfig)
     dense: DenseConfig = field(default_factory=DenseConfig)
@@ -158,6 +164,7 @@ class Match:
     embedding_similarity: float | None = None
     mirrored: bool = False  # the query is a horizontal mirror of the reference
     verified_by: str = VERIFIED_BY_FEATURES
+    detail_changed: float | None = None  # factcheck.core.localize.Localization.detail_changed
 
     def to_dict(self) -> dict[str, Any]:
         """The report's `matches` item, with `reference_id` in place of the reference object."""
@@ -438,16 +445,22 @@ def _verify_and_localize(
         else:
             reasons[candidate.reference_id] = dense.reason or DENSE_NOT_CONFIRMING
     near = [
-        _near_miss(c, v, reasons[c.reference_id]) for c, v in rejected if c.reference_id in reasons
+        _near_miss(c, v.inliers, reasons[c.reference_id])
+        for c, v in rejected
+        if c.reference_id in reasons
     ]
     timings["verify"] = (time.perf_counter() - started) * 1000 - timings["candidates"]
     verified.sort(key=lambda item: (-item.confidence, -item.inliers))
     matches = []
     for item in verified[: config.max_matches]:
         try:
-            matches.append(_localized_match(image, item, references, config))
+            match = _localized_match(image, item, references, config)
         except LookupError:
             continue
+        if match.detail_changed is not None and match.detail_changed > config.max_detail_changed:
+            near.append(_near_miss(item.candidate, item.inliers, DETAIL_DIFFERS))
+        else:
+            matches.append(match)
     matches.sort(key=lambda match: (-match.similarity, -match.inliers))
     timings["total"] = (time.perf_counter() - started) * 1000
     timings["localize"] = timings["total"] - timings["verify"] - timings["candidates"]
@@ -481,14 +494,14 @@ def _dense(
     return dense_verify(image, reference_image, config.dense)
 
 
-def _near_miss(candidate: Candidate, verification: Verification, reason: str) -> NearMiss:
+def _near_miss(candidate: Candidate, inliers: int, reason: str) -> NearMiss:
     return NearMiss(
         reference_id=candidate.reference_id,
         reason=reason or NOT_VERIFIED,
-        inliers=verification.inliers,
+        inliers=inliers,
         pdq_distance=candidate.pdq_distance,
         embedding_similarity=candidate.embedding_similarity,
-        score=max(candidate.strength(), min(1.0, verification.inliers / SIMILARITY_FULL_INLIERS)),
+        score=max(candidate.strength(), min(1.0, inliers / SIMILARITY_FULL_INLIERS)),
     )
 
 
@@ -526,4 +539,5 @@ def _localized_match(
         embedding_similarity=item.candidate.embedding_similarity,
         mirrored=item.mirrored,
         verified_by=item.verified_by,
+        detail_changed=localization.detail_changed,
     )

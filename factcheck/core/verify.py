@@ -31,6 +31,11 @@ class VerifyConfig:
     min_scale: float = 1 / 16
     max_scale: float = 16.0
     max_anisotropy: float = 3.0  # ratio of the affine part's singular values
+    # Keystone: the largest over the smallest projective divisor (h31 x + h32 y + h33) at the
+    # reference's corners. A repost is resized, cropped, rotated; a homography that tilts the
+    # reference like a photo of a screen at a steep angle usually aligns a shared frame or a
+    # few glyphs of another picture.
+    max_keystone: float = 1.2
     min_overlap_fraction: float = 0.05  # of the query area
 
 
@@ -105,7 +110,21 @@ def overlap_polygon(
     return polygon.reshape(-1, 2)
 
 
-def transform_problem(transform: np.ndarray, config: VerifyConfig) -> str:
+def keystone(transform: np.ndarray, reference_size: tuple[int, int]) -> float:
+    """Largest over smallest projective divisor at the reference's corners (1: affine);
+    infinite where a corner maps to or beyond the horizon."""
+    height, width = reference_size
+    normalised = transform / transform[2, 2]
+    corners = np.array([[0, 0], [width, 0], [0, height], [width, height]], np.float64)
+    divisors = corners @ normalised[2, :2] + 1.0
+    if divisors.min() <= 0:
+        return float("inf")
+    return float(divisors.max() / divisors.min())
+
+
+def transform_problem(
+    transform: np.ndarray, config: VerifyConfig, reference_size: tuple[int, int] | None = None
+) -> str:
     """Empty string if the homography is plausible for a copy, else why not."""
     if transform is None or not np.all(np.isfinite(transform)) or abs(transform[2, 2]) < 1e-12:
         return "degenerate homography"
@@ -120,6 +139,8 @@ def transform_problem(transform: np.ndarray, config: VerifyConfig) -> str:
         return f"scale {scale:.3g} out of range"
     if singular[0] / max(singular[1], 1e-12) > config.max_anisotropy:
         return "homography too anisotropic"
+    if reference_size is not None and keystone(normalised, reference_size) > config.max_keystone:
+        return "homography too tilted"
     return ""
 
 
@@ -146,7 +167,7 @@ def verify(
     result = Verification(
         False, inliers=inliers, matches=matches, transform=transform, inlier_points=inlier_points
     )
-    problem = transform_problem(transform, config)
+    problem = transform_problem(transform, config, reference.image_size)
     if problem:
         result.reason = problem
         return result

@@ -5,8 +5,14 @@ from factcheck.core.dense import DenseConfig
 from factcheck.core.fingerprints import pdq_hash
 from factcheck.core.index import ClipIndex, FloatIndexConfig, PdqIndex
 from factcheck.core.local_index import LocalIndex
-from factcheck.core.matcher import DENSE_NOT_CONFIRMING, MatchConfig, match_image
-from factcheck.evaluation.evallowtexture import fog_image
+from factcheck.core.matcher import (
+    DENSE_NOT_CONFIRMING,
+    DETAIL_DIFFERS,
+    MatchConfig,
+    match_image,
+)
+from factcheck.evaluation.evaledits import jpeg
+from factcheck.evaluation.evallowtexture import fog_image, text_card_image
 from factcheck.evaluation.evaluate import InMemoryReferences
 
 
@@ -281,3 +287,36 @@ def test_a_sure_match_settles_the_orientation_of_later_candidates(astronaut, mon
     assert all(m.mirrored for m in result.matches)
     # First candidate: as posted (fails), then mirrored (sure); second: mirrored only.
     assert len(seen) == 3
+
+
+def test_another_text_card_sharing_a_frame_and_glyphs_is_a_near_miss_not_a_match():
+    """Two different quote cards (seeds of neither evaluation split) whose frame corners and a
+    few glyphs verify with local features: most of the reference's detail differs, so it is
+    shown as the closest original, not as an edited copy of it."""
+    reference = text_card_image(900_000_034)
+    query = jpeg(text_card_image(910_000_031), 70)
+    references, pdq, local = _setup({1: reference})
+    guarded = match_image(query, references=references, pdq_index=pdq, local_index=local)
+    assert guarded.matches == []
+    assert [(m.reference_id, m.reason) for m in guarded.near_misses] == [(1, DETAIL_DIFFERS)]
+    unguarded = match_image(
+        query,
+        references=references,
+        pdq_index=pdq,
+        local_index=local,
+        config=MatchConfig(max_detail_changed=1.0),
+    )
+    assert [m.reference_id for m in unguarded.matches] == [1]  # what the guard stops
+    assert unguarded.matches[0].detail_changed > 0.6
+
+
+def test_an_edited_text_card_keeps_its_original():
+    """The guard leaves a real copy alone: a caption added over a quote card changes the query,
+    not the card's own detail."""
+    reference = text_card_image(900_000_034)
+    query = reference.copy()
+    cv2.putText(query, "FAKE", (60, 120), cv2.FONT_HERSHEY_DUPLEX, 3, (255, 0, 0), 6)
+    references, pdq, local = _setup({1: reference})
+    result = match_image(jpeg(query, 70), references=references, pdq_index=pdq, local_index=local)
+    assert [m.reference_id for m in result.matches] == [1]
+    assert result.matches[0].edited and result.matches[0].detail_changed < 0.3

@@ -2,7 +2,13 @@ import cv2
 import numpy as np
 
 from factcheck.core.features import FeatureConfig, Features, extract_features
-from factcheck.core.verify import VerifyConfig, ratio_matches, transform_problem, verify
+from factcheck.core.verify import (
+    VerifyConfig,
+    keystone,
+    ratio_matches,
+    transform_problem,
+    verify,
+)
 from factcheck.evaluation.evalsources import generated_image
 
 CONFIG = FeatureConfig(working_size=640, max_keypoints=1000)
@@ -103,3 +109,20 @@ def test_a_same_size_copy_verifies_despite_rounding_in_its_identity_homography()
         result = verify(features, features)
         assert result.accepted, result.reason
         assert 0.99 <= result.overlap_fraction <= 1.01
+
+
+def test_a_steeply_tilted_homography_is_not_a_copy():
+    config = VerifyConfig()
+    size = (768, 1024)
+    rotated = np.array([[0.9, -0.2, 30.0], [0.2, 0.9, -10.0], [0.0, 0.0, 1.0]])
+    assert keystone(rotated, size) == 1.0
+    assert transform_problem(rotated, config, size) == ""
+    mild = np.array([[1.0, 0.0, 0.0], [0.0, 1.0, 0.0], [1e-4, 0.0, 1.0]])
+    assert keystone(mild, size) < config.max_keystone
+    # The shared frame of two different quote cards aligned like a photo of a screen at an angle.
+    tilted = np.array([[1.27, 0.0, -14.0], [0.14, 1.02, -7.3], [2.9e-4, 0.0, 1.0]])
+    assert keystone(tilted, size) > config.max_keystone
+    assert "tilted" in transform_problem(tilted, config, size)
+    assert transform_problem(tilted, config) == ""  # without a size there is nothing to check
+    beyond = np.array([[1.0, 0.0, 0.0], [0.0, 1.0, 0.0], [-2e-3, 0.0, 1.0]])  # past the horizon
+    assert keystone(beyond, size) == float("inf")
