@@ -36,7 +36,9 @@ from frontend.presenters import (
     lease_remaining,
     verdict_display,
 )
+from mediastore.models import MediaObject
 from mediastore.serving import media_file_response, stored_name
+from mediastore.thumbnails import THUMBNAIL_CONTENT_TYPE, thumbnail_ensure
 from moderation.models import (
     Decision,
     NearMissJudgement,
@@ -56,9 +58,21 @@ from moderation.review import (
     item_release,
     review_labels,
 )
+from moderation.review_settings import (
+    SavedFilterError,
+    queue_query_clean,
+    reviewer_settings,
+    reviewer_settings_update,
+    saved_filter_create,
+    saved_filter_delete,
+    saved_filters,
+)
 from moderation.selectors import (
+    MAX_QUEUE_QUERY_LENGTH,
+    QUEUE_SORTS,
     VIEW_ALL_PERMISSION,
     QueueFilters,
+    item_held,
     item_history,
     items_visible,
     queue_counts,
@@ -112,7 +126,25 @@ def _filters(request: HttpRequest) -> QueueFilters:
         date_from=_date(request.GET.get("from", "")),
         date_to=_date(request.GET.get("to", "")),
         mine=request.GET.get("mine") == "1",
+        query=request.GET.get("q", "").strip()[:MAX_QUEUE_QUERY_LENGTH],
+        sort=request.GET.get("sort", "") if request.GET.get("sort") in QUEUE_SORTS else "",
     )
+
+
+def _sort_links(request: HttpRequest, filters: QueueFilters) -> dict[str, dict[str, str]]:
+    """For each sortable column: the link that sorts by it (or reverses it) and its aria-sort."""
+    query = {k: v for k, v in request.GET.items() if k not in ("page", "sort") and v}
+    current = filters.sort or "priority"
+    columns = {"priority": ("priority", "-priority"), "received": ("oldest", "newest")}
+    links = {}
+    for column, (first, second) in columns.items():
+        target = second if current == first else first
+        state = "none"
+        if current in (first, second):
+            descending = (column == "priority") == (current == first)
+            state = "descending" if descending else "ascending"
+        links[column] = {"href": "?" + urlencode({**query, "sort": target}), "aria_sort": state}
+    return links
 
 
 @reviewer_view
@@ -131,13 +163,15 @@ def queue(request: HttpRequest) -> HttpResponse:
             "probability": None
             if item.verdict_probability is None
             else f"{item.verdict_probability * 100:.0f}%",
-            "mine": item.claimed_by_id == user.pk and item.status == ReviewItem.Status.CLAIMED,
+            "mine": item_held(item, user=user, now=now),
             "lease_left": lease_remaining(item, now),
+            "is_video": item.submission.media.kind == MediaObject.Kind.VIDEO,
         }
         for item in queue_page(list(current.object_list))
     ]
     query = {k: v for k, v in request.GET.items() if k != "page" and v}
     counts = queue_counts(user=user, now=now)
+    saved_query = queue_query_clean(urlencode(query))
     return render(
         request,
         "frontend/queue.html",
@@ -158,8 +192,61 @@ def queue(request: HttpRequest) -> HttpResponse:
             "verdict_labels": [(label, verdict_display(label)["text"]) for label in VERDICT_LABELS],
             "platforms": queue_platforms(user=user),
             "can_review": user.has_perm(REVIEW_PERMISSION),
+            "sort_links": _sort_links(request, filters),
+            "saved_filters": saved_filters(user),
+            "reviewer_settings": reviewer_settings(user),
+            "saved_query": saved_query,
+            "filtered": bool(saved_query),
         },
     )
+
+
+@reviewer_view
+@require_GET
+def thumbnail(request: HttpRequest, pk: int) -> HttpResponseBase:
+    """A small rendition of the item's image for the queue (404 for videos: they show a
+    placeholder)."""
+    item = _visible_item(request, pk)
+    name = thumbnail_ensure(item.submission.media)
+    if name is None:
+        raise Http404("No thumbnail for this item.")
+    return media_file_response(
+        file_name=name, content_type=THUMBNAIL_CONTENT_TYPE, stem=f"thumbnail-{item.pk}"
+    )
+
+
+@reviewer_view
+@require_POST
+def settings_update(request: HttpRequest) -> HttpResponse:
+    """The reviewer's own settings (for now: open the next item after a decision)."""
+    reviewer_settings_update(
+        user=signed_in_user(request), advance_after_decision=request.POST.get("advance") == "1"
+    )
+    messages.success(request, "Your review settings are saved.")
+    return redirect(_back(request, reverse("review-queue")))
+
+
+@reviewer_view
+@require_POST
+def saved_filter_save(request: HttpRequest) -> HttpResponse:
+    query = request.POST.get("query", "")
+    try:
+        saved = saved_filter_create(
+            user=signed_in_user(request), name=request.POST.get("name", ""), query=query
+        )
+    except SavedFilterError as error:
+        messages.error(request, str(error))
+        return redirect(reverse("review-queue") + "?" + queue_query_clean(query))
+    messages.success(request, f"Saved filter “{saved.name}”.")
+    return redirect(reverse("review-queue") + "?" + saved.query)
+
+
+@reviewer_view
+@require_POST
+def saved_filter_remove(request: HttpRequest, filter_id: int) -> HttpResponse:
+    if saved_filter_delete(user=signed_in_user(request), filter_id=filter_id):
+        messages.info(request, "Saved filter deleted.")
+    return redirect("review-queue")
 
 
 @reviewer_view
@@ -200,6 +287,9 @@ def item_page(request: HttpRequest, pk: int) -> HttpResponse:
             "actions": Decision.Action.choices,
             "labels": review_labels(),
             "is_old_version": report is not None and not report.is_current,
+            "advance_after_decision": reviewer_settings(
+                signed_in_user(request)
+            ).advance_after_decision,
         },
     )
 
@@ -278,7 +368,26 @@ def decide(request: HttpRequest, pk: int) -> HttpResponse:
         return redirect("review-item", pk=item.pk)
     shown = decision.get_action_display() + (f" ({decision.label})" if decision.label else "")
     messages.success(request, f"Decision recorded: {shown}.")
-    return redirect("review-item", pk=item.pk)
+    return _after_decision(request, item)
+
+
+def _after_decision(request: HttpRequest, item: ReviewItem) -> HttpResponse:
+    """Stay on the item, or open the next one when the reviewer advances (the form's checkbox,
+    remembered as their setting when they change it)."""
+    user = signed_in_user(request)
+    advance = reviewer_settings(user).advance_after_decision
+    if "advance_shown" in request.POST:
+        wanted = request.POST.get("advance") == "1"
+        if wanted != advance:
+            reviewer_settings_update(user=user, advance_after_decision=wanted)
+        advance = wanted
+    if not advance:
+        return redirect("review-item", pk=item.pk)
+    following = item_next(user=user, exclude=[item.pk])
+    if following is None:
+        messages.info(request, "Nothing else is waiting in the queue.")
+        return redirect("review-queue")
+    return redirect("review-item", pk=following.pk)
 
 
 @reviewer_view

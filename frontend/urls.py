@@ -10,6 +10,13 @@ urlpatterns = [
     path("review/", review_views.queue, name="review-queue"),
     path("review/next/", review_views.next_item, name="review-next"),
     path("review/audit/", review_views.audit_log, name="review-audit"),
+    path("review/settings/", review_views.settings_update, name="review-settings"),
+    path("review/filters/", review_views.saved_filter_save, name="review-filter-save"),
+    path(
+        "review/filters/<int:filter_id>/delete/",
+        review_views.saved_filter_remove,
+        name="review-filter-delete",
+    ),
     path("review/items/<int:pk>/", review_views.item_page, name="review-item"),
     path("review/items/<int:pk>/claim/", review_views.claim, name="review-claim"),
     path("review/items/<int:pk>/release/", review_views.release, name="review-release"),
@@ -20,6 +27,7 @@ urlpatterns = [
         name="review-near-miss-judge",
     ),
     path("review/items/<int:pk>/media", review_views.media, name="review-media"),
+    path("review/items/<int:pk>/thumbnail.jpg", review_views.thumbnail, name="review-thumbnail"),
     path(
         "review/items/<int:pk>/reports/<int:version>/<slug:kind>.png",
         review_views.artifact,

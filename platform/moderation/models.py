@@ -308,3 +308,39 @@ class CaseSubmission(models.Model):
 
     def __str__(self) -> str:
         return f"submission {self.submission_id} in case {self.case_id}"
+
+
+class ReviewerSettings(models.Model):
+    """A reviewer's own workflow choices (moderation.review.reviewer_settings reads them with
+    their defaults; a user without a row has the defaults)."""
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="reviewer_settings"
+    )
+    advance_after_decision = models.BooleanField(
+        default=True, help_text="After a decision, open the next item in the queue."
+    )
+    updated_at = models.DateTimeField(auto_now=True)
+
+    def __str__(self) -> str:
+        return f"review settings of user {self.user_id}"
+
+
+class SavedQueueFilter(models.Model):
+    """A named queue search of one reviewer: the query string of the queue page it opens."""
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="saved_queue_filters"
+    )
+    name = models.CharField(max_length=80)
+    query = models.CharField(max_length=1000, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["name", "id"]
+        constraints = [
+            models.UniqueConstraint(fields=["user", "name"], name="saved_queue_filter_unique_name")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.user_id})"

@@ -78,6 +78,28 @@ class QueueFilters:
     date_from: dt.date | None = None
     date_to: dt.date | None = None
     mine: bool = False  # only items I hold a live lease on
+    query: str = ""  # an item or submission id, an external id, or words of the caption
+    sort: str = ""  # a key of QUEUE_SORTS; empty is the default order
+
+
+# Orders the queue can be shown in (the page's sortable columns); the first is the default.
+QUEUE_SORTS: dict[str, tuple[str, ...]] = {
+    "priority": ("-priority", "created_at", "id"),
+    "-priority": ("priority", "created_at", "id"),
+    "oldest": ("created_at", "id"),
+    "newest": ("-created_at", "-id"),
+}
+MAX_QUEUE_QUERY_LENGTH = 200
+
+
+def _matching(query: str) -> Q:
+    """Items whose id, submission id or external id is `query`, or whose caption contains it."""
+    query = query.strip()[:MAX_QUEUE_QUERY_LENGTH]
+    number = query.removeprefix("#")
+    found = Q(submission__external_id=query) | Q(submission__text__icontains=query)
+    if number.isdigit() and len(number) < 19:  # within a bigint
+        found |= Q(pk=int(number)) | Q(submission_id=int(number))
+    return found
 
 
 _CLIENT_SCOPES_CACHE = "_review_client_scopes"
@@ -151,12 +173,24 @@ def items_held_by(user: User, now: dt.datetime) -> Q:
     return Q(status=ReviewItem.Status.CLAIMED, claimed_by=user, lease_expires_at__gte=now)
 
 
+def item_held(item: ReviewItem, *, user: User, now: dt.datetime) -> bool:
+    """`items_held_by` for a loaded item: claimed by the user with a lease still running (an
+    expired lease is nobody's, whatever `claimed_by` still says)."""
+    return (
+        item.status == ReviewItem.Status.CLAIMED
+        and item.claimed_by_id == user.pk
+        and item.lease_expires_at is not None
+        and item.lease_expires_at >= now
+    )
+
+
 def review_queue(
     *, user: User, filters: QueueFilters | None = None, now: dt.datetime | None = None
 ) -> QuerySet[ReviewItem]:
     """Items waiting for a decision (pending, expired leases, and my own live claims), best first.
 
-    With `filters.mine` only the items I hold; ordering is priority, then age (oldest first).
+    With `filters.mine` only the items I hold; `filters.query` searches ids and captions;
+    ordering is `QUEUE_SORTS[filters.sort]`, by default priority, then age (oldest first).
     Plain rows (no joins unless a filter needs one): page it, then load the page with
     `queue_page`.
     """
@@ -177,14 +211,16 @@ def review_queue(
         items = items.filter(submission__created_at__date__gte=filters.date_from)
     if filters.date_to:
         items = items.filter(submission__created_at__date__lte=filters.date_to)
-    return items.order_by("-priority", "created_at", "id")
+    if filters.query.strip():
+        items = items.filter(_matching(filters.query))
+    return items.order_by(*QUEUE_SORTS.get(filters.sort, QUEUE_SORTS["priority"]))
 
 
 def queue_page(item_ids: list[int]) -> list[ReviewItemWithVerdict]:
     """The items of one queue page, in the given order, with submission, client and verdict."""
     loaded = with_verdict(
         ReviewItem.objects.filter(pk__in=item_ids).select_related(
-            "submission", "submission__client", "claimed_by"
+            "submission", "submission__client", "submission__media", "claimed_by"
         )
     ).in_bulk()
     return [loaded[pk] for pk in item_ids if pk in loaded]

@@ -1,0 +1,112 @@
+"""The review queue in a real browser: the keyboard, advancing after a decision, phones, axe."""
+
+from __future__ import annotations
+
+import pytest
+
+from moderation.models import Decision, ReviewItem
+from tests.frontend.browser import SCREENSHOTS, csp_violations, signed_in
+from tests.frontend.test_video_browser import wait_until
+from tests.moderation.review_factory import review_item_create
+
+pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
+
+PHONE = {"width": 390, "height": 844}
+
+
+def selected_row(page) -> str | None:
+    return page.evaluate(
+        "() => { const row = document.querySelector('tr.queue-row.selected');"
+        " return row ? row.dataset.item : null; }"
+    )
+
+
+def test_j_k_move_the_selection_and_o_opens_c_claims(browser, live_server, personas):
+    items = [review_item_create(seed=seed, priority=10 - seed) for seed in (1, 2, 3)]
+    console: list[str] = []
+    page = signed_in(browser, live_server, "moderator", "/review/", console=console)
+    wait_until(page, "document.querySelectorAll('img.thumb').length === 3")
+    wait_until(page, "[...document.querySelectorAll('img.thumb')].every(i => i.naturalWidth > 0)")
+    assert selected_row(page) is None
+    page.keyboard.press("j")
+    assert selected_row(page) == str(items[0].pk)
+    page.keyboard.press("j")
+    page.keyboard.press("j")
+    page.keyboard.press("j")  # stays on the last row
+    assert selected_row(page) == str(items[2].pk)
+    page.keyboard.press("k")
+    assert selected_row(page) == str(items[1].pk)
+    # The selection is the focused link: visible and announced.
+    assert page.evaluate("() => document.activeElement.classList.contains('item-link')")
+    page.screenshot(path=str(SCREENSHOTS / "queue-selection.png"), full_page=True)
+    page.keyboard.press("c")
+    page.wait_for_url(f"{live_server.url}/review/items/{items[1].pk}/")
+    assert ReviewItem.objects.get(pk=items[1].pk).status == ReviewItem.Status.CLAIMED
+    page.goto(f"{live_server.url}/review/")
+    page.keyboard.press("j")
+    page.keyboard.press("o")
+    page.wait_for_url(f"{live_server.url}/review/items/{items[0].pk}/")
+    page.goto(f"{live_server.url}/review/")
+    page.keyboard.press("/")
+    assert page.evaluate("() => document.activeElement.id") == "f-q"
+    page.keyboard.type("no such caption")
+    page.keyboard.press("Enter")
+    page.wait_for_selector("text=Nothing waiting with these filters.")
+    assert csp_violations(page) == []
+    assert not [line for line in console if line.startswith("page error")], console
+
+
+def test_deciding_an_item_opens_the_next_one(browser, live_server, personas):
+    first = review_item_create(seed=1, priority=9)
+    second = review_item_create(seed=2, priority=5)
+    page = signed_in(browser, live_server, "moderator", "/review/")
+    page.keyboard.press("n")
+    page.wait_for_url(f"{live_server.url}/review/items/{first.pk}/")
+    assert page.get_by_label("Then open the next item").is_checked()
+    page.keyboard.press("a")
+    page.keyboard.press("Control+Enter")
+    page.wait_for_url(f"{live_server.url}/review/items/{second.pk}/")
+    assert page.get_by_text("Decision recorded: Allow.").is_visible()
+    assert page.locator("#decision-form").is_visible()  # already claimed for me
+    # Unticked, the next decision stays on its item.
+    page.get_by_label("Then open the next item").uncheck()
+    page.keyboard.press("a")
+    page.keyboard.press("Control+Enter")
+    page.wait_for_selector("text=Decision recorded: Allow.")
+    assert page.url == f"{live_server.url}/review/items/{second.pk}/"
+    assert Decision.objects.count() == 2
+
+
+@pytest.mark.parametrize("path", ["/", "/review/", "item"])
+def test_no_page_scrolls_sideways_on_a_phone(browser, live_server, personas, path):
+    item = review_item_create(seed=1, text="A caption " + "that goes on " * 20)
+    review_item_create(seed=2)
+    target = f"/review/items/{item.pk}/" if path == "item" else path
+    page = signed_in(browser, live_server, "moderator", target)
+    page.set_viewport_size(PHONE)
+    page.reload()
+    width = page.evaluate("() => document.documentElement.scrollWidth")
+    assert width <= PHONE["width"], f"{target} is {width} px wide"
+    sign_out = page.get_by_role("button", name="Sign out")
+    box = sign_out.bounding_box()
+    assert box is not None and box["x"] + box["width"] <= PHONE["width"]
+    name = "home" if path == "/" else "queue" if path == "/review/" else "item"
+    page.screenshot(path=str(SCREENSHOTS / f"phone-{name}.png"), full_page=True)
+
+
+def axe_check(page) -> None:
+    """axe-core (axe-playwright-python) finds no violation on the page as it is now."""
+    from axe_playwright_python.sync_playwright import Axe
+
+    results = Axe().run(page)
+    assert results.violations_count == 0, results.generate_report()
+
+
+def test_axe_finds_no_violation_on_the_queue(browser, live_server, personas):
+    review_item_create(seed=1)
+    review_item_create(seed=2)
+    page = signed_in(browser, live_server, "moderator", "/review/?q=hills")
+    page.keyboard.press("j")
+    axe_check(page)
+    page.set_viewport_size(PHONE)
+    axe_check(page)
