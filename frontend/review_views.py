@@ -58,6 +58,7 @@ from moderation.review import (
     item_release,
     review_labels,
 )
+from moderation.review_groups import group_decision_make, group_sizes, item_group
 from moderation.review_settings import (
     SavedFilterError,
     queue_query_clean,
@@ -156,6 +157,7 @@ def queue(request: HttpRequest) -> HttpResponse:
     # Page over bare ids (one table, no joins), then load the 25 rows with their details.
     item_ids = review_queue(user=user, filters=filters, now=now).values_list("pk", flat=True)
     current = Paginator(item_ids, QUEUE_PAGE_SIZE).get_page(request.GET.get("page"))
+    page_items = queue_page(list(current.object_list))
     rows = [
         {
             "item": item,
@@ -167,8 +169,11 @@ def queue(request: HttpRequest) -> HttpResponse:
             "lease_left": lease_remaining(item, now),
             "is_video": item.submission.media.kind == MediaObject.Kind.VIDEO,
         }
-        for item in queue_page(list(current.object_list))
+        for item in page_items
     ]
+    sizes = group_sizes(items=list(page_items), user=user)
+    for row, item in zip(rows, page_items, strict=True):
+        row["group_size"] = sizes.get(item.pk, 1)
     query = {k: v for k, v in request.GET.items() if k != "page" and v}
     counts = queue_counts(user=user, now=now)
     saved_query = queue_query_clean(urlencode(query))
@@ -287,6 +292,11 @@ def item_page(request: HttpRequest, pk: int) -> HttpResponse:
             "actions": Decision.Action.choices,
             "labels": review_labels(),
             "is_old_version": report is not None and not report.is_current,
+            "group": list(
+                item_group(item=item, user=signed_in_user(request)).select_related("submission")
+            )
+            if can_review
+            else [],
             "advance_after_decision": reviewer_settings(
                 signed_in_user(request)
             ).advance_after_decision,
@@ -355,19 +365,31 @@ def _filters_from_post(request: HttpRequest) -> QueueFilters:
 @require_POST
 def decide(request: HttpRequest, pk: int) -> HttpResponse:
     item = _visible_item(request, pk)
+    chosen = {
+        "action": request.POST.get("action", ""),
+        "label": request.POST.get("label", ""),
+        "rationale": request.POST.get("rationale", ""),
+    }
+    user = signed_in_user(request)
     try:
-        decision = decision_make(
-            item=item,
-            user=signed_in_user(request),
-            action=request.POST.get("action", ""),
-            label=request.POST.get("label", ""),
-            rationale=request.POST.get("rationale", ""),
-        )
+        if request.POST.get("apply_group") == "1":
+            outcome = group_decision_make(item=item, user=user, **chosen)
+            decision = outcome.decided[0]
+        else:
+            outcome = None
+            decision = decision_make(item=item, user=user, **chosen)
     except ReviewError as error:
         messages.error(request, str(error))
         return redirect("review-item", pk=item.pk)
     shown = decision.get_action_display() + (f" ({decision.label})" if decision.label else "")
-    messages.success(request, f"Decision recorded: {shown}.")
+    if outcome is None:
+        messages.success(request, f"Decision recorded: {shown}.")
+    else:
+        messages.success(
+            request, f"Decision recorded: {shown}, for {len(outcome.decided)} items of the group."
+        )
+        for member, reason in outcome.skipped:
+            messages.warning(request, f"Skipped submission #{member.submission_id}: {reason}.")
     return _after_decision(request, item)
 
 

@@ -36,6 +36,9 @@ TIMINGS = "timings_ms"
 MODELS = "models"
 MEDIA = "media"  # {kind, width, height; for videos duration_s, fps, frames_analysed}
 TIMELINE = "timeline"  # videos: the detectors' probability and faces per sampled time
+# The first (best) match's reference id as a JSON path for database lookups (KT, the review
+# queue's groups of items with the same matched original).
+FIRST_MATCH_REFERENCE_ID_PATH = f"document__{MATCHES}__0__reference__id"
 MEDIA_IMAGE = "image"
 MEDIA_VIDEO = "video"
 

@@ -124,7 +124,8 @@ def item_release(*, item: ReviewItem, user: User) -> bool:
     return released == 1
 
 
-def _validated(action: str, label: str, rationale: str) -> tuple[str, str, str]:
+def decision_validated(action: str, label: str, rationale: str) -> tuple[str, str, str]:
+    """The action, label and rationale as stored, or ReviewError saying what is wrong."""
     if action not in Decision.Action.values:
         raise ReviewError(f"Unknown action {action!r}.")
     label, rationale = label.strip(), rationale.strip()
@@ -153,7 +154,7 @@ def decision_make(
     """Decide on an item you hold: one Decision row, an audit entry and a decision.made event,
     all in one transaction (the event is announced only if it commits)."""
     require_reviewer(user)
-    action, label, rationale = _validated(action, label, rationale)
+    action, label, rationale = decision_validated(action, label, rationale)
     now = now or timezone.now()
     decided = (
         ReviewItem.objects.filter(pk=item.pk)
@@ -163,6 +164,21 @@ def decision_make(
     if decided != 1:
         raise ReviewError("Claim this item before deciding; your lease may have expired.")
     item.refresh_from_db()
+    return decision_record(item=item, user=user, action=action, label=label, rationale=rationale)
+
+
+def decision_record(
+    *,
+    item: ReviewItem,
+    user: User,
+    action: str,
+    label: str,
+    rationale: str,
+    group_of: int | None = None,
+) -> Decision:
+    """What follows the compare-and-set that decided an item (call it in that transaction):
+    the Decision row, its audit entry, the decision.made event and, for escalate, the case.
+    `group_of` is the item whose group decision this one was part of."""
     submission = item.submission
     decision = Decision.objects.create(
         item=item,
@@ -172,12 +188,10 @@ def decision_make(
         rationale=rationale,
         report=report_current(submission),
     )
-    audit_record(
-        actor=user,
-        action=f"decision.{action}",
-        target=decision,
-        data={"item": item.pk, "submission": submission.pk, "label": label},
-    )
+    audit_data: dict[str, object] = {"item": item.pk, "submission": submission.pk, "label": label}
+    if group_of is not None:
+        audit_data["group_of"] = group_of
+    audit_record(actor=user, action=f"decision.{action}", target=decision, data=audit_data)
     event_emit(
         type=DECISION_MADE,
         submission=submission,

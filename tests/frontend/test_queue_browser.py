@@ -96,7 +96,7 @@ def test_no_page_scrolls_sideways_on_a_phone(browser, live_server, personas, pat
 
 def axe_check(page) -> None:
     """axe-core (axe-playwright-python) finds no violation on the page as it is now."""
-    from axe_playwright_python.sync_playwright import Axe
+    from axe_playwright_python.sync_playwright import Axe  # type: ignore[import-untyped]
 
     results = Axe().run(page)
     assert results.violations_count == 0, results.generate_report()
@@ -110,3 +110,23 @@ def test_axe_finds_no_violation_on_the_queue(browser, live_server, personas):
     axe_check(page)
     page.set_viewport_size(PHONE)
     axe_check(page)
+
+
+def test_a_group_decision_decides_every_member_once(browser, live_server, personas):
+    lead = review_item_create(seed=1, priority=9)
+    copies = [review_item_create(seed=1, priority=5), review_item_create(seed=1, priority=4)]
+    review_item_create(seed=2, priority=1)  # another picture: not in the group
+    page = signed_in(browser, live_server, "moderator", "/review/")
+    assert page.get_by_text("3 in group").count() == 3
+    page.get_by_role("button", name=f"Claim submission {lead.submission_id}").click()
+    page.wait_for_url(f"{live_server.url}/review/items/{lead.pk}/")
+    page.get_by_label("Apply to all 3 items of this group").check()
+    page.get_by_label("Then open the next item").uncheck()
+    page.keyboard.press("r")
+    page.keyboard.type("The same hoax picture.")
+    page.keyboard.press("Control+Enter")
+    page.wait_for_selector("text=Decision recorded: Remove, for 3 items of the group.")
+    for member in [lead, *copies]:
+        assert Decision.objects.filter(item=member, action="remove").count() == 1
+    assert Decision.objects.count() == 3
+    assert csp_violations(page) == []
