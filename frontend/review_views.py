@@ -36,9 +36,9 @@ from frontend.presenters import (
     lease_remaining,
     verdict_display,
 )
+from frontend.undo_offer import undo_offer, undo_offer_set
 from mediastore.models import MediaObject
 from mediastore.serving import media_file_response, stored_name
-from mediastore.thumbnails import THUMBNAIL_CONTENT_TYPE, thumbnail_ensure
 from moderation.models import (
     Decision,
     NearMissJudgement,
@@ -49,6 +49,7 @@ from moderation.models import (
 from moderation.near_misses import NearMissError, near_miss_find, near_miss_judge
 from moderation.report_document import matched_reference_ids
 from moderation.review import (
+    CANNED_RATIONALES,
     REVIEW_PERMISSION,
     ReviewError,
     ReviewPermissionDenied,
@@ -60,12 +61,9 @@ from moderation.review import (
 )
 from moderation.review_groups import group_decision_make, group_sizes, item_group
 from moderation.review_settings import (
-    SavedFilterError,
     queue_query_clean,
     reviewer_settings,
     reviewer_settings_update,
-    saved_filter_create,
-    saved_filter_delete,
     saved_filters,
 )
 from moderation.selectors import (
@@ -73,6 +71,7 @@ from moderation.selectors import (
     QUEUE_SORTS,
     VIEW_ALL_PERMISSION,
     QueueFilters,
+    assignees_for,
     item_held,
     item_history,
     items_visible,
@@ -81,6 +80,7 @@ from moderation.selectors import (
     queue_platforms,
     report_get,
     review_queue,
+    sla_deadline,
     with_verdict,
 )
 
@@ -168,6 +168,8 @@ def queue(request: HttpRequest) -> HttpResponse:
             "mine": item_held(item, user=user, now=now),
             "lease_left": lease_remaining(item, now),
             "is_video": item.submission.media.kind == MediaObject.Kind.VIDEO,
+            "sla_due": sla_deadline(item.submission.created_at),
+            "sla_breached": sla_deadline(item.submission.created_at) < now,
         }
         for item in page_items
     ]
@@ -200,58 +202,12 @@ def queue(request: HttpRequest) -> HttpResponse:
             "sort_links": _sort_links(request, filters),
             "saved_filters": saved_filters(user),
             "reviewer_settings": reviewer_settings(user),
+            "now": now,
+            "undo": undo_offer(request),
             "saved_query": saved_query,
             "filtered": bool(saved_query),
         },
     )
-
-
-@reviewer_view
-@require_GET
-def thumbnail(request: HttpRequest, pk: int) -> HttpResponseBase:
-    """A small rendition of the item's image for the queue (404 for videos: they show a
-    placeholder)."""
-    item = _visible_item(request, pk)
-    name = thumbnail_ensure(item.submission.media)
-    if name is None:
-        raise Http404("No thumbnail for this item.")
-    return media_file_response(
-        file_name=name, content_type=THUMBNAIL_CONTENT_TYPE, stem=f"thumbnail-{item.pk}"
-    )
-
-
-@reviewer_view
-@require_POST
-def settings_update(request: HttpRequest) -> HttpResponse:
-    """The reviewer's own settings (for now: open the next item after a decision)."""
-    reviewer_settings_update(
-        user=signed_in_user(request), advance_after_decision=request.POST.get("advance") == "1"
-    )
-    messages.success(request, "Your review settings are saved.")
-    return redirect(_back(request, reverse("review-queue")))
-
-
-@reviewer_view
-@require_POST
-def saved_filter_save(request: HttpRequest) -> HttpResponse:
-    query = request.POST.get("query", "")
-    try:
-        saved = saved_filter_create(
-            user=signed_in_user(request), name=request.POST.get("name", ""), query=query
-        )
-    except SavedFilterError as error:
-        messages.error(request, str(error))
-        return redirect(reverse("review-queue") + "?" + queue_query_clean(query))
-    messages.success(request, f"Saved filter “{saved.name}”.")
-    return redirect(reverse("review-queue") + "?" + saved.query)
-
-
-@reviewer_view
-@require_POST
-def saved_filter_remove(request: HttpRequest, filter_id: int) -> HttpResponse:
-    if saved_filter_delete(user=signed_in_user(request), filter_id=filter_id):
-        messages.info(request, "Saved filter deleted.")
-    return redirect("review-queue")
 
 
 @reviewer_view
@@ -297,6 +253,11 @@ def item_page(request: HttpRequest, pk: int) -> HttpResponse:
             )
             if can_review
             else [],
+            "canned_rationales": CANNED_RATIONALES,
+            "assignees": assignees_for(item=item, user=signed_in_user(request))
+            if can_review and (holds or available)
+            else [],
+            "undo": undo_offer(request),
             "advance_after_decision": reviewer_settings(
                 signed_in_user(request)
             ).advance_after_decision,
@@ -365,22 +326,31 @@ def _filters_from_post(request: HttpRequest) -> QueueFilters:
 @require_POST
 def decide(request: HttpRequest, pk: int) -> HttpResponse:
     item = _visible_item(request, pk)
-    chosen = {
-        "action": request.POST.get("action", ""),
-        "label": request.POST.get("label", ""),
-        "rationale": request.POST.get("rationale", ""),
-    }
+    action, label = request.POST.get("action", ""), request.POST.get("label", "")
+    rationale, canned = request.POST.get("rationale", ""), request.POST.get("canned", "")
     user = signed_in_user(request)
     try:
         if request.POST.get("apply_group") == "1":
-            outcome = group_decision_make(item=item, user=user, **chosen)
+            outcome = group_decision_make(
+                item=item,
+                user=user,
+                action=action,
+                label=label,
+                rationale=rationale,
+                canned=canned,
+            )
             decision = outcome.decided[0]
+            decided = outcome.decided
         else:
             outcome = None
-            decision = decision_make(item=item, user=user, **chosen)
+            decision = decision_make(
+                item=item, user=user, action=action, label=label, rationale=rationale, canned=canned
+            )
+            decided = [decision]
     except ReviewError as error:
         messages.error(request, str(error))
         return redirect("review-item", pk=item.pk)
+    undo_offer_set(request, decided)
     shown = decision.get_action_display() + (f" ({decision.label})" if decision.label else "")
     if outcome is None:
         messages.success(request, f"Decision recorded: {shown}.")

@@ -211,6 +211,12 @@ class Decision(models.Model):
         related_name="+",
         help_text="The report version the moderator saw.",
     )
+    # What the item was before this decision (claimed by the moderator, or waiting when a group
+    # decision took it from the queue): an undo puts it back so.
+    status_before = models.CharField(max_length=16, blank=True)
+    undone_at = models.DateTimeField(
+        null=True, blank=True, help_text="Set when the moderator undid the decision."
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

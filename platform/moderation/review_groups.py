@@ -48,7 +48,11 @@ class GroupOutcome:
 def group_key(item: ReviewItem) -> GroupKey:
     report = report_current(item.submission)
     matched = matched_reference_ids(report.document) if report is not None else []
-    return GroupKey(media_id=item.submission.media_id, reference_id=(matched or [None])[0])
+    return GroupKey(media_id=item.submission.media_id, reference_id=_first(matched))
+
+
+def _first(reference_ids: list[int]) -> int | None:
+    return reference_ids[0] if reference_ids else None
 
 
 def _same_original(reference_ids: Iterable[int]) -> QuerySet[Report]:
@@ -88,8 +92,7 @@ def group_sizes(*, items: list[ReviewItem], user: User) -> dict[int, int]:
         is_current=True, submission_id__in=[item.submission_id for item in items]
     ).only("submission_id", "document")
     first_reference = {
-        report.submission_id: (matched_reference_ids(report.document) or [None])[0]
-        for report in reports
+        report.submission_id: _first(matched_reference_ids(report.document)) for report in reports
     }
     keys = {
         item.pk: GroupKey(item.submission.media_id, first_reference.get(item.submission_id))
@@ -132,13 +135,14 @@ def group_decision_make(
     action: str,
     label: str = "",
     rationale: str = "",
+    canned: str = "",
     now: dt.datetime | None = None,
 ) -> GroupOutcome:
     """Apply one decision to the item (which the user must hold) and every other member of its
     group that is waiting or held by the user; each member is decided once, the rest skipped
     with the reason."""
     require_reviewer(user)
-    action, label, rationale = decision_validated(action, label, rationale)
+    action, label, rationale = decision_validated(action, label, rationale, canned)
     now = now or timezone.now()
     members = list(item_group(item=item, user=user).select_related("submission")[:MAX_GROUP_SIZE])
     outcome = GroupOutcome()
@@ -146,6 +150,10 @@ def group_decision_make(
         if not ReviewItem.objects.filter(pk=item.pk).filter(items_held_by(user, now)).exists():
             raise ReviewError("Claim this item before deciding; your lease may have expired.")
         for member in [item, *(m for m in members if m.pk != item.pk)]:
+            held = ReviewItem.objects.filter(pk=member.pk).filter(items_held_by(user, now))
+            status_before = (
+                ReviewItem.Status.CLAIMED if held.exists() else ReviewItem.Status.PENDING
+            )
             decided = (
                 ReviewItem.objects.filter(pk=member.pk)
                 .filter(items_available(now) | items_held_by(user, now))
@@ -168,6 +176,7 @@ def group_decision_make(
                     action=action,
                     label=label,
                     rationale=rationale,
+                    status_before=status_before,
                     group_of=item.pk if member.pk != item.pk else None,
                 )
             )

@@ -11,6 +11,7 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypedDict
 
+from django.conf import settings
 from django.contrib.auth.models import AnonymousUser
 from django.core.cache import cache
 from django.db.models import CharField, Count, Exists, F, FilteredRelation, OuterRef, Q, QuerySet
@@ -18,9 +19,18 @@ from django.db.models.functions import Cast
 from django.utils import timezone
 
 from accounts.models import ApiClient, AuditLog, User
-from moderation.models import NearMissJudgement, Report, ReportArtifact, ReviewItem, Submission
+from moderation.models import (
+    Decision,
+    NearMissJudgement,
+    Report,
+    ReportArtifact,
+    ReviewItem,
+    Submission,
+)
 
 VIEW_ALL_PERMISSION = "moderation.view_submission"
+REVIEW_PERMISSION_CODENAME = "review_submission"
+REVIEW_PERMISSION = f"moderation.{REVIEW_PERMISSION_CODENAME}"  # claim and decide
 CLIENT_SCOPE_GROUP_PREFIX = "client:"
 PLATFORMS_CACHE_SECONDS = 120
 
@@ -292,3 +302,37 @@ def item_history(*, item: ReviewItem) -> dict[str, Any]:
         ),
         "audit": list(AuditLog.objects.filter(targets).select_related("actor")[:50]),
     }
+
+
+def sla_deadline(received_at: dt.datetime) -> dt.datetime:
+    """When an item received at `received_at` should be decided (settings.REVIEW_SLA_HOURS)."""
+    return received_at + dt.timedelta(hours=int(settings.REVIEW_SLA_HOURS))
+
+
+MAX_ASSIGNEES = 200
+
+
+def assignees_for(*, item: ReviewItem, user: User) -> list[User]:
+    """The people (not API clients) other than `user` who may review the item and can see it."""
+    candidates = (
+        User.objects.filter(is_active=True, api_client__isnull=True)
+        .exclude(pk=user.pk)
+        .filter(
+            Q(is_superuser=True)
+            | Q(groups__permissions__codename=REVIEW_PERMISSION_CODENAME)
+            | Q(user_permissions__codename=REVIEW_PERMISSION_CODENAME)
+        )
+        .distinct()
+        .order_by("username")[:MAX_ASSIGNEES]
+    )
+    return [
+        person
+        for person in candidates
+        if person.has_perm(REVIEW_PERMISSION)
+        and items_visible(user=person).filter(pk=item.pk).exists()
+    ]
+
+
+def decisions_by(*, user: User) -> QuerySet[Decision]:
+    """A moderator's decisions, newest first, with their items and submissions."""
+    return Decision.objects.filter(moderator=user).select_related("item", "item__submission")

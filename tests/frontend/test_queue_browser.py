@@ -130,3 +130,35 @@ def test_a_group_decision_decides_every_member_once(browser, live_server, person
         assert Decision.objects.filter(item=member, action="remove").count() == 1
     assert Decision.objects.count() == 3
     assert csp_violations(page) == []
+
+
+def test_undo_is_offered_for_a_stated_time_and_u_undoes(browser, live_server, personas):
+    first = review_item_create(seed=1, priority=9)
+    second = review_item_create(seed=2, priority=5)
+    page = signed_in(browser, live_server, "moderator", "/review/")
+    page.keyboard.press("n")
+    page.wait_for_url(f"{live_server.url}/review/items/{first.pk}/")
+    # No action chosen yet: no canned rationale is offered.
+    assert page.evaluate(
+        "() => [...document.querySelectorAll('#canned-rationale optgroup')].every(g => g.disabled)"
+    )
+    page.keyboard.press("a")
+    page.get_by_label("Common rationale").select_option(
+        label="Satire or art, clearly presented as such."
+    )
+    assert page.locator("#rationale").input_value() == "Satire or art, clearly presented as such."
+    page.get_by_role("button", name="Record decision").click()
+    page.wait_for_url(f"{live_server.url}/review/items/{second.pk}/")
+    bar = page.locator("#undo-bar")
+    assert "can be undone for 30 seconds" in bar.inner_text()
+    start = int(page.locator(".undo-seconds").inner_text())
+    wait_until(page, f"Number(document.querySelector('.undo-seconds').textContent) < {start}")
+    page.locator("body").click(position={"x": 5, "y": 5})
+    page.keyboard.press("u")
+    page.wait_for_url(f"{live_server.url}/review/items/{first.pk}/")
+    assert page.get_by_text("Decision undone").is_visible()
+    assert page.locator("#decision-form").is_visible()  # mine again, to decide anew
+    decision = Decision.objects.get()
+    assert decision.undone_at is not None
+    assert decision.rationale == "Satire or art, clearly presented as such."
+    assert csp_violations(page) == []

@@ -13,7 +13,13 @@ from django.utils import timezone
 from PIL import Image
 
 from mediastore.models import MediaObject
-from moderation.models import Decision, ReviewerSettings, ReviewItem, SavedQueueFilter
+from moderation.models import (
+    Decision,
+    ReviewerSettings,
+    ReviewItem,
+    SavedQueueFilter,
+    Submission,
+)
 from moderation.review import item_claim
 from moderation.review_settings import queue_query_clean, saved_filter_create
 from tests.frontend.test_review_pages import signed_in, streamed
@@ -222,3 +228,108 @@ def test_an_expired_lease_is_not_shown_as_yours(personas) -> None:
     assert page.count("Yours ·") == 1
     assert "Lease expired" in page
     assert f'aria-label="Claim submission {expired.submission_id}"' in page
+
+
+# ---- undo, assign, my decisions, SLA, canned rationales ------------------------------------------
+
+
+def test_the_next_page_offers_undo_and_undo_restores(personas) -> None:
+    first = review_item_create(seed=1, priority=9)
+    review_item_create(seed=2, priority=5)
+    moderator = personas["moderator"]
+    item_claim(item=first, user=moderator)
+    client = signed_in(moderator)
+    response = client.post(f"/review/items/{first.pk}/decide/", {"action": "allow"}, follow=True)
+    page = response.content.decode()
+    decision = Decision.objects.get()
+    assert 'id="undo-bar"' in page and f'name="decision" value="{decision.pk}"' in page
+    assert "can be undone for 30 seconds" in page
+    undone = client.post("/review/decisions/undo/", {"decision": str(decision.pk)}, follow=True)
+    assert undone.redirect_chain[-1][0] == f"/review/items/{first.pk}/"
+    assert "Decision undone" in undone.content.decode()
+    assert 'id="undo-bar"' not in undone.content.decode()
+    first.refresh_from_db()
+    assert first.status == ReviewItem.Status.CLAIMED and first.claimed_by == moderator
+
+
+def test_undo_refuses_bad_ids_and_other_peoples_decisions(personas) -> None:
+    item = review_item_create(seed=1)
+    moderator = personas["moderator"]
+    item_claim(item=item, user=moderator)
+    signed_in(moderator).post(f"/review/items/{item.pk}/decide/", {"action": "allow"})
+    decision = Decision.objects.get()
+    other = signed_in(personas["admin"])
+    for bad in [{}, {"decision": "abc"}, {"decision": "1e3"}, {"decision": "9" * 30}]:
+        assert other.post("/review/decisions/undo/", bad).status_code == 400
+    refused = other.post("/review/decisions/undo/", {"decision": str(decision.pk)}, follow=True)
+    assert "No such decision of yours." in refused.content.decode()
+    assert Decision.objects.get().undone_at is None
+    forged = Client(enforce_csrf_checks=True)
+    forged.force_login(moderator)
+    assert forged.post("/review/decisions/undo/", {"decision": str(decision.pk)}).status_code == 403
+    assert Decision.objects.get().undone_at is None
+
+
+def test_my_decisions_lists_mine_with_undo_while_it_lasts(personas) -> None:
+    moderator = personas["moderator"]
+    fresh, old = review_item_create(seed=1, text="fresh one"), review_item_create(seed=2)
+    for item in (old, fresh):
+        item_claim(item=item, user=moderator)
+        signed_in(moderator).post(f"/review/items/{item.pk}/decide/", {"action": "allow"})
+    Decision.objects.filter(item=old).update(created_at=timezone.now() - dt.timedelta(hours=1))
+    page = signed_in(moderator).get("/review/decisions/").content.decode()
+    assert "fresh one" in page
+    assert page.count("Undo the decision on submission") == 1
+    assert f"Undo the decision on submission {fresh.submission_id}" in page
+    assert (
+        "No decisions yet."
+        in signed_in(personas["admin"]).get("/review/decisions/").content.decode()
+    )
+    assert signed_in(personas["outsider"]).get("/review/decisions/").status_code == 403
+
+
+def test_assign_takes_only_a_reviewer_from_the_list(personas) -> None:
+    moderator = personas["moderator"]
+    colleague = personas["admin"]  # admins review too
+    item = review_item_create(seed=1)
+    item_claim(item=item, user=moderator)
+    client = signed_in(moderator)
+    page = client.get(f"/review/items/{item.pk}/").content.decode()
+    assert f'<option value="{colleague.pk}">admin</option>' in page
+    assert f'<option value="{personas["outsider"].pk}">' not in page
+    for forged in ["", "abc", str(personas["outsider"].pk), str(moderator.pk), "99999999"]:
+        response = client.post(
+            f"/review/items/{item.pk}/assign/", {"assignee": forged}, follow=True
+        )
+        assert "Choose someone from the list" in response.content.decode(), forged
+    assert ReviewItem.objects.get(pk=item.pk).claimed_by == moderator
+    done = client.post(f"/review/items/{item.pk}/assign/", {"assignee": str(colleague.pk)})
+    assert done["Location"] == "/review/"
+    assert ReviewItem.objects.get(pk=item.pk).claimed_by == colleague
+
+
+def test_the_queue_shows_age_and_highlights_sla_breaches(personas, settings) -> None:
+    settings.REVIEW_SLA_HOURS = 4
+    late = review_item_create(seed=1)
+    review_item_create(seed=2)
+    Submission.objects.filter(pk=late.submission_id).update(
+        created_at=timezone.now() - dt.timedelta(hours=6)
+    )
+    page = signed_in(personas["moderator"]).get("/review/").content.decode()
+    assert page.count("SLA breached 2\xa0hours ago") == 1
+    assert "sla-breached" in page
+    assert "SLA: 3\xa0hours, 59\xa0minutes left" in page
+
+
+def test_the_form_offers_canned_rationales_and_they_work_without_script(personas) -> None:
+    item = review_item_create(seed=1)
+    moderator = personas["moderator"]
+    item_claim(item=item, user=moderator)
+    client = signed_in(moderator)
+    page = client.get(f"/review/items/{item.pk}/").content.decode()
+    assert 'data-action="remove"' in page and "Known hoax picture" in page
+    client.post(
+        f"/review/items/{item.pk}/decide/",
+        {"action": "remove", "canned": "Known hoax picture, debunked by a published fact-check."},
+    )
+    assert Decision.objects.get().rationale.startswith("Known hoax picture")
