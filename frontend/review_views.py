@@ -36,6 +36,7 @@ from frontend.presenters import (
     lease_remaining,
     verdict_display,
 )
+from frontend.queue_presenters import sla_display
 from frontend.undo_offer import undo_offer, undo_offer_set
 from mediastore.models import MediaObject
 from mediastore.serving import media_file_response, stored_name
@@ -80,7 +81,6 @@ from moderation.selectors import (
     queue_platforms,
     report_get,
     review_queue,
-    sla_deadline,
     with_verdict,
 )
 
@@ -168,8 +168,7 @@ def queue(request: HttpRequest) -> HttpResponse:
             "mine": item_held(item, user=user, now=now),
             "lease_left": lease_remaining(item, now),
             "is_video": item.submission.media.kind == MediaObject.Kind.VIDEO,
-            "sla_due": sla_deadline(item.submission.created_at),
-            "sla_breached": sla_deadline(item.submission.created_at) < now,
+            "sla": sla_display(item.submission.created_at, now),
         }
         for item in page_items
     ]

@@ -162,3 +162,30 @@ def test_undo_is_offered_for_a_stated_time_and_u_undoes(browser, live_server, pe
     assert decision.undone_at is not None
     assert decision.rationale == "Satire or art, clearly presented as such."
     assert csp_violations(page) == []
+
+
+def test_every_main_page_fits_a_phone_with_sign_out_reachable(browser, live_server, personas):
+    from factcheck.cases.models import Case
+
+    item = review_item_create(seed=1)
+    admin = personas["admin"]
+    case = Case.objects.create(title="A claim about the hills " * 4, created_by=admin)
+    page = signed_in(browser, live_server, "admin", "/review/")
+    page.set_viewport_size(PHONE)
+    wide = {}
+    for path in [
+        "/",
+        "/review/",
+        f"/review/items/{item.pk}/",
+        "/review/decisions/",
+        "/review/audit/",
+        "/cases/",
+        f"/cases/{case.pk}/",
+        "/cases/new/",
+    ]:
+        page.goto(f"{live_server.url}{path}")
+        width = page.evaluate("() => document.documentElement.scrollWidth")
+        box = page.get_by_role("button", name="Sign out").bounding_box()
+        if width > PHONE["width"] or box is None or box["x"] + box["width"] > PHONE["width"]:
+            wide[path] = width
+    assert wide == {}
