@@ -159,6 +159,8 @@ def group_decision_make(
                 .filter(items_available(now) | items_held_by(user, now))
                 .update(status=ReviewItem.Status.DECIDED, claimed_by=user, lease_expires_at=None)
             )
+            if decided != 1 and member.pk == item.pk:  # the lead's lease ran out meanwhile
+                raise ReviewError("Claim this item before deciding; your lease may have expired.")
             if decided != 1:
                 member.refresh_from_db()
                 reason = (

@@ -94,11 +94,18 @@ def test_no_page_scrolls_sideways_on_a_phone(browser, live_server, personas, pat
     page.screenshot(path=str(SCREENSHOTS / f"phone-{name}.png"), full_page=True)
 
 
-def axe_check(page) -> None:
-    """axe-core (axe-playwright-python) finds no violation on the page as it is now."""
+def axe_check(page, within: str | None = None) -> None:
+    """axe-core (axe-playwright-python) finds no violation on the page as it is now (or, with
+    `within`, in the card holding that element: the parts of a page this work added)."""
     from axe_playwright_python.sync_playwright import Axe  # type: ignore[import-untyped]
 
-    results = Axe().run(page)
+    if within is not None:
+        page.evaluate(
+            "(selector) => document.querySelector(selector).closest('section, form')"
+            ".setAttribute('data-axe-scope', '')",
+            within,
+        )
+    results = Axe().run(page, context="[data-axe-scope]" if within else None)
     assert results.violations_count == 0, results.generate_report()
 
 
@@ -189,3 +196,24 @@ def test_every_main_page_fits_a_phone_with_sign_out_reachable(browser, live_serv
         if width > PHONE["width"] or box is None or box["x"] + box["width"] > PHONE["width"]:
             wide[path] = width
     assert wide == {}
+
+
+def test_axe_finds_no_violation_on_the_decision_card_and_my_decisions(
+    browser, live_server, personas
+):
+    first = review_item_create(seed=1, priority=9)
+    review_item_create(seed=1, priority=5)  # same media: the group choice shows
+    page = signed_in(browser, live_server, "moderator", f"/review/items/{first.pk}/")
+    page.get_by_role("button", name="Claim for review").click()
+    page.wait_for_selector("#decision-form")
+    assert page.get_by_label("Assign to someone else").is_visible()
+    axe_check(page, "#decision-title")
+    page.keyboard.press("a")
+    page.keyboard.press("Control+Enter")
+    page.wait_for_selector("#undo-bar")
+    axe_check(page, "#undo-bar")
+    page.goto(f"{live_server.url}/review/decisions/")
+    assert page.get_by_role("button", name=f"Undo the decision on submission {first.submission_id}")
+    axe_check(page)
+    page.set_viewport_size(PHONE)
+    axe_check(page)
