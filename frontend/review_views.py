@@ -155,7 +155,21 @@ def queue(request: HttpRequest) -> HttpResponse:
     filters = _filters(request)
     now = timezone.now()
     # Page over bare ids (one table, no joins), then load the 25 rows with their details.
-    item_ids = review_queue(user=user, filters=filters, now=now).values_list("pk", flat=True)
+    waiting = review_queue(user=user, filters=filters, now=now)
+    group_lead = None
+    if "group" in request.GET:  # one group's members: the queue's "N in group" links
+        wanted = request.GET["group"]
+        group_lead = (
+            items_visible(user=user).filter(pk=int(wanted)).select_related("submission").first()
+            if wanted.isdigit() and len(wanted) < 19
+            else None
+        )
+        waiting = (
+            waiting.filter(pk__in=item_group(item=group_lead, user=user).values("pk"))
+            if group_lead is not None
+            else waiting.none()
+        )
+    item_ids = waiting.values_list("pk", flat=True)
     current = Paginator(item_ids, QUEUE_PAGE_SIZE).get_page(request.GET.get("page"))
     page_items = queue_page(list(current.object_list))
     rows = [
@@ -201,6 +215,7 @@ def queue(request: HttpRequest) -> HttpResponse:
             "sort_links": _sort_links(request, filters),
             "saved_filters": saved_filters(user),
             "reviewer_settings": reviewer_settings(user),
+            "group_lead": group_lead,
             "now": now,
             "undo": undo_offer(request),
             "saved_query": saved_query,

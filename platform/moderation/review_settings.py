@@ -17,7 +17,7 @@ MAX_SAVED_FILTERS = 30
 MAX_SAVED_FILTER_NAME = SavedQueueFilter._meta.get_field("name").max_length or 80
 MAX_SAVED_FILTER_QUERY = SavedQueueFilter._meta.get_field("query").max_length or 1000
 # The queue's own parameters: a saved search keeps these and drops anything else (page, junk).
-SAVED_FILTER_KEYS = ("q", "label", "platform", "from", "to", "mine", "sort")
+SAVED_FILTER_KEYS = ("q", "label", "platform", "from", "to", "mine", "group", "sort")
 
 
 class SavedFilterError(Exception):

@@ -343,3 +343,32 @@ def test_the_form_offers_canned_rationales_and_they_work_without_script(personas
         {"action": "remove", "canned": "Known hoax picture, debunked by a published fact-check."},
     )
     assert Decision.objects.get().rationale.startswith("Known hoax picture")
+
+
+def test_a_group_link_lists_the_group(personas, api_client_credentials) -> None:
+    lead = review_item_create(seed=1, priority=9)
+    copy = review_item_create(seed=1, priority=5)
+    review_item_create(seed=2, priority=1)
+    theirs = review_item_create(seed=4, client=api_client_credentials.client)
+    client = signed_in(personas["moderator"])
+    page = client.get("/review/").content.decode()
+    assert f'href="?group={lead.pk}"' in page
+    assert queue_ids(client, f"?group={lead.pk}") == [lead.pk, copy.pk]
+    assert "Show the whole queue" in client.get(f"/review/?group={lead.pk}").content.decode()
+    scoped = personas["admin"]
+    scoped.groups.add(Group.objects.create(name=f"client:{api_client_credentials.client.slug}"))
+    assert queue_ids(signed_in(scoped), f"?group={lead.pk}") == []  # not theirs to see
+    assert queue_ids(signed_in(scoped), f"?group={theirs.pk}") == [theirs.pk]
+    for bad in ["abc", "-1", "9" * 30, ""]:
+        assert queue_ids(client, f"?group={bad}") == []
+
+
+def test_assigning_another_tenants_item_is_not_found(personas, api_client_credentials) -> None:
+    other = review_item_create(seed=1)
+    moderator = personas["moderator"]
+    moderator.groups.add(Group.objects.create(name=f"client:{api_client_credentials.client.slug}"))
+    response = signed_in(moderator).post(
+        f"/review/items/{other.pk}/assign/", {"assignee": str(personas["admin"].pk)}
+    )
+    assert response.status_code == 404
+    assert ReviewItem.objects.get(pk=other.pk).claimed_by is None
