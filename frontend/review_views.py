@@ -27,7 +27,7 @@ from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
 
 from accounts.authentication import signed_in_user
-from accounts.models import AuditLog
+from accounts.models import AuditLog, User
 from accounts.roles import ADMIN, user_has_role
 from factcheck.models import Reference
 from frontend.presenters import (
@@ -60,7 +60,12 @@ from moderation.review import (
     item_release,
     review_labels,
 )
-from moderation.review_groups import group_decision_make, group_sizes, item_group
+from moderation.review_groups import (
+    MAX_GROUP_SIZE,
+    group_decision_make,
+    group_sizes,
+    item_group,
+)
 from moderation.review_settings import (
     queue_query_clean,
     reviewer_settings,
@@ -262,11 +267,7 @@ def item_page(request: HttpRequest, pk: int) -> HttpResponse:
             "actions": Decision.Action.choices,
             "labels": review_labels(),
             "is_old_version": report is not None and not report.is_current,
-            "group": list(
-                item_group(item=item, user=signed_in_user(request)).select_related("submission")
-            )
-            if can_review
-            else [],
+            "group": _group_summary(item, signed_in_user(request)) if can_review else None,
             "canned_rationales": CANNED_RATIONALES,
             "assignees": assignees_for(item=item, user=signed_in_user(request))
             if can_review and (holds or available)
@@ -277,6 +278,25 @@ def item_page(request: HttpRequest, pk: int) -> HttpResponse:
             ).advance_after_decision,
         },
     )
+
+
+GROUP_PREVIEW = 12  # members named on the item page; the rest behind the queue's group link
+
+
+def _group_summary(item: ReviewItem, user: User) -> dict[str, object] | None:
+    """The item's group for the decision form: its size and the first members (None when the
+    item is alone)."""
+    members = item_group(item=item, user=user)
+    size = members.count()
+    if size < 2:
+        return None
+    return {
+        "size": size,
+        "preview": list(members.select_related("submission")[:GROUP_PREVIEW]),
+        "more": max(0, size - GROUP_PREVIEW),
+        "limit": MAX_GROUP_SIZE,
+        "over_limit": size > MAX_GROUP_SIZE,
+    }
 
 
 def _back(request: HttpRequest, default: str) -> str:

@@ -6,9 +6,11 @@ from typing import NamedTuple
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
+from django.db.models.fields.json import KT
 
 from config.querysets import TouchingManager
 from factcheck.cases.models import Case
+from moderation.report_document import FIRST_MATCH_REFERENCE_ID_PATH
 
 
 class Submission(models.Model):
@@ -103,6 +105,14 @@ class Report(models.Model):
                 condition=Q(is_current=True),
                 name="report_one_current_per_submission",
             ),
+        ]
+        indexes = [
+            # The review queue's groups look current reports up by their first match's original.
+            models.Index(
+                KT(FIRST_MATCH_REFERENCE_ID_PATH),
+                condition=Q(is_current=True),
+                name="report_first_reference_idx",
+            )
         ]
 
     def __str__(self) -> str:

@@ -148,3 +148,19 @@ def test_the_pages_offer_and_report_a_group_decision(personas, second_moderator,
     assert "Decision recorded: Allow, for 2 items of the group." in html
     assert f"Skipped submission #{family['copy'].submission_id}: being reviewed by" in html
     assert Decision.objects.count() == 2
+
+
+def test_a_large_group_is_named_in_part_and_decided_in_turns(personas, family, monkeypatch) -> None:
+    monkeypatch.setattr("frontend.review_views.MAX_GROUP_SIZE", 2)
+    monkeypatch.setattr("frontend.review_views.GROUP_PREVIEW", 1)
+    monkeypatch.setattr("moderation.review_groups.MAX_GROUP_SIZE", 2)
+    moderator = personas["moderator"]
+    item_claim(item=family["lead"], user=moderator)
+    browser = Client()
+    browser.force_login(moderator)
+    page = browser.get(f"/review/items/{family['lead'].pk}/").content.decode()
+    assert "Apply to the first 2 of the 3 items of this group" in page
+    assert f'?group={family["lead"].pk}">2 more</a>' in page
+    outcome = group_decision_make(item=family["lead"], user=moderator, action="allow")
+    assert [d.item_id for d in outcome.decided] == [family["lead"].pk, family["copy"].pk]
+    assert ReviewItem.objects.get(pk=family["sibling"].pk).status == ReviewItem.Status.PENDING
