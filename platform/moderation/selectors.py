@@ -88,7 +88,7 @@ class QueueFilters:
     date_from: dt.date | None = None
     date_to: dt.date | None = None
     mine: bool = False  # only items I hold a live lease on
-    query: str = ""  # an item or submission id, an external id, or words of the caption
+    query: str = ""  # a submission id, an external id, or words of the caption
     sort: str = ""  # a key of QUEUE_SORTS; empty is the default order
 
 
@@ -103,12 +103,12 @@ MAX_QUEUE_QUERY_LENGTH = 200
 
 
 def _matching(query: str) -> Q:
-    """Items whose id, submission id or external id is `query`, or whose caption contains it."""
+    """Items whose submission id or external id is `query`, or whose caption contains it."""
     query = query.strip()[:MAX_QUEUE_QUERY_LENGTH]
     number = query.removeprefix("#")
     found = Q(submission__external_id=query) | Q(submission__text__icontains=query)
     if number.isdigit() and len(number) < 19:  # within a bigint
-        found |= Q(pk=int(number)) | Q(submission_id=int(number))
+        found |= Q(submission_id=int(number))  # the id the pages show ("Submission #12")
     return found
 
 

@@ -111,6 +111,7 @@ def test_search_by_id_external_id_and_caption(personas) -> None:
     assert queue_ids(client, "?q=DOG") == [dog.pk]
     assert queue_ids(client, f"?q={dog.submission.external_id}") == [dog.pk]
     assert queue_ids(client, f"?q=%23{cat.submission_id}") == [cat.pk]
+    assert queue_ids(client, f"?q={dog.submission_id}") == [dog.pk]
     assert queue_ids(client, "?q=nothing-like-this") == []
     # Hostile or odd input is a plain search, never an error.
     for query in ["99999999999999999999999", "%27%20OR%201=1--", "x" * 5000, "-1"]:
