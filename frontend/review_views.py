@@ -27,7 +27,7 @@ from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
 
 from accounts.authentication import signed_in_user
-from accounts.models import AuditLog
+from accounts.models import AuditLog, User
 from accounts.roles import ADMIN, role_needed, user_has_role
 from accounts.selectors import viewing_preferences_of
 from factcheck.models import Reference
@@ -38,6 +38,8 @@ from frontend.presenters import (
     lease_remaining,
     verdict_display,
 )
+from frontend.queue_presenters import sla_display
+from frontend.undo_offer import undo_offer, undo_offer_set
 from mediastore.models import MediaObject
 from mediastore.renditions import display_rendition, name_key
 from mediastore.serving import media_file_response, stored_name
@@ -51,6 +53,7 @@ from moderation.models import (
 from moderation.near_misses import NearMissError, near_miss_find, near_miss_judge
 from moderation.report_document import matched_reference_ids
 from moderation.review import (
+    CANNED_RATIONALES,
     REVIEW_PERMISSION,
     ReviewError,
     ReviewPermissionDenied,
@@ -60,9 +63,25 @@ from moderation.review import (
     item_release,
     review_labels,
 )
+from moderation.review_groups import (
+    MAX_GROUP_SIZE,
+    group_decision_make,
+    group_sizes,
+    item_group,
+)
+from moderation.review_settings import (
+    queue_query_clean,
+    reviewer_settings,
+    reviewer_settings_update,
+    saved_filters,
+)
 from moderation.selectors import (
+    MAX_QUEUE_QUERY_LENGTH,
+    QUEUE_SORTS,
     VIEW_ALL_PERMISSION,
     QueueFilters,
+    assignees_for,
+    item_held,
     item_history,
     items_visible,
     queue_counts,
@@ -118,7 +137,25 @@ def _filters(request: HttpRequest) -> QueueFilters:
         date_from=_date(request.GET.get("from", "")),
         date_to=_date(request.GET.get("to", "")),
         mine=request.GET.get("mine") == "1",
+        query=request.GET.get("q", "").strip()[:MAX_QUEUE_QUERY_LENGTH],
+        sort=request.GET.get("sort", "") if request.GET.get("sort") in QUEUE_SORTS else "",
     )
+
+
+def _sort_links(request: HttpRequest, filters: QueueFilters) -> dict[str, dict[str, str]]:
+    """For each sortable column: the link that sorts by it (or reverses it) and its aria-sort."""
+    query = {k: v for k, v in request.GET.items() if k not in ("page", "sort") and v}
+    current = filters.sort or "priority"
+    columns = {"priority": ("priority", "-priority"), "received": ("oldest", "newest")}
+    links = {}
+    for column, (first, second) in columns.items():
+        target = second if current == first else first
+        state = "none"
+        if current in (first, second):
+            descending = (column == "priority") == (current == first)
+            state = "descending" if descending else "ascending"
+        links[column] = {"href": "?" + urlencode({**query, "sort": target}), "aria_sort": state}
+    return links
 
 
 @reviewer_view
@@ -128,8 +165,23 @@ def queue(request: HttpRequest) -> HttpResponse:
     filters = _filters(request)
     now = timezone.now()
     # Page over bare ids (one table, no joins), then load the 25 rows with their details.
-    item_ids = review_queue(user=user, filters=filters, now=now).values_list("pk", flat=True)
+    waiting = review_queue(user=user, filters=filters, now=now)
+    group_lead = None
+    if "group" in request.GET:  # one group's members: the queue's "N in group" links
+        wanted = request.GET["group"]
+        group_lead = (
+            items_visible(user=user).filter(pk=int(wanted)).select_related("submission").first()
+            if wanted.isdigit() and len(wanted) < 19
+            else None
+        )
+        waiting = (
+            waiting.filter(pk__in=item_group(item=group_lead, user=user).values("pk"))
+            if group_lead is not None
+            else waiting.none()
+        )
+    item_ids = waiting.values_list("pk", flat=True)
     current = Paginator(item_ids, QUEUE_PAGE_SIZE).get_page(request.GET.get("page"))
+    page_items = queue_page(list(current.object_list))
     rows = [
         {
             "item": item,
@@ -137,13 +189,19 @@ def queue(request: HttpRequest) -> HttpResponse:
             "probability": None
             if item.verdict_probability is None
             else f"{item.verdict_probability * 100:.0f}%",
-            "mine": item.claimed_by_id == user.pk and item.status == ReviewItem.Status.CLAIMED,
+            "mine": item_held(item, user=user, now=now),
             "lease_left": lease_remaining(item, now),
+            "is_video": item.submission.media.kind == MediaObject.Kind.VIDEO,
+            "sla": sla_display(item.submission.created_at, now),
         }
-        for item in queue_page(list(current.object_list))
+        for item in page_items
     ]
+    sizes = group_sizes(items=list(page_items), user=user)
+    for row, item in zip(rows, page_items, strict=True):
+        row["group_size"] = sizes.get(item.pk, 1)
     query = {k: v for k, v in request.GET.items() if k != "page" and v}
     counts = queue_counts(user=user, now=now)
+    saved_query = queue_query_clean(urlencode(query))
     return render(
         request,
         "frontend/queue.html",
@@ -164,6 +222,14 @@ def queue(request: HttpRequest) -> HttpResponse:
             "verdict_labels": [(label, verdict_display(label)["text"]) for label in VERDICT_LABELS],
             "platforms": queue_platforms(user=user),
             "can_review": user.has_perm(REVIEW_PERMISSION),
+            "sort_links": _sort_links(request, filters),
+            "saved_filters": saved_filters(user),
+            "reviewer_settings": reviewer_settings(user),
+            "group_lead": group_lead,
+            "now": now,
+            "undo": undo_offer(request),
+            "saved_query": saved_query,
+            "filtered": bool(saved_query),
         },
     )
 
@@ -208,8 +274,36 @@ def item_page(request: HttpRequest, pk: int) -> HttpResponse:
             "actions": Decision.Action.choices,
             "labels": review_labels(),
             "is_old_version": report is not None and not report.is_current,
+            "group": _group_summary(item, signed_in_user(request)) if can_review else None,
+            "canned_rationales": CANNED_RATIONALES,
+            "assignees": assignees_for(item=item, user=signed_in_user(request))
+            if can_review and (holds or available)
+            else [],
+            "undo": undo_offer(request),
+            "advance_after_decision": reviewer_settings(
+                signed_in_user(request)
+            ).advance_after_decision,
         },
     )
+
+
+GROUP_PREVIEW = 12  # members named on the item page; the rest behind the queue's group link
+
+
+def _group_summary(item: ReviewItem, user: User) -> dict[str, object] | None:
+    """The item's group for the decision form: its size and the first members (None when the
+    item is alone)."""
+    members = item_group(item=item, user=user)
+    size = members.count()
+    if size < 2:
+        return None
+    return {
+        "size": size,
+        "preview": list(members.select_related("submission")[:GROUP_PREVIEW]),
+        "more": max(0, size - GROUP_PREVIEW),
+        "limit": MAX_GROUP_SIZE,
+        "over_limit": size > MAX_GROUP_SIZE,
+    }
 
 
 def _back(request: HttpRequest, default: str) -> str:
@@ -273,20 +367,60 @@ def _filters_from_post(request: HttpRequest) -> QueueFilters:
 @require_POST
 def decide(request: HttpRequest, pk: int) -> HttpResponse:
     item = _visible_item(request, pk)
+    action, label = request.POST.get("action", ""), request.POST.get("label", "")
+    rationale, canned = request.POST.get("rationale", ""), request.POST.get("canned", "")
+    user = signed_in_user(request)
     try:
-        decision = decision_make(
-            item=item,
-            user=signed_in_user(request),
-            action=request.POST.get("action", ""),
-            label=request.POST.get("label", ""),
-            rationale=request.POST.get("rationale", ""),
-        )
+        if request.POST.get("apply_group") == "1":
+            outcome = group_decision_make(
+                item=item,
+                user=user,
+                action=action,
+                label=label,
+                rationale=rationale,
+                canned=canned,
+            )
+            decision = outcome.decided[0]
+            decided = outcome.decided
+        else:
+            outcome = None
+            decision = decision_make(
+                item=item, user=user, action=action, label=label, rationale=rationale, canned=canned
+            )
+            decided = [decision]
     except ReviewError as error:
         messages.error(request, str(error))
         return redirect("review-item", pk=item.pk)
+    undo_offer_set(request, decided)
     shown = decision.get_action_display() + (f" ({decision.label})" if decision.label else "")
-    messages.success(request, f"Decision recorded: {shown}.")
-    return redirect("review-item", pk=item.pk)
+    if outcome is None:
+        messages.success(request, f"Decision recorded: {shown}.")
+    else:
+        messages.success(
+            request, f"Decision recorded: {shown}, for {len(outcome.decided)} items of the group."
+        )
+        for member, reason in outcome.skipped:
+            messages.warning(request, f"Skipped submission #{member.submission_id}: {reason}.")
+    return _after_decision(request, item)
+
+
+def _after_decision(request: HttpRequest, item: ReviewItem) -> HttpResponse:
+    """Stay on the item, or open the next one when the reviewer advances (the form's checkbox,
+    remembered as their setting when they change it)."""
+    user = signed_in_user(request)
+    advance = reviewer_settings(user).advance_after_decision
+    if "advance_shown" in request.POST:
+        wanted = request.POST.get("advance") == "1"
+        if wanted != advance:
+            reviewer_settings_update(user=user, advance_after_decision=wanted)
+        advance = wanted
+    if not advance:
+        return redirect("review-item", pk=item.pk)
+    following = item_next(user=user, exclude=[item.pk])
+    if following is None:
+        messages.info(request, "Nothing else is waiting in the queue.")
+        return redirect("review-queue")
+    return redirect("review-item", pk=following.pk)
 
 
 @reviewer_view

@@ -1,7 +1,14 @@
 from django.contrib.auth import views as auth_views
 from django.urls import path
 
-from frontend import case_public_views, case_views, preference_views, review_views, views
+from frontend import (
+    case_public_views,
+    case_views,
+    preference_views,
+    queue_views,
+    review_views,
+    views,
+)
 
 urlpatterns = [
     path("", views.home, name="home"),
@@ -16,9 +23,19 @@ urlpatterns = [
         preference_views.viewing_preferences,
         name="review-preferences",
     ),
+    path("review/settings/", queue_views.settings_update, name="review-settings"),
+    path("review/decisions/", queue_views.my_decisions, name="review-decisions"),
+    path("review/decisions/undo/", queue_views.undo, name="review-undo"),
+    path("review/filters/", queue_views.saved_filter_save, name="review-filter-save"),
+    path(
+        "review/filters/<int:filter_id>/delete/",
+        queue_views.saved_filter_remove,
+        name="review-filter-delete",
+    ),
     path("review/items/<int:pk>/", review_views.item_page, name="review-item"),
     path("review/items/<int:pk>/claim/", review_views.claim, name="review-claim"),
     path("review/items/<int:pk>/release/", review_views.release, name="review-release"),
+    path("review/items/<int:pk>/assign/", queue_views.assign, name="review-assign"),
     path("review/items/<int:pk>/decide/", review_views.decide, name="review-decide"),
     path(
         "review/items/<int:pk>/near-misses/<int:reference_id>/judge/",
@@ -26,6 +43,7 @@ urlpatterns = [
         name="review-near-miss-judge",
     ),
     path("review/items/<int:pk>/media", review_views.media, name="review-media"),
+    path("review/items/<int:pk>/thumbnail.jpg", queue_views.thumbnail, name="review-thumbnail"),
     path(
         "review/items/<int:pk>/reports/<int:version>/<slug:kind>.png",
         review_views.artifact,

@@ -19,7 +19,10 @@ from moderation.models import Event, Submission
 SUBMISSION_ANALYZED = "submission.analyzed"
 DECISION_MADE = "decision.made"
 VERDICT_CHANGED = "verdict.changed"
-EVENT_TYPES = (SUBMISSION_ANALYZED, DECISION_MADE, VERDICT_CHANGED)
+# A moderator undid a decision within its undo window (moderation.review.decision_undo): the
+# decision.made sent before it no longer stands.
+DECISION_UNDONE = "decision.undone"
+EVENT_TYPES = (SUBMISSION_ANALYZED, DECISION_MADE, VERDICT_CHANGED, DECISION_UNDONE)
 
 # Sent with `event_id` (int) after the event's transaction commits; sender: the Event class.
 event_created = Signal()

@@ -6,9 +6,11 @@ from typing import NamedTuple
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
+from django.db.models.fields.json import KT
 
 from config.querysets import TouchingManager
 from factcheck.cases.models import Case
+from moderation.report_document import FIRST_MATCH_REFERENCE_ID_PATH
 
 
 class Submission(models.Model):
@@ -103,6 +105,14 @@ class Report(models.Model):
                 condition=Q(is_current=True),
                 name="report_one_current_per_submission",
             ),
+        ]
+        indexes = [
+            # The review queue's groups look current reports up by their first match's original.
+            models.Index(
+                KT(FIRST_MATCH_REFERENCE_ID_PATH),
+                condition=Q(is_current=True),
+                name="report_first_reference_idx",
+            )
         ]
 
     def __str__(self) -> str:
@@ -211,6 +221,12 @@ class Decision(models.Model):
         related_name="+",
         help_text="The report version the moderator saw.",
     )
+    # What the item was before this decision (claimed by the moderator, or waiting when a group
+    # decision took it from the queue): an undo puts it back so.
+    status_before = models.CharField(max_length=16, blank=True)
+    undone_at = models.DateTimeField(
+        null=True, blank=True, help_text="Set when the moderator undid the decision."
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -308,3 +324,39 @@ class CaseSubmission(models.Model):
 
     def __str__(self) -> str:
         return f"submission {self.submission_id} in case {self.case_id}"
+
+
+class ReviewerSettings(models.Model):
+    """A reviewer's own workflow choices (moderation.review.reviewer_settings reads them with
+    their defaults; a user without a row has the defaults)."""
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="reviewer_settings"
+    )
+    advance_after_decision = models.BooleanField(
+        default=True, help_text="After a decision, open the next item in the queue."
+    )
+    updated_at = models.DateTimeField(auto_now=True)
+
+    def __str__(self) -> str:
+        return f"review settings of user {self.user_id}"
+
+
+class SavedQueueFilter(models.Model):
+    """A named queue search of one reviewer: the query string of the queue page it opens."""
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="saved_queue_filters"
+    )
+    name = models.CharField(max_length=80)
+    query = models.CharField(max_length=1000, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["name", "id"]
+        constraints = [
+            models.UniqueConstraint(fields=["user", "name"], name="saved_queue_filter_unique_name")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.user_id})"

@@ -37,6 +37,9 @@ MODELS = "models"
 MEDIA = "media"  # {kind, width, height; for videos duration_s, fps, frames_analysed}
 TIMELINE = "timeline"  # videos: the detectors' probability and faces per sampled time
 SENSITIVE_REGIONS = "sensitive_regions"  # images: explicit-content boxes, blurred for reviewers
+# The first (best) match's reference id as a JSON path for database lookups (KT, the review
+# queue's groups of items with the same matched original).
+FIRST_MATCH_REFERENCE_ID_PATH = f"document__{MATCHES}__0__reference__id"
 MEDIA_IMAGE = "image"
 MEDIA_VIDEO = "video"
 

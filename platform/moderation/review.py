@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Sequence
+from typing import NamedTuple
 
 from django.conf import settings
 from django.db import transaction
@@ -19,9 +20,10 @@ from accounts.models import User
 from accounts.roles import role_needed
 from accounts.services import audit_record
 from moderation.escalation import submission_escalate
-from moderation.events import DECISION_MADE, event_emit
+from moderation.events import DECISION_MADE, DECISION_UNDONE, event_emit
 from moderation.models import Decision, ReviewItem
 from moderation.selectors import (
+    REVIEW_PERMISSION,
     QueueFilters,
     items_available,
     items_held_by,
@@ -30,10 +32,39 @@ from moderation.selectors import (
     review_queue,
 )
 
-REVIEW_PERMISSION = "moderation.review_submission"
 MAX_RATIONALE_LENGTH = 5000
 # Remove and escalate act on someone's content or start work for others: say why.
 RATIONALE_REQUIRED = (Decision.Action.REMOVE, Decision.Action.ESCALATE)
+# The decision form offers these per action (chosen, they become the rationale).
+CANNED_RATIONALES: dict[str, tuple[str, ...]] = {
+    Decision.Action.ALLOW: (
+        "No sign of manipulation; the content may stay.",
+        "Same as the verified original; nothing was changed.",
+        "Satire or art, clearly presented as such.",
+    ),
+    Decision.Action.LABEL: (
+        "Edited copy of a known original: readers should know.",
+        "Real picture shown out of context (another time or place).",
+        "Synthetic or AI-generated picture presented as real.",
+    ),
+    Decision.Action.REMOVE: (
+        "Known hoax picture, debunked by a published fact-check.",
+        "Manipulated picture presented as real news.",
+        "Doctored picture targeting a private person.",
+    ),
+    Decision.Action.ESCALATE: (
+        "Claim about a real event; the picture's origin is unclear.",
+        "The match and the detectors disagree; needs a closer look.",
+        "Possibly newsworthy: a fact-check should be published.",
+    ),
+}
+# A decision can be undone by its moderator for this long; the page shows the time left. The
+# decision.made event goes out at once and an undo sends decision.undone (simpler than holding
+# events back, and correct: receivers see both, in order).
+DECISION_UNDO_SECONDS = 30
+# An item assigned to someone stays theirs for a working day (a claim lasts minutes: the
+# assignee may not be looking at the queue right now).
+ASSIGNMENT_LEASE_SECONDS = 8 * 3600
 
 
 class ReviewError(Exception):
@@ -127,10 +158,17 @@ def item_release(*, item: ReviewItem, user: User) -> bool:
     return released == 1
 
 
-def _validated(action: str, label: str, rationale: str) -> tuple[str, str, str]:
+def decision_validated(
+    action: str, label: str, rationale: str, canned: str = ""
+) -> tuple[str, str, str]:
+    """The action, label and rationale as stored, or ReviewError saying what is wrong. A canned
+    rationale (one of CANNED_RATIONALES[action]) is the rationale when none was typed."""
     if action not in Decision.Action.values:
         raise ReviewError(f"Unknown action {action!r}.")
-    label, rationale = label.strip(), rationale.strip()
+    label, rationale, canned = label.strip(), rationale.strip(), canned.strip()
+    if canned and canned not in CANNED_RATIONALES[action]:
+        raise ReviewError("Choose a rationale from the list for this action.")
+    rationale = rationale or canned
     if action == Decision.Action.LABEL:
         if label not in review_labels():
             raise ReviewError("Choose a label from the list.")
@@ -151,12 +189,13 @@ def decision_make(
     action: str,
     label: str = "",
     rationale: str = "",
+    canned: str = "",
     now: dt.datetime | None = None,
 ) -> Decision:
     """Decide on an item you hold: one Decision row, an audit entry and a decision.made event,
     all in one transaction (the event is announced only if it commits)."""
     require_reviewer(user)
-    action, label, rationale = _validated(action, label, rationale)
+    action, label, rationale = decision_validated(action, label, rationale, canned)
     now = now or timezone.now()
     decided = (
         ReviewItem.objects.filter(pk=item.pk)
@@ -166,6 +205,29 @@ def decision_make(
     if decided != 1:
         raise ReviewError("Claim this item before deciding; your lease may have expired.")
     item.refresh_from_db()
+    return decision_record(
+        item=item,
+        user=user,
+        action=action,
+        label=label,
+        rationale=rationale,
+        status_before=ReviewItem.Status.CLAIMED,
+    )
+
+
+def decision_record(
+    *,
+    item: ReviewItem,
+    user: User,
+    action: str,
+    label: str,
+    rationale: str,
+    status_before: str,
+    group_of: int | None = None,
+) -> Decision:
+    """What follows the compare-and-set that decided an item (call it in that transaction):
+    the Decision row, its audit entry, the decision.made event and, for escalate, the case.
+    `group_of` is the item whose group decision this one was part of."""
     submission = item.submission
     decision = Decision.objects.create(
         item=item,
@@ -174,13 +236,12 @@ def decision_make(
         label=label,
         rationale=rationale,
         report=report_current(submission),
+        status_before=status_before,
     )
-    audit_record(
-        actor=user,
-        action=f"decision.{action}",
-        target=decision,
-        data={"item": item.pk, "submission": submission.pk, "label": label},
-    )
+    audit_data: dict[str, object] = {"item": item.pk, "submission": submission.pk, "label": label}
+    if group_of is not None:
+        audit_data["group_of"] = group_of
+    audit_record(actor=user, action=f"decision.{action}", target=decision, data=audit_data)
     event_emit(
         type=DECISION_MADE,
         submission=submission,
@@ -215,3 +276,102 @@ def escalation_open(*, decision: Decision) -> None:
         actor=decision.moderator,
         rationale=decision.rationale,
     )
+
+
+class _Undo(NamedTuple):
+    status: str
+    claimed_by: User | None
+    lease_expires_at: dt.datetime | None
+
+
+@transaction.atomic
+def decision_undo(*, decision_id: int, user: User, now: dt.datetime | None = None) -> Decision:
+    """Undo your own decision within DECISION_UNDO_SECONDS: the item goes back to how it was
+    (held by you with a fresh lease, or waiting), the decision is kept marked undone, audited
+    as decision.undo, and a decision.undone event follows the decision.made one."""
+    require_reviewer(user)
+    now = now or timezone.now()
+    decision = (
+        Decision.objects.select_related("item__submission")
+        .filter(pk=decision_id, moderator=user)
+        .first()
+    )
+    if decision is None:
+        raise ReviewError("No such decision of yours.")
+    if decision.undone_at is not None:
+        raise ReviewError("This decision was undone already.")
+    if now - decision.created_at > dt.timedelta(seconds=DECISION_UNDO_SECONDS):
+        raise ReviewError(f"A decision can be undone within {DECISION_UNDO_SECONDS} seconds only.")
+    if decision.action == Decision.Action.ESCALATE:
+        raise ReviewError("An escalation opened a fact-check case: ask the fact-checkers instead.")
+    item = decision.item
+    latest = item.decisions.order_by("-created_at", "-id").values_list("pk", flat=True).first()
+    if latest != decision.pk:
+        raise ReviewError("The item was decided again since; this decision cannot be undone.")
+    before = (
+        _Undo(ReviewItem.Status.CLAIMED, user, now + dt.timedelta(seconds=lease_seconds()))
+        if decision.status_before == ReviewItem.Status.CLAIMED
+        else _Undo(ReviewItem.Status.PENDING, None, None)
+    )
+    if Decision.objects.filter(pk=decision.pk, undone_at__isnull=True).update(undone_at=now) != 1:
+        raise ReviewError("This decision was undone already.")
+    restored = ReviewItem.objects.filter(pk=item.pk, status=ReviewItem.Status.DECIDED).update(
+        status=before.status, claimed_by=before.claimed_by, lease_expires_at=before.lease_expires_at
+    )
+    if restored != 1:
+        raise ReviewError("The item has changed since; this decision cannot be undone.")
+    decision.refresh_from_db()
+    submission = item.submission
+    audit_record(
+        actor=user,
+        action="decision.undo",
+        target=decision,
+        data={"item": item.pk, "submission": submission.pk, "restored": before.status},
+    )
+    event_emit(
+        type=DECISION_UNDONE,
+        submission=submission,
+        data={
+            "submission_id": submission.pk,
+            "external_id": submission.external_id,
+            "action": decision.action,
+            "label": decision.label,
+            "decided_at": decision.created_at.isoformat(),
+            "undone_at": now.isoformat(),
+        },
+    )
+    return decision
+
+
+def item_assign(
+    *, item: ReviewItem, user: User, assignee: User, now: dt.datetime | None = None
+) -> ReviewItem:
+    """Give an item you hold, or one that is waiting, to another reviewer who can see it; it
+    stays theirs for ASSIGNMENT_LEASE_SECONDS. Audited as review_item.assign."""
+    require_reviewer(user)
+    if not _claimable(item=item, user=user):
+        raise ReviewError("This item is not in your queue.")
+    if assignee.pk == user.pk:
+        raise ReviewError("To take the item yourself, claim it.")
+    if not assignee.is_active or not assignee.has_perm(REVIEW_PERMISSION):
+        raise ReviewError(f"{assignee.get_username()} cannot review items.")
+    if not items_visible(user=assignee).filter(pk=item.pk).exists():
+        raise ReviewError(f"{assignee.get_username()} cannot see this item.")
+    now = now or timezone.now()
+    until = now + dt.timedelta(seconds=ASSIGNMENT_LEASE_SECONDS)
+    with transaction.atomic():
+        assigned = (
+            ReviewItem.objects.filter(pk=item.pk)
+            .filter(items_available(now) | items_held_by(user, now))
+            .update(status=ReviewItem.Status.CLAIMED, claimed_by=assignee, lease_expires_at=until)
+        )
+        if assigned != 1:
+            raise ReviewError("Someone else is reviewing this item, or it has been decided.")
+        item.refresh_from_db()
+        audit_record(
+            actor=user,
+            action="review_item.assign",
+            target=item,
+            data={"to": assignee.get_username(), "until": until.isoformat()},
+        )
+    return item

@@ -11,6 +11,7 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypedDict
 
+from django.conf import settings
 from django.contrib.auth.models import AnonymousUser
 from django.core.cache import cache
 from django.db.models import CharField, Count, Exists, F, FilteredRelation, OuterRef, Q, QuerySet
@@ -18,9 +19,18 @@ from django.db.models.functions import Cast
 from django.utils import timezone
 
 from accounts.models import ApiClient, AuditLog, User
-from moderation.models import NearMissJudgement, Report, ReportArtifact, ReviewItem, Submission
+from moderation.models import (
+    Decision,
+    NearMissJudgement,
+    Report,
+    ReportArtifact,
+    ReviewItem,
+    Submission,
+)
 
 VIEW_ALL_PERMISSION = "moderation.view_submission"
+REVIEW_PERMISSION_CODENAME = "review_submission"
+REVIEW_PERMISSION = f"moderation.{REVIEW_PERMISSION_CODENAME}"  # claim and decide
 CLIENT_SCOPE_GROUP_PREFIX = "client:"
 PLATFORMS_CACHE_SECONDS = 120
 
@@ -78,6 +88,28 @@ class QueueFilters:
     date_from: dt.date | None = None
     date_to: dt.date | None = None
     mine: bool = False  # only items I hold a live lease on
+    query: str = ""  # a submission id, an external id, or words of the caption
+    sort: str = ""  # a key of QUEUE_SORTS; empty is the default order
+
+
+# Orders the queue can be shown in (the page's sortable columns); the first is the default.
+QUEUE_SORTS: dict[str, tuple[str, ...]] = {
+    "priority": ("-priority", "created_at", "id"),
+    "-priority": ("priority", "created_at", "id"),
+    "oldest": ("created_at", "id"),
+    "newest": ("-created_at", "-id"),
+}
+MAX_QUEUE_QUERY_LENGTH = 200
+
+
+def _matching(query: str) -> Q:
+    """Items whose submission id or external id is `query`, or whose caption contains it."""
+    query = query.strip()[:MAX_QUEUE_QUERY_LENGTH]
+    number = query.removeprefix("#")
+    found = Q(submission__external_id=query) | Q(submission__text__icontains=query)
+    if number.isdigit() and len(number) < 19:  # within a bigint
+        found |= Q(submission_id=int(number))  # the id the pages show ("Submission #12")
+    return found
 
 
 _CLIENT_SCOPES_CACHE = "_review_client_scopes"
@@ -151,12 +183,24 @@ def items_held_by(user: User, now: dt.datetime) -> Q:
     return Q(status=ReviewItem.Status.CLAIMED, claimed_by=user, lease_expires_at__gte=now)
 
 
+def item_held(item: ReviewItem, *, user: User, now: dt.datetime) -> bool:
+    """`items_held_by` for a loaded item: claimed by the user with a lease still running (an
+    expired lease is nobody's, whatever `claimed_by` still says)."""
+    return (
+        item.status == ReviewItem.Status.CLAIMED
+        and item.claimed_by_id == user.pk
+        and item.lease_expires_at is not None
+        and item.lease_expires_at >= now
+    )
+
+
 def review_queue(
     *, user: User, filters: QueueFilters | None = None, now: dt.datetime | None = None
 ) -> QuerySet[ReviewItem]:
     """Items waiting for a decision (pending, expired leases, and my own live claims), best first.
 
-    With `filters.mine` only the items I hold; ordering is priority, then age (oldest first).
+    With `filters.mine` only the items I hold; `filters.query` searches ids and captions;
+    ordering is `QUEUE_SORTS[filters.sort]`, by default priority, then age (oldest first).
     Plain rows (no joins unless a filter needs one): page it, then load the page with
     `queue_page`.
     """
@@ -177,14 +221,16 @@ def review_queue(
         items = items.filter(submission__created_at__date__gte=filters.date_from)
     if filters.date_to:
         items = items.filter(submission__created_at__date__lte=filters.date_to)
-    return items.order_by("-priority", "created_at", "id")
+    if filters.query.strip():
+        items = items.filter(_matching(filters.query))
+    return items.order_by(*QUEUE_SORTS.get(filters.sort, QUEUE_SORTS["priority"]))
 
 
 def queue_page(item_ids: list[int]) -> list[ReviewItemWithVerdict]:
     """The items of one queue page, in the given order, with submission, client and verdict."""
     loaded = with_verdict(
         ReviewItem.objects.filter(pk__in=item_ids).select_related(
-            "submission", "submission__client", "claimed_by"
+            "submission", "submission__client", "submission__media", "claimed_by"
         )
     ).in_bulk()
     return [loaded[pk] for pk in item_ids if pk in loaded]
@@ -256,3 +302,37 @@ def item_history(*, item: ReviewItem) -> dict[str, Any]:
         ),
         "audit": list(AuditLog.objects.filter(targets).select_related("actor")[:50]),
     }
+
+
+def sla_deadline(received_at: dt.datetime) -> dt.datetime:
+    """When an item received at `received_at` should be decided (settings.REVIEW_SLA_HOURS)."""
+    return received_at + dt.timedelta(hours=int(settings.REVIEW_SLA_HOURS))
+
+
+MAX_ASSIGNEES = 200
+
+
+def assignees_for(*, item: ReviewItem, user: User) -> list[User]:
+    """The people (not API clients) other than `user` who may review the item and can see it."""
+    candidates = (
+        User.objects.filter(is_active=True, api_client__isnull=True)
+        .exclude(pk=user.pk)
+        .filter(
+            Q(is_superuser=True)
+            | Q(groups__permissions__codename=REVIEW_PERMISSION_CODENAME)
+            | Q(user_permissions__codename=REVIEW_PERMISSION_CODENAME)
+        )
+        .distinct()
+        .order_by("username")[:MAX_ASSIGNEES]
+    )
+    return [
+        person
+        for person in candidates
+        if person.has_perm(REVIEW_PERMISSION)
+        and items_visible(user=person).filter(pk=item.pk).exists()
+    ]
+
+
+def decisions_by(*, user: User) -> QuerySet[Decision]:
+    """A moderator's decisions, newest first, with their items and submissions."""
+    return Decision.objects.filter(moderator=user).select_related("item", "item__submission")

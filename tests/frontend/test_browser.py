@@ -112,6 +112,9 @@ def test_moderator_reviews_an_item_with_mouse_and_keyboard(browser, live_server,
     page.keyboard.type("The hills are real but the object was pasted in; needs a fact-check.")
     page.keyboard.press("Control+Enter")
     page.wait_for_selector("text=Decision recorded: Escalate to a fact-check case.")
+    # The next item opened (the default); the decided one keeps its audit trail.
+    assert not page.url.endswith(f"/review/items/{item.pk}/")
+    page.goto(f"{live_server.url}/review/items/{item.pk}/")
     assert page.locator("#audit-trail").get_by_text("decision.escalate").is_visible()
     assert ReviewItem.objects.get(pk=item.pk).status == ReviewItem.Status.DECIDED
     page.screenshot(path=str(SCREENSHOTS / "item-decided.png"), full_page=True)

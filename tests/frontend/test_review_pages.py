@@ -124,7 +124,8 @@ def test_claim_then_decide_through_the_pages(personas) -> None:
     assert not Decision.objects.exists()
     done = client.post(
         f"/review/items/{item.pk}/decide/",
-        {"action": "label", "label": "misleading", "rationale": ""},
+        # "advance_shown" without "advance": the form's "then open the next item" unticked
+        {"action": "label", "label": "misleading", "rationale": "", "advance_shown": "1"},
         follow=True,
     )
     html = done.content.decode()

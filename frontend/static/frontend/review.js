@@ -434,7 +434,7 @@
     return function choose(action) {
       var radio = form.querySelector('input[name="action"][value="' + action + '"]');
       radio.checked = true;
-      update();
+      radio.dispatchEvent(new Event("change", { bubbles: true }));  // update() and decision.js
       if (action === "label") labelSelect.focus();
       else if (action === "allow") document.getElementById("decide-button").focus();
       else rationale.focus();

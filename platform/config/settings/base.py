@@ -296,6 +296,9 @@ REVIEW_LABELS = env_list(
 )
 REVIEW_SENSITIVE_LABELS = env_list("REVIEW_SENSITIVE_LABELS", default=[])
 REVIEW_SENSITIVE_SOURCES = env_list("REVIEW_SENSITIVE_SOURCES", default=[])
+# Service level: an item should be decided within REVIEW_SLA_HOURS of its receipt; the queue
+# shows the time left and highlights breaches.
+REVIEW_SLA_HOURS = env_int("REVIEW_SLA_HOURS", default=24, minimum=1)
 
 # Moderation: when a verified original is added, analysed submissions from this many days back
 # are re-checked against it (moderation.recheck).
