@@ -18,7 +18,7 @@ import argparse
 import json
 from collections import defaultdict
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -282,6 +282,7 @@ def _evaluate_case(
         "verified_by": top.verified_by if top else None,
         "near_misses": [names.get(miss.reference_id) for miss in result.near_misses],
         "long_side": int(max(image.shape[:2])),
+        "detail_changed": top.detail_changed if found and top is not None else None,
     }
     if found and top is not None and case["mask"]:
         truth = cv2.imread(str(case_dir / case["mask"]), cv2.IMREAD_GRAYSCALE)
@@ -295,6 +296,23 @@ def _evaluate_case(
 
 def _mean(values: list[float]) -> float | None:
     return round(float(np.mean(values)), 4) if values else None
+
+
+def _spread(values: list[float]) -> dict[str, float | None]:
+    if not values:
+        return {"p99": None, "max": None}
+    return {"p99": round(float(np.percentile(values, 99)), 3), "max": round(max(values), 3)}
+
+
+def without_layout_guards(config: MatchConfig) -> MatchConfig:
+    """`config` with the guards against another picture of the same layout switched off (a
+    steep keystone in verification, most of the original's detail changed after localisation),
+    for side-by-side measurements."""
+    return replace(
+        config,
+        max_detail_changed=float("inf"),
+        verify=replace(config.verify, max_keystone=float("inf")),
+    )
 
 
 def _percentile(values: list[float], q: float) -> float | None:
@@ -436,6 +454,12 @@ def summarise(outcomes: list[dict[str, Any]]) -> dict[str, Any]:
         "latency_ms_p95_large_queries": (
             round(float(np.percentile(large, 95)), 1) if large else None
         ),
+        # How much of the original's detail the true matches changed: what
+        # MatchConfig.max_detail_changed must stay clear of.
+        "detail_changed_of_true_matches": {
+            name: _spread([o["detail_changed"] for o in rows if o["detail_changed"] is not None])
+            for name, rows in (("copies", found_copies), ("edited", found_edited))
+        },
         "per_edit_kind": per_kind,
         "per_transform": per_transform,
         "per_class": per_class(outcomes),

@@ -12,6 +12,7 @@ from django.core.files.storage import default_storage
 from django.core.management import CommandError, call_command
 from PIL import Image
 
+from factcheck.evaluation import evaluate as evaluate_module
 from factcheck.evaluation.evalcases import generate_cases
 from factcheck.evaluation.evalhard import generate_hard_cases
 from factcheck.evaluation.evalhardsources import DesignSource
@@ -38,9 +39,32 @@ def test_evaluate_factcheck_prints_the_metrics(tmp_path) -> None:
     metrics = json.loads(out.getvalue())
     assert metrics["queries"] == 3
     assert {"recall_at_1_copies", "false_match_rate_unrelated", "latency_ms_p50"} <= set(metrics)
+    true_matches = metrics["detail_changed_of_true_matches"]
+    assert set(true_matches) == {"copies", "edited"} and set(true_matches["copies"]) == {
+        "p99",
+        "max",
+    }
     table = StringIO()
     call_command("evaluate_factcheck", str(tmp_path / "cases"), "--limit", "1", stdout=table)
     assert "recall_at_1_copies" in table.getvalue()
+
+
+def test_evaluate_factcheck_compares_without_the_layout_guards(tmp_path, monkeypatch) -> None:
+    tiny_case_set(tmp_path / "cases")
+    configs = []
+    real = evaluate_module.evaluate
+    monkeypatch.setattr(
+        "factcheck.management.commands.evaluate_factcheck.evaluate",
+        lambda *args, **kwargs: configs.append(kwargs["config"]) or real(*args, **kwargs),
+    )
+    for flags in ([], ["--without-layout-guards"]):
+        call_command(
+            "evaluate_factcheck", str(tmp_path / "cases"), "--json", "--limit", "1", *flags,
+            stdout=StringIO(),
+        )  # fmt: skip
+    guarded, unguarded = configs
+    assert guarded.max_detail_changed < 1 and guarded.verify.max_keystone < 2
+    assert unguarded.max_detail_changed == unguarded.verify.max_keystone == float("inf")
 
 
 @pytest.mark.parametrize("layout", ["missing", "empty", "no_cases"])

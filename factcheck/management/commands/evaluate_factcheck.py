@@ -5,7 +5,12 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from tqdm import tqdm
 
 from factcheck.embedding import EmbeddingUnavailable, configured_embedder, embedding_tag
-from factcheck.evaluation.evaluate import CaseDirError, evaluate, format_table
+from factcheck.evaluation.evaluate import (
+    CaseDirError,
+    evaluate,
+    format_table,
+    without_layout_guards,
+)
 from factcheck.selectors import match_config
 
 
@@ -35,6 +40,12 @@ class Command(BaseCommand):
             help="Candidates from PDQ and local features only, without the configured global "
             "embedding (the learned descriptor, or CLIP): for side-by-side comparisons.",
         )
+        parser.add_argument(
+            "--without-layout-guards",
+            action="store_true",
+            help="Switch off the guards against another picture of the same layout (a steep "
+            "keystone, most of the original's detail changed): for side-by-side comparisons.",
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
         if options["distractors"] is not None and options["distractors"] < 0:
@@ -48,7 +59,9 @@ class Command(BaseCommand):
             metrics = evaluate(
                 options["case_dir"],
                 distractors=options["distractors"],
-                config=match_config(),
+                config=without_layout_guards(match_config())
+                if options["without_layout_guards"]
+                else match_config(),
                 limit=options["limit"],
                 progress=progress,
                 embedder=embedder,
