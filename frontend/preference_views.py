@@ -7,26 +7,12 @@ from django.contrib import messages
 from django.http import HttpRequest, HttpResponse, HttpResponseBase
 from django.shortcuts import redirect, render
 from django.urls import reverse
-from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_http_methods
 
 from accounts.authentication import signed_in_user
 from accounts.selectors import viewing_preferences_of
 from accounts.services import viewing_preferences_set
-from frontend.review_views import reviewer_view
-
-
-def _safe_next(request: HttpRequest, target: str) -> str:
-    """A local page to go back to; anything else (another site, a javascript: URL) is ignored."""
-    if (
-        target
-        and url_has_allowed_host_and_scheme(
-            target, allowed_hosts={request.get_host()}, require_https=request.is_secure()
-        )
-        and target.startswith("/")
-    ):
-        return target
-    return ""
+from frontend.review_views import local_path, reviewer_view
 
 
 @reviewer_view
@@ -40,14 +26,14 @@ def viewing_preferences(request: HttpRequest) -> HttpResponseBase:
             greyscale=request.POST.get("greyscale") == "on",
         )
         messages.success(request, "Viewing preferences saved.")
-        back = _safe_next(request, request.POST.get("next", ""))
+        back = local_path(request, request.POST.get("next", ""))
         return redirect(back or reverse("review-preferences"))
     response: HttpResponse = render(
         request,
         "frontend/preferences.html",
         {
             "preferences": viewing_preferences_of(user),
-            "next": _safe_next(request, request.GET.get("next", "")),
+            "next": local_path(request, request.GET.get("next", "")),
         },
     )
     return response

@@ -19,7 +19,7 @@ from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
 
 from accounts.authentication import signed_in_user
-from frontend.review_views import QUEUE_PAGE_SIZE, _back, _visible_item, reviewer_view
+from frontend.review_views import QUEUE_PAGE_SIZE, _visible_item, back, reviewer_view
 from frontend.undo_offer import undo_offer, undo_offer_clear
 from mediastore.serving import media_file_response
 from mediastore.thumbnails import THUMBNAIL_CONTENT_TYPE, thumbnail_ensure
@@ -57,7 +57,7 @@ def settings_update(request: HttpRequest) -> HttpResponse:
         user=signed_in_user(request), advance_after_decision=request.POST.get("advance") == "1"
     )
     messages.success(request, "Your review settings are saved.")
-    return redirect(_back(request, reverse("review-queue")))
+    return redirect(back(request, reverse("review-queue")))
 
 
 @reviewer_view
@@ -99,7 +99,7 @@ def undo(request: HttpRequest) -> HttpResponse:
             messages.error(request, str(error))
     undo_offer_clear(request)
     if not undone:
-        return redirect(_back(request, reverse("review-decisions")))
+        return redirect(back(request, reverse("review-decisions")))
     many = f" for {len(undone)} items" if len(undone) > 1 else ""
     messages.success(request, f"Decision undone{many}: the item is back as it was.")
     return redirect("review-item", pk=undone[0].item_id)
@@ -125,7 +125,7 @@ def assign(request: HttpRequest, pk: int) -> HttpResponse:
         messages.error(request, str(error))
         return redirect("review-item", pk=item.pk)
     messages.success(request, f"Assigned to {assignee.get_username()}.")
-    return redirect(_back(request, reverse("review-queue")))
+    return redirect(back(request, reverse("review-queue")))
 
 
 @reviewer_view

@@ -24,6 +24,7 @@ from django.http.response import HttpResponseBase
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_POST
 
 from accounts.authentication import signed_in_user
@@ -306,10 +307,18 @@ def _group_summary(item: ReviewItem, user: User) -> dict[str, object] | None:
     }
 
 
-def _back(request: HttpRequest, default: str) -> str:
-    target = request.POST.get("next", "")
-    # Only local paths: never an open redirect.
-    return target if target.startswith("/") and not target.startswith("//") else default
+def local_path(request: HttpRequest, target: str) -> str:
+    """`target` when it is a path on this site, else "": never an open redirect (another
+    host, `//host`, `/\\host`, which browsers read as another host, or a javascript: URL)."""
+    local = target.startswith("/") and url_has_allowed_host_and_scheme(
+        target, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    )
+    return target if local else ""
+
+
+def back(request: HttpRequest, default: str) -> str:
+    """Where a form's POSTed `next` asks to go back to, if a local path, else `default`."""
+    return local_path(request, request.POST.get("next", "")) or default
 
 
 @reviewer_view
@@ -330,7 +339,7 @@ def release(request: HttpRequest, pk: int) -> HttpResponse:
     item = _visible_item(request, pk)
     if item_release(item=item, user=signed_in_user(request)):
         messages.info(request, "Item returned to the queue.")
-    return redirect(_back(request, "/review/"))
+    return redirect(back(request, "/review/"))
 
 
 @reviewer_view
@@ -444,7 +453,7 @@ def judge_near_miss(request: HttpRequest, pk: int, reference_id: int) -> HttpRes
         messages.success(request, f"Recorded: {name} is the original.")
     else:
         messages.success(request, f"Recorded: {name} is not the original.")
-    return redirect(_back(request, reverse("review-item", args=[item.pk]) + "#near-misses"))
+    return redirect(back(request, reverse("review-item", args=[item.pk]) + "#near-misses"))
 
 
 def _media_response(request: HttpRequest, file: FieldFile, content_type: str) -> HttpResponseBase:

@@ -14,7 +14,7 @@ from PIL import Image
 
 from factcheck.cases.models import Case, Evidence
 from moderation.escalation import submission_escalate
-from tests.frontend.axe_audit import axe_violations, sideways_overflow
+from tests.frontend.axe import axe_violations, sideways_overflow
 from tests.frontend.browser import SCREENSHOTS, signed_in
 from tests.frontend.test_video_browser import wait_until
 from tests.moderation.review_factory import review_item_create, scene
@@ -28,7 +28,7 @@ def check_page(page, name: str) -> None:
     """axe finds nothing, and the page's content does not scroll sideways at the current width
     (the header's wrapping is the queue work's, tested there)."""
     assert axe_violations(page) == [], name
-    assert sideways_overflow(page, "main") <= 0, f"{name} scrolls sideways"
+    assert sideways_overflow(page) <= 0, f"{name} scrolls sideways"
     page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True)
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from moderation.models import Decision, ReviewItem
+from tests.frontend.axe import axe_violations
 from tests.frontend.browser import SCREENSHOTS, csp_violations, signed_in
 from tests.frontend.test_video_browser import wait_until
 from tests.moderation.review_factory import review_item_create
@@ -95,18 +96,9 @@ def test_no_page_scrolls_sideways_on_a_phone(browser, live_server, personas, pat
 
 
 def axe_check(page, within: str | None = None) -> None:
-    """axe-core (axe-playwright-python) finds no violation on the page as it is now (or, with
-    `within`, in the card holding that element: the parts of a page this work added)."""
-    from axe_playwright_python.sync_playwright import Axe  # type: ignore[import-untyped]
-
-    if within is not None:
-        page.evaluate(
-            "(selector) => document.querySelector(selector).closest('section, form')"
-            ".setAttribute('data-axe-scope', '')",
-            within,
-        )
-    results = Axe().run(page, context="[data-axe-scope]" if within else None)
-    assert results.violations_count == 0, results.generate_report()
+    """No axe-core violation on the page as it is now (or, with `within`, in the card holding
+    that element: the parts of a page this work added)."""
+    assert axe_violations(page, within=within) == []
 
 
 def test_axe_finds_no_violation_on_the_queue(browser, live_server, personas):
