@@ -11,7 +11,7 @@ import pytest
 from django.test import Client, override_settings
 
 from factcheck.cases.models import Case
-from factcheck.cases.services import case_publish, case_rate, case_transition
+from factcheck.cases.services import case_correct, case_publish, case_rate, case_transition
 from mediastore.serving import MEDIA_CONTENT_SECURITY_POLICY
 from moderation import rendering
 from moderation.case_pictures import PUBLIC_PICTURES_SHOWN, case_pictures
@@ -81,10 +81,17 @@ def test_a_case_that_is_not_published_shows_no_picture(personas) -> None:
         assert Client().get(url).status_code == 404, url
 
 
-def test_pictures_go_when_a_published_case_is_withdrawn(personas, published_item) -> None:
+def test_pictures_go_when_a_corrected_case_is_withdrawn(personas, published_item) -> None:
     case, item = published_item
     addresses = urls(case, item)
-    for url in addresses.values():
+    case = case_correct(
+        case=case,
+        actor=personas["fact_checker"],
+        rating="false",
+        explanation="The red box and the sky were added.",
+        note="The sky was replaced too.",
+    )
+    for url in addresses.values():  # corrected and republished: still public
         assert Client().get(url).status_code == 200, url
     case_transition(case=case, actor=personas["fact_checker"], to_status="closed")
     for url in addresses.values():
