@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 from django.conf import settings
 
+from detection.core.explicit import explicit_regions
 from detection.core.imaging import UnsupportedImageError
 from detection.core.interface import DetectorConfig
 from detection.core.metadata import MAX_TEXT_LENGTH, c2pa_summary, exif_summary
@@ -166,3 +167,9 @@ def media_metadata(*, content: bytes, image_format: str, width: int, height: int
         "c2pa": c2pa,
         "trailing_bytes": trailer,
     }
+
+
+def sensitive_regions(*, image: np.ndarray) -> list[dict[str, Any]]:
+    """The report's `sensitive_regions`: explicit-content boxes (detection.core.explicit),
+    `{"bbox": [x, y, w, h], "label": "...", "score": 0.0}`, highest score first."""
+    return [region.to_dict() for region in explicit_regions(image)]

@@ -8,6 +8,7 @@ from typing import Any
 from django.conf import settings
 from django.urls import reverse
 
+from accounts.models import ViewingPreferences
 from factcheck.cases.selectors import cases_for_reference_ids, published_cases
 from factcheck.core.fingerprints import PDQ_BITS
 from factcheck.core.matcher import DENSE_NOT_CONFIRMING, VERIFIED_BY_DENSE, VERIFIED_BY_TIME
@@ -24,6 +25,10 @@ from moderation.verdict import (
     NOT_APPLICABLE,
     UNALTERED_COPY,
     VERDICT_TEXT,
+    contribution_of,
+    contribution_words,
+    match_weight,
+    verdict_why,
 )
 
 # Every verdict label (moderation.verdict owns them), in the order the queue offers them.
@@ -333,8 +338,57 @@ def _fact_checks(document: dict[str, Any]) -> tuple[list[dict[str, Any]], list[d
     return covering, related
 
 
-def item_page_data(*, item: ReviewItem, report: Report | None) -> dict[str, Any]:
-    """Everything the item page renders about the report version shown."""
+def _signals(
+    label: str, matches: list[doc.Match], detection: doc.Detection | None
+) -> list[dict[str, Any]]:
+    """Each signal the verdict weighed (moderation.verdict's rule), with its push on the verdict
+    in words: the verified original, then the forensic detectors."""
+    signals = []
+    detector_probability = detection.manipulation_probability if detection else None
+    detectors_usable = detector_probability is not None and label != NOT_APPLICABLE
+    detector_weight = 1.0
+    if matches:
+        best = matches[0]
+        weight = match_weight(best.inliers or 0) if detectors_usable else 1.0
+        detector_weight = 1.0 - weight
+        source = best.reference.get("source") or "a trusted source"
+        found = "shows changed content" if best.edited else "shows the same content"
+        signals.append(
+            {
+                "name": f"Verified original from {source}",
+                "finding": f"this copy {found}",
+                "words": contribution_words(
+                    contribution_of(weight=weight, probability=1.0 if best.edited else 0.0)
+                ),
+            }
+        )
+    elif label != NOT_APPLICABLE:
+        signals.append(
+            {
+                "name": "Search for an original",
+                "finding": "none was found",
+                "words": contribution_words(0.0),
+            }
+        )
+    if detectors_usable:
+        contribution = contribution_of(weight=detector_weight, probability=detector_probability)
+        signals.append(
+            {
+                "name": "Forensic detectors",
+                "finding": "see signs of editing"
+                if (detector_probability or 0) >= 0.5
+                else "see no clear sign of editing",
+                "words": contribution_words(contribution),
+            }
+        )
+    return signals
+
+
+def item_page_data(
+    *, item: ReviewItem, report: Report | None, viewing: ViewingPreferences | None = None
+) -> dict[str, Any]:
+    """Everything the item page renders about the report version shown; `viewing` the
+    reviewer's wellness preferences (blur every item, greyscale)."""
     media = item.submission.media
     document: dict[str, Any] = report.document if report is not None else {}
     metadata = doc.metadata_of(document)
@@ -371,12 +425,30 @@ def item_page_data(*, item: ReviewItem, report: Report | None) -> dict[str, Any]
     flagged_boxes = [
         [r["x"], r["y"], r["w"], r["h"]] for r in regions + [f for f in faces if f["flagged"]]
     ]
+    label = report.label if report is not None else ""
+    sensitive = is_sensitive(item=item, label=label or None)
+    # Detector-only verdicts outline the forensic map's strongest areas on the image (review.js).
+    outline_map = bool(
+        not matches
+        and label == LIKELY_MANIPULATED
+        and artifacts.get(ReportArtifact.Kind.FORENSIC_MAP)
+    )
     return {
         "report": report,
         "verdict": verdict_display(report.label if report else None),
+        # The one number on the page: the calibrated probability the verdict uses.
         "probability": _percent(verdict.manipulation_probability)
+        if report is not None and label != NOT_APPLICABLE
+        else None,
+        "why": verdict_why(
+            label,
+            regions=len(regions),
+            outlined=outline_map,
+        )
         if report is not None
-        else "\u2013",
+        else "",
+        "signals": _signals(label, doc.matches_of(document), detection) if report else [],
+        "outline_map": outline_map,
         "reasons": list(verdict.reasons),
         "matches": matches,
         "best_match": matches[0] if matches else None,
@@ -390,11 +462,13 @@ def item_page_data(*, item: ReviewItem, report: Report | None) -> dict[str, Any]
         "faces": faces,
         "regions": regions,
         "flagged_boxes": flagged_boxes,
-        "detection_probability": _percent(detection.manipulation_probability)
-        if detection is not None
-        else None,
         "detectors": [
-            {**d, "percent": _percent(d.get("score")), "bar": _bar(d.get("score"))}
+            {
+                **d,
+                "percent": _percent(d.get("score")),
+                "bar": _bar(d.get("score")),
+                "words": contribution_words(_contribution(d.get("score"))),
+            }
             for d in (detection.detectors if detection is not None else ())
         ],
         "exif": sorted(exif.items()) if isinstance(exif := metadata.get("exif"), dict) else [],
@@ -402,7 +476,14 @@ def item_page_data(*, item: ReviewItem, report: Report | None) -> dict[str, Any]
         "format": metadata.get("format") or media.format,
         "timings": dict(doc.timings_of(document)),
         "models": sorted(doc.models_of(document).items()),
-        "sensitive": is_sensitive(item=item, label=report.label if report else None),
+        "sensitive": sensitive,
+        "blurred": sensitive or bool(viewing and viewing.always_blur),
+        "greyscale": bool(viewing and viewing.greyscale),
+        "explicit_regions": [
+            box
+            for region in doc.sensitive_regions_of(document)
+            if (box := _box(region.bbox, width, height)) is not None
+        ],
         "video": _video(document, doc.matches_of(document), width, height)
         if report is not None
         else None,
@@ -415,6 +496,14 @@ def _dimension(value: Any) -> int:
         return max(0, int(value or 0))
     except (TypeError, ValueError, OverflowError):
         return 0
+
+
+def _contribution(score: Any) -> float:
+    """One detector's score as a push on its own (weight 1), for its words in the details."""
+    try:
+        return contribution_of(weight=1.0, probability=float(score))
+    except (TypeError, ValueError):
+        return 0.0
 
 
 def _bar(score: Any) -> int:

@@ -29,6 +29,7 @@ from django.views.decorators.http import require_GET, require_POST
 from accounts.authentication import signed_in_user
 from accounts.models import AuditLog
 from accounts.roles import ADMIN, role_needed, user_has_role
+from accounts.selectors import viewing_preferences_of
 from factcheck.models import Reference
 from frontend.action_words import action_words, audit_target
 from frontend.presenters import (
@@ -37,6 +38,8 @@ from frontend.presenters import (
     lease_remaining,
     verdict_display,
 )
+from mediastore.models import MediaObject
+from mediastore.renditions import display_rendition, name_key
 from mediastore.serving import media_file_response, stored_name
 from moderation.models import (
     Decision,
@@ -194,7 +197,9 @@ def item_page(request: HttpRequest, pk: int) -> HttpResponse:
         {
             "item": item,
             "submission": item.submission,
-            "data": item_page_data(item=item, report=report),
+            "data": item_page_data(
+                item=item, report=report, viewing=viewing_preferences_of(request.user)
+            ),
             "history": item_history(item=item),
             "holds": holds,
             "can_review": can_review,
@@ -323,9 +328,33 @@ def _media_response(request: HttpRequest, file: FieldFile, content_type: str) ->
 @reviewer_view
 @require_GET
 def media(request: HttpRequest, pk: int) -> HttpResponseBase:
+    """The submitted file; with `?display=1` an image's display-sized rendition."""
     item = _visible_item(request, pk)
     stored = item.submission.media
+    if _wants_display(request) and stored.kind == MediaObject.Kind.IMAGE:
+        return _display_response(request, stored.file, stored.sha256, stored.mime)
     return _media_response(request, stored.file, stored.mime)
+
+
+def _wants_display(request: HttpRequest) -> bool:
+    return request.GET.get("display") == "1"
+
+
+def _display_response(
+    request: HttpRequest, file: FieldFile, key: str, content_type: str
+) -> HttpResponseBase:
+    """The display rendition of a stored image (mediastore.renditions), or the file itself when
+    it is small enough."""
+    rendition = display_rendition(name=stored_name(file), key=key)
+    if rendition is None:
+        return _media_response(request, file, content_type)
+    name, rendition_type = rendition
+    return media_file_response(
+        file_name=name,
+        content_type=rendition_type,
+        stem=PurePath(stored_name(file)).stem,
+        range_header="",
+    )
 
 
 @reviewer_view
@@ -335,7 +364,11 @@ def artifact(request: HttpRequest, pk: int, version: int, kind: str) -> HttpResp
     found = get_object_or_404(
         ReportArtifact, report__submission=item.submission, report__version=version, kind=kind
     )
-    return _media_response(request, found.file, artifact_file_type(kind).content_type)
+    content_type = artifact_file_type(kind).content_type
+    if _wants_display(request) and content_type.startswith("image/"):
+        key = name_key(stored_name(found.file))
+        return _display_response(request, found.file, key, content_type)
+    return _media_response(request, found.file, content_type)
 
 
 @reviewer_view

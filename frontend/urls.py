@@ -1,7 +1,7 @@
 from django.contrib.auth import views as auth_views
 from django.urls import path
 
-from frontend import case_public_views, case_views, review_views, views
+from frontend import case_public_views, case_views, preference_views, review_views, views
 
 urlpatterns = [
     path("", views.home, name="home"),
@@ -11,6 +11,11 @@ urlpatterns = [
     path("review/", review_views.queue, name="review-queue"),
     path("review/next/", review_views.next_item, name="review-next"),
     path("review/audit/", review_views.audit_log, name="review-audit"),
+    path(
+        "review/preferences/",
+        preference_views.viewing_preferences,
+        name="review-preferences",
+    ),
     path("review/items/<int:pk>/", review_views.item_page, name="review-item"),
     path("review/items/<int:pk>/claim/", review_views.claim, name="review-claim"),
     path("review/items/<int:pk>/release/", review_views.release, name="review-release"),

@@ -85,3 +85,20 @@ class AuditLog(models.Model):
         return (
             f"{self.created_at:%Y-%m-%d %H:%M:%S} {self.action} {self.target_type}:{self.target_id}"
         )
+
+
+class ViewingPreferences(models.Model):
+    """A reviewer's wellness settings for the media on review pages (one row per user; a user
+    without one has the defaults)."""
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="viewing_preferences"
+    )
+    always_blur = models.BooleanField(
+        default=False, help_text="Open every item blurred, not only those marked sensitive."
+    )
+    greyscale = models.BooleanField(default=False, help_text="Show images in shades of grey.")
+    updated_at = models.DateTimeField(auto_now=True)
+
+    def __str__(self) -> str:
+        return f"viewing preferences of {self.user}"

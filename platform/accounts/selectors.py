@@ -7,7 +7,7 @@ from typing import Any
 from django.contrib.auth.models import Permission
 from django.db.models import Q
 
-from accounts.models import ApiClient, User
+from accounts.models import ApiClient, User, ViewingPreferences
 
 
 def identity_of(user: User) -> dict[str, Any]:
@@ -57,3 +57,11 @@ def user_has_model_permission(user: Any, permission: str) -> bool:
                 _granted.clear()
             _granted[key] = now + PERMISSION_CACHE_SECONDS
     return granted
+
+
+def viewing_preferences_of(user: Any) -> ViewingPreferences:
+    """The user's viewing preferences; the defaults (unsaved) when none are stored."""
+    if not getattr(user, "is_authenticated", False):
+        return ViewingPreferences()
+    found = ViewingPreferences.objects.filter(user=user).first()
+    return found if found is not None else ViewingPreferences(user=user)

@@ -12,7 +12,14 @@ from django.contrib.auth.models import Group
 from django.db import IntegrityError, models, transaction
 from django.utils.text import slugify
 
-from accounts.models import ApiClient, ApiToken, AuditLog, User, WebhookSecret
+from accounts.models import (
+    ApiClient,
+    ApiToken,
+    AuditLog,
+    User,
+    ViewingPreferences,
+    WebhookSecret,
+)
 from accounts.roles import API_CLIENT
 from accounts.signals import callback_url_checking
 
@@ -137,3 +144,13 @@ def api_client_create(
     token = api_token_issue(client=client, actor=actor)
     secret = webhook_secret_issue(client=client, actor=actor)
     return IssuedClient(client=client, token=token, webhook_secret=secret, warnings=tuple(warnings))
+
+
+def viewing_preferences_set(
+    *, user: User, always_blur: bool, greyscale: bool
+) -> ViewingPreferences:
+    """Store the user's viewing preferences (one row per user, created on first save)."""
+    preferences, _ = ViewingPreferences.objects.update_or_create(
+        user=user, defaults={"always_blur": always_blur, "greyscale": greyscale}
+    )
+    return preferences

@@ -191,6 +191,9 @@ def image_analyze(
         matches, case_links = fact_checks.matches_with_fact_checks(found.matches)
     with timed(timings, "related_fact_checks"):
         related = fact_checks.related_fact_checks(text)
+    # Extension of report/1: explicit-content regions, blurred on the review page by default.
+    with timed(timings, "sensitive_regions"):
+        sensitive = detection_selectors.sensitive_regions(image=image)
 
     verdict = _verdict(matches, case_links, outcome)
     timings["total"] = elapsed_ms(started)
@@ -201,6 +204,7 @@ def image_analyze(
         doc.VERDICT: verdict.to_dict(),
         doc.MATCHES: matches,
         **_evidence(found, case_links, related, outcome),
+        doc.SENSITIVE_REGIONS: sensitive,
         doc.METADATA: metadata,
         doc.TIMINGS: _report_timings(timings, found.timings_ms, outcome.timings_ms),
         doc.MODELS: {**found.models, **outcome.models},

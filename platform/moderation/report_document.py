@@ -36,6 +36,7 @@ TIMINGS = "timings_ms"
 MODELS = "models"
 MEDIA = "media"  # {kind, width, height; for videos duration_s, fps, frames_analysed}
 TIMELINE = "timeline"  # videos: the detectors' probability and faces per sampled time
+SENSITIVE_REGIONS = "sensitive_regions"  # images: explicit-content boxes, blurred for reviewers
 MEDIA_IMAGE = "image"
 MEDIA_VIDEO = "video"
 
@@ -355,6 +356,23 @@ def related_fact_checks_of(document: Any) -> list[dict[str, Any]]:
         for entry in _objects(_object(document).get(RELATED_FACT_CHECKS))
         if _is_int(entry.get("case_id"))
     ]
+
+
+@dataclass(frozen=True)
+class SensitiveRegion:
+    bbox: tuple[float, float, float, float]
+    label: str
+
+
+def sensitive_regions_of(document: Any) -> list[SensitiveRegion]:
+    """The explicit-content regions ([] for older documents); malformed entries are skipped."""
+    regions = []
+    for entry in _objects(_object(document).get(SENSITIVE_REGIONS)):
+        bbox = _bbox(entry.get("bbox"))
+        if bbox is not None and bbox[2] > 0 and bbox[3] > 0:
+            label = entry.get("label")
+            regions.append(SensitiveRegion(bbox, label if isinstance(label, str) else ""))
+    return regions
 
 
 def timings_of(document: Any) -> Mapping[str, Any]:

@@ -40,6 +40,28 @@ VERDICT_TEXT = {
     NOT_APPLICABLE: "Cannot be judged",
 }
 
+# Why, in one plain sentence per label (the review item page's headline; `{where}` is filled in
+# by `verdict_why`). No weights, scores or model names: those are details.
+VERDICT_WHY = {
+    EDITED_COPY: "A verified original of this picture exists, and this copy changes what it "
+    "shows{where}.",
+    UNALTERED_COPY: "A verified original of this picture exists, and this copy shows the same "
+    "content: only its size, compression, crop or borders differ.",
+    LIKELY_MANIPULATED: "No original was found, so the forensic detectors decide: they see "
+    "signs of editing{where}.",
+    NO_EVIDENCE: "No original was found, and the forensic detectors see no clear sign of editing.",
+    NOT_APPLICABLE: "No original was found, and the detectors cannot judge this file.",
+}
+# How much one signal pushes towards "manipulated" (positive) or away from it (negative), in
+# words: a contribution is the signal's weight times where its evidence sits between "surely
+# not" (-1) and "surely" (+1). The first bound the absolute contribution reaches names it.
+CONTRIBUTION_WORDS = (
+    (0.6, "strongly"),
+    (0.25, ""),
+    (0.05, "slightly"),
+)
+NEUTRAL_CONTRIBUTION = "barely matters either way"
+
 # Same cut as the shipped detector config (detection/models/multitask-v3.json, thresholds
 # .likely_manipulated): the probability is calibrated, so 0.5 means "as likely as not".
 LIKELY_MANIPULATED_THRESHOLD = 0.5
@@ -76,6 +98,35 @@ class Verdict:
 def match_weight(inliers: int) -> float:
     confidence = min(1.0, max(0, inliers) / SIMILARITY_FULL_INLIERS)
     return MATCH_WEIGHT_FLOOR + (1.0 - MATCH_WEIGHT_FLOOR) * confidence
+
+
+def contribution_of(*, weight: float, probability: float | None) -> float:
+    """A signal's push on the verdict in [-1, 1]: its weight times (2p - 1)."""
+    return max(0.0, min(1.0, weight)) * (2.0 * _clamp(probability) - 1.0)
+
+
+def contribution_words(contribution: float) -> str:
+    """ "strongly supports manipulation", "slightly against manipulation", ... for a contribution
+    in [-1, 1] (`contribution_of`)."""
+    size = abs(contribution) if math.isfinite(contribution) else 0.0
+    for bound, adverb in CONTRIBUTION_WORDS:
+        if size >= bound:
+            direction = "supports" if contribution > 0 else "against"
+            return f"{adverb} {direction} manipulation".strip()
+    return NEUTRAL_CONTRIBUTION
+
+
+def verdict_why(label: str, *, regions: int = 0, outlined: bool = False) -> str:
+    """The plain sentence of why for a label: `regions` the edited regions outlined with it,
+    `outlined` whether the forensic map's strongest areas are outlined. It holds no number:
+    the verdict's probability is the page's one."""
+    if label == EDITED_COPY and regions:
+        where = f" in {regions} outlined region{'s' if regions != 1 else ''}"
+    elif label == LIKELY_MANIPULATED and outlined:
+        where = ", strongest in the outlined areas"
+    else:
+        where = ""
+    return VERDICT_WHY.get(label, "").format(where=where)
 
 
 def verdict_fuse(

@@ -54,6 +54,10 @@ class FakeEngines:
     recheck_matches: list[dict[str, Any]] = field(default_factory=list)
     calls: list[str] = field(default_factory=list)
     fail_with: Exception | None = None
+    sensitive: list[dict[str, Any]] = field(default_factory=list)
+
+    def sensitive_regions(self, *, image: np.ndarray) -> list[dict[str, Any]]:
+        return list(self.sensitive)
 
     def image_matches(self, *, image: np.ndarray) -> ImageMatches:
         self.calls.append("image_matches")
@@ -122,6 +126,7 @@ def engines(monkeypatch: pytest.MonkeyPatch) -> FakeEngines:
     monkeypatch.setattr("moderation.recheck.reference_ids_matching", fake.reference_ids_matching)
     monkeypatch.setattr(detection_selectors, "image_detection", fake.image_detection)
     monkeypatch.setattr(detection_selectors, "media_metadata", fake.media_metadata)
+    monkeypatch.setattr(detection_selectors, "sensitive_regions", fake.sensitive_regions)
     return fake
 
 

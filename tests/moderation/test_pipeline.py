@@ -38,6 +38,7 @@ def test_report_document_has_the_contract_sections(engines, photo) -> None:
     # Each match carries the published cases on its original (none here), else unchanged.
     assert document["matches"] == [{**match, "fact_checks": []} for match in engines.matches]
     assert document["fact_checks"] == [] and document["related_fact_checks"] == []
+    assert document["sensitive_regions"] == []
     assert document["detection"]["detectors"][0]["name"] == "fake"
     assert document["metadata"] == {
         "width": 64, "height": 48, "format": "PNG", "exif": {}, "c2pa": None,
@@ -117,3 +118,10 @@ def test_truncated_image_is_refused(engines, photo) -> None:
     content = _encode(np.repeat(np.repeat(photo, 8, 0), 8, 1), "JPEG")
     with pytest.raises(ImageRejected):
         image_analyze(content=content[: len(content) // 3], input_name="cut.jpg")
+
+
+def test_explicit_regions_are_reported(engines, photo) -> None:
+    engines.sensitive = [{"bbox": [4, 5, 20, 10], "label": "breast", "score": 0.81}]
+    document = image_analyze(content=_encode(photo, "PNG"), input_name="x").document
+    assert document["sensitive_regions"] == engines.sensitive
+    assert "sensitive_regions" in document["timings_ms"]

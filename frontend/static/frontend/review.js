@@ -5,7 +5,20 @@
 
   var EDIT_TINT = [255, 64, 64, 110];
   var EDIT_EDGE = [255, 32, 32, 255];
-  var ZOOMS = [1, 1.5, 2, 3, 4];
+  // Zoom levels in image pixels per screen pixel: 1 is actual pixels ("100%"); "Fit" is apart.
+  var ZOOMS = [0.25, 0.5, 0.75, 1, 1.5, 2, 3, 4];
+  // The heatmap's colour map: viridis (perceptually uniform, readable by colour-blind people and
+  // on warm pictures), 9 stops interpolated linearly. The legend's bar is drawn from it too.
+  var HEAT_STOPS = [
+    [68, 1, 84], [71, 44, 122], [59, 81, 139], [44, 113, 142], [33, 144, 141],
+    [39, 173, 129], [92, 200, 99], [170, 220, 50], [253, 231, 37]
+  ];
+  // The forensic map's strongest areas, outlined for detector-only verdicts: map cells at least
+  // this likely (0-1) and this close to the map's peak, at most MAP_REGIONS_SHOWN areas.
+  var MAP_REGION_FLOOR = 0.5;
+  var MAP_REGION_OF_PEAK = 0.6;
+  var MAP_REGIONS_SHOWN = 3;
+  var MAP_GRID = 64;
 
   function loadImage(url) {
     return new Promise(function (resolve, reject) {
@@ -59,41 +72,79 @@
     });
   }
 
-  // Forensic map as a yellow-to-red heat ramp whose opacity grows with the likelihood.
+  function heatColour(v) {
+    var at = Math.max(0, Math.min(1, v)) * (HEAT_STOPS.length - 1);
+    var i = Math.min(HEAT_STOPS.length - 2, Math.floor(at)), f = at - i;
+    var a = HEAT_STOPS[i], b = HEAT_STOPS[i + 1];
+    return [0, 1, 2].map(function (c) { return Math.round(a[c] + (b[c] - a[c]) * f); });
+  }
+
+  // Forensic map through the colour map; nearly transparent where the likelihood is low, so the
+  // picture shows through. The layer's overall opacity is the reviewer's (the range input).
   function drawHeat(map, canvas) {
     var w = map.width, h = map.height, src = map.data;
+    var lut = [];
+    for (var k = 0; k < 256; k++) lut.push(heatColour(k / 255));
     paint(canvas, w, h, function (data) {
       for (var i = 0; i < w * h; i++) {
-        var v = src[i * 4] / 255;
-        if (v < 0.12) continue;
-        data[i * 4] = 255;
-        data[i * 4 + 1] = Math.round(230 * (1 - v));
-        data[i * 4 + 2] = Math.round(60 * (1 - v));
-        data[i * 4 + 3] = Math.round(40 + 160 * v);
+        var level = src[i * 4];
+        var colour = lut[level];
+        data[i * 4] = colour[0];
+        data[i * 4 + 1] = colour[1];
+        data[i * 4 + 2] = colour[2];
+        data[i * 4 + 3] = Math.round(255 * Math.min(1, level / 255 / 0.3));
       }
     });
   }
 
-  // The sharp copy shown over the blurred image: only the flagged pixels (edit mask, else the
-  // flagged regions and faces) are opaque.
-  function drawSharp(image, mask, boxes, canvas) {
-    var w = image.naturalWidth, h = image.naturalHeight;
-    canvas.width = w;
-    canvas.height = h;
-    var context = canvas.getContext("2d");
-    if (mask) {
-      var alpha = context.createImageData(mask.width, mask.height);
-      for (var i = 0; i < mask.width * mask.height; i++) alpha.data[i * 4 + 3] = mask.data[i * 4];
-      var holder = document.createElement("canvas");
-      holder.width = mask.width;
-      holder.height = mask.height;
-      holder.getContext("2d").putImageData(alpha, 0, 0);
-      context.drawImage(holder, 0, 0, w, h);
+  function heatGradient() {
+    return "linear-gradient(to right, " + HEAT_STOPS.map(function (c, i) {
+      return "rgb(" + c.join(",") + ") " + Math.round(100 * i / (HEAT_STOPS.length - 1)) + "%";
+    }).join(", ") + ")";
+  }
+
+  // The map's strongest areas as boxes (left, top, width, height in % of the image): the map
+  // averaged over a coarse grid, cells above the cut joined by their edges, the areas holding
+  // the most likelihood first.
+  function mapRegions(map) {
+    var w = map.width, h = map.height, src = map.data;
+    var cell = Math.max(1, Math.ceil(Math.max(w, h) / MAP_GRID));
+    var cols = Math.ceil(w / cell), rows = Math.ceil(h / cell);
+    var mean = new Float32Array(cols * rows), peak = 0;
+    for (var r = 0; r < rows; r++) {
+      for (var c = 0; c < cols; c++) {
+        var sum = 0, n = 0;
+        for (var y = r * cell; y < Math.min(h, (r + 1) * cell); y++) {
+          for (var x = c * cell; x < Math.min(w, (c + 1) * cell); x++) { sum += src[(y * w + x) * 4]; n++; }
+        }
+        mean[r * cols + c] = sum / n / 255;
+        peak = Math.max(peak, mean[r * cols + c]);
+      }
     }
-    context.fillStyle = "#000";
-    boxes.forEach(function (b) { context.fillRect(b[0], b[1], b[2], b[3]); });
-    context.globalCompositeOperation = "source-in";
-    context.drawImage(image, 0, 0);
+    var cut = Math.max(MAP_REGION_FLOOR, MAP_REGION_OF_PEAK * peak);
+    var seen = new Uint8Array(cols * rows), areas = [];
+    for (var start = 0; start < cols * rows; start++) {
+      if (seen[start] || mean[start] < cut) continue;
+      var stack = [start], mass = 0, x0 = cols, y0 = rows, x1 = 0, y1 = 0;
+      seen[start] = 1;
+      while (stack.length) {
+        var at = stack.pop(), cx = at % cols, cy = Math.floor(at / cols);
+        mass += mean[at];
+        x0 = Math.min(x0, cx); y0 = Math.min(y0, cy); x1 = Math.max(x1, cx); y1 = Math.max(y1, cy);
+        [[cx - 1, cy], [cx + 1, cy], [cx, cy - 1], [cx, cy + 1]].forEach(function (p) {
+          var next = p[1] * cols + p[0];
+          if (p[0] >= 0 && p[0] < cols && p[1] >= 0 && p[1] < rows && !seen[next] && mean[next] >= cut) {
+            seen[next] = 1;
+            stack.push(next);
+          }
+        });
+      }
+      areas.push({ mass: mass, box: [x0 * cell, y0 * cell, Math.min(w, (x1 + 1) * cell) - x0 * cell, Math.min(h, (y1 + 1) * cell) - y0 * cell] });
+    }
+    areas.sort(function (a, b) { return b.mass - a.mass; });
+    return areas.slice(0, MAP_REGIONS_SHOWN).map(function (a) {
+      return [100 * a.box[0] / w, 100 * a.box[1] / h, 100 * a.box[2] / w, 100 * a.box[3] / h];
+    });
   }
 
   // Sizes and positions come as data- attributes, not style="" (the CSP refuses inline style
@@ -234,38 +285,114 @@
     var stage = document.getElementById("stage");
     if (!stage || !document.getElementById("query-image")) return;
     var config = document.getElementById("viewer-config").dataset;
-    var boxes = JSON.parse(document.getElementById("flagged-boxes").textContent || "[]");
+    var flagged = JSON.parse(document.getElementById("flagged-boxes").textContent || "[]");
     var layer = function (name) { return stage.querySelector('[data-layer-view="' + name + '"]'); };
-    var query = document.getElementById("query-image");
+    var width = Number(config.width), height = Number(config.height);
+    // Where zoom centres: the top edit region or flagged face, else the map's strongest area.
+    var focus = flagged.length ? flagged[0] : null;
 
-    var maskReady = config.mask ? loadImage(config.mask).then(pixelsOf) : Promise.resolve(null);
-    maskReady.then(function (mask) {
-      if (mask) drawEditLayers(mask, layer("tint"), layer("outline"));
-      var imageReady = query.complete ? Promise.resolve(query) : new Promise(function (r) {
-        query.addEventListener("load", function () { r(query); });
-      });
-      return imageReady.then(function (image) { drawSharp(image, mask, boxes, layer("sharp")); });
-    }).catch(function () { /* the toggles stay; the layer simply stays empty */ });
+    if (config.mask) {
+      loadImage(config.mask).then(pixelsOf).then(function (mask) {
+        drawEditLayers(mask, layer("tint"), layer("outline"));
+      }).catch(function () { /* the toggles stay; the layer simply stays empty */ });
+    }
     if (config.map) {
-      loadImage(config.map).then(pixelsOf).then(function (map) { drawHeat(map, layer("heat")); });
+      loadImage(config.map).then(pixelsOf).then(function (map) {
+        drawHeat(map, layer("heat"));
+        var regions = mapRegions(map);
+        if (config.outlineMap === "1") {
+          showBoxes(layer("regions"), regions, "map-region");
+          layer("regions").querySelectorAll(".box").forEach(function (box, i) {
+            var tag = document.createElement("span");
+            tag.className = "box-label";
+            tag.textContent = "Strongest area " + (i + 1);
+            box.appendChild(tag);
+          });
+        }
+        if (!focus && regions.length) {
+          var r = regions[0];
+          focus = [r[0] * width / 100, r[1] * height / 100, r[2] * width / 100, r[3] * height / 100];
+        }
+        layer("heat").dataset.ready = "1";
+      }).catch(function () { /* no heatmap: its toggle stays, the layer stays empty */ });
     }
 
     setupLayerToggles(stage, layer);
+    setupHeatControls(layer("heat"));
+    // Past the display rendition's own pixels, zoom shows the original file.
+    var query = document.getElementById("query-image");
+    var sharpen = function (scale) {
+      if (config.original && query.naturalWidth && width * scale > query.naturalWidth &&
+        query.getAttribute("src") !== config.original) query.src = config.original;
+    };
+    setupZoom(stage, width, function () { return focus; }, sharpen);
+  }
 
-    var zoomIndex = 0;
+  function setupHeatControls(heat) {
+    var legend = document.getElementById("heat-legend");
+    var opacity = document.getElementById("heat-opacity");
+    var toggle = document.querySelector('input[data-layer="heat"]');
+    if (!legend || !opacity || !toggle) return;
+    legend.querySelector(".heat-bar").style.background = heatGradient();
+    var apply = function () {
+      heat.style.opacity = Number(opacity.value) / 100;
+      opacity.setAttribute("aria-valuetext", opacity.value + "%");
+      legend.hidden = !toggle.checked;
+    };
+    opacity.addEventListener("input", apply);
+    toggle.addEventListener("change", apply);
+    apply();
+  }
+
+  // "Fit" shows the whole image in the viewport; a number is image pixels per screen pixel, so
+  // 100% is actual pixels. Zooming centres the viewport on the flagged region when there is one,
+  // else keeps the centre of the view.
+  function setupZoom(stage, width, focusNow, sharpen) {
+    var viewport = document.getElementById("viewport");
     var output = document.getElementById("zoom-level");
-    var setZoom = function (index) {
-      zoomIndex = Math.max(0, Math.min(ZOOMS.length - 1, index));
-      stage.style.width = ZOOMS[zoomIndex] * 100 + "%";
-      output.textContent = Math.round(ZOOMS[zoomIndex] * 100) + "%";
+    var scale = null;  // null: fit
+    var current = function () { return stage.getBoundingClientRect().width / width || 1; };
+    var setScale = function (next) {
+      var before = current();
+      var centre = [(viewport.scrollLeft + viewport.clientWidth / 2) / before,
+        (viewport.scrollTop + viewport.clientHeight / 2) / before];
+      scale = next;
+      stage.style.width = scale === null ? "" : Math.round(width * scale) + "px";
+      stage.dataset.zoom = scale === null ? "fit" : String(scale);
+      if (scale !== null) sharpen(scale);
+      output.textContent = scale === null ? "Fit" : Math.round(scale * 100) + "%";
+      var box = focusNow();
+      if (scale !== null && box) centre = [box[0] + box[2] / 2, box[1] + box[3] / 2];
+      var now = current();
+      viewport.scrollLeft = centre[0] * now - viewport.clientWidth / 2;
+      viewport.scrollTop = centre[1] * now - viewport.clientHeight / 2;
+    };
+    var step = function (direction) {
+      var now = current(), found = null;
+      ZOOMS.forEach(function (z) {
+        if (direction > 0 && z > now * 1.001 && found === null) found = z;
+        if (direction < 0 && z < now * 0.999) found = z;
+      });
+      if (found !== null) setScale(found);
     };
     document.querySelectorAll("[data-zoom]").forEach(function (button) {
       button.addEventListener("click", function () {
         var how = button.dataset.zoom;
-        setZoom(how === "in" ? zoomIndex + 1 : how === "out" ? zoomIndex - 1 : 0);
+        if (how === "in" || how === "out") step(how === "in" ? 1 : -1);
+        else setScale(how === "actual" ? 1 : null);
       });
     });
-    window.provenantZoom = function (step) { setZoom(step === 0 ? 0 : zoomIndex + step); };
+    window.provenantZoom = function (direction) {
+      if (direction === 0) setScale(null); else step(direction);
+    };
+    document.addEventListener("keydown", function (event) {
+      var target = event.target;
+      if (event.key !== "1" || event.ctrlKey || event.metaKey || event.altKey) return;
+      if (/^(INPUT|TEXTAREA|SELECT)$/.test(target.tagName) && target.type !== "checkbox" &&
+        target.type !== "radio") return;
+      setScale(1);
+    });
+    setScale(null);
   }
 
   function setupSwipe() {
@@ -316,7 +443,7 @@
 
   function setupKeys(choose, video) {
     var ACTIONS = { a: "allow", l: "label", r: "remove", e: "escalate" };
-    var LAYERS = { m: "tint", o: "outline", h: "heat", f: "faces", b: "blur" };
+    var LAYERS = { m: "tint", o: "outline", h: "heat", f: "faces", b: "blur", g: "regions" };
     document.addEventListener("keydown", function (event) {
       var target = event.target;
       var typing = /^(INPUT|TEXTAREA|SELECT)$/.test(target.tagName) && target.type !== "checkbox" &&
