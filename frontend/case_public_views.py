@@ -24,7 +24,8 @@ from factcheck.cases.models import Case
 from factcheck.cases.selectors import published_cases
 from factcheck.cases.workflow import rating_scale
 from frontend.presenters import submission_sensitive
-from mediastore.serving import media_file_response, stored_name
+from mediastore.renditions import name_key
+from mediastore.serving import display_file_response, media_file_response, stored_name
 from moderation.case_pictures import CasePicture, case_pictures
 from moderation.models import artifact_file_type
 
@@ -49,12 +50,14 @@ def _published_case(slug: str) -> Case:
 
 
 def _pictures_shown(case: Case) -> list[dict[str, Any]]:
-    """What the page shows of each picture: its image links, and whether it opens blurred
-    (the item page's rule, frontend.presenters.submission_sensitive)."""
+    """What the page shows of each picture: its image links, and whether it opens blurred (the
+    item page's rule, frontend.presenters.submission_sensitive, or explicit regions found)."""
     return [
         {
             "picture": picture,
-            "sensitive": submission_sensitive(submission=picture.submission, label=picture.label),
+            # Explicit regions are blurred for everyone on the item page; here the whole set.
+            "sensitive": picture.explicit
+            or submission_sensitive(submission=picture.submission, label=picture.label),
         }
         for picture in case_pictures(case)
     ]
@@ -78,12 +81,16 @@ def factcheck_page(request: HttpRequest, slug: str) -> HttpResponse:
     )
 
 
-def _image(file: FieldFile, content_type: str) -> HttpResponseBase:
-    # nosniff, a sandboxing CSP and a fixed safe file name (mediastore.serving).
+def _image(request: HttpRequest, file: FieldFile, content_type: str, key: str) -> HttpResponseBase:
+    """The stored image, or with `?display=1` its display-sized rendition (as on the item page),
+    with nosniff, a sandboxing CSP and a fixed safe file name (mediastore.serving)."""
     file_name = stored_name(file)
-    return media_file_response(
-        file_name=file_name, content_type=content_type, stem=PurePath(file_name).stem
-    )
+    stem = PurePath(file_name).stem
+    if request.GET.get("display") == "1":
+        return display_file_response(
+            file_name=file_name, key=key, content_type=content_type, stem=stem
+        )
+    return media_file_response(file_name=file_name, content_type=content_type, stem=stem)
 
 
 def _picture(slug: str, submission_id: int) -> CasePicture:
@@ -97,7 +104,7 @@ def _picture(slug: str, submission_id: int) -> CasePicture:
 def factcheck_copy(request: HttpRequest, slug: str, submission_id: int) -> HttpResponseBase:
     """The copy that circulated, as submitted."""
     media = _picture(slug, submission_id).submission.media
-    return _image(media.file, media.mime)
+    return _image(request, media.file, media.mime, media.sha256)
 
 
 @require_GET
@@ -106,7 +113,8 @@ def factcheck_copy_edits(request: HttpRequest, slug: str, submission_id: int) ->
     overlay = _picture(slug, submission_id).edit_overlay
     if overlay is None:
         raise Http404("This picture has no marked edits.")
-    return _image(overlay.file, artifact_file_type(overlay.kind).content_type)
+    content_type = artifact_file_type(overlay.kind).content_type
+    return _image(request, overlay.file, content_type, name_key(stored_name(overlay.file)))
 
 
 @require_GET
@@ -114,7 +122,8 @@ def factcheck_original(request: HttpRequest, slug: str, reference_id: int) -> Ht
     """A verified original, only when a picture the page shows was matched to it."""
     for picture in case_pictures(_published_case(slug)):
         if picture.original is not None and picture.original.pk == reference_id:
-            return _image(picture.original.media.file, picture.original.media.mime)
+            media = picture.original.media
+            return _image(request, media.file, media.mime, media.sha256)
     raise Http404("This fact-check shows no such original.")
 
 

@@ -16,7 +16,7 @@ from factcheck.cases.models import Case
 from factcheck.models import Reference
 from mediastore.models import MediaObject
 from moderation.models import CaseSubmission, Report, ReportArtifact, Submission
-from moderation.report_document import matches_of
+from moderation.report_document import matches_of, sensitive_regions_of
 
 # At most this many linked submissions are shown on a public page (the first linked first);
 # their duplicates add nothing for a reader.
@@ -35,6 +35,11 @@ class CasePicture:
     @property
     def label(self) -> str:
         return self.report.label
+
+    @property
+    def explicit(self) -> bool:
+        """Whether the analysis found explicit-content regions in the copy."""
+        return bool(sensitive_regions_of(self.report.document))
 
 
 def case_pictures(case: Case) -> list[CasePicture]:

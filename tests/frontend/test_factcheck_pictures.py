@@ -7,16 +7,23 @@ unlinked submission, an original nothing shown matched, path tricks."""
 
 from __future__ import annotations
 
+import io
+
 import pytest
+from django.core.files.storage import default_storage
 from django.test import Client, override_settings
+from PIL import Image
 
 from factcheck.cases.models import Case
 from factcheck.cases.services import case_correct, case_publish, case_rate, case_transition
+from mediastore.renditions import MAX_DISPLAY_SIDE
+from mediastore.services import media_store
 from mediastore.serving import MEDIA_CONTENT_SECURITY_POLICY
 from moderation import rendering
 from moderation.case_pictures import PUBLIC_PICTURES_SHOWN, case_pictures
 from moderation.escalation import case_submission_link, submission_escalate
 from moderation.models import Report, ReportArtifact, ReviewItem
+from tests.frontend.test_renditions import big_photo
 from tests.moderation.review_factory import (
     artifact_save,
     edit_mask,
@@ -176,9 +183,11 @@ def test_the_page_shows_the_original_and_the_marked_copy(published_item) -> None
     addresses = urls(case, item)
     page = Client().get(f"/factchecks/{case.slug}/")
     html = page.content.decode()
-    assert f'src="{addresses["original"]}"' in html
-    assert f'src="{addresses["edits"]}"' in html
-    assert f'href="{addresses["copy"]}"' in html  # the copy without marks, one click away
+    # Display-sized renditions on the page, the files one click away.
+    assert f'src="{addresses["original"]}?display=1"' in html
+    assert f'src="{addresses["edits"]}?display=1"' in html
+    assert f'href="{addresses["copy"]}"' in html  # the copy without marks
+    assert f'href="{addresses["original"]}"' in html
     assert "Example Agency EA-00061" in html and "Photo: J. Doe / Example Agency" in html
     assert "data-sensitive" not in html
 
@@ -186,12 +195,38 @@ def test_the_page_shows_the_original_and_the_marked_copy(published_item) -> None
 def test_served_pictures_are_sandboxed_images(published_item) -> None:
     case, item = published_item
     for url in urls(case, item).values():
-        response = Client().get(url)
-        assert response.status_code == 200
-        assert response["Content-Type"] == "image/png"
-        assert response["X-Content-Type-Options"] == "nosniff"
-        assert response["Content-Security-Policy"] == MEDIA_CONTENT_SECURITY_POLICY
-        assert response.getvalue().startswith(b"\x89PNG")
+        for query in ({}, {"display": "1"}):  # small images: the display copy is the file
+            response = Client().get(url, query)
+            assert response.status_code == 200
+            assert response["Content-Type"] == "image/png"
+            assert response["X-Content-Type-Options"] == "nosniff"
+            assert response["Content-Security-Policy"] == MEDIA_CONTENT_SECURITY_POLICY
+            assert response.getvalue().startswith(b"\x89PNG")
+
+
+def test_big_pictures_are_shown_display_sized(personas, published_item) -> None:
+    case, item = published_item
+    submission = item.submission
+    submission.media = media_store(content=big_photo()).media
+    submission.save(update_fields=["media"])
+    url = urls(case, item)["copy"]
+    shown = Client().get(url, {"display": "1"})
+    assert shown.status_code == 200 and shown["Content-Type"] == "image/jpeg"
+    assert shown["X-Content-Type-Options"] == "nosniff"
+    assert Image.open(io.BytesIO(shown.getvalue())).size == (
+        MAX_DISPLAY_SIDE,
+        MAX_DISPLAY_SIDE // 2,
+    )
+    whole = Client().get(url)
+    assert Image.open(io.BytesIO(whole.getvalue())).size == (2400, 1200)
+
+
+def test_a_missing_file_is_not_found_not_an_error(published_item) -> None:
+    case, item = published_item
+    default_storage.delete(item.submission.media.file.name)
+    url = urls(case, item)["copy"]
+    assert Client().get(url).status_code == 404
+    assert Client().get(url, {"display": "1"}).status_code == 404
 
 
 def test_the_latest_report_decides_what_is_shown(personas, published_item) -> None:
@@ -204,7 +239,7 @@ def test_the_latest_report_decides_what_is_shown(personas, published_item) -> No
     (picture,) = case_pictures(case)
     assert picture.report == newer and picture.original is None and picture.edit_overlay is None
     html = Client().get(f"/factchecks/{case.slug}/").content.decode()
-    assert f'src="{old["copy"]}"' in html
+    assert f'src="{old["copy"]}?display=1"' in html
     assert "/originals/" not in html
     assert Client().get(old["original"]).status_code == 404
     assert Client().get(old["edits"]).status_code == 404
@@ -215,7 +250,7 @@ def test_a_copy_without_a_match_is_shown_alone(personas) -> None:
     item = item_with_overlay(66, label="likely_manipulated", with_match=False)
     case = publish(escalated(item, personas), personas)
     html = Client().get(f"/factchecks/{case.slug}/").content.decode()
-    assert f'src="/factchecks/{case.slug}/copies/{item.submission_id}"' in html
+    assert f'src="/factchecks/{case.slug}/copies/{item.submission_id}?display=1"' in html
     assert "/originals/" not in html and "edits.png" not in html
 
 
@@ -225,6 +260,16 @@ def test_sensitive_content_opens_blurred(personas) -> None:
     html = Client().get(f"/factchecks/{case.slug}/").content.decode()
     assert f'data-testid="pictures-{flagged.submission_id}" data-sensitive' in html
     assert "picture-set blurred" in html and "Show the pictures" in html
+
+
+def test_explicit_regions_blur_the_set(personas, published_item) -> None:
+    """The analysis found explicit content (blurred for everyone on the item page)."""
+    case, item = published_item
+    report = item.submission.reports.get()
+    report.document = {**report.document, "sensitive_regions": [{"bbox": [10, 10, 60, 80]}]}
+    report.save(update_fields=["document"])
+    html = Client().get(f"/factchecks/{case.slug}/").content.decode()
+    assert f'data-testid="pictures-{item.submission_id}" data-sensitive' in html
 
 
 @override_settings(REVIEW_SENSITIVE_LABELS=["edited_copy"])

@@ -81,6 +81,7 @@ GET /review/items/{pk}/ | 302 302 302 200 200 200 403
 GET /review/items/{pk}/media | 302 302 302 200 200 200 403
 GET /review/items/{pk}/references/{reference_id} | 302 302 302 200 200 200 403
 GET /review/items/{pk}/reports/{version}/{kind}.png | 302 302 302 200 200 200 403
+GET /review/preferences/ | 302 302 302 200 200 200 403
 POST /accounts/logout/ | 302 302 302 302 302 302 302
 POST /api/v1/cases/ | 401 403 403 400 400 400 403
 POST /api/v1/cases/{pk}/assign/ | 401 403 403 400 400 400 403
