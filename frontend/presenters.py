@@ -16,7 +16,7 @@ from factcheck.models import Reference
 from mediastore.models import MediaObject
 from moderation import report_document as doc
 from moderation.clock import clock
-from moderation.models import NearMissJudgement, Report, ReportArtifact, ReviewItem
+from moderation.models import NearMissJudgement, Report, ReportArtifact, ReviewItem, Submission
 from moderation.near_misses import near_miss_judgements
 from moderation.verdict import (
     EDITED_COPY,
@@ -89,7 +89,12 @@ def verdict_display(label: str | None) -> dict[str, str]:
 
 def is_sensitive(*, item: ReviewItem, label: str | None) -> bool:
     """Blur by default: a sensitive verdict label, source, or a flag sent with the content."""
-    submission = item.submission
+    return submission_sensitive(submission=item.submission, label=label)
+
+
+def submission_sensitive(*, submission: Submission, label: str | None) -> bool:
+    """Whether pictures of `submission` (with its report's verdict `label`) open blurred: the
+    item page and the public fact-check page alike."""
     sources = set(settings.REVIEW_SENSITIVE_SOURCES)
     client_slug = submission.client.slug if submission.client is not None else ""
     return bool(

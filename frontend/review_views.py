@@ -42,8 +42,8 @@ from frontend.presenters import (
 from frontend.queue_presenters import sla_display
 from frontend.undo_offer import undo_offer, undo_offer_set
 from mediastore.models import MediaObject
-from mediastore.renditions import display_rendition, name_key
-from mediastore.serving import media_file_response, stored_name
+from mediastore.renditions import name_key
+from mediastore.serving import display_file_response, media_file_response, stored_name
 from moderation.models import (
     Decision,
     NearMissJudgement,
@@ -488,15 +488,9 @@ def _display_response(
 ) -> HttpResponseBase:
     """The display rendition of a stored image (mediastore.renditions), or the file itself when
     it is small enough."""
-    rendition = display_rendition(name=stored_name(file), key=key)
-    if rendition is None:
-        return _media_response(request, file, content_type)
-    name, rendition_type = rendition
-    return media_file_response(
-        file_name=name,
-        content_type=rendition_type,
-        stem=PurePath(stored_name(file)).stem,
-        range_header="",
+    file_name = stored_name(file)
+    return display_file_response(
+        file_name=file_name, key=key, content_type=content_type, stem=PurePath(file_name).stem
     )
 
 

@@ -77,4 +77,19 @@ urlpatterns = [
     ),
     path("factchecks/feed.json", case_public_views.factcheck_feed, name="factcheck-feed"),
     path("factchecks/<slug:slug>/", case_public_views.factcheck_page, name="factcheck-public"),
+    path(
+        "factchecks/<slug:slug>/copies/<int:submission_id>",
+        case_public_views.factcheck_copy,
+        name="factcheck-copy",
+    ),
+    path(
+        "factchecks/<slug:slug>/copies/<int:submission_id>/edits.png",
+        case_public_views.factcheck_copy_edits,
+        name="factcheck-copy-edits",
+    ),
+    path(
+        "factchecks/<slug:slug>/originals/<int:reference_id>",
+        case_public_views.factcheck_original,
+        name="factcheck-original",
+    ),
 ]

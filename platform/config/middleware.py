@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from functools import wraps
+from typing import Any
 
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse, JsonResponse
@@ -45,6 +47,42 @@ CONTENT_SECURITY_POLICY = "; ".join(
     ]
 )
 CSP_HEADER = "Content-Security-Policy"
+
+
+def policy_with(**directives: str) -> str:
+    """CONTENT_SECURITY_POLICY with some directives replaced or added (`style_src="..."` for
+    style-src): a page that needs more than the site's policy names exactly what it widens."""
+    parsed = dict(part.split(" ", 1) for part in CONTENT_SECURITY_POLICY.split("; "))
+    parsed.update({name.replace("_", "-"): value for name, value in directives.items()})
+    return "; ".join(f"{name} {value}" for name, value in parsed.items())
+
+
+# The Redoc API reference (/api/redoc/, frontend.api_docs) only. Its bundle styles the page with
+# styled-components, which inserts <style> elements and style attributes at run time and cannot
+# be given a nonce from outside the bundle: style-src needs 'unsafe-inline' there. Its search runs
+# in a Web Worker the bundle builds from its own code as a blob: URL (workers have no DOM).
+# Scripts stay 'self' only, and nothing is loaded from another host.
+REDOC_CONTENT_SECURITY_POLICY = policy_with(
+    style_src="'self' 'unsafe-inline'", worker_src="'self' blob:"
+)
+
+
+def content_security_policy(
+    policy: str,
+) -> Callable[[Callable[..., HttpResponse]], Callable[..., HttpResponse]]:
+    """A view's own policy in place of CONTENT_SECURITY_POLICY (the middleware keeps a policy
+    a response already has). Only for a page that cannot work under the site's policy."""
+
+    def decorate(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+        @wraps(view)
+        def wrapped(*args: Any, **kwargs: Any) -> HttpResponse:
+            response = view(*args, **kwargs)
+            response[CSP_HEADER] = policy
+            return response
+
+        return wrapped
+
+    return decorate
 
 
 class ContentSecurityPolicyMiddleware:

@@ -1,10 +1,10 @@
 from django.contrib import admin
 from django.urls import URLPattern, URLResolver, include, path
-from django.views.generic import RedirectView
 from drf_spectacular.views import SpectacularAPIView
 
 from accounts.api import MeView
-from frontend.api_docs import ApiDocsView
+from config.middleware import REDOC_CONTENT_SECURITY_POLICY, content_security_policy
+from frontend.api_docs import ApiDocsView, ApiRedocView
 from ops import views as ops_views
 
 api_v1: list[URLPattern | URLResolver] = [
@@ -21,7 +21,13 @@ urlpatterns = [
     path("api/v1/", include(api_v1)),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", ApiDocsView.as_view(url_name="schema"), name="swagger-ui"),
-    # Redoc is not served under the site's CSP (frontend.api_docs): old links reach Swagger UI.
-    path("api/redoc/", RedirectView.as_view(pattern_name="swagger-ui", permanent=True)),
+    # Redoc needs inline styles and a blob: worker: its own, named policy (frontend.api_docs).
+    path(
+        "api/redoc/",
+        content_security_policy(REDOC_CONTENT_SECURITY_POLICY)(
+            ApiRedocView.as_view(url_name="schema")
+        ),
+        name="redoc",
+    ),
     path("", include("frontend.urls")),
 ]

@@ -22,6 +22,7 @@ from django.http import FileResponse, Http404, HttpResponse, StreamingHttpRespon
 from django.http.response import HttpResponseBase
 
 from mediastore.images import ALLOWED_FORMATS, FORMAT_EXTENSIONS
+from mediastore.renditions import display_rendition
 from mediastore.videos import ALLOWED_VIDEO_FORMATS, VIDEO_FORMAT_EXTENSIONS
 
 MEDIA_CONTENT_SECURITY_POLICY = "default-src 'none'; img-src 'self'; media-src 'self'; sandbox"
@@ -58,6 +59,21 @@ def media_headers_apply(response: _Response, *, stem: str, content_type: str) ->
     response["Content-Disposition"] = f'inline; filename="{safe_download_name(stem, content_type)}"'
     response["Cache-Control"] = MEDIA_CACHE_CONTROL
     return response
+
+
+def display_file_response(
+    *, file_name: str, key: str, content_type: str, stem: str
+) -> HttpResponseBase:
+    """A stored image's display rendition (`renditions.display_rendition`, `key` as it takes
+    it), or the file itself when it already fits; 404 when the file is missing."""
+    try:
+        rendition = display_rendition(name=file_name, key=key)
+    except FileNotFoundError:
+        raise Http404("The media file is missing.") from None
+    if rendition is None:
+        return media_file_response(file_name=file_name, content_type=content_type, stem=stem)
+    name, rendition_type = rendition
+    return media_file_response(file_name=name, content_type=rendition_type, stem=stem)
 
 
 def byte_range(header: str, size: int) -> tuple[int, int] | None:

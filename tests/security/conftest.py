@@ -139,6 +139,20 @@ def world(personas) -> World:
             "evidence_id": ids["evidence"],
         },
         "/factchecks/{slug}/": {"slug": public.slug},
+        # Tenant A's submission and its original belong to a case that is not published: a
+        # published case's pictures never reach them.
+        "/factchecks/{slug}/copies/{submission_id}": {
+            "slug": public.slug,
+            "submission_id": ids["submission"],
+        },
+        "/factchecks/{slug}/copies/{submission_id}/edits.png": {
+            "slug": public.slug,
+            "submission_id": ids["submission"],
+        },
+        "/factchecks/{slug}/originals/{reference_id}": {
+            "slug": public.slug,
+            "reference_id": ids["reference"],
+        },
     }
     # The rest take one pk: a review item under /review/items/, a case under /cases/.
     defaults = {

@@ -35,13 +35,14 @@ P = PERSONAS  # anonymous, outsider_client, own_client, moderator, fact_checker,
 # 404 for tenant A's submissions and deliveries (not 403: it must not learn that they exist).
 # /admin/ is Django's admin site, for is_staff users only (none of the personas).
 # A published case's ClaimReview JSON-LD is public; any other case answers 404 to everyone alike.
+# A published fact-check's pictures are public; another case's (here a draft's) are 404 to all.
 TABLE = """
 DELETE /api/v1/references/{pk}/ | 401 403 403 403 204 204 403
 GET / | 302 302 302 200 200 200 200
 GET /accounts/login/ | 200 200 200 200 200 200 200
 GET /admin/ | 302 302 302 302 302 302 302
 GET /api/docs/ | 200 200 200 200 200 200 200
-GET /api/redoc/ | 301 301 301 301 301 301 301
+GET /api/redoc/ | 200 200 200 200 200 200 200
 GET /api/schema/ | 200 200 200 200 200 200 200
 GET /api/v1/cases/ | 401 403 403 200 200 200 403
 GET /api/v1/cases/related/ | 401 403 403 400 400 400 403
@@ -68,6 +69,9 @@ GET /cases/{pk}/overlays/{artifact_id}.png | 302 302 302 200 200 200 403
 GET /cases/{pk}/submissions/{submission_id}/image | 302 302 302 200 200 200 403
 GET /factchecks/feed.json | 200 200 200 200 200 200 200
 GET /factchecks/{slug}/ | 200 200 200 200 200 200 200
+GET /factchecks/{slug}/copies/{submission_id} | 404 404 404 404 404 404 404
+GET /factchecks/{slug}/copies/{submission_id}/edits.png | 404 404 404 404 404 404 404
+GET /factchecks/{slug}/originals/{reference_id} | 404 404 404 404 404 404 404
 GET /favicon.ico | 302 302 302 302 302 302 302
 GET /healthz | 200 200 200 200 200 200 200
 GET /readyz | 200 200 200 200 200 200 200
@@ -77,6 +81,7 @@ GET /review/items/{pk}/ | 302 302 302 200 200 200 403
 GET /review/items/{pk}/media | 302 302 302 200 200 200 403
 GET /review/items/{pk}/references/{reference_id} | 302 302 302 200 200 200 403
 GET /review/items/{pk}/reports/{version}/{kind}.png | 302 302 302 200 200 200 403
+GET /review/preferences/ | 302 302 302 200 200 200 403
 POST /accounts/logout/ | 302 302 302 302 302 302 302
 POST /api/v1/cases/ | 401 403 403 400 400 400 403
 POST /api/v1/cases/{pk}/assign/ | 401 403 403 400 400 400 403

@@ -9,7 +9,12 @@ import re
 import pytest
 from django.test import Client
 
-from config.middleware import CONTENT_SECURITY_POLICY, CSP_HEADER
+from config.middleware import (
+    CONTENT_SECURITY_POLICY,
+    CSP_HEADER,
+    REDOC_CONTENT_SECURITY_POLICY,
+    policy_with,
+)
 from factcheck.cases.services import case_publish, case_rate, case_transition
 from tests.moderation.review_factory import review_item_create
 
@@ -104,10 +109,30 @@ def test_every_html_page_carries_the_policy_and_no_inline_script(personas, publi
         assert ' style="' not in body, path
 
 
-def test_redoc_is_not_served_and_sends_readers_to_swagger_ui() -> None:
+def test_redoc_is_served_offline_under_its_own_named_policy() -> None:
     response = Client().get("/api/redoc/")
-    assert response.status_code == 301
-    assert response["Location"] == "/api/docs/"
+    assert response.status_code == 200
+    assert response[CSP_HEADER] == REDOC_CONTENT_SECURITY_POLICY
+    site, redoc = directives(CONTENT_SECURITY_POLICY), directives(response[CSP_HEADER])
+    # Only styles (styled-components) and a blob: worker (its search) are widened: scripts,
+    # images, connections and everything else stay as on every page.
+    assert redoc.pop("style-src") == "'self' 'unsafe-inline'"
+    assert redoc.pop("worker-src") == "'self' blob:"
+    site.pop("style-src")
+    assert redoc == site
+    assert "unsafe" not in redoc["script-src"]
+    body = response.content.decode()
+    assert not INLINE_SCRIPT.search(body)
+    assert ' style="' not in body and "<style" not in body
+    # Nothing from another host: no Google Fonts, the bundle from our static files.
+    assert not re.search(r'(?:src|href)="(?:https?:)?//', body)
+    assert "/static/drf_spectacular_sidecar/redoc/bundles/redoc.standalone.js" in body
+    assert 'data-schema-url="/api/schema/"' in body
+
+
+def test_the_site_policy_is_not_widened_by_redocs() -> None:
+    assert Client().get("/api/docs/")[CSP_HEADER] == CONTENT_SECURITY_POLICY
+    assert policy_with() == CONTENT_SECURITY_POLICY
 
 
 def test_swagger_init_script_is_a_same_origin_file_with_the_csrf_token() -> None:
