@@ -9,7 +9,7 @@ import pytest
 from accounts.services import audit_record
 from moderation.escalation import submission_escalate
 from moderation.review import decision_make, item_claim
-from tests.frontend.axe_audit import axe_violations, sideways_overflow
+from tests.frontend.axe import axe_violations, sideways_overflow
 from tests.frontend.browser import SCREENSHOTS, csp_violations, signed_in
 from tests.moderation.review_factory import review_item_create
 
@@ -62,7 +62,7 @@ def test_audit_log_fits_and_links_its_targets(browser, live_server, personas):
         assert axe_violations(page) == [], width
         # The table and its long values stay inside the page (the header's wrapping at 390 px
         # is the queue work's, tested there).
-        assert sideways_overflow(page, "main") <= 0, f"the audit log scrolls sideways at {width}"
+        assert sideways_overflow(page) <= 0, f"the audit log scrolls sideways at {width}"
         assert sideways_overflow(page, "table.audit") <= 0, width
     assert csp_violations(page) == []
     assert console == []

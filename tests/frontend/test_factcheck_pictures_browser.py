@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.frontend.axe_audit import axe_violations, sideways_overflow
+from tests.frontend.axe import axe_violations, sideways_overflow
 from tests.frontend.browser import CSP_WATCH_SCRIPT, SCREENSHOTS, csp_violations
 from tests.frontend.test_factcheck_pictures import escalated, item_with_overlay, publish
 from tests.frontend.test_video_browser import wait_until
