@@ -60,6 +60,7 @@ DETAIL_DIFFERS = "aligns, but most of the original's detail differs"
 # A rejected candidate is a near miss worth a reviewer's look only with some evidence for it.
 NEAR_MISS_MIN_INLIERS = 8
 NEAR_MISS_MAX_PDQ_DISTANCE = 63
+PDQ_NO_DISTANCE = 257  # orders after every Hamming distance (0-256)
 
 
 class Embedder(Protocol):
@@ -423,6 +424,9 @@ def _verify_and_localize(
     # Dense alignment is the fallback for pictures local features cannot verify: it is not run
     # once some candidate verified (it would only find near misses, at tens of ms each).
     dense_worthy = [c for c, _ in rejected if _dense_worthy(c, config)] if not verified else []
+    # The whole-picture likeness first: a loose PDQ candidate must not take the place of the
+    # one the embedding finds most alike.
+    dense_worthy.sort(key=_likeness_order)
     for candidate in dense_worthy[: config.dense.max_candidates]:
         dense = _dense(image, candidate, references, config)
         if dense is None:
@@ -469,6 +473,17 @@ def _verify_and_localize(
         candidates=candidates,
         timings_ms=timings,
         near_misses=_near_misses(near, config),
+    )
+
+
+def _likeness_order(candidate: Candidate) -> tuple[float, int, int]:
+    """Most similar by the global embedding first, then nearest by PDQ, then candidate rank."""
+    similarity = candidate.embedding_similarity
+    distance = candidate.pdq_distance
+    return (
+        -similarity if similarity is not None else 1.0,
+        distance if distance is not None else PDQ_NO_DISTANCE,
+        candidate.rank,
     )
 
 

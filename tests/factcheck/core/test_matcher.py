@@ -8,7 +8,9 @@ from factcheck.core.local_index import LocalIndex
 from factcheck.core.matcher import (
     DENSE_NOT_CONFIRMING,
     DETAIL_DIFFERS,
+    Candidate,
     MatchConfig,
+    _likeness_order,
     match_image,
 )
 from factcheck.evaluation.evaledits import jpeg
@@ -320,3 +322,14 @@ def test_an_edited_text_card_keeps_its_original():
     result = match_image(jpeg(query, 70), references=references, pdq_index=pdq, local_index=local)
     assert [m.reference_id for m in result.matches] == [1]
     assert result.matches[0].edited and result.matches[0].detail_changed < 0.3
+
+
+def test_dense_alignment_checks_the_most_alike_candidates_first():
+    """Dense alignment checks a few candidates as whole pictures: the ones the embedding finds
+    most alike, then the nearest by PDQ, not whichever a loose PDQ match put first."""
+    loose_pdq = Candidate(1, pdq_distance=90, rank=0)
+    embedding_second = Candidate(2, embedding_similarity=0.5, rank=0)
+    embedding_first = Candidate(3, embedding_similarity=0.9, rank=1)
+    near_pdq = Candidate(4, pdq_distance=20, rank=2)
+    candidates = [loose_pdq, embedding_second, embedding_first, near_pdq]
+    assert [c.reference_id for c in sorted(candidates, key=_likeness_order)] == [3, 2, 4, 1]
