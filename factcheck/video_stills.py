@@ -4,11 +4,14 @@ shown in a query video.
 Both are found through frame hashes (a still's 8 dihedral PDQ hashes against a video's frame
 hashes, `factcheck.core.video_match.frame_lookup` and `image_spans`), then verified and compared
 like an image against the frame that shows it (local features, dense alignment for low texture).
+The reference videos an image is looked up in are the candidates the `video_frames` index
+proposes for its hashes (factcheck.video_candidates).
 """
 
 from __future__ import annotations
 
 import functools
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
 from typing import Any
 
@@ -31,6 +34,7 @@ from factcheck.reference_source import (
     reference_summary,
     stored_references,
 )
+from factcheck.video_candidates import still_video_candidates
 from factcheck.video_store import (
     VideoRead,
     closest_frame,
@@ -96,20 +100,20 @@ def _frame_match(
     return FrameMatchFound(item, found.edit_mask, aligned_reference(frame, transform, image.shape))
 
 
-def video_frame_matches(image: np.ndarray, *, skip: set[int]) -> list[FrameMatchFound]:
+def video_frame_matches(
+    image: np.ndarray, *, skip: AbstractSet[int] = frozenset()
+) -> list[FrameMatchFound]:
     """Reference videos one of whose frames `image` is ("a frame of video X at 01:23"), best
-    first: found by the frame hashes (the image's 8 dihedral PDQ hashes), verified and compared
-    like an image match against that frame. References in `skip` (already matched) are left
-    out."""
-    videos = {ref_id: video.fingerprint for ref_id, video in stored_videos().items()}
-    if not videos:
-        return []
+    first: the candidates of the `video_frames` index for the image's 8 dihedral PDQ hashes,
+    each looked up in its frames (`frame_lookup`), verified and compared like an image match
+    against the frame found. References in `skip` are left out."""
     hashes, _ = pdq_dihedral_hashes(image)
+    candidates = still_video_candidates(hashes, skip=set(skip))
+    if not candidates:
+        return []
     found = []
-    for ref_id, fingerprint in videos.items():
-        if ref_id in skip:
-            continue
-        frame = frame_lookup(hashes, fingerprint)
+    for ref_id, video in stored_videos(candidates).items():
+        frame = frame_lookup(hashes, video.fingerprint)
         if frame is not None:
             found.append((frame.distance, ref_id, frame.time_s))
     found.sort()
