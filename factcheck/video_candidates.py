@@ -43,12 +43,13 @@ def video_frame_candidates(
     query: VideoFingerprint, config: VideoMatchConfig = DEFAULT_CONFIG
 ) -> list[int]:
     """Reference ids whose indexed frames most query frames come within `match_distance` of
-    (plus the thinning's FRAME_THIN_DISTANCE), most first, at most FACTCHECK_VIDEO_CANDIDATES."""
+    (plus the thinning's FRAME_THIN_DISTANCE; above the flat size, the multi-index hash's
+    radius), most first, at most FACTCHECK_VIDEO_CANDIDATES."""
     rows = query_rows(query.frames, config.min_quality)
     hashes, owners = query_hashes(query.frames, rows)
     index = index_reader(VIDEO_FRAMES_INDEX).get()
     distance = config.match_distance + FRAME_THIN_DISTANCE
-    votes = frame_votes(index, hashes, owners, max_distance=distance)
+    votes = frame_votes(index, hashes, owners, max_distance=distance, primary=len(rows))
     return list(votes)[: candidate_limit()]
 
 

@@ -159,12 +159,14 @@ def video_still_matches(
         [frames.hashes[rows]] + ([] if frames.mirrored is None else [frames.mirrored[rows]])
     )
     ids, distances = pdq_index.search(hashes, STILL_CANDIDATES)
-    # A reference video's poster is in the image index too: it is matched in time instead.
-    excluded = skip | set(ReferenceVideo.objects.values_list("reference_id", flat=True))
     best: dict[int, int] = {}
     for ref_id, distance in zip(ids.ravel().tolist(), distances.ravel().tolist(), strict=True):
-        if ref_id >= 0 and distance <= STILL_MATCH_DISTANCE and ref_id not in excluded:
+        if ref_id >= 0 and distance <= STILL_MATCH_DISTANCE and ref_id not in skip:
             best[ref_id] = min(distance, best.get(ref_id, distance))
+    # A reference video's poster is in the image index too: it is matched in time instead.
+    posters = ReferenceVideo.objects.filter(reference_id__in=list(best))
+    for ref_id in posters.values_list("reference_id", flat=True):
+        del best[ref_id]
     chosen = sorted(best, key=lambda ref_id: (best[ref_id], ref_id))[:MAX_STILL_MATCHES]
     references = Reference.objects.in_bulk(chosen)
     items = []

@@ -7,7 +7,10 @@ FRAME_THIN_DISTANCE bits of the last one kept of that video is dropped, since a 
 kept one within that many bits more), each row carrying the reference id, so an id has many rows.
 A query votes with at most QUERY_MAX_ROWS of its own distinct frames, through the hash variants
 the alignment compares (as posted, mirrored, bands trimmed, both: `query_hashes`); a reference
-gets one vote per query frame with a row of it within the distance (`frame_votes`). The sampled
+gets one vote per query frame with a row of it within the distance (`frame_votes`). Above the
+flat size the index is a multi-index hash, exact within its radius: the hashes as posted get
+the full radius, the other variants the narrower one of rotated image queries, as image
+queries do (searched exactly, they would cost about 6x more probes; docs/benchmarks.md). The sampled
 frames' global embeddings vote the same way in an index of the references' sample embeddings
 (`sample_votes`).
 """
@@ -26,8 +29,9 @@ from factcheck.core.video_fingerprint import FrameHashes, hamming_rows
 # Searches for a frame within distance d look up to d + FRAME_THIN_DISTANCE.
 FRAME_THIN_DISTANCE = 16
 # Query frames that vote (distinct ones, evenly spread over the video): a long query costs a
-# bounded search.
-QUERY_MAX_ROWS = 256
+# bounded search (at 100k reference videos, ~5 ms per frame: docs/benchmarks.md). A copy
+# shares most of its frames with its original, so a few dozen frames single it out.
+QUERY_MAX_ROWS = 64
 # Index rows returned per query hash or sample: a reference has many rows, so enough that a
 # second reference near the same frame still shows.
 NEIGHBOURS = 32
@@ -72,8 +76,8 @@ def query_rows(frames: FrameHashes, min_quality: int, max_rows: int = QUERY_MAX_
 
 
 def query_hashes(frames: FrameHashes, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(hashes, frame row of each hash): `rows`' hashes as posted and mirrored, and with bands
-    trimmed where that changed them."""
+    """(hashes, frame row of each hash): `rows`' hashes as posted (the first `len(rows)`), then
+    mirrored, and with bands trimmed where that changed them."""
     parts, owners = [], []
     for variant, base in (
         (frames.hashes, None),
@@ -107,13 +111,21 @@ def _votes(ids: np.ndarray, hit: np.ndarray, owners: np.ndarray) -> dict[int, in
 
 
 def frame_votes(
-    index: Any, hashes: np.ndarray, owners: np.ndarray, *, max_distance: int, k: int = NEIGHBOURS
+    index: Any,
+    hashes: np.ndarray,
+    owners: np.ndarray,
+    *,
+    max_distance: int,
+    primary: int | None = None,
+    k: int = NEIGHBOURS,
 ) -> dict[int, int]:
     """{reference id: query frames with one of its rows within `max_distance`}, most first.
-    `index` is a PdqIndex or its layered view; `owners[i]` the query frame of `hashes[i]`."""
+    `index` is a PdqIndex or its layered view; `owners[i]` the query frame of `hashes[i]`; the
+    first `primary` hashes get the index's full radius, the others its dihedral radius (a
+    multi-index hash; None: all full)."""
     if index is None or not len(index) or not len(hashes):
         return {}
-    ids, distances = index.search(hashes, k)
+    ids, distances = index.search(hashes, k, primary=primary)
     hit = (ids != MISSING_ID) & (distances <= max_distance)
     return _votes(ids, hit, owners)
 

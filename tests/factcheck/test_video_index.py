@@ -14,7 +14,7 @@ from django.core.files.storage import default_storage
 
 from factcheck import services, video_references, video_stills
 from factcheck.core import index_store
-from factcheck.core.index_manifest import Manifest
+from factcheck.core.index_manifest import Manifest, manifest_path
 from factcheck.core.index_store import read_manifest
 from factcheck.core.video_fingerprint import FrameHashes, VideoFingerprint, fingerprint_from_hashes
 from factcheck.indexing import (
@@ -294,3 +294,14 @@ def test_a_damaged_fingerprint_file_leaves_the_other_videos_searchable(caplog) -
     assert stored_videos([damaged.pk, intact.pk]).keys() == {intact.pk}
     found = video_references.video_matches(copy_of(92), interval_s=1.0)
     assert [match.reference_id for match in found] == [intact.pk]
+
+
+def test_an_update_builds_the_video_indexes_an_upgrade_lacks() -> None:
+    old = add_video(1)
+    index_rebuild()
+    for name in (VIDEO_FRAMES_INDEX, VIDEO_SAMPLES_INDEX):
+        manifest_path(index_dir(), name).unlink()  # as before the video indexes existed
+    new = add_video(2)
+    index_update(add_ids=[new.pk])
+    for name in (VIDEO_FRAMES_INDEX, VIDEO_SAMPLES_INDEX):
+        assert indexed_reference_ids(name) == {old.pk, new.pk}, name
