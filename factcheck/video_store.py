@@ -172,14 +172,17 @@ def poster_time(fingerprint: VideoFingerprint) -> float:
 
 @dataclass(frozen=True)
 class StoredVideo:
+    """A reference video's fingerprint and sample embeddings, as stored."""
+
     fingerprint: VideoFingerprint
     embeddings: SampleEmbeddings | None
 
     @property
     def nbytes(self) -> int:
+        """What it holds in memory (its arrays), for the cache's bound."""
         frames = self.fingerprint.frames
         arrays = [frames.times_s, frames.frame_numbers, frames.qualities, frames.hashes]
-        optional = (frames.mirrored, frames.content, frames.content_mirrored)
+        optional = (frames.mirrored, frames.content, frames.content_mirrored, frames.colour_changes)
         arrays += [array for array in optional if array is not None]
         if self.embeddings is not None:
             arrays += [self.embeddings.vectors, self.embeddings.times_s]

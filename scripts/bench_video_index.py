@@ -148,7 +148,7 @@ def reader(directory: str, args: dict[str, Any], videos: int, pipe: Connection) 
     rng = np.random.default_rng(args["seed"] + 1)
     before = memory_mb()
     index = IndexStore(directory, NAME).get()
-    assert index is not None
+    assert isinstance(index, PdqIndex)  # a base without deltas
     distance = DEFAULT_CONFIG.match_distance + FRAME_THIN_DISTANCE
     still_distance = DEFAULT_CONFIG.frame_distance + FRAME_THIN_DISTANCE
     query_frames = int(QUERY_SECONDS * FPS)

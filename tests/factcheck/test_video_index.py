@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 from django.core.files.storage import default_storage
 
-from factcheck import services, video_references, video_stills
+from factcheck import services, video_references, video_stills, video_store
 from factcheck.core import index_store
 from factcheck.core.index_manifest import Manifest, manifest_path
 from factcheck.core.index_store import read_manifest
@@ -305,3 +305,38 @@ def test_an_update_builds_the_video_indexes_an_upgrade_lacks() -> None:
     index_update(add_ids=[new.pk])
     for name in (VIDEO_FRAMES_INDEX, VIDEO_SAMPLES_INDEX):
         assert indexed_reference_ids(name) == {old.pk, new.pk}, name
+
+
+def test_a_mirrored_copy_is_a_candidate_and_aligns_mirrored() -> None:
+    ids = [add_video(seed).pk for seed in range(5)]
+    index_rebuild()
+    copy = copy_of(3).fingerprint
+    frames = copy.frames
+    assert frames.mirrored is not None
+    swapped = FrameHashes(  # posted mirrored: its hashes are the original's mirrored ones
+        frame_numbers=frames.frame_numbers,
+        times_s=frames.times_s,
+        qualities=frames.qualities,
+        hashes=frames.mirrored,
+        mirrored=frames.hashes,
+        content=frames.content_mirrored,
+        content_mirrored=frames.content,
+    )
+    mirrored = VideoRead(fingerprint_from_hashes(swapped, fps=FPS, duration_s=copy.duration_s))
+    assert video_frame_candidates(mirrored.fingerprint)[:1] == [ids[3]]
+    (found,) = video_references.video_matches(mirrored, interval_s=1.0)
+    assert found.reference_id == ids[3] and found.alignment.mirrored is True
+
+
+def test_loaded_videos_are_cached_up_to_the_byte_bound(settings) -> None:
+    ids = [add_video(seed).pk for seed in range(81, 84)]
+    one = stored_videos(ids[:1])[ids[0]]
+    settings.FACTCHECK_VIDEO_CACHE_BYTES = 2 * one.nbytes + 1
+    loaded = stored_videos(ids)
+    assert loaded.keys() == set(ids)
+    cache = video_store._stored_cache()
+    assert len(cache) == 2 and cache.size_bytes <= settings.FACTCHECK_VIDEO_CACHE_BYTES
+    # A hit reads nothing: the files are immutable, named by their content.
+    name = ReferenceVideo.objects.get(reference_id=ids[2]).fingerprint_file
+    default_storage.delete(name)
+    assert stored_videos(ids[2:])[ids[2]] is loaded[ids[2]]

@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import json
+import subprocess
+import sys
+from pathlib import Path
+
 import numpy as np
 
 from factcheck.core.index import ClipIndex, FloatIndexConfig, PdqIndex
@@ -95,3 +100,33 @@ def test_samples_vote_for_the_reference_they_resemble() -> None:
     )
     votes = sample_votes(index, vectors[12:18], min_similarity=0.99)
     assert votes == {2: 6}
+
+
+def test_the_benchmark_runs_and_finds_every_source(tmp_path) -> None:
+    """scripts/bench_video_index.py at a tiny size (its figures are in docs/benchmarks.md)."""
+    script = Path(__file__).resolve().parents[3] / "scripts" / "bench_video_index.py"
+    arguments = ["--videos", "300", "--queries", "3", "--pairs", "1", "--bits", "16"]
+    done = subprocess.run(
+        [sys.executable, str(script), *arguments, "--dir", str(tmp_path)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    )
+    result = json.loads(done.stdout)
+    run = result["runs"]["300"]
+    assert result["synthetic"] is True and result["rows_kept_per_video"] == 30
+    assert run["rows"] == 9000 and run["kind"] == "flat"
+    assert run["recall"] == {"video_bits_16": 1.0, "still_bits_16": 1.0}
+    assert run["video_ms"]["bits_16"]["p50"] > 0 and run["scan"]["video_match_ms_per_pair"] > 0
+
+
+def test_a_video_without_a_usable_frame_adds_and_asks_nothing() -> None:
+    rng = np.random.default_rng(5)
+    hashes = rng.integers(0, 256, (50, 32), dtype=np.uint8)
+    dark = frame_hashes(hashes, qualities=np.zeros(50, np.int64), content=hashes.copy())
+    assert indexed_frames(dark, min_quality=30).shape == (0, 32)
+    found, owners = query_hashes(dark, query_rows(dark, min_quality=30))
+    assert found.shape == (0, 32) and len(owners) == 0
+    index = PdqIndex.build(hashes, np.arange(50, dtype=np.int64))
+    assert frame_votes(index, found, owners, max_distance=64) == {}
