@@ -340,3 +340,19 @@ def test_loaded_videos_are_cached_up_to_the_byte_bound(settings) -> None:
     name = ReferenceVideo.objects.get(reference_id=ids[2]).fingerprint_file
     default_storage.delete(name)
     assert stored_videos(ids[2:])[ids[2]] is loaded[ids[2]]
+
+
+def test_the_outbox_repairs_a_lost_add_and_a_lost_removal(monkeypatch, deltas_kept) -> None:
+    kept, removed = add_video(1), add_video(2)
+    index_rebuild()
+    lost = add_video(3)  # committed, its index update lost
+    removed_id = removed.pk
+    with monkeypatch.context() as lost_update:
+        lost_update.setattr(services, "_enqueue_index_update", lambda **ids: None)
+        services.reference_remove(reference=removed)
+    assert indexed_reference_ids(VIDEO_FRAMES_INDEX) == {kept.pk, removed_id}
+    index_update()  # any later update applies the whole outbox
+    for name in (VIDEO_FRAMES_INDEX, VIDEO_SAMPLES_INDEX):
+        assert indexed_reference_ids(name) == {kept.pk, lost.pk}, name
+    assert video_frame_candidates(copy_of(3).fingerprint)[:1] == [lost.pk]
+    assert removed_id not in video_frame_candidates(copy_of(2).fingerprint)
