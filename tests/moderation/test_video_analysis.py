@@ -20,8 +20,9 @@ from rest_framework.test import APIClient
 from factcheck import video_references, video_store
 from factcheck.core.video_match import Segment, VideoAlignment
 from factcheck.evaluation import videocases as vc
+from factcheck.evaluation.video_case_set import CASES_FILE
 from factcheck.indexing import index_rebuild
-from factcheck.models import ReferenceVideo
+from factcheck.models import Reference, ReferenceVideo
 from factcheck.selectors import image_matches
 from factcheck.services import reference_add
 from moderation import tasks
@@ -29,6 +30,7 @@ from moderation.analysis import analyses_resume, annotated_video_render
 from moderation.models import ReportArtifact, Submission
 from moderation.services import submission_create
 from moderation.tasks import analyze_submission
+from moderation.video_evaluation import evaluate_video
 from moderation.video_pipeline import video_analyze
 from tests.videos import FPS, PASTE_FROM_S, PASTE_TO_S, SECONDS, TRIM_S
 
@@ -248,3 +250,30 @@ ALIGNMENT = VideoAlignment(
     reference_fraction=0.6,
     ambiguous=False,
 )
+
+
+@pytest.mark.django_db
+def test_evaluate_video_publishes_its_references_in_indexes_of_its_own(
+    videos, tmp_path: Path, settings
+):
+    """The evaluation's references are never committed, so their index update never runs: it
+    publishes them itself, in a folder of its own, and keeps nothing."""
+    cases = tmp_path / "cases"
+    (cases / "references").mkdir(parents=True)
+    (cases / "queries").mkdir()
+    (cases / "references" / "clip-1.mp4").write_bytes(videos["original"])
+    (cases / "queries" / "repost.mp4").write_bytes(videos["repost"])
+    case = {
+        "query": "repost",
+        "kind": "paste",
+        "reference": "clip-1",
+        "offset_s": TRIM_S,
+        "edited_span_s": [PASTE_FROM_S, PASTE_TO_S],
+        "edited_box": [120, 30, 80, 60],  # query pixels
+    }
+    (cases / CASES_FILE).write_text(json.dumps({"split": "test", "cases": [case]}))
+    result = evaluate_video(cases)
+    assert result["recall_at_1"] == 1.0 and result["cases"][0]["found"] == "clip-1"
+    assert result["median_offset_error_s"] < 0.2
+    assert not Reference.objects.exists()
+    assert not list(Path(settings.INDEX_DIR).glob("*.manifest.json"))
