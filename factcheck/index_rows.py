@@ -5,25 +5,36 @@ local-features file, outbox flag) into arrays once, each row copied straight int
 from the row count (`RowArray`), so N embeddings are held once, not as N buffers plus their stacked
 copy; local features are read from storage one reference at a time when the local index asks for
 them (`StoredFeatures`), never all at once.
+
+The video indexes' rows (`video_rows`) come from `ReferenceVideo` rows: each video's fingerprint
+and sample embeddings are read from storage one video at a time, and only the rows the indexes
+keep (its distinct usable frame hashes, factcheck.core.video_candidates.indexed_frames, and its
+sample embeddings of the configured space) are copied into the arrays.
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 from django.db.models import Q, QuerySet
 
 from factcheck.core.features import Features
 from factcheck.core.fingerprints import PDQ_BYTES
+from factcheck.core.video_candidates import indexed_frames
+from factcheck.core.video_match import DEFAULT_CONFIG
 from factcheck.embedding import embedding_tag
-from factcheck.models import Fingerprint
+from factcheck.models import Fingerprint, ReferenceVideo
 from factcheck.reference_source import (
     ReferenceMissing,
     features_read_or_compute,
     stored_references,
 )
+from factcheck.video_store import stored_video_read
+
+logger = logging.getLogger(__name__)
 
 MARK_BATCH = 5_000  # ids per UPDATE ... WHERE id IN (...) statement
 READ_BATCH = 2_000  # rows per fetch from the database (Django's iterator default)
@@ -40,6 +51,11 @@ class Rows:
     features_files: dict[int, str]
     unindexed: list[int]  # rows whose outbox flag was still False when read
     space: str = ""  # the embedding tag the vectors were selected by
+
+    @property
+    def hash_ids(self) -> list[int]:
+        """The id of each row of `hashes` (one per reference here)."""
+        return self.ids
 
 
 class RowArray:
@@ -63,6 +79,10 @@ class RowArray:
             self._data = grown
         self._data[self._count] = row
         self._count += 1
+
+    def extend(self, rows: np.ndarray) -> None:
+        for row in rows:
+            self.append(row)
 
     def array(self) -> np.ndarray | None:
         """The rows, None when there were none. A view: capacity left unused was never written,
@@ -139,3 +159,67 @@ class StoredFeatures(Mapping[int, Features]):
 
     def __len__(self) -> int:
         return len(self._files)
+
+
+@dataclass
+class VideoRows:
+    """Reference videos' rows for the video indexes, in reference-id order: each video's
+    distinct usable frame hashes (`hashes`, their reference ids in `hash_ids`) and its sample
+    embeddings of `space` only (`embedding_vectors`, ids in `embedding_ids`); an id has many
+    rows."""
+
+    hash_ids: np.ndarray
+    hashes: np.ndarray
+    embedding_ids: np.ndarray
+    embedding_vectors: np.ndarray | None
+    unindexed: list[int]  # videos whose reference's outbox flag was still False when read
+    space: str = ""
+    unreadable: list[int] = field(default_factory=list)  # videos whose files could not be read
+
+
+def video_rows(ids: Sequence[int] | None) -> VideoRows:
+    """The video indexes' rows of the reference videos among `ids` (sorted, unique; None: every
+    one), MARK_BATCH ids per statement; files read one video at a time."""
+    rows = ReferenceVideo.objects.order_by("reference_id")
+    if ids is None:
+        querysets: Iterable[QuerySet[ReferenceVideo]] = [rows]
+    else:
+        querysets = (
+            rows.filter(reference_id__in=ids[start : start + MARK_BATCH])
+            for start in range(0, len(ids), MARK_BATCH)
+        )
+    fields = ("reference_id", "fingerprint_file", "samples_file", "reference__fingerprint__indexed")
+    found = (row for part in querysets for row in part.values_list(*fields).iterator(READ_BATCH))
+    space = embedding_tag()
+    hashes, vectors = RowArray(np.uint8, READ_BATCH), RowArray(np.float32, READ_BATCH)
+    hash_ids: list[np.ndarray] = []
+    embedding_ids: list[np.ndarray] = []
+    unindexed: list[int] = []
+    unreadable: list[int] = []
+    for reference_id, fingerprint_file, samples_file, indexed in found:
+        if not indexed:
+            unindexed.append(reference_id)
+        try:
+            # Another space's samples are not indexed: no need to read them.
+            video = stored_video_read(fingerprint_file, samples_file if space else "")
+        except (OSError, ValueError) as error:  # a lost or damaged file: the others still count
+            logger.warning("reference video %s not indexed: %s", reference_id, error)
+            unreadable.append(reference_id)
+            continue
+        frames = indexed_frames(video.fingerprint.frames, DEFAULT_CONFIG.min_quality)
+        hashes.extend(frames)
+        hash_ids.append(np.full(len(frames), reference_id, np.int64))
+        samples = video.embeddings
+        if samples is not None and samples.tag == space and len(samples.vectors):
+            vectors.extend(samples.vectors)
+            embedding_ids.append(np.full(len(samples.vectors), reference_id, np.int64))
+    frame_rows = hashes.array()
+    return VideoRows(
+        hash_ids=np.concatenate([np.zeros(0, np.int64), *hash_ids]),
+        hashes=np.zeros((0, PDQ_BYTES), np.uint8) if frame_rows is None else frame_rows,
+        embedding_ids=np.concatenate([np.zeros(0, np.int64), *embedding_ids]),
+        embedding_vectors=vectors.array(),
+        unindexed=unindexed,
+        space=space,
+        unreadable=unreadable,
+    )

@@ -1,10 +1,15 @@
 """Publishing the FAISS indexes of references: one writer at a time, readers never blocked.
 
-Three indexes: PDQ hashes, the global embedding (factcheck.embedding: the learned copy
-descriptor, or CLIP) and local descriptors (crops, borders, captions). The embedding index's
-manifest names its space (`params["space"]`, the embedding tag): it holds only rows of that
-space, a writer rebuilds it when the configured space changes, and readers ignore a published
-version of another space (`embedding_space`).
+Three image indexes: PDQ hashes, the global embedding (factcheck.embedding: the learned copy
+descriptor, or CLIP) and local descriptors (crops, borders, captions), built from `Fingerprint`
+rows (a reference video's describes its poster). Two video indexes, built from `ReferenceVideo`
+rows and their files (factcheck.index_rows.video_rows): `video_frames`, each reference video's
+distinct usable frame hashes (many rows per reference id), and `video_samples`, its sampled
+frames' global embeddings; they propose the candidates of temporal matching
+(factcheck.video_candidates). The embedding and video sample indexes' manifests name their space
+(`params["space"]`, the embedding tag): each holds only rows of that space, a writer rebuilds it
+when the configured space changes, and readers ignore a published version of another space
+(`embedding_space`). All five share the lock, the deltas, the compaction and the outbox below.
 
 Writers take an exclusive file lock next to the index files. An update publishes the next
 version as a delta: the rows it adds (in an empty copy of the base's trained structure) and the
@@ -75,8 +80,10 @@ from factcheck.index_rows import (
     MARK_BATCH,
     Rows,
     StoredFeatures,
+    VideoRows,
     fingerprint_rows,
     fingerprint_rows_of,
+    video_rows,
 )
 from factcheck.models import Fingerprint, PendingIndexRemoval
 
@@ -84,14 +91,21 @@ logger = logging.getLogger(__name__)
 PDQ_INDEX = "pdq"
 EMBEDDING_INDEX = "embedding"
 LOCAL_INDEX = "local"
+VIDEO_FRAMES_INDEX = "video_frames"
+VIDEO_SAMPLES_INDEX = "video_samples"
+VIDEO_INDEXES = (VIDEO_FRAMES_INDEX, VIDEO_SAMPLES_INDEX)  # rows from ReferenceVideo
+INDEXES = (PDQ_INDEX, EMBEDDING_INDEX, LOCAL_INDEX, *VIDEO_INDEXES)
+HASH_INDEXES = (PDQ_INDEX, VIDEO_FRAMES_INDEX)
+SPACE_INDEXES = (EMBEDDING_INDEX, VIDEO_SAMPLES_INDEX)  # one embedding space each
 LOCK_FILE = ".writer.lock"
 COMPACTION_LOCK_FILE = ".compaction-{name}.lock"  # held by the one compaction of an index
 SPACE_PARAM = "space"  # manifest parameter naming the embedding index's space
 
 AnyIndex = PdqIndex | ClipIndex | LocalIndex
+AnyRows = Rows | VideoRows
 
 _stores: dict[tuple[str, str], IndexStore] = {}
-_spaces: dict[str, tuple[int, str]] = {}  # index directory -> (version, space) last read
+_spaces: dict[tuple[str, str], tuple[int, str]] = {}  # (directory, name) -> (version, space)
 
 
 @dataclass(frozen=True)
@@ -134,13 +148,13 @@ def index_reader(name: str) -> IndexStore:
 
 
 def embedding_space(store: IndexStore) -> str | None:
-    """The space of the embedding index version `store` holds; None when nothing is loaded or
-    a newer version was published meanwhile (known on the next query). One manifest read per
-    published version."""
+    """The space of the embedding (or video sample) index version `store` holds; None when
+    nothing is loaded or a newer version was published meanwhile (known on the next query). One
+    manifest read per published version."""
     version = store.version
     if version is None:
         return None
-    key = str(store.directory)
+    key = (str(store.directory), store.name)
     cached = _spaces.get(key)
     if cached is None or cached[0] != version:
         manifest = read_manifest(store.directory, store.name)
@@ -181,8 +195,8 @@ def index_rebuild() -> IndexChange:
     """Build every index from the database and publish it as a new version."""
     with _writer_lock():
         removals = list(PendingIndexRemoval.objects.values_list("pk", flat=True))
-        rows = fingerprint_rows(None)
-        summaries = [_build(name, rows) for name in (PDQ_INDEX, EMBEDDING_INDEX, LOCAL_INDEX)]
+        rows, videos = fingerprint_rows(None), video_rows(None)
+        summaries = [_build(name, videos if name in VIDEO_INDEXES else rows) for name in INDEXES]
         _settle_outbox(rows.unindexed, removals)
         return IndexChange([s for s in summaries if s is not None], rows.unindexed)
 
@@ -202,12 +216,20 @@ def index_update(*, add_ids: Sequence[int] = (), remove_ids: Sequence[int] = ())
         changed = sorted(removed | set(rows.ids))
         summaries = []
         # A full scan (first use, or an embedding space switch) is read once and shared by
-        # every index that needs it.
-        all_rows = functools.cache(lambda: fingerprint_rows(None))
-        missing = any(read_manifest(index_dir(), n) is None for n in (PDQ_INDEX, LOCAL_INDEX))
+        # every index that needs it; so are the changed videos' rows.
+        all_rows = functools.cache(_all_rows)
+        changed_videos = functools.cache(functools.partial(video_rows, changed))
+        firsts = (PDQ_INDEX, LOCAL_INDEX, VIDEO_FRAMES_INDEX)
+        missing = any(read_manifest(index_dir(), n) is None for n in firsts)
         if changed or missing or _embedding_space_changed(rows.space):
-            for name in (PDQ_INDEX, EMBEDDING_INDEX, LOCAL_INDEX):
-                summary, compaction_due = _apply(name, changed, rows, all_rows)
+            for name in INDEXES:
+                video = name in VIDEO_INDEXES
+                summary, compaction_due = _apply(
+                    name,
+                    changed,
+                    changed_videos() if video else rows,
+                    functools.partial(all_rows, video),
+                )
                 if summary is not None:
                     summaries.append(summary)
                 if compaction_due:
@@ -216,6 +238,15 @@ def index_update(*, add_ids: Sequence[int] = (), remove_ids: Sequence[int] = ())
     for name in compactions:  # the lock released: without a broker the task runs right here
         _compaction_enqueue(name)
     return IndexChange(summaries, rows.unindexed)
+
+
+def _all_rows(video: bool) -> AnyRows:
+    """Every row of the video indexes, or of the image indexes."""
+    return video_rows(None) if video else fingerprint_rows(None)
+
+
+def _rows_of(name: str, ids: list[int]) -> AnyRows:
+    return video_rows(ids) if name in VIDEO_INDEXES else fingerprint_rows_of(ids)
 
 
 def _compaction_enqueue(name: str) -> None:
@@ -251,8 +282,8 @@ def _compact(name: str) -> IndexSummary | None:
         start = _compaction_start(name)
     if start is None:
         return None
-    rows = fingerprint_rows(None)
-    if name == LOCAL_INDEX and _local_index_over_limit(len(rows.features_files)):
+    rows = _all_rows(name in VIDEO_INDEXES)
+    if isinstance(rows, Rows) and name == LOCAL_INDEX and _local_over_limit(rows):
         return None  # the next update switches it off
     index = _built(name, rows)
     if index is None:
@@ -266,7 +297,7 @@ def _compact(name: str) -> IndexSummary | None:
         # before any version had it (its removal hid nothing): the database says which.
         reapplied = sorted(set(changed.tolist()) | set(rows.unindexed))
         delta = index.empty_like()
-        _add(delta, fingerprint_rows_of(reapplied))
+        _add(delta, _rows_of(name, reapplied))
         manifest = publish_staged(index_dir(), name, staged, removed_ids=reapplied, added=delta)
     logger.info("index %s v%d compacted, %d ids re-applied", name, manifest.version, len(reapplied))
     return _summary(name, manifest)
@@ -277,7 +308,7 @@ def _compaction_start(name: str) -> Snapshot | None:
     manifest = read_manifest(index_dir(), name)
     if manifest is None or manifest.disabled:
         return None
-    if name == EMBEDDING_INDEX and _manifest_space(manifest) != embedding_tag():
+    if name in SPACE_INDEXES and _manifest_space(manifest) != embedding_tag():
         return None  # another space: the next update rebuilds it (_embedding_rebuild_needed)
     base, _ = load_base(index_dir(), name)
     return snapshot(index_dir(), name) if _compaction_due(base, manifest) else None
@@ -310,13 +341,14 @@ def _settle_outbox(indexed_ids: list[int], removal_pks: list[int]) -> None:
 
 
 def _embedding_space_changed(space: str) -> bool:
-    """The published embedding index holds another space than the configured one."""
-    manifest = read_manifest(index_dir(), EMBEDDING_INDEX)
-    return manifest is not None and _manifest_space(manifest) != space
+    """A published embedding or video sample index holds another space than the configured
+    one."""
+    manifests = (read_manifest(index_dir(), name) for name in SPACE_INDEXES)
+    return any(m is not None and _manifest_space(m) != space for m in manifests)
 
 
 def _apply(
-    name: str, changed: list[int], rows: Rows, all_rows: Callable[[], Rows]
+    name: str, changed: list[int], rows: AnyRows, all_rows: Callable[[], AnyRows]
 ) -> tuple[IndexSummary | None, bool]:
     """Publish `changed` (`rows` re-read) as a delta of `name`: its summary, and whether a
     compaction is due."""
@@ -326,11 +358,11 @@ def _apply(
     if name == LOCAL_INDEX and _local_index_over_limit(references := Fingerprint.objects.count()):
         return _local_index_disable(references), False
     if manifest is None:
-        if name == EMBEDDING_INDEX and rows.embedding_vectors is None:
+        if name in SPACE_INDEXES and rows.embedding_vectors is None:
             return None, False  # no embedding configured (or nothing new has one): no scan
         # First use (or an index added in an upgrade): build from the whole database.
         return _build(name, all_rows()), False
-    if name == EMBEDDING_INDEX and _embedding_rebuild_needed(manifest, rows):
+    if name in SPACE_INDEXES and _embedding_rebuild_needed(manifest, rows):
         return _build(name, all_rows()), False
     base, _ = load_base(index_dir(), name)
     delta = base.empty_like()
@@ -350,7 +382,7 @@ def _compaction_due(base: AnyIndex, manifest: Manifest) -> bool:
     )
 
 
-def _embedding_rebuild_needed(manifest: Manifest, rows: Rows) -> bool:
+def _embedding_rebuild_needed(manifest: Manifest, rows: AnyRows) -> bool:
     """Another model's vectors are never mixed in: after a space switch the index is rebuilt
     from this space's rows only; so is the empty index published before the new space had any
     vector, which kept the old model's size."""
@@ -375,6 +407,10 @@ def _local_index_over_limit(references: int) -> bool:
     return references > settings.FACTCHECK_LOCAL_INDEX_MAX_REFERENCES
 
 
+def _local_over_limit(rows: Rows) -> bool:
+    return _local_index_over_limit(len(rows.features_files))
+
+
 def _local_index_disable(references: int) -> IndexSummary:
     """Switch the local-descriptor index off (once: later updates see the disabled manifest)."""
     limit = settings.FACTCHECK_LOCAL_INDEX_MAX_REFERENCES
@@ -389,18 +425,18 @@ def _local_index_disable(references: int) -> IndexSummary:
     return _summary(LOCAL_INDEX, manifest)
 
 
-def _add(index: PdqIndex | ClipIndex | LocalIndex, rows: Rows) -> None:
-    if isinstance(index, PdqIndex) and rows.ids:
-        index.add(rows.hashes, rows.ids)
+def _add(index: PdqIndex | ClipIndex | LocalIndex, rows: AnyRows) -> None:
+    if isinstance(index, PdqIndex) and len(rows.hash_ids):
+        index.add(rows.hashes, rows.hash_ids)
     elif isinstance(index, ClipIndex) and rows.embedding_vectors is not None:
         index.add(rows.embedding_vectors, rows.embedding_ids)
-    elif isinstance(index, LocalIndex):
+    elif isinstance(index, LocalIndex) and isinstance(rows, Rows):
         for ref_id, features in StoredFeatures(rows.features_files).items():
             index.add(ref_id, features)
 
 
-def _build(name: str, rows: Rows) -> IndexSummary | None:
-    if name == LOCAL_INDEX and _local_index_over_limit(len(rows.features_files)):
+def _build(name: str, rows: AnyRows) -> IndexSummary | None:
+    if isinstance(rows, Rows) and name == LOCAL_INDEX and _local_over_limit(rows):
         return _local_index_disable(len(rows.features_files))
     index = _built(name, rows)
     if index is None:
@@ -409,22 +445,24 @@ def _build(name: str, rows: Rows) -> IndexSummary | None:
     return _summary(name, manifest)
 
 
-def _built(name: str, rows: Rows) -> AnyIndex | None:
-    """Index `name` of `rows`, in memory; None for the embedding index when no embedding is
-    configured and none was ever published (the matcher then skips it)."""
-    if name == PDQ_INDEX:
-        return PdqIndex.build(rows.hashes, np.array(rows.ids, dtype=np.int64), pdq_config())
+def _built(name: str, rows: AnyRows) -> AnyIndex | None:
+    """Index `name` of `rows`, in memory; None for an embedding or video sample index when no
+    embedding is configured and none was ever published (the matcher then skips it)."""
+    if name in HASH_INDEXES:
+        ids = np.asarray(rows.hash_ids, dtype=np.int64)
+        return PdqIndex.build(rows.hashes, ids, pdq_config())
     if name == LOCAL_INDEX:
+        assert isinstance(rows, Rows)
         return LocalIndex.build(StoredFeatures(rows.features_files), local_config())
     if rows.embedding_vectors is None:
-        previous = read_manifest(index_dir(), EMBEDDING_INDEX)
+        previous = read_manifest(index_dir(), name)
         if previous is None:
             return None
         # Turned off, or no row of the new space yet: empty.
         dim = int(previous.params.get("dim", FloatIndexConfig.dim))
         empty = np.zeros((0, dim), np.float32)
         return ClipIndex.build(empty, np.zeros(0, np.int64), embedding_config(dim))
-    ids = np.array(rows.embedding_ids, dtype=np.int64)
+    ids = np.asarray(rows.embedding_ids, dtype=np.int64)
     dim = rows.embedding_vectors.shape[1]
     return ClipIndex.build(rows.embedding_vectors, ids, embedding_config(dim))
 

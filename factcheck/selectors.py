@@ -101,11 +101,19 @@ def image_matches(*, image: np.ndarray) -> ImageMatches:
     )
     found = _image_matches(image, result, embedding=embedder is not None)
     started = time.perf_counter()
-    matched = {int(match["reference"]["id"]) for match in found.matches}
-    for frame in video_frame_matches(image, skip=matched):
-        found.matches.append(frame.item)
-        found.edit_masks.append(frame.edit_mask)
-        found.aligned_references.append(frame.aligned_reference)
+    rows = {int(match["reference"]["id"]): row for row, match in enumerate(found.matches)}
+    for frame in video_frame_matches(image):
+        # A reference video the image indexes found by its poster is replaced by its frame
+        # match, which says when and compares the image with the frame it shows.
+        row = rows.get(int(frame.item["reference"]["id"]))
+        if row is None:
+            found.matches.append(frame.item)
+            found.edit_masks.append(frame.edit_mask)
+            found.aligned_references.append(frame.aligned_reference)
+        else:
+            found.matches[row] = frame.item
+            found.edit_masks[row] = frame.edit_mask
+            found.aligned_references[row] = frame.aligned_reference
     found.timings_ms["video_frames"] = round((time.perf_counter() - started) * 1000, 1)
     return found
 

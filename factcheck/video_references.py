@@ -1,10 +1,11 @@
 """Matching a query video in time against the reference videos, and the report's matches.
 
-The query's fingerprint is aligned with each stored reference fingerprint
-(factcheck.core.video_match). That is an exact scan over the reference videos: fine for the
-thousands of originals a newsroom curates, and the place a frame-hash index would go for more.
-The best match is compared frame by frame (factcheck.core.video_localize); image references shown
-in the video follow (factcheck.video_stills).
+Candidates come from the published video indexes (factcheck.video_candidates: the query's frame
+hashes vote in `video_frames`, its sampled frames' embeddings in `video_samples`); only those
+references' fingerprints are loaded and aligned exactly with the query's
+(factcheck.core.video_match). The best match is compared frame by frame
+(factcheck.core.video_localize); image references shown in the video follow
+(factcheck.video_stills).
 """
 
 from __future__ import annotations
@@ -34,10 +35,10 @@ from factcheck.core.video_match import Segment, VideoAlignment, video_match
 from factcheck.indexing import PDQ_INDEX, index_reader
 from factcheck.models import Reference
 from factcheck.reference_source import reference_summary
+from factcheck.video_candidates import video_frame_candidates, video_sample_candidates
 from factcheck.video_stills import video_still_matches
 from factcheck.video_store import (
     SampleEmbeddings,
-    StoredVideo,
     VideoRead,
     closest_frame,
     frames_near,
@@ -49,9 +50,10 @@ from mediastore.services import media_read
 MAX_VIDEO_MATCHES = 3
 # The learned descriptor on the sampled frames finds copies whose frames PDQ cannot line up (a
 # crop changes every frame's hash as much as another picture does): the query's samples vote
-# for an offset with their most similar reference samples. A vote needs this many samples, and
-# this share of the query's; the best DESCRIPTOR_CANDIDATES references by votes are checked on
-# DESCRIPTOR_CHECKS sample frames against the original's frames around the voted time.
+# for an offset with their most similar reference samples (of the candidates the sample index
+# proposes). A vote needs this many samples, and this share of the query's; the best
+# DESCRIPTOR_CANDIDATES references by votes are checked on DESCRIPTOR_CHECKS sample frames
+# against the original's frames around the voted time.
 MIN_DESCRIPTOR_VOTES = 3
 DESCRIPTOR_VOTE_SHARE = 0.3
 DESCRIPTOR_CANDIDATES = 2
@@ -71,8 +73,9 @@ class VideoMatchFound:
 def video_matches(read: VideoRead, *, interval_s: float) -> list[VideoMatchFound]:
     """The reference videos the query aligns with in time, best first (at most
     MAX_VIDEO_MATCHES): by the frame hashes; when no reference lines up by them, by the sampled
-    frames' global embeddings, verified on the frames (`_descriptor_alignment`)."""
-    stored = stored_videos()
+    frames' global embeddings, verified on the frames (`_descriptor_alignment`). Only the
+    candidates of the video indexes are compared."""
+    stored = stored_videos(video_frame_candidates(read.fingerprint))
     found = [
         VideoMatchFound(ref_id, alignment)
         for ref_id, video in stored.items()
@@ -81,16 +84,15 @@ def video_matches(read: VideoRead, *, interval_s: float) -> list[VideoMatchFound
     if not found:
         # Frames that line up by their hashes are the stronger evidence, and the two scores do
         # not compare: a reference sharing a shot's picture with the query must not outrank it.
-        found = _descriptor_matches(read, stored, interval_s)
+        found = _descriptor_matches(read, interval_s)
     found.sort(key=lambda match: (-match.alignment.score, match.reference_id))
     return found[:MAX_VIDEO_MATCHES]
 
 
-def _descriptor_matches(
-    read: VideoRead, stored: dict[int, StoredVideo], interval_s: float
-) -> list[VideoMatchFound]:
+def _descriptor_matches(read: VideoRead, interval_s: float) -> list[VideoMatchFound]:
     if read.embeddings is None:
         return []
+    stored = stored_videos(video_sample_candidates(read.embeddings))
     votes = sorted(
         (
             (vote, ref_id)

@@ -4,11 +4,14 @@ shown in a query video.
 Both are found through frame hashes (a still's 8 dihedral PDQ hashes against a video's frame
 hashes, `factcheck.core.video_match.frame_lookup` and `image_spans`), then verified and compared
 like an image against the frame that shows it (local features, dense alignment for low texture).
+The reference videos an image is looked up in are the candidates the `video_frames` index
+proposes for its hashes (factcheck.video_candidates).
 """
 
 from __future__ import annotations
 
 import functools
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
 from typing import Any
 
@@ -31,6 +34,7 @@ from factcheck.reference_source import (
     reference_summary,
     stored_references,
 )
+from factcheck.video_candidates import still_video_candidates
 from factcheck.video_store import (
     VideoRead,
     closest_frame,
@@ -96,20 +100,20 @@ def _frame_match(
     return FrameMatchFound(item, found.edit_mask, aligned_reference(frame, transform, image.shape))
 
 
-def video_frame_matches(image: np.ndarray, *, skip: set[int]) -> list[FrameMatchFound]:
+def video_frame_matches(
+    image: np.ndarray, *, skip: AbstractSet[int] = frozenset()
+) -> list[FrameMatchFound]:
     """Reference videos one of whose frames `image` is ("a frame of video X at 01:23"), best
-    first: found by the frame hashes (the image's 8 dihedral PDQ hashes), verified and compared
-    like an image match against that frame. References in `skip` (already matched) are left
-    out."""
-    videos = {ref_id: video.fingerprint for ref_id, video in stored_videos().items()}
-    if not videos:
-        return []
+    first: the candidates of the `video_frames` index for the image's 8 dihedral PDQ hashes,
+    each looked up in its frames (`frame_lookup`), verified and compared like an image match
+    against the frame found. References in `skip` are left out."""
     hashes, _ = pdq_dihedral_hashes(image)
+    candidates = still_video_candidates(hashes, skip=set(skip))
+    if not candidates:
+        return []
     found = []
-    for ref_id, fingerprint in videos.items():
-        if ref_id in skip:
-            continue
-        frame = frame_lookup(hashes, fingerprint)
+    for ref_id, video in stored_videos(candidates).items():
+        frame = frame_lookup(hashes, video.fingerprint)
         if frame is not None:
             found.append((frame.distance, ref_id, frame.time_s))
     found.sort()
@@ -155,12 +159,14 @@ def video_still_matches(
         [frames.hashes[rows]] + ([] if frames.mirrored is None else [frames.mirrored[rows]])
     )
     ids, distances = pdq_index.search(hashes, STILL_CANDIDATES)
-    # A reference video's poster is in the image index too: it is matched in time instead.
-    excluded = skip | set(ReferenceVideo.objects.values_list("reference_id", flat=True))
     best: dict[int, int] = {}
     for ref_id, distance in zip(ids.ravel().tolist(), distances.ravel().tolist(), strict=True):
-        if ref_id >= 0 and distance <= STILL_MATCH_DISTANCE and ref_id not in excluded:
+        if ref_id >= 0 and distance <= STILL_MATCH_DISTANCE and ref_id not in skip:
             best[ref_id] = min(distance, best.get(ref_id, distance))
+    # A reference video's poster is in the image index too: it is matched in time instead.
+    posters = ReferenceVideo.objects.filter(reference_id__in=list(best))
+    for ref_id in posters.values_list("reference_id", flat=True):
+        del best[ref_id]
     chosen = sorted(best, key=lambda ref_id: (best[ref_id], ref_id))[:MAX_STILL_MATCHES]
     references = Reference.objects.in_bulk(chosen)
     items = []

@@ -9,21 +9,24 @@ from a still too.
 Frames are decoded once, streamed (mediastore.videos.iter_frames, with intake's limits), hashed
 and, every `sample_every_s`, kept as a smaller sample for whoever needs pictures of the video
 (the poster here; detection and edit localisation in the analysis). `frames_near` decodes a
-video again for the frames at given times. Stored fingerprints are read through a per-process
-cache (a fingerprint is immutable; the cache follows the table's rows).
+video again for the frames at given times. Stored fingerprints are read by reference id, for the
+candidates the video indexes propose (factcheck.video_candidates), through a per-process cache
+bounded by bytes (a fingerprint is immutable; the cache follows the table's rows).
 """
 
 from __future__ import annotations
 
 import functools
 import io
+import logging
 import threading
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import cv2
 import numpy as np
+from django.conf import settings
 from django.core.files.storage import default_storage
 
 from factcheck.core.localize import aligned_reference
@@ -33,8 +36,11 @@ from factcheck.core.video_localize import (
 )
 from factcheck.embedding import configured_embedder, embedding_tag
 from factcheck.models import ReferenceVideo
+from factcheck.reference_source import BytesLRU
 from mediastore.services import stored_once
 from mediastore.videos import VideoFrame, iter_frames
+
+logger = logging.getLogger(__name__)
 
 VIDEO_FINGERPRINT_PREFIX = "video-fingerprints/v1"
 # Frames are hashed and sampled at most this large (PDQ reads a 512-px grid anyway).
@@ -166,40 +172,30 @@ def poster_time(fingerprint: VideoFingerprint) -> float:
 
 @dataclass(frozen=True)
 class StoredVideo:
+    """A reference video's fingerprint and sample embeddings, as stored."""
+
     fingerprint: VideoFingerprint
     embeddings: SampleEmbeddings | None
 
+    @property
+    def nbytes(self) -> int:
+        """What it holds in memory (its arrays), for the cache's bound."""
+        frames = self.fingerprint.frames
+        arrays = [frames.times_s, frames.frame_numbers, frames.qualities, frames.hashes]
+        optional = (frames.mirrored, frames.content, frames.content_mirrored, frames.colour_changes)
+        arrays += [array for array in optional if array is not None]
+        if self.embeddings is not None:
+            arrays += [self.embeddings.vectors, self.embeddings.times_s]
+        return sum(int(array.nbytes) for array in arrays)
 
-class _StoredVideos:
-    """Stored fingerprints and sample embeddings by reference id, loaded once per process and
-    file (both are immutable; the cache follows the table's rows)."""
 
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._loaded: dict[int, tuple[tuple[str, str], StoredVideo]] = {}
-
-    def current(self) -> dict[int, StoredVideo]:
-        rows = {
-            ref_id: (fingerprint, samples)
-            for ref_id, fingerprint, samples in ReferenceVideo.objects.values_list(
-                "reference_id", "fingerprint_file", "samples_file"
-            )
-        }
-        with self._lock:
-            for ref_id in set(self._loaded) - set(rows):
-                del self._loaded[ref_id]
-            missing = {
-                r: names for r, names in rows.items() if self._loaded.get(r, ((),))[0] != names
-            }
-        for ref_id, (fingerprint_name, samples_name) in missing.items():
-            loaded = StoredVideo(
-                VideoFingerprint.from_bytes(_read(fingerprint_name)),
-                SampleEmbeddings.from_bytes(_read(samples_name)) if samples_name else None,
-            )
-            with self._lock:
-                self._loaded[ref_id] = ((fingerprint_name, samples_name), loaded)
-        with self._lock:
-            return {ref_id: self._loaded[ref_id][1] for ref_id in rows if ref_id in self._loaded}
+def stored_video_read(fingerprint_name: str, samples_name: str) -> StoredVideo:
+    """A reference video's fingerprint and sample embeddings from storage (ValueError for a file
+    that is not one, FileNotFoundError for one that is gone)."""
+    return StoredVideo(
+        VideoFingerprint.from_bytes(_read(fingerprint_name)),
+        SampleEmbeddings.from_bytes(_read(samples_name)) if samples_name else None,
+    )
 
 
 def _read(name: str) -> bytes:
@@ -207,12 +203,46 @@ def _read(name: str) -> bytes:
         return handle.read()
 
 
-_stored = _StoredVideos()
+_cache: BytesLRU | None = None
+_cache_lock = threading.Lock()
 
 
-def stored_videos() -> dict[int, StoredVideo]:
-    """Every reference video's fingerprint and sample embeddings, by reference id."""
-    return _stored.current()
+def _stored_cache() -> BytesLRU:
+    global _cache
+    with _cache_lock:
+        if _cache is None or _cache.max_bytes != settings.FACTCHECK_VIDEO_CACHE_BYTES:
+            _cache = BytesLRU(settings.FACTCHECK_VIDEO_CACHE_BYTES)
+        return _cache
+
+
+def stored_videos(reference_ids: Iterable[int]) -> dict[int, StoredVideo]:
+    """The fingerprint and sample embeddings of those of `reference_ids` that are reference
+    videos (one query), read from storage on a miss of the per-process cache
+    (FACTCHECK_VIDEO_CACHE_BYTES, least recently used out first). Files are immutable and named
+    by content, so entries are keyed by the file names: a removed reference is simply not in the
+    table any more."""
+    ids = sorted({int(ref_id) for ref_id in reference_ids})
+    if not ids:
+        return {}
+    rows = ReferenceVideo.objects.filter(reference_id__in=ids).values_list(
+        "reference_id", "fingerprint_file", "samples_file"
+    )
+    cache = _stored_cache()
+    found = {}
+    for ref_id, fingerprint_name, samples_name in rows:
+        try:
+            found[ref_id] = cache.get_or_load(
+                f"{fingerprint_name}|{samples_name}",
+                functools.partial(stored_video_read, fingerprint_name, samples_name),
+                _nbytes,
+            )
+        except (OSError, ValueError) as error:  # a lost or damaged file: the others still match
+            logger.warning("reference video %s unreadable: %s", ref_id, error)
+    return found
+
+
+def _nbytes(video: StoredVideo) -> int:
+    return video.nbytes
 
 
 def frames_near(

@@ -2,7 +2,10 @@
 
 The case set's references are added with `reference_add` and its queries analysed with
 `video_pipeline.video_analyze`, exactly as the `video` task runs them, inside one transaction
-that is rolled back at the end: nothing is kept in the database. Figures (issue 17's targets):
+that is rolled back at the end: nothing is kept in the database. Matching searches the published
+indexes, and references that are never committed are never published by the index update their
+commit would enqueue: the evaluation publishes them itself (`index_rebuild`, inside the
+transaction) in a temporary index folder, deleted with it. Figures (issue 17's targets):
 - recall@1: the best match is the query's reference, per copy kind and overall;
 - offset error: |reported offset_s - true| for correct matches (median, p95);
 - temporal IoU of the changed span, and spatial IoU of the changed box in the span, on edited
@@ -13,7 +16,9 @@ that is rolled back at the end: nothing is kept in the database. Figures (issue 
 
 from __future__ import annotations
 
+import contextlib
 import json
+import tempfile
 import time
 from collections.abc import Callable, Iterable
 from pathlib import Path
@@ -21,9 +26,11 @@ from typing import Any
 
 import numpy as np
 from django.db import transaction
+from django.test import override_settings
 
 from detection.core.faces import box_iou
 from factcheck.evaluation.video_case_set import CASES_FILE
+from factcheck.indexing import index_rebuild
 from factcheck.services import reference_add
 from moderation import report_document as doc
 from moderation.video_pipeline import video_analyze
@@ -127,19 +134,32 @@ def evaluate_video(
     """Add the references, analyse every query, roll everything back; the figures."""
     meta = json.loads((case_dir / CASES_FILE).read_text())
     outcomes: list[dict[str, Any]] = []
-    try:
-        with transaction.atomic():
-            for path in sorted((case_dir / "references").glob("*.mp4")):
-                reference_add(
-                    content=path.read_bytes(), source=EVALUATION_SOURCE, external_id=path.stem
-                )
-            for case in progress(meta["cases"]):
-                content = (case_dir / "queries" / f"{case['query']}.mp4").read_bytes()
-                started = time.perf_counter()
-                analysis = video_analyze(content=content, input_name=case["query"])
-                seconds = time.perf_counter() - started
-                outcomes.append(case_outcome(case, analysis.document, seconds))
-            raise _RolledBack
-    except _RolledBack:
-        pass
+    with (
+        tempfile.TemporaryDirectory(prefix="video-evaluation-") as index_folder,
+        override_settings(INDEX_DIR=Path(index_folder)),
+        contextlib.suppress(_RolledBack),
+    ):
+        _evaluate(case_dir, meta, outcomes, progress)
     return {"split": meta["split"], **summarise(outcomes), "cases": outcomes}
+
+
+def _evaluate(
+    case_dir: Path,
+    meta: dict[str, Any],
+    outcomes: list[dict[str, Any]],
+    progress: Callable[[list[Any]], Iterable[Any]],
+) -> None:
+    """Add the references and analyse every query into `outcomes`; raises _RolledBack."""
+    with transaction.atomic():
+        for path in sorted((case_dir / "references").glob("*.mp4")):
+            reference_add(
+                content=path.read_bytes(), source=EVALUATION_SOURCE, external_id=path.stem
+            )
+        index_rebuild()  # the uncommitted references, in the evaluation's own index folder
+        for case in progress(meta["cases"]):
+            content = (case_dir / "queries" / f"{case['query']}.mp4").read_bytes()
+            started = time.perf_counter()
+            analysis = video_analyze(content=content, input_name=case["query"])
+            seconds = time.perf_counter() - started
+            outcomes.append(case_outcome(case, analysis.document, seconds))
+        raise _RolledBack

@@ -202,7 +202,9 @@ def test_embed_references_embeds_stale_references_and_says_so(
     call_command("embed_references", stdout=out, stderr=err)
     lines = out.getvalue().splitlines()
     assert lines[0] == f"2 embedded ({TINY_DESCRIPTOR_TAG}), 0 skipped"
-    assert [line.split(":")[0] for line in lines[1:]] == ["pdq", "embedding", "local"]
+    # The video sample index is published once a video has samples of the space.
+    names = ["pdq", "embedding", "local", "video_frames"]
+    assert [line.split(":")[0] for line in lines[1:]] == names
     assert re.fullmatch(r"embedding: version \d+, 2 entries", lines[2])
     assert indexed_reference_ids(EMBEDDING_INDEX) == {r.pk for r in references}
     again = StringIO()

@@ -20,8 +20,9 @@ from rest_framework.test import APIClient
 from factcheck import video_references, video_store
 from factcheck.core.video_match import Segment, VideoAlignment
 from factcheck.evaluation import videocases as vc
+from factcheck.evaluation.video_case_set import CASES_FILE
 from factcheck.indexing import index_rebuild
-from factcheck.models import ReferenceVideo
+from factcheck.models import Reference, ReferenceVideo
 from factcheck.selectors import image_matches
 from factcheck.services import reference_add
 from moderation import tasks
@@ -29,8 +30,21 @@ from moderation.analysis import analyses_resume, annotated_video_render
 from moderation.models import ReportArtifact, Submission
 from moderation.services import submission_create
 from moderation.tasks import analyze_submission
+from moderation.video_evaluation import evaluate_video
 from moderation.video_pipeline import video_analyze
 from tests.videos import FPS, PASTE_FROM_S, PASTE_TO_S, SECONDS, TRIM_S
+
+
+@pytest.fixture
+def add_reference(django_capture_on_commit_callbacks):
+    """`reference_add` followed by the index update its commit enqueues (a test that is not
+    transactional never commits): a reference video is searchable once published."""
+
+    def add(content: bytes, *, external_id: str):
+        with django_capture_on_commit_callbacks(execute=True):
+            return reference_add(content=content, source="Agency", external_id=external_id)
+
+    return add
 
 
 @pytest.mark.django_db
@@ -44,8 +58,8 @@ def test_a_reference_video_is_fingerprinted_in_time_and_by_its_poster(videos):
 
 
 @pytest.mark.django_db
-def test_a_changed_repost_is_matched_in_time_and_its_change_localised(videos):
-    reference_add(content=videos["original"], source="Agency", external_id="clip-1")
+def test_a_changed_repost_is_matched_in_time_and_its_change_localised(videos, add_reference):
+    add_reference(videos["original"], external_id="clip-1")
     analysis = video_analyze(content=videos["repost"], input_name="repost.mp4", annotate=True)
     document = analysis.document
     assert document["media"]["kind"] == "video"
@@ -70,8 +84,8 @@ def test_a_changed_repost_is_matched_in_time_and_its_change_localised(videos):
 
 
 @pytest.mark.django_db
-def test_analyze_command_writes_the_annotated_video(videos, tmp_path: Path, capsys):
-    reference_add(content=videos["original"], source="Agency", external_id="clip-1")
+def test_analyze_command_writes_the_annotated_video(videos, add_reference, tmp_path: Path, capsys):
+    add_reference(videos["original"], external_id="clip-1")
     path = tmp_path / "repost.mp4"
     path.write_bytes(videos["repost"])
     call_command("analyze", str(path), "--json", "--artifacts", str(tmp_path / "out"))
@@ -148,8 +162,8 @@ def test_videos_are_analysed_on_their_own_task_queue_and_time(
 
 
 @pytest.mark.django_db
-def test_a_picture_that_is_a_frame_of_a_reference_video_says_which_and_when(videos):
-    reference_add(content=videos["original"], source="Agency", external_id="clip-1")
+def test_a_picture_that_is_a_frame_of_a_reference_video_says_which_and_when(videos, add_reference):
+    add_reference(videos["original"], external_id="clip-1")
     with av.open(io.BytesIO(videos["original"]), mode="r") as container:
         frames = [f.to_ndarray(format="rgb24") for f in container.decode(video=0)]
     still = cv2.resize(frames[25], (400, 300), interpolation=cv2.INTER_AREA)  # 2.5 s
@@ -181,9 +195,9 @@ def test_an_image_reference_shown_in_a_video_is_found_with_when(videos):
 
 @pytest.mark.django_db
 def test_a_cropped_repost_whose_frame_hashes_do_not_line_up_is_found_by_the_descriptor(
-    videos, tmp_path: Path
+    videos, add_reference, tmp_path: Path
 ):
-    reference_add(content=videos["original"], source="Agency", external_id="clip-1")
+    add_reference(videos["original"], external_id="clip-1")
     with av.open(io.BytesIO(videos["original"]), mode="r") as container:
         frames = [f.to_ndarray(format="rgb24") for f in container.decode(video=0)]
     cropped = vc.write_video(
@@ -198,17 +212,20 @@ def test_a_cropped_repost_whose_frame_hashes_do_not_line_up_is_found_by_the_desc
 
 @pytest.mark.django_db
 def test_a_reference_aligned_by_frame_hashes_is_not_outranked_by_the_descriptor(
-    videos, monkeypatch
+    videos, monkeypatch, add_reference
 ):
     """Hash alignment and the descriptor's vote score on different scales: a reference that
     shares a shot's picture with the query (found by the descriptor, verified on that shot) must
     not outrank the one whose frames line up by their hashes."""
-    lined_up = reference_add(content=videos["original"], source="Agency", external_id="clip-1")
-    sharing = reference_add(content=videos["repost"], source="Agency", external_id="clip-2")
+    lined_up = add_reference(videos["original"], external_id="clip-1")
+    sharing = add_reference(videos["repost"], external_id="clip-2")
     read = video_store.video_read(videos["repost"], fps=FPS, sample_every_s=1.0)
 
     def hashes(query, reference):  # only clip-1 lines up, weakly
-        if reference is video_store.stored_videos()[lined_up.reference.pk].fingerprint:
+        if (
+            reference
+            is video_store.stored_videos([lined_up.reference.pk])[lined_up.reference.pk].fingerprint
+        ):
             return dataclasses.replace(ALIGNMENT, score=0.3)
         return None
 
@@ -233,3 +250,30 @@ ALIGNMENT = VideoAlignment(
     reference_fraction=0.6,
     ambiguous=False,
 )
+
+
+@pytest.mark.django_db
+def test_evaluate_video_publishes_its_references_in_indexes_of_its_own(
+    videos, tmp_path: Path, settings
+):
+    """The evaluation's references are never committed, so their index update never runs: it
+    publishes them itself, in a folder of its own, and keeps nothing."""
+    cases = tmp_path / "cases"
+    (cases / "references").mkdir(parents=True)
+    (cases / "queries").mkdir()
+    (cases / "references" / "clip-1.mp4").write_bytes(videos["original"])
+    (cases / "queries" / "repost.mp4").write_bytes(videos["repost"])
+    case = {
+        "query": "repost",
+        "kind": "paste",
+        "reference": "clip-1",
+        "offset_s": TRIM_S,
+        "edited_span_s": [PASTE_FROM_S, PASTE_TO_S],
+        "edited_box": [120, 30, 80, 60],  # query pixels
+    }
+    (cases / CASES_FILE).write_text(json.dumps({"split": "test", "cases": [case]}))
+    result = evaluate_video(cases)
+    assert result["recall_at_1"] == 1.0 and result["cases"][0]["found"] == "clip-1"
+    assert result["median_offset_error_s"] < 0.2
+    assert not Reference.objects.exists()
+    assert not list(Path(settings.INDEX_DIR).glob("*.manifest.json"))

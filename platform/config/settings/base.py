@@ -255,6 +255,14 @@ FACTCHECK_FEATURES_CACHE_BYTES = env_int(
 FACTCHECK_IMAGE_CACHE_BYTES = env_int(
     "FACTCHECK_IMAGE_CACHE_BYTES", default=256 * 1024 * 1024, minimum=0
 )
+# Reference videos (factcheck.video_candidates): exact temporal alignment, and the descriptor's
+# vote when nothing lines up by hashes, run on at most this many candidates proposed by the video
+# indexes; their stored fingerprints and sample embeddings are cached per process up to this many
+# bytes (a minute at 30 fps is ~0.3 MB).
+FACTCHECK_VIDEO_CANDIDATES = env_int("FACTCHECK_VIDEO_CANDIDATES", default=8, minimum=1)
+FACTCHECK_VIDEO_CACHE_BYTES = env_int(
+    "FACTCHECK_VIDEO_CACHE_BYTES", default=256 * 1024 * 1024, minimum=0
+)
 # The local-descriptor index finds crops and captioned copies that PDQ misses; it keeps up to
 # `per_reference` descriptors per reference (~130 bytes each). Keys: factcheck.core.local_index.
 FACTCHECK_LOCAL_INDEX: dict[str, Any] = {"per_reference": 400}
