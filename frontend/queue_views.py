@@ -21,8 +21,8 @@ from django.views.decorators.http import require_GET, require_POST
 from accounts.authentication import signed_in_user
 from frontend.review_views import QUEUE_PAGE_SIZE, _visible_item, back, reviewer_view
 from frontend.undo_offer import undo_offer, undo_offer_clear
+from mediastore.renditions import THUMBNAIL_CONTENT_TYPE, thumbnail_ensure
 from mediastore.serving import media_file_response
-from mediastore.thumbnails import THUMBNAIL_CONTENT_TYPE, thumbnail_ensure
 from moderation.models import Decision
 from moderation.review import DECISION_UNDO_SECONDS, ReviewError, decision_undo, item_assign
 from moderation.review_settings import (

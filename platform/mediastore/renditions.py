@@ -1,9 +1,11 @@
-"""Display-sized renditions of stored images: review pages show these, not the full original
-(a 16 MB photo or a full-size forensic map), with the original one click away.
+"""Smaller renditions of stored images: display-sized copies that review pages show instead of
+the full original (a 16 MB photo or a full-size forensic map), with the original one click away,
+and the queue's thumbnails.
 
 A rendition is made on its first request and kept in storage, named by the content it comes from
 (`renditions/<key>-<side>.<ext>`: the media's SHA-256, or for a report artifact the hash of its
-immutable storage name), so every later request, from any page, reads the same file.
+immutable storage name), so every later request, from any page, reads the same file. Submitted
+media become pixels for a thumbnail only through `images.load_rgb` (the intake gate).
 """
 
 from __future__ import annotations
@@ -15,11 +17,17 @@ from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from PIL import Image, ImageOps
 
+from mediastore.images import ImageRejected, load_rgb
+from mediastore.models import MediaObject
+
 # The long side of a display rendition, in pixels: sharp on a 1440 px wide screen's viewer at
 # "Fit" and up to about 2x on the evidence column, a fraction of a phone photo's bytes.
 MAX_DISPLAY_SIDE = 1600
 RENDITIONS_DIR = "renditions"
 JPEG_QUALITY = 85
+THUMBNAIL_SIZE = 160  # px, the longer side; the queue shows them at 80 CSS px (sharp on 2x screens)
+THUMBNAIL_CONTENT_TYPE = "image/jpeg"
+THUMBNAIL_QUALITY = 80
 
 
 def name_key(name: str) -> str:
@@ -50,7 +58,34 @@ def display_rendition(*, name: str, key: str) -> tuple[str, str] | None:
             upright.convert(keep).save(buffer, format="PNG", compress_level=6)
         else:
             upright.convert("RGB").save(buffer, format="JPEG", quality=JPEG_QUALITY)
-    saved = default_storage.save(target, ContentFile(buffer.getvalue()))
-    if saved != target:  # made by a concurrent request meanwhile: keep the one file
-        default_storage.delete(saved)
+    _save_once(target, buffer.getvalue())
     return target, content_type
+
+
+def thumbnail_ensure(media: MediaObject, size: int = THUMBNAIL_SIZE) -> str | None:
+    """The storage name of the image's thumbnail (JPEG), made on first use; None for videos and
+    for stored files that cannot be read (the list then shows a placeholder)."""
+    if media.kind != MediaObject.Kind.IMAGE:
+        return None
+    target = f"{RENDITIONS_DIR}/{media.sha256}-{size}.jpg"
+    if default_storage.exists(target):
+        return target
+    try:
+        with default_storage.open(media.file.name or "", "rb") as handle:
+            pixels = load_rgb(handle.read())
+    except (OSError, ImageRejected):
+        return None
+    image = Image.fromarray(pixels)
+    image.thumbnail((size, size), Image.Resampling.LANCZOS)
+    buffer = io.BytesIO()
+    image.save(buffer, format="JPEG", quality=THUMBNAIL_QUALITY, optimize=True)
+    _save_once(target, buffer.getvalue())
+    return target
+
+
+def _save_once(target: str, content: bytes) -> None:
+    """Store `content` as `target`; one made by a concurrent request meanwhile (the same
+    content) is kept and this copy dropped."""
+    saved = default_storage.save(target, ContentFile(content))
+    if saved != target:
+        default_storage.delete(saved)

@@ -97,6 +97,21 @@ def _claimable(*, item: ReviewItem, user: User) -> bool:
     return items_visible(user=user).filter(pk=item.pk).exists()
 
 
+def _lease(
+    item: ReviewItem, *, user: User, holder: User, until: dt.datetime, now: dt.datetime
+) -> None:
+    """Compare-and-set: lease the item to `holder` until `until` if it is free or `user` holds
+    it; `item` is refreshed."""
+    leased = (
+        ReviewItem.objects.filter(pk=item.pk)
+        .filter(items_available(now) | items_held_by(user, now))
+        .update(status=ReviewItem.Status.CLAIMED, claimed_by=holder, lease_expires_at=until)
+    )
+    if leased != 1:
+        raise ReviewError("Someone else is reviewing this item, or it has been decided.")
+    item.refresh_from_db()
+
+
 @transaction.atomic
 def item_claim(*, item: ReviewItem, user: User, now: dt.datetime | None = None) -> ReviewItem:
     """Lease the item to the user; claiming an item you already hold renews the lease."""
@@ -105,14 +120,7 @@ def item_claim(*, item: ReviewItem, user: User, now: dt.datetime | None = None) 
         raise ReviewError("This item is not in your queue.")
     now = now or timezone.now()
     expires = now + dt.timedelta(seconds=lease_seconds())
-    claimed = (
-        ReviewItem.objects.filter(pk=item.pk)
-        .filter(items_available(now) | items_held_by(user, now))
-        .update(status=ReviewItem.Status.CLAIMED, claimed_by=user, lease_expires_at=expires)
-    )
-    if claimed != 1:
-        raise ReviewError("Someone else is reviewing this item, or it has been decided.")
-    item.refresh_from_db()
+    _lease(item, user=user, holder=user, until=expires, now=now)
     audit_record(
         actor=user, action="review_item.claim", target=item, data={"until": expires.isoformat()}
     )
@@ -360,14 +368,7 @@ def item_assign(
     now = now or timezone.now()
     until = now + dt.timedelta(seconds=ASSIGNMENT_LEASE_SECONDS)
     with transaction.atomic():
-        assigned = (
-            ReviewItem.objects.filter(pk=item.pk)
-            .filter(items_available(now) | items_held_by(user, now))
-            .update(status=ReviewItem.Status.CLAIMED, claimed_by=assignee, lease_expires_at=until)
-        )
-        if assigned != 1:
-            raise ReviewError("Someone else is reviewing this item, or it has been decided.")
-        item.refresh_from_db()
+        _lease(item, user=user, holder=assignee, until=until, now=now)
         audit_record(
             actor=user,
             action="review_item.assign",
