@@ -5,6 +5,8 @@ local-descriptor votes) -> geometric verification against each candidate's cache
 features, for the query as posted and mirrored -> dense alignment for candidates local features
 cannot confirm (low-texture pictures, factcheck.core.dense) -> edit localisation on verified
 candidates -> matches ranked best first, and the closest rejected candidates as near misses.
+A candidate that verified but whose localisation finds most of its detail changed (another
+quote card with the same frame and font, another photo of the same scene) is a near miss too.
 Storage is the caller's business: reference features and images come through the
 `ReferenceSource` protocol, indexes through `PdqIndex`/`ClipIndex` or `IndexStore`. The global
 embedding is an `Embedder`: the learned copy descriptor (factcheck.core.descriptor) or CLIP.
