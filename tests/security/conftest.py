@@ -51,6 +51,7 @@ def world(personas) -> World:
     from integrations.models import Delivery, WebhookEndpoint
     from moderation.escalation import case_submission_link
     from moderation.models import Event, Report, ReportArtifact
+    from moderation.review_settings import saved_filter_create
     from tests.moderation.review_factory import review_item_create
 
     own = api_client_create(name="Tenant A")
@@ -83,6 +84,8 @@ def world(personas) -> World:
         status=Delivery.Status.DELIVERED,
         delivered_at=dt.datetime(2026, 1, 1, tzinfo=dt.UTC),
     )
+    # The moderator's own saved search: only its owner may delete it.
+    saved = saved_filter_create(user=personas["moderator"], name="cats", query="q=cat")
     ids = {
         "item": item.pk,
         "submission": submission.pk,
@@ -153,6 +156,7 @@ def world(personas) -> World:
             "slug": public.slug,
             "reference_id": ids["reference"],
         },
+        "/review/filters/{filter_id}/delete/": {"filter_id": saved.pk},
     }
     # The rest take one pk: a review item under /review/items/, a case under /cases/.
     defaults = {

@@ -77,10 +77,12 @@ GET /healthz | 200 200 200 200 200 200 200
 GET /readyz | 200 200 200 200 200 200 200
 GET /review/ | 302 302 302 200 200 200 403
 GET /review/audit/ | 302 302 302 403 403 200 403
+GET /review/decisions/ | 302 302 302 200 200 200 403
 GET /review/items/{pk}/ | 302 302 302 200 200 200 403
 GET /review/items/{pk}/media | 302 302 302 200 200 200 403
 GET /review/items/{pk}/references/{reference_id} | 302 302 302 200 200 200 403
 GET /review/items/{pk}/reports/{version}/{kind}.png | 302 302 302 200 200 200 403
+GET /review/items/{pk}/thumbnail.jpg | 302 302 302 200 200 200 403
 GET /review/preferences/ | 302 302 302 200 200 200 403
 POST /accounts/logout/ | 302 302 302 302 302 302 302
 POST /api/v1/cases/ | 401 403 403 400 400 400 403
@@ -98,11 +100,16 @@ POST /api/v1/submissions/ | 401 400 400 403 403 400 403
 POST /api/v1/submissions/{pk}/retry/ | 401 404 409 409 403 409 404
 POST /api/v1/webhooks/inbound/{client}/ | 401 401 401 401 401 401 401
 POST /cases/{pk}/do/{action}/ | 302 302 302 302 302 302 403
+POST /review/decisions/undo/ | 302 302 302 400 400 400 403
+POST /review/filters/ | 302 302 302 302 302 302 403
+POST /review/filters/{filter_id}/delete/ | 302 302 302 302 302 302 403
+POST /review/items/{pk}/assign/ | 302 302 302 302 302 302 403
 POST /review/items/{pk}/claim/ | 302 302 302 302 302 302 403
 POST /review/items/{pk}/decide/ | 302 302 302 302 302 302 403
 POST /review/items/{pk}/near-misses/{reference_id}/judge/ | 302 302 302 400 403 400 403
 POST /review/items/{pk}/release/ | 302 302 302 302 302 302 403
 POST /review/next/ | 302 302 302 302 302 302 403
+POST /review/settings/ | 302 302 302 302 302 302 403
 """
 EXPECTED: dict[str, dict[str, int]] = {
     key.strip(): dict(zip(P, map(int, statuses.split()), strict=True))
@@ -152,6 +159,11 @@ POST_ONLY = {
     "/cases/{pk}/do/{action}/",
     "/api/v1/webhooks/inbound/{client}/",
     "/accounts/logout/",
+    "/review/settings/",
+    "/review/decisions/undo/",
+    "/review/filters/",
+    "/review/filters/{filter_id}/delete/",
+    "/review/items/{pk}/assign/",
 }
 
 
