@@ -53,10 +53,12 @@ def test_evaluate_factcheck_compares_without_the_layout_guards(tmp_path, monkeyp
     tiny_case_set(tmp_path / "cases")
     configs = []
     real = evaluate_module.evaluate
-    monkeypatch.setattr(
-        "factcheck.management.commands.evaluate_factcheck.evaluate",
-        lambda *args, **kwargs: configs.append(kwargs["config"]) or real(*args, **kwargs),
-    )
+
+    def recorded(*args, **kwargs):
+        configs.append(kwargs["config"])
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr("factcheck.management.commands.evaluate_factcheck.evaluate", recorded)
     for flags in ([], ["--without-layout-guards"]):
         call_command(
             "evaluate_factcheck", str(tmp_path / "cases"), "--json", "--limit", "1", *flags,
