@@ -144,6 +144,9 @@ def _matches(item: ReviewItem, matches: list[doc.Match]) -> list[dict[str, Any]]
             "image_url": reverse("review-reference", args=[item.pk, match.reference_id])
             if match.reference_id in known
             else None,
+            "display_url": _display_url(item, match.reference_id)
+            if kinds.get(match.reference_id) == MediaObject.Kind.IMAGE
+            else None,
             "similarity": _percent(match.similarity),
             "inliers": match.inliers,
             "evidence": _match_evidence(match),
@@ -157,6 +160,11 @@ def _matches(item: ReviewItem, matches: list[doc.Match]) -> list[dict[str, Any]]
         }
         for match in matches
     ]
+
+
+def _display_url(item: ReviewItem, reference_id: int) -> str:
+    """An original's display-sized rendition (the full file stays one click away)."""
+    return reverse("review-reference", args=[item.pk, reference_id]) + "?display=1"
 
 
 def _face_boxes(faces: tuple[doc.Face, ...], width: int, height: int) -> list[list[float]]:
@@ -295,6 +303,7 @@ def _near_misses(item: ReviewItem, document: dict[str, Any]) -> list[dict[str, A
                 "image_url": reverse("review-reference", args=[item.pk, reference_id])
                 if reference_id in known
                 else None,
+                "display_url": _display_url(item, reference_id) if reference_id in known else None,
                 "reason": reason,
                 "why": NEAR_MISS_REASONS.get(reason, reason),
                 "evidence": _near_miss_evidence(entry),

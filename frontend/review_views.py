@@ -512,7 +512,7 @@ def artifact(request: HttpRequest, pk: int, version: int, kind: str) -> HttpResp
 @require_GET
 def reference_image(request: HttpRequest, pk: int, reference_id: int) -> HttpResponseBase:
     """An original, only when one of this item's report versions matched it or listed it as a
-    near miss."""
+    near miss; with `?display=1` an image's display-sized rendition."""
     item = _visible_item(request, pk)
     matched = any(
         reference_id in matched_reference_ids(report.document)
@@ -524,7 +524,10 @@ def reference_image(request: HttpRequest, pk: int, reference_id: int) -> HttpRes
     if not listed:
         raise Http404("This original is not part of the item's report.")
     reference = get_object_or_404(Reference.objects.select_related("media"), pk=reference_id)
-    return _media_response(request, reference.media.file, reference.media.mime)
+    stored = reference.media
+    if _wants_display(request) and stored.kind == MediaObject.Kind.IMAGE:
+        return _display_response(request, stored.file, stored.sha256, stored.mime)
+    return _media_response(request, stored.file, stored.mime)
 
 
 @login_required

@@ -144,7 +144,8 @@ def test_item_page_shows_the_card_after_the_matched_original(personas) -> None:
         candidate.external_id,
         "Too few matching points line up between the two images",
         "7 matching points · global likeness 61% · fingerprints differ in 80 of 256 bits",
-        f'src="/review/items/{item.pk}/references/{candidate.pk}"',
+        f'src="/review/items/{item.pk}/references/{candidate.pk}?display=1"',
+        f'href="/review/items/{item.pk}/references/{candidate.pk}"',  # the full file
         f'href="{candidate.url}"',
         f'action="{judge_url(item, candidate.pk)}"',
         "This is the original",

@@ -10,6 +10,7 @@ from django.core.files.storage import default_storage
 from django.test import Client
 from PIL import Image
 
+from factcheck.models import Reference
 from mediastore.renditions import MAX_DISPLAY_SIDE, RENDITIONS_DIR
 from mediastore.services import media_store
 from moderation.models import ReportArtifact
@@ -107,3 +108,22 @@ def test_renditions_keep_access_rules(personas) -> None:
     assert response.status_code == 302
     missing = moderator_client(personas).get("/review/items/999999/media", {"display": "1"})
     assert missing.status_code == 404
+
+
+def test_a_matched_original_is_shown_display_sized_and_linked_in_full(personas) -> None:
+    item = review_item_create(seed=52)
+    reference_id = item.submission.reports.get().document["matches"][0]["reference"]["id"]
+    reference = Reference.objects.get(pk=reference_id)
+    reference.media = media_store(content=big_photo(3000, 1500)).media
+    reference.save(update_fields=["media"])
+    client = moderator_client(personas)
+    url = f"/review/items/{item.pk}/references/{reference_id}"
+    page = client.get(f"/review/items/{item.pk}/").content.decode()
+    assert f'src="{url}?display=1"' in page and f'href="{url}"' in page
+    shown = Image.open(io.BytesIO(streamed(client.get(url, {"display": "1"}))))
+    assert max(shown.size) == MAX_DISPLAY_SIDE
+    assert Image.open(io.BytesIO(streamed(client.get(url)))).size == (3000, 1500)
+    # An original the item's reports never named stays out of reach, rendition or not.
+    other = review_item_create(seed=53).submission.reports.get().document["matches"][0]
+    unlisted = f"/review/items/{item.pk}/references/{other['reference']['id']}"
+    assert client.get(unlisted, {"display": "1"}).status_code == 404
