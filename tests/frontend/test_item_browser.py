@@ -126,8 +126,18 @@ def test_wellness_preferences_and_explicit_regions(browser, live_server, persona
     found = region.bounding_box()
     assert stage is not None and found is not None
     assert abs((found["x"] - stage["x"]) / stage["width"] - 48 / WIDTH) < 0.01
+    # The swipe and side-by-side copies of the submitted image carry no boxes: blurred whole.
+    copies = ".compare img.compare-query, .side-by-side img.sbs-query"
+
+    def copies_blurred() -> list[bool]:
+        return page.eval_on_selector_all(
+            copies, "els => els.map((el) => getComputedStyle(el).filter.includes('blur'))"
+        )
+
+    assert copies_blurred() == [True, True]
     page.get_by_label("Explicit regions blurred").uncheck()
     assert not region.is_visible()
+    assert copies_blurred() == [False, False]
 
     # Preferences: always blur and greyscale, applied to the next item page opened.
     page.get_by_role("link", name="Viewing preferences").click()

@@ -179,6 +179,11 @@
         } else {
           layer(box.dataset.layer).hidden = !box.checked;
         }
+        if (box.dataset.layer === "explicit") {
+          // The swipe and side-by-side copies of the submitted image have no region boxes:
+          // while explicit regions are blurred, those copies are blurred whole.
+          document.body.classList.toggle("explicit-blur", box.checked);
+        }
       };
       box.addEventListener("change", apply);
       apply();
