@@ -11,7 +11,13 @@ from django.urls import reverse
 from accounts.models import ViewingPreferences
 from factcheck.cases.selectors import cases_for_reference_ids, published_cases
 from factcheck.core.fingerprints import PDQ_BITS
-from factcheck.core.matcher import DENSE_NOT_CONFIRMING, VERIFIED_BY_DENSE, VERIFIED_BY_TIME
+from factcheck.core.matcher import (
+    DENSE_NOT_CONFIRMING,
+    DETAIL_DIFFERS,
+    VERIFIED_BY_DENSE,
+    VERIFIED_BY_TIME,
+)
+from factcheck.core.verify import TOO_TILTED
 from factcheck.models import Reference
 from mediastore.models import MediaObject
 from moderation import report_document as doc
@@ -59,6 +65,10 @@ NEAR_MISS_REASONS: dict[str, str] = {
     "impossible arrangement.",
     "homography too anisotropic": "The points only line up if the original is stretched far "
     "out of shape.",
+    TOO_TILTED: "The points only line up if the original is tilted steeply, as in a photo of a "
+    "screen: perhaps another picture with the same frame or layout.",
+    DETAIL_DIFFERS: "It lines up, but most of its detail differs from the submitted image: "
+    "perhaps another picture with the same layout, frame or font.",
     "overlap too small": "The two images share too small an area.",
     "inliers too concentrated": "The matching points sit in one small area (a shared logo or "
     "object, perhaps), not across the picture.",

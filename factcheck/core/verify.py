@@ -16,6 +16,7 @@ import numpy as np
 from factcheck.core.features import Features
 
 MIN_MATCHES_FOR_HOMOGRAPHY = 8
+TOO_TILTED = "homography too tilted"  # a reason: the keystone check (VerifyConfig.max_keystone)
 
 
 @dataclass(frozen=True)
@@ -140,7 +141,7 @@ def transform_problem(
     if singular[0] / max(singular[1], 1e-12) > config.max_anisotropy:
         return "homography too anisotropic"
     if reference_size is not None and keystone(normalised, reference_size) > config.max_keystone:
-        return "homography too tilted"
+        return TOO_TILTED
     return ""
 
 

@@ -8,6 +8,8 @@ from django.http import StreamingHttpResponse
 from django.test import Client
 
 from accounts.models import AuditLog
+from factcheck.core.matcher import DETAIL_DIFFERS
+from factcheck.core.verify import TOO_TILTED
 from factcheck.models import Reference
 from frontend.presenters import item_page_data
 from moderation.models import NearMissJudgement, ReviewItem
@@ -255,3 +257,17 @@ def test_judging_needs_the_csrf_token(personas) -> None:
     response = client.post(judge_url(item, candidate.pk), {"judgement": "confirmed"})
     assert response.status_code == 403
     assert not NearMissJudgement.objects.exists()
+
+
+@pytest.mark.parametrize(
+    ("reason", "words"),
+    [
+        (DETAIL_DIFFERS, "most of its detail differs from the submitted image"),
+        (TOO_TILTED, "only line up if the original is tilted steeply"),
+    ],
+)
+def test_the_layout_guards_reasons_are_worded(personas, reason, words) -> None:
+    item, candidate = item_with_near_miss(with_match=False)
+    near_misses_set(item, [near_miss_entry(candidate, reason=reason)])
+    html = page_of(signed_in(personas["moderator"]), item)
+    assert words in html and reason not in html
