@@ -155,7 +155,8 @@ def _matches(item: ReviewItem, matches: list[doc.Match]) -> list[dict[str, Any]]
             if match.reference_id in known
             else None,
             "display_url": _display_url(item, match.reference_id)
-            if kinds.get(match.reference_id) == MediaObject.Kind.IMAGE
+            if match.reference_id is not None
+            and kinds.get(match.reference_id) == MediaObject.Kind.IMAGE
             else None,
             "similarity": _percent(match.similarity),
             "inliers": match.inliers,
