@@ -48,6 +48,8 @@ import numpy as np
 REPO_DIR = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(REPO_DIR)]  # factcheck.core is Django-free: no settings needed
 
+from measure import memory_mb, percentiles_ms  # noqa: E402  (this folder is on sys.path)
+
 from factcheck.core import index as index_module  # noqa: E402
 from factcheck.core.index import (  # noqa: E402
     BinaryIndexConfig,
@@ -68,32 +70,7 @@ from factcheck.core.index_store import (  # noqa: E402
 from factcheck.core.layered import LayeredClipIndex, LayeredPdqIndex  # noqa: E402
 
 PDQ, EMBEDDING = "pdq", "embedding"
-MEMORY_KEYS = (
-    "Rss",
-    "Pss",
-    "Shared_Clean",
-    "Shared_Dirty",
-    "Private_Clean",
-    "Private_Dirty",
-    "Anonymous",
-)
 MB = 1024 * 1024
-
-
-def memory_mb() -> dict[str, float]:
-    """This process's resident memory by kind, from /proc/self/smaps_rollup (kB there)."""
-    found = {}
-    for line in Path("/proc/self/smaps_rollup").read_text().splitlines():
-        key, _, rest = line.partition(":")
-        if key in MEMORY_KEYS:
-            found[key] = round(int(rest.split()[0]) / 1024, 1)
-    return found
-
-
-def percentiles_ms(timings: list[float]) -> dict[str, float]:
-    ordered = sorted(timings)
-    pick = lambda q: ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]  # noqa: E731
-    return {"p50": round(pick(0.5) * 1000, 3), "p95": round(pick(0.95) * 1000, 3)}
 
 
 def unit_vector_chunks(count: int, dim: int, seed: int, chunk: int) -> Iterator[np.ndarray]:

@@ -50,6 +50,8 @@ import numpy as np
 REPO_DIR = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(REPO_DIR)]  # factcheck.core is Django-free: no settings needed
 
+from measure import memory_mb, percentiles_ms  # noqa: E402  (this folder is on sys.path)
+
 from factcheck.core.index import PdqIndex, best_distance_per_id  # noqa: E402
 from factcheck.core.index_store import IndexStore, save_index  # noqa: E402
 from factcheck.core.video_candidates import (  # noqa: E402
@@ -67,25 +69,6 @@ FPS = 25.0
 DRIFT_BITS = 6  # within a shot, frames are this close to the shot's hash
 QUERY_SECONDS = 20.0
 MB = 1024 * 1024
-MEMORY_KEYS = ("Rss", "Pss", "Private_Clean", "Private_Dirty", "Shared_Clean")
-
-
-def memory_mb() -> dict[str, float]:
-    found = {}
-    for line in Path("/proc/self/smaps_rollup").read_text().splitlines():
-        key, _, rest = line.partition(":")
-        if key in MEMORY_KEYS:
-            found[key] = round(int(rest.split()[0]) / 1024, 1)
-    return found
-
-
-def percentiles_ms(timings: list[float]) -> dict[str, float]:
-    ordered = sorted(timings)
-
-    def pick(q: float) -> float:
-        return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
-
-    return {"p50": round(pick(0.5) * 1000, 2), "p95": round(pick(0.95) * 1000, 2)}
 
 
 def flip(hashes: np.ndarray, bits: int, rng: np.random.Generator) -> np.ndarray:

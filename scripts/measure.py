@@ -33,6 +33,35 @@ def percentile(values: list[float], fraction: float) -> float:
     return ordered[min(len(ordered) - 1, round(fraction * (len(ordered) - 1)))]
 
 
+def percentiles_ms(timings_s: list[float]) -> dict[str, float]:
+    """p50 and p95 of timings in seconds, in milliseconds."""
+    return {
+        "p50": round(percentile(timings_s, 0.5) * 1000, 3),
+        "p95": round(percentile(timings_s, 0.95) * 1000, 3),
+    }
+
+
+MEMORY_KEYS = (
+    "Rss",
+    "Pss",
+    "Shared_Clean",
+    "Shared_Dirty",
+    "Private_Clean",
+    "Private_Dirty",
+    "Anonymous",
+)
+
+
+def memory_mb() -> dict[str, float]:
+    """This process's resident memory by kind, from /proc/self/smaps_rollup (kB there), in MB."""
+    found = {}
+    for line in Path("/proc/self/smaps_rollup").read_text().splitlines():
+        key, _, rest = line.partition(":")
+        if key in MEMORY_KEYS:
+            found[key] = round(int(rest.split()[0]) / 1024, 1)
+    return found
+
+
 def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
