@@ -97,6 +97,10 @@ def _claimable(*, item: ReviewItem, user: User) -> bool:
     return items_visible(user=user).filter(pk=item.pk).exists()
 
 
+# Deciding needs the item's lease; the one refusal when it is not (or no longer) held.
+NOT_HELD = "Claim this item before deciding; your lease may have expired."
+
+
 def _lease(
     item: ReviewItem, *, user: User, holder: User, until: dt.datetime, now: dt.datetime
 ) -> None:
@@ -211,7 +215,7 @@ def decision_make(
         .update(status=ReviewItem.Status.DECIDED, lease_expires_at=None)
     )
     if decided != 1:
-        raise ReviewError("Claim this item before deciding; your lease may have expired.")
+        raise ReviewError(NOT_HELD)
     item.refresh_from_db()
     return decision_record(
         item=item,

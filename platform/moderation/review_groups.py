@@ -23,6 +23,7 @@ from accounts.models import User
 from moderation.models import Decision, Report, ReviewItem
 from moderation.report_document import FIRST_MATCH_REFERENCE_ID_PATH, matched_reference_ids
 from moderation.review import (
+    NOT_HELD,
     ReviewError,
     decision_record,
     decision_validated,
@@ -148,7 +149,7 @@ def group_decision_make(
     outcome = GroupOutcome()
     with transaction.atomic():
         if not ReviewItem.objects.filter(pk=item.pk).filter(items_held_by(user, now)).exists():
-            raise ReviewError("Claim this item before deciding; your lease may have expired.")
+            raise ReviewError(NOT_HELD)
         for member in [item, *(m for m in members if m.pk != item.pk)]:
             held = ReviewItem.objects.filter(pk=member.pk).filter(items_held_by(user, now))
             status_before = (
@@ -160,7 +161,7 @@ def group_decision_make(
                 .update(status=ReviewItem.Status.DECIDED, claimed_by=user, lease_expires_at=None)
             )
             if decided != 1 and member.pk == item.pk:  # the lead's lease ran out meanwhile
-                raise ReviewError("Claim this item before deciding; your lease may have expired.")
+                raise ReviewError(NOT_HELD)
             if decided != 1:
                 member.refresh_from_db()
                 reason = (
