@@ -132,7 +132,10 @@ def test_a_mov_data_reference_is_never_followed(monkeypatch, tmp_path) -> None:
 
 
 def test_the_decode_cpu_budget_stops_a_costly_stream() -> None:
-    content = hostile_videos.encode("mp4", frames=40, width=320, height=240, noise=True)
+    # 640x480 noise: the budget counts the CPU spent inside the decoder's calls, and FFmpeg's
+    # threads may decode ahead outside them; at 320x240 the charged time (about 0.07 s here) once
+    # stayed under the budget in CI. This frame size charges about 0.25 s.
+    content = hostile_videos.encode("mp4", frames=40, width=640, height=480, noise=True)
     limits = VideoLimits(decode_cpu_seconds=0.02)
     decoded = 0
     with pytest.raises(VideoRejected) as raised:
