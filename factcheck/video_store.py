@@ -140,6 +140,17 @@ def video_fingerprint_store(sha256: str, fingerprint: VideoFingerprint) -> str:
     return stored_once(video_fingerprint_storage_name(sha256), fingerprint.to_bytes())
 
 
+def video_fingerprint_read(sha256: str) -> VideoFingerprint | None:
+    """The fingerprint file of that video if one was written (None when there is none, or it is
+    damaged: the caller fingerprints the video again)."""
+    try:
+        return VideoFingerprint.from_bytes(_read(video_fingerprint_storage_name(sha256)))
+    except (OSError, ValueError) as error:
+        if not isinstance(error, FileNotFoundError):
+            logger.warning("video fingerprint %s unreadable: %s", sha256, error)
+        return None
+
+
 def samples_store(sha256: str, embeddings: SampleEmbeddings | None) -> str:
     """Write a reference video's sample embeddings ("" without any)."""
     if embeddings is None:

@@ -31,6 +31,7 @@ from django.db.models import F, Max, Q
 from django.urls import reverse
 from django.utils import timezone
 
+from factcheck.recheck import query_video_keep
 from mediastore.images import ImageRejected
 from mediastore.models import MediaObject
 from mediastore.services import media_read
@@ -132,6 +133,8 @@ def _analyze_claimed(submission_id: int, *, reason: str) -> Report | None:
         analysis = video_analyze(
             content=content, input_name=submission_input_name(submission), text=submission.text
         )
+        if analysis.fingerprint is not None:
+            query_video_keep(sha256=submission.media.sha256, fingerprint=analysis.fingerprint)
     else:
         analysis = image_analyze(
             content=content,
@@ -146,10 +149,16 @@ def _analyze_claimed(submission_id: int, *, reason: str) -> Report | None:
         reason=reason or "analysis",
     )
     if video and report is not None:
-        from moderation.tasks import render_annotated_video
-
-        render_annotated_video.delay(report.pk)
+        annotated_video_queue(report_id=report.pk)
     return report
+
+
+def annotated_video_queue(*, report_id: int) -> None:
+    """Queue the annotated video of a stored video report version (its own task, after the
+    report: reviewers and webhooks need not wait for it)."""
+    from moderation.tasks import render_annotated_video
+
+    render_annotated_video.delay(report_id)
 
 
 def annotated_video_render(*, report_id: int) -> bool:

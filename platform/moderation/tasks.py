@@ -78,9 +78,10 @@ def resume_analyses() -> str:
 
 @shared_task(name="moderation.recheck_references", acks_late=True)
 def recheck_references(reference_ids: list[int]) -> None:
-    """Fan out: one small task per recent submission, so each is bounded and retried alone."""
-    for submission_id in submissions_to_recheck():
-        recheck_submission.delay(submission_id, reference_ids)
+    """Fan out: one small task per recent submission, so each is bounded and retried alone;
+    videos on the video queue, with its time limits."""
+    for submission_id, video in submissions_to_recheck():
+        (recheck_video if video else recheck_submission).delay(submission_id, reference_ids)
 
 
 @shared_task(
@@ -90,4 +91,14 @@ def recheck_references(reference_ids: list[int]) -> None:
     time_limit=ANALYSIS_TIME_LIMIT,
 )
 def recheck_submission(submission_id: int, reference_ids: list[int]) -> None:
+    submission_recheck(submission_id=submission_id, reference_ids=reference_ids)
+
+
+@shared_task(
+    name="moderation.recheck_video",
+    acks_late=True,
+    soft_time_limit=VIDEO_ANALYSIS_SOFT_TIME_LIMIT,
+    time_limit=VIDEO_ANALYSIS_TIME_LIMIT,
+)
+def recheck_video(submission_id: int, reference_ids: list[int]) -> None:
     submission_recheck(submission_id=submission_id, reference_ids=reference_ids)

@@ -23,6 +23,7 @@ from typing import Any
 
 import numpy as np
 
+from factcheck.core.video_fingerprint import VideoFingerprint
 from factcheck.video_references import video_report_matches
 from factcheck.video_store import sample_interval, video_read
 from mediastore.videos import inspect_video, iter_frames
@@ -49,6 +50,9 @@ class VideoAnalysis:
     document: dict[str, Any]
     verdict: Verdict
     annotated: AnnotatedOutput | None = None  # when asked for (video_annotate otherwise)
+    # The query's temporal fingerprint, kept with the submission so a re-check against new
+    # references never decodes the video again (moderation.recheck).
+    fingerprint: VideoFingerprint | None = None
 
     def artifact_pngs(self) -> dict[str, EncodedArtifact]:
         """The artifacts to store with the report (named as the image analysis's): the
@@ -208,10 +212,7 @@ def video_analyze(
         doc.TIMINGS: {},
         doc.MODELS: detection.models,
     }
-    analysis = VideoAnalysis(
-        document=document,
-        verdict=verdict,
-    )
+    analysis = VideoAnalysis(document=document, verdict=verdict, fingerprint=read.fingerprint)
     if annotate:
         with timed(timings, "annotated_video"):
             analysis.annotated = video_annotate(content=content, document=document)

@@ -6,6 +6,7 @@ import pytest
 from django.utils import timezone
 
 from factcheck.signals import references_indexed, references_indexed_send
+from moderation import tasks
 from moderation.analysis import submission_analyze
 from moderation.events import VERDICT_CHANGED
 from moderation.models import Event, Report, Submission
@@ -86,8 +87,16 @@ def test_submissions_not_analysed_are_left_to_their_running_analysis(engines, an
     assert Report.objects.filter(submission=submission).count() == 1
 
 
-def test_video_submissions_are_not_selected_for_a_recheck(analysed, videos) -> None:
+def test_videos_are_selected_and_rechecked_on_the_video_queue(
+    analysed, videos, settings, monkeypatch
+) -> None:
     image = analysed(5)
     with_video = submission_create(content=videos["repost"], source="api")
     Submission.objects.filter(pk=with_video.pk).update(status=Submission.Status.ANALYZED)
-    assert submissions_to_recheck() == [image.pk]
+    assert submissions_to_recheck() == [(image.pk, False), (with_video.pk, True)]
+    queued: list[tuple[str, int]] = []
+    monkeypatch.setattr(tasks.recheck_submission, "delay", lambda pk, _: queued.append(("i", pk)))
+    monkeypatch.setattr(tasks.recheck_video, "delay", lambda pk, _: queued.append(("v", pk)))
+    tasks.recheck_references([7])
+    assert queued == [("i", image.pk), ("v", with_video.pk)]
+    assert settings.CELERY_TASK_ROUTES["moderation.recheck_video"] == {"queue": "video"}

@@ -194,6 +194,7 @@ CELERY_TASK_ROUTES = {
     "moderation.analyze_video": {"queue": "video"},
     "moderation.render_annotated_video": {"queue": "video"},
     "moderation.recheck_submission": {"queue": "analyze"},
+    "moderation.recheck_video": {"queue": "video"},
     "integrations.fetch_inbound_media": {"queue": "ingest"},
     "integrations.deliver_webhook": {"queue": "deliver"},
 }
