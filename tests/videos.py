@@ -48,3 +48,18 @@ def videos_write(folder: Path) -> dict[str, bytes]:
         folder / "repost.mp4", pasted(vc.render(scene, time_map, fps=FPS)), fps=FPS
     )
     return {"original": original.read_bytes(), "repost": copy.read_bytes()}
+
+
+def displayed_turned_clockwise(mp4: bytes) -> bytes:
+    """The MP4 (as PyAV writes it: one track, a version 0 `tkhd`) with the display matrix a
+    phone writes for a portrait recording: players turn the coded frames a quarter clockwise."""
+    import struct
+
+    at = mp4.find(b"tkhd")
+    assert at > 0 and mp4[at + 4] == 0, "a version 0 track header"
+    # After the box type: version/flags, two times, track id, reserved, duration, 8 reserved
+    # bytes, layer, group, volume, reserved; then the 3x3 matrix (16.16, u/v/w 2.30).
+    matrix_at = at + 4 + 40
+    height = struct.unpack(">I", mp4[matrix_at + 40 : matrix_at + 44])[0]  # 16.16 pixels
+    matrix = struct.pack(">9i", 0, 1 << 16, 0, -(1 << 16), 0, 0, height, 0, 1 << 30)
+    return mp4[:matrix_at] + matrix + mp4[matrix_at + 36 :]

@@ -106,8 +106,9 @@ def media_row_create(prepared: PreparedMedia) -> MediaObject:
         mime=info.mime,
         format=info.format,
         size=prepared.size,
-        width=info.width,
-        height=info.height,
+        # Videos as shown: upright, their display rotation applied.
+        width=info.display_width if isinstance(info, VideoInfo) else info.width,
+        height=info.display_height if isinstance(info, VideoInfo) else info.height,
         duration_s=info.duration_s if isinstance(info, VideoInfo) else None,
         fps=info.fps if isinstance(info, VideoInfo) else None,
     )

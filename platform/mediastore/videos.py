@@ -127,7 +127,9 @@ class VideoRejected(MediaRejected):
 class VideoInfo:
     """Header facts of an accepted video. `width`/`height` are as coded; `rotation` is the
     display matrix's counter-clockwise turn in degrees (0-359, PyAV's VideoFrame.rotation),
-    which players apply; `frames` is the container's count, or duration x fps without one."""
+    which players apply, and so does `iter_frames` (quarter turns): `display_width` and
+    `display_height` are the frames' size upright. `frames` is the container's count, or
+    duration x fps without one."""
 
     format: str
     mime: str
@@ -139,12 +141,27 @@ class VideoInfo:
     frames: int
     rotation: int
 
+    @property
+    def display_width(self) -> int:
+        return self.height if _quarter_turns(self.rotation) % 2 else self.width
+
+    @property
+    def display_height(self) -> int:
+        return self.width if _quarter_turns(self.rotation) % 2 else self.height
+
+
+def _quarter_turns(rotation: float) -> int:
+    """Counter-clockwise quarter turns of a display rotation in degrees; a rotation that is not
+    a multiple of 90 degrees (which phones never write) is not applied."""
+    degrees = round(rotation) % 360
+    return degrees // 90 if degrees % 90 == 0 else 0
+
 
 @dataclass(frozen=True)
 class VideoFrame:
     """One decoded frame: `index` counts every decoded frame from 0 (sampled or not), `time_s`
     is its presentation time from the stream's start (pts x time base, so variable frame rate
-    is exact), `rgb` is HxWx3 uint8 as coded (rotation not applied)."""
+    is exact), `rgb` is HxWx3 uint8 upright: the display rotation applied, as players do."""
 
     index: int
     time_s: float
@@ -268,8 +285,12 @@ def _rgb(frame: DecodedFrame, max_side: int | None) -> np.ndarray:
     if max_side is not None and max(width, height) > max_side:
         scale = max_side / max(width, height)
         width, height = max(1, round(width * scale)), max(1, round(height * scale))
-    array = frame.to_ndarray(format="rgb24", width=width, height=height, interpolation="AREA")
-    return np.asarray(array, dtype=np.uint8)
+    array = np.asarray(
+        frame.to_ndarray(format="rgb24", width=width, height=height, interpolation="AREA"),
+        dtype=np.uint8,
+    )
+    turns = _quarter_turns(frame.rotation)
+    return np.ascontiguousarray(np.rot90(array, turns)) if turns else array
 
 
 def _time_s(frame: DecodedFrame, stream: VideoStream, start: int) -> float:

@@ -135,8 +135,8 @@ def video_annotate(*, content: bytes, document: dict[str, Any]) -> AnnotatedOutp
         _annotations(document),
         output,
         fps=info.fps,
-        width=info.width,
-        height=info.height,
+        width=info.display_width,
+        height=info.display_height,
     )
     return AnnotatedOutput(output.getvalue(), written.size, contact_sheet(written.sheet))
 
@@ -156,8 +156,8 @@ def video_analyze(
     read = video_read(content, fps=info.fps, sample_every_s=interval)
     timings["decode_and_hash"] = elapsed_ms(started)
     duration = max(duration, read.fingerprint.duration_s)
-    sample_width = read.samples[0][1].shape[1] if read.samples else info.width
-    scale = info.width / sample_width
+    sample_width = read.samples[0][1].shape[1] if read.samples else info.display_width
+    scale = info.display_width / sample_width
     # The detectors run in a helper thread while matching (which reads the database on this
     # thread's connection) decodes the original: both spend their time in native code.
     detection_future = engine_pool().submit(
@@ -185,8 +185,8 @@ def video_analyze(
         doc.TEXT: text,
         doc.MEDIA: {
             "kind": doc.MEDIA_VIDEO,
-            "width": info.width,
-            "height": info.height,
+            "width": info.display_width,
+            "height": info.display_height,
             "duration_s": round(duration, 3),
             "fps": round(info.fps, 3),
             "frames_analysed": len(read.fingerprint.frames),

@@ -13,6 +13,7 @@ import pytest
 from django.core.files.storage import default_storage
 from django.http import FileResponse
 
+from factcheck.evaluation import videocases as vc
 from mediastore import images, videos
 from mediastore.images import ImageRejected
 from mediastore.models import MediaObject
@@ -27,6 +28,7 @@ from mediastore.videos import (
     video_limits,
 )
 from tests.scripts_loader import script_module
+from tests.videos import displayed_turned_clockwise
 
 hostile_videos = script_module("hostile_videos")
 encode = hostile_videos.encode
@@ -273,3 +275,21 @@ def test_a_stored_video_is_served_playable_and_sandboxed(samples) -> None:
     assert response["Content-Disposition"] == 'inline; filename="clip.webm"'
     assert isinstance(response, FileResponse)
     assert b"".join(response.streaming_content) == samples["WEBM"]  # type: ignore[arg-type]
+
+
+def test_a_portrait_recording_is_read_upright_as_players_show_it(tmp_path) -> None:
+    """Phones store portrait video coded sideways with a display matrix; frames, sizes and
+    everything computed from them are upright."""
+    upright = np.zeros((64, 48, 3), np.uint8)
+    upright[:8, :8] = 255  # a white mark at the top left as shown
+    coded = np.ascontiguousarray(np.rot90(upright, 1))  # what the sensor wrote
+    path = vc.write_video(tmp_path / "portrait.mp4", iter([coded] * 5), fps=10)
+    data = displayed_turned_clockwise(path.read_bytes())
+    info = inspect_video(data)
+    assert (info.width, info.height, info.rotation) == (64, 48, 270)
+    assert (info.display_width, info.display_height) == (48, 64)
+    frame = next(iter_frames(data)).rgb
+    assert frame.shape == (64, 48, 3)
+    assert frame[:8, :8].mean() > 200 and frame[-8:, -8:].mean() < 50
+    plain = next(iter_frames(path.read_bytes())).rgb  # no display matrix: as coded
+    assert plain.shape == (48, 64, 3)

@@ -32,7 +32,14 @@ from moderation.services import submission_create
 from moderation.tasks import analyze_submission
 from moderation.video_evaluation import evaluate_video
 from moderation.video_pipeline import video_analyze
-from tests.videos import FPS, PASTE_FROM_S, PASTE_TO_S, SECONDS, TRIM_S
+from tests.videos import (
+    FPS,
+    PASTE_FROM_S,
+    PASTE_TO_S,
+    SECONDS,
+    TRIM_S,
+    displayed_turned_clockwise,
+)
 
 
 @pytest.fixture
@@ -277,3 +284,30 @@ def test_evaluate_video_publishes_its_references_in_indexes_of_its_own(
     assert result["median_offset_error_s"] < 0.2
     assert not Reference.objects.exists()
     assert not list(Path(settings.INDEX_DIR).glob("*.manifest.json"))
+
+
+@pytest.mark.django_db
+def test_a_repost_coded_sideways_with_a_display_rotation_is_matched_upright(
+    videos, add_reference, tmp_path: Path
+):
+    """A phone's portrait recording: coded sideways, shown upright by its display matrix. It is
+    matched and localised as shown (sizes and boxes upright)."""
+    add_reference(videos["original"], external_id="clip-1")
+    with av.open(io.BytesIO(videos["repost"]), mode="r") as container:
+        coded = [
+            np.ascontiguousarray(np.rot90(f.to_ndarray(format="rgb24"), 1))
+            for f in container.decode(video=0)
+        ]
+    path = vc.write_video(tmp_path / "sideways.mp4", iter(coded), fps=FPS)
+    document = video_analyze(
+        content=displayed_turned_clockwise(path.read_bytes()), input_name="sideways.mp4"
+    ).document
+    assert (document["media"]["width"], document["media"]["height"]) == (240, 180)
+    assert document["metadata"]["rotation"] == 270
+    (match,) = document["matches"]
+    assert match["reference"]["external_id"] == "clip-1"
+    assert match["offset_s"] == pytest.approx(TRIM_S, abs=0.2)
+    edited = [s for s in match["segments"] if s["edited"]]
+    assert edited, match["segments"]
+    x, y = edited[0]["regions"][0]["bbox"][:2]  # upright query pixels, as in the plain repost
+    assert abs(x - 120) < 20 and abs(y - 30) < 20
