@@ -228,10 +228,11 @@ def _localised(
             ref_time,
             rgb,
             near[ref_time][0][1],
-            tuple(frame for _, frame in near[ref_time][1:]),
+            tuple(near[ref_time][1:]),
+            reference_frame_s=near[ref_time][0][0],
         )
         for time_s, rgb, ref_time in asked
-        if ref_time in near
+        if near.get(ref_time)
     ]
     spatial = spatial_alignment(pairs, mirrored=found.alignment.mirrored)
     if spatial is None:

@@ -15,12 +15,14 @@ frame pair by frame pair with the same difference analysis as images (`localize.
 
 from __future__ import annotations
 
+import functools
 import itertools
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+import cv2
 import numpy as np
 
 from factcheck.core.dense import dense_verify
@@ -50,15 +52,17 @@ MIN_DISTANCE_STEP = 6.0
 
 @dataclass(frozen=True)
 class FramePair:
-    """A sampled query frame and the original's frame at the aligned time (RGB uint8), with the
-    original's frames beside it (`alternatives`): frame times are rounded to frames, and a copy
-    whose speed or frame rate differs shows moments between the original's frames."""
+    """A sampled query frame and the original's frame nearest the aligned time (RGB uint8; shown
+    at `reference_frame_s`), with the original's other frames near it as (time, frame)
+    (`alternatives`): a copy whose speed or frame rate differs shows moments between the
+    original's frames."""
 
     time_s: float
     reference_time_s: float
     query: np.ndarray
     reference: np.ndarray
-    alternatives: tuple[np.ndarray, ...] = ()
+    alternatives: tuple[tuple[float, np.ndarray], ...] = ()
+    reference_frame_s: float | None = None
 
 
 @dataclass(frozen=True)
@@ -140,15 +144,19 @@ def frame_edits(
 ) -> list[FrameEdit]:
     """Each pair compared under `alignment` (refined per frame by the comparison). A frame with
     alternatives keeps the comparison that differs least: an edit differs from every original
-    frame near it, a moment between two frames of a moving object from at most one."""
+    frame near it and from any moment between them, while a copy's frame that shows a moment
+    between two of the original's (a speed or frame-rate change) matches the original's motion
+    interpolated to that moment (`frame_between`)."""
     edits = []
     for pair in pairs:
         found = _compared(pair, pair.reference, alignment, config)
-        for alternative in pair.alternatives if found.edited else ():
-            # Only a frame that differs needs its other candidates (most frames do not).
-            other = _compared(pair, alternative, alignment, config)
+        # Only a frame that differs needs its other candidates (most frames do not).
+        for candidate in _other_candidates(pair) if found.edited else ():
+            other = _compared(pair, candidate(), alignment, config)
             if other.edited_fraction < found.edited_fraction:
                 found = other
+            if not found.edited:
+                break
         edits.append(
             FrameEdit(
                 time_s=pair.time_s,
@@ -159,6 +167,56 @@ def frame_edits(
             )
         )
     return edits
+
+
+def _other_candidates(pair: FramePair) -> list[Callable[[], np.ndarray]]:
+    """The original's other frames near the aligned time, then (made only when asked for) its
+    motion interpolated to that time between the nearest frame and a frame on the other side."""
+    candidates: list[Callable[[], np.ndarray]] = [
+        functools.partial(_same, frame) for _, frame in pair.alternatives
+    ]
+    shown = pair.reference_frame_s
+    if shown is None or shown == pair.reference_time_s:
+        return candidates
+    for time_s, frame in pair.alternatives:
+        if (time_s - pair.reference_time_s) * (shown - pair.reference_time_s) < 0:
+            fraction = (pair.reference_time_s - shown) / (time_s - shown)
+            candidates.append(functools.partial(frame_between, pair.reference, frame, fraction))
+            break
+    return candidates
+
+
+def _same(frame: np.ndarray) -> np.ndarray:
+    return frame
+
+
+def frame_between(first: np.ndarray, second: np.ndarray, fraction: float) -> np.ndarray:
+    """The moment `fraction` (0-1) of the way from `first` to `second` (consecutive frames of
+    one video, same size): each warped along the dense optical flow between them (DIS, in both
+    directions) to that moment, blended by nearness. Made from the original's frames only, so a
+    change pasted into a copy is never explained away."""
+    grey = [cv2.cvtColor(frame, cv2.COLOR_RGB2GRAY) for frame in (first, second)]
+    flow = cv2.DISOpticalFlow_create(cv2.DISOPTICAL_FLOW_PRESET_FAST)
+    forward = flow.calc(grey[0], grey[1], None)
+    backward = flow.calc(grey[1], grey[0], None)
+    height, width = grey[0].shape
+    xs, ys = np.meshgrid(np.arange(width, dtype=np.float32), np.arange(height, dtype=np.float32))
+
+    def warped(frame: np.ndarray, motion: np.ndarray, share: float) -> np.ndarray:
+        # A point at x at that moment was at x - share * motion(x) in `frame` (the flow taken
+        # at x stands for the flow at its source: smooth motion between adjacent frames).
+        return cv2.remap(
+            frame,
+            xs - share * motion[..., 0],
+            ys - share * motion[..., 1],
+            cv2.INTER_LINEAR,
+            borderMode=cv2.BORDER_REPLICATE,
+        ).astype(np.float32)
+
+    blended = (1 - fraction) * warped(first, forward, fraction) + fraction * warped(
+        second, backward, 1 - fraction
+    )
+    return np.clip(np.rint(blended), 0, 255).astype(np.uint8)
 
 
 def _compared(

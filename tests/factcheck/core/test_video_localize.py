@@ -13,6 +13,7 @@ from factcheck.core.video_localize import (
     FramePair,
     bridged_segments,
     changed_spans,
+    frame_between,
     frame_edits,
     refine_spans,
     spatial_alignment,
@@ -103,3 +104,52 @@ def test_a_gap_on_the_same_line_is_bridged_and_a_jump_is_not():
     assert bridged_segments(on_line) == [(0.0, 6.5, 1.0, 7.5)]
     recut = [(0.0, 2.5, 3.5, 6.0), (2.5, 5.0, 0.3, 2.8)]  # the second piece jumps back
     assert bridged_segments(recut) == recut
+
+
+def _with_disc(still: np.ndarray, x: int) -> np.ndarray:
+    frame = still.copy()
+    cv2.circle(frame, (x, 300), 40, (255, 230, 0), thickness=-1)
+    return frame
+
+
+def _between_pair(*, pasted: bool, knows_time: bool) -> FramePair:
+    """A copy slowed down shows a moment between two of the original's frames: a fast disc
+    (30 px per frame) half way; `pasted` adds an edit on top."""
+    still = np.ascontiguousarray(data.astronaut())
+    first, second = _with_disc(still, 150), _with_disc(still, 180)
+    query = _with_disc(still, 165)
+    if pasted:
+        query[40:120, 200:300] = (250, 30, 30)
+    return FramePair(
+        1.0,
+        10.05,
+        query,
+        first,
+        ((10.1, second),),
+        reference_frame_s=10.0 if knows_time else None,
+    )
+
+
+def test_a_moment_between_two_original_frames_is_not_an_edit_but_a_paste_still_is():
+    plain = _between_pair(pasted=False, knows_time=True)
+    alignment = spatial_alignment([plain], mirrored=False)
+    assert alignment is not None
+    (blind,) = frame_edits([_between_pair(pasted=False, knows_time=False)], alignment)
+    assert blind.edited  # either original frame alone leaves crescents of the disc
+    (between,) = frame_edits([plain], alignment)
+    assert not between.edited, between.regions
+    (pasted,) = frame_edits([_between_pair(pasted=True, knows_time=True)], alignment)
+    assert pasted.edited
+    x, y = pasted.regions[0]["bbox"][:2]
+    assert abs(x - 200) < 12 and abs(y - 40) < 12
+
+
+def test_the_frame_between_follows_the_motion():
+    still = np.ascontiguousarray(data.astronaut())
+    made = frame_between(_with_disc(still, 150), _with_disc(still, 180), 0.5)
+    truth = _with_disc(still, 165)
+
+    def wrong_pixels(image: np.ndarray) -> int:
+        return int((np.abs(image.astype(int) - truth).max(axis=2) > 40).sum())
+
+    assert wrong_pixels(made) < 0.6 * wrong_pixels(_with_disc(still, 150))
