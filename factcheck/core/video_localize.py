@@ -196,7 +196,7 @@ def frame_between(first: np.ndarray, second: np.ndarray, fraction: float) -> np.
     directions) to that moment, blended by nearness. Made from the original's frames only, so a
     change pasted into a copy is never explained away."""
     grey = [cv2.cvtColor(frame, cv2.COLOR_RGB2GRAY) for frame in (first, second)]
-    flow = cv2.DISOpticalFlow_create(cv2.DISOPTICAL_FLOW_PRESET_FAST)
+    flow = cv2.DISOpticalFlow.create(cv2.DISOPTICAL_FLOW_PRESET_FAST)
     forward = flow.calc(grey[0], grey[1], None)
     backward = flow.calc(grey[1], grey[0], None)
     height, width = grey[0].shape
