@@ -197,8 +197,9 @@ def frame_between(first: np.ndarray, second: np.ndarray, fraction: float) -> np.
     change pasted into a copy is never explained away."""
     grey = [cv2.cvtColor(frame, cv2.COLOR_RGB2GRAY) for frame in (first, second)]
     flow = cv2.DISOpticalFlow.create(cv2.DISOPTICAL_FLOW_PRESET_FAST)
-    forward = flow.calc(grey[0], grey[1], None)
-    backward = flow.calc(grey[1], grey[0], None)
+    # None lets OpenCV allocate the flow; the stubs only declare an array there.
+    forward = flow.calc(grey[0], grey[1], None)  # type: ignore[call-overload]
+    backward = flow.calc(grey[1], grey[0], None)  # type: ignore[call-overload]
     height, width = grey[0].shape
     xs, ys = np.meshgrid(np.arange(width, dtype=np.float32), np.arange(height, dtype=np.float32))
 
