@@ -423,11 +423,15 @@ def reference_search(request: HttpRequest) -> JsonResponse:
     return JsonResponse({"results": references_search(request.GET.get("q", ""))})
 
 
-def _image(file: FieldFile, content_type: str) -> HttpResponseBase:
-    # nosniff, a sandboxing CSP and a fixed safe file name (mediastore.serving).
+def _image(file: FieldFile, content_type: str, *, range_header: str = "") -> HttpResponseBase:
+    # nosniff, a sandboxing CSP and a fixed safe file name (mediastore.serving); a video is
+    # served in the byte ranges its player asks for.
     file_name = stored_name(file)
     return media_file_response(
-        file_name=file_name, content_type=content_type, stem=PurePath(file_name).stem
+        file_name=file_name,
+        content_type=content_type,
+        stem=PurePath(file_name).stem,
+        range_header=range_header,
     )
 
 
@@ -452,7 +456,7 @@ def submission_image(request: HttpRequest, pk: int, submission_id: int) -> HttpR
         submission_id=submission_id,
     )
     media = link.submission.media
-    return _image(media.file, media.mime)
+    return _image(media.file, media.mime, range_header=request.headers.get("Range", ""))
 
 
 @case_view

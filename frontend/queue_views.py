@@ -38,8 +38,8 @@ from moderation.selectors import assignees_for, decisions_by
 @reviewer_view
 @require_GET
 def thumbnail(request: HttpRequest, pk: int) -> HttpResponseBase:
-    """A small rendition of the item's image for the queue (404 for videos: they show a
-    placeholder)."""
+    """A small rendition of the item's image (a video's frame) for the queue; 404 when the
+    stored file cannot be read."""
     item = _visible_item(request, pk)
     name = thumbnail_ensure(item.submission.media)
     if name is None:

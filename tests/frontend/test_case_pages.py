@@ -151,6 +151,25 @@ def test_linked_submission_shows_its_image(personas, make_image_bytes) -> None:
     assert client.get(f"/cases/{case.pk}/submissions/999999/image").status_code == 404
 
 
+def test_a_linked_video_plays_and_seeks(personas, videos) -> None:
+    from mediastore.services import media_store
+    from moderation.escalation import submission_escalate
+    from moderation.models import Submission
+
+    submission = Submission.objects.create(
+        source=Submission.Source.UPLOAD,
+        media=media_store(content=videos["repost"], allow_video=True).media,
+    )
+    case = submission_escalate(submission=submission, actor=personas["moderator"])
+    client = signed_in(personas["fact_checker"])
+    page = client.get(f"/cases/{case.pk}/").content.decode()
+    url = f"/cases/{case.pk}/submissions/{submission.pk}/image"
+    assert f'<video controls preload="metadata" src="{url}"' in page
+    assert f'<img src="{url}"' not in page
+    part = client.get(url, HTTP_RANGE="bytes=0-99")
+    assert part.status_code == 206 and part["Content-Type"] == "video/mp4"
+
+
 def test_public_page_carries_valid_claimreview(personas, case, settings) -> None:
     settings.CLAIMREVIEW_ORGANIZATION_NAME = "Example Checks"
     settings.CLAIMREVIEW_ORGANIZATION_URL = "https://checks.example"
