@@ -423,13 +423,51 @@ def _verify_and_localize(
             )
         )
     reasons = {candidate.reference_id: verification.reason for candidate, verification in rejected}
-    # Dense alignment is the fallback for pictures local features cannot verify: it is not run
-    # once some candidate verified (it would only find near misses, at tens of ms each).
-    dense_worthy = [c for c, _ in rejected if _dense_worthy(c, config)] if not verified else []
-    # The whole-picture likeness first: a loose PDQ candidate must not take the place of the
-    # one the embedding finds most alike.
-    dense_worthy.sort(key=_likeness_order)
-    for candidate in dense_worthy[: config.dense.max_candidates]:
+    near: list[NearMiss] = []
+    verify_ms = (time.perf_counter() - started) * 1000 - timings["candidates"]
+    matches = _alike_matches(image, verified, references, config, near)
+    if not matches:
+        # Dense alignment is the fallback for pictures local features cannot verify: it is not
+        # run once a candidate verified as the same picture (it would only find near misses, at
+        # tens of ms each), but it is when every verified one proved another picture of the
+        # same layout (DETAIL_DIFFERS).
+        began = time.perf_counter()
+        dense_verified = _dense_pass(
+            image, [c for c, _ in rejected], references, config, confirm_margin, reasons
+        )
+        verify_ms += (time.perf_counter() - began) * 1000
+        matches = _alike_matches(image, dense_verified, references, config, near)
+    near += [
+        _near_miss(c, v.inliers, reasons[c.reference_id])
+        for c, v in rejected
+        if c.reference_id in reasons
+    ]
+    matches.sort(key=lambda match: (-match.similarity, -match.inliers))
+    timings["verify"] = verify_ms
+    timings["total"] = (time.perf_counter() - started) * 1000
+    timings["localize"] = timings["total"] - timings["verify"] - timings["candidates"]
+    return MatchResult(
+        matches=matches,
+        candidates=candidates,
+        timings_ms=timings,
+        near_misses=_near_misses(near, config),
+    )
+
+
+def _dense_pass(
+    image: np.ndarray,
+    rejected: list[Candidate],
+    references: ReferenceSource,
+    config: MatchConfig,
+    confirm_margin: float | None,
+    reasons: dict[int, str],
+) -> list[_Verified]:
+    """Dense alignment of the candidates local features rejected, the whole-picture likeness
+    first (a loose PDQ candidate must not take the place of the one the embedding finds most
+    alike); a confirmed one leaves `reasons`, a refused one's reason is updated."""
+    worthy = sorted((c for c in rejected if _dense_worthy(c, config)), key=_likeness_order)
+    verified = []
+    for candidate in worthy[: config.dense.max_candidates]:
         dense = _dense(image, candidate, references, config)
         if dense is None:
             continue
@@ -450,15 +488,22 @@ def _verify_and_localize(
             del reasons[candidate.reference_id]
         else:
             reasons[candidate.reference_id] = dense.reason or DENSE_NOT_CONFIRMING
-    near = [
-        _near_miss(c, v.inliers, reasons[c.reference_id])
-        for c, v in rejected
-        if c.reference_id in reasons
-    ]
-    timings["verify"] = (time.perf_counter() - started) * 1000 - timings["candidates"]
-    verified.sort(key=lambda item: (-item.confidence, -item.inliers))
+    return verified
+
+
+def _alike_matches(
+    image: np.ndarray,
+    verified: list[_Verified],
+    references: ReferenceSource,
+    config: MatchConfig,
+    near: list[NearMiss],
+) -> list[Match]:
+    """The best verified candidates localised; one most of whose detail differs from the query
+    (another picture of the same layout) becomes a near miss in `near` instead."""
     matches = []
-    for item in verified[: config.max_matches]:
+    for item in sorted(verified, key=lambda item: (-item.confidence, -item.inliers))[
+        : config.max_matches
+    ]:
         try:
             match = _localized_match(image, item, references, config)
         except LookupError:
@@ -467,15 +512,7 @@ def _verify_and_localize(
             near.append(_near_miss(item.candidate, item.inliers, DETAIL_DIFFERS))
         else:
             matches.append(match)
-    matches.sort(key=lambda match: (-match.similarity, -match.inliers))
-    timings["total"] = (time.perf_counter() - started) * 1000
-    timings["localize"] = timings["total"] - timings["verify"] - timings["candidates"]
-    return MatchResult(
-        matches=matches,
-        candidates=candidates,
-        timings_ms=timings,
-        near_misses=_near_misses(near, config),
-    )
+    return matches
 
 
 def _likeness_order(candidate: Candidate) -> tuple[float, int, int]:

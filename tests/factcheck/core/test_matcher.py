@@ -333,3 +333,53 @@ def test_dense_alignment_checks_the_most_alike_candidates_first():
     near_pdq = Candidate(4, pdq_distance=20, rank=2)
     candidates = [loose_pdq, embedding_second, embedding_first, near_pdq]
     assert [c.reference_id for c in sorted(candidates, key=_likeness_order)] == [3, 2, 4, 1]
+
+
+def test_dense_alignment_still_runs_when_every_verified_candidate_is_another_picture(
+    monkeypatch,
+):
+    """A candidate local features verify but whose detail mostly differs (another picture of
+    the same layout) is a near miss, and it must not stop the dense fallback from confirming
+    the low-texture original that local features could not verify."""
+    import dataclasses
+
+    from factcheck.core import matcher
+    from factcheck.core.verify import Verification
+
+    original, layout_twin = fog_image(8), text_card_image(900_000_034)
+    references, pdq, local = _setup({1: original, 2: layout_twin})
+    twin_features = references.load_reference_features(2)
+    real = matcher._feature_verification
+
+    def verifying_the_twin(views, reference, config, orientation=None):
+        if reference is twin_features:  # as if its frame and glyphs had verified
+            return Verification(accepted=True, inliers=30, transform=np.eye(3)), False
+        return real(views, reference, config, orientation)
+
+    localized = matcher._localized_match
+
+    def most_detail_differs(image, item, references, config):
+        match = localized(image, item, references, config)
+        twin = item.candidate.reference_id == 2
+        return dataclasses.replace(match, detail_changed=0.9) if twin else match
+
+    monkeypatch.setattr(matcher, "_feature_verification", verifying_the_twin)
+    monkeypatch.setattr(matcher, "_localized_match", most_detail_differs)
+    embedder = TableEmbedder(
+        {original.tobytes(): _unit(1, 0), layout_twin.tobytes(): _unit(0.6, 1)}, _unit(1, 0.5)
+    )
+    embedding = ClipIndex.build(
+        embedder.embed([original, layout_twin]), [1, 2], FloatIndexConfig(dim=embedder.dim)
+    )
+    result = match_image(
+        _mirror_crop(original),
+        references=references,
+        pdq_index=pdq,
+        local_index=local,
+        embedding_index=embedding,
+        embedder=embedder,
+        config=MatchConfig(dense=DenseConfig(confirms=True)),
+    )
+    assert [m.reference_id for m in result.matches] == [1]
+    assert result.matches[0].verified_by == "dense_alignment"
+    assert (2, DETAIL_DIFFERS) in [(m.reference_id, m.reason) for m in result.near_misses]
