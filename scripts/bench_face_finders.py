@@ -1,7 +1,7 @@
 """Recall, false positives and speed of each face finder, side by side on the same images.
 
     python scripts/bench_face_finders.py [--scenes 40] [--repeats 3] [--threads 1]
-        [--yunet-model PATH.onnx] [--mtcnn MAX_SIDE:MIN_FACE:FACTOR ...] [--json]
+        [--yunet-model PATH.onnx] [--mtcnn MAX_SIDE:MIN_FACE:FACTOR[:ONET_THRESHOLD] ...] [--json]
 
 Images (detection.evaluation.face_scenes): the astronaut at 512 and 1024 px, photos without
 faces, and generated scenes with faces at known boxes (sizes 32-160 px, rotations -20/0/+20
@@ -63,7 +63,8 @@ class Tally:
             "ms_per_image": round(float(np.median(self.wall_ms)), 1),
             "cpu_ms_per_image": round(float(np.median(self.cpu_ms)), 1),
             "recall_by_face_side": {
-                side: round(found / total, 2) for side, (found, total) in sorted(self.by_side.items())
+                side: round(found / total, 2)
+                for side, (found, total) in sorted(self.by_side.items())
             },
         }
 
@@ -79,13 +80,17 @@ def _timed(finder: FaceFinder, image: np.ndarray, repeats: int) -> tuple[list, f
 
 
 def _finders(args: argparse.Namespace) -> dict[str, FaceFinder]:
-    from detection.core.mtcnn import MtcnnFinder
+    from detection.core.mtcnn import MTCNN_STAGE_THRESHOLDS, MtcnnFinder
 
     finders: dict[str, FaceFinder] = {"mtcnn": MtcnnFinder()}
     for variant in args.mtcnn:
-        max_side, min_face, factor = variant.split(":")
+        max_side, min_face, factor, *onet = variant.split(":")
+        pnet, rnet, onet_default = MTCNN_STAGE_THRESHOLDS
         finders[f"mtcnn {variant}"] = MtcnnFinder(
-            max_side=int(max_side), min_face=int(min_face), scale_factor=float(factor)
+            max_side=int(max_side),
+            min_face=int(min_face),
+            scale_factor=float(factor),
+            thresholds=(pnet, rnet, float(onet[0]) if onet else onet_default),
         )
     if args.yunet_model:
         finders["yunet"] = YunetFinder(args.yunet_model)
@@ -130,7 +135,7 @@ def main() -> None:
         "--mtcnn",
         action="append",
         default=[],
-        metavar="MAX_SIDE:MIN_FACE:FACTOR",
+        metavar="MAX_SIDE:MIN_FACE:FACTOR[:ONET_THRESHOLD]",
         help="also run MTCNN with these settings (repeatable)",
     )
     parser.add_argument("--json", action="store_true")

@@ -26,7 +26,9 @@ MAX_ALIGNED_SIDE = 1024
 def aligned_side(left_eye: Point, right_eye: Point) -> int:
     """Side of the aligned crop that keeps the face's resolution (bounded)."""
     distance = float(np.hypot(right_eye[0] - left_eye[0], right_eye[1] - left_eye[1]))
-    return int(np.clip(round(distance / CANONICAL_EYE_DISTANCE), MIN_ALIGNED_SIDE, MAX_ALIGNED_SIDE))
+    return int(
+        np.clip(round(distance / CANONICAL_EYE_DISTANCE), MIN_ALIGNED_SIDE, MAX_ALIGNED_SIDE)
+    )
 
 
 def eye_alignment(left_eye: Point, right_eye: Point, side: int) -> np.ndarray:

@@ -214,7 +214,8 @@ def build_face_finder(kind: str = "auto", yunet_model: Path | str | None = None)
     unknown name or "yunet" without a model file, FileNotFoundError for a missing model file and
     ImportError for "mtcnn" without facenet-pytorch installed."""
     if kind not in FACE_FINDERS:
-        raise ValueError(f"unknown face finder {kind!r} (expected one of {', '.join(FACE_FINDERS)})")
+        choices = ", ".join(FACE_FINDERS)
+        raise ValueError(f"unknown face finder {kind!r} (DETECTION_FACE_FINDER: one of {choices})")
     if yunet_model is not None and not Path(yunet_model).is_file():
         # A configured file that is missing is an operator error whichever finder runs.
         raise FileNotFoundError(f"YuNet model not found: {yunet_model}")

@@ -25,9 +25,9 @@ MTCNN_MAX_SIDE = 640
 MTCNN_MIN_FACE = 20
 # Pyramid step between scales; 0.709 (1/sqrt(2), MTCNN's default) halves the area per step.
 MTCNN_SCALE_FACTOR = 0.709
-# Per-stage face probability thresholds (P-Net, R-Net, O-Net): MTCNN's published defaults. An
-# extra O-Net cut at 0.9 was measured to lose faces (recall 0.77 -> 0.73) without removing a
-# false positive (scripts/bench_face_finders.py).
+# Per-stage face probability thresholds (P-Net, R-Net, O-Net): MTCNN's published defaults. A
+# stricter O-Net cut (0.9) lost faces without removing a false positive in
+# scripts/bench_face_finders.py (`--mtcnn 640:20:0.709:0.9`, docs/benchmarks.md).
 MTCNN_STAGE_THRESHOLDS = (0.6, 0.7, 0.7)
 
 

@@ -56,7 +56,8 @@ def _fit(image: np.ndarray, size: tuple[int, int]) -> np.ndarray:
     width, height = size
     scale = max(width / image.shape[1], height / image.shape[0])
     resized = cv2.resize(
-        image, (max(width, round(image.shape[1] * scale)), max(height, round(image.shape[0] * scale)))
+        image,
+        (max(width, round(image.shape[1] * scale)), max(height, round(image.shape[0] * scale))),
     )
     y0, x0 = (resized.shape[0] - height) // 2, (resized.shape[1] - width) // 2
     return np.ascontiguousarray(resized[y0 : y0 + height, x0 : x0 + width])
@@ -97,7 +98,9 @@ def _feather_mask(height: int, width: int) -> np.ndarray:
     return np.clip(np.minimum.outer(ramp_y, ramp_x), 0.0, 1.0).astype(np.float32)
 
 
-def _paste(canvas: np.ndarray, patch: np.ndarray, centre: tuple[float, float], angle: float) -> None:
+def _paste(
+    canvas: np.ndarray, patch: np.ndarray, centre: tuple[float, float], angle: float
+) -> None:
     """Blend `patch` into `canvas` centred at `centre`, rotated by `angle` degrees."""
     height, width = canvas.shape[:2]
     matrix = cv2.getRotationMatrix2D((patch.shape[1] / 2, patch.shape[0] / 2), angle, 1.0)
@@ -136,9 +139,9 @@ def generated_scenes(count: int, seed: int = 0) -> Iterator[Scene]:
             # Where the face's centre lands once the patch (centred at cx, cy) is rotated.
             offset = np.array([fx + fw / 2 - patch.shape[1] / 2, fy + fh / 2 - patch.shape[0] / 2])
             turn = np.deg2rad(-angle)  # OpenCV's positive angle turns counter-clockwise on screen
-            rotated = np.array(
-                [[np.cos(turn), -np.sin(turn)], [np.sin(turn), np.cos(turn)]]
-            ) @ offset
+            rotated = (
+                np.array([[np.cos(turn), -np.sin(turn)], [np.sin(turn), np.cos(turn)]]) @ offset
+            )
             _paste(canvas, patch, (cx, cy), angle)
             truth.append((round(cx + rotated[0] - fw / 2), round(cy + rotated[1] - fh / 2), fw, fh))
             placed += 1
