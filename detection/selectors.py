@@ -2,7 +2,7 @@
 
 The detection suite (network checkpoint, fusion, forensic signals, face finder) is built once per
 process on first use and shared by every thread; it is rebuilt only when the settings that name
-its files change (tests override them).
+its files or its face finder change (tests override them).
 """
 
 from __future__ import annotations
@@ -47,7 +47,7 @@ class DetectionOutcome:
 
 
 _suite_lock = threading.Lock()
-_suite_cache: dict[tuple[str, str | None], DetectionSuite] = {}
+_suite_cache: dict[tuple[str, str | None, str], DetectionSuite] = {}
 
 
 def configured_network_config() -> Path:
@@ -61,7 +61,11 @@ def _configured_paths() -> tuple[Path, Path | None]:
     return configured_network_config(), (Path(yunet).expanduser().resolve() if yunet else None)
 
 
-def _build(network_config: Path, yunet_model: Path | None) -> DetectionSuite:
+def _configured_face_finder() -> str:
+    return getattr(settings, "DETECTION_FACE_FINDER", None) or "auto"
+
+
+def _build(network_config: Path, yunet_model: Path | None, face_finder: str) -> DetectionSuite:
     from detection.core.network import CheckpointError  # torch only when a suite is built
 
     if not network_config.is_file():
@@ -70,9 +74,12 @@ def _build(network_config: Path, yunet_model: Path | None) -> DetectionSuite:
         )
     try:
         network = DetectorConfig.from_json(network_config)
-        return build_suite([network, *FORENSIC_CONFIGS], yunet_model=yunet_model)
-    except (CheckpointError, ValueError, OSError) as error:
-        # CheckpointError / ValueError / FileNotFoundError messages already name the file.
+        return build_suite(
+            [network, *FORENSIC_CONFIGS], yunet_model=yunet_model, face_finder=face_finder
+        )
+    except (CheckpointError, ValueError, OSError, ImportError) as error:
+        # CheckpointError / ValueError / FileNotFoundError messages already name the file;
+        # ImportError: DETECTION_FACE_FINDER=mtcnn without facenet-pytorch.
         raise DetectionUnavailable(f"cannot load the detectors: {error}") from error
 
 
@@ -83,14 +90,15 @@ def detection_suite() -> DetectionSuite:
     a failed build is not cached, so fixing the file and retrying works without a restart.
     """
     network_config, yunet_model = _configured_paths()
-    key = (str(network_config), str(yunet_model) if yunet_model else None)
+    face_finder = _configured_face_finder()
+    key = (str(network_config), str(yunet_model) if yunet_model else None, face_finder)
     suite = _suite_cache.get(key)
     if suite is not None:
         return suite
     with _suite_lock:
         suite = _suite_cache.get(key)
         if suite is None:
-            suite = _build(network_config, yunet_model)
+            suite = _build(network_config, yunet_model, face_finder)
             _suite_cache.clear()  # one suite per process: settings changed, drop the old one
             _suite_cache[key] = suite
     return suite

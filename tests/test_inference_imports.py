@@ -24,6 +24,7 @@ TRAINING_AND_EVALUATION = (
 LAZY_INFERENCE_MODULES = (
     "detection.core.inference",
     "detection.core.network",
+    "detection.core.mtcnn",
     "factcheck.clip_model",
     "factcheck.core.clip",
     "factcheck.core.descriptor",

@@ -12,7 +12,13 @@ import numpy as np
 from PIL import Image
 
 from detection.core.calibration import FusionModel, PlattCalibrator, logit
-from detection.core.faces import CropScorer, FaceFinder, analyze_faces
+from detection.core.faces import (
+    CropScorer,
+    FaceFinder,
+    analyze_faces,
+    build_face_finder,
+    scaled_face_dict,
+)
 from detection.core.forensics import ForensicDetector
 from detection.core.imaging import check_applicable, to_rgb_uint8
 from detection.core.interface import Detector, DetectorConfig, DetectorResult
@@ -78,6 +84,7 @@ def build_suite(
     *,
     faces: bool = True,
     yunet_model: Path | str | None = None,
+    face_finder: str = "auto",
 ) -> DetectionSuite:
     """Enabled detectors + the fusion model stored in the network config (if any)."""
     configs = default_configs() if configs is None else configs
@@ -97,7 +104,7 @@ def build_suite(
                 float(platt["slope"]), float(platt["intercept"])
             )
     if faces:
-        suite.face_finder = FaceFinder(yunet_model)
+        suite.face_finder = build_face_finder(face_finder, yunet_model)
     return suite
 
 
@@ -200,8 +207,9 @@ def analyze_image(
         found["forensic_map"] = cv2.resize(
             found["forensic_map"], (width, height), interpolation=cv2.INTER_LINEAR
         )
-        for face in found["detection"]["faces"]:
-            face["bbox"] = [round(v / scale) for v in face["bbox"]]
+        found["detection"]["faces"] = [
+            scaled_face_dict(face, 1 / scale) for face in found["detection"]["faces"]
+        ]
         found["reasons"].insert(
             1,
             f"analysed at {image.shape[1]}x{image.shape[0]} px, downscaled from "

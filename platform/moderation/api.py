@@ -300,7 +300,10 @@ class SubmissionViewSet(
                 OpenApiTypes.OBJECT,
                 description="The report/1 document (DESIGN.md; keys added since in "
                 "platform/moderation/README.md), plus `report_version`, `is_current` and "
-                "`artifacts` (URLs by kind). A video's report also has `media` (`kind`: "
+                "`artifacts` (URLs by kind). Each `detection.faces` item of an image has `bbox`, "
+                "`manipulation_probability`, `confidence` (the face finder's) and `landmarks` "
+                "(5 [x, y] points: eyes, nose tip, mouth corners; null without). "
+                "A video's report also has `media` (`kind`: "
                 '"video", `duration_s`, `fps`, `width`, `height`, `frames_analysed`), '
                 "`timeline` (per sampled time: `time_s`, `manipulation_probability`, `faces`), "
                 "and on each match `offset_s`, `speed`, `aligned_frames` and `segments` "

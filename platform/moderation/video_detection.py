@@ -24,7 +24,7 @@ from typing import Any
 import numpy as np
 
 from detection import selectors as detection_selectors
-from detection.core.faces import box_iou
+from detection.core.faces import box_iou, scaled_face_dict
 from moderation.clock import clock
 
 # Detectors run on one frame per second of video (fewer, evenly spread, for long videos:
@@ -132,7 +132,7 @@ def _flagged_stretches(points: Sequence[tuple[float, float]], interval: float) -
 
 
 def _scaled_faces(faces: list[dict[str, Any]], scale: float) -> list[dict[str, Any]]:
-    return [{**face, "bbox": [round(float(v) * scale, 1) for v in face["bbox"]]} for face in faces]
+    return [scaled_face_dict(face, scale, box_digits=1) for face in faces]
 
 
 def video_detection(

@@ -10,6 +10,7 @@ from PIL import Image
 from skimage import data
 
 from detection import selectors
+from detection.core.faces import CropScorer, face_crop
 from detection.core.registry import DEFAULT_NETWORK_CONFIG
 from detection.selectors import (
     DetectionUnavailable,
@@ -49,6 +50,21 @@ def test_image_detection_fills_the_report_detection_section() -> None:
     json.dumps(outcome.detection)
 
 
+@pytest.mark.slow  # builds the suite
+def test_each_face_gets_its_own_calibrated_score_from_its_aligned_crop() -> None:
+    outcome = image_detection(image=data.astronaut())
+    assert outcome.applicable and len(outcome.faces) == 1
+    face = outcome.faces[0]
+    suite = detection_suite()
+    assert suite.face_finder is not None and suite.face_finder.name == "mtcnn"
+    found = suite.face_finder.find(data.astronaut())[0]
+    network = suite.detectors[0]
+    assert isinstance(network, CropScorer) and suite.face_calibration is not None
+    expected = suite.face_calibration(network.score_crop(face_crop(data.astronaut(), found)))
+    assert face["manipulation_probability"] == pytest.approx(expected, abs=1e-4)
+    assert face["landmarks"] == found.to_dict()["landmarks"] and face["confidence"] > 0.95
+
+
 @pytest.mark.parametrize(
     ("image", "words"),
     [
@@ -67,7 +83,7 @@ def test_images_that_cannot_be_judged_get_a_reason(image: np.ndarray, words: str
 def test_suite_is_built_once_per_process_even_under_concurrent_first_use(monkeypatch) -> None:
     built = []
 
-    def slow_build(network_config, yunet_model):
+    def slow_build(network_config, yunet_model, face_finder):
         time.sleep(0.05)  # widen the race window
         built.append(network_config)
         return object()
@@ -84,10 +100,19 @@ def test_suite_is_built_once_per_process_even_under_concurrent_first_use(monkeyp
 
 
 def test_changed_settings_rebuild_the_suite(settings, monkeypatch) -> None:
-    monkeypatch.setattr(selectors, "_build", lambda network_config, yunet_model: network_config)
+    monkeypatch.setattr(selectors, "_build", lambda network_config, yunet_model, finder: finder)
     first = detection_suite()
-    settings.DETECTION_NETWORK_CONFIG = str(DEFAULT_NETWORK_CONFIG.with_name("other.json"))
-    assert detection_suite() != first
+    settings.DETECTION_FACE_FINDER = "haar"
+    assert detection_suite() == "haar" != first
+
+
+@pytest.mark.slow  # builds the suite
+def test_face_finder_setting_picks_the_finder_and_a_bad_one_is_named(settings) -> None:
+    settings.DETECTION_FACE_FINDER = "haar"
+    assert detection_suite().face_finder.name == "haar"  # type: ignore[union-attr]
+    settings.DETECTION_FACE_FINDER = "retina"
+    with pytest.raises(DetectionUnavailable, match="unknown face finder 'retina'"):
+        detection_suite()
 
 
 def test_missing_config_names_the_file(settings, tmp_path: Path) -> None:

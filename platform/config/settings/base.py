@@ -289,10 +289,13 @@ FACTCHECK_FAISS_THREADS = env_int("FACTCHECK_FAISS_THREADS", default=1, minimum=
 FACTCHECK_MATCH: dict[str, Any] = {}
 
 # Detection. Unset DETECTION_NETWORK_CONFIG means the shipped default checkpoint
-# (detection.core.registry.DEFAULT_NETWORK_CONFIG); YuNet replaces the bundled face cascade when
-# its ONNX file is configured.
+# (detection.core.registry.DEFAULT_NETWORK_CONFIG); YUNET_MODEL_FILE is YuNet's ONNX file.
 DETECTION_NETWORK_CONFIG = env_str("DETECTION_NETWORK_CONFIG", "") or None
 YUNET_MODEL_FILE = env_str("YUNET_MODEL_FILE", "") or None
+# Face finder (detection.core.faces.FACE_FINDERS): auto = MTCNN when facenet-pytorch is
+# installed, else YuNet when YUNET_MODEL_FILE is set, else the Haar cascade; mtcnn, yunet or
+# haar name one (a finder that cannot be built stops detection with the reason).
+DETECTION_FACE_FINDER = env_str("DETECTION_FACE_FINDER", "") or "auto"
 
 # Review UI. A claim leases an item to one moderator for REVIEW_LEASE_SECONDS; labels a moderator
 # can apply; items blurred by default (wellness): current verdict label in

@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 from skimage import data
 
+from detection.core.faces import Face
 from detection.core.interface import DetectorConfig, DetectorResult
 from detection.core.registry import FORENSIC_CONFIGS, analyze_image, build_suite
 
@@ -90,11 +91,16 @@ def test_images_above_the_pixel_limit_are_analysed_downscaled(forensic_suite, mo
 
 
 class _CentreFaceFinder:
-    """Reports one face covering the central quarter of whatever image it is given."""
+    """Reports one face covering the central quarter of whatever image it is given, its eyes a
+    quarter of the way down."""
 
-    def find(self, image: np.ndarray) -> list[tuple[int, int, int, int]]:
+    name = "centre"
+
+    def find(self, image: np.ndarray) -> list[Face]:
         height, width = image.shape[:2]
-        return [(width // 4, height // 4, width // 2, height // 2)]
+        eyes = ((width * 0.4, height * 0.25), (width * 0.6, height * 0.25))
+        box = (width // 4, height // 4, width // 2, height // 2)
+        return [Face(box, confidence=0.9, landmarks=(*eyes, *eyes, (width * 0.5, height * 0.5)))]
 
 
 def test_face_boxes_of_a_downscaled_analysis_are_in_full_image_coordinates(monkeypatch):
@@ -104,4 +110,11 @@ def test_face_boxes_of_a_downscaled_analysis_are_in_full_image_coordinates(monke
     suite.face_finder = _CentreFaceFinder()
     monkeypatch.setattr(registry, "MAX_ANALYSIS_PIXELS", 256 * 256)
     faces = analyze_image(data.astronaut(), suite)["detection"]["faces"]  # 512 x 512
-    assert faces == [{"bbox": [128, 128, 256, 256], "manipulation_probability": None}]
+    assert faces == [
+        {
+            "bbox": [128, 128, 256, 256],
+            "manipulation_probability": None,
+            "confidence": 0.9,
+            "landmarks": [[204.8, 128.0], [307.2, 128.0]] * 2 + [[256.0, 256.0]],
+        }
+    ]
