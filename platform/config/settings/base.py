@@ -289,8 +289,11 @@ FACTCHECK_MATCH: dict[str, Any] = {}
 
 # Detection. Unset DETECTION_NETWORK_CONFIG means the shipped default checkpoint
 # (detection.core.registry.DEFAULT_NETWORK_CONFIG); YuNet replaces the bundled face cascade when
-# its ONNX file is configured.
+# its ONNX file is configured. DETECTION_DETECTORS (comma-separated detector config paths), when
+# set, is the whole list of active and shadow detectors and DETECTION_NETWORK_CONFIG is unused;
+# unset, the detectors are that network plus the shipped forensic signals.
 DETECTION_NETWORK_CONFIG = env_str("DETECTION_NETWORK_CONFIG", "") or None
+DETECTION_DETECTORS = env_list("DETECTION_DETECTORS", default=[])
 YUNET_MODEL_FILE = env_str("YUNET_MODEL_FILE", "") or None
 
 # Review UI. A claim leases an item to one moderator for REVIEW_LEASE_SECONDS; labels a moderator
