@@ -42,12 +42,18 @@ def pad_to_multiple(image: np.ndarray, multiple: int) -> np.ndarray:
 
 
 def sigmoid(values: np.ndarray) -> np.ndarray:
-    return 1.0 / (1.0 + np.exp(-values))
+    found: np.ndarray = 1.0 / (1.0 + np.exp(-values))
+    return found
 
 
 def probability_logits(probabilities: np.ndarray) -> np.ndarray:
     clipped = np.clip(probabilities, PROBABILITY_EPSILON, 1.0 - PROBABILITY_EPSILON)
-    return np.log(clipped / (1.0 - clipped))
+    found: np.ndarray = np.log(clipped / (1.0 - clipped))
+    return found
+
+
+def probability(logit: float) -> float:
+    return float(1.0 / (1.0 + np.exp(-np.float64(logit))))
 
 
 def dense_result(
@@ -59,7 +65,7 @@ def dense_result(
     """Score = sigmoid of the largest window logit; the map is resized to the image grid; the
     fusion features are the logits' max and mean and the map's peak and area."""
     max_logit = float(window_logits.max())
-    score = float(sigmoid(np.float64(max_logit)))
+    score = probability(max_logit)
     features = {"max_logit": max_logit, "mean_logit": float(window_logits.mean())}
     explanation = f"{description}: image score {score:.2f}"
     if probability_map is not None:

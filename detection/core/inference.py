@@ -9,7 +9,14 @@ import cv2
 import numpy as np
 import torch
 
-from detection.core.dense import MAX_ANALYSIS_SIDE, dense_result, pad_to_multiple, prepare, sigmoid
+from detection.core.dense import (
+    MAX_ANALYSIS_SIDE,
+    dense_result,
+    pad_to_multiple,
+    prepare,
+    probability,
+    sigmoid,
+)
 from detection.core.interface import DetectorResult
 from detection.core.network import ENCODER_STRIDE, INPUT_SIZE, MultiTaskNet, load_checkpoint
 
@@ -76,4 +83,4 @@ class MultiTaskDetector:
             interpolation=cv2.INTER_AREA if min(crop.shape[:2]) > self.tile else cv2.INTER_LINEAR,
         )
         tile_logits, _ = run_dense(self.model, resized, self.tile)
-        return float(sigmoid(tile_logits.max()))
+        return probability(float(tile_logits.max()))

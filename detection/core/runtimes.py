@@ -16,7 +16,14 @@ from typing import Protocol
 import cv2
 import numpy as np
 
-from detection.core.dense import dense_result, pad_to_multiple, prepare, probability_logits, sigmoid
+from detection.core.dense import (
+    dense_result,
+    pad_to_multiple,
+    prepare,
+    probability,
+    probability_logits,
+    sigmoid,
+)
 from detection.core.interface import DetectorConfig, DetectorResult
 from detection.core.model_spec import InputSpec, OutputRef, OutputSpec
 
@@ -66,7 +73,10 @@ class TorchScriptRunner:
             with warnings.catch_warnings():
                 # torch 2.14 marks TorchScript deprecated; it still loads and runs archives.
                 warnings.simplefilter("ignore", FutureWarning)
-                self.module = torch.jit.load(str(path), map_location="cpu").eval()
+                # TorchScript's loader has no type annotations.
+                self.module = torch.jit.load(  # type: ignore[no-untyped-call]
+                    str(path), map_location="cpu"
+                ).eval()
         except Exception as exc:  # torch raises many types for truncated or foreign files
             raise ModelFileError(
                 f"cannot read TorchScript model {path}: {exc.__class__.__name__}"
@@ -211,7 +221,7 @@ class FaceCropModelDetector(ModelDetector):
         resized = cv2.resize(crop, self.crop_shape, interpolation=interpolation)
         outputs = self.runner.run(self._tensor(pad_to_multiple(resized, self.spec.multiple)))
         logits = self._logits(outputs[self.face_output.name], self.face_output)
-        return float(sigmoid(np.float64(logits.max())))
+        return probability(float(logits.max()))
 
 
 def model_detector(config: DetectorConfig) -> ModelDetector:

@@ -109,7 +109,8 @@ def export_detector(config_path: Path, *, fmt: str, output: Path) -> Path:
         if fmt == "onnx":
             _export_onnx(graph, example, output)
         else:
-            torch.jit.trace(graph, example).save(str(output))
+            traced = torch.jit.trace(graph, example)  # type: ignore[no-untyped-call]  # unannotated
+            traced.save(str(output))
     config_file = output.with_suffix(".json")
     source_data = json.loads(Path(config_path).read_text())
     config_file.write_text(

@@ -7,9 +7,9 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import cv2
 import numpy as np
 import pytest
+from PIL import Image
 from skimage import data
 
 from detection.core.interface import DetectorConfig, DetectorResult
@@ -36,7 +36,7 @@ def real_images() -> list[np.ndarray]:
     images = [data.astronaut(), data.coffee(), data.chelsea(), data.rocket()]
     photo = MATE / "LadyBird.jpg"
     if photo.is_file():  # a large photo: downscaled by the tile policy
-        images.append(cv2.cvtColor(cv2.imread(str(photo)), cv2.COLOR_BGR2RGB))
+        images.append(np.asarray(Image.open(photo).convert("RGB")))
     return images
 
 
