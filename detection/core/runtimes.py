@@ -42,8 +42,15 @@ class OnnxRunner:
     def __init__(self, path: Path, input_spec: InputSpec, outputs: OutputSpec) -> None:
         import onnxruntime as ort  # loaded only when an ONNX detector is configured
 
+        options = ort.SessionOptions()
+        # Idle intra-op threads sleep instead of spinning: on a machine shared with other jobs
+        # spinning threads burn the cores the other threads wait for (as OMP_WAIT_POLICY=PASSIVE
+        # does for torch).
+        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
         try:
-            self.session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+            self.session = ort.InferenceSession(
+                str(path), options, providers=["CPUExecutionProvider"]
+            )
         except Exception as exc:  # onnxruntime raises its own types for garbage and truncation
             raise ModelFileError(
                 f"cannot read ONNX model {path}: {exc.__class__.__name__}"
