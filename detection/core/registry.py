@@ -100,6 +100,9 @@ def build_suite(
         raise ValueError(f"detector names must be unique, {repeated} repeat in {sources}")
     active = [c for c in enabled if not c.shadow]
     shadow = [c for c in enabled if c.shadow]
+    if not active:
+        sources = [c.source_path or c.name for c in configs]
+        raise ValueError(f"no enabled detector outside shadow mode among {sources}")
     suite = DetectionSuite(
         [build_detector(c) for c in active],
         configs=active,

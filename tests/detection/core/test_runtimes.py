@@ -210,6 +210,12 @@ def test_detector_names_must_be_unique(tmp_path) -> None:
         build_suite([*FORENSIC_CONFIGS, DetectorConfig.from_json(path)], faces=False)
 
 
+def test_a_suite_of_shadow_detectors_only_is_refused(tmp_path) -> None:
+    path = tiny_config(tmp_path, "lonely", ConstantScore(0.0), extra={"shadow": True})
+    with pytest.raises(ValueError, match=r"no enabled detector outside shadow mode.*lonely\.json"):
+        build_suite([DetectorConfig.from_json(path)], faces=False)
+
+
 def test_face_policy_none_leaves_faces_unscored(tmp_path) -> None:
     network = json.loads(DEFAULT_NETWORK_CONFIG.read_text())
     network.update(weights=str(DEFAULT_NETWORK_CONFIG.with_suffix(".pt")), faces={"policy": "none"})
