@@ -22,7 +22,7 @@ from detection.core.interface import DetectorConfig
 from detection.core.metadata import MAX_TEXT_LENGTH, c2pa_summary, exif_summary
 from detection.core.registry import (
     DEFAULT_NETWORK_CONFIG,
-    FORENSIC_CONFIGS,
+    FORENSIC_CONFIG_FILES,
     DetectionSuite,
     analyze_image,
     build_suite,
@@ -43,11 +43,14 @@ class DetectionOutcome:
     faces: list[dict[str, Any]] = field(default_factory=list)  # same as detection["faces"]
     reasons: list[str] = field(default_factory=list)  # plain language, most important first
     models: dict[str, str] = field(default_factory=dict)
+    # Each detector's stamp (DetectorConfig.stamp): name, version, runtime, licence, source,
+    # config hash, shadow.
+    model_details: list[dict[str, Any]] = field(default_factory=list)
     timings_ms: dict[str, float] = field(default_factory=dict)
 
 
 _suite_lock = threading.Lock()
-_suite_cache: dict[tuple[str, str | None, str], DetectionSuite] = {}
+_suite_cache: dict[tuple[tuple[str, ...], str | None, str], DetectionSuite] = {}
 
 
 def configured_network_config() -> Path:
@@ -56,31 +59,59 @@ def configured_network_config() -> Path:
     return (Path(configured).expanduser() if configured else DEFAULT_NETWORK_CONFIG).resolve()
 
 
-def _configured_paths() -> tuple[Path, Path | None]:
+def configured_detector_configs() -> tuple[Path, ...]:
+    """The detector config files in force: DETECTION_DETECTORS when set, else the network's
+    config (DETECTION_NETWORK_CONFIG or the shipped one) and the shipped forensic signals."""
+    listed = getattr(settings, "DETECTION_DETECTORS", None)
+    if listed:
+        return tuple(Path(path).expanduser().resolve() for path in listed)
+    return (configured_network_config(), *FORENSIC_CONFIG_FILES)
+
+
+def _configured_paths() -> tuple[tuple[Path, ...], Path | None]:
     yunet = getattr(settings, "YUNET_MODEL_FILE", None)
-    return configured_network_config(), (Path(yunet).expanduser().resolve() if yunet else None)
+    return configured_detector_configs(), (Path(yunet).expanduser().resolve() if yunet else None)
 
 
 def _configured_face_finder() -> str:
     return getattr(settings, "DETECTION_FACE_FINDER", None) or "auto"
 
 
-def _build(network_config: Path, yunet_model: Path | None, face_finder: str) -> DetectionSuite:
+def _load_configs(config_paths: tuple[Path, ...]) -> list[DetectorConfig]:
+    """Every configured detector config, read and checked (no weights loaded)."""
+    for path in config_paths:
+        if not path.is_file():
+            raise DetectionUnavailable(
+                f"detector config not found: {path} "
+                "(check DETECTION_DETECTORS or DETECTION_NETWORK_CONFIG)"
+            )
+    try:
+        return [DetectorConfig.from_json(path) for path in config_paths]
+    except ValueError as error:  # the message names the file
+        raise DetectionUnavailable(f"cannot load the detectors: {error}") from error
+
+
+def _build(
+    config_paths: tuple[Path, ...], yunet_model: Path | None, face_finder: str
+) -> DetectionSuite:
     from detection.core.network import CheckpointError  # torch only when a suite is built
 
-    if not network_config.is_file():
-        raise DetectionUnavailable(
-            f"detector config not found: {network_config} (check DETECTION_NETWORK_CONFIG)"
-        )
+    configs = _load_configs(config_paths)
     try:
-        network = DetectorConfig.from_json(network_config)
-        return build_suite(
-            [network, *FORENSIC_CONFIGS], yunet_model=yunet_model, face_finder=face_finder
-        )
+        return build_suite(configs, yunet_model=yunet_model, face_finder=face_finder)
     except (CheckpointError, ValueError, OSError, ImportError) as error:
         # CheckpointError / ValueError / FileNotFoundError messages already name the file;
         # ImportError: DETECTION_FACE_FINDER=mtcnn without facenet-pytorch.
         raise DetectionUnavailable(f"cannot load the detectors: {error}") from error
+
+
+def active_detector_stamps() -> list[dict[str, Any]]:
+    """The configured detectors' stamps (name, version, runtime, licence, commercial use,
+    source, config hash, shadow), read from their configs without loading any model.
+
+    Raises DetectionUnavailable naming the file when a config is missing or corrupt.
+    """
+    return [config.stamp() for config in _load_configs(_configured_paths()[0]) if config.enabled]
 
 
 def detection_suite() -> DetectionSuite:
@@ -89,16 +120,20 @@ def detection_suite() -> DetectionSuite:
     Raises DetectionUnavailable naming the file when a configured file is missing or corrupt;
     a failed build is not cached, so fixing the file and retrying works without a restart.
     """
-    network_config, yunet_model = _configured_paths()
+    config_paths, yunet_model = _configured_paths()
     face_finder = _configured_face_finder()
-    key = (str(network_config), str(yunet_model) if yunet_model else None, face_finder)
+    key = (
+        tuple(str(path) for path in config_paths),
+        str(yunet_model) if yunet_model else None,
+        face_finder,
+    )
     suite = _suite_cache.get(key)
     if suite is not None:
         return suite
     with _suite_lock:
         suite = _suite_cache.get(key)
         if suite is None:
-            suite = _build(network_config, yunet_model, face_finder)
+            suite = _build(config_paths, yunet_model, face_finder)
             _suite_cache.clear()  # one suite per process: settings changed, drop the old one
             _suite_cache[key] = suite
     return suite
@@ -145,6 +180,7 @@ def image_detection(*, image: np.ndarray) -> DetectionOutcome:
         faces=detection["faces"],
         reasons=found["reasons"],
         models=found["models"],
+        model_details=found["model_details"],
         timings_ms=found["timings_ms"],
     )
 

@@ -25,15 +25,14 @@ from detection.core.interface import Detector, DetectorConfig, DetectorResult
 
 MODELS_DIR = Path(__file__).resolve().parents[1] / "models"
 DEFAULT_NETWORK_CONFIG = MODELS_DIR / "multitask-v3.json"
-FORENSIC_VERSION = "1"
-FORENSIC_CONFIGS = (
-    DetectorConfig(name="ela", version=FORENSIC_VERSION, kind="ela"),
-    DetectorConfig(name="noise", version=FORENSIC_VERSION, kind="noise"),
-    DetectorConfig(name="jpeg_ghost", version=FORENSIC_VERSION, kind="jpeg_ghost"),
-)
+# The training-free signals' configs (shipped files, so DETECTION_DETECTORS can list them too).
+FORENSIC_CONFIG_FILES = tuple(MODELS_DIR / f"{kind}.json" for kind in ForensicDetector.FUNCTIONS)
+FORENSIC_CONFIGS = tuple(DetectorConfig.from_json(path) for path in FORENSIC_CONFIG_FILES)
 # Used only when no fitted fusion is available: a detector's score is then reported as is.
 UNCALIBRATED_THRESHOLD = 0.5
 MAX_REASONS = 6
+# A shadow detector's error message is cut to this many characters in the report.
+MAX_SHADOW_ERROR_LENGTH = 300
 # Larger images are analysed downscaled (area interpolation) and the map is resized back to the
 # image grid: full-resolution forensics on a 50 MP upload (mediastore's cap) take seconds per
 # signal and over a gigabyte of float maps, while 16 MP keeps a phone photo at full resolution.
@@ -48,6 +47,11 @@ def default_configs(network_config: Path | None = DEFAULT_NETWORK_CONFIG) -> lis
 
 
 def build_detector(config: DetectorConfig) -> Detector:
+    """The detector a config declares; errors (ValueError and its subclasses) name the file."""
+    if config.runtime is not None:
+        from detection.core.runtimes import model_detector  # runtimes load only when needed
+
+        return model_detector(config)
     if config.kind == "multitask":
         from detection.core.inference import MultiTaskDetector  # torch only when needed
 
@@ -77,6 +81,12 @@ class DetectionSuite:
     configs: list[DetectorConfig] = field(default_factory=list)
     # Face crops reuse the network's whole-image Platt scaling (no face-level calibration set).
     face_calibration: PlattCalibrator | None = None
+    # Shadow detectors run and are reported (detection.shadow) but never reach the fusion, the
+    # map, the faces or the reasons.
+    shadow: list[Detector] = field(default_factory=list)
+    shadow_configs: list[DetectorConfig] = field(default_factory=list)
+    # Scores face crops: the first active detector whose config asks for it (None: no scores).
+    face_scorer: CropScorer | None = None
 
 
 def build_suite(
@@ -86,11 +96,30 @@ def build_suite(
     yunet_model: Path | str | None = None,
     face_finder: str = "auto",
 ) -> DetectionSuite:
-    """Enabled detectors + the fusion model stored in the network config (if any)."""
+    """Enabled detectors + the fusion model stored in the network config (if any); configs
+    marked `shadow` are built into `suite.shadow` and take no part in the verdict."""
     configs = default_configs() if configs is None else configs
     enabled = [c for c in configs if c.enabled]
-    suite = DetectionSuite([build_detector(c) for c in enabled], configs=enabled)
-    for config in enabled:
+    names = [c.name for c in enabled]
+    repeated = sorted({name for name in names if names.count(name) > 1})
+    if repeated:
+        sources = [c.source_path or c.name for c in enabled if c.name in repeated]
+        raise ValueError(f"detector names must be unique, {repeated} repeat in {sources}")
+    active = [c for c in enabled if not c.shadow]
+    shadow = [c for c in enabled if c.shadow]
+    if not active:
+        sources = [c.source_path or c.name for c in configs]
+        raise ValueError(f"no enabled detector outside shadow mode among {sources}")
+    suite = DetectionSuite(
+        [build_detector(c) for c in active],
+        configs=active,
+        shadow=[build_detector(c) for c in shadow],
+        shadow_configs=shadow,
+    )
+    for config, detector in zip(active, suite.detectors, strict=True):
+        wants_faces = config.faces is None or config.faces.policy == "crops"
+        if suite.face_scorer is None and wants_faces and isinstance(detector, CropScorer):
+            suite.face_scorer = detector
         fusion = config.params.get("fusion")
         if fusion:
             suite.fusion = FusionModel.from_dict(fusion)
@@ -148,6 +177,7 @@ def _not_applicable(reason: str, started: float) -> dict[str, Any]:
         "detection": {"manipulation_probability": None, "detectors": [], "faces": []},
         "forensic_map": None,
         "models": {},
+        "model_details": [],
         "reasons": [reason],
         "timings_ms": {"total": round((time.perf_counter() - started) * 1000, 1)},
     }
@@ -241,7 +271,9 @@ def _analyze_applicable(image: np.ndarray, suite: DetectionSuite) -> dict[str, A
     faces: list[dict[str, Any]] = []
     if suite.face_finder is not None:
         began = time.perf_counter()
-        scorer = next((d for d in suite.detectors if isinstance(d, CropScorer)), None)
+        scorer = suite.face_scorer
+        if not suite.configs:  # a bare list of detectors: the first that can score crops
+            scorer = next((d for d in suite.detectors if isinstance(d, CropScorer)), None)
         found = analyze_faces(image, suite.face_finder, scorer)
         if suite.face_calibration is not None:
             calibrate = suite.face_calibration
@@ -261,12 +293,36 @@ def _analyze_applicable(image: np.ndarray, suite: DetectionSuite) -> dict[str, A
             for d in suite.detectors
         ],
         "faces": faces,
+        "shadow": _shadow_results(image, suite, timings),
     }
     return {
         "applicable": True,
         "detection": detection,
         "forensic_map": _fused_map(results, suite.fusion, image.shape[:2]),
         "models": {d.name: d.version for d in suite.detectors},
+        "model_details": [c.stamp() for c in [*suite.configs, *suite.shadow_configs]],
         "reasons": _reasons(probability, suite, results, faces),
         "timings_ms": timings,
     }
+
+
+def _shadow_results(
+    image: np.ndarray, suite: DetectionSuite, timings: dict[str, float]
+) -> list[dict[str, Any]]:
+    """The report's `detection.shadow`: each shadow detector's score, or the error that stopped
+    it (a model on trial must not fail the analysis of a real submission)."""
+    found: list[dict[str, Any]] = []
+    for detector in suite.shadow:
+        began = time.perf_counter()
+        entry: dict[str, Any] = {"name": detector.name, "version": detector.version}
+        try:
+            result = detector.analyze(image)
+            entry["score"] = round(result.score, 4)
+            if result.map is not None:
+                entry["map_area"] = round(float((result.map > 0.5).mean()), 4)
+        except Exception as error:  # any failure of a trial model is reported, never raised
+            entry["score"] = None
+            entry["error"] = f"{error.__class__.__name__}: {error}"[:MAX_SHADOW_ERROR_LENGTH]
+        timings[f"shadow.{detector.name}"] = round((time.perf_counter() - began) * 1000, 1)
+        found.append(entry)
+    return found

@@ -20,7 +20,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from detection.core.inference import MAX_ANALYSIS_SIDE, _prepare
+from detection.core.dense import MAX_ANALYSIS_SIDE, prepare
 from detection.core.network import (
     INPUT_SIZE,
     MultiTaskNet,
@@ -179,7 +179,7 @@ def shared_view(
     else:
         sample = Sample(crop, np.zeros(crop.shape[:2], np.uint8), "real")
     shared = degrade(sample, rng)
-    prepared = _prepare(shared.image, max_side, size)
+    prepared = prepare(shared.image, max_side, size)
     mask = shared.mask
     if prepared.shape[:2] != mask.shape:
         mask = cv2.resize(
@@ -319,6 +319,13 @@ def train_model(
 
 
 WEIGHTS_LICENCE = "Apache-2.0 (trained by Provenant from permissively licensed sample images)"
+# detector-config/1's licence stamp: the SPDX id, and where the weights came from.
+LICENCE_ID = "Apache-2.0"
+SOURCE = (
+    "Provenant: trained by python manage.py train_detector on self-supervised edits of "
+    "permissively licensed sample images (training.command; model card "
+    "docs/model-card-multitask.md)"
+)
 TRAINING_DATA = (
     "Self-supervised manipulations (splices with hard/feathered edges, self-blends, copy-move, "
     "OpenCV inpainting, recolouring) generated on the fly by detection.training.synth from the "
@@ -342,6 +349,9 @@ def write_detector_config(
         "kind": "multitask",
         "weights": output.name,
         "weights_licence": WEIGHTS_LICENCE,
+        "licence": LICENCE_ID,
+        "commercial_use": True,
+        "source": SOURCE,
         "input_size": input_size,
         "tile": input_size,
         "max_side": int(summary["config"].get("max_side", MAX_ANALYSIS_SIDE)),

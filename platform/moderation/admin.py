@@ -2,8 +2,11 @@ from typing import Any
 
 from django.contrib import admin, messages
 from django.db.models import Model, QuerySet
-from django.http import HttpRequest
+from django.http import HttpRequest, HttpResponse
+from django.utils.html import format_html, format_html_join
 
+from detection import selectors as detection_selectors
+from moderation import report_document as doc
 from moderation.models import Decision, Event, Report, ReportArtifact, ReviewItem, Submission
 from moderation.services import SubmissionError, submission_reanalyze, submission_retry
 
@@ -37,6 +40,33 @@ def _queue_analyses(
         modeladmin.message_user(request, "; ".join(refused), level=messages.WARNING)
 
 
+def _licence_words(commercial_use: bool | None, licence: str | None) -> str:
+    if commercial_use is False:
+        return f"NON-COMMERCIAL USE ONLY ({licence})"
+    return licence or "no licence stated"
+
+
+def _warn_about_detector_licences(modeladmin: admin.ModelAdmin, request: HttpRequest) -> None:
+    """Tell the administrator when an active detector's licence forbids commercial use, or is
+    not stated (read from the configs; no model is loaded)."""
+    try:
+        stamps = detection_selectors.active_detector_stamps()
+    except detection_selectors.DetectionUnavailable as error:
+        modeladmin.message_user(request, str(error), level=messages.ERROR)
+        return
+    restricted = [s for s in stamps if s["commercial_use"] is not True]
+    if restricted:
+        listed = "; ".join(
+            f"{s['name']} {s['version']}: {_licence_words(s['commercial_use'], s['licence'])}"
+            for s in restricted
+        )
+        modeladmin.message_user(
+            request,
+            f"Check the detectors' licences before commercial use: {listed}",
+            level=messages.WARNING,
+        )
+
+
 @admin.register(Submission)
 class SubmissionAdmin(admin.ModelAdmin):
     list_display = (
@@ -55,6 +85,12 @@ class SubmissionAdmin(admin.ModelAdmin):
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False  # submissions arrive through submission_create (checks, storage, audit)
+
+    def changelist_view(
+        self, request: HttpRequest, extra_context: dict[str, Any] | None = None
+    ) -> HttpResponse:
+        _warn_about_detector_licences(self, request)
+        return super().changelist_view(request, extra_context)
 
     @admin.action(description="Retry failed analyses", permissions=["change"])
     def retry_failed(self, request: HttpRequest, queryset: QuerySet) -> None:
@@ -82,7 +118,41 @@ class ReportAdmin(ReadOnlyAdmin):
     list_filter = ("label", "is_current")
     search_fields = ("submission__external_id",)
     raw_id_fields = ("submission",)
+    readonly_fields = ("detection_models",)
     inlines = [ReportArtifactInline]
+
+    def changelist_view(
+        self, request: HttpRequest, extra_context: dict[str, Any] | None = None
+    ) -> HttpResponse:
+        _warn_about_detector_licences(self, request)
+        return super().changelist_view(request, extra_context)
+
+    @admin.display(description="Detection models")
+    def detection_models(self, report: Report) -> str:
+        """The models stamped in the report, their licence (non-commercial ones flagged) and
+        config hash; reports written before stamps existed say so."""
+        stamps = doc.model_details_of(report.document)
+        if not stamps:
+            return "not recorded (report written before model stamps)"
+        rows = format_html_join(
+            "",
+            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td><code>{}</code></td></tr>",
+            (
+                (
+                    f"{s.name}{' (shadow)' if s.shadow else ''}",
+                    s.version,
+                    s.runtime,
+                    _licence_words(s.commercial_use, s.licence),
+                    (s.config_sha256 or "")[:16],
+                )
+                for s in stamps
+            ),
+        )
+        return format_html(
+            "<table><tr><th>model</th><th>version</th><th>runtime</th><th>licence</th>"
+            "<th>config sha256</th></tr>{}</table>",
+            rows,
+        )
 
 
 @admin.register(ReviewItem)

@@ -216,6 +216,7 @@ def image_analyze(
         doc.METADATA: metadata,
         doc.TIMINGS: _report_timings(timings, found.timings_ms, outcome.timings_ms),
         doc.MODELS: {**found.models, **outcome.models},
+        doc.MODEL_DETAILS: outcome.model_details,
     }
     return Analysis(
         document=document,

@@ -34,6 +34,9 @@ DETECTION = "detection"
 METADATA = "metadata"
 TIMINGS = "timings_ms"
 MODELS = "models"
+# Each detection model's stamp: name, version, runtime, licence, commercial_use, source,
+# config_sha256, shadow (detection.core.interface.DetectorConfig.stamp).
+MODEL_DETAILS = "model_details"
 MEDIA = "media"  # {kind, width, height; for videos duration_s, fps, frames_analysed}
 TIMELINE = "timeline"  # videos: the detectors' probability and faces per sampled time
 SENSITIVE_REGIONS = "sensitive_regions"  # images: explicit-content boxes, blurred for reviewers
@@ -384,3 +387,44 @@ def timings_of(document: Any) -> Mapping[str, Any]:
 
 def models_of(document: Any) -> Mapping[str, Any]:
     return _object(_object(document).get(MODELS))
+
+
+@dataclass(frozen=True)
+class ModelStamp:
+    """One `model_details` entry: which model judged the report, under which licence."""
+
+    name: str
+    version: str
+    runtime: str
+    licence: str | None
+    commercial_use: bool | None  # None: the model's config states no licence
+    source: str | None
+    config_sha256: str | None
+    shadow: bool
+
+
+def _text(value: Any) -> str | None:
+    return value if isinstance(value, str) else None
+
+
+def model_details_of(document: Any) -> list[ModelStamp]:
+    """The detection models' stamps ([] for reports written before they were recorded)."""
+    stamps = []
+    for entry in _objects(_object(document).get(MODEL_DETAILS)):
+        name = _text(entry.get("name"))
+        if name is None:
+            continue
+        commercial = entry.get("commercial_use")
+        stamps.append(
+            ModelStamp(
+                name=name,
+                version=str(entry.get("version", "")),
+                runtime=_text(entry.get("runtime")) or "builtin",
+                licence=_text(entry.get("licence")),
+                commercial_use=commercial if isinstance(commercial, bool) else None,
+                source=_text(entry.get("source")),
+                config_sha256=_text(entry.get("config_sha256")),
+                shadow=entry.get("shadow") is True,
+            )
+        )
+    return stamps

@@ -75,6 +75,7 @@ class VideoDetection:
     reasons: list[str]
     not_applicable_reason: str | None = None
     models: dict[str, str] = field(default_factory=dict)
+    model_details: list[dict[str, Any]] = field(default_factory=list)
     timings_ms: dict[str, float] = field(default_factory=dict)
     tracks: list[FaceTrack] = field(default_factory=list)
 
@@ -146,6 +147,9 @@ def video_detection(
     versions: dict[str, str] = {}
     face_samples: list[tuple[float, list[dict[str, Any]]]] = []
     models: dict[str, str] = {}
+    model_details: list[dict[str, Any]] = []
+    shadow: dict[str, list[float]] = {}  # shadow detector -> its scores on the judged frames
+    shadow_versions: dict[str, str] = {}
     timings: dict[str, float] = {}
     last_reason: str | None = None
     for time_s, rgb in samples:
@@ -166,6 +170,12 @@ def video_detection(
                     per_detector.setdefault(detector["name"], []).append(float(detector["score"]))
                     versions[detector["name"]] = str(detector.get("version", ""))
             models.update(outcome.models)
+            model_details = outcome.model_details or model_details
+            for entry in outcome.detection.get("shadow", []):
+                scores = shadow.setdefault(entry["name"], [])
+                shadow_versions[entry["name"]] = str(entry.get("version", ""))
+                if entry.get("score") is not None:
+                    scores.append(float(entry["score"]))
         else:
             last_reason = outcome.reason
         timeline.append(point)
@@ -180,6 +190,7 @@ def video_detection(
             reasons=[],
             not_applicable_reason=reason,
             models=models,
+            model_details=model_details,
             timings_ms=timings,
         )
     probability = _top_mean([p for _, p in judged])
@@ -190,6 +201,16 @@ def video_detection(
             for name, scores in per_detector.items()
         ],
         "faces": [track.to_dict() for track in tracks],
+        # Aggregated like the detectors (never part of the probability); None: it failed on
+        # every judged frame.
+        "shadow": [
+            {
+                "name": name,
+                "version": shadow_versions[name],
+                "score": _rounded(_top_mean(scores)) if scores else None,
+            }
+            for name, scores in shadow.items()
+        ],
         "frames_sampled": len(samples),
         "sample_interval_s": round(interval, 3),
         "aggregation": f"mean of the top {round(TOP_FRACTION * 100)} % of sampled frames",
@@ -201,6 +222,7 @@ def video_detection(
         timeline=timeline,
         reasons=_reasons(judged, tracks, interval),
         models=models,
+        model_details=model_details,
         timings_ms=timings,
         tracks=tracks,
     )

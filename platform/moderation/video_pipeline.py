@@ -211,6 +211,7 @@ def video_analyze(
         },
         doc.TIMINGS: {},
         doc.MODELS: detection.models,
+        doc.MODEL_DETAILS: detection.model_details,
     }
     analysis = VideoAnalysis(document=document, verdict=verdict, fingerprint=read.fingerprint)
     if annotate:

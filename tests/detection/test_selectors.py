@@ -1,3 +1,4 @@
+import hashlib
 import io
 import json
 import threading
@@ -11,14 +12,16 @@ from skimage import data
 
 from detection import selectors
 from detection.core.faces import CropScorer, face_crop
-from detection.core.registry import DEFAULT_NETWORK_CONFIG
+from detection.core.registry import DEFAULT_NETWORK_CONFIG, FORENSIC_CONFIG_FILES
 from detection.selectors import (
     DetectionUnavailable,
+    active_detector_stamps,
     detection_suite,
     image_detection,
     media_metadata,
     reset_detection_suite,
 )
+from tests.detection.model_files import ConstantScore, export_shipped, tiny_config
 
 
 @pytest.fixture(autouse=True)
@@ -207,3 +210,52 @@ def test_media_metadata_counts_the_bytes_after_the_image() -> None:
         content=b"\xff\xd8\xff" + bytes(50), image_format="JPEG", width=1, height=1
     )
     assert garbage["trailing_bytes"] is None
+
+
+@pytest.mark.slow  # exports the shipped network and builds a suite: ~5 s
+def test_detection_detectors_lists_the_active_and_shadow_detectors(settings, tmp_path) -> None:
+    onnx_config = export_shipped(tmp_path, "onnx")
+    shadow = tiny_config(tmp_path, "trial", ConstantScore(30.0), extra={"shadow": True})
+    settings.DETECTION_DETECTORS = [str(onnx_config), *map(str, FORENSIC_CONFIG_FILES), str(shadow)]
+    outcome = image_detection(image=_photo())
+    assert [d["name"] for d in outcome.detection["detectors"]] == [
+        "multitask",
+        "ela",
+        "noise",
+        "jpeg_ghost",
+    ]
+    assert outcome.detection["shadow"][0]["name"] == "trial"
+    assert outcome.detection["shadow"][0]["score"] == 1.0
+    stamps = {stamp["name"]: stamp for stamp in outcome.model_details}
+    assert stamps["multitask"]["runtime"] == "onnx"
+    assert (
+        stamps["multitask"]["config_sha256"] == hashlib.sha256(onnx_config.read_bytes()).hexdigest()
+    )
+    assert stamps["trial"]["shadow"] is True and "trial" not in outcome.models
+    assert [s["name"] for s in active_detector_stamps()] == list(stamps)
+
+
+def test_detection_detectors_naming_a_missing_file_stops_with_its_name(settings, tmp_path) -> None:
+    settings.DETECTION_DETECTORS = [str(FORENSIC_CONFIG_FILES[0]), str(tmp_path / "gone.json")]
+    with pytest.raises(DetectionUnavailable, match=r"gone\.json"):
+        detection_suite()
+    with pytest.raises(DetectionUnavailable, match=r"gone\.json"):
+        active_detector_stamps()
+
+
+def test_detection_detectors_with_a_corrupt_model_file_names_it(settings, tmp_path) -> None:
+    config = tiny_config(tmp_path, "tiny", ConstantScore(0.0))
+    (tmp_path / "tiny.onnx").write_bytes(b"garbage")
+    settings.DETECTION_DETECTORS = [str(config)]
+    with pytest.raises(DetectionUnavailable, match=r"tiny\.onnx"):
+        detection_suite()
+
+
+def test_unset_detection_detectors_means_the_network_and_the_forensic_signals() -> None:
+    stamps = active_detector_stamps()
+    assert [s["name"] for s in stamps] == ["multitask", "ela", "noise", "jpeg_ghost"]
+    assert all(s["licence"] == "Apache-2.0" and s["commercial_use"] is True for s in stamps)
+    assert (
+        stamps[0]["config_sha256"]
+        == hashlib.sha256(DEFAULT_NETWORK_CONFIG.read_bytes()).hexdigest()
+    )

@@ -112,3 +112,20 @@ def test_the_real_detectors_run_on_sampled_frames():
 
 def test_clock():
     assert [clock(0), clock(83.04), clock(3725.5)] == ["0:00.0", "1:23.0", "1:02:05.5"]
+
+
+def test_shadow_scores_are_aggregated_apart_and_models_stamped(monkeypatch):
+    stamp = {"name": "multitask", "version": "v3", "config_sha256": "ab" * 32}
+
+    def judged(image):
+        outcome = _outcome(0.1)
+        outcome.detection["shadow"] = [{"name": "trial", "version": "1", "score": 1.0}]
+        outcome.model_details = [stamp]
+        return outcome
+
+    monkeypatch.setattr(video_detection.detection_selectors, "image_detection", judged)
+    frame = np.zeros((8, 8, 3), np.uint8)
+    found = detect([(float(t), frame) for t in range(4)], interval=1.0)
+    assert found.probability == pytest.approx(0.1)  # the shadow's 1.0 counts for nothing
+    assert found.detection["shadow"] == [{"name": "trial", "version": "1", "score": 1.0}]
+    assert found.model_details == [stamp] and "trial" not in found.models

@@ -290,7 +290,11 @@ FACTCHECK_MATCH: dict[str, Any] = {}
 
 # Detection. Unset DETECTION_NETWORK_CONFIG means the shipped default checkpoint
 # (detection.core.registry.DEFAULT_NETWORK_CONFIG); YUNET_MODEL_FILE is YuNet's ONNX file.
+# DETECTION_DETECTORS (comma-separated detector config paths), when set, is the whole list of
+# active and shadow detectors and DETECTION_NETWORK_CONFIG is unused; unset, the detectors are
+# that network plus the shipped forensic signals.
 DETECTION_NETWORK_CONFIG = env_str("DETECTION_NETWORK_CONFIG", "") or None
+DETECTION_DETECTORS = env_list("DETECTION_DETECTORS", default=[])
 YUNET_MODEL_FILE = env_str("YUNET_MODEL_FILE", "") or None
 # Face finder (detection.core.faces.FACE_FINDERS): auto = MTCNN when facenet-pytorch is
 # installed, else YuNet when YUNET_MODEL_FILE is set, else the Haar cascade; mtcnn, yunet or
