@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 from django.conf import settings
 
+from detection.core.calibration import SuiteCalibration
 from detection.core.explicit import explicit_regions
 from detection.core.imaging import UnsupportedImageError
 from detection.core.interface import DetectorConfig
@@ -47,7 +48,7 @@ class DetectionOutcome:
 
 
 _suite_lock = threading.Lock()
-_suite_cache: dict[tuple[str, str | None], DetectionSuite] = {}
+_suite_cache: dict[tuple[str, str | None, str | None], DetectionSuite] = {}
 
 
 def configured_network_config() -> Path:
@@ -56,12 +57,19 @@ def configured_network_config() -> Path:
     return (Path(configured).expanduser() if configured else DEFAULT_NETWORK_CONFIG).resolve()
 
 
-def _configured_paths() -> tuple[Path, Path | None]:
+def _configured_paths() -> tuple[Path, Path | None, Path | None]:
     yunet = getattr(settings, "YUNET_MODEL_FILE", None)
-    return configured_network_config(), (Path(yunet).expanduser().resolve() if yunet else None)
+    calibration = getattr(settings, "DETECTION_CALIBRATION", None)
+    return (
+        configured_network_config(),
+        Path(yunet).expanduser().resolve() if yunet else None,
+        Path(calibration).expanduser().resolve() if calibration else None,
+    )
 
 
-def _build(network_config: Path, yunet_model: Path | None) -> DetectionSuite:
+def _build(
+    network_config: Path, yunet_model: Path | None, calibration: Path | None = None
+) -> DetectionSuite:
     from detection.core.network import CheckpointError  # torch only when a suite is built
 
     if not network_config.is_file():
@@ -70,7 +78,10 @@ def _build(network_config: Path, yunet_model: Path | None) -> DetectionSuite:
         )
     try:
         network = DetectorConfig.from_json(network_config)
-        return build_suite([network, *FORENSIC_CONFIGS], yunet_model=yunet_model)
+        fitted = SuiteCalibration.from_json(calibration) if calibration else None
+        return build_suite(
+            [network, *FORENSIC_CONFIGS], yunet_model=yunet_model, calibration=fitted
+        )
     except (CheckpointError, ValueError, OSError) as error:
         # CheckpointError / ValueError / FileNotFoundError messages already name the file.
         raise DetectionUnavailable(f"cannot load the detectors: {error}") from error
@@ -82,15 +93,19 @@ def detection_suite() -> DetectionSuite:
     Raises DetectionUnavailable naming the file when a configured file is missing or corrupt;
     a failed build is not cached, so fixing the file and retrying works without a restart.
     """
-    network_config, yunet_model = _configured_paths()
-    key = (str(network_config), str(yunet_model) if yunet_model else None)
+    network_config, yunet_model, calibration = _configured_paths()
+    key = (
+        str(network_config),
+        str(yunet_model) if yunet_model else None,
+        str(calibration) if calibration else None,
+    )
     suite = _suite_cache.get(key)
     if suite is not None:
         return suite
     with _suite_lock:
         suite = _suite_cache.get(key)
         if suite is None:
-            suite = _build(network_config, yunet_model)
+            suite = _build(network_config, yunet_model, calibration)
             _suite_cache.clear()  # one suite per process: settings changed, drop the old one
             _suite_cache[key] = suite
     return suite

@@ -8,22 +8,27 @@ from typing import Any
 
 import numpy as np
 
+from detection.core.calibration import Calibrator
 from detection.core.registry import DetectionSuite, suite_probability
 from detection.evaluation.outputs import Outputs, has_masks, pixel_counts, probability_metrics
 
 
-def _detector_probabilities(outputs: Outputs, name: str, suite: DetectionSuite) -> np.ndarray:
+def _detector_probabilities(
+    outputs: Outputs, name: str, calibrate: Calibrator | None
+) -> np.ndarray:
     scores = np.array([item.results[name].score for item in outputs.items])
-    calibrate = suite.score_calibrations.get(name)
     return scores if calibrate is None else np.asarray(calibrate(scores), dtype=np.float64)
 
 
 def evaluate_outputs(
-    outputs: Outputs, suite: DetectionSuite, shadow: tuple[str, ...] = ()
+    outputs: Outputs, suite: DetectionSuite, shadow: dict[str, Calibrator | None] | None = None
 ) -> dict[str, Any]:
     """The live suite's fused probability and map, and each detector (live and shadow) alone:
     AUC, ECE beside its sampling floor, log-loss, reliability bins, pixel F1 at the suite's map
-    threshold. Shadow detectors never enter the fused figures."""
+    threshold. Shadow detectors (name -> the score calibration their config carries) never
+    enter the fused figures."""
+    shadow = shadow or {}
+    calibrations = {**suite.score_calibrations, **shadow}
     labels = outputs.labels()
     everything = np.arange(labels.size)
     live = [d.name for d in suite.detectors]
@@ -55,10 +60,11 @@ def evaluate_outputs(
             "masked_images": sum(item.mask is not None for item in outputs.items),
         }
     for name in [*live, *shadow]:
-        found = probability_metrics(_detector_probabilities(outputs, name, suite), labels)
+        calibrate = calibrations.get(name)
+        found = probability_metrics(_detector_probabilities(outputs, name, calibrate), labels)
         found.pop("reliability")
         found["shadow"] = name in shadow
-        found["calibrated"] = name in suite.score_calibrations
+        found["calibrated"] = calibrate is not None
         if masked:
             counts = pixel_counts(outputs, everything, suite.map_threshold, [name], None)
             found["pixel_f1"] = round(counts.f1(), 4)

@@ -37,7 +37,9 @@ def _images_in(folder: Path) -> list[Path]:
     return sorted(
         path
         for path in folder.iterdir()
-        if path.is_file() and not path.name.startswith(".") and path.suffix.lower() in IMAGE_SUFFIXES
+        if path.is_file()
+        and not path.name.startswith(".")
+        and path.suffix.lower() in IMAGE_SUFFIXES
     )
 
 
@@ -90,7 +92,9 @@ def read_labelled_folder(data_dir: Path | str) -> list[LabelledItem]:
             )
     masks = _masks_by_stem(root / MASKS_DIR, {path.stem for path in fake})
     items = [LabelledItem(str(path), 0, partial(_load, path, None)) for path in real]
-    items += [LabelledItem(str(path), 1, partial(_load, path, masks.get(path.stem))) for path in fake]
+    items += [
+        LabelledItem(str(path), 1, partial(_load, path, masks.get(path.stem))) for path in fake
+    ]
     return items
 
 

@@ -114,7 +114,9 @@ def write_run_files(
         report["fused"]["reliability"], output_dir / RELIABILITY_FILE, title
     )
     markdown = output_dir / MODEL_CARD_FILE
-    markdown.write_text(fill_model_card(title=title, report=report, reliability_png=png.name, **card))
+    markdown.write_text(
+        fill_model_card(title=title, report=report, reliability_png=png.name, **card)
+    )
     return {"reliability": png, "model_card": markdown}
 
 

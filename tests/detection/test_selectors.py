@@ -67,7 +67,7 @@ def test_images_that_cannot_be_judged_get_a_reason(image: np.ndarray, words: str
 def test_suite_is_built_once_per_process_even_under_concurrent_first_use(monkeypatch) -> None:
     built = []
 
-    def slow_build(network_config, yunet_model):
+    def slow_build(network_config, yunet_model, calibration):
         time.sleep(0.05)  # widen the race window
         built.append(network_config)
         return object()
@@ -84,7 +84,7 @@ def test_suite_is_built_once_per_process_even_under_concurrent_first_use(monkeyp
 
 
 def test_changed_settings_rebuild_the_suite(settings, monkeypatch) -> None:
-    monkeypatch.setattr(selectors, "_build", lambda network_config, yunet_model: network_config)
+    monkeypatch.setattr(selectors, "_build", lambda network_config, *paths: network_config)
     first = detection_suite()
     settings.DETECTION_NETWORK_CONFIG = str(DEFAULT_NETWORK_CONFIG.with_name("other.json"))
     assert detection_suite() != first

@@ -54,7 +54,7 @@ class Command(BaseCommand):
         parser.add_argument(
             "--output-dir",
             type=Path,
-            help="where to write the calibration, PNG and card (default: the first config's folder)",
+            help="where the calibration, PNG and card go (default: the first config's folder)",
         )
         parser.add_argument("--force", action="store_true", help="replace files already there")
         parser.add_argument("--json", action="store_true", help="print the calibration as JSON")
@@ -66,7 +66,9 @@ class Command(BaseCommand):
             if not is_shadow(c)
         ]
         output_dir = output_dir_for(options["output_dir"], configs)
-        written = [output_dir / name for name in (CALIBRATION_FILE, RELIABILITY_FILE, MODEL_CARD_FILE)]
+        written = [
+            output_dir / name for name in (CALIBRATION_FILE, RELIABILITY_FILE, MODEL_CARD_FILE)
+        ]
         refuse_overwrite(written, options["force"])
         items = folder_items(options["data_dir"])
         try:
@@ -109,8 +111,9 @@ class Command(BaseCommand):
             for name, found in metrics["detectors"].items()
         ]
         lines.append(f"detectors ran in {outputs.seconds:.0f} s")
-        lines.append(f"wrote {output_dir / CALIBRATION_FILE}, {files['reliability']}, "
-                     f"{files['model_card']}")
+        lines.append(
+            f"wrote {output_dir / CALIBRATION_FILE}, {files['reliability']}, {files['model_card']}"
+        )
         lines.append(
             f"to use it: DETECTION_CALIBRATION={output_dir / CALIBRATION_FILE} "
             "(with the same detector configs)"

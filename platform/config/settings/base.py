@@ -291,6 +291,10 @@ FACTCHECK_MATCH: dict[str, Any] = {}
 # (detection.core.registry.DEFAULT_NETWORK_CONFIG); YuNet replaces the bundled face cascade when
 # its ONNX file is configured.
 DETECTION_NETWORK_CONFIG = env_str("DETECTION_NETWORK_CONFIG", "") or None
+# A calibration fitted by `manage.py calibrate_detectors` on a labelled folder (its fusion,
+# isotonic/Platt steps and thresholds replace those stored in the network config); unset = the
+# config's own. It must have been fitted for the active detectors (names and versions).
+DETECTION_CALIBRATION = env_str("DETECTION_CALIBRATION", "") or None
 YUNET_MODEL_FILE = env_str("YUNET_MODEL_FILE", "") or None
 
 # Review UI. A claim leases an item to one moderator for REVIEW_LEASE_SECONDS; labels a moderator
