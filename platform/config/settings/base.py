@@ -306,6 +306,13 @@ REVIEW_LABELS = env_list(
     "REVIEW_LABELS",
     default=["misleading", "missing context", "altered image", "satire", "synthetic media"],
 )
+# Which labels say the picture itself was manipulated, and which that it is authentic (a real
+# picture in the wrong context): `manage.py export_decisions` turns decisions into training and
+# calibration labels by them (moderation.selectors.decision_image_label); other labels are skipped.
+REVIEW_MANIPULATED_LABELS = env_list(
+    "REVIEW_MANIPULATED_LABELS", default=["altered image", "synthetic media"]
+)
+REVIEW_AUTHENTIC_LABELS = env_list("REVIEW_AUTHENTIC_LABELS", default=["missing context"])
 REVIEW_SENSITIVE_LABELS = env_list("REVIEW_SENSITIVE_LABELS", default=[])
 REVIEW_SENSITIVE_SOURCES = env_list("REVIEW_SENSITIVE_SOURCES", default=[])
 # Service level: an item should be decided within REVIEW_SLA_HOURS of its receipt; the queue
