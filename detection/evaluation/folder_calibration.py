@@ -8,9 +8,11 @@ Platt and an isotonic calibrator; the map threshold with the best pixel F1.
 
 The rule: of Platt and isotonic, the one with the lower log-loss on the held-out part is kept
 (log-loss is a proper scoring rule and needs no binning; ECE with 10 bins is too noisy on ~100
-images to choose by). Every figure reported is measured on the held-out part. The choice of
-method is made on that part too, so the chosen method's held-out figures are slightly optimistic
-(a choice between two).
+images to choose by). For the fused probability, no step at all is a third candidate: the
+logistic-regression fusion is itself a Platt-type model, and on 300 generated images a step
+fitted on out-of-fold probabilities was worse than none (docs/benchmarks.md). Every figure
+reported is measured on the held-out part. The choice is made on that part too, so the chosen
+method's held-out figures are slightly optimistic (a choice among two or three).
 """
 
 from __future__ import annotations
@@ -40,9 +42,10 @@ DEFAULT_HOLDOUT = 0.3
 # Out-of-fold folds for the fused probability's calibration data (fewer when a class is small).
 FUSION_FOLDS = 5
 SELECTION_RULE = (
-    "Platt or isotonic, whichever has the lower log-loss on the held-out part; "
-    "figures on the held-out part"
+    "Platt or isotonic (for the fused probability also none), whichever has the lower "
+    "log-loss on the held-out part; figures on the held-out part"
 )
+NO_STEP = "none"
 
 
 def fusion_features(results: dict[str, DetectorResult]) -> list[str]:
@@ -82,12 +85,33 @@ def _log_loss(probabilities: np.ndarray, labels: np.ndarray) -> float:
 
 
 def _choose(
-    fit_scores: np.ndarray, fit_labels: np.ndarray, held_scores: np.ndarray, held: np.ndarray
-) -> tuple[Calibrator, dict[str, float]]:
-    """Platt and isotonic fitted on the fit scores; the lower held-out log-loss wins."""
-    fitted = {name: kind.fit(fit_scores, fit_labels) for name, kind in CALIBRATORS.items()}
-    losses = {name: round(_log_loss(c(held_scores), held), 4) for name, c in fitted.items()}
+    fit_scores: np.ndarray,
+    fit_labels: np.ndarray,
+    held_scores: np.ndarray,
+    held: np.ndarray,
+    *,
+    allow_none: bool = False,
+) -> tuple[Calibrator | None, dict[str, float]]:
+    """Platt and isotonic fitted on the fit scores (and, with allow_none, no step); the lowest
+    held-out log-loss wins."""
+    fitted: dict[str, Calibrator | None] = {
+        name: kind.fit(fit_scores, fit_labels) for name, kind in CALIBRATORS.items()
+    }
+    if allow_none:
+        fitted[NO_STEP] = None
+    losses = {
+        name: round(_log_loss(held_scores if c is None else c(held_scores), held), 4)
+        for name, c in fitted.items()
+    }
     return fitted[min(losses, key=losses.__getitem__)], losses
+
+
+def _method(step: Calibrator | None) -> str:
+    return NO_STEP if step is None else str(step.to_dict()["method"])
+
+
+def _applied(step: Calibrator | None, scores: np.ndarray) -> np.ndarray:
+    return scores if step is None else np.asarray(step(scores), dtype=np.float64)
 
 
 def _out_of_fold(
@@ -121,15 +145,17 @@ def calibrate_outputs(
         labels[fit],
         held_raw,
         labels[held],
+        allow_none=True,
     )
     score_calibrations: dict[str, Calibrator] = {}
     detector_report: dict[str, Any] = {}
     for name in names:
         scores = np.array([item.results[name].score for item in outputs.items])
         step, losses = _choose(scores[fit], labels[fit], scores[held], labels[held])
+        assert step is not None  # no step is a candidate for the fused probability only
         score_calibrations[name] = step
         detector_report[name] = {
-            "method": step.to_dict()["method"],
+            "method": _method(step),
             "held_out_log_loss": losses,
             **_without_bins(probability_metrics(step(scores[held]), labels[held])),
         }
@@ -155,10 +181,9 @@ def calibrate_outputs(
         },
         "metrics": {
             "fused": {
-                "method": fusion_step.to_dict()["method"],
-                "held_out_log_loss": {"uncalibrated": round(_log_loss(held_raw, labels[held]), 4)}
-                | fusion_losses,
-                **probability_metrics(fusion_step(held_raw), labels[held]),
+                "method": _method(fusion_step),
+                "held_out_log_loss": fusion_losses,
+                **probability_metrics(_applied(fusion_step, held_raw), labels[held]),
             },
             "fused_uncalibrated": _without_bins(probability_metrics(held_raw, labels[held])),
             "detectors": detector_report,
