@@ -23,8 +23,8 @@ from moderation.escalation import submission_escalate
 from moderation.events import DECISION_MADE, DECISION_UNDONE, event_emit
 from moderation.models import Decision, ReviewItem
 from moderation.selectors import (
-    SATIRE_RATIONALE,
     REVIEW_PERMISSION,
+    SATIRE_RATIONALE,
     QueueFilters,
     items_available,
     items_held_by,

@@ -60,6 +60,8 @@ class Command(BaseCommand):
         parser.add_argument("--json", action="store_true", help="print the calibration as JSON")
 
     def handle(self, *args: Any, **options: Any) -> None:
+        if not 0.0 < options["holdout"] < 1.0:
+            raise CommandError(f"--holdout must be between 0 and 1, got {options['holdout']}")
         configs = [
             c
             for c in detector_configs(options["configs"], forensics=not options["no_forensics"])
