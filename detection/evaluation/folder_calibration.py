@@ -30,6 +30,7 @@ from detection.core.calibration import (
 from detection.core.interface import DetectorResult
 from detection.core.registry import UNCALIBRATED_THRESHOLD, fusion_row
 from detection.evaluation.evaluate import FUSION_FEATURES
+from detection.evaluation.metrics import PixelCounts
 from detection.evaluation.outputs import (
     MAP_THRESHOLDS,
     Outputs,
@@ -206,7 +207,7 @@ def _without_bins(found: dict[str, object]) -> dict[str, object]:
 
 
 def _segmentation(
-    counts: Any, threshold: float, outputs: Outputs, indices: np.ndarray
+    counts: PixelCounts, threshold: float, outputs: Outputs, indices: np.ndarray
 ) -> dict[str, object]:
     return {
         "map_threshold": threshold,

@@ -85,17 +85,23 @@ class Command(BaseCommand):
         metrics = calibration.report["metrics"]
         output_dir.mkdir(parents=True, exist_ok=True)
         write_json(output_dir / CALIBRATION_FILE, calibration.to_dict())
-        view = {**metrics, **metrics["fused"], "skipped": outputs.skipped}
+        fitted = calibration.report["fitted_on"]
+        # The card's Data section counts the whole folder; its metrics are the held-out part's.
+        view = {
+            **metrics,
+            "images": fitted["images"],
+            "manipulated": fitted["manipulated"],
+            "skipped": outputs.skipped,
+        }
         files = write_run_files(
             output_dir,
             report=view,
             title=f"calibration on {options['data_dir'].name} (held-out part)",
-            card=_card(options, configs, calibration.report["fitted_on"], metrics),
+            card=_card(options, configs, fitted, metrics),
         )
         if options["json"]:
             self.stdout.write(json.dumps(calibration.to_dict(), indent=2))
             return
-        fitted = calibration.report["fitted_on"]
         lines = summary_lines(
             view,
             f"held-out part ({fitted['held_out_images']} of {fitted['images']} images; "

@@ -91,6 +91,8 @@ class Command(BaseCommand):
         if options["count"] < MIN_COUNT:
             raise CommandError(f"--count must be at least {MIN_COUNT}, got {options['count']}")
         if options["data"] is not None or options["compare"]:
+            if options["write"] or options["stored_calibration"]:
+                raise CommandError("--write and --stored-calibration apply to the generated splits")
             self._evaluate_items(options)
             return
         configs = options["configs"] or [configured_network_config()]
