@@ -155,7 +155,10 @@ class Command(BaseCommand):
         if output_dir is not None:
             write_json(output_dir / REPORT_FILE, report)
             files = write_run_files(
-                output_dir, report=report, title=f"evaluation on {scope}", card=_card(options, live)
+                output_dir,
+                report=report,
+                title=f"evaluation on {scope}",
+                card=_card(options, configs),
             )
             lines.append(
                 f"wrote {output_dir / REPORT_FILE}, {files['reliability']}, {files['model_card']}"
@@ -200,7 +203,7 @@ def _shadow_calibrations(shadow: list[DetectorConfig]) -> dict[str, Calibrator |
     }
 
 
-def _card(options: dict[str, Any], live: list[DetectorConfig]) -> dict[str, Any]:
+def _card(options: dict[str, Any], configs: list[DetectorConfig]) -> dict[str, Any]:
     configs_given = " ".join(f"--configs {p}" for p in options["configs"] or [])
     data = options["data"]
     return {
@@ -216,7 +219,7 @@ def _card(options: dict[str, Any], live: list[DetectorConfig]) -> dict[str, Any]
             )
             if part
         ),
-        "configs": live,
+        "configs": configs,
         "data_description": (
             f"A labelled folder, `{data}` (real/, fake/, masks/)."
             if data
