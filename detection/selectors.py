@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 from django.conf import settings
 
+from detection.core.calibration import SuiteCalibration
 from detection.core.explicit import explicit_regions
 from detection.core.imaging import UnsupportedImageError
 from detection.core.interface import DetectorConfig
@@ -50,7 +51,7 @@ class DetectionOutcome:
 
 
 _suite_lock = threading.Lock()
-_suite_cache: dict[tuple[tuple[str, ...], str | None, str], DetectionSuite] = {}
+_suite_cache: dict[tuple[tuple[str, ...], str | None, str, str | None], DetectionSuite] = {}
 
 
 def configured_network_config() -> Path:
@@ -68,9 +69,15 @@ def configured_detector_configs() -> tuple[Path, ...]:
     return (configured_network_config(), *FORENSIC_CONFIG_FILES)
 
 
-def _configured_paths() -> tuple[tuple[Path, ...], Path | None]:
+def _configured_paths() -> tuple[tuple[Path, ...], Path | None, Path | None]:
+    """(detector configs, YuNet file, calibration file) in force."""
     yunet = getattr(settings, "YUNET_MODEL_FILE", None)
-    return configured_detector_configs(), (Path(yunet).expanduser().resolve() if yunet else None)
+    calibration = getattr(settings, "DETECTION_CALIBRATION", None)
+    return (
+        configured_detector_configs(),
+        Path(yunet).expanduser().resolve() if yunet else None,
+        Path(calibration).expanduser().resolve() if calibration else None,
+    )
 
 
 def _configured_face_finder() -> str:
@@ -92,13 +99,19 @@ def _load_configs(config_paths: tuple[Path, ...]) -> list[DetectorConfig]:
 
 
 def _build(
-    config_paths: tuple[Path, ...], yunet_model: Path | None, face_finder: str
+    config_paths: tuple[Path, ...],
+    yunet_model: Path | None,
+    face_finder: str,
+    calibration: Path | None = None,
 ) -> DetectionSuite:
     from detection.core.network import CheckpointError  # torch only when a suite is built
 
     configs = _load_configs(config_paths)
     try:
-        return build_suite(configs, yunet_model=yunet_model, face_finder=face_finder)
+        fitted = SuiteCalibration.from_json(calibration) if calibration else None
+        return build_suite(
+            configs, yunet_model=yunet_model, face_finder=face_finder, calibration=fitted
+        )
     except (CheckpointError, ValueError, OSError, ImportError) as error:
         # CheckpointError / ValueError / FileNotFoundError messages already name the file;
         # ImportError: DETECTION_FACE_FINDER=mtcnn without facenet-pytorch.
@@ -120,12 +133,13 @@ def detection_suite() -> DetectionSuite:
     Raises DetectionUnavailable naming the file when a configured file is missing or corrupt;
     a failed build is not cached, so fixing the file and retrying works without a restart.
     """
-    config_paths, yunet_model = _configured_paths()
+    config_paths, yunet_model, calibration = _configured_paths()
     face_finder = _configured_face_finder()
     key = (
         tuple(str(path) for path in config_paths),
         str(yunet_model) if yunet_model else None,
         face_finder,
+        str(calibration) if calibration else None,
     )
     suite = _suite_cache.get(key)
     if suite is not None:
@@ -133,7 +147,7 @@ def detection_suite() -> DetectionSuite:
     with _suite_lock:
         suite = _suite_cache.get(key)
         if suite is None:
-            suite = _build(config_paths, yunet_model, face_finder)
+            suite = _build(config_paths, yunet_model, face_finder, calibration)
             _suite_cache.clear()  # one suite per process: settings changed, drop the old one
             _suite_cache[key] = suite
     return suite

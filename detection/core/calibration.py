@@ -3,7 +3,9 @@ as plain JSON data next to the checkpoint."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -47,6 +49,13 @@ class PlattCalibrator:
     def to_dict(self) -> dict[str, object]:
         return {"method": "platt", "slope": self.slope, "intercept": self.intercept}
 
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> PlattCalibrator:
+        slope, intercept = float(data["slope"]), float(data["intercept"])
+        if not (np.isfinite(slope) and np.isfinite(intercept)):
+            raise ValueError("Platt slope and intercept must be finite")
+        return cls(slope, intercept)
+
 
 @dataclass
 class IsotonicCalibrator:
@@ -69,6 +78,36 @@ class IsotonicCalibrator:
 
     def to_dict(self) -> dict[str, object]:
         return {"method": "isotonic", "knots_x": self.knots_x, "knots_y": self.knots_y}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> IsotonicCalibrator:
+        knots_x = np.asarray(data["knots_x"], dtype=np.float64)
+        knots_y = np.asarray(data["knots_y"], dtype=np.float64)
+        if knots_x.ndim != 1 or knots_x.shape != knots_y.shape or knots_x.size == 0:
+            raise ValueError("isotonic knots_x and knots_y must be non-empty lists of one length")
+        finite = np.isfinite(knots_x).all() and np.isfinite(knots_y).all()
+        if not finite or (np.diff(knots_x) < 0).any() or (np.diff(knots_y) < 0).any():
+            raise ValueError("isotonic knots must be finite and non-decreasing")
+        if knots_y.min() < 0.0 or knots_y.max() > 1.0:
+            raise ValueError("isotonic knots_y must be probabilities in [0, 1]")
+        return cls(knots_x.tolist(), knots_y.tolist())
+
+
+Calibrator = PlattCalibrator | IsotonicCalibrator
+CALIBRATORS: dict[str, type[PlattCalibrator] | type[IsotonicCalibrator]] = {
+    "platt": PlattCalibrator,
+    "isotonic": IsotonicCalibrator,
+}
+
+
+def calibrator_from_dict(data: dict[str, Any]) -> Calibrator:
+    """A stored calibrator ({"method": "platt" | "isotonic", ...}); ValueError when malformed."""
+    try:
+        return CALIBRATORS[str(data["method"])].from_dict(data)
+    except KeyError as error:
+        raise ValueError(f"calibrator lacks {error} or names an unknown method") from None
+    except TypeError as error:
+        raise ValueError(f"malformed calibrator: {error}") from None
 
 
 @dataclass
@@ -133,3 +172,92 @@ class FusionModel:
             [float(m) for m in data["means"]],
             [float(s) for s in data["scales"]],
         )
+
+
+CALIBRATION_SCHEMA = "detector-calibration/1"
+
+
+@dataclass
+class SuiteCalibration:
+    """What `manage.py calibrate_detectors` fits on a labelled folder and the suite applies at
+    inference (DETECTION_CALIBRATION): the fusion, a calibrator on top of the fused probability,
+    one calibrator per detector score, thresholds, and the detectors (name -> version) it was
+    fitted for, so it is never applied to other models."""
+
+    detectors: dict[str, str]
+    fusion: FusionModel
+    fusion_calibration: Calibrator | None = None
+    score_calibrations: dict[str, Calibrator] = field(default_factory=dict)
+    thresholds: dict[str, float] = field(default_factory=dict)
+    # Provenance and held-out figures: stored with the fit, never read at inference.
+    report: dict[str, Any] = field(default_factory=dict)
+    source_path: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "schema": CALIBRATION_SCHEMA,
+            "detectors": [
+                {
+                    "name": name,
+                    "version": version,
+                    "score_calibration": (
+                        self.score_calibrations[name].to_dict()
+                        if name in self.score_calibrations
+                        else None
+                    ),
+                }
+                for name, version in self.detectors.items()
+            ],
+            "fusion": self.fusion.to_dict(),
+            "fusion_calibration": (
+                self.fusion_calibration.to_dict() if self.fusion_calibration else None
+            ),
+            "thresholds": self.thresholds,
+            **self.report,
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any], source_path: str | None = None) -> SuiteCalibration:
+        where = source_path or "calibration"
+        if not isinstance(data, dict) or data.get("schema") != CALIBRATION_SCHEMA:
+            raise ValueError(f"{where} is not a {CALIBRATION_SCHEMA} document")
+        try:
+            entries = list(data["detectors"])
+            detectors = {str(e["name"]): str(e["version"]) for e in entries}
+            scores = {
+                str(e["name"]): calibrator_from_dict(e["score_calibration"])
+                for e in entries
+                if e.get("score_calibration")
+            }
+            fused = data.get("fusion_calibration")
+            return cls(
+                detectors=detectors,
+                fusion=FusionModel.from_dict(data["fusion"]),
+                fusion_calibration=calibrator_from_dict(fused) if fused else None,
+                score_calibrations=scores,
+                thresholds={k: float(v) for k, v in data.get("thresholds", {}).items()},
+                source_path=source_path,
+            )
+        except (KeyError, TypeError, ValueError, AttributeError) as error:
+            raise ValueError(f"malformed calibration {where}: {error}") from None
+
+    @classmethod
+    def from_json(cls, path: Path | str) -> SuiteCalibration:
+        try:
+            data = json.loads(Path(path).read_text())
+        except (OSError, json.JSONDecodeError, UnicodeDecodeError) as error:
+            raise ValueError(f"cannot read calibration {path}: {error}") from None
+        return cls.from_dict(data, source_path=str(path))
+
+    def check_detectors(self, active: dict[str, str]) -> None:
+        """ValueError unless the active detectors (name -> version) are the ones it was fitted
+        for: a fusion fitted on other models' scores would give a wrong probability."""
+        if active != self.detectors:
+            raise ValueError(
+                f"calibration {self.source_path or ''} was fitted for "
+                f"{_named(self.detectors)}, the active detectors are {_named(active)}"
+            )
+
+
+def _named(detectors: dict[str, str]) -> str:
+    return ", ".join(f"{name} {version}" for name, version in sorted(detectors.items()))

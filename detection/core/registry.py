@@ -11,7 +11,14 @@ import cv2
 import numpy as np
 from PIL import Image
 
-from detection.core.calibration import FusionModel, PlattCalibrator, logit
+from detection.core.calibration import (
+    Calibrator,
+    FusionModel,
+    PlattCalibrator,
+    SuiteCalibration,
+    calibrator_from_dict,
+    logit,
+)
 from detection.core.faces import (
     CropScorer,
     FaceFinder,
@@ -30,6 +37,8 @@ FORENSIC_CONFIG_FILES = tuple(MODELS_DIR / f"{kind}.json" for kind in ForensicDe
 FORENSIC_CONFIGS = tuple(DetectorConfig.from_json(path) for path in FORENSIC_CONFIG_FILES)
 # Used only when no fitted fusion is available: a detector's score is then reported as is.
 UNCALIBRATED_THRESHOLD = 0.5
+# Map threshold when no calibration chose one: a map value is a per-pixel probability-like score.
+DEFAULT_MAP_THRESHOLD = 0.5
 MAX_REASONS = 6
 # A shadow detector's error message is cut to this many characters in the report.
 MAX_SHADOW_ERROR_LENGTH = 300
@@ -79,14 +88,19 @@ class DetectionSuite:
     face_finder: FaceFinder | None = None
     calibration_source: str | None = None
     configs: list[DetectorConfig] = field(default_factory=list)
-    # Face crops reuse the network's whole-image Platt scaling (no face-level calibration set).
-    face_calibration: PlattCalibrator | None = None
+    # Face crops reuse the network's whole-image calibration (no face-level calibration set).
+    face_calibration: Calibrator | None = None
     # Shadow detectors run and are reported (detection.shadow) but never reach the fusion, the
     # map, the faces or the reasons.
     shadow: list[Detector] = field(default_factory=list)
     shadow_configs: list[DetectorConfig] = field(default_factory=list)
     # Scores face crops: the first active detector whose config asks for it (None: no scores).
     face_scorer: CropScorer | None = None
+    # Applied to the fused probability (a labelled folder's isotonic or Platt step).
+    fusion_calibration: Calibrator | None = None
+    # Detector name -> calibrator of its score (reported as the detector's `probability`).
+    score_calibrations: dict[str, Calibrator] = field(default_factory=dict)
+    map_threshold: float = DEFAULT_MAP_THRESHOLD
 
 
 def build_suite(
@@ -95,9 +109,11 @@ def build_suite(
     faces: bool = True,
     yunet_model: Path | str | None = None,
     face_finder: str = "auto",
+    calibration: SuiteCalibration | None = None,
 ) -> DetectionSuite:
-    """Enabled detectors + the fusion model stored in the network config (if any); configs
-    marked `shadow` are built into `suite.shadow` and take no part in the verdict."""
+    """Enabled detectors + the fusion model stored in the network config (if any), or the
+    fitted `calibration` of a labelled folder (which replaces it and must match the detectors);
+    configs marked `shadow` are built into `suite.shadow` and take no part in the verdict."""
     configs = default_configs() if configs is None else configs
     enabled = [c for c in configs if c.enabled]
     names = [c.name for c in enabled]
@@ -126,15 +142,34 @@ def build_suite(
             suite.threshold = float(
                 config.thresholds.get("likely_manipulated", UNCALIBRATED_THRESHOLD)
             )
+            suite.map_threshold = float(config.thresholds.get("map", DEFAULT_MAP_THRESHOLD))
             suite.calibration_source = config.source_path
         platt = config.params.get("network_calibration")
         if platt:
             suite.face_calibration = PlattCalibrator(
                 float(platt["slope"]), float(platt["intercept"])
             )
+        score_calibration = config.params.get("score_calibration")
+        if score_calibration:
+            suite.score_calibrations[config.name] = calibrator_from_dict(score_calibration)
+    if calibration is not None:
+        _apply_calibration(suite, calibration)
     if faces:
         suite.face_finder = build_face_finder(face_finder, yunet_model)
     return suite
+
+
+def _apply_calibration(suite: DetectionSuite, calibration: SuiteCalibration) -> None:
+    calibration.check_detectors({d.name: d.version for d in suite.detectors})
+    suite.fusion = calibration.fusion
+    suite.fusion_calibration = calibration.fusion_calibration
+    suite.score_calibrations = dict(calibration.score_calibrations)
+    suite.threshold = calibration.thresholds.get("likely_manipulated", UNCALIBRATED_THRESHOLD)
+    suite.map_threshold = calibration.thresholds.get("map", DEFAULT_MAP_THRESHOLD)
+    suite.calibration_source = calibration.source_path
+    scorer = next((d.name for d in suite.detectors if id(d) == id(suite.face_scorer)), None)
+    if scorer is not None and scorer in suite.score_calibrations:
+        suite.face_calibration = suite.score_calibrations[scorer]
 
 
 def fusion_row(results: dict[str, DetectorResult]) -> dict[str, float]:
@@ -146,7 +181,7 @@ def fusion_row(results: dict[str, DetectorResult]) -> dict[str, float]:
     return row
 
 
-def _fused_map(
+def fused_map(
     results: dict[str, DetectorResult], fusion: FusionModel | None, shape: tuple[int, int]
 ) -> np.ndarray:
     """Per-pixel weighted mean of detector maps; weights are each detector's positive fusion
@@ -183,9 +218,13 @@ def _not_applicable(reason: str, started: float) -> dict[str, Any]:
     }
 
 
-def _probability(results: dict[str, DetectorResult], suite: DetectionSuite) -> float:
+def suite_probability(results: dict[str, DetectorResult], suite: DetectionSuite) -> float:
+    """The manipulation probability: fusion, then its calibration step when one was fitted."""
     if suite.fusion is not None:
-        return suite.fusion.predict(fusion_row(results))
+        fused = suite.fusion.predict(fusion_row(results))
+        if suite.fusion_calibration is not None:
+            fused = float(suite.fusion_calibration(fused))
+        return fused
     # Without calibration data the most informative single detector speaks (network first).
     return next(iter(results.values())).score
 
@@ -260,14 +299,36 @@ def bounded_for_analysis(image: np.ndarray) -> tuple[np.ndarray, float]:
     return cv2.resize(image, size, interpolation=cv2.INTER_AREA), size[0] / width
 
 
-def _analyze_applicable(image: np.ndarray, suite: DetectionSuite) -> dict[str, Any]:
-    """Detectors, faces, fusion and reasons; analyze_image adds timings_ms["total"]."""
+def detector_results(
+    image: np.ndarray, detectors: list[Detector]
+) -> tuple[dict[str, DetectorResult], dict[str, float]]:
+    """Each detector's result on an applicable, bounded image, and its wall time in ms."""
     results: dict[str, DetectorResult] = {}
     timings: dict[str, float] = {}
-    for detector in suite.detectors:
+    for detector in detectors:
         began = time.perf_counter()
         results[detector.name] = detector.analyze(image)
         timings[detector.name] = round((time.perf_counter() - began) * 1000, 1)
+    return results, timings
+
+
+def _detector_entry(
+    detector: Detector, result: DetectorResult, suite: DetectionSuite
+) -> dict[str, Any]:
+    entry: dict[str, Any] = {
+        "name": detector.name,
+        "version": detector.version,
+        "score": round(result.score, 4),
+    }
+    calibrate = suite.score_calibrations.get(detector.name)
+    if calibrate is not None:
+        entry["probability"] = round(float(calibrate(result.score)), 4)
+    return entry
+
+
+def _analyze_applicable(image: np.ndarray, suite: DetectionSuite) -> dict[str, Any]:
+    """Detectors, faces, fusion and reasons; analyze_image adds timings_ms["total"]."""
+    results, timings = detector_results(image, suite.detectors)
     faces: list[dict[str, Any]] = []
     if suite.face_finder is not None:
         began = time.perf_counter()
@@ -285,20 +346,17 @@ def _analyze_applicable(image: np.ndarray, suite: DetectionSuite) -> dict[str, A
             ]
         faces = [f.to_dict() for f in found]
         timings["faces"] = round((time.perf_counter() - began) * 1000, 1)
-    probability = _probability(results, suite)
+    probability = suite_probability(results, suite)
     detection = {
         "manipulation_probability": round(probability, 4),
-        "detectors": [
-            {"name": d.name, "version": d.version, "score": round(results[d.name].score, 4)}
-            for d in suite.detectors
-        ],
+        "detectors": [_detector_entry(d, results[d.name], suite) for d in suite.detectors],
         "faces": faces,
         "shadow": _shadow_results(image, suite, timings),
     }
     return {
         "applicable": True,
         "detection": detection,
-        "forensic_map": _fused_map(results, suite.fusion, image.shape[:2]),
+        "forensic_map": fused_map(results, suite.fusion, image.shape[:2]),
         "models": {d.name: d.version for d in suite.detectors},
         "model_details": [c.stamp() for c in [*suite.configs, *suite.shadow_configs]],
         "reasons": _reasons(probability, suite, results, faces),

@@ -71,16 +71,47 @@ def expected_calibration_error(
     probabilities: np.ndarray | list[float], labels: np.ndarray | list[int], bins: int = 10
 ) -> float:
     """ECE with equal-width bins: sum over bins of |accuracy - confidence| weighted by count."""
+    total = len(np.asarray(probabilities).ravel())
+    return float(
+        sum(
+            b.count / total * abs(b.fraction_positive - b.mean_probability)
+            for b in reliability_bins(probabilities, labels, bins)
+        )
+    )
+
+
+@dataclass(frozen=True)
+class ReliabilityBin:
+    """One equal-width probability bin of a reliability diagram (non-empty bins only)."""
+
+    lower: float
+    upper: float
+    count: int
+    mean_probability: float
+    fraction_positive: float
+
+
+def reliability_bins(
+    probabilities: np.ndarray | list[float], labels: np.ndarray | list[int], bins: int = 10
+) -> list[ReliabilityBin]:
+    """The bins ECE sums over: each bin's mean probability against its positive fraction."""
     probability_array, labels_array = _as_arrays(probabilities, labels)
     edges = np.linspace(0.0, 1.0, bins + 1)
     index = np.clip(np.digitize(probability_array, edges[1:-1]), 0, bins - 1)
-    error = 0.0
+    found = []
     for b in range(bins):
         selected = index == b
         if selected.any():
-            gap = abs(labels_array[selected].mean() - probability_array[selected].mean())
-            error += selected.mean() * gap
-    return float(error)
+            found.append(
+                ReliabilityBin(
+                    float(edges[b]),
+                    float(edges[b + 1]),
+                    int(selected.sum()),
+                    float(probability_array[selected].mean()),
+                    float(labels_array[selected].mean()),
+                )
+            )
+    return found
 
 
 def ece_sampling_floor(

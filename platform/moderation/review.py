@@ -24,6 +24,7 @@ from moderation.events import DECISION_MADE, DECISION_UNDONE, event_emit
 from moderation.models import Decision, ReviewItem
 from moderation.selectors import (
     REVIEW_PERMISSION,
+    SATIRE_RATIONALE,
     QueueFilters,
     items_available,
     items_held_by,
@@ -40,7 +41,7 @@ CANNED_RATIONALES: dict[str, tuple[str, ...]] = {
     Decision.Action.ALLOW: (
         "No sign of manipulation; the content may stay.",
         "Same as the verified original; nothing was changed.",
-        "Satire or art, clearly presented as such.",
+        SATIRE_RATIONALE,
     ),
     Decision.Action.LABEL: (
         "Edited copy of a known original: readers should know.",

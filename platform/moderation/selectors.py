@@ -14,7 +14,17 @@ from typing import TYPE_CHECKING, Any, TypedDict
 from django.conf import settings
 from django.contrib.auth.models import AnonymousUser
 from django.core.cache import cache
-from django.db.models import CharField, Count, Exists, F, FilteredRelation, OuterRef, Q, QuerySet
+from django.db.models import (
+    CharField,
+    Count,
+    Exists,
+    F,
+    FilteredRelation,
+    OuterRef,
+    Q,
+    QuerySet,
+    Subquery,
+)
 from django.db.models.functions import Cast
 from django.utils import timezone
 
@@ -33,6 +43,10 @@ REVIEW_PERMISSION_CODENAME = "review_submission"
 REVIEW_PERMISSION = f"moderation.{REVIEW_PERMISSION_CODENAME}"  # claim and decide
 CLIENT_SCOPE_GROUP_PREFIX = "client:"
 PLATFORMS_CACHE_SECONDS = 120
+# Allowed as satire or art: the picture may well be edited, so the decision says nothing about
+# its pixels (review.CANNED_RATIONALES offers it; decision_image_labels skips it).
+SATIRE_RATIONALE = "Satire or art, clearly presented as such."
+MANIPULATED, AUTHENTIC = "fake", "real"
 
 
 def api_client_of(user: User) -> ApiClient | None:
@@ -336,3 +350,57 @@ def assignees_for(*, item: ReviewItem, user: User) -> list[User]:
 def decisions_by(*, user: User) -> QuerySet[Decision]:
     """A moderator's decisions, newest first, with their items and submissions."""
     return Decision.objects.filter(moderator=user).select_related("item", "item__submission")
+
+
+@dataclass(frozen=True)
+class LabelledDecision:
+    decision: Decision
+    label: str  # MANIPULATED or AUTHENTIC
+
+
+def decision_image_label(decision: Decision) -> str | None:
+    """What a decision says about the picture's pixels, or None when it says nothing clear.
+
+    Manipulated: the label action with a label in REVIEW_MANIPULATED_LABELS ("altered image",
+    "synthetic media"). Authentic: allow (the moderator found nothing wrong), except allowed as
+    satire or art; the label action with a label in REVIEW_AUTHENTIC_LABELS ("missing context":
+    a real picture in the wrong context). Nothing: remove (also for hoaxes that are unaltered
+    pictures, and for reasons other than manipulation), escalate (undecided) and other labels.
+    """
+    if decision.action == Decision.Action.LABEL:
+        if decision.label in settings.REVIEW_MANIPULATED_LABELS:
+            return MANIPULATED
+        return AUTHENTIC if decision.label in settings.REVIEW_AUTHENTIC_LABELS else None
+    if decision.action == Decision.Action.ALLOW and decision.rationale != SATIRE_RATIONALE:
+        return AUTHENTIC
+    return None
+
+
+def decisions_latest_on_images(*, since: dt.datetime | None = None) -> QuerySet[Decision]:
+    """Each image submission's latest decision that was not undone (made since `since`), with
+    its submission and media, oldest first."""
+    latest = Decision.objects.filter(item=OuterRef("item"), undone_at__isnull=True).order_by(
+        "-created_at", "-id"
+    )
+    decisions = Decision.objects.filter(
+        id=Subquery(latest.values("id")[:1]),
+        item__submission__media__kind="image",
+    )
+    if since is not None:
+        decisions = decisions.filter(created_at__gte=since)
+    return decisions.select_related("item__submission__media").order_by("created_at", "id")
+
+
+def decision_image_labels(
+    *, since: dt.datetime | None = None
+) -> tuple[list[LabelledDecision], list[Decision]]:
+    """(labelled decisions, decisions skipped as saying nothing clear about the pixels)."""
+    labelled: list[LabelledDecision] = []
+    skipped: list[Decision] = []
+    for decision in decisions_latest_on_images(since=since):
+        label = decision_image_label(decision)
+        if label is None:
+            skipped.append(decision)
+        else:
+            labelled.append(LabelledDecision(decision, label))
+    return labelled, skipped

@@ -86,9 +86,9 @@ def test_images_that_cannot_be_judged_get_a_reason(image: np.ndarray, words: str
 def test_suite_is_built_once_per_process_even_under_concurrent_first_use(monkeypatch) -> None:
     built = []
 
-    def slow_build(network_config, yunet_model, face_finder):
+    def slow_build(config_paths, yunet_model, face_finder, calibration):
         time.sleep(0.05)  # widen the race window
-        built.append(network_config)
+        built.append(config_paths)
         return object()
 
     monkeypatch.setattr(selectors, "_build", slow_build)
@@ -103,7 +103,7 @@ def test_suite_is_built_once_per_process_even_under_concurrent_first_use(monkeyp
 
 
 def test_changed_settings_rebuild_the_suite(settings, monkeypatch) -> None:
-    monkeypatch.setattr(selectors, "_build", lambda network_config, yunet_model, finder: finder)
+    monkeypatch.setattr(selectors, "_build", lambda paths, yunet, finder, calibration: finder)
     first = detection_suite()
     settings.DETECTION_FACE_FINDER = "haar"
     assert detection_suite() == "haar" != first

@@ -295,6 +295,10 @@ FACTCHECK_MATCH: dict[str, Any] = {}
 # that network plus the shipped forensic signals.
 DETECTION_NETWORK_CONFIG = env_str("DETECTION_NETWORK_CONFIG", "") or None
 DETECTION_DETECTORS = env_list("DETECTION_DETECTORS", default=[])
+# A calibration fitted by `manage.py calibrate_detectors` on a labelled folder (its fusion,
+# isotonic/Platt steps and thresholds replace those stored in the network config); unset = the
+# config's own. It must have been fitted for the active detectors (names and versions).
+DETECTION_CALIBRATION = env_str("DETECTION_CALIBRATION", "") or None
 YUNET_MODEL_FILE = env_str("YUNET_MODEL_FILE", "") or None
 # Face finder (detection.core.faces.FACE_FINDERS): auto = MTCNN when facenet-pytorch is
 # installed, else YuNet when YUNET_MODEL_FILE is set, else the Haar cascade; mtcnn, yunet or
@@ -310,6 +314,13 @@ REVIEW_LABELS = env_list(
     "REVIEW_LABELS",
     default=["misleading", "missing context", "altered image", "satire", "synthetic media"],
 )
+# Which labels say the picture itself was manipulated, and which that it is authentic (a real
+# picture in the wrong context): `manage.py export_decisions` turns decisions into training and
+# calibration labels by them (moderation.selectors.decision_image_label); other labels are skipped.
+REVIEW_MANIPULATED_LABELS = env_list(
+    "REVIEW_MANIPULATED_LABELS", default=["altered image", "synthetic media"]
+)
+REVIEW_AUTHENTIC_LABELS = env_list("REVIEW_AUTHENTIC_LABELS", default=["missing context"])
 REVIEW_SENSITIVE_LABELS = env_list("REVIEW_SENSITIVE_LABELS", default=[])
 REVIEW_SENSITIVE_SOURCES = env_list("REVIEW_SENSITIVE_SOURCES", default=[])
 # Service level: an item should be decided within REVIEW_SLA_HOURS of its receipt; the queue
