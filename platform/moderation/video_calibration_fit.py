@@ -126,7 +126,7 @@ def reliability(probabilities: np.ndarray, labels: np.ndarray) -> list[dict[str,
         if selected.any():
             rows.append(
                 {
-                    "bin": [round(edges[b], 2), round(edges[b + 1], 2)],
+                    "bin": [round(float(edges[b]), 2), round(float(edges[b + 1]), 2)],
                     "videos": int(selected.sum()),
                     "mean_probability": round(float(probabilities[selected].mean()), 4),
                     "observed": round(float(labels[selected].mean()), 4),
