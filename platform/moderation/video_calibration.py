@@ -129,6 +129,15 @@ class VideoCalibrator:
             return cls("logistic_regression", model=model)
         raise ValueError(f"unknown method {data.get('method')!r}")
 
+    def monotone(self) -> bool:
+        """Whether the video's probability rises with its frames' probabilities (every
+        aggregate feature rises with them): a fit that ranks videos against their frames is
+        not a calibration of the detectors."""
+        if self.platt is not None:
+            return self.platt.slope > 0
+        assert self.model is not None
+        return min(self.model.weights) >= 0 and max(self.model.weights) > 0
+
     def describe(self) -> str:
         if self.platt is not None:
             return f"Platt scaling of the {uncalibrated_aggregation()}"

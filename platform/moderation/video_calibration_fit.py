@@ -89,13 +89,16 @@ def _fit(method: str, scored: list[ScoredVideo]) -> VideoCalibrator:
 
 
 def _log_loss(probabilities: np.ndarray, labels: np.ndarray) -> float:
-    clipped = np.clip(probabilities, 1e-6, 1 - 1e-6)
-    return float(-np.mean(labels * np.log(clipped) + (1 - labels) * np.log(1 - clipped)))
+    from sklearn.metrics import log_loss
+
+    return float(log_loss(labels, probabilities, labels=[0, 1]))
 
 
 def model_select(scored: list[ScoredVideo]) -> tuple[str, dict[str, float]]:
     """The method with the lower out-of-fold log-loss (folds grouped by source still), Platt
-    unless the logistic model is better by SELECTION_MARGIN; and each method's log-loss."""
+    unless the logistic model is better by SELECTION_MARGIN, among those whose fit on the whole
+    calibration split is monotone; and each method's log-loss. Raises ValueError when neither
+    fit rises with the frames' probabilities (nothing worth storing)."""
     from sklearn.model_selection import GroupKFold
 
     labels = _labels(scored)
@@ -111,8 +114,16 @@ def model_select(scored: list[ScoredVideo]) -> tuple[str, dict[str, float]]:
             calibrator = _fit(method, [scored[i] for i in train])
             predicted[held] = [calibrator.probability(scored[i].features) for i in held]
         losses[method] = round(_log_loss(predicted, labels), 4)
+    monotone = {m for m in losses if _fit(m, scored).monotone()}
+    if not monotone:
+        raise ValueError(
+            "neither fit rises with the frames' probabilities on the calibration split "
+            f"(out-of-fold log-loss {losses}); no calibration stored"
+        )
     better = losses["logistic_regression"] < losses["platt"] - SELECTION_MARGIN
-    return ("logistic_regression" if better else "platt"), losses
+    if monotone == {"logistic_regression"} or (better and "logistic_regression" in monotone):
+        return "logistic_regression", losses
+    return "platt", losses
 
 
 def reliability(probabilities: np.ndarray, labels: np.ndarray) -> list[dict[str, Any]]:
@@ -143,6 +154,23 @@ def measured(probabilities: np.ndarray, labels: np.ndarray) -> dict[str, Any]:
         "ece_sampling_floor": round(metrics.ece_sampling_floor(probabilities), 4),
         "log_loss": round(_log_loss(probabilities, labels), 4),
         "reliability": reliability(probabilities, labels),
+    }
+
+
+def by_kind(scored: list[ScoredVideo], calibrator: VideoCalibrator) -> dict[str, Any]:
+    """Per kind of video: how many, and their mean probability before and after calibration."""
+    kinds: dict[str, list[ScoredVideo]] = {}
+    for entry in scored:
+        kinds.setdefault(entry.video.kind, []).append(entry)
+    return {
+        kind: {
+            "videos": len(rows),
+            "mean_uncalibrated": round(float(np.mean([r.features["top_mean"] for r in rows])), 4),
+            "mean_calibrated": round(
+                float(np.mean([calibrator.probability(r.features) for r in rows])), 4
+            ),
+        }
+        for kind, rows in sorted(kinds.items())
     }
 
 
@@ -212,7 +240,11 @@ def video_calibration_fit(
             },
             "test": {"split": "test", "split_seed": split_seed, "seed": seed}
             | _counts(test_set)
-            | {"uncalibrated": measured(before, labels), "calibrated": measured(after, labels)},
+            | {
+                "uncalibrated": measured(before, labels),
+                "calibrated": measured(after, labels),
+                "by_kind": by_kind(test_set, calibrator),
+            },
             "command": f"python manage.py calibrate_video_detection --videos {videos} "
             f"--seed {seed}",
             "fitted_at": datetime.date.today().isoformat(),
