@@ -131,6 +131,15 @@ def video_read(content: bytes, *, fps: float, sample_every_s: float) -> VideoRea
     return VideoRead(fingerprint, samples, sample_embeddings(samples))
 
 
+def video_samples(content: bytes, *, sample_every_s: float) -> list[tuple[float, np.ndarray]]:
+    """The frames `video_read` keeps for the detectors, without hashing or embedding them (for
+    evaluations that need the detectors' view of a video only)."""
+    samples: list[tuple[float, np.ndarray]] = []
+    for _ in _tapped(iter_frames(content, max_side=FRAME_MAX_SIDE), sample_every_s, samples):
+        pass
+    return samples
+
+
 def video_fingerprint_storage_name(sha256: str) -> str:
     return f"{VIDEO_FINGERPRINT_PREFIX}/{sha256[:2]}/{sha256}.npz"
 

@@ -1,5 +1,5 @@
 """Detection over time: the image detectors on sampled frames, faces tracked across them, and one
-probability for the whole video (issue 17).
+calibrated probability for the whole video (issue 17).
 
 The detectors are the image ones (`detection.selectors.image_detection`), run on frames sampled
 every `detection_interval` seconds. What this module adds:
@@ -7,10 +7,13 @@ every `detection_interval` seconds. What this module adds:
   it most (IoU >= FACE_TRACK_IOU, no longer ago than FACE_TRACK_GAP_S); a track's probability is
   the mean of the upper half of its samples' probabilities, so one badly lit frame neither makes
   nor breaks a face;
-- **the video's probability**: the mean of the top TOP_FRACTION of the sampled frames'
-  probabilities. A manipulated stretch raises it even when most of the video is untouched, and a
-  single odd frame does not. The per-frame probabilities are the detectors' calibrated ones; the
-  aggregate itself is not re-calibrated (no labelled videos exist here to fit it on);
+- **the video's probability**: the sampled frames' (calibrated) probabilities aggregated - the
+  mean of the top quarter, the highest, the share flagged (`video_calibration.aggregate_features`)
+  - and mapped to one probability by the video-level calibration fitted on generated labelled
+  videos (`video_calibration.stored_calibration`, `manage.py calibrate_video_detection`). A
+  manipulated stretch raises the aggregate even when most of the video is untouched, and a single
+  odd frame does not. Without a calibration fitted for the configured detectors, the top-quarter
+  mean is reported as is; `detection.aggregation` says which;
 - **reasons that name times and faces**, most telling first.
 """
 
@@ -26,15 +29,18 @@ import numpy as np
 from detection import selectors as detection_selectors
 from detection.core.faces import box_iou, scaled_face_dict
 from moderation.clock import clock
+from moderation.video_calibration import (
+    FLAGGED_PROBABILITY,
+    aggregate_features,
+    stored_calibration,
+    top_mean,
+)
 
 # Detectors run on one frame per second of video (fewer, evenly spread, for long videos:
 # factcheck.video_store.sample_interval).
 DETECTION_SAMPLE_S = 1.0
 FACE_TRACK_IOU = 0.3
 FACE_TRACK_GAP_S = 2.5
-TOP_FRACTION = 0.25
-# A stretch of sampled frames at or above this probability is named in the reasons.
-FLAGGED_PROBABILITY = 0.5
 
 
 @dataclass
@@ -113,11 +119,6 @@ def face_tracks_link(samples: Sequence[tuple[float, list[dict[str, Any]]]]) -> l
     return tracks
 
 
-def _top_mean(values: Sequence[float]) -> float:
-    top = sorted(values, reverse=True)[: max(1, math.ceil(len(values) * TOP_FRACTION))]
-    return float(np.mean(top))
-
-
 def _flagged_stretches(points: Sequence[tuple[float, float]], interval: float) -> list[tuple]:
     """(start, end, peak) of runs of consecutive samples at or above FLAGGED_PROBABILITY."""
     stretches: list[tuple[float, float, float]] = []
@@ -136,95 +137,123 @@ def _scaled_faces(faces: list[dict[str, Any]], scale: float) -> list[dict[str, A
     return [scaled_face_dict(face, scale, box_digits=1) for face in faces]
 
 
-def video_detection(
-    samples: Sequence[tuple[float, np.ndarray]], *, interval: float, scale: float = 1.0
-) -> VideoDetection:
-    """Run the detectors on each sampled frame (time in seconds, RGB) and aggregate; `scale`
-    maps the samples' pixels to the video's (face boxes are reported in the video's)."""
-    timeline: list[dict[str, Any]] = []
-    judged: list[tuple[float, float]] = []
-    per_detector: dict[str, list[float]] = {}
-    versions: dict[str, str] = {}
+@dataclass
+class FramesJudged:
+    """The detectors' findings on each sampled frame, before aggregation over the video."""
+
+    timeline: list[dict[str, Any]]  # the report's `timeline`
+    judged: list[tuple[float, float]]  # (time, probability) of the frames that could be judged
+    per_detector: dict[str, list[float]]
+    versions: dict[str, str]
+    tracks: list[FaceTrack]
+    models: dict[str, str]
+    timings_ms: dict[str, float]
+    last_reason: str | None  # why the last frame that could not be judged could not
+    model_details: list[dict[str, Any]] = field(default_factory=list)
+    shadow: dict[str, list[float]] = field(default_factory=dict)  # its scores on judged frames
+    shadow_versions: dict[str, str] = field(default_factory=dict)
+
+
+def frames_judge(
+    samples: Sequence[tuple[float, np.ndarray]], *, scale: float = 1.0
+) -> FramesJudged:
+    """Run the detectors on each sampled frame (time in seconds, RGB) and link faces into
+    tracks; `scale` maps the samples' pixels to the video's (face boxes are in the video's)."""
+    found = FramesJudged([], [], {}, {}, [], {}, {}, None)
     face_samples: list[tuple[float, list[dict[str, Any]]]] = []
-    models: dict[str, str] = {}
-    model_details: list[dict[str, Any]] = []
-    shadow: dict[str, list[float]] = {}  # shadow detector -> its scores on the judged frames
-    shadow_versions: dict[str, str] = {}
-    timings: dict[str, float] = {}
-    last_reason: str | None = None
     for time_s, rgb in samples:
         outcome = detection_selectors.image_detection(image=rgb)
         for step, ms in outcome.timings_ms.items():
-            timings[step] = round(timings.get(step, 0.0) + ms, 1)
+            found.timings_ms[step] = round(found.timings_ms.get(step, 0.0) + ms, 1)
         point: dict[str, Any] = {"time_s": round(time_s, 3), "manipulation_probability": None}
         if outcome.applicable:
             probability = outcome.detection.get("manipulation_probability")
             if probability is not None:
                 point["manipulation_probability"] = _rounded(probability)
-                judged.append((time_s, float(probability)))
+                found.judged.append((time_s, float(probability)))
             faces = _scaled_faces(outcome.faces, scale)
             face_samples.append((time_s, faces))
             point["faces"] = faces
             for detector in outcome.detection.get("detectors", []):
                 if detector.get("score") is not None:
-                    per_detector.setdefault(detector["name"], []).append(float(detector["score"]))
-                    versions[detector["name"]] = str(detector.get("version", ""))
-            models.update(outcome.models)
-            model_details = outcome.model_details or model_details
+                    name = detector["name"]
+                    found.per_detector.setdefault(name, []).append(float(detector["score"]))
+                    found.versions[name] = str(detector.get("version", ""))
+            found.models.update(outcome.models)
+            found.model_details = outcome.model_details or found.model_details
             for entry in outcome.detection.get("shadow", []):
-                scores = shadow.setdefault(entry["name"], [])
-                shadow_versions[entry["name"]] = str(entry.get("version", ""))
+                scores = found.shadow.setdefault(entry["name"], [])
+                found.shadow_versions[entry["name"]] = str(entry.get("version", ""))
                 if entry.get("score") is not None:
                     scores.append(float(entry["score"]))
         else:
-            last_reason = outcome.reason
-        timeline.append(point)
-    tracks = face_tracks_link(face_samples)
-    if not judged:
-        reason = last_reason or "no frame of the video could be judged by the detectors"
+            found.last_reason = outcome.reason
+        found.timeline.append(point)
+    found.tracks = face_tracks_link(face_samples)
+    return found
+
+
+def video_detection(
+    samples: Sequence[tuple[float, np.ndarray]], *, interval: float, scale: float = 1.0
+) -> VideoDetection:
+    """Run the detectors on each sampled frame (time in seconds, RGB) and aggregate into the
+    video's calibrated probability; `scale` maps the samples' pixels to the video's (face
+    boxes are reported in the video's). Raises DetectionUnavailable when the detector files or
+    the stored video calibration are broken."""
+    found = frames_judge(samples, scale=scale)
+    if not found.judged:
+        reason = found.last_reason or "no frame of the video could be judged by the detectors"
         return VideoDetection(
             applicable=False,
             probability=None,
             detection={},
-            timeline=timeline,
+            timeline=found.timeline,
             reasons=[],
             not_applicable_reason=reason,
-            models=models,
-            model_details=model_details,
-            timings_ms=timings,
+            models=found.models,
+            model_details=found.model_details,
+            timings_ms=found.timings_ms,
         )
-    probability = _top_mean([p for _, p in judged])
+    calibration = stored_calibration()
+    features = aggregate_features([p for _, p in found.judged])
+    probability = (
+        calibration.calibrator.probability(features)
+        if calibration.calibrator is not None
+        else features["top_mean"]
+    )
     detection = {
         "manipulation_probability": _rounded(probability),
         "detectors": [
-            {"name": name, "version": versions[name], "score": _rounded(_top_mean(scores))}
-            for name, scores in per_detector.items()
+            {"name": name, "version": found.versions[name], "score": _rounded(top_mean(scores))}
+            for name, scores in found.per_detector.items()
         ],
-        "faces": [track.to_dict() for track in tracks],
+        "faces": [track.to_dict() for track in found.tracks],
         # Aggregated like the detectors (never part of the probability); None: it failed on
         # every judged frame.
         "shadow": [
             {
                 "name": name,
-                "version": shadow_versions[name],
-                "score": _rounded(_top_mean(scores)) if scores else None,
+                "version": found.shadow_versions[name],
+                "score": _rounded(top_mean(scores)) if scores else None,
             }
-            for name, scores in shadow.items()
+            for name, scores in found.shadow.items()
         ],
         "frames_sampled": len(samples),
         "sample_interval_s": round(interval, 3),
-        "aggregation": f"mean of the top {round(TOP_FRACTION * 100)} % of sampled frames",
+        "aggregation": calibration.aggregation,
+        "calibrated": calibration.calibrator is not None,
+        "top_frames_probability": _rounded(features["top_mean"]),
     }
     return VideoDetection(
         applicable=True,
         probability=probability,
         detection=detection,
-        timeline=timeline,
-        reasons=_reasons(judged, tracks, interval),
-        models=models,
-        model_details=model_details,
-        timings_ms=timings,
-        tracks=tracks,
+        timeline=found.timeline,
+        reasons=_reasons(found.judged, found.tracks, interval),
+        models=found.models,
+        model_details=found.model_details,
+        timings_ms=found.timings_ms,
+        tracks=found.tracks,
     )
 
 

@@ -147,7 +147,7 @@ def video_analyze(
     """Run the whole pipeline on one video's bytes; with `annotate`, also draw the annotated
     video (the analysis task leaves that to a task of its own, so the report comes first).
     Raises VideoRejected for bad input (also mid-stream, at a decoding limit) and
-    DetectionUnavailable when the detector files are broken."""
+    DetectionUnavailable when the detector files (or the video calibration) are broken."""
     started = time.perf_counter()
     timings: dict[str, float] = {}
     info = inspect_video(content)

@@ -8,6 +8,7 @@ import pytest
 from detection.selectors import DetectionOutcome
 from moderation import video_detection
 from moderation.clock import clock
+from moderation.video_calibration import aggregate_features, stored_calibration
 from moderation.video_detection import (
     face_tracks_link,
 )
@@ -64,10 +65,15 @@ def test_a_manipulated_stretch_raises_the_video_probability_and_is_named(monkeyp
     frame = np.zeros((8, 8, 3), np.uint8)
     found = detect([(float(t), frame) for t in range(12)], interval=1.0)
     assert found.applicable
-    assert found.probability == pytest.approx((0.95 + 0.9 + 0.05) / 3)  # the top quarter
+    top_quarter = (0.95 + 0.9 + 0.05) / 3
+    assert found.detection["top_frames_probability"] == pytest.approx(top_quarter, abs=1e-4)
+    calibrator = stored_calibration().calibrator  # the video-level calibration, if fitted
+    features = aggregate_features([0.05] * 10 + [0.9, 0.95])
+    expected = calibrator.probability(features) if calibrator else top_quarter
+    assert found.probability == pytest.approx(expected)
     assert found.reasons == ["the detectors flag the frames at 0:08.0-0:09.0 (up to 95 %)"]
     assert [p["manipulation_probability"] for p in found.timeline][8:10] == [0.9, 0.95]
-    assert found.detection["detectors"][0]["score"] == pytest.approx(found.probability, abs=1e-4)
+    assert found.detection["detectors"][0]["score"] == pytest.approx(top_quarter, abs=1e-4)
     assert found.timings_ms == {"network": 120.0}
 
 
