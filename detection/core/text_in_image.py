@@ -1,0 +1,148 @@
+"""Text in the image (captions burnt in, memes, screenshots): RapidOCR (PyPI
+`rapidocr-onnxruntime`, PP-OCRv4 detection and recognition models shipped in the wheel) run with
+onnxruntime. Plain Python on numpy arrays; the engine is built once per process, on first use.
+
+What is read feeds claim matching (moderation.fact_checks) the way a caption does, and is shown
+to the reviewer with its boxes. It is context, not evidence of manipulation.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+import cv2
+import numpy as np
+
+MODEL_NAME = "rapidocr-ppocrv4"
+MODEL_VERSION = "1.4.4"  # the pinned rapidocr-onnxruntime wheel, whose models are used
+# Recognition confidence (the mean of the recogniser's per-character probabilities) a line needs:
+# RapidOCR's own floor is 0.5; from there to about 0.7 lines on photos are mostly textures read
+# as letters, while rendered captions read at 0.9 and above (scripts/bench_text_in_image.py).
+MIN_LINE_CONFIDENCE = 0.7
+# A report stays small: a screenshot of a long article gives hundreds of lines, and the
+# claim-matching query reads at most a couple of thousand characters anyway.
+MAX_LINES = 40
+MAX_LINE_CHARACTERS = 300
+MAX_TEXT_CHARACTERS = 2000
+# The long side the engine reads at: bounds time and memory for any picture the upload gate
+# lets through (its pixel cap is far larger), while 1280 px keeps caption-sized text legible.
+MAX_READ_SIDE = 1280
+# Text detection keeps at most this many boxes to recognise: a noisy picture (foliage, static)
+# can make the detector propose hundreds, and recognising each costs milliseconds.
+MAX_DETECTED_BOXES = 100
+# Below this many pixels on the short side there is no line of text to read.
+MIN_SIDE = 8
+
+
+class OcrEngine(Protocol):
+    def __call__(self, image: np.ndarray) -> tuple[Any, Any]: ...
+
+
+@dataclass(frozen=True)
+class TextLine:
+    text: str
+    bbox: tuple[int, int, int, int]  # x, y, w, h in image pixels (upright axis-aligned box)
+    confidence: float
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"text": self.text, "bbox": list(self.bbox), "confidence": round(self.confidence, 3)}
+
+
+@dataclass(frozen=True)
+class TextInImage:
+    """The lines read, top to bottom, and their text joined one line per line."""
+
+    lines: tuple[TextLine, ...]
+
+    @property
+    def text(self) -> str:
+        return "\n".join(line.text for line in self.lines)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"text": self.text, "lines": [line.to_dict() for line in self.lines]}
+
+
+_lock = threading.Lock()
+_engine: OcrEngine | None = None
+
+
+def ocr_engine() -> OcrEngine:
+    """The RapidOCR engine, built once per process on first use (thread-safe)."""
+    global _engine
+    with _lock:
+        if _engine is None:
+            from rapidocr_onnxruntime import RapidOCR  # onnxruntime sessions only when needed
+
+            engine: OcrEngine = RapidOCR(
+                det_max_candidates=MAX_DETECTED_BOXES, text_score=MIN_LINE_CONFIDENCE
+            )
+            _engine = engine
+        return _engine
+
+
+def _readable(image: np.ndarray) -> np.ndarray | None:
+    """The image as the engine reads it (BGR uint8, long side at most MAX_READ_SIDE), or None
+    when there is nothing to read."""
+    if image.dtype != np.uint8 or image.ndim != 3 or image.shape[2] != 3:
+        return None
+    height, width = image.shape[:2]
+    if min(height, width) < MIN_SIDE:
+        return None
+    scale = min(1.0, MAX_READ_SIDE / max(height, width))
+    if scale < 1.0:
+        size = (max(MIN_SIDE, round(width * scale)), max(MIN_SIDE, round(height * scale)))
+        image = cv2.resize(image, size, interpolation=cv2.INTER_AREA)
+    # RapidOCR reads arrays in OpenCV's BGR order.
+    return np.ascontiguousarray(image[:, :, ::-1])
+
+
+def _bbox(
+    points: Any, scale_x: float, scale_y: float, width: int, height: int
+) -> tuple[int, int, int, int] | None:
+    """The axis-aligned box (x, y, w, h) around a detected quadrilateral, in image pixels."""
+    corners = np.asarray(points, dtype=np.float64).reshape(-1, 2)
+    if corners.size == 0 or not np.isfinite(corners).all():
+        return None
+    left = int(np.clip(np.floor(corners[:, 0].min() * scale_x), 0, width))
+    top = int(np.clip(np.floor(corners[:, 1].min() * scale_y), 0, height))
+    right = int(np.clip(np.ceil(corners[:, 0].max() * scale_x), 0, width))
+    bottom = int(np.clip(np.ceil(corners[:, 1].max() * scale_y), 0, height))
+    if right <= left or bottom <= top:
+        return None
+    return left, top, right - left, bottom - top
+
+
+def _lines(
+    found: Sequence[Any], scale_x: float, scale_y: float, width: int, height: int
+) -> list[TextLine]:
+    lines: list[TextLine] = []
+    characters = 0
+    for entry in found:
+        if len(lines) >= MAX_LINES or characters >= MAX_TEXT_CHARACTERS:
+            break
+        points, text, confidence = entry[0], entry[1], float(entry[2])
+        text = " ".join(str(text).split())[:MAX_LINE_CHARACTERS]
+        text = text[: MAX_TEXT_CHARACTERS - characters]
+        bbox = _bbox(points, scale_x, scale_y, width, height)
+        if not text or bbox is None or not confidence >= MIN_LINE_CONFIDENCE:
+            continue
+        lines.append(TextLine(text, bbox, confidence))
+        characters += len(text) + 1  # the line break that joins it to the next
+    return lines
+
+
+def read_text(image: np.ndarray, *, engine: OcrEngine | None = None) -> TextInImage:
+    """The text lines of an RGB uint8 image, top to bottom: lines below MIN_LINE_CONFIDENCE
+    dropped, at most MAX_LINES lines and MAX_TEXT_CHARACTERS characters in all."""
+    readable = _readable(image)
+    if readable is None:
+        return TextInImage(())
+    found, _ = (engine or ocr_engine())(readable)
+    if not found:
+        return TextInImage(())
+    height, width = image.shape[:2]
+    scale_x, scale_y = width / readable.shape[1], height / readable.shape[0]
+    return TextInImage(tuple(_lines(found, scale_x, scale_y, width, height)))
