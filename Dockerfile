@@ -13,7 +13,8 @@ ARG EXTRA_PACKAGES=""
 
 WORKDIR /app
 COPY pyproject.toml README.md ./
-RUN pip install --no-cache-dir --extra-index-url "${TORCH_INDEX_URL}" . ${EXTRA_PACKAGES}
+RUN pip install --no-cache-dir --extra-index-url "${TORCH_INDEX_URL}" . ${EXTRA_PACKAGES} \
+ && pip install --no-cache-dir --no-deps rapidocr-onnxruntime==1.4.4
 COPY . .
 RUN useradd --create-home --uid 10001 provenant && mkdir -p /data && chown provenant /data
 USER provenant

@@ -339,9 +339,10 @@ def _match_evidence(match: doc.Match) -> str:
 
 def _fact_checks(document: dict[str, Any]) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     """(published cases holding a matched original, published fact-checks related to the
-    caption or the text in the image). The first is looked up now (one cheap query, so a case published after the
-    analysis shows too); the second was computed by the analysis task (the sentence model is
-    too slow for a page) and is kept only while each case is still published."""
+    caption or the text in the image). The first is looked up now (one cheap query, so a case
+    published after the analysis shows too); the second was computed by the analysis task (the
+    sentence model is too slow for a page) and is kept only while each case is still
+    published."""
     covering = cases_for_reference_ids(set(doc.matched_reference_ids(document)))
     stored = doc.related_fact_checks_of(document)
     still_published = set(

@@ -35,6 +35,10 @@ MAX_READ_SIDE = 1280
 MAX_DETECTED_BOXES = 100
 # Below this many pixels on the short side there is no line of text to read.
 MIN_SIDE = 8
+# A sliver is padded to this short side before reading: RapidOCR scales any short side below 30
+# px up to 30 and its detector (by default) any short side up to 736 px, keeping the aspect, so
+# a 9 x 2000 picture grew to about 736 x 160,000 pixels and took minutes.
+MIN_READ_SHORT_SIDE = 32
 
 
 class OcrEngine(Protocol):
@@ -76,15 +80,20 @@ def ocr_engine() -> OcrEngine:
         if _engine is None:
             from rapidocr_onnxruntime import RapidOCR  # onnxruntime sessions only when needed
 
+            # The detector reads the picture at its own size (limit_type "max": only shrunk past
+            # 960 px or more, which MAX_READ_SIDE already bounds), never enlarged without bound.
             engine: OcrEngine = RapidOCR(
-                det_max_candidates=MAX_DETECTED_BOXES, text_score=MIN_LINE_CONFIDENCE
+                det_limit_type="max",
+                det_max_candidates=MAX_DETECTED_BOXES,
+                text_score=MIN_LINE_CONFIDENCE,
             )
             _engine = engine
         return _engine
 
 
-def _readable(image: np.ndarray) -> np.ndarray | None:
-    """The image as the engine reads it (BGR uint8, long side at most MAX_READ_SIDE), or None
+def _readable(image: np.ndarray) -> tuple[np.ndarray, float, float] | None:
+    """The image as the engine reads it (BGR uint8, long side at most MAX_READ_SIDE, short side
+    at least MIN_READ_SHORT_SIDE) and the scale from its pixels to the image's in x and y; None
     when there is nothing to read."""
     if image.dtype != np.uint8 or image.ndim != 3 or image.shape[2] != 3:
         return None
@@ -95,8 +104,20 @@ def _readable(image: np.ndarray) -> np.ndarray | None:
     if scale < 1.0:
         size = (max(MIN_SIDE, round(width * scale)), max(MIN_SIDE, round(height * scale)))
         image = cv2.resize(image, size, interpolation=cv2.INTER_AREA)
+    scale_x, scale_y = width / image.shape[1], height / image.shape[0]
+    height, width = image.shape[:2]
+    if min(height, width) < MIN_READ_SHORT_SIDE:
+        # Padded at the bottom and right, so the boxes found keep their coordinates.
+        image = cv2.copyMakeBorder(
+            image,
+            0,
+            max(0, MIN_READ_SHORT_SIDE - height),
+            0,
+            max(0, MIN_READ_SHORT_SIDE - width),
+            cv2.BORDER_REPLICATE,
+        )
     # RapidOCR reads arrays in OpenCV's BGR order.
-    return np.ascontiguousarray(image[:, :, ::-1])
+    return np.ascontiguousarray(image[:, :, ::-1]), scale_x, scale_y
 
 
 def _bbox(
@@ -140,9 +161,9 @@ def read_text(image: np.ndarray, *, engine: OcrEngine | None = None) -> TextInIm
     readable = _readable(image)
     if readable is None:
         return TextInImage(())
-    found, _ = (engine or ocr_engine())(readable)
+    pixels, scale_x, scale_y = readable
+    found, _ = (engine or ocr_engine())(pixels)
     if not found:
         return TextInImage(())
     height, width = image.shape[:2]
-    scale_x, scale_y = width / readable.shape[1], height / readable.shape[0]
     return TextInImage(tuple(_lines(found, scale_x, scale_y, width, height)))
