@@ -143,9 +143,10 @@ def setup_database() -> None:
         if not db.execute("select 1 from pg_database where datname = %s", [name]).fetchone():
             db.execute(f'create database "{name}"')
     django.setup()
-    from django.contrib.auth.models import Group, User
+    from django.contrib.auth.models import Group
     from django.core.management import call_command
 
+    from accounts.models import User
     from accounts.roles import FACT_CHECKER
     from detection.evaluation.text_cards import CLAIM_LINES
     from factcheck.cases.models import Case
@@ -175,6 +176,7 @@ def bench_pipeline(pairs: int) -> None:
 
     from PIL import Image
 
+    setup_database()  # Django first: the pipeline's modules need its apps
     from detection import selectors as detection_selectors
     from detection.evaluation.text_cards import (
         CLAIM_LINES,
@@ -185,7 +187,6 @@ def bench_pipeline(pairs: int) -> None:
     from moderation.fact_checks import MATCHED_ON_TEXT_IN_IMAGE
     from moderation.pipeline import image_analyze
 
-    setup_database()
     shipped = detection_selectors.text_in_image
     photos, fonts = available_photos(), available_fonts()
 
@@ -206,13 +207,13 @@ def bench_pipeline(pairs: int) -> None:
         return buffer.getvalue(), claim
 
     def analyse(data: bytes, with_ocr: bool) -> dict[str, Any]:
-        detection_selectors.text_in_image = shipped if with_ocr else reads_nothing  # type: ignore[assignment]
+        detection_selectors.text_in_image = shipped if with_ocr else reads_nothing
         try:
             return image_analyze(
                 content=data, input_name="card.jpg", encode_artifacts=True
             ).document
         finally:
-            detection_selectors.text_in_image = shipped  # type: ignore[assignment]
+            detection_selectors.text_in_image = shipped
 
     for warm in range(2):  # models and suites built, caches warm
         analyse(content(warm)[0], with_ocr=True)

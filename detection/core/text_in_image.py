@@ -33,6 +33,11 @@ MAX_READ_SIDE = 1280
 # Text detection keeps at most this many boxes to recognise: a noisy picture (foliage, static)
 # can make the detector propose hundreds, and recognising each costs milliseconds.
 MAX_DETECTED_BOXES = 100
+# onnxruntime threads per model: one. The engine runs on the pipeline's helper thread while
+# fact-check matching keeps the other core busy, and a shared machine leaves no idle core for a
+# second one: there its spinning pool made a read twice as slow as one thread
+# (scripts/bench_text_in_image.py, docs/benchmarks.md).
+ENGINE_THREADS = 1
 # Below this many pixels on the short side there is no line of text to read.
 MIN_SIDE = 8
 # A sliver is padded to this short side before reading: RapidOCR scales any short side below 30
@@ -83,6 +88,8 @@ def ocr_engine() -> OcrEngine:
             # The detector reads the picture at its own size (limit_type "max": only shrunk past
             # 960 px or more, which MAX_READ_SIDE already bounds), never enlarged without bound.
             engine: OcrEngine = RapidOCR(
+                intra_op_num_threads=ENGINE_THREADS,
+                inter_op_num_threads=ENGINE_THREADS,
                 det_limit_type="max",
                 det_max_candidates=MAX_DETECTED_BOXES,
                 text_score=MIN_LINE_CONFIDENCE,

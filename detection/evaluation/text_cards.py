@@ -7,7 +7,7 @@ Evaluation material: never imported by the inference path.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -61,6 +61,24 @@ def available_photos() -> list[Path]:
     return [path for path in PHOTO_FILES if path.is_file()]
 
 
+def wrapped(lines: Sequence[str], measure: Callable[[str], float], room: float) -> list[str]:
+    """`lines` broken at spaces so that each fits in `room` (as `measure` gives widths); a word
+    longer than the room stays whole on its own line."""
+    out: list[str] = []
+    for line in lines:
+        current = ""
+        for word in line.split():
+            candidate = f"{current} {word}".strip()
+            if current and measure(candidate) > room:
+                out.append(current)
+                current = word
+            else:
+                current = candidate
+        if current:
+            out.append(current)
+    return out
+
+
 def _photo_background(path: Path, width: int, height: int) -> Image.Image:
     with Image.open(path) as photo:
         return photo.convert("RGB").resize((width, height), Image.Resampling.LANCZOS)
@@ -77,7 +95,8 @@ def text_card(
     background: tuple[int, int, int] | Path = (250, 250, 250),
 ) -> TextCard:
     """`lines` drawn from the top left in `font` at `size` px on a plain colour or a photo
-    (then with a contrasting outline, as memes are lettered)."""
+    (then with a contrasting outline, as memes are lettered); a line too long for the card is
+    wrapped at spaces, and the card's `lines` are the lines as drawn."""
     on_photo = isinstance(background, Path)
     if isinstance(background, Path):
         canvas = _photo_background(background, width, height)
@@ -86,10 +105,12 @@ def text_card(
     draw = ImageDraw.Draw(canvas)
     typeface = ImageFont.truetype(str(font), size)
     outline = tuple(255 - channel for channel in colour)
+    margin = width // 16
+    lines = wrapped(lines, lambda text: draw.textlength(text, font=typeface), width - 2 * margin)
     y = height // 8
     for line in lines:
         draw.text(
-            (width // 16, y),
+            (margin, y),
             line,
             font=typeface,
             fill=colour,
