@@ -129,16 +129,21 @@ def image_decode(content: bytes) -> DecodedImage:
 
 
 _pool_lock = threading.Lock()
-_pool: ThreadPoolExecutor | None = None
+_pools: dict[str, ThreadPoolExecutor] = {}
+# The helper threads' names: detection (then explicit-content regions) on one, text in the image
+# on the other, so reading text overlaps both fact-check matching and detection (each is one
+# core's work: onnxruntime and torch run single-threaded there).
+DETECTION_THREAD = "detection"
+TEXT_THREAD = "text"
 
 
-def engine_pool() -> ThreadPoolExecutor:
-    """One helper thread per process, made on first use (after a prefork worker forked)."""
-    global _pool
+def engine_pool(name: str = DETECTION_THREAD) -> ThreadPoolExecutor:
+    """One helper thread per process and name, made on first use (after a prefork worker
+    forked)."""
     with _pool_lock:
-        if _pool is None:
-            _pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="detection")
-        return _pool
+        if name not in _pools:
+            _pools[name] = ThreadPoolExecutor(max_workers=1, thread_name_prefix=name)
+        return _pools[name]
 
 
 def _detect(
@@ -193,9 +198,9 @@ def image_analyze(
     image = decoded.image
     timings: dict[str, float] = {"decode": elapsed_ms(started)}
 
-    # The helper thread reads the text in the image first (its claim matching waits for it), then
-    # runs detection and the explicit-content regions, all overlapping fact-check matching here.
-    text_future = engine_pool().submit(_read_text, image)
+    # Helper threads: one reads the text in the image, the other runs detection then the
+    # explicit-content regions, both overlapping fact-check matching here.
+    text_future = engine_pool(TEXT_THREAD).submit(_read_text, image)
     detection_future = engine_pool().submit(_detect, image, encode_artifacts)
     sensitive_future = engine_pool().submit(_sensitive, image)
     found, encoded = _matching_run(image, encode_artifacts, timings)
