@@ -18,9 +18,10 @@ import numpy as np
 
 MODEL_NAME = "rapidocr-ppocrv4"
 MODEL_VERSION = "1.4.4"  # the pinned rapidocr-onnxruntime wheel, whose models are used
-# Recognition confidence (the mean of the recogniser's per-character probabilities) a line needs:
-# RapidOCR's own floor is 0.5; from there to about 0.7 lines on photos are mostly textures read
-# as letters, while rendered captions read at 0.9 and above (scripts/bench_text_in_image.py).
+# Recognition confidence (the recogniser's mean per-character probability) a line needs, above
+# RapidOCR's own floor of 0.5: a misread texture scores low, while the lines of the generated
+# cards read at 0.9 and above and the bare photos of the benchmark give no line at all
+# (scripts/bench_text_in_image.py).
 MIN_LINE_CONFIDENCE = 0.7
 # A report stays small: a screenshot of a long article gives hundreds of lines, and the
 # claim-matching query reads at most a couple of thousand characters anyway.
@@ -30,6 +31,10 @@ MAX_TEXT_CHARACTERS = 2000
 # The long side the engine reads at: bounds time and memory for any picture the upload gate
 # lets through (its pixel cap is far larger), while 1280 px keeps caption-sized text legible.
 MAX_READ_SIDE = 1280
+# Text is found on a copy this many px on its long side (then read at full resolution): 640
+# found every line of the generated cards (24 px text on 1024-px cards included) at about half
+# the CPU time of finding it at 1024 px.
+DETECT_SIDE = 640
 # Text detection keeps at most this many boxes to recognise: a noisy picture (foliage, static)
 # can make the detector propose hundreds, and recognising each costs milliseconds.
 MAX_DETECTED_BOXES = 100
@@ -74,27 +79,61 @@ class TextInImage:
         return {"text": self.text, "lines": [line.to_dict() for line in self.lines]}
 
 
+class TwoScaleReader:
+    """RapidOCR's models run the way captions need: text found on a copy at most
+    DETECT_SIDE px on its long side, each line then read from the full-resolution picture.
+
+    Finding text is most of the cost and needs no fine detail; reading a line does. On the
+    generated cards this halves the CPU time of RapidOCR's own single-scale call and reads as
+    well or better (scripts/bench_text_in_image.py, docs/benchmarks.md).
+    """
+
+    def __init__(self, engine: Any) -> None:
+        self.engine = engine  # a rapidocr_onnxruntime.RapidOCR
+
+    def __call__(self, image: np.ndarray) -> tuple[Any, Any]:
+        height, width = image.shape[:2]
+        scale = min(1.0, DETECT_SIDE / max(height, width))
+        scale = max(scale, min(1.0, MIN_READ_SHORT_SIDE / min(height, width)))
+        small = image
+        if scale < 1.0:
+            size = (round(width * scale), round(height * scale))
+            small = cv2.resize(image, size, interpolation=cv2.INTER_AREA)
+        boxes, _ = self.engine.text_det(small)
+        if boxes is None or len(boxes) == 0:
+            return None, None
+        boxes = [
+            np.asarray(box, dtype=np.float32) / np.float32(scale)
+            for box in self.engine.sorted_boxes(boxes)
+        ]
+        crops, _, _ = self.engine.text_cls(self.engine.get_crop_img_list(image, boxes))
+        read, _ = self.engine.text_rec(crops, False)
+        found = [[box, entry[0], entry[1]] for box, entry in zip(boxes, read, strict=True)]
+        return found, None
+
+
 _lock = threading.Lock()
 _engine: OcrEngine | None = None
 
 
 def ocr_engine() -> OcrEngine:
-    """The RapidOCR engine, built once per process on first use (thread-safe)."""
+    """The text reader (RapidOCR's models, TwoScaleReader), built once per process on first use
+    (thread-safe)."""
     global _engine
     with _lock:
         if _engine is None:
             from rapidocr_onnxruntime import RapidOCR  # onnxruntime sessions only when needed
 
-            # The detector reads the picture at its own size (limit_type "max": only shrunk past
-            # 960 px or more, which MAX_READ_SIDE already bounds), never enlarged without bound.
-            engine: OcrEngine = RapidOCR(
-                intra_op_num_threads=ENGINE_THREADS,
-                inter_op_num_threads=ENGINE_THREADS,
-                det_limit_type="max",
-                det_max_candidates=MAX_DETECTED_BOXES,
-                text_score=MIN_LINE_CONFIDENCE,
+            # limit_type "max": the detector shrinks only pictures past 960 px, and never
+            # enlarges one (TwoScaleReader hands it at most DETECT_SIDE px).
+            _engine = TwoScaleReader(
+                RapidOCR(
+                    intra_op_num_threads=ENGINE_THREADS,
+                    inter_op_num_threads=ENGINE_THREADS,
+                    det_limit_type="max",
+                    det_max_candidates=MAX_DETECTED_BOXES,
+                )
             )
-            _engine = engine
         return _engine
 
 

@@ -209,22 +209,9 @@ def image_analyze(
         metadata = detection_selectors.media_metadata(
             content=content, image_format=decoded.format, width=width, height=height
         )
-    # Fact-check context: published cases on the matched originals, and fact-checks whose claims
-    # mean the same as the caption or the text in the image (the sentence model loads on the
-    # first such text per process).
     with timed(timings, "fact_checks"):
         matches, case_links = fact_checks.matches_with_fact_checks(found.matches)
-    with timed(timings, "related_fact_checks"):
-        related = fact_checks.related_fact_checks(text)
-    # Extension of report/1: the text read in the image, matched to claims like the caption.
-    text_in_image, timings["text_in_image"] = text_future.result()
-    with timed(timings, "related_fact_checks_text_in_image"):
-        related = fact_checks.related_merged(
-            related,
-            fact_checks.related_fact_checks(
-                text_in_image["text"], matched_on=fact_checks.MATCHED_ON_TEXT_IN_IMAGE
-            ),
-        )
+    related, text_in_image = _related(text, text_future, timings)
     outcome, detection_encoded = _detection_result(detection_future, timings)
     encoded.update(detection_encoded)
     # Extension of report/1: explicit-content regions, blurred on the review page by default.
@@ -284,6 +271,22 @@ def _detection_result(
     if encoded:
         timings["detection_artifacts"] = artifacts_ms
     return outcome, encoded
+
+
+def _related(
+    caption: str, text_future: Future[tuple[dict[str, Any], float]], timings: dict[str, float]
+) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    """Published fact-checks whose claims mean the same as the caption or the text read in the
+    image (the sentence model loads on the first such text per process), and that text (an
+    extension of report/1)."""
+    with timed(timings, "related_fact_checks"):
+        by_caption = fact_checks.related_fact_checks(caption)
+    text_in_image, timings["text_in_image"] = text_future.result()
+    with timed(timings, "related_fact_checks_text_in_image"):
+        by_text = fact_checks.related_fact_checks(
+            text_in_image["text"], matched_on=fact_checks.MATCHED_ON_TEXT_IN_IMAGE
+        )
+    return fact_checks.related_merged(by_caption, by_text), text_in_image
 
 
 def _verdict(

@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 from detection.core.text_in_image import (
+    DETECT_SIDE,
     MAX_LINE_CHARACTERS,
     MAX_LINES,
     MAX_READ_SIDE,
@@ -17,6 +18,7 @@ from detection.core.text_in_image import (
     MIN_LINE_CONFIDENCE,
     MIN_READ_SHORT_SIDE,
     TextLine,
+    TwoScaleReader,
     ocr_engine,
     read_text,
 )
@@ -184,3 +186,48 @@ def test_hostile_pictures_do_not_wedge_the_reader(shape: tuple[int, int, int]) -
     assert time.perf_counter() - began < READ_SECONDS_BOUND
     assert len(found.lines) <= MAX_LINES
     assert all(line.confidence >= MIN_LINE_CONFIDENCE for line in found.lines)
+
+
+class FakeRapidOcr:
+    """RapidOCR's parts as TwoScaleReader calls them: one box found on the detection copy."""
+
+    def __init__(self) -> None:
+        self.detected_on: tuple[int, ...] = ()
+        self.crops: list[np.ndarray] = []
+
+    def text_det(self, image: np.ndarray) -> tuple[Any, float]:
+        self.detected_on = image.shape
+        return np.array([quad(10, 20, 100, 10)], dtype=np.float32), 0.0
+
+    @staticmethod
+    def sorted_boxes(boxes: Any) -> list[Any]:
+        return list(boxes)
+
+    def get_crop_img_list(self, image: np.ndarray, boxes: list[np.ndarray]) -> list[np.ndarray]:
+        self.crops = [
+            image[int(b[0][1]) : int(b[2][1]), int(b[0][0]) : int(b[2][0])] for b in boxes
+        ]
+        return self.crops
+
+    @staticmethod
+    def text_cls(crops: list[np.ndarray]) -> tuple[list[np.ndarray], Any, float]:
+        return crops, None, 0.0
+
+    @staticmethod
+    def text_rec(crops: list[np.ndarray], word_boxes: bool) -> tuple[list[Any], float]:
+        return [("read", 0.9) for _ in crops], 0.0
+
+
+def test_text_is_found_on_a_small_copy_and_read_at_full_resolution() -> None:
+    parts = FakeRapidOcr()
+    found = read_text(np.zeros((960, 1280, 3), np.uint8), engine=TwoScaleReader(parts))
+    assert max(parts.detected_on[:2]) == DETECT_SIDE
+    scale = 1280 / DETECT_SIDE
+    [line] = found.lines
+    assert line.bbox == (
+        round(10 * scale),
+        round(20 * scale),
+        round(100 * scale),
+        round(10 * scale),
+    )
+    assert parts.crops[0].shape[:2] == (round(10 * scale), round(100 * scale))  # full resolution
