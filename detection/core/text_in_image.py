@@ -38,9 +38,9 @@ DETECT_SIDE = 640
 # Text detection keeps at most this many boxes to recognise: a noisy picture (foliage, static)
 # can make the detector propose hundreds, and recognising each costs milliseconds.
 MAX_DETECTED_BOXES = 100
-# onnxruntime threads per model: one. The engine runs on the pipeline's helper thread while
-# fact-check matching keeps the other core busy, and a shared machine leaves no idle core for a
-# second one: there its spinning pool made a read twice as slow as one thread
+# onnxruntime threads per model: one. The reader has a helper thread of its own while fact-check
+# matching and detection keep the cores busy, and on a shared machine onnxruntime's default
+# spinning pool of two threads took nearly 3x as long per read as one thread
 # (scripts/bench_text_in_image.py, docs/benchmarks.md).
 ENGINE_THREADS = 1
 # Below this many pixels on the short side there is no line of text to read.
