@@ -121,12 +121,12 @@ def bench_reading() -> None:
     print(f"{'group':34} " + " ".join(f"{title:>11}" for title in header))
     for key, values in rows.items():
         timing = percentiles_ms([v[2] for v in values])
-        cpu = percentiles_ms([v[3] for v in values])
+        cpu_ms = percentiles_ms([v[3] for v in values])
         characters = statistics.mean(v[0] for v in values)
         words = statistics.mean(v[1] for v in values)
         print(
             f"{key:34} {len(values):11d} {characters:11.3f} {words:11.3f} "
-            f"{timing['p50']:11.0f} {timing['p95']:11.0f} {cpu['p50']:11.0f}"
+            f"{timing['p50']:11.0f} {timing['p95']:11.0f} {cpu_ms['p50']:11.0f}"
         )
     for photo in available_photos():
         with Image.open(photo) as opened:
