@@ -528,7 +528,7 @@ def _text_in_image(document: dict[str, Any], width: int, height: int) -> dict[st
             lines.append(
                 {**box, "text": line.text, "confidence": _percent(confidence) if confidence else ""}
             )
-    return {"text": read.text, "lines": lines}
+    return {"read": read.read, "lines": lines}
 
 
 def _dimension(value: Any) -> int:

@@ -400,12 +400,14 @@ class TextLine:
 class TextInImage:
     text: str
     lines: tuple[TextLine, ...]
+    read: bool  # False: the document predates text recognition (or is a video's)
 
 
 def text_in_image_of(document: Any) -> TextInImage:
     """The text read in the image (empty for older documents and videos); lines without text or
     a valid box are skipped, a `text` that is not a string reads as the lines joined."""
-    part = _object(_object(document).get(TEXT_IN_IMAGE))
+    stored = _object(document).get(TEXT_IN_IMAGE)
+    part = _object(stored)
     lines = []
     for entry in _objects(part.get("lines")):
         text, bbox = entry.get("text"), _bbox(entry.get("bbox"))
@@ -414,4 +416,4 @@ def text_in_image_of(document: Any) -> TextInImage:
     text = part.get("text")
     if not isinstance(text, str):
         text = "\n".join(line.text for line in lines)
-    return TextInImage(text, tuple(lines))
+    return TextInImage(text, tuple(lines), read=isinstance(stored, dict))

@@ -253,3 +253,16 @@ def test_item_page_without_fact_checks_says_so(personas) -> None:
     html = client.get(f"/review/items/{item.pk}/").content.decode()
     assert "No published fact-check holds a matched original as evidence." in html
     assert "No published fact-check makes a similar claim." in html
+
+
+def test_item_page_tells_a_report_older_than_text_reading_from_one_without_text(personas) -> None:
+    item = review_item_create()
+    report = Report.objects.get(submission=item.submission, is_current=True)
+    client = Client()
+    client.force_login(personas["moderator"])
+    page = f"/review/items/{item.pk}/"
+    assert "made before text in images was read" in client.get(page).content.decode()
+    report.document["text_in_image"] = {"text": "", "lines": []}
+    report.save(update_fields=["document"])
+    html = client.get(page).content.decode()
+    assert "No text was read in this image." in html and 'disabled aria-keyshortcuts="t"' in html
