@@ -16,6 +16,8 @@ COPY pyproject.toml README.md ./
 RUN pip install --no-cache-dir --extra-index-url "${TORCH_INDEX_URL}" . ${EXTRA_PACKAGES}
 # The MTCNN face finder's weights ship in this wheel, which pins an old torch: no dependencies.
 RUN pip install --no-cache-dir --no-deps facenet-pytorch==2.6.0
+# Text in the image (rapidocr): its opencv-python requirement would shadow the headless OpenCV.
+RUN pip install --no-cache-dir --no-deps rapidocr-onnxruntime==1.4.4
 COPY . .
 RUN useradd --create-home --uid 10001 provenant && mkdir -p /data && chown provenant /data
 USER provenant

@@ -28,6 +28,9 @@ from detection.core.registry import (
     analyze_image,
     build_suite,
 )
+from detection.core.text_in_image import MODEL_NAME as TEXT_MODEL_NAME
+from detection.core.text_in_image import MODEL_VERSION as TEXT_MODEL_VERSION
+from detection.core.text_in_image import read_text
 from mediastore.images import trailing_bytes
 
 
@@ -231,3 +234,15 @@ def sensitive_regions(*, image: np.ndarray) -> list[dict[str, Any]]:
     """The report's `sensitive_regions`: explicit-content boxes (detection.core.explicit),
     `{"bbox": [x, y, w, h], "label": "...", "score": 0.0}`, highest score first."""
     return [region.to_dict() for region in explicit_regions(image)]
+
+
+# The report's `models` entry of the text reader.
+TEXT_IN_IMAGE_MODEL = {"text_in_image": f"{TEXT_MODEL_NAME}/{TEXT_MODEL_VERSION}"}
+
+
+def text_in_image(*, image: np.ndarray) -> dict[str, Any]:
+    """The report's `text_in_image`: `{"text": "...", "lines": [{"text", "bbox": [x, y, w, h],
+    "confidence"}]}`, the lines top to bottom (detection.core.text_in_image: RapidOCR, built
+    once per process on first use; low-confidence lines dropped, bounded in lines and
+    characters)."""
+    return read_text(image).to_dict()

@@ -22,6 +22,7 @@ from factcheck.models import Reference
 from mediastore.models import MediaObject
 from moderation import report_document as doc
 from moderation.clock import clock
+from moderation.fact_checks import MATCHED_ON_TEXT_IN_IMAGE
 from moderation.models import NearMissJudgement, Report, ReportArtifact, ReviewItem, Submission
 from moderation.near_misses import near_miss_judgements
 from moderation.verdict import (
@@ -338,9 +339,10 @@ def _match_evidence(match: doc.Match) -> str:
 
 def _fact_checks(document: dict[str, Any]) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     """(published cases holding a matched original, published fact-checks related to the
-    caption). The first is looked up now (one cheap query, so a case published after the
-    analysis shows too); the second was computed by the analysis task (the sentence model is
-    too slow for a page) and is kept only while each case is still published."""
+    caption or the text in the image). The first is looked up now (one cheap query, so a case
+    published after the analysis shows too); the second was computed by the analysis task (the
+    sentence model is too slow for a page) and is kept only while each case is still
+    published."""
     covering = cases_for_reference_ids(set(doc.matched_reference_ids(document)))
     stored = doc.related_fact_checks_of(document)
     still_published = set(
@@ -351,7 +353,11 @@ def _fact_checks(document: dict[str, Any]) -> tuple[list[dict[str, Any]], list[d
         else []
     )
     related = [
-        {**entry, "percent": _percent(entry.get("score"))}
+        {
+            **entry,
+            "percent": _percent(entry.get("score")),
+            "from_text_in_image": entry.get("matched_on") == MATCHED_ON_TEXT_IN_IMAGE,
+        }
         for entry in stored
         if entry["case_id"] in still_published
     ]
@@ -504,10 +510,25 @@ def item_page_data(
             for region in doc.sensitive_regions_of(document)
             if (box := _box(region.bbox, width, height)) is not None
         ],
+        "text_in_image": _text_in_image(document, width, height),
         "video": _video(document, doc.matches_of(document), width, height)
         if report is not None
         else None,
     }
+
+
+def _text_in_image(document: dict[str, Any], width: int, height: int) -> dict[str, Any]:
+    """The text read in the image, and each line's box for the overlay."""
+    read = doc.text_in_image_of(document)
+    lines = []
+    for line in read.lines:
+        box = _box(line.bbox, width, height)
+        if box is not None:
+            confidence = line.confidence
+            lines.append(
+                {**box, "text": line.text, "confidence": _percent(confidence) if confidence else ""}
+            )
+    return {"read": read.read, "lines": lines}
 
 
 def _dimension(value: Any) -> int:

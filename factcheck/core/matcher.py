@@ -297,6 +297,7 @@ def match_image(
     config = config or MatchConfig()
     started = time.perf_counter()
     query_features = extract_features(image, config.features)
+    features_ms = (time.perf_counter() - started) * 1000
     candidates = find_candidates(
         image,
         pdq_index=pdq_index,
@@ -309,7 +310,7 @@ def match_image(
     )
     margin = embedder.dense_confirm_margin if embedder is not None else None
     return _verify_and_localize(
-        image, query_features, candidates, references, config, started, margin
+        image, query_features, candidates, references, config, (started, features_ms), margin
     )
 
 
@@ -325,8 +326,11 @@ def match_references(
     config = config or MatchConfig()
     started = time.perf_counter()
     query_features = extract_features(image, config.features)
+    features_ms = (time.perf_counter() - started) * 1000
     candidates = [Candidate(int(ref_id)) for ref_id in dict.fromkeys(reference_ids)]
-    return _verify_and_localize(image, query_features, candidates, references, config, started)
+    return _verify_and_localize(
+        image, query_features, candidates, references, config, (started, features_ms)
+    )
 
 
 @dataclass
@@ -384,12 +388,19 @@ def _verify_and_localize(
     candidates: list[Candidate],
     references: ReferenceSource,
     config: MatchConfig,
-    started: float,
+    clock: tuple[float, float],
     confirm_margin: float | None = None,
 ) -> MatchResult:
-    """`confirm_margin`: the embedder's dense_confirm_margin (None: dense alignment confirms
+    """`clock`: when matching started and the milliseconds the query's local features took.
+    `confirm_margin`: the embedder's dense_confirm_margin (None: dense alignment confirms
     nothing unless DenseConfig.confirms)."""
-    timings: dict[str, float] = {"candidates": (time.perf_counter() - started) * 1000}
+    started, features_ms = clock
+    # Milliseconds per step: local features of the query, the candidate search (fingerprints,
+    # embeddings, index searches), verification, localisation.
+    timings: dict[str, float] = {
+        "features": features_ms,
+        "candidates": (time.perf_counter() - started) * 1000 - features_ms,
+    }
     views = _QueryViews(query_features)
     width = image.shape[1]
     verified: list[_Verified] = []
@@ -424,7 +435,7 @@ def _verify_and_localize(
         )
     reasons = {candidate.reference_id: verification.reason for candidate, verification in rejected}
     near: list[NearMiss] = []
-    verify_ms = (time.perf_counter() - started) * 1000 - timings["candidates"]
+    verify_ms = (time.perf_counter() - started) * 1000 - features_ms - timings["candidates"]
     matches = _alike_matches(image, verified, references, config, near)
     if not matches:
         # Dense alignment is the fallback for pictures local features cannot verify: it is not
@@ -445,7 +456,7 @@ def _verify_and_localize(
     matches.sort(key=lambda match: (-match.similarity, -match.inliers))
     timings["verify"] = verify_ms
     timings["total"] = (time.perf_counter() - started) * 1000
-    timings["localize"] = timings["total"] - timings["verify"] - timings["candidates"]
+    timings["localize"] = timings["total"] - features_ms - timings["verify"] - timings["candidates"]
     return MatchResult(
         matches=matches,
         candidates=candidates,

@@ -310,7 +310,10 @@ class SubmissionViewSet(
                 "(`start_s`, `end_s`, `ref_start_s`, `ref_end_s` in query and original seconds, "
                 "`edited`, `regions`); an image matched to a frame of a reference video has "
                 "`frame_time_s`. Its artifacts include `annotated` (artifacts/annotated.mp4) "
-                "and `contact_sheet`.",
+                "and `contact_sheet`. An image's report has `text_in_image` (`text`, `lines`: "
+                "`text`, `bbox` [x, y, w, h], `confidence`), and each `related_fact_checks` "
+                'item says what its claim was found from in `matched_on` ("caption" or '
+                '"text_in_image").',
             ),
             404: OpenApiResponse(description="No such submission or report version."),
             409: OpenApiResponse(description="Not analysed yet, or the analysis failed."),

@@ -1,5 +1,5 @@
 """Fact-check context for a report: published cases that hold a matched original as evidence,
-and published fact-checks whose claims mean the same as the caption.
+and published fact-checks whose claims mean the same as the caption or the text in the image.
 
 Both are reads through factcheck.cases.selectors, called by the pipeline after matching. Only
 published cases are ever put in a report: the report is served to API clients, and a case under
@@ -21,6 +21,10 @@ from moderation.report_document import reference_id_of
 # every paraphrase there scores above it).
 RELATED_FACT_CHECKS = 3
 MIN_RELATED_SCORE = 0.5
+# What a related fact-check's claim was found from (its "matched_on"): the caption sent with the
+# picture, or the text read in the picture itself (a meme, a screenshot).
+MATCHED_ON_CAPTION = "caption"
+MATCHED_ON_TEXT_IN_IMAGE = "text_in_image"
 
 logger = logging.getLogger(__name__)
 
@@ -44,8 +48,9 @@ def matches_with_fact_checks(
     return linked, ordered
 
 
-def related_fact_checks(text: str) -> list[dict[str, Any]]:
-    """Published fact-checks whose claims mean the same as `text`, best first.
+def related_fact_checks(text: str, *, matched_on: str = MATCHED_ON_CAPTION) -> list[dict[str, Any]]:
+    """Published fact-checks whose claims mean the same as `text`, best first, each saying what
+    `text` was (`matched_on`).
 
     Loads the sentence model on the first call in a process (seconds), so it belongs in the
     analysis task, never in a page request. A missing model leaves the list empty (logged): the
@@ -59,7 +64,19 @@ def related_fact_checks(text: str) -> list[dict[str, Any]]:
         logger.warning("related fact-checks skipped: %s", error)
         return []
     return [
-        {**entry, "score": round(float(entry["score"]), 4)}
+        {**entry, "score": round(float(entry["score"]), 4), "matched_on": matched_on}
         for entry in found
         if float(entry["score"]) >= MIN_RELATED_SCORE
     ]
+
+
+def related_merged(*found: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Related fact-checks found from several texts (the caption, the text in the image) as one
+    list: each case once (its best-scoring entry), best first, at most RELATED_FACT_CHECKS."""
+    best: dict[Any, dict[str, Any]] = {}
+    for entry in (entry for entries in found for entry in entries):
+        kept = best.get(entry["case_id"])
+        if kept is None or entry["score"] > kept["score"]:
+            best[entry["case_id"]] = entry
+    ranked = sorted(best.values(), key=lambda entry: entry["score"], reverse=True)
+    return ranked[:RELATED_FACT_CHECKS]

@@ -12,7 +12,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
@@ -129,36 +129,49 @@ def image_decode(content: bytes) -> DecodedImage:
 
 
 _pool_lock = threading.Lock()
-_pool: ThreadPoolExecutor | None = None
+_pools: dict[str, ThreadPoolExecutor] = {}
+# The helper threads' names: detection (then explicit-content regions) on one, text in the image
+# on the other, so reading text overlaps both fact-check matching and detection (each is one
+# core's work: onnxruntime and torch run single-threaded there).
+DETECTION_THREAD = "detection"
+TEXT_THREAD = "text"
 
 
-def engine_pool() -> ThreadPoolExecutor:
-    """One helper thread per process, made on first use (after a prefork worker forked)."""
-    global _pool
+def engine_pool(name: str = DETECTION_THREAD) -> ThreadPoolExecutor:
+    """One helper thread per process and name, made on first use (after a prefork worker
+    forked)."""
     with _pool_lock:
-        if _pool is None:
-            _pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="detection")
-        return _pool
+        if name not in _pools:
+            _pools[name] = ThreadPoolExecutor(max_workers=1, thread_name_prefix=name)
+        return _pools[name]
 
 
 def _detect(
     image: np.ndarray, encode_artifacts: bool
-) -> tuple[detection_selectors.DetectionOutcome, float, dict[str, EncodedArtifact]]:
+) -> tuple[detection_selectors.DetectionOutcome, float, float, dict[str, EncodedArtifact]]:
     """Detection, then (if asked) its artifacts' PNGs: the helper thread encodes them while
-    fact-check matching still runs on the caller's thread."""
+    fact-check matching still runs on the caller's thread. Returns the outcome, the
+    milliseconds of each part and the PNGs."""
     began = time.perf_counter()
     outcome = detection_selectors.image_detection(image=image)
     elapsed = elapsed_ms(began)
+    began = time.perf_counter()
     encoded: dict[str, EncodedArtifact] = {}
     if encode_artifacts and outcome.applicable:
         encoded = _encode_all(_detection_artifacts(image, outcome.forensic_map, outcome.faces))
-    return outcome, elapsed, encoded
+    return outcome, elapsed, elapsed_ms(began), encoded
 
 
 def _sensitive(image: np.ndarray) -> tuple[list[dict[str, Any]], float]:
     """The report's explicit-content regions, and the milliseconds they took."""
     began = time.perf_counter()
     return detection_selectors.sensitive_regions(image=image), elapsed_ms(began)
+
+
+def _read_text(image: np.ndarray) -> tuple[dict[str, Any], float]:
+    """The report's text in the image, and the milliseconds reading it took."""
+    began = time.perf_counter()
+    return detection_selectors.text_in_image(image=image), elapsed_ms(began)
 
 
 def elapsed_ms(started: float) -> float:
@@ -185,21 +198,22 @@ def image_analyze(
     image = decoded.image
     timings: dict[str, float] = {"decode": elapsed_ms(started)}
 
-    # Explicit-content regions queue on the helper thread behind detection, so they too overlap
-    # fact-check matching instead of following it.
+    # Helper threads: one reads the text in the image, the other runs detection then the
+    # explicit-content regions, both overlapping fact-check matching here.
+    text_future = engine_pool(TEXT_THREAD).submit(_read_text, image)
+    detection_future = engine_pool().submit(_detect, image, encode_artifacts)
     sensitive_future = engine_pool().submit(_sensitive, image)
-    found, outcome, encoded = _engines_run(image, encode_artifacts, timings)
+    found, encoded = _matching_run(image, encode_artifacts, timings)
     height, width = image.shape[:2]
     with timed(timings, "metadata"):
         metadata = detection_selectors.media_metadata(
             content=content, image_format=decoded.format, width=width, height=height
         )
-    # Fact-check context: published cases on the matched originals, and fact-checks whose claims
-    # mean the same as the caption (the sentence model loads on the first caption per process).
     with timed(timings, "fact_checks"):
         matches, case_links = fact_checks.matches_with_fact_checks(found.matches)
-    with timed(timings, "related_fact_checks"):
-        related = fact_checks.related_fact_checks(text)
+    related, text_in_image = _related(text, text_future, timings)
+    outcome, detection_encoded = _detection_result(detection_future, timings)
+    encoded.update(detection_encoded)
     # Extension of report/1: explicit-content regions, blurred on the review page by default.
     sensitive, timings["sensitive_regions"] = sensitive_future.result()
 
@@ -213,9 +227,10 @@ def image_analyze(
         doc.MATCHES: matches,
         **_evidence(found, case_links, related, outcome),
         doc.SENSITIVE_REGIONS: sensitive,
+        doc.TEXT_IN_IMAGE: text_in_image,
         doc.METADATA: metadata,
         doc.TIMINGS: _report_timings(timings, found.timings_ms, outcome.timings_ms),
-        doc.MODELS: {**found.models, **outcome.models},
+        doc.MODELS: {**found.models, **outcome.models, **detection_selectors.TEXT_IN_IMAGE_MODEL},
         doc.MODEL_DETAILS: outcome.model_details,
     }
     return Analysis(
@@ -230,18 +245,12 @@ def image_analyze(
     )
 
 
-def _engines_run(
+def _matching_run(
     image: np.ndarray, encode_artifacts: bool, timings: dict[str, float]
-) -> tuple[
-    factcheck_selectors.ImageMatches,
-    detection_selectors.DetectionOutcome,
-    dict[str, EncodedArtifact],
-]:
-    """Fact-check matching and detection of `image`, with their artifacts' PNGs if asked."""
-    # Detection runs in a helper thread while fact-check matching runs here: both spend most of
-    # their time in native code that releases the GIL, and matching stays on this thread because
-    # it reads the database (the caller's connection and transaction).
-    detection_future = engine_pool().submit(_detect, image, encode_artifacts)
+) -> tuple[factcheck_selectors.ImageMatches, dict[str, EncodedArtifact]]:
+    """Fact-check matching of `image` on this thread (it reads the database: the caller's
+    connection and transaction), with its artifacts' PNGs if asked. The helper thread's work
+    overlaps it: both spend most of their time in native code that releases the GIL."""
     with timed(timings, "factcheck"):
         found = factcheck_selectors.image_matches(image=image)
     encoded: dict[str, EncodedArtifact] = {}
@@ -250,9 +259,35 @@ def _engines_run(
             encoded = _encode_all(
                 _match_artifacts(image, found.edit_masks[0], found.aligned_references[0])
             )
-    outcome, timings["detection"], detection_encoded = detection_future.result()
-    encoded.update(detection_encoded)
-    return found, outcome, encoded
+    return found, encoded
+
+
+def _detection_result(
+    future: Future[
+        tuple[detection_selectors.DetectionOutcome, float, float, dict[str, EncodedArtifact]]
+    ],
+    timings: dict[str, float],
+) -> tuple[detection_selectors.DetectionOutcome, dict[str, EncodedArtifact]]:
+    outcome, timings["detection"], artifacts_ms, encoded = future.result()
+    if encoded:
+        timings["detection_artifacts"] = artifacts_ms
+    return outcome, encoded
+
+
+def _related(
+    caption: str, text_future: Future[tuple[dict[str, Any], float]], timings: dict[str, float]
+) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    """Published fact-checks whose claims mean the same as the caption or the text read in the
+    image (the sentence model loads on the first such text per process), and that text (an
+    extension of report/1)."""
+    with timed(timings, "related_fact_checks"):
+        by_caption = fact_checks.related_fact_checks(caption)
+    text_in_image, timings["text_in_image"] = text_future.result()
+    with timed(timings, "related_fact_checks_text_in_image"):
+        by_text = fact_checks.related_fact_checks(
+            text_in_image["text"], matched_on=fact_checks.MATCHED_ON_TEXT_IN_IMAGE
+        )
+    return fact_checks.related_merged(by_caption, by_text), text_in_image
 
 
 def _verdict(

@@ -40,6 +40,7 @@ MODEL_DETAILS = "model_details"
 MEDIA = "media"  # {kind, width, height; for videos duration_s, fps, frames_analysed}
 TIMELINE = "timeline"  # videos: the detectors' probability and faces per sampled time
 SENSITIVE_REGIONS = "sensitive_regions"  # images: explicit-content boxes, blurred for reviewers
+TEXT_IN_IMAGE = "text_in_image"  # images: the text read in the picture, its lines and boxes
 # The first (best) match's reference id as a JSON path for database lookups (KT, the review
 # queue's groups of items with the same matched original).
 FIRST_MATCH_REFERENCE_ID_PATH = f"document__{MATCHES}__0__reference__id"
@@ -428,3 +429,35 @@ def model_details_of(document: Any) -> list[ModelStamp]:
             )
         )
     return stamps
+
+
+@dataclass(frozen=True)
+class TextLine:
+    """A line of text read in the image; bbox in image pixels."""
+
+    text: str
+    bbox: tuple[float, float, float, float]
+    confidence: float | None
+
+
+@dataclass(frozen=True)
+class TextInImage:
+    text: str
+    lines: tuple[TextLine, ...]
+    read: bool  # False: the document predates text recognition (or is a video's)
+
+
+def text_in_image_of(document: Any) -> TextInImage:
+    """The text read in the image (empty for older documents and videos); lines without text or
+    a valid box are skipped, a `text` that is not a string reads as the lines joined."""
+    stored = _object(document).get(TEXT_IN_IMAGE)
+    part = _object(stored)
+    lines = []
+    for entry in _objects(part.get("lines")):
+        text, bbox = entry.get("text"), _bbox(entry.get("bbox"))
+        if isinstance(text, str) and text.strip() and bbox is not None:
+            lines.append(TextLine(text, bbox, _number(entry.get("confidence"))))
+    text = part.get("text")
+    if not isinstance(text, str):
+        text = "\n".join(line.text for line in lines)
+    return TextInImage(text, tuple(lines), read=isinstance(stored, dict))

@@ -181,3 +181,53 @@ def test_the_page_shows_a_rendition_and_100_percent_loads_the_original(
     page.get_by_role("button", name="Actual pixels (100%)").click()
     wait_until(page, f"{query}.complete && {query}.naturalWidth === 2400")
     assert page.eval_on_selector("#query-image", "el => el.getBoundingClientRect().width") == 2400
+
+
+def test_text_in_the_image_its_boxes_and_the_fact_check_it_found(browser, live_server, personas):
+    from factcheck.cases.selectors import case_link
+    from moderation.models import Report
+    from tests.moderation.test_text_in_image import published_case
+
+    item = review_item_create(seed=35)
+    case = published_case(personas, title="Bridge rumour", claim="The bridge collapsed today")
+    report = Report.objects.get(submission=item.submission, is_current=True)
+    lines = [
+        {"text": "THE BRIDGE COLLAPSED", "bbox": [16, 8, 120, 20], "confidence": 0.97},
+        {"text": "this morning", "bbox": [16, 40, 80, 16], "confidence": 0.91},
+    ]
+    related = {**case_link(case), "score": 0.83, "claim": "The bridge collapsed today"}
+    report.document = {
+        **report.document,
+        "text_in_image": {"text": "THE BRIDGE COLLAPSED\nthis morning", "lines": lines},
+        "related_fact_checks": [{**related, "matched_on": "text_in_image"}],
+    }
+    report.save(update_fields=["document"])
+    console: list[str] = []
+    page = signed_in(
+        browser, live_server, "moderator", f"/review/items/{item.pk}/", console=console
+    )
+    block = page.locator("#text-in-image")
+    assert block.locator("li").all_inner_texts() == [
+        "THE BRIDGE COLLAPSED (97% sure)",
+        "this morning (91% sure)",
+    ]
+    assert "found from the text in the image" in page.locator("#fact-checks").inner_text()
+
+    # The boxes: hidden until toggled (also with T), then over the lines they name.
+    toggle = page.get_by_label("Text boxes (2)")
+    assert not visible(page, '[data-layer-view="text"]')
+    toggle.check()
+    assert visible(page, '[data-layer-view="text"]')
+    boxes = page.locator(".box.text-line")
+    assert boxes.count() == 2
+    stage = page.locator("#stage").bounding_box()
+    first = boxes.first.bounding_box()
+    assert stage is not None and first is not None
+    assert abs((first["x"] - stage["x"]) / stage["width"] - 16 / WIDTH) < 0.01
+    assert abs(first["width"] / stage["width"] - 120 / WIDTH) < 0.01
+    page.keyboard.press("t")
+    assert not visible(page, '[data-layer-view="text"]')
+    page.keyboard.press("t")
+    assert visible(page, '[data-layer-view="text"]')
+    assert axe_violations(page) == []
+    assert csp_violations(page) == [] and console == []

@@ -1,7 +1,8 @@
 """Fakes of the two engines (fact-check matching, detection) so pipeline logic tests run fast.
 
 `engines` replaces factcheck.selectors.image_matches / reference_ids_matching and
-detection.selectors.image_detection / media_metadata; tests set what they return.
+detection.selectors.image_detection / media_metadata / sensitive_regions / text_in_image; tests
+set what they return.
 """
 
 from __future__ import annotations
@@ -55,6 +56,14 @@ class FakeEngines:
     calls: list[str] = field(default_factory=list)
     fail_with: Exception | None = None
     sensitive: list[dict[str, Any]] = field(default_factory=list)
+    text_lines: list[str] = field(default_factory=list)
+
+    def text_in_image(self, *, image: np.ndarray) -> dict[str, Any]:
+        lines = [
+            {"text": text, "bbox": [4, 4 + 12 * row, 40, 10], "confidence": 0.9}
+            for row, text in enumerate(self.text_lines)
+        ]
+        return {"text": "\n".join(self.text_lines), "lines": lines}
 
     def sensitive_regions(self, *, image: np.ndarray) -> list[dict[str, Any]]:
         return list(self.sensitive)
@@ -127,6 +136,7 @@ def engines(monkeypatch: pytest.MonkeyPatch) -> FakeEngines:
     monkeypatch.setattr(detection_selectors, "image_detection", fake.image_detection)
     monkeypatch.setattr(detection_selectors, "media_metadata", fake.media_metadata)
     monkeypatch.setattr(detection_selectors, "sensitive_regions", fake.sensitive_regions)
+    monkeypatch.setattr(detection_selectors, "text_in_image", fake.text_in_image)
     return fake
 
 

@@ -150,6 +150,46 @@ def test_related_fact_checks_by_caption(engines, personas, bag_of_words) -> None
     assert image_analyze(content=_photo(), input_name="x.png").document["related_fact_checks"] == []
 
 
+def test_related_fact_checks_by_text_in_the_image(engines, personas, bag_of_words) -> None:
+    shark, _ = _case(
+        personas, title="Shark", claim="A shark swam on the flooded highway", publish=True
+    )
+    moon, _ = _case(personas, title="Moon", claim="The moon landing was staged", publish=True)
+    engines.text_lines = ["SHARK SWAM ON", "THE FLOODED HIGHWAY"]
+    document = image_analyze(content=_photo(), input_name="x.png").document
+    [related] = document["related_fact_checks"]
+    assert related["case_id"] == shark.pk and related["matched_on"] == "text_in_image"
+    # A caption and the picture's text finding different cases: both, best first.
+    document = image_analyze(
+        content=_photo(), input_name="x.png", text="The moon landing was staged"
+    ).document
+    assert [
+        (entry["case_id"], entry["matched_on"]) for entry in document["related_fact_checks"]
+    ] == [
+        (moon.pk, "caption"),
+        (shark.pk, "text_in_image"),
+    ]
+
+
+def test_related_merged_keeps_each_case_once_best_first() -> None:
+    caption = [{"case_id": 1, "score": 0.6, "matched_on": "caption"}]
+    in_image = [
+        {"case_id": 1, "score": 0.9, "matched_on": "text_in_image"},
+        {"case_id": 2, "score": 0.7, "matched_on": "text_in_image"},
+        {"case_id": 3, "score": 0.55, "matched_on": "text_in_image"},
+        {"case_id": 4, "score": 0.51, "matched_on": "text_in_image"},
+    ]
+    merged = fact_checks.related_merged(caption, in_image)
+    assert [(entry["case_id"], entry["matched_on"]) for entry in merged] == [
+        (1, "text_in_image"),
+        (2, "text_in_image"),
+        (3, "text_in_image"),
+    ]
+    assert len(merged) == RELATED_FACT_CHECKS
+    tie = [{"case_id": 1, "score": 0.6, "matched_on": "text_in_image"}]
+    assert fact_checks.related_merged(caption, tie)[0]["matched_on"] == "caption"
+
+
 def test_related_score_boundary_and_count(monkeypatch) -> None:
     found = [
         {"case_id": n, "score": score}
@@ -213,3 +253,16 @@ def test_item_page_without_fact_checks_says_so(personas) -> None:
     html = client.get(f"/review/items/{item.pk}/").content.decode()
     assert "No published fact-check holds a matched original as evidence." in html
     assert "No published fact-check makes a similar claim." in html
+
+
+def test_item_page_tells_a_report_older_than_text_reading_from_one_without_text(personas) -> None:
+    item = review_item_create()
+    report = Report.objects.get(submission=item.submission, is_current=True)
+    client = Client()
+    client.force_login(personas["moderator"])
+    page = f"/review/items/{item.pk}/"
+    assert "made before text in images was read" in client.get(page).content.decode()
+    report.document["text_in_image"] = {"text": "", "lines": []}
+    report.save(update_fields=["document"])
+    html = client.get(page).content.decode()
+    assert "No text was read in this image." in html and 'disabled aria-keyshortcuts="t"' in html

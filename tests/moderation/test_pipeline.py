@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from detection.selectors import TEXT_IN_IMAGE_MODEL
 from mediastore.images import MAX_UPLOAD_BYTES, ImageRejected
 from moderation.pipeline import REPORT_SCHEMA, image_analyze, image_decode
 
@@ -45,7 +46,8 @@ def test_report_document_has_the_contract_sections(engines, photo) -> None:
     }  # fmt: skip
     assert document["timings_ms"]["total"] >= document["timings_ms"]["decode"]
     assert all(isinstance(v, float) for v in document["timings_ms"].values())
-    assert document["models"] == {"pdq": "fake", "fake": "1"}
+    assert document["models"] == {"pdq": "fake", "fake": "1", **TEXT_IN_IMAGE_MODEL}
+    assert document["text_in_image"] == {"text": "", "lines": []}
     assert sorted(engines.calls) == ["image_detection", "image_matches"]  # once each
     kinds = set(analysis.artifact_images())
     assert kinds == {
@@ -125,3 +127,27 @@ def test_explicit_regions_are_reported(engines, photo) -> None:
     document = image_analyze(content=_encode(photo, "PNG"), input_name="x").document
     assert document["sensitive_regions"] == engines.sensitive
     assert "sensitive_regions" in document["timings_ms"]
+
+
+def test_text_in_image_is_reported_with_every_signals_cost(engines, photo) -> None:
+    engines.text_lines = ["Breaking news", "the bridge collapsed"]
+    document = image_analyze(content=_encode(photo, "PNG"), input_name="x").document
+    assert document["text_in_image"]["text"] == "Breaking news\nthe bridge collapsed"
+    assert [line["text"] for line in document["text_in_image"]["lines"]] == engines.text_lines
+    timings = document["timings_ms"]
+    for step in (
+        "decode",
+        "factcheck",
+        "detection",
+        "sensitive_regions",
+        "text_in_image",
+        "metadata",
+        "fact_checks",
+        "related_fact_checks",
+        "related_fact_checks_text_in_image",
+        "total",
+    ):
+        assert isinstance(timings[step], float), step
+    assert "detection_artifacts" not in timings  # nothing encoded unless asked
+    encoded = image_analyze(content=_encode(photo, "PNG"), input_name="x", encode_artifacts=True)
+    assert encoded.document["timings_ms"]["detection_artifacts"] >= 0

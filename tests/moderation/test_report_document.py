@@ -325,3 +325,31 @@ def test_verdict_detection_and_context_are_read() -> None:
     assert related_fact_checks_of(document) == [{"case_id": 2, "score": 0.7}]
     assert timings_of(document)["total"] == 12
     assert models_of(document)["clip"] == "ViT-B-32"
+
+
+def test_text_in_image_reads_old_and_malformed_documents() -> None:
+    from moderation.report_document import TextLine, text_in_image_of
+
+    old = text_in_image_of({"schema": "report/1"})
+    assert old.read is False and old.lines == () and old.text == ""
+    document = {
+        "text_in_image": {
+            "lines": [
+                {"text": "kept", "bbox": [1, 2, 3, 4], "confidence": 0.9},
+                {"text": "", "bbox": [1, 2, 3, 4]},
+                {"text": "no box", "bbox": [1, 2]},
+                {"text": 5, "bbox": [1, 2, 3, 4]},
+                "not an object",
+                {"text": "no confidence", "bbox": [0, 0, 1, 1], "confidence": "high"},
+            ],
+            "text": ["not", "a", "string"],
+        }
+    }
+    read = text_in_image_of(document)
+    assert read.read is True
+    assert read.lines == (
+        TextLine("kept", (1.0, 2.0, 3.0, 4.0), 0.9),
+        TextLine("no confidence", (0.0, 0.0, 1.0, 1.0), None),
+    )
+    assert read.text == "kept\nno confidence"
+    assert text_in_image_of({"text_in_image": "junk"}).read is False

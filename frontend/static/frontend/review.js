@@ -448,7 +448,7 @@
 
   function setupKeys(choose, video) {
     var ACTIONS = { a: "allow", l: "label", r: "remove", e: "escalate" };
-    var LAYERS = { m: "tint", o: "outline", h: "heat", f: "faces", b: "blur", g: "regions" };
+    var LAYERS = { m: "tint", o: "outline", h: "heat", f: "faces", b: "blur", g: "regions", t: "text" };
     document.addEventListener("keydown", function (event) {
       var target = event.target;
       var typing = /^(INPUT|TEXTAREA|SELECT)$/.test(target.tagName) && target.type !== "checkbox" &&

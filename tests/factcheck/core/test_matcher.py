@@ -1,5 +1,6 @@
 import cv2
 import numpy as np
+import pytest
 
 from factcheck.core.dense import DenseConfig
 from factcheck.core.fingerprints import pdq_hash
@@ -51,6 +52,12 @@ def test_finds_edited_original_and_reports_contract(astronaut, coffee, scene):
     assert item["edited"] and 0 < item["similarity"] < 1 and 0 < item["edited_fraction"] < 0.2
     assert np.allclose(item["transform"], np.eye(3), atol=0.05)
     assert result.matches[0].edit_mask.shape == query.shape[:2]
+    # Each step's cost; together they are the whole.
+    steps = ("features", "candidates", "verify", "localize")
+    assert all(result.timings_ms[step] >= 0 for step in steps)
+    assert sum(result.timings_ms[step] for step in steps) == pytest.approx(
+        result.timings_ms["total"], abs=0.01
+    )
 
 
 def test_crop_found_through_local_index_only(astronaut, coffee):
