@@ -6,6 +6,7 @@ Screenshots land in build/screenshots/ to be looked at.
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 CHROMIUM = "/usr/bin/chromium"
@@ -64,3 +65,13 @@ def signed_in(
     page.get_by_role("button", name="Sign in").click()
     page.wait_for_url(f"{live_server.url}{path}")
     return page
+
+
+def wait_until(page, expression: str, timeout_s: float = 10.0) -> None:
+    """Poll `expression` in the page until it is true. Playwright's wait_for_function evaluates
+    a string with eval, which the page's Content-Security-Policy refuses."""
+    deadline = time.monotonic() + timeout_s
+    while not page.evaluate(f"() => Boolean({expression})"):
+        if time.monotonic() > deadline:
+            raise AssertionError(f"still false after {timeout_s} s: {expression}")
+        page.wait_for_timeout(50)

@@ -11,7 +11,7 @@ from django.contrib.auth.models import Group
 
 from accounts.models import User
 from moderation.models import Decision, NearMissJudgement, ReviewItem
-from tests.frontend.browser import PASSWORD, SCREENSHOTS, csp_violations, signed_in
+from tests.frontend.browser import PASSWORD, SCREENSHOTS, csp_violations, signed_in, wait_until
 from tests.moderation.review_factory import (
     near_miss_entry,
     near_misses_set,
@@ -55,9 +55,7 @@ def test_moderator_reviews_an_item_with_mouse_and_keyboard(browser, live_server,
     page.get_by_role("button", name=f"Claim submission {item.submission_id}").click()
     page.wait_for_url(f"{live_server.url}/review/items/{item.pk}/")
     assert page.locator("#decision-form").is_visible()
-    page.wait_for_function(
-        "document.querySelector('[data-layer-view=tint]').width > 0"
-    )  # edit mask drawn
+    wait_until(page, "document.querySelector('[data-layer-view=tint]').width > 0")  # mask drawn
 
     # Overlays: tint and outline on by default, heatmap and faces off until toggled.
     assert layer_visible(page, "tint") and layer_visible(page, "outline")
@@ -162,7 +160,8 @@ def test_moderator_dismisses_a_near_miss(browser, live_server, personas):
     card = page.locator("#near-misses")
     assert card.get_by_role("heading", name="Closest original, not confirmed").is_visible()
     assert card.get_by_text("fine detail differs: perhaps another shot").is_visible()
-    page.wait_for_function("document.querySelector('#near-misses img').naturalWidth > 0")
+    card.scroll_into_view_if_needed()  # the picture loads lazily, when a reviewer gets to it
+    wait_until(page, "document.querySelector('#near-misses img').naturalWidth > 0")
     card.get_by_role("button", name="Not the original").click()
     page.wait_for_selector("text=Dismissed by moderator")
     assert page.url.endswith(f"/review/items/{item.pk}/#near-miss-{candidate.pk}")

@@ -8,7 +8,7 @@ import pytest
 
 from factcheck.cases.models import Case
 from factcheck.cases.services import case_publish, case_rate, case_transition
-from tests.frontend.browser import SCREENSHOTS, csp_violations, signed_in
+from tests.frontend.browser import SCREENSHOTS, csp_violations, signed_in, wait_until
 from tests.moderation.review_factory import review_item_create
 
 pytestmark = [
@@ -38,7 +38,7 @@ def test_main_pages_load_without_csp_violations(browser, live_server, personas):
     assert_clean(moderator, console, "login-and-queue")
 
     visit(moderator, live_server, f"/review/items/{item.pk}/", "#query-image")
-    moderator.wait_for_function("document.querySelector('[data-layer-view=tint]').width > 0")
+    wait_until(moderator, "document.querySelector('[data-layer-view=tint]').width > 0")
     moderator.get_by_label("Face boxes").check()
     # Sizes that used to be style="" attributes, now applied by review.js.
     box = moderator.locator(".box.face").first.bounding_box()

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import time
-
 import pytest
 
 from factcheck.services import reference_add
@@ -11,20 +9,10 @@ from moderation.analysis import submission_analyze
 from moderation.clock import clock
 from moderation.models import ReviewItem, Submission
 from moderation.services import submission_create
-from tests.frontend.browser import SCREENSHOTS, csp_violations, signed_in
+from tests.frontend.browser import SCREENSHOTS, csp_violations, signed_in, wait_until
 from tests.videos import FPS, PASTE_FROM_S, TRIM_S
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
-
-
-def wait_until(page, expression: str, timeout_s: float = 10.0) -> None:
-    """Poll `expression` in the page until it is true. Playwright's wait_for_function polls with
-    eval, which the page's Content-Security-Policy refuses."""
-    deadline = time.monotonic() + timeout_s
-    while not page.evaluate(f"() => Boolean({expression})"):
-        if time.monotonic() > deadline:
-            raise AssertionError(f"still false after {timeout_s} s: {expression}")
-        page.wait_for_timeout(50)
 
 
 def test_a_reviewer_jumps_to_the_changed_span_and_steps_through_frames(
