@@ -88,6 +88,7 @@ def group_of_name(name: str) -> str:
 
 
 def _load_file(path: Path) -> np.ndarray:
+    image: np.ndarray | None
     if path.suffix.lower() == ".svg":
         image = render_svg(path, MAX_SOURCE_SIDE)
     else:
