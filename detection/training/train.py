@@ -28,7 +28,7 @@ from detection.core.network import (
     load_checkpoint,
     save_checkpoint,
 )
-from detection.training.sources import group_of_name, load_split
+from detection.training.sources import SOURCE_DIRS, group_of_name, load_split
 from detection.training.synth import (
     MIN_FAKE_FRACTION,
     SHARED_MAX_SIDE,
@@ -330,9 +330,9 @@ TRAINING_DATA = (
     "Self-supervised manipulations (splices with hard/feathered edges, self-blends, copy-move, "
     "OpenCV inpainting, recolouring) generated on the fly by detection.training.synth from the "
     "'train' split of detection.training.sources: scikit-image bundled samples, scikit-learn "
-    "sample images, /usr/share/backgrounds/mate, /usr/share/desktop-base and "
-    "/usr/share/doc/opencv-doc/examples/data photos; split by source image (train / "
-    "calibration / test disjoint); resize 0.45-1.0 and JPEG 55-97 applied to real and fake."
+    f"sample images and the images under {', '.join(str(root) for root in SOURCE_DIRS)}; split "
+    "by source group (train / calibration / test disjoint); resize 0.45-1.0 and JPEG 55-97 "
+    "applied to real and fake."
 )
 
 

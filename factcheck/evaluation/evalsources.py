@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import hashlib
 import re
-import subprocess
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from functools import partial
@@ -21,6 +20,7 @@ import cv2
 import numpy as np
 
 from mediastore import samples
+from mediastore.rasterise import render_svg
 
 ALLOWED_SYSTEM_DIRS = (
     "/usr/share/backgrounds/mate",
@@ -31,7 +31,6 @@ GNOME_BACKGROUNDS_DIR = "/usr/share/backgrounds/gnome"
 FORBIDDEN_NAME_PARTS = ("plasma-workspace", "ukui", "lomiri", "sway")
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg")
 HARD_IMAGE_SUFFIXES = (*IMAGE_SUFFIXES, ".webp", ".svg")
-SVG_RENDERER = "rsvg-convert"  # Debian librsvg2-bin; without it SVG sources are skipped
 SKIMAGE_SAMPLES = tuple(sorted(set(samples.SKIMAGE_SAMPLES) - set(samples.TEXT_SCANS)))
 MIN_SOURCE_SIDE = 256
 MAX_SOURCE_SIDE = 1024  # queries are ~1024 px; larger originals only cost decode time here
@@ -186,28 +185,11 @@ def desktop_colour(name: str) -> np.ndarray:
     return colour
 
 
-def render_svg(path: Path, max_side: int = MAX_SOURCE_SIDE) -> np.ndarray:
-    """RGBA raster of an SVG that fits max_side (ValueError when it cannot be rendered)."""
-    try:
-        rendered = subprocess.run(
-            [SVG_RENDERER, "-w", str(max_side), "-h", str(max_side), "-a", str(path)],
-            capture_output=True,
-            check=True,
-            timeout=60,
-        ).stdout
-    except (OSError, subprocess.SubprocessError) as error:
-        raise ValueError(f"cannot render {path}: {error}") from None
-    image = cv2.imdecode(np.frombuffer(rendered, np.uint8), cv2.IMREAD_UNCHANGED)
-    if image is None:
-        raise ValueError(f"cannot decode the rendering of {path}")
-    return image
-
-
 def load_hard_image(path: Path) -> np.ndarray:
     """uint8 RGB of a PNG/JPEG/WebP/SVG; transparency is composited over desktop_colour."""
     image: np.ndarray | None
     if path.suffix.lower() == ".svg":
-        image = render_svg(path)
+        image = render_svg(path, MAX_SOURCE_SIDE)
     else:
         image = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
     if image is None:
