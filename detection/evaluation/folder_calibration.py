@@ -30,7 +30,7 @@ from detection.core.calibration import (
 from detection.core.interface import DetectorResult
 from detection.core.registry import UNCALIBRATED_THRESHOLD, fusion_row
 from detection.evaluation.evaluate import FUSION_FEATURES
-from detection.evaluation.metrics import PixelCounts
+from detection.evaluation.metrics import PixelCounts, log_loss
 from detection.evaluation.outputs import (
     MAP_THRESHOLDS,
     Outputs,
@@ -79,12 +79,6 @@ def split_indices(labels: np.ndarray, holdout: float, seed: int) -> tuple[np.nda
     return np.sort(fit), np.sort(held_out)
 
 
-def _log_loss(probabilities: np.ndarray, labels: np.ndarray) -> float:
-    from sklearn.metrics import log_loss
-
-    return float(log_loss(labels, np.clip(probabilities, 1e-4, 1 - 1e-4), labels=[0, 1]))
-
-
 def _choose(
     fit_scores: np.ndarray,
     fit_labels: np.ndarray,
@@ -101,7 +95,7 @@ def _choose(
     if allow_none:
         fitted[NO_STEP] = None
     losses = {
-        name: round(_log_loss(held_scores if c is None else c(held_scores), held), 4)
+        name: round(log_loss(held_scores if c is None else c(held_scores), held), 4)
         for name, c in fitted.items()
     }
     return fitted[min(losses, key=losses.__getitem__)], losses

@@ -161,3 +161,16 @@ class PixelCounts:
     def f1(self) -> float:
         denominator = 2 * self.tp + self.fp + self.fn
         return 2 * self.tp / denominator if denominator else 1.0
+
+
+# Probabilities are clipped this far from 0 and 1 before the log-loss: one confident mistake
+# must not make the figure infinite.
+LOG_LOSS_CLIP = 1e-4
+
+
+def log_loss(probabilities: np.ndarray, labels: np.ndarray) -> float:
+    """Mean binary cross-entropy of probabilities clipped to [LOG_LOSS_CLIP, 1 - LOG_LOSS_CLIP]."""
+    from sklearn.metrics import log_loss as sklearn_log_loss
+
+    clipped = np.clip(np.asarray(probabilities, np.float64), LOG_LOSS_CLIP, 1 - LOG_LOSS_CLIP)
+    return float(sklearn_log_loss(labels, clipped, labels=[0, 1]))

@@ -143,9 +143,6 @@ def has_masks(outputs: Outputs, indices: np.ndarray) -> bool:
 def probability_metrics(probabilities: np.ndarray, labels: np.ndarray) -> dict[str, object]:
     """AUC, ECE beside its sampling floor (metrics.ece_sampling_floor), log-loss, accuracy at
     0.5 and the reliability bins, for one set of calibrated probabilities."""
-    from sklearn.metrics import log_loss
-
-    clipped = np.clip(probabilities, 1e-4, 1 - 1e-4)
     ece = metrics.expected_calibration_error(probabilities, labels)
     floor = metrics.ece_sampling_floor(probabilities)
     return {
@@ -155,7 +152,7 @@ def probability_metrics(probabilities: np.ndarray, labels: np.ndarray) -> dict[s
         "ece": round(ece, 4),
         "ece_sampling_floor": round(floor, 4),
         "ece_above_floor": round(ece - floor, 4),
-        "log_loss": round(float(log_loss(labels, clipped, labels=[0, 1])), 4),
+        "log_loss": round(metrics.log_loss(probabilities, labels), 4),
         "accuracy": round(metrics.accuracy(probabilities, labels, 0.5), 4),
         "reliability": [
             {

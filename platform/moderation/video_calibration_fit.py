@@ -127,23 +127,17 @@ def model_select(scored: list[ScoredVideo]) -> tuple[str, dict[str, float]]:
 
 
 def reliability(probabilities: np.ndarray, labels: np.ndarray) -> list[dict[str, Any]]:
-    """Per equal-width bin with videos in it: the bin, its count, mean probability and the
-    observed share of manipulated videos."""
-    edges = np.linspace(0.0, 1.0, RELIABILITY_BINS + 1)
-    index = np.clip(np.digitize(probabilities, edges[1:-1]), 0, RELIABILITY_BINS - 1)
-    rows = []
-    for b in range(RELIABILITY_BINS):
-        selected = index == b
-        if selected.any():
-            rows.append(
-                {
-                    "bin": [round(float(edges[b]), 2), round(float(edges[b + 1]), 2)],
-                    "videos": int(selected.sum()),
-                    "mean_probability": round(float(probabilities[selected].mean()), 4),
-                    "observed": round(float(labels[selected].mean()), 4),
-                }
-            )
-    return rows
+    """Per equal-width bin with videos in it (metrics.reliability_bins): the bin, its count,
+    mean probability and the observed share of manipulated videos."""
+    return [
+        {
+            "bin": [round(found.lower, 2), round(found.upper, 2)],
+            "videos": found.count,
+            "mean_probability": round(found.mean_probability, 4),
+            "observed": round(found.fraction_positive, 4),
+        }
+        for found in metrics.reliability_bins(probabilities, labels, RELIABILITY_BINS)
+    ]
 
 
 def measured(probabilities: np.ndarray, labels: np.ndarray) -> dict[str, Any]:
