@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import cv2
 import numpy as np
 from PIL import Image, ImageOps
 
@@ -110,3 +111,14 @@ def check_applicable(image: np.ndarray) -> NotApplicable | None:
     if counts.max() / gray.size > BLANK_DOMINANT_FRACTION:
         return NotApplicable(f"image is almost entirely one value ({int(values[counts.argmax()])})")
     return None
+
+
+def bounded_side(image: np.ndarray, max_side: int) -> np.ndarray:
+    """`image` downscaled (area interpolation) so its longer side is at most `max_side`; as it
+    is when it already fits."""
+    longest = max(image.shape[:2])
+    if longest <= max_side:
+        return image
+    factor = max_side / longest
+    size = (round(image.shape[1] * factor), round(image.shape[0] * factor))
+    return cv2.resize(image, size, interpolation=cv2.INTER_AREA)

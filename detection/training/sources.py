@@ -18,7 +18,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from detection.core.imaging import to_rgb_uint8
+from detection.core.imaging import bounded_side, to_rgb_uint8
 from mediastore import samples
 from mediastore.rasterise import render_svg
 
@@ -97,16 +97,7 @@ def _load_file(path: Path) -> np.ndarray:
         raise OSError(f"cannot decode {path}")
     if image.ndim == 3:
         image = image[:, :, ::-1] if image.shape[2] == 3 else image[:, :, [2, 1, 0, 3]]
-    return _bounded(to_rgb_uint8(np.ascontiguousarray(image)))
-
-
-def _bounded(image: np.ndarray) -> np.ndarray:
-    longest = max(image.shape[:2])
-    if longest <= MAX_SOURCE_SIDE:
-        return image
-    factor = MAX_SOURCE_SIDE / longest
-    size = (round(image.shape[1] * factor), round(image.shape[0] * factor))
-    return cv2.resize(image, size, interpolation=cv2.INTER_AREA)
+    return bounded_side(to_rgb_uint8(np.ascontiguousarray(image)), MAX_SOURCE_SIDE)
 
 
 def _file_sources() -> list[SourceImage]:
@@ -123,7 +114,7 @@ def _file_sources() -> list[SourceImage]:
 
 
 def _load_library_sample(loader: Callable[[], np.ndarray]) -> np.ndarray:
-    return _bounded(to_rgb_uint8(loader()))
+    return bounded_side(to_rgb_uint8(loader()), MAX_SOURCE_SIDE)
 
 
 def _load_sklearn_sample(index: int) -> np.ndarray:

@@ -22,9 +22,9 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-import cv2
 import numpy as np
 
+from detection.core.imaging import bounded_side
 from detection.training.sources import load_split
 from detection.training.synth import KINDS, MIN_FAKE_FRACTION, manipulate
 from factcheck.evaluation.videocases import (
@@ -66,15 +66,6 @@ class LabelledVideo:
     whole: bool  # edited from start to end
     source: str  # the still (the group for grouped cross-validation)
     downscaled: bool
-
-
-def _bounded(image: np.ndarray) -> np.ndarray:
-    longest = max(image.shape[:2])
-    if longest <= WORK_SIDE:
-        return image
-    factor = WORK_SIDE / longest
-    size = (round(image.shape[1] * factor), round(image.shape[0] * factor))
-    return cv2.resize(image, size, interpolation=cv2.INTER_AREA)
 
 
 def frame_times() -> list[float]:
@@ -156,7 +147,9 @@ def labelled_videos(
     written to `directory`."""
     if split not in SPLIT_CODES:
         raise ValueError(f"labelled videos come from the calibration or test split, not {split}")
-    named = [(name, _bounded(image)) for name, image in load_split(split, split_seed)]
+    named = [
+        (name, bounded_side(image, WORK_SIDE)) for name, image in load_split(split, split_seed)
+    ]
     if len(named) < 2:
         raise ValueError(f"the {split} split has fewer than two usable stills")
     directory.mkdir(parents=True, exist_ok=True)
