@@ -10,7 +10,6 @@ TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/provenant
 # Text in the image's OCR: installed without its dependencies, which name opencv-python (a
 # second cv2 over the project's opencv-python-headless); its other requirements are pinned in
 # pyproject.toml. Keep in step with the Dockerfile.
-RAPIDOCR := rapidocr-onnxruntime==1.4.4
 
 .PHONY: install run test lint typecheck format services system-packages worker beat clean
 
@@ -29,7 +28,7 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install --quiet --no-deps facenet-pytorch==2.6.0
 	@# Text in the image (detection.core.text_in_image): it asks for opencv-python, a second cv2
 	@# over the headless one; its other requirements are pinned in pyproject.
-	$(BIN)/pip install --quiet --no-deps $(RAPIDOCR)
+	$(BIN)/pip install --quiet --no-deps rapidocr-onnxruntime==1.4.4
 	@# The project runs from the checkout: the repo root and platform/ (a source folder, appended
 	@# after the standard library so `import platform` stays the stdlib) go on sys.path.
 	printf '%s\n%s\n' "$(CURDIR)" "$(CURDIR)/platform" \

@@ -4,12 +4,8 @@ database, and the item page shows the text, its boxes and the related fact-check
 
 from __future__ import annotations
 
-import io
-
-import numpy as np
 import pytest
 from django.test import Client
-from PIL import Image
 
 from detection.evaluation.text_cards import available_fonts, text_card
 from factcheck.cases.services import (
@@ -22,15 +18,10 @@ from factcheck.cases.services import (
 from moderation.models import ReviewItem, Submission
 from moderation.selectors import report_current
 from moderation.services import submission_create
+from tests.factcheck.cases.test_report_links import png
 
 # The analysis runs when the submission's transaction commits, so this test commits for real.
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
-
-
-def png(pixels: np.ndarray) -> bytes:
-    buffer = io.BytesIO()
-    Image.fromarray(pixels).save(buffer, format="PNG")
-    return buffer.getvalue()
 
 
 def published_case(personas, *, title: str, claim: str):
