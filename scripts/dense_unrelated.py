@@ -1,13 +1,20 @@
 """How often dense alignment accepts an unrelated picture of the same low-texture kind.
 
     python scripts/dense_unrelated.py [--kinds fog gradient ...] [--references 200] [--queries 40]
+        [--chains]
 
 For each kind of the evaluation's low-texture generators (factcheck.evaluation.evallowtexture),
 index --references pictures and query with --queries other pictures of that kind (seeds of
 neither the case generators nor the test split's distractors), JPEG quality 70. As in
 production, the learned descriptor proposes candidates (query and mirror) and the top 3 get a
 dense check (factcheck.core.dense.dense_verify). Every acceptance is an unrelated picture that
-dense alignment would have called the original. Prints JSON per kind: checks and acceptances.
+dense alignment would have called the original; a `confirmable` one (fine detail agrees across
+the picture) would confirm a match with the embedding's lead, an `exact` one on its own
+(factcheck.core.dense). With --chains, each query also goes through the hard tier's
+repost chains (mirror, crop, downscale, JPEG 30-45). Prints JSON per kind: checks, acceptances,
+confirmable and exact acceptances, and the highest detail, detail floor and lowest colour
+distance among the acceptances.
+References are regenerated from their seed when checked, so large indexes fit in memory.
 """
 
 from __future__ import annotations
@@ -17,14 +24,22 @@ import json
 
 import numpy as np
 
-from factcheck.core.dense import dense_verify
+from factcheck.core.dense import DenseConfig, confirmable, dense_verify, is_exact
 from factcheck.core.descriptor import Descriptor
-from factcheck.evaluation.evaledits import jpeg
+from factcheck.evaluation.evaledits import HARD_CHAINS, jpeg
 from factcheck.evaluation.evallowtexture import LOW_TEXTURE_GENERATORS
 
 REFERENCE_SEED = 800_000_000
 QUERY_SEED = 810_000_000
 DENSE_CHECKS = 3  # MatchConfig's DenseConfig.max_candidates
+BATCH = 32
+
+
+def _probe_chain(picture: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """Mirrored, cropped, downscaled and JPEG 30-45, as the hard tier's probe chain."""
+    no_mask = np.zeros(picture.shape[:2], np.uint8)
+    image, _, quality = HARD_CHAINS["probe_chain"](picture, no_mask, rng)
+    return jpeg(image, quality or 70)
 
 
 def main() -> None:
@@ -32,22 +47,44 @@ def main() -> None:
     parser.add_argument("--kinds", nargs="+", default=list(LOW_TEXTURE_GENERATORS))
     parser.add_argument("--references", type=int, default=200)
     parser.add_argument("--queries", type=int, default=40)
+    parser.add_argument("--chains", action="store_true")
     args = parser.parse_args()
     descriptor = Descriptor.load()
+    config = DenseConfig()
     result = {}
     for kind in args.kinds:
         generate = LOW_TEXTURE_GENERATORS[kind]
-        references = [generate(REFERENCE_SEED + i, 0) for i in range(args.references)]
-        vectors = descriptor.describe(references)
-        accepted = checks = 0
+        vectors = np.concatenate(
+            [
+                descriptor.describe([generate(REFERENCE_SEED + i, 0) for i in range(start, end)])
+                for start in range(0, args.references, BATCH)
+                for end in [min(start + BATCH, args.references)]
+            ]
+        )
+        accepted, checks = [], 0
         for index in range(args.queries):
-            query = jpeg(generate(QUERY_SEED + index, 0), 70)
-            views = descriptor.describe([query, np.ascontiguousarray(query[:, ::-1])])
-            similarity = (views @ vectors.T).max(axis=0)
-            for candidate in np.argsort(-similarity)[:DENSE_CHECKS]:
-                checks += 1
-                accepted += dense_verify(query, references[candidate]).accepted
-        result[kind] = {"checks": checks, "accepted": accepted}
+            picture = generate(QUERY_SEED + index, 0)
+            queries = [jpeg(picture, 70)]
+            if args.chains:
+                queries += [_probe_chain(picture, np.random.default_rng([QUERY_SEED, index]))]
+            for query in queries:
+                views = descriptor.describe([query, np.ascontiguousarray(query[:, ::-1])])
+                similarity = (views @ vectors.T).max(axis=0)
+                for candidate in np.argsort(-similarity)[:DENSE_CHECKS]:
+                    checks += 1
+                    reference = generate(REFERENCE_SEED + int(candidate), 0)
+                    dense = dense_verify(query, reference, config)
+                    if dense.accepted:
+                        accepted.append(dense)
+        result[kind] = {
+            "checks": checks,
+            "accepted": len(accepted),
+            "confirmable": sum(confirmable(dense, config) for dense in accepted),
+            "exact": sum(is_exact(dense, config) for dense in accepted),
+            "max_detail": round(max((d.detail for d in accepted), default=0.0), 4),
+            "max_detail_floor": round(max((d.detail_floor for d in accepted), default=0.0), 4),
+            "min_colour": round(min((d.colour for d in accepted), default=0.0), 4),
+        }
         print(json.dumps({kind: result[kind]}), flush=True)
     print(json.dumps(result))
 

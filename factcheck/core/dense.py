@@ -60,6 +60,21 @@ class DenseConfig:
     sure_detail: float = 0.9  # an accepted fit this detailed ends the search
     max_colour: float = 9.0  # mean Lab distance
     max_scale_ratio: float = 1.6  # anisotropy of the fitted affine part
+    # Fine detail must agree across the picture, not only on the whole: `detail` is scored in
+    # each cell of a detail_tiles x detail_tiles grid too, and an alignment confirms a match only
+    # when the lower quartile of those cells (DenseVerification.detail_floor) reaches
+    # `min_detail_floor`. Two fogs of one kind share a ridge or a horizon that dominates the
+    # whole-picture score, while the cells of cloud or haze between disagree.
+    detail_tiles: int = 3
+    min_detail_floor: float = 0.3
+    # An accepted alignment this exact (fine detail everywhere and colours agree all but
+    # perfectly) confirms a match without the embedding's lead: what a resized or recompressed
+    # copy of a smooth picture keeps and another picture of its kind does not. Chosen on the
+    # hard tier's tune split, checked against unrelated pictures of each low-texture kind
+    # (scripts/dense_unrelated.py; docs/benchmarks.md).
+    exact_detail: float = 0.98
+    exact_colour: float = 5.0
+    exact_floor: float = 0.6
     max_candidates: int = 3  # candidates per query given a dense check
 
 
@@ -72,7 +87,14 @@ class DenseVerification:
     detail: float = 0.0
     colour: float = 0.0
     overlap: float = 0.0
+    tile_details: tuple[float, ...] = ()  # `detail` per grid cell (DenseConfig.detail_tiles)
     reason: str = ""
+
+    @property
+    def detail_floor(self) -> float:
+        """The lower quartile of the per-cell detail: how well the worst-aligned quarter of the
+        picture agrees (0 without cells)."""
+        return float(np.percentile(self.tile_details, 25)) if self.tile_details else 0.0
 
     @property
     def score(self) -> float:
@@ -152,8 +174,9 @@ def _score(
     reference_small: np.ndarray,
     transform_small: np.ndarray,
     config: DenseConfig,
-) -> tuple[float, float, float, float]:
-    """(correlation, detail, colour, overlap) of the reference warped onto the query."""
+) -> tuple[float, float, float, float, tuple[float, ...]]:
+    """(correlation, detail, colour, overlap, tile details) of the reference warped onto the
+    query."""
     height, width = query_small.shape[:2]
     warped = cv2.warpAffine(
         reference_small, transform_small[:2], (width, height), flags=cv2.INTER_LINEAR
@@ -164,7 +187,7 @@ def _score(
     valid = cv2.erode(valid_pixels, np.ones((3, 3), np.uint8)) > 0
     overlap = float(valid.mean())
     if overlap <= 0:
-        return 0.0, 0.0, 255.0, 0.0
+        return 0.0, 0.0, 255.0, 0.0, ()
     correlation = _correlation(
         _grey(query_small, config.blur_sigma), _grey(warped, config.blur_sigma), valid
     )
@@ -174,12 +197,36 @@ def _score(
     def band(image: np.ndarray) -> np.ndarray:
         return cv2.GaussianBlur(image, (0, 0), fine) - cv2.GaussianBlur(image, (0, 0), coarse)
 
-    detail = _correlation(band(query_grey), band(warped_grey), valid)
+    query_band, warped_band = band(query_grey), band(warped_grey)
+    detail = _correlation(query_band, warped_band, valid)
+    tiles = _tile_correlations(query_band, warped_band, valid, config.detail_tiles)
     query_lab = cv2.cvtColor(_unit(query_small), cv2.COLOR_RGB2LAB)[valid]
     warped_lab = cv2.cvtColor(_unit(warped), cv2.COLOR_RGB2LAB)[valid]
     warped_lab[:, 0] += query_lab[:, 0].mean() - warped_lab[:, 0].mean()
     colour = float(np.linalg.norm(query_lab - warped_lab, axis=1).mean())
-    return correlation, detail, colour, overlap
+    return correlation, detail, colour, overlap, tiles
+
+
+def _tile_correlations(
+    query_band: np.ndarray, warped_band: np.ndarray, valid: np.ndarray, grid: int
+) -> tuple[float, ...]:
+    """The band-pass correlation in each cell of a grid x grid split of the query that the
+    reference mostly covers: where fine detail agrees, not just on the whole."""
+    height, width = valid.shape
+    cells = []
+    for row in range(grid):
+        for column in range(grid):
+            rows = slice(row * height // grid, (row + 1) * height // grid)
+            columns = slice(column * width // grid, (column + 1) * width // grid)
+            inside = valid[rows, columns]
+            if inside.mean() >= 0.5:
+                cells.append(
+                    round(
+                        _correlation(query_band[rows, columns], warped_band[rows, columns], inside),
+                        4,
+                    )
+                )
+    return tuple(cells)
 
 
 def _unit(image: np.ndarray) -> npt.NDArray[np.floating]:
@@ -250,22 +297,26 @@ def dense_verify(
             reference_small[:, ::-1] if mirrored else reference_small
         )
         warp = _ecc(query_grey, _grey(reference_view, config.blur_sigma), start, config)
-        if warp is None:
-            continue
-        small_transform = _to_reference_to_query(warp)  # (mirrored) ref thumb -> query thumb
-        if not _plausible(small_transform, config):
-            continue
-        correlation, detail, colour, overlap = _score(
-            query_small, reference_view, small_transform, config
-        )
-        candidate = DenseVerification(
-            False, small_transform, mirrored, correlation, detail, colour, overlap
-        )
-        # Fine detail tells the right alignment from a plausible wrong one (a symmetric layout
-        # fits mirrored and not); stop early only once it is unmistakable.
-        if best is None or (detail, correlation) > (best.detail, best.correlation):
-            best = candidate
-        if best.detail >= config.sure_detail and not _problem(best, config):
+        # ECC can wander off on smooth pictures (slide along a gradient's iso-lines, or drift
+        # from an exact start to a worse fit: its steps are ill-conditioned there), so the
+        # start is scored too: exact for a resized copy.
+        for fit in (warp, start):
+            if fit is None:
+                continue
+            small_transform = _to_reference_to_query(fit)  # (mirrored) ref thumb -> query thumb
+            if not _plausible(small_transform, config):
+                continue
+            correlation, detail, colour, overlap, tiles = _score(
+                query_small, reference_view, small_transform, config
+            )
+            candidate = DenseVerification(
+                False, small_transform, mirrored, correlation, detail, colour, overlap, tiles
+            )
+            # Fine detail tells the right alignment from a plausible wrong one (a symmetric
+            # layout fits mirrored and not); stop early only once it is unmistakable.
+            if best is None or (detail, correlation) > (best.detail, best.correlation):
+                best = candidate
+        if best is not None and best.detail >= config.sure_detail and not _problem(best, config):
             break
     if best is None:
         return DenseVerification(False, reason="dense alignment did not converge")
@@ -278,6 +329,21 @@ def dense_verify(
     best.reason = _problem(best, config)
     best.accepted = not best.reason
     return best
+
+
+def confirmable(result: DenseVerification, config: DenseConfig) -> bool:
+    """An accepted alignment whose fine detail agrees across the picture (DenseConfig)."""
+    return result.accepted and result.detail_floor >= config.min_detail_floor
+
+
+def is_exact(result: DenseVerification, config: DenseConfig) -> bool:
+    """An accepted alignment exact enough to confirm a match on its own (DenseConfig)."""
+    return (
+        confirmable(result, config)
+        and result.detail >= config.exact_detail
+        and result.colour <= config.exact_colour
+        and result.detail_floor >= config.exact_floor
+    )
 
 
 def _problem(result: DenseVerification, config: DenseConfig) -> str:

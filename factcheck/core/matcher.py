@@ -25,7 +25,13 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from factcheck.core.dense import DenseConfig, DenseVerification, dense_verify
+from factcheck.core.dense import (
+    DenseConfig,
+    DenseVerification,
+    confirmable,
+    dense_verify,
+    is_exact,
+)
 from factcheck.core.features import (
     FeatureConfig,
     Features,
@@ -485,7 +491,7 @@ def _dense_pass(
         if (
             dense.accepted
             and dense.transform is not None
-            and _dense_confirms(candidate, config, confirm_margin)
+            and dense_confirms(dense, candidate.embedding_margin, config.dense, confirm_margin)
         ):
             verified.append(
                 _Verified(
@@ -537,16 +543,20 @@ def _likeness_order(candidate: Candidate) -> tuple[float, int, int]:
     )
 
 
-def _dense_confirms(candidate: Candidate, config: MatchConfig, margin: float | None) -> bool:
-    """Whether an accepted dense alignment verifies the candidate: when configured to on its
-    own, else when the global embedding singles the candidate out among the index's pictures.
-    Two smooth fog fields align as well as a fog and its copy; what tells them apart is that
-    the copy is far closer to its original than to any other indexed fog, where an unrelated fog
-    is about as close to several (docs/benchmarks.md)."""
-    if config.dense.confirms:
+def dense_confirms(
+    dense: DenseVerification, lead: float | None, config: DenseConfig, margin: float | None
+) -> bool:
+    """Whether an accepted dense alignment verifies its candidate, given the candidate's
+    embedding lead (Candidate.embedding_margin) and the embedder's dense_confirm_margin: when
+    configured to on its own, when the alignment is exact (factcheck.core.dense.is_exact), else
+    when its fine detail agrees across the picture (confirmable) and the global embedding singles
+    the candidate out among the index's pictures. Two smooth fog fields align about as well as a
+    fog and its copy on the whole; what tells them apart is that the copy agrees with its
+    original in every part of the picture, and is far closer to it than to any other indexed
+    fog, where an unrelated fog is about as close to several (docs/benchmarks.md)."""
+    if config.confirms or is_exact(dense, config):
         return True
-    lead = candidate.embedding_margin
-    return margin is not None and lead is not None and lead >= margin
+    return confirmable(dense, config) and margin is not None and lead is not None and lead >= margin
 
 
 def _dense(

@@ -153,6 +153,27 @@ def test_a_low_texture_copy_aligned_as_a_whole_is_a_near_miss_unless_dense_confi
     assert without.near_misses[0].reason != DENSE_NOT_CONFIRMING
 
 
+def test_an_exact_dense_alignment_confirms_without_the_embeddings_lead():
+    """A plain resized copy of a smooth fog agrees with its original in every fine detail and
+    colour: a verified match even with an embedding that has no calibrated margin; another fog
+    of the same kind, aligned just as a whole picture, stays a near miss."""
+    original, other = fog_image(3), fog_image(4)
+    references, pdq, local = _setup({1: original, 2: other})
+    embedder = HistogramEmbedder()
+    embedding = ClipIndex.build(
+        embedder.embed([original, other]), [1, 2], FloatIndexConfig(dim=embedder.dim)
+    )
+    indexes = dict(pdq_index=pdq, local_index=local, embedding_index=embedding, embedder=embedder)
+    copy = jpeg(cv2.resize(original, None, fx=0.5, fy=0.5, interpolation=cv2.INTER_AREA), 60)
+    result = match_image(copy, references=references, **indexes)
+    assert [m.reference_id for m in result.matches] == [1]
+    assert result.matches[0].verified_by == "dense_alignment" and not result.matches[0].edited
+    not_exact = MatchConfig(dense=DenseConfig(exact_detail=1.01))
+    assert match_image(copy, references=references, config=not_exact, **indexes).matches == []
+    unrelated = jpeg(cv2.resize(fog_image(30), None, fx=0.6, fy=0.6), 60)
+    assert match_image(unrelated, references=references, **indexes).matches == []
+
+
 class TableEmbedder:
     """Gives each indexed picture its own vector and every other image (the query and its
     mirror) `query_vector`: the similarities a test needs, exactly."""

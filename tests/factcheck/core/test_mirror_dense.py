@@ -6,11 +6,16 @@ import faiss
 import numpy as np
 import pytest
 
-from factcheck.core.dense import DenseConfig, dense_verify
+from factcheck.core.dense import DenseConfig, confirmable, dense_verify, is_exact
 from factcheck.core.features import extract_features, mirror_features, mirror_matrix
 from factcheck.core.verify import verify
 from factcheck.evaluation.evaledits import jpeg
-from factcheck.evaluation.evallowtexture import fog_image, illustration_image, text_card_image
+from factcheck.evaluation.evallowtexture import (
+    fog_image,
+    gradient_image,
+    illustration_image,
+    text_card_image,
+)
 
 
 def _mirror(image: np.ndarray) -> np.ndarray:
@@ -90,3 +95,54 @@ def test_dense_alignment_refuses_when_disabled_thresholds_are_impossible():
     strict = DenseConfig(min_detail=1.01)
     result = dense_verify(jpeg(original, 50), original, strict)
     assert not result.accepted and result.reason == "fine detail differs"
+
+
+def _resized_copy(image: np.ndarray) -> np.ndarray:
+    return jpeg(cv2.resize(image, None, fx=0.5, fy=0.5, interpolation=cv2.INTER_AREA), 60)
+
+
+@pytest.mark.parametrize(
+    "original",
+    [
+        # Flat colour bands: ECC slides along them into a sheared, implausible fit.
+        gradient_image(10),
+        # Smooth fog: from the exact start, ECC drifted to a worse fit ("fine detail differs").
+        fog_image(1),
+    ],
+    ids=["banded-gradient", "fog"],
+)
+def test_a_resized_copy_of_a_smooth_picture_aligns_exactly_where_ecc_wanders(original):
+    result = dense_verify(_resized_copy(original), original)
+    assert result.accepted, result
+    assert result.detail > 0.9 and not result.mirrored
+    # The fit is the plain resize: the reference's far corner lands on the query's.
+    height, width = original.shape[:2]
+    corner = result.transform @ [width, height, 1]
+    assert np.allclose(corner[:2] / corner[2], [width / 2, height / 2], atol=0.02 * width)
+
+
+def test_an_exact_alignment_is_what_a_copy_keeps_and_another_picture_of_its_kind_does_not():
+    config = DenseConfig()
+    copy = dense_verify(_resized_copy(fog_image(3)), fog_image(3), config)
+    assert is_exact(copy, config), copy
+    for other in (fog_image(4), fog_image(3, sibling=1)):
+        assert not is_exact(dense_verify(_resized_copy(fog_image(3)), other, config), config)
+    assert not is_exact(copy, DenseConfig(exact_detail=1.01))
+    assert not is_exact(copy, DenseConfig(exact_colour=copy.colour - 0.01))
+
+
+def test_an_alignment_that_agrees_only_in_part_of_the_picture_does_not_confirm():
+    """The top third of the fog is another fog's: the whole picture still aligns (its lower part
+    dominates), but the cells of the top third disagree, so the alignment confirms nothing."""
+    original = fog_image(8)
+    height, width = original.shape[:2]
+    query = original.copy()
+    query[: height // 3] = cv2.resize(fog_image(9), (width, height))[: height // 3]
+    config = DenseConfig()
+    result = dense_verify(_resized_copy(query), original, config)
+    assert result.accepted, result
+    assert len(result.tile_details) == config.detail_tiles**2
+    assert result.detail_floor < config.min_detail_floor < max(result.tile_details)
+    assert not confirmable(result, config) and not is_exact(result, config)
+    whole = dense_verify(_resized_copy(original), original, config)
+    assert confirmable(whole, config) and whole.detail_floor > 0.8
