@@ -45,12 +45,13 @@ PROCEDURAL = "procedural/"
 
 
 def _reference_names(case_dir: Path, distractors: int) -> list[str]:
-    names = [
-        f"{folder}/{path.name}"
-        for folder in ("originals", "distractors")
-        for path in sorted((case_dir / folder).glob("*"))
-        if path.suffix in (".png",)
-        or (folder == "distractors" and path.suffix in REFERENCE_SUFFIXES)
+    """As evaluate_factcheck indexes them: originals (PNG), the case set's distractors, then the
+    procedural families."""
+    names = [f"originals/{path.name}" for path in sorted((case_dir / "originals").glob("*.png"))]
+    names += [
+        f"distractors/{path.name}"
+        for path in sorted((case_dir / "distractors").glob("*"))
+        if path.suffix.lower() in REFERENCE_SUFFIXES
     ]
     return names + [f"{PROCEDURAL}{offset}" for offset in range(distractors)]
 

@@ -15,6 +15,10 @@ of the same kind (another sky, another gradient) fails at least one of:
   gradients only share when they are the same picture;
 - `colour`: the mean Lab distance after matching mean lightness (a copy's brightness may
   change; its colours move together and stay close).
+An accepted alignment is a candidate; whether it confirms a match is decided with the per-cell
+detail (`detail_floor`: a copy agrees in every part of the picture, two fogs that share a ridge
+only along it) and either an all but perfect fit (`is_exact`) or the global embedding's lead
+(factcheck.core.matcher.dense_confirms).
 Thresholds come from the `tune` split (docs/benchmarks.md): copies above, the unrelated and
 near-duplicate candidates below.
 """
@@ -220,12 +224,8 @@ def _tile_correlations(
             columns = slice(column * width // grid, (column + 1) * width // grid)
             inside = valid[rows, columns]
             if inside.mean() >= 0.5:
-                cells.append(
-                    round(
-                        _correlation(query_band[rows, columns], warped_band[rows, columns], inside),
-                        4,
-                    )
-                )
+                band_pair = query_band[rows, columns], warped_band[rows, columns]
+                cells.append(_correlation(*band_pair, inside))
     return tuple(cells)
 
 
