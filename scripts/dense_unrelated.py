@@ -10,8 +10,8 @@ production, the learned descriptor proposes candidates (query and mirror) and th
 dense check (factcheck.core.dense.dense_verify). Every acceptance is an unrelated picture that
 dense alignment would have called the original; a `confirmable` one (fine detail agrees across
 the picture) would confirm a match with the embedding's lead, an `exact` one on its own
-(factcheck.core.dense). With --chains, each query also goes through the hard tier's
-repost chains (mirror, crop, downscale, JPEG 30-45). Prints JSON per kind: checks, acceptances,
+(factcheck.core.dense). With --chains, each query also goes through the hard tier's probe
+chain (mirror, crop, downscale, JPEG 30-45). Prints JSON per kind: checks, acceptances,
 confirmable and exact acceptances, and the highest detail, detail floor and lowest colour
 distance among the acceptances.
 References are regenerated from their seed when checked, so large indexes fit in memory.
@@ -28,11 +28,10 @@ from factcheck.core.dense import DenseConfig, confirmable, dense_verify, is_exac
 from factcheck.core.descriptor import Descriptor
 from factcheck.evaluation.evaledits import HARD_CHAINS, jpeg
 from factcheck.evaluation.evallowtexture import LOW_TEXTURE_GENERATORS
+from factcheck.evaluation.evaluate import EMBED_BATCH
 
 REFERENCE_SEED = 800_000_000
 QUERY_SEED = 810_000_000
-DENSE_CHECKS = 3  # MatchConfig's DenseConfig.max_candidates
-BATCH = 32
 
 
 def _probe_chain(picture: np.ndarray, rng: np.random.Generator) -> np.ndarray:
@@ -57,8 +56,8 @@ def main() -> None:
         vectors = np.concatenate(
             [
                 descriptor.describe([generate(REFERENCE_SEED + i, 0) for i in range(start, end)])
-                for start in range(0, args.references, BATCH)
-                for end in [min(start + BATCH, args.references)]
+                for start in range(0, args.references, EMBED_BATCH)
+                for end in [min(start + EMBED_BATCH, args.references)]
             ]
         )
         accepted, checks = [], 0
@@ -70,7 +69,7 @@ def main() -> None:
             for query in queries:
                 views = descriptor.describe([query, np.ascontiguousarray(query[:, ::-1])])
                 similarity = (views @ vectors.T).max(axis=0)
-                for candidate in np.argsort(-similarity)[:DENSE_CHECKS]:
+                for candidate in np.argsort(-similarity)[: config.max_candidates]:
                     checks += 1
                     reference = generate(REFERENCE_SEED + int(candidate), 0)
                     dense = dense_verify(query, reference, config)
