@@ -53,11 +53,11 @@ def main() -> None:
     result = {}
     for kind in args.kinds:
         generate = LOW_TEXTURE_GENERATORS[kind]
+        seeds = range(REFERENCE_SEED, REFERENCE_SEED + args.references)
         vectors = np.concatenate(
             [
-                descriptor.describe([generate(REFERENCE_SEED + i, 0) for i in range(start, end)])
-                for start in range(0, args.references, EMBED_BATCH)
-                for end in [min(start + EMBED_BATCH, args.references)]
+                descriptor.describe([generate(seed, 0) for seed in seeds[i : i + EMBED_BATCH]])
+                for i in range(0, len(seeds), EMBED_BATCH)
             ]
         )
         accepted, checks = [], 0
@@ -71,7 +71,7 @@ def main() -> None:
                 similarity = (views @ vectors.T).max(axis=0)
                 for candidate in np.argsort(-similarity)[: config.max_candidates]:
                     checks += 1
-                    reference = generate(REFERENCE_SEED + int(candidate), 0)
+                    reference = generate(seeds[int(candidate)], 0)
                     dense = dense_verify(query, reference, config)
                     if dense.accepted:
                         accepted.append(dense)
