@@ -27,7 +27,6 @@ import numpy as np
 
 from factcheck.core.descriptor import DEFAULT_CONFIG_PATH, Descriptor
 from factcheck.core.features import Features, extract_features
-from factcheck.core.fingerprints import pdq_hash
 from factcheck.core.index import ClipIndex, FloatIndexConfig, PdqIndex
 from factcheck.core.local_index import LocalIndex
 from factcheck.core.matcher import Embedder, MatchConfig, MatchResult, match_image
@@ -35,6 +34,12 @@ from factcheck.evaluation.evaldistractors import hard_distractor
 from factcheck.evaluation.evaledits import EXPECTED_REGION_KIND
 from factcheck.evaluation.evalhard import HARD_CLASSES
 from factcheck.evaluation.evalsources import generated_image
+from factcheck.evaluation.refcache import (
+    ReferenceCache,
+    ReferenceEntry,
+    compute_entry,
+    picture_key,
+)
 
 DISTRACTOR_ID_OFFSET = 1_000_000
 FOLDER_DISTRACTOR_ID_OFFSET = 2_000_000
@@ -103,22 +108,36 @@ def build_references(
     config: MatchConfig,
     tier: str = "base",
     embedder: Embedder | None = None,
+    cache: ReferenceCache | None = None,
 ) -> tuple[InMemoryReferences, Indexes, dict[int, str]]:
     """Index the originals, the case set's own distractors and `distractors` procedural ones
     (the base tier's generated_image, or the hard tier's near-duplicate families); with an
-    embedder, their global embeddings too."""
+    embedder, their global embeddings too. `cache`: what each picture costs, kept across runs."""
     references = InMemoryReferences(config=config)
     names: dict[int, str] = {}
-    hashes, ids, vectors, pending = [], [], [], []
+    entries: dict[int, ReferenceEntry] = {}
+    pending: list[tuple[str, np.ndarray, ReferenceEntry]] = []
 
-    def embed(image: np.ndarray | None) -> None:
-        if embedder is None:
-            return
-        if image is not None:
-            pending.append(image)
-        if pending and (image is None or len(pending) == EMBED_BATCH):
-            vectors.append(embedder.embed(pending))
-            pending.clear()
+    def flush() -> None:
+        if embedder is not None and pending:
+            vectors = embedder.embed([image for _, image, _ in pending])
+            for (_, _, entry), vector in zip(pending, vectors, strict=True):
+                entry.embedding = vector
+        if cache is not None:
+            for key, _, entry in pending:
+                cache.put(key, entry)
+        pending.clear()
+
+    def features_of(ref_id: int, image: np.ndarray) -> Features:
+        key = picture_key(image) if cache is not None else ""
+        entry = cache.get(key) if cache is not None else None
+        if entry is None:
+            entry = compute_entry(image, config.features)
+            pending.append((key, image, entry))
+            if len(pending) == EMBED_BATCH:
+                flush()
+        entries[ref_id] = entry
+        return entry.features
 
     folders = [("originals", 0), ("distractors", FOLDER_DISTRACTOR_ID_OFFSET)]
     for folder, offset in folders:
@@ -130,30 +149,24 @@ def build_references(
         for number, path in enumerate(paths):
             ref_id = offset + number
             image = read_rgb(path)
-            references.add(ref_id, image)
+            # Features warm like a deployed system's cache.
+            references.add(ref_id, image, features_of(ref_id, image))
             names[ref_id] = f"{folder}/{path.name}"
-            hashes.append(pdq_hash(image).bits)
-            ids.append(ref_id)
-            embed(image)
-            references.load_reference_features(ref_id)  # warm the cache like a deployed system
     make = hard_distractor if tier == "hard" else _base_distractor
     for offset in range(distractors):
         ref_id = DISTRACTOR_ID_OFFSET + offset
-        image = make(offset)
-        hashes.append(pdq_hash(image).bits)
-        references.add(ref_id, lambda o=offset: make(o), extract_features(image, config.features))
-        ids.append(ref_id)
-        embed(image)
-    embed(None)
+        # Regenerated when verification needs its pixels rather than kept in memory.
+        references.add(ref_id, lambda o=offset: make(o), features_of(ref_id, make(offset)))
+    flush()
+    ids = np.array(list(entries))
     indexes = Indexes(
-        pdq=PdqIndex.build(np.stack(hashes), np.array(ids)),
-        local=LocalIndex.build(
-            {ref_id: references.load_reference_features(ref_id) for ref_id in ids}
-        ),
+        pdq=PdqIndex.build(np.stack([entry.pdq_bits for entry in entries.values()]), ids),
+        local=LocalIndex.build({ref_id: entry.features for ref_id, entry in entries.items()}),
     )
     if embedder is not None:
+        vectors = [entry.embedding for entry in entries.values() if entry.embedding is not None]
         indexes.embedding = ClipIndex.build(
-            np.concatenate(vectors), np.array(ids), FloatIndexConfig(dim=embedder.dim)
+            np.stack(vectors), ids, FloatIndexConfig(dim=embedder.dim)
         )
         indexes.embedder = embedder
     return references, indexes, names
@@ -205,10 +218,12 @@ def evaluate(
     limit: int | None = None,
     progress: Callable[[list[dict[str, Any]]], Iterable[dict[str, Any]]] | None = None,
     embedder: Embedder | None = None,
+    cache_dir: str | Path | None = None,
 ) -> dict[str, Any]:
     """Metrics over the case set; `progress` wraps the case list (e.g. tqdm) if given.
     `distractors` None: the case set's default (meta `default_distractors`, else 0).
-    `embedder`: a global embedding (the learned descriptor) for candidates, else none."""
+    `embedder`: a global embedding (the learned descriptor) for candidates, else none.
+    `cache_dir`: keep each reference's features there across runs (refcache)."""
     case_dir = Path(case_dir)
     config = config or MatchConfig()
     cases = read_cases(case_dir)[:limit]
@@ -216,7 +231,10 @@ def evaluate(
     tier = meta.get("tier", "base")
     if distractors is None:
         distractors = int(meta.get("default_distractors", 0))
-    references, index, names = build_references(case_dir, distractors, config, tier, embedder)
+    cache = None if cache_dir is None else ReferenceCache(cache_dir, config.features, embedder)
+    references, index, names = build_references(
+        case_dir, distractors, config, tier, embedder, cache
+    )
     outcomes = [
         _evaluate_case(case_dir, case, references, index, names, config)
         for case in (progress(cases) if progress else cases)
@@ -517,6 +535,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--distractors", type=int, default=None)
     parser.add_argument("--limit", type=int, default=None)
     parser.add_argument("--json", action="store_true")
+    parser.add_argument("--cache", default=None, help="keep reference features here (refcache)")
     parser.add_argument(
         "--descriptor",
         default=str(DEFAULT_CONFIG_PATH),
@@ -525,7 +544,11 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     embedder = Descriptor.load(args.descriptor) if args.descriptor else None
     metrics = evaluate(
-        args.case_dir, distractors=args.distractors, limit=args.limit, embedder=embedder
+        args.case_dir,
+        distractors=args.distractors,
+        limit=args.limit,
+        embedder=embedder,
+        cache_dir=args.cache,
     )
     print(json.dumps(metrics) if args.json else format_table(metrics))
 

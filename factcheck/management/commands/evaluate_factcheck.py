@@ -32,6 +32,15 @@ class Command(BaseCommand):
                 "0 for the base tier)."
             ),
         )
+        parser.add_argument(
+            "--cache",
+            metavar="DIR",
+            default=None,
+            help="Keep each reference's features, PDQ hash and embedding in DIR, so a rerun "
+            "against the same references (the tune and test splits share the procedural "
+            "distractors) skips computing them; entries are keyed by the pixels and by the "
+            "code and settings that compute them.",
+        )
         parser.add_argument("--limit", type=int, default=None, help="Only the first N cases.")
         parser.add_argument("--json", action="store_true", help="Print the metrics as JSON.")
         parser.add_argument(
@@ -65,6 +74,7 @@ class Command(BaseCommand):
                 limit=options["limit"],
                 progress=progress,
                 embedder=embedder,
+                cache_dir=options["cache"],
             )
         except (CaseDirError, EmbeddingUnavailable) as error:
             raise CommandError(str(error)) from None

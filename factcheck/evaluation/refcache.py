@@ -1,0 +1,96 @@
+"""What an evaluation computes per reference picture (local features, PDQ bits, the global
+embedding), kept on disk so a rerun against the same references skips it.
+
+A hard-tier run at 10,000 distractors spends most of its hour there, and the procedural
+distractors are the same pictures for the tune and the test split. An entry is named by the
+picture's pixels; its folder by everything else that decides the result: the feature settings,
+the embedder's configuration, and the source of the modules that compute them. A change to any
+of them starts a new folder, so a stale entry is never read.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from factcheck.core import features as features_module
+from factcheck.core import fingerprints as fingerprints_module
+from factcheck.core.features import FeatureConfig, Features, extract_features
+from factcheck.core.fingerprints import pdq_hash
+
+COMPUTING_MODULES = (features_module, fingerprints_module)
+
+
+@dataclass
+class ReferenceEntry:
+    features: Features
+    pdq_bits: np.ndarray
+    embedding: np.ndarray | None  # (dim,) when an embedder was given
+
+
+def compute_entry(image: np.ndarray, config: FeatureConfig) -> ReferenceEntry:
+    """Features and PDQ bits (the embedding is computed in batches by the caller)."""
+    return ReferenceEntry(extract_features(image, config), pdq_hash(image).bits, None)
+
+
+def _folder_key(config: FeatureConfig, embedder: Any | None) -> str:
+    digest = hashlib.sha256(repr(config).encode())
+    for module in COMPUTING_MODULES:
+        digest.update(Path(str(module.__file__)).read_bytes())
+    if embedder is not None:
+        digest.update(repr(getattr(embedder, "config", None)).encode())
+        digest.update(str(getattr(embedder, "tag", type(embedder).__name__)).encode())
+    return digest.hexdigest()[:16]
+
+
+def picture_key(image: np.ndarray) -> str:
+    digest = hashlib.sha256(str((image.shape, image.dtype.str)).encode())
+    digest.update(np.ascontiguousarray(image).data)
+    return digest.hexdigest()
+
+
+class ReferenceCache:
+    """`get` returns the stored entry or None; `put` stores one atomically (two runs may share
+    the folder)."""
+
+    def __init__(self, root: str | Path, config: FeatureConfig, embedder: Any | None = None):
+        self.folder = Path(root) / _folder_key(config, embedder)
+        self.folder.mkdir(parents=True, exist_ok=True)
+
+    def _path(self, key: str) -> Path:
+        return self.folder / f"{key}.npz"
+
+    def get(self, key: str) -> ReferenceEntry | None:
+        path = self._path(key)
+        if not path.is_file():
+            return None
+        with np.load(path) as stored:
+            features = Features(
+                stored["points"], stored["descriptors"], tuple(stored["image_size"].tolist())
+            )
+            return ReferenceEntry(
+                features,
+                stored["pdq"],
+                stored["embedding"] if "embedding" in stored.files else None,
+            )
+
+    def put(self, key: str, entry: ReferenceEntry) -> None:
+        # As computed (float32), not as a deployment stores them, so a rerun scores the same.
+        arrays: dict[str, np.ndarray] = {
+            "points": entry.features.points,
+            "descriptors": entry.features.descriptors,
+            "image_size": np.array(entry.features.image_size),
+            "pdq": entry.pdq_bits,
+        }
+        if entry.embedding is not None:
+            arrays["embedding"] = entry.embedding
+        path = self._path(key)
+        partial = path.with_suffix(f".{os.getpid()}.part")
+        with partial.open("wb") as handle:
+            np.savez(handle, **arrays)  # type: ignore[arg-type]
+        partial.replace(path)
