@@ -71,6 +71,14 @@ class DenseConfig:
     # whole-picture score, while the cells of cloud or haze between disagree.
     detail_tiles: int = 3
     min_detail_floor: float = 0.3
+    # A cell where the reference has no fine detail (a flat fill of an illustration or a text
+    # card, the smooth part of a gradient: band-pass standard deviation under this many grey
+    # levels in its thumbnail) cannot show that the query keeps the reference's detail: it is
+    # left out of the cells (the query's JPEG noise there is no detail either). A cell whose
+    # detail the query lost still counts. A copy that keeps fine detail in fewer than
+    # `min_detail_cells` cells is not confirmed by its detail.
+    flat_detail: float = 0.08
+    min_detail_cells: int = 3
     # An accepted alignment this exact (fine detail everywhere and colours agree all but
     # perfectly) confirms a match without the embedding's lead: what a resized or recompressed
     # copy of a smooth picture keeps and another picture of its kind does not. Chosen on the
@@ -203,7 +211,7 @@ def _score(
 
     query_band, warped_band = band(query_grey), band(warped_grey)
     detail = _correlation(query_band, warped_band, valid)
-    tiles = _tile_correlations(query_band, warped_band, valid, config.detail_tiles)
+    tiles = _tile_correlations(query_band, warped_band, valid, config)
     query_lab = cv2.cvtColor(_unit(query_small), cv2.COLOR_RGB2LAB)[valid]
     warped_lab = cv2.cvtColor(_unit(warped), cv2.COLOR_RGB2LAB)[valid]
     warped_lab[:, 0] += query_lab[:, 0].mean() - warped_lab[:, 0].mean()
@@ -212,20 +220,24 @@ def _score(
 
 
 def _tile_correlations(
-    query_band: np.ndarray, warped_band: np.ndarray, valid: np.ndarray, grid: int
+    query_band: np.ndarray, warped_band: np.ndarray, valid: np.ndarray, config: DenseConfig
 ) -> tuple[float, ...]:
     """The band-pass correlation in each cell of a grid x grid split of the query that the
-    reference mostly covers: where fine detail agrees, not just on the whole."""
+    reference mostly covers and has fine detail in (DenseConfig.flat_detail): where the
+    reference's fine detail reappears, not just on the whole."""
     height, width = valid.shape
+    grid = config.detail_tiles
     cells = []
     for row in range(grid):
         for column in range(grid):
             rows = slice(row * height // grid, (row + 1) * height // grid)
             columns = slice(column * width // grid, (column + 1) * width // grid)
             inside = valid[rows, columns]
-            if inside.mean() >= 0.5:
-                band_pair = query_band[rows, columns], warped_band[rows, columns]
-                cells.append(_correlation(*band_pair, inside))
+            if inside.mean() < 0.5:
+                continue
+            query_cell, warped_cell = query_band[rows, columns], warped_band[rows, columns]
+            if warped_cell[inside].std() >= config.flat_detail:
+                cells.append(_correlation(query_cell, warped_cell, inside))
     return tuple(cells)
 
 
@@ -333,7 +345,11 @@ def dense_verify(
 
 def confirmable(result: DenseVerification, config: DenseConfig) -> bool:
     """An accepted alignment whose fine detail agrees across the picture (DenseConfig)."""
-    return result.accepted and result.detail_floor >= config.min_detail_floor
+    return (
+        result.accepted
+        and len(result.tile_details) >= config.min_detail_cells
+        and result.detail_floor >= config.min_detail_floor
+    )
 
 
 def is_exact(result: DenseVerification, config: DenseConfig) -> bool:

@@ -299,6 +299,10 @@ def _evaluate_case(
         "mirrored": bool(top and top.mirrored),
         "verified_by": top.verified_by if top else None,
         "near_misses": [names.get(miss.reference_id) for miss in result.near_misses],
+        "expected_rejected_as": next(
+            (m.reason for m in result.near_misses if names.get(m.reference_id) == case["expected"]),
+            None,
+        ),
         "long_side": int(max(image.shape[:2])),
         "detail_changed": top.detail_changed if found and top is not None else None,
     }
@@ -407,6 +411,7 @@ def failure_details(outcomes: list[dict[str, Any]]) -> list[dict[str, Any]]:
             "class": o["class_combination"],
             "top": o["top"],
             "expected_candidate": o["expected_candidate"],
+            "expected_rejected_as": o.get("expected_rejected_as"),
             "edited": o["edited"],
         }
         for o in outcomes

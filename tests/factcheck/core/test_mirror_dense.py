@@ -146,3 +146,40 @@ def test_an_alignment_that_agrees_only_in_part_of_the_picture_does_not_confirm()
     assert not confirmable(result, config) and not is_exact(result, config)
     whole = dense_verify(_resized_copy(original), original, config)
     assert confirmable(whole, config) and whole.detail_floor > 0.8
+
+
+@pytest.mark.parametrize(
+    "original",
+    [illustration_image(0), illustration_image(2), text_card_image(0), text_card_image(3)],
+    ids=["illustration-0", "illustration-2", "text-card-0", "text-card-3"],
+)
+def test_the_references_flat_fills_are_no_evidence(original):
+    """Where the original has no fine detail (an illustration's flat fills, a text card's smooth
+    background), a cell cannot show that the copy keeps it: counted (correlation 0, or of the
+    copy's JPEG noise), such cells pulled a plain resized copy's detail floor under 0.2."""
+    config = DenseConfig()
+    copy = dense_verify(_resized_copy(original), original, config)
+    assert len(copy.tile_details) < config.detail_tiles**2
+    assert is_exact(copy, config), copy
+    counted = dense_verify(_resized_copy(original), original, DenseConfig(flat_detail=0.0))
+    assert len(counted.tile_details) == config.detail_tiles**2
+    assert not confirmable(counted, config)
+    # Too few cells with detail: nothing to confirm a match on.
+    assert not confirmable(copy, DenseConfig(min_detail_cells=len(copy.tile_details) + 1))
+
+
+def test_a_cell_whose_detail_the_query_lost_still_counts():
+    """Detail erased from a cell (text removed, a region filled) leaves it flat in the query only:
+    it is evidence of a difference, not left out."""
+    original = illustration_image(0)
+    height, width = original.shape[:2]
+    config = DenseConfig()
+    copy = dense_verify(_resized_copy(original), original, config)
+    # The centre cell, filled a little beyond its edges so that no edge of the fill is inside it.
+    rows = slice(height // 3 - height // 20, 2 * height // 3 + height // 20)
+    columns = slice(width // 3 - width // 20, 2 * width // 3 + width // 20)
+    erased = original.copy()
+    erased[rows, columns] = original[height // 2, width // 2]
+    result = dense_verify(_resized_copy(erased), original, config)
+    assert len(result.tile_details) == len(copy.tile_details)
+    assert min(result.tile_details) < 0.1 and min(copy.tile_details) > 0.9
