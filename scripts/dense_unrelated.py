@@ -10,10 +10,11 @@ production, the learned descriptor proposes candidates (query and mirror) and th
 dense check (factcheck.core.dense.dense_verify). Every acceptance is an unrelated picture that
 dense alignment would have called the original; a `confirmable` one (fine detail agrees across
 the picture) would confirm a match with the embedding's lead, an `exact` one on its own
-(factcheck.core.dense). With --chains, each query also goes through the hard tier's probe
-chain (mirror, crop, downscale, JPEG 30-45). Prints JSON per kind: checks, acceptances,
-confirmable and exact acceptances, and the highest detail, detail floor and lowest colour
-distance among the acceptances.
+(factcheck.core.dense), and `confirmed` counts those the matcher's rule confirms with the
+candidate's actual lead (factcheck.core.matcher.dense_confirms): false matches. With --chains,
+each query also goes through the hard tier's probe chain (mirror, crop, downscale, JPEG 30-45).
+Prints JSON per kind: checks, acceptances, confirmable, exact and confirmed acceptances, and the
+highest detail, detail floor and lowest colour distance among the acceptances.
 References are regenerated from their seed when checked, so large indexes fit in memory.
 """
 
@@ -26,6 +27,7 @@ import numpy as np
 
 from factcheck.core.dense import DenseConfig, confirmable, dense_verify, is_exact
 from factcheck.core.descriptor import Descriptor
+from factcheck.core.matcher import dense_confirms
 from factcheck.evaluation.evaledits import HARD_CHAINS, jpeg
 from factcheck.evaluation.evallowtexture import LOW_TEXTURE_GENERATORS
 from factcheck.evaluation.evaluate import EMBED_BATCH
@@ -50,6 +52,7 @@ def main() -> None:
     args = parser.parse_args()
     descriptor = Descriptor.load()
     config = DenseConfig()
+    margin = descriptor.dense_confirm_margin
     result = {}
     for kind in args.kinds:
         generate = LOW_TEXTURE_GENERATORS[kind]
@@ -60,7 +63,7 @@ def main() -> None:
                 for i in range(0, len(seeds), EMBED_BATCH)
             ]
         )
-        accepted, checks = [], 0
+        accepted, checks, confirmed = [], 0, 0
         for index in range(args.queries):
             picture = generate(QUERY_SEED + index, 0)
             queries = [jpeg(picture, 70)]
@@ -69,17 +72,22 @@ def main() -> None:
             for query in queries:
                 views = descriptor.describe([query, np.ascontiguousarray(query[:, ::-1])])
                 similarity = (views @ vectors.T).max(axis=0)
-                for candidate in np.argsort(-similarity)[: config.max_candidates]:
+                ranked = np.argsort(-similarity)
+                baseline = similarity[ranked[config.margin_rank]]
+                for candidate in ranked[: config.max_candidates]:
                     checks += 1
                     reference = generate(seeds[int(candidate)], 0)
                     dense = dense_verify(query, reference, config)
                     if dense.accepted:
                         accepted.append(dense)
+                        lead = float(similarity[candidate] - baseline)
+                        confirmed += dense_confirms(dense, lead, config, margin)
         result[kind] = {
             "checks": checks,
             "accepted": len(accepted),
             "confirmable": sum(confirmable(dense, config) for dense in accepted),
             "exact": sum(is_exact(dense, config) for dense in accepted),
+            "confirmed": confirmed,
             "max_detail": round(max((d.detail for d in accepted), default=0.0), 4),
             "max_detail_floor": round(max((d.detail_floor for d in accepted), default=0.0), 4),
             "min_colour": round(min((d.colour for d in accepted), default=0.0), 4),
