@@ -16,9 +16,9 @@ of the same kind (another sky, another gradient) fails at least one of:
 - `colour`: the mean Lab distance after matching mean lightness (a copy's brightness may
   change; its colours move together and stay close).
 An accepted alignment is a candidate; whether it confirms a match is decided with the per-cell
-detail (`detail_floor`: a copy agrees in every part of the picture, two fogs that share a ridge
-only along it) and either an all but perfect fit (`is_exact`) or the global embedding's lead
-(factcheck.core.matcher.dense_confirms).
+detail (`detail_floor`: a copy agrees in every part of the picture where the original has fine
+detail, two fogs that share a ridge only along it) and either an all but perfect fit
+(`is_exact`) or the global embedding's lead (factcheck.core.matcher.dense_confirms).
 Thresholds come from the `tune` split (docs/benchmarks.md): copies above, the unrelated and
 near-duplicate candidates below.
 """
