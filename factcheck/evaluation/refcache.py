@@ -4,13 +4,15 @@ embedding), kept on disk so a rerun against the same references skips it.
 A hard-tier run at 10,000 distractors spends most of its hour there, and the procedural
 distractors are the same pictures for the tune and the test split. An entry is named by the
 picture's pixels; its folder by everything else that decides the result: the feature settings,
-the embedder's configuration, and the source of the modules that compute them. A change to any
-of them starts a new folder, so a stale entry is never read.
+the embedder's configuration (the shipped descriptor's names its checkpoint's digest) and the
+source of the modules that compute them. A change to any of them starts a new folder, so a
+stale entry is never read.
 """
 
 from __future__ import annotations
 
 import hashlib
+import inspect
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -43,6 +45,8 @@ def _folder_key(config: FeatureConfig, embedder: Any | None) -> str:
     for module in COMPUTING_MODULES:
         digest.update(Path(str(module.__file__)).read_bytes())
     if embedder is not None:
+        source = inspect.getsourcefile(type(embedder))
+        digest.update(Path(source).read_bytes() if source else b"")
         digest.update(repr(getattr(embedder, "config", None)).encode())
         digest.update(str(getattr(embedder, "tag", type(embedder).__name__)).encode())
     return digest.hexdigest()[:16]
