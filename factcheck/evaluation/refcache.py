@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import hashlib
 import inspect
-import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -24,6 +23,7 @@ from factcheck.core import features as features_module
 from factcheck.core import fingerprints as fingerprints_module
 from factcheck.core.features import FeatureConfig, Features, extract_features
 from factcheck.core.fingerprints import pdq_hash
+from factcheck.core.index_manifest import atomic_file
 
 COMPUTING_MODULES = (features_module, fingerprints_module)
 
@@ -93,8 +93,5 @@ class ReferenceCache:
         }
         if entry.embedding is not None:
             arrays["embedding"] = entry.embedding
-        path = self._path(key)
-        partial = path.with_suffix(f".{os.getpid()}.part")
-        with partial.open("wb") as handle:
+        with atomic_file(self._path(key)) as temp_name, open(temp_name, "wb") as handle:
             np.savez(handle, **arrays)  # type: ignore[arg-type]
-        partial.replace(path)
