@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import inspect
+import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -26,6 +27,13 @@ from factcheck.core.fingerprints import pdq_hash
 from factcheck.core.index_manifest import atomic_file
 
 COMPUTING_MODULES = (features_module, fingerprints_module)
+# What np.load raises on an entry that is not a whole archive of ours (another program's file,
+# a disk that lost its tail): such an entry is a miss and is written again.
+DAMAGED_ENTRY = (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile)
+
+
+class CacheDirError(ValueError):
+    """The cache folder cannot be made or written to."""
 
 
 @dataclass
@@ -59,12 +67,16 @@ def picture_key(image: np.ndarray) -> str:
 
 
 class ReferenceCache:
-    """`get` returns the stored entry or None; `put` stores one atomically (two runs may share
-    the folder)."""
+    """`get` returns the stored entry, or None where there is none or it is damaged; `put`
+    stores one atomically (two runs may share the folder)."""
 
     def __init__(self, root: str | Path, config: FeatureConfig, embedder: Any | None = None):
         self.folder = Path(root) / _folder_key(config, embedder)
-        self.folder.mkdir(parents=True, exist_ok=True)
+        try:
+            self.folder.mkdir(parents=True, exist_ok=True)
+        except OSError as error:
+            message = f"cannot keep reference features in {root}: {error.strerror}"
+            raise CacheDirError(message) from None
 
     def _path(self, key: str) -> Path:
         return self.folder / f"{key}.npz"
@@ -73,15 +85,18 @@ class ReferenceCache:
         path = self._path(key)
         if not path.is_file():
             return None
-        with np.load(path) as stored:
-            features = Features(
-                stored["points"], stored["descriptors"], tuple(stored["image_size"].tolist())
-            )
-            return ReferenceEntry(
-                features,
-                stored["pdq"],
-                stored["embedding"] if "embedding" in stored.files else None,
-            )
+        try:
+            with np.load(path) as stored:
+                features = Features(
+                    stored["points"], stored["descriptors"], tuple(stored["image_size"].tolist())
+                )
+                return ReferenceEntry(
+                    features,
+                    stored["pdq"],
+                    stored["embedding"] if "embedding" in stored.files else None,
+                )
+        except DAMAGED_ENTRY:
+            return None
 
     def put(self, key: str, entry: ReferenceEntry) -> None:
         # As computed (float32), not as a deployment stores them, so a rerun scores the same.
@@ -93,5 +108,9 @@ class ReferenceCache:
         }
         if entry.embedding is not None:
             arrays["embedding"] = entry.embedding
-        with atomic_file(self._path(key)) as temp_name, open(temp_name, "wb") as handle:
-            np.savez(handle, **arrays)  # type: ignore[arg-type]
+        try:
+            with atomic_file(self._path(key)) as temp_name, open(temp_name, "wb") as handle:
+                np.savez(handle, **arrays)  # type: ignore[arg-type]
+        except OSError as error:
+            message = f"cannot write reference features to {self.folder}: {error.strerror}"
+            raise CacheDirError(message) from None

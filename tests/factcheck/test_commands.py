@@ -90,6 +90,18 @@ def test_evaluate_factcheck_refuses_negative_distractors(tmp_path) -> None:
         call_command("evaluate_factcheck", str(tmp_path), "--distractors", "-1")
 
 
+def test_evaluate_factcheck_refuses_a_cache_that_is_not_a_folder(tmp_path) -> None:
+    tiny_case_set(tmp_path / "cases")
+    blocker = tmp_path / "cache"
+    blocker.write_text("a file, not a folder")
+    with pytest.raises(CommandError, match="--cache"):
+        call_command(
+            "evaluate_factcheck", str(tmp_path / "cases"), "--limit", "1",
+            "--cache", str(blocker), stdout=StringIO(),
+        )  # fmt: skip
+    assert blocker.read_text() == "a file, not a folder"
+
+
 def test_generate_factcheck_cases_refuses_a_non_empty_directory(tmp_path) -> None:
     (tmp_path / "keep.txt").write_text("someone's file")
     with pytest.raises(CommandError, match="not empty"):

@@ -11,6 +11,7 @@ from factcheck.evaluation.evaluate import (
     format_table,
     without_layout_guards,
 )
+from factcheck.evaluation.refcache import CacheDirError
 from factcheck.selectors import match_config
 
 
@@ -78,6 +79,8 @@ class Command(BaseCommand):
             )
         except (CaseDirError, EmbeddingUnavailable) as error:
             raise CommandError(str(error)) from None
+        except CacheDirError as error:
+            raise CommandError(f"--cache: {error}") from None
         # The space searched, CLIP's included (the core names only embedders with a `tag`).
         metrics["embedding"] = embedding_tag() if embedder is not None else None
         self.stdout.write(json.dumps(metrics) if options["json"] else format_table(metrics))

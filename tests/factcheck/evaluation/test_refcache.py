@@ -7,7 +7,12 @@ import factcheck.evaluation.evaluate as evaluate_module
 from factcheck.core.features import FeatureConfig
 from factcheck.evaluation.evalsources import generated_image
 from factcheck.evaluation.evaluate import evaluate
-from factcheck.evaluation.refcache import ReferenceCache, compute_entry, picture_key
+from factcheck.evaluation.refcache import (
+    CacheDirError,
+    ReferenceCache,
+    compute_entry,
+    picture_key,
+)
 
 from .test_evaluation import _generate
 
@@ -77,3 +82,33 @@ def test_a_rerun_reads_every_reference_from_the_cache_and_scores_the_same(tmp_pa
     assert _without_timings(first) == _without_timings(second)
     with pytest.raises(AssertionError, match="computed again"):
         evaluate(tmp_path / "test", distractors=4, cache_dir=tmp_path / "cache")
+
+
+@pytest.mark.parametrize(
+    "damage",
+    [b"", b"not a numpy archive", b"PK\x03\x04 a truncated zip"],
+    ids=["empty", "garbage", "truncated"],
+)
+def test_a_damaged_entry_is_a_miss_and_is_written_again(tmp_path, damage):
+    image = generated_image(6, (200, 260))
+    config = FeatureConfig()
+    cache = ReferenceCache(tmp_path, config)
+    key = picture_key(image)
+    cache.put(key, compute_entry(image, config))
+    path = next(cache.folder.glob(f"{key}.npz"))
+    path.write_bytes(damage)
+    assert cache.get(key) is None
+    cache.put(key, compute_entry(image, config))
+    assert cache.get(key) is not None
+
+
+def test_an_entry_that_cannot_be_written_is_one_clear_error(tmp_path):
+    """A folder squatting on the entry's name: the rename into place fails, whoever runs it."""
+    image = generated_image(7, (200, 260))
+    config = FeatureConfig()
+    cache = ReferenceCache(tmp_path, config)
+    key = picture_key(image)
+    (cache.folder / f"{key}.npz").mkdir()
+    with pytest.raises(CacheDirError, match="cannot write reference features"):
+        cache.put(key, compute_entry(image, config))
+    assert not list(cache.folder.glob("*.tmp")) and not list(cache.folder.glob(".*.tmp"))
