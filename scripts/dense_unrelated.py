@@ -1,7 +1,7 @@
 """How often dense alignment accepts an unrelated picture of the same low-texture kind.
 
     python scripts/dense_unrelated.py [--kinds fog gradient ...] [--references 200] [--queries 40]
-        [--chains]
+        [--chains] [--fog-mode dusk_water]
 
 For each kind of the evaluation's low-texture generators (factcheck.evaluation.evallowtexture),
 index --references pictures and query with --queries other pictures of that kind (seeds of
@@ -13,8 +13,10 @@ the picture) would confirm a match with the embedding's lead, an `exact` one on 
 (factcheck.core.dense), and `confirmed` counts those the matcher's rule confirms with the
 candidate's actual lead (factcheck.core.matcher.dense_confirms): false matches. With --chains,
 each query also goes through the hard tier's probe chain (mirror, crop, downscale, JPEG 30-45).
-Prints JSON per kind: checks, acceptances, confirmable, exact and confirmed acceptances, and the
-highest detail, detail floor and lowest colour distance among the acceptances.
+With --fog-mode, the fog kind's references and queries are all of that mode
+(factcheck.evaluation.evallowtexture.FOG_MODES): a stress set of one kind of scene.
+Prints JSON per kind: checks, acceptances, confirmable, exact and confirmed acceptances, and
+the highest detail, detail floor and lowest colour distance among the acceptances.
 References are regenerated from their seed when checked, so large indexes fit in memory.
 """
 
@@ -29,7 +31,7 @@ from factcheck.core.dense import DenseConfig, confirmable, dense_verify, is_exac
 from factcheck.core.descriptor import Descriptor
 from factcheck.core.matcher import dense_confirms
 from factcheck.evaluation.evaledits import HARD_CHAINS, jpeg
-from factcheck.evaluation.evallowtexture import LOW_TEXTURE_GENERATORS
+from factcheck.evaluation.evallowtexture import FOG_MODES, LOW_TEXTURE_GENERATORS, fog_mode
 from factcheck.evaluation.evaluate import EMBED_BATCH
 
 REFERENCE_SEED = 800_000_000
@@ -43,12 +45,23 @@ def _probe_chain(picture: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     return jpeg(image, quality or 70)
 
 
+def _seeds(first: int, count: int, kind: str, mode: str | None) -> list[int]:
+    """`count` seeds from `first` on, of fog pictures of `mode` only when one is given."""
+    seeds, seed = [], first
+    while len(seeds) < count:
+        if kind != "fog" or mode is None or fog_mode(seed) == mode:
+            seeds.append(seed)
+        seed += 1
+    return seeds
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--kinds", nargs="+", default=list(LOW_TEXTURE_GENERATORS))
     parser.add_argument("--references", type=int, default=200)
     parser.add_argument("--queries", type=int, default=40)
     parser.add_argument("--chains", action="store_true")
+    parser.add_argument("--fog-mode", choices=FOG_MODES, default=None)
     args = parser.parse_args()
     descriptor = Descriptor.load()
     config = DenseConfig()
@@ -56,7 +69,7 @@ def main() -> None:
     result = {}
     for kind in args.kinds:
         generate = LOW_TEXTURE_GENERATORS[kind]
-        seeds = range(REFERENCE_SEED, REFERENCE_SEED + args.references)
+        seeds = _seeds(REFERENCE_SEED, args.references, kind, args.fog_mode)
         vectors = np.concatenate(
             [
                 descriptor.describe([generate(seed, 0) for seed in seeds[i : i + EMBED_BATCH]])
@@ -64,8 +77,8 @@ def main() -> None:
             ]
         )
         accepted, checks, confirmed = [], 0, 0
-        for index in range(args.queries):
-            picture = generate(QUERY_SEED + index, 0)
+        for index, seed in enumerate(_seeds(QUERY_SEED, args.queries, kind, args.fog_mode)):
+            picture = generate(seed, 0)
             queries = [jpeg(picture, 70)]
             if args.chains:
                 queries += [_probe_chain(picture, np.random.default_rng([QUERY_SEED, index]))]

@@ -204,12 +204,8 @@ def _score(
         _grey(query_small, config.blur_sigma), _grey(warped, config.blur_sigma), valid
     )
     fine, coarse = config.detail_sigmas
-    query_grey, warped_grey = _grey(query_small, 0.5), _grey(warped, 0.5)
-
-    def band(image: np.ndarray) -> np.ndarray:
-        return cv2.GaussianBlur(image, (0, 0), fine) - cv2.GaussianBlur(image, (0, 0), coarse)
-
-    query_band, warped_band = band(query_grey), band(warped_grey)
+    query_band = _band_pass(query_small, fine, coarse)
+    warped_band = _band_pass(warped, fine, coarse)
     detail = _correlation(query_band, warped_band, valid)
     tiles = _tile_correlations(query_band, warped_band, valid, config)
     query_lab = cv2.cvtColor(_unit(query_small), cv2.COLOR_RGB2LAB)[valid]
@@ -217,6 +213,19 @@ def _score(
     warped_lab[:, 0] += query_lab[:, 0].mean() - warped_lab[:, 0].mean()
     colour = float(np.linalg.norm(query_lab - warped_lab, axis=1).mean())
     return correlation, detail, colour, overlap, tiles
+
+
+def _band_pass(image: np.ndarray, fine: float, coarse: float) -> np.ndarray:
+    """Difference of Gaussians of the grey image, with the picture continued past its frame by
+    point reflection (2 * edge - mirror image): a smooth ramp then goes on as itself and has no
+    band-pass response at the frame. With the usual mirror reflection, a ramp folds back at the
+    frame, and any two smooth pictures whose brightness runs the same way (two dusk skies)
+    agreed in the frame's band-pass as if it were shared detail."""
+    pad = int(np.ceil(4 * coarse))
+    grey = cv2.cvtColor(image, cv2.COLOR_RGB2GRAY)
+    padded = cv2.GaussianBlur(np.pad(grey, pad, mode="reflect", reflect_type="odd"), (0, 0), 0.5)
+    band = cv2.GaussianBlur(padded, (0, 0), fine) - cv2.GaussianBlur(padded, (0, 0), coarse)
+    return band[pad:-pad, pad:-pad]
 
 
 def _tile_correlations(
@@ -325,10 +334,17 @@ def dense_verify(
                 False, small_transform, mirrored, correlation, detail, colour, overlap, tiles
             )
             # Fine detail tells the right alignment from a plausible wrong one (a symmetric
-            # layout fits mirrored and not); stop early only once it is unmistakable.
+            # layout fits mirrored and not); stop early only once it is unmistakable: on the
+            # whole and across the picture (a mirrored dusk scene fits unmirrored along its
+            # horizon, and its water disagrees).
             if best is None or (detail, correlation) > (best.detail, best.correlation):
                 best = candidate
-        if best is not None and best.detail >= config.sure_detail and not _problem(best, config):
+        if (
+            best is not None
+            and best.detail >= config.sure_detail
+            and not _problem(best, config)
+            and _detail_agrees(best, config)
+        ):
             break
     if best is None:
         return DenseVerification(False, reason="dense alignment did not converge")
@@ -343,13 +359,17 @@ def dense_verify(
     return best
 
 
-def confirmable(result: DenseVerification, config: DenseConfig) -> bool:
-    """An accepted alignment whose fine detail agrees across the picture (DenseConfig)."""
+def _detail_agrees(result: DenseVerification, config: DenseConfig) -> bool:
+    """Fine detail agrees across the picture (DenseConfig.min_detail_floor), in enough cells."""
     return (
-        result.accepted
-        and len(result.tile_details) >= config.min_detail_cells
+        len(result.tile_details) >= config.min_detail_cells
         and result.detail_floor >= config.min_detail_floor
     )
+
+
+def confirmable(result: DenseVerification, config: DenseConfig) -> bool:
+    """An accepted alignment whose fine detail agrees across the picture (DenseConfig)."""
+    return result.accepted and _detail_agrees(result, config)
 
 
 def is_exact(result: DenseVerification, config: DenseConfig) -> bool:

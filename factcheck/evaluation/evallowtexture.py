@@ -73,11 +73,23 @@ def gradient_image(seed: int, sibling: int = 0) -> np.ndarray:
     return gradient
 
 
+FOG_MODES = ("sky", "fog", "dusk_water")
+
+
+def _fog_design(design: Rng) -> tuple[int, int, str]:
+    height, width = SIZES[int(design.integers(len(SIZES)))]
+    return height, width, str(design.choice(FOG_MODES))
+
+
+def fog_mode(seed: int) -> str:
+    """Which of FOG_MODES fog_image(seed) draws (its siblings share it)."""
+    return _fog_design(_rngs("fog", seed, 0)[0])[2]
+
+
 def fog_image(seed: int, sibling: int = 0) -> np.ndarray:
     """Sky with soft clouds, grey fog over faint hills, or water at dusk reflecting the sky."""
     design, detail = _rngs("fog", seed, sibling)
-    height, width = SIZES[int(design.integers(len(SIZES)))]
-    mode = str(design.choice(["sky", "fog", "dusk_water"]))
+    height, width, mode = _fog_design(design)
     t = np.linspace(0, 1, height, dtype=np.float32)[:, None].repeat(width, axis=1)
     noise = _low_frequency(detail, (height, width), (256, 128, 64))
     if mode == "sky":

@@ -6,7 +6,7 @@ import faiss
 import numpy as np
 import pytest
 
-from factcheck.core.dense import DenseConfig, confirmable, dense_verify, is_exact
+from factcheck.core.dense import DenseConfig, _band_pass, confirmable, dense_verify, is_exact
 from factcheck.core.features import extract_features, mirror_features, mirror_matrix
 from factcheck.core.verify import verify
 from factcheck.evaluation.evaledits import jpeg
@@ -183,3 +183,32 @@ def test_a_cell_whose_detail_the_query_lost_still_counts():
     result = dense_verify(_resized_copy(erased), original, config)
     assert len(result.tile_details) == len(copy.tile_details)
     assert min(result.tile_details) < 0.1 and min(copy.tile_details) > 0.9
+
+
+def test_a_smooth_ramp_has_no_fine_detail_at_the_frame():
+    """Mirror reflection folds a ramp back at the frame, which the band-pass took for detail
+    that every picture brightening the same way shares."""
+    ramp = np.linspace(30, 220, 120, dtype=np.float32)[:, None].repeat(160, axis=1)
+    picture = np.repeat(ramp[..., None], 3, axis=2)
+    band = _band_pass(picture, *DenseConfig().detail_sigmas)
+    assert band.shape == ramp.shape
+    assert np.abs(band).max() < 0.05
+
+
+def _halved_mirror(image: np.ndarray) -> np.ndarray:
+    """Mirrored, halved, JPEG 40."""
+    small = cv2.resize(_mirror(image), None, fx=0.5, fy=0.5, interpolation=cv2.INTER_AREA)
+    return jpeg(small, 40)
+
+
+@pytest.mark.parametrize("query_seed, reference_seed", [(11, 3), (21, 3), (5, 15)])
+def test_two_dusk_scenes_do_not_share_detail_through_the_frame(query_seed, reference_seed):
+    """Water at dusk: a sky ramp, a horizon, its dimmed reflection. Another such scene, posted
+    mirrored, halved and JPEG 40, aligned with these originals with a detail floor over 0.3
+    while the frame counted: each confirmable (with the embedding's lead, a false match)."""
+    config = DenseConfig()
+    original = fog_image(reference_seed)
+    other = dense_verify(_halved_mirror(fog_image(query_seed)), original, config)
+    assert not confirmable(other, config), other
+    copy = dense_verify(_halved_mirror(original), original, config)
+    assert confirmable(copy, config), copy
