@@ -122,6 +122,13 @@ def _thumbnail(image: np.ndarray, size: int) -> tuple[np.ndarray, float]:
     return small.astype(np.float32), shape[0] / width  # x scale (y differs by rounding only)
 
 
+def _resized_pixels(scale: float) -> np.ndarray:
+    """3x3 map from a picture's pixel centres to those of its resize by `scale` (cv2.resize's
+    convention: x -> (x + 0.5) * scale - 0.5)."""
+    shift = 0.5 * scale - 0.5
+    return np.array([[scale, 0.0, shift], [0.0, scale, shift], [0.0, 0.0, 1.0]])
+
+
 def _grey(image: np.ndarray, sigma: float) -> np.ndarray:
     grey = cv2.cvtColor(image, cv2.COLOR_RGB2GRAY)
     return cv2.GaussianBlur(grey, (0, 0), sigma)
@@ -348,11 +355,12 @@ def dense_verify(
             break
     if best is None:
         return DenseVerification(False, reason="dense alignment did not converge")
-    # Full resolution: reference -> reference thumb (-> its mirror) -> query thumb -> query.
-    to_thumb = np.diag([reference_scale, reference_scale, 1.0])
+    # Full resolution: reference -> reference thumb (-> its mirror) -> query thumb -> query, in
+    # pixel centres throughout (a thumbnail pixel is 6 of a 1024-px picture's).
+    to_thumb = _resized_pixels(reference_scale)
     if best.mirrored:
         to_thumb = mirror_matrix(reference_small.shape[1]) @ to_thumb
-    from_thumb = np.diag([1 / query_scale, 1 / query_scale, 1.0])
+    from_thumb = np.linalg.inv(_resized_pixels(query_scale))
     best.transform = from_thumb @ best.transform @ to_thumb
     best.reason = _problem(best, config)
     best.accepted = not best.reason

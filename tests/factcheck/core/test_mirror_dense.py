@@ -212,3 +212,27 @@ def test_two_dusk_scenes_do_not_share_detail_through_the_frame(query_seed, refer
     assert not confirmable(other, config), other
     copy = dense_verify(_halved_mirror(original), original, config)
     assert confirmable(copy, config), copy
+
+
+@pytest.mark.parametrize("mirrored", [False, True], ids=["as-posted", "mirrored"])
+@pytest.mark.parametrize("scale", [1.0, 0.5])
+def test_the_dense_transform_is_pixel_exact_at_full_resolution(mirrored, scale):
+    """The alignment is found on 160-px thumbnails, but the transform it reports is what the edit
+    map is drawn under. Mirroring in thumbnail pixels and scaling the result up put a mirrored
+    copy 5.4 px (one thumbnail pixel less one full pixel) off its original at 1024 px: thin
+    slivers along every edge were reported as edits."""
+    original = illustration_image(2)
+    height, width = original.shape[:2]
+    posted = _mirror(original) if mirrored else original
+    size = (round(width * scale), round(height * scale))
+    query = jpeg(cv2.resize(posted, size, interpolation=cv2.INTER_AREA), 90)
+    result = dense_verify(query, original)
+    assert result.accepted and result.mirrored == mirrored, result
+    # Pixel centres: x in the original is at (x + 0.5) * scale - 0.5 in its resize.
+    corners = np.array([[0, 0], [width - 1, 0], [0, height - 1], [width - 1, height - 1]], float)
+    expected = corners.copy()
+    if mirrored:
+        expected[:, 0] = width - 1 - expected[:, 0]
+    expected = (expected + 0.5) * scale - 0.5
+    mapped = cv2.perspectiveTransform(corners[None], result.transform)[0]
+    assert np.abs(mapped - expected).max() < 1.5, mapped - expected
