@@ -114,19 +114,18 @@ class DenseVerification:
         return float(max(0.0, min(1.0, self.detail)))
 
 
-def _thumbnail(image: np.ndarray, size: int) -> tuple[np.ndarray, float]:
+def _thumbnail(image: np.ndarray, size: int) -> tuple[np.ndarray, np.ndarray]:
+    """The picture shrunk to `size` on its longer side, and the 3x3 map from its pixel centres
+    to the thumbnail's (cv2.resize's convention: x -> (x + 0.5) * scale - 0.5 on each axis)."""
     height, width = image.shape[:2]
     scale = size / max(height, width)
     shape = (max(8, round(width * scale)), max(8, round(height * scale)))
     small = cv2.resize(image, shape, interpolation=cv2.INTER_AREA)
-    return small.astype(np.float32), shape[0] / width  # x scale (y differs by rounding only)
-
-
-def _resized_pixels(scale: float) -> np.ndarray:
-    """3x3 map from a picture's pixel centres to those of its resize by `scale` (cv2.resize's
-    convention: x -> (x + 0.5) * scale - 0.5)."""
-    shift = 0.5 * scale - 0.5
-    return np.array([[scale, 0.0, shift], [0.0, scale, shift], [0.0, 0.0, 1.0]])
+    scale_x, scale_y = shape[0] / width, shape[1] / height
+    to_small = np.array(
+        [[scale_x, 0.0, 0.5 * scale_x - 0.5], [0.0, scale_y, 0.5 * scale_y - 0.5], [0.0, 0.0, 1.0]]
+    )
+    return small.astype(np.float32), to_small
 
 
 def _grey(image: np.ndarray, sigma: float) -> np.ndarray:
@@ -315,8 +314,8 @@ def dense_verify(
 ) -> DenseVerification:
     """Align `reference` onto `query` (both RGB uint8) and decide whether it is its original."""
     config = config or DenseConfig()
-    query_small, query_scale = _thumbnail(query, config.thumbnail_size)
-    reference_small, reference_scale = _thumbnail(reference, config.thumbnail_size)
+    query_small, query_to_small = _thumbnail(query, config.thumbnail_size)
+    reference_small, to_thumb = _thumbnail(reference, config.thumbnail_size)
     query_grey = _grey(query_small, config.blur_sigma)
     best: DenseVerification | None = None
     hypotheses = _aligned_hypotheses(query_small, reference_small, config)
@@ -357,11 +356,9 @@ def dense_verify(
         return DenseVerification(False, reason="dense alignment did not converge")
     # Full resolution: reference -> reference thumb (-> its mirror) -> query thumb -> query, in
     # pixel centres throughout (a thumbnail pixel is 6 of a 1024-px picture's).
-    to_thumb = _resized_pixels(reference_scale)
     if best.mirrored:
         to_thumb = mirror_matrix(reference_small.shape[1]) @ to_thumb
-    from_thumb = np.linalg.inv(_resized_pixels(query_scale))
-    best.transform = from_thumb @ best.transform @ to_thumb
+    best.transform = np.linalg.inv(query_to_small) @ best.transform @ to_thumb
     best.reason = _problem(best, config)
     best.accepted = not best.reason
     return best
