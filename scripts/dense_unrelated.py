@@ -47,7 +47,8 @@ def _probe_chain(picture: np.ndarray, rng: np.random.Generator) -> np.ndarray:
 
 def _seeds(first: int, count: int, kind: str, mode: str | None) -> list[int]:
     """`count` seeds from `first` on, of fog pictures of `mode` only when one is given."""
-    seeds, seed = [], first
+    seeds: list[int] = []
+    seed = first
     while len(seeds) < count:
         if kind != "fog" or mode is None or fog_mode(seed) == mode:
             seeds.append(seed)
