@@ -16,6 +16,7 @@ from factcheck.evaluation.evallowtexture import (
     illustration_image,
     text_card_image,
 )
+from factcheck.evaluation.evalsources import generated_image
 
 
 def _mirror(image: np.ndarray) -> np.ndarray:
@@ -257,3 +258,17 @@ def test_an_edit_that_outweighs_a_smooth_pictures_grey_levels_still_aligns(
     assert result.accepted, result
     assert result.correlation < 0.9 and result.detail_floor > 0.5
     assert not dense_verify(copy, original, DenseConfig(min_correlation=0.9)).accepted
+
+
+def test_an_edited_part_does_not_make_the_colours_differ(astronaut):
+    """Colour is the median Lab distance: a recoloured part moved the mean of this picture to 16,
+    past DenseConfig.max_colour, and the edited copy was refused as "colours differ". A copy
+    whose colours all moved (a red cast over the whole picture) still differs."""
+    original = generated_image(4, (384, 512))
+    edited, _ = e_recolour(original, np.random.default_rng(0), astronaut)
+    result = dense_verify(_resized_copy(edited), original)
+    assert result.accepted, result
+    lab = cv2.cvtColor(original, cv2.COLOR_RGB2LAB).astype(np.int16)
+    lab[..., 1] += 30  # a*: towards red, lightness kept
+    cast = cv2.cvtColor(np.clip(lab, 0, 255).astype(np.uint8), cv2.COLOR_LAB2RGB)
+    assert dense_verify(_resized_copy(cast), original).reason == "colours differ"
