@@ -13,8 +13,8 @@ of the same kind (another sky, another gradient) fails at least one of:
 - `correlation`: zero-mean normalised correlation of the blurred grey images (ECC's own score);
 - `detail`: the same correlation of band-pass (difference-of-Gaussians) images, which two smooth
   gradients only share when they are the same picture;
-- `colour`: the median Lab distance after matching mean lightness (a copy's brightness may
-  change; its colours move together and stay close, over all but an edited part).
+- `colour`: the mean Lab distance after matching mean lightness (a copy's brightness may
+  change; its colours move together and stay close).
 An accepted alignment is a candidate; whether it confirms a match is decided with the per-cell
 detail (`detail_floor`: a copy agrees in every part of the picture where the original has fine
 detail, two fogs that share a ridge only along it) and either an all but perfect fit
@@ -59,13 +59,10 @@ class DenseConfig:
     # fills the query; smaller: the query is a centred crop of it, so the reference overhangs).
     crop_hypotheses: tuple[float, ...] = (1.0, 0.85, 0.72)
     min_overlap: float = 0.45  # share of the query thumbnail the aligned reference covers
-    # Whole-picture correlation of the blurred greys. An edit (a splice, a recolour) pulls it
-    # down on a smooth picture, whose few grey levels the edited part outweighs; confirmation
-    # rests on the fine detail across the picture (below).
-    min_correlation: float = 0.80
+    min_correlation: float = 0.90
     min_detail: float = 0.35
     sure_detail: float = 0.9  # an accepted fit this detailed ends the search
-    max_colour: float = 9.0  # median Lab distance
+    max_colour: float = 9.0  # mean Lab distance
     max_scale_ratio: float = 1.6  # anisotropy of the fitted affine part
     # Fine detail must agree across the picture, not only on the whole: `detail` is scored in
     # each cell of a detail_tiles x detail_tiles grid too, and an alignment confirms a match only
@@ -220,7 +217,7 @@ def _score(
     query_lab = cv2.cvtColor(_unit(query_small), cv2.COLOR_RGB2LAB)[valid]
     warped_lab = cv2.cvtColor(_unit(warped), cv2.COLOR_RGB2LAB)[valid]
     warped_lab[:, 0] += query_lab[:, 0].mean() - warped_lab[:, 0].mean()
-    colour = float(np.median(np.linalg.norm(query_lab - warped_lab, axis=1)))
+    colour = float(np.linalg.norm(query_lab - warped_lab, axis=1).mean())
     return correlation, detail, colour, overlap, tiles
 
 

@@ -9,14 +9,13 @@ import pytest
 from factcheck.core.dense import DenseConfig, _band_pass, confirmable, dense_verify, is_exact
 from factcheck.core.features import extract_features, mirror_features, mirror_matrix
 from factcheck.core.verify import verify
-from factcheck.evaluation.evaledits import e_recolour, e_splice, jpeg
+from factcheck.evaluation.evaledits import jpeg
 from factcheck.evaluation.evallowtexture import (
     fog_image,
     gradient_image,
     illustration_image,
     text_card_image,
 )
-from factcheck.evaluation.evalsources import generated_image
 
 
 def _mirror(image: np.ndarray) -> np.ndarray:
@@ -238,37 +237,3 @@ def test_the_dense_transform_is_pixel_exact_at_full_resolution(mirrored, scale):
     expected = (expected + 0.5) * scale - 0.5
     mapped = cv2.perspectiveTransform(corners[None], result.transform)[0]
     assert np.abs(mapped - expected).max() < 1.5, mapped - expected
-
-
-@pytest.mark.parametrize(
-    ("make", "seed", "edit"),
-    [(fog_image, 3, e_splice), (fog_image, 3, e_recolour), (illustration_image, 2, e_recolour)],
-    ids=["fog-splice", "fog-recolour", "illustration-recolour"],
-)
-def test_an_edit_that_outweighs_a_smooth_pictures_grey_levels_still_aligns(
-    make, seed, edit, astronaut
-):
-    """On a smooth picture an edited part outweighs the few grey levels around it and pulls the
-    whole-picture correlation under 0.9, though the rest of the picture agrees: the edited copy
-    aligns (and its edits are then localised) instead of being refused."""
-    original = make(seed)
-    edited, _ = edit(original, np.random.default_rng(seed), astronaut)
-    copy = jpeg(cv2.resize(edited, None, fx=0.5, fy=0.5, interpolation=cv2.INTER_AREA), 60)
-    result = dense_verify(copy, original)
-    assert result.accepted, result
-    assert result.correlation < 0.9 and result.detail_floor > 0.5
-    assert not dense_verify(copy, original, DenseConfig(min_correlation=0.9)).accepted
-
-
-def test_an_edited_part_does_not_make_the_colours_differ(astronaut):
-    """Colour is the median Lab distance: a recoloured part moved the mean of this picture to 16,
-    past DenseConfig.max_colour, and the edited copy was refused as "colours differ". A copy
-    whose colours all moved (a red cast over the whole picture) still differs."""
-    original = generated_image(4, (384, 512))
-    edited, _ = e_recolour(original, np.random.default_rng(0), astronaut)
-    result = dense_verify(_resized_copy(edited), original)
-    assert result.accepted, result
-    lab = cv2.cvtColor(original, cv2.COLOR_RGB2LAB).astype(np.int16)
-    lab[..., 1] += 30  # a*: towards red, lightness kept
-    cast = cv2.cvtColor(np.clip(lab, 0, 255).astype(np.uint8), cv2.COLOR_LAB2RGB)
-    assert dense_verify(_resized_copy(cast), original).reason == "colours differ"
