@@ -237,3 +237,15 @@ def test_the_dense_transform_is_pixel_exact_at_full_resolution(mirrored, scale):
     expected = (expected + 0.5) * scale - 0.5
     mapped = cv2.perspectiveTransform(corners[None], result.transform)[0]
     assert np.abs(mapped - expected).max() < 1.5, mapped - expected
+
+
+def test_two_text_cards_of_one_layout_are_not_one_picture():
+    """The same red card, white frame and two centred lines of white text, other words: at dense
+    alignment's thumbnails the words are illegible, the detail agrees across the card and the
+    descriptor puts one ahead of the other indexed cards. Only the whole-picture correlation
+    refuses the pair; a candidate that let 0.80 through (and took the median colour) confirmed it
+    (scripts/dense_unrelated.py, docs/benchmarks.md "Edits on smooth pictures")."""
+    query = jpeg(text_card_image(810000017), 70)
+    result = dense_verify(query, text_card_image(800000533))
+    assert not result.accepted and result.reason == "dense alignment correlates poorly"
+    assert result.correlation > 0.8 and result.detail_floor > DenseConfig().min_detail_floor
