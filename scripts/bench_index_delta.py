@@ -1,7 +1,7 @@
 """Appended deltas vs whole rewrites, and what a memory-mapped reader costs (issue 15).
 
     python scripts/bench_index_delta.py [--hashes 1000000] [--vectors 1000000] [--dim 256]
-        [--readers 2] [--deltas 8] [--queries 200] [--training-samples 100000] [--dir DIR]
+        [--readers 2] [--deltas 8] [--queries 200] [--training-samples 262144] [--dir DIR]
         [--chunk 1000000] [--build-threads 1]
 
 Offline and synthetic: random PDQ hashes and unit vectors near a low-dimensional subspace (the
@@ -361,7 +361,7 @@ def main() -> None:
     parser.add_argument("--deltas", type=int, default=8)
     parser.add_argument("--queries", type=int, default=200)
     parser.add_argument("--poll-ms", type=float, default=5.0)
-    parser.add_argument("--training-samples", type=int, default=100_000)
+    parser.add_argument("--training-samples", type=int, default=index_module.MAX_TRAINING_SAMPLES)
     parser.add_argument(
         "--chunk",
         type=int,
