@@ -31,7 +31,7 @@ import cv2
 import numpy as np
 import numpy.typing as npt
 
-from factcheck.core.features import mirror_matrix
+from factcheck.core.features import mirror_matrix, resize_matrix
 
 
 @dataclass(frozen=True)
@@ -116,16 +116,12 @@ class DenseVerification:
 
 def _thumbnail(image: np.ndarray, size: int) -> tuple[np.ndarray, np.ndarray]:
     """The picture shrunk to `size` on its longer side, and the 3x3 map from its pixel centres
-    to the thumbnail's (cv2.resize's convention: x -> (x + 0.5) * scale - 0.5 on each axis)."""
+    to the thumbnail's (factcheck.core.features.resize_matrix)."""
     height, width = image.shape[:2]
     scale = size / max(height, width)
     shape = (max(8, round(width * scale)), max(8, round(height * scale)))
     small = cv2.resize(image, shape, interpolation=cv2.INTER_AREA)
-    scale_x, scale_y = shape[0] / width, shape[1] / height
-    to_small = np.array(
-        [[scale_x, 0.0, 0.5 * scale_x - 0.5], [0.0, scale_y, 0.5 * scale_y - 0.5], [0.0, 0.0, 1.0]]
-    )
-    return small.astype(np.float32), to_small
+    return small.astype(np.float32), resize_matrix((width, height), shape)
 
 
 def _grey(image: np.ndarray, sigma: float) -> np.ndarray:

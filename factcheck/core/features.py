@@ -123,6 +123,16 @@ def mirror_matrix(width: int) -> np.ndarray:
     return np.array([[-1.0, 0.0, width - 1.0], [0.0, 1.0, 0.0], [0.0, 0.0, 1.0]])
 
 
+def resize_matrix(size: tuple[int, int], resized: tuple[int, int]) -> np.ndarray:
+    """3x3 map from pixel coordinates of a (width, height) image to those of its `cv2.resize` to
+    `resized` (width, height), in the pixel-centre convention of `Features.points`: on each axis
+    x -> (x + 0.5) * scale - 0.5. resize_matrix(b, a) is the inverse of resize_matrix(a, b)."""
+    scale_x, scale_y = resized[0] / size[0], resized[1] / size[1]
+    return np.array(
+        [[scale_x, 0.0, 0.5 * scale_x - 0.5], [0.0, scale_y, 0.5 * scale_y - 0.5], [0.0, 0.0, 1.0]]
+    )
+
+
 def extract_features(image: np.ndarray, config: FeatureConfig | None = None) -> Features:
     config = config or FeatureConfig()
     gray = to_gray(image)

@@ -20,6 +20,7 @@ import cv2
 import numpy as np
 from skimage.metrics import structural_similarity
 
+from factcheck.core.features import resize_matrix
 from factcheck.core.frames import frame_mask
 from factcheck.core.regions import classify_regions
 from factcheck.core.tone import match_tone
@@ -77,8 +78,7 @@ def _working_transform(
     height, width = query_shape
     scale = min(1.0, size / max(height, width))
     work_size = (max(1, round(width * scale)), max(1, round(height * scale)))
-    scale_matrix = np.diag([work_size[0] / width, work_size[1] / height, 1.0])
-    return scale_matrix @ transform, work_size
+    return resize_matrix((width, height), work_size) @ transform, work_size
 
 
 def warp_reference(
@@ -89,10 +89,11 @@ def warp_reference(
     normalised = transform / transform[2, 2]
     scale = float(np.sqrt(abs(np.linalg.det(normalised[:2, :2]))))
     if scale < 0.75:
-        shrunk = cv2.resize(reference, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
-        back = np.diag(
-            [reference.shape[1] / shrunk.shape[1], reference.shape[0] / shrunk.shape[0], 1]
-        )
+        height, width = reference.shape[:2]
+        shrunk_size = (max(1, round(width * scale)), max(1, round(height * scale)))
+        # An explicit size: with fx/fy, cv2.resize samples by fx, not by the sizes' ratio.
+        shrunk = cv2.resize(reference, shrunk_size, interpolation=cv2.INTER_AREA)
+        back = resize_matrix(shrunk_size, (width, height))
         reference, normalised = shrunk, normalised @ back
     warped = cv2.warpPerspective(reference, normalised, size, flags=cv2.INTER_LINEAR)
     ones = np.full(reference.shape[:2], 255, np.uint8)

@@ -1,8 +1,9 @@
 import cv2
 import numpy as np
+import pytest
 
-from factcheck.core.features import extract_features
-from factcheck.core.localize import LocalizeConfig, localize_edits
+from factcheck.core.features import extract_features, resize_matrix
+from factcheck.core.localize import LocalizeConfig, localize_edits, warp_reference
 from factcheck.core.regions import classify_region
 from factcheck.core.verify import verify
 
@@ -153,3 +154,20 @@ def test_refinement_keeps_a_real_edit(astronaut, coffee):
     truth[300:420, 60:220] = 255
     assert result.edited and _iou(result.edit_mask, truth) > 0.7
     assert np.allclose(result.transform, np.eye(3), atol=0.02)
+
+
+@pytest.mark.parametrize("size", [(498, 266), (300, 160), (700, 374)])
+def test_a_reference_warped_by_its_resize_map_lands_on_pixel_centres(size):
+    """Transforms map pixel centres (SIFT points, dense alignment); warp_reference's pre-shrink
+    (under 0.75x) mapped pixel edges, which moved the warped reference by up to
+    (1 / scale - 1) / 2 px: on a picture of its own coordinates, every pixel is off by that."""
+    height, width = 533, 997
+    ys, xs = np.mgrid[0:height, 0:width].astype(np.float32)
+    coordinates = np.dstack([xs, ys, np.zeros_like(xs)])
+    warped, valid = warp_reference(coordinates, resize_matrix((width, height), size), size)
+    us, vs = np.meshgrid(np.arange(size[0]), np.arange(size[1]))
+    expected_x = (us + 0.5) * width / size[0] - 0.5
+    expected_y = (vs + 0.5) * height / size[1] - 0.5
+    inside = cv2.erode(valid, np.ones((5, 5), np.uint8)) > 0
+    assert np.abs(warped[..., 0] - expected_x)[inside].max() < 0.1
+    assert np.abs(warped[..., 1] - expected_y)[inside].max() < 0.1
