@@ -116,10 +116,10 @@ def summary(pattern: str, descriptor_path: Path) -> dict[str, Any]:
             baseline = rivals[config.margin_rank]["similarity"]
             confirmed = []
             for row in rivals[: config.max_candidates]:
-                if not row.get("accepted"):
+                if "accepted" not in row:  # not given a dense check
                     continue
                 dense, lead = _verification(row), row["similarity"] - baseline
-                if not record["expected"]:
+                if not record["expected"] and dense.accepted:
                     unrelated_floor = max(unrelated_floor, dense.detail_floor)
                     unrelated_lead = max(unrelated_lead, lead)
                 if dense_confirms(dense, lead, config, margin):

@@ -10,12 +10,15 @@ production, the learned descriptor proposes candidates (query and mirror) and th
 dense check (factcheck.core.dense.dense_verify). Every acceptance is an unrelated picture that
 dense alignment would have called the original; a `confirmable` one (fine detail agrees across
 the picture) would confirm a match with the embedding's lead, an `exact` one on its own
-(factcheck.core.dense), and `confirmed` counts those the matcher's rule confirms with the
-candidate's actual lead (factcheck.core.matcher.dense_confirms): false matches. With --chains,
+(factcheck.core.dense); `edit_fits` counts the checks, accepted or not, that would confirm
+with the lead as an edited copy (factcheck.core.dense.edit_fits), and `confirmed` those the
+matcher's rule confirms with the candidate's actual lead (factcheck.core.matcher.dense_confirms):
+false matches. With --chains,
 each query also goes through the hard tier's probe chain (mirror, crop, downscale, JPEG 30-45).
 With --fog-mode, the fog kind's references and queries are all of that mode
 (factcheck.evaluation.evallowtexture.FOG_MODES): a stress set of one kind of scene.
-Prints JSON per kind: checks, acceptances, confirmable, exact and confirmed acceptances, and
+Prints JSON per kind: checks, acceptances, confirmable and exact acceptances, edit fits,
+confirmed checks, and
 the highest detail, detail floor and lowest colour distance among the acceptances.
 References are regenerated from their seed when checked, so large indexes fit in memory.
 """
@@ -27,7 +30,7 @@ import json
 
 import numpy as np
 
-from factcheck.core.dense import DenseConfig, confirmable, dense_verify, is_exact
+from factcheck.core.dense import DenseConfig, confirmable, dense_verify, edit_fits, is_exact
 from factcheck.core.descriptor import Descriptor
 from factcheck.core.matcher import dense_confirms
 from factcheck.evaluation.evaledits import HARD_CHAINS, jpeg
@@ -77,7 +80,7 @@ def main() -> None:
                 for i in range(0, len(seeds), EMBED_BATCH)
             ]
         )
-        accepted, checks, confirmed = [], 0, 0
+        accepted, checks, confirmed, edit_fitting = [], 0, 0, 0
         for index, seed in enumerate(_seeds(QUERY_SEED, args.queries, kind, args.fog_mode)):
             picture = generate(seed, 0)
             queries = [jpeg(picture, 70)]
@@ -94,13 +97,15 @@ def main() -> None:
                     dense = dense_verify(query, reference, config)
                     if dense.accepted:
                         accepted.append(dense)
-                        lead = float(similarity[candidate] - baseline)
-                        confirmed += dense_confirms(dense, lead, config, margin)
+                    edit_fitting += edit_fits(dense, config)
+                    lead = float(similarity[candidate] - baseline)
+                    confirmed += dense_confirms(dense, lead, config, margin)
         result[kind] = {
             "checks": checks,
             "accepted": len(accepted),
             "confirmable": sum(confirmable(dense, config) for dense in accepted),
             "exact": sum(is_exact(dense, config) for dense in accepted),
+            "edit_fits": edit_fitting,
             "confirmed": confirmed,
             "max_detail": round(max((d.detail for d in accepted), default=0.0), 4),
             "max_detail_floor": round(max((d.detail_floor for d in accepted), default=0.0), 4),

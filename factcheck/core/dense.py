@@ -18,7 +18,9 @@ of the same kind (another sky, another gradient) fails at least one of:
 An accepted alignment is a candidate; whether it confirms a match is decided with the per-cell
 detail (`detail_floor`: a copy agrees in every part of the picture where the original has fine
 detail, two fogs that share a ridge only along it) and either an all but perfect fit
-(`is_exact`) or the global embedding's lead (factcheck.core.matcher.dense_confirms).
+(`is_exact`) or the global embedding's lead (factcheck.core.matcher.dense_confirms). With the
+lead, an edited copy that the whole-picture scores refuse confirms too when its detail agrees
+in all but a small part of the picture (`edit_fits`).
 Thresholds come from the `tune` split (docs/benchmarks.md): copies above, the unrelated and
 near-duplicate candidates below.
 """
@@ -87,6 +89,20 @@ class DenseConfig:
     exact_detail: float = 0.98
     exact_colour: float = 5.0
     exact_floor: float = 0.6
+    # An edited copy: on a smooth picture a splice, a recolour or a caption outweighs the few grey
+    # levels and colours around it, so the whole-picture correlation or colour distance refuses
+    # it, while its fine detail still agrees everywhere but in the edited part. An alignment
+    # whose correlation and colour reach only these looser bounds fits an edited copy
+    # (`edit_fits`) when fine detail shows in at least `edit_min_cells` cells and agrees in three
+    # in four of them (the detail floor) at `edit_min_floor`; it confirms a match only with the
+    # embedding's lead. Another text card of the same layout with other words agrees in its frame
+    # and not in its rows of text (floor 0.52), and with detail in fewer cells one cell's
+    # disagreement is a third of the evidence. Chosen on the hard tier's tune split
+    # (docs/benchmarks.md).
+    edit_min_cells: int = 5
+    edit_min_floor: float = 0.65
+    edit_min_correlation: float = 0.6
+    edit_max_colour: float = 15.0
     max_candidates: int = 3  # candidates per query given a dense check
 
 
@@ -380,6 +396,20 @@ def is_exact(result: DenseVerification, config: DenseConfig) -> bool:
         and result.detail >= config.exact_detail
         and result.colour <= config.exact_colour
         and result.detail_floor >= config.exact_floor
+    )
+
+
+def edit_fits(result: DenseVerification, config: DenseConfig) -> bool:
+    """An alignment, accepted or not, whose fine detail agrees in all but a quarter of a
+    picture detailed enough to tell (DenseConfig.edit_min_cells, edit_min_floor) while its
+    whole-picture scores stay within an edit's reach: an edited copy's fit."""
+    return (
+        result.overlap >= config.min_overlap
+        and result.detail >= config.min_detail
+        and result.correlation >= config.edit_min_correlation
+        and result.colour <= config.edit_max_colour
+        and len(result.tile_details) >= config.edit_min_cells
+        and result.detail_floor >= config.edit_min_floor
     )
 
 

@@ -30,6 +30,7 @@ from factcheck.core.dense import (
     DenseVerification,
     confirmable,
     dense_verify,
+    edit_fits,
     is_exact,
 )
 from factcheck.core.features import (
@@ -488,10 +489,8 @@ def _dense_pass(
         dense = _dense(image, candidate, references, config)
         if dense is None:
             continue
-        if (
-            dense.accepted
-            and dense.transform is not None
-            and dense_confirms(dense, candidate.embedding_margin, config.dense, confirm_margin)
+        if dense.transform is not None and dense_confirms(
+            dense, candidate.embedding_margin, config.dense, confirm_margin
         ):
             verified.append(
                 _Verified(
@@ -546,17 +545,19 @@ def _likeness_order(candidate: Candidate) -> tuple[float, int, int]:
 def dense_confirms(
     dense: DenseVerification, lead: float | None, config: DenseConfig, margin: float | None
 ) -> bool:
-    """Whether an accepted dense alignment verifies its candidate, given the candidate's
-    embedding lead (Candidate.embedding_margin) and the embedder's dense_confirm_margin: when
-    configured to on its own, when the alignment is exact (factcheck.core.dense.is_exact), else
-    when its fine detail agrees across the picture (confirmable) and the global embedding singles
-    the candidate out among the index's pictures. Two smooth fog fields align about as well as a
-    fog and its copy on the whole; what tells them apart is that the copy agrees with its
-    original in every part of the picture, and is far closer to it than to any other indexed
-    fog, where an unrelated fog is about as close to several (docs/benchmarks.md)."""
-    if config.confirms or is_exact(dense, config):
+    """Whether a dense alignment verifies its candidate, given the candidate's embedding lead
+    (Candidate.embedding_margin) and the embedder's dense_confirm_margin: an accepted one when
+    configured to on its own, an exact one (factcheck.core.dense.is_exact), else one whose fine
+    detail agrees across the picture (confirmable) or all but an edit's part of it (edit_fits)
+    when the global embedding singles the candidate out among the index's pictures. Two smooth
+    fog fields align about as well as a fog and its copy on the whole; what tells them apart is
+    that the copy agrees with its original in every part of the picture, and is far closer to it
+    than to any other indexed fog, where an unrelated fog is about as close to several
+    (docs/benchmarks.md)."""
+    if (config.confirms and dense.accepted) or is_exact(dense, config):
         return True
-    return confirmable(dense, config) and margin is not None and lead is not None and lead >= margin
+    singled_out = margin is not None and lead is not None and lead >= margin
+    return singled_out and (confirmable(dense, config) or edit_fits(dense, config))
 
 
 def _dense(

@@ -6,10 +6,18 @@ import faiss
 import numpy as np
 import pytest
 
-from factcheck.core.dense import DenseConfig, _band_pass, confirmable, dense_verify, is_exact
+from factcheck.core.dense import (
+    DenseConfig,
+    _band_pass,
+    confirmable,
+    dense_verify,
+    edit_fits,
+    is_exact,
+)
 from factcheck.core.features import extract_features, mirror_features, mirror_matrix
+from factcheck.core.matcher import dense_confirms
 from factcheck.core.verify import verify
-from factcheck.evaluation.evaledits import jpeg
+from factcheck.evaluation.evaledits import e_recolour, jpeg
 from factcheck.evaluation.evallowtexture import (
     fog_image,
     gradient_image,
@@ -246,6 +254,29 @@ def test_two_text_cards_of_one_layout_are_not_one_picture():
     refuses the pair; a candidate that let 0.80 through (and took the median colour) confirmed it
     (scripts/dense_unrelated.py, docs/benchmarks.md "Edits on smooth pictures")."""
     query = jpeg(text_card_image(810000017), 70)
-    result = dense_verify(query, text_card_image(800000533))
+    config = DenseConfig()
+    result = dense_verify(query, text_card_image(800000533), config)
     assert not result.accepted and result.reason == "dense alignment correlates poorly"
-    assert result.correlation > 0.8 and result.detail_floor > DenseConfig().min_detail_floor
+    assert result.correlation > 0.8 and result.detail_floor > config.min_detail_floor
+    # Nor is it an edited copy: the frame agrees, the rows of text do not (a quarter of the cells
+    # and more), even where the descriptor singles the card out.
+    assert not edit_fits(result, config)
+    assert not dense_confirms(result, lead=1.0, config=config, margin=0.0)
+
+
+def test_an_edited_copy_of_a_smooth_picture_confirms_with_the_descriptors_lead():
+    """A recoloured blob on a flat illustration outweighs its few grey levels: the whole-picture
+    correlation refuses the alignment, while the fine detail agrees in every cell but the edited
+    one. With the descriptor's lead it confirms as an edited copy; without it, it does not."""
+    picture = illustration_image(820000004)
+    edited, _ = e_recolour(picture, np.random.default_rng(820000004), picture)
+    config = DenseConfig()
+    result = dense_verify(jpeg(edited, 70), picture, config)
+    assert not result.accepted and result.reason == "dense alignment correlates poorly", result
+    assert edit_fits(result, config) and not confirmable(result, config)
+    assert dense_confirms(result, lead=0.2, config=config, margin=0.14)
+    assert not dense_confirms(result, lead=0.1, config=config, margin=0.14)
+    assert not dense_confirms(result, lead=None, config=config, margin=0.14)
+    # The fit needs detail across the picture, and its agreement in three cells of four.
+    assert not edit_fits(result, DenseConfig(edit_min_cells=len(result.tile_details) + 1))
+    assert not edit_fits(result, DenseConfig(edit_min_floor=result.detail_floor + 0.01))
