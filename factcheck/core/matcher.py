@@ -62,6 +62,9 @@ VERIFIED_BY_TIME = (
 # The near-miss reason of a candidate that aligns as a whole picture while DenseConfig.confirms is
 # off (the default: see factcheck.core.dense for why).
 DENSE_NOT_CONFIRMING = "aligns as a whole picture, too little texture to confirm"
+# The near-miss reason of a candidate whose alignment fits an edited copy (its detail agrees all
+# but in one part: factcheck.core.dense.edit_fits) but that the embedding does not single out.
+DENSE_EDIT_NOT_CONFIRMING = "aligns but for one part, too little texture to confirm"
 # The near-miss reason when verification gave none.
 NOT_VERIFIED = "not verified"
 # The near-miss reason of a candidate that aligned but whose detail mostly differs.
@@ -502,6 +505,8 @@ def _dense_pass(
                 )
             )
             del reasons[candidate.reference_id]
+        elif not dense.accepted and edit_fits(dense, config.dense):
+            reasons[candidate.reference_id] = DENSE_EDIT_NOT_CONFIRMING
         else:
             reasons[candidate.reference_id] = dense.reason or DENSE_NOT_CONFIRMING
     return verified

@@ -7,6 +7,7 @@ from factcheck.core.fingerprints import pdq_hash
 from factcheck.core.index import ClipIndex, FloatIndexConfig, PdqIndex
 from factcheck.core.local_index import LocalIndex
 from factcheck.core.matcher import (
+    DENSE_EDIT_NOT_CONFIRMING,
     DENSE_NOT_CONFIRMING,
     DETAIL_DIFFERS,
     Candidate,
@@ -14,8 +15,8 @@ from factcheck.core.matcher import (
     _likeness_order,
     match_image,
 )
-from factcheck.evaluation.evaledits import jpeg
-from factcheck.evaluation.evallowtexture import fog_image, text_card_image
+from factcheck.evaluation.evaledits import e_recolour, jpeg
+from factcheck.evaluation.evallowtexture import fog_image, illustration_image, text_card_image
 from factcheck.evaluation.evaluate import InMemoryReferences
 
 
@@ -151,6 +152,44 @@ def test_a_low_texture_copy_aligned_as_a_whole_is_a_near_miss_unless_dense_confi
     assert without.matches == []
     assert [miss.reference_id for miss in without.near_misses][:1] == [1]
     assert without.near_misses[0].reason != DENSE_NOT_CONFIRMING
+
+
+def test_an_edited_smooth_copy_confirms_by_dense_alignment_only_with_the_embeddings_lead():
+    """A recoloured flat illustration: SIFT finds too little and the whole-picture correlation
+    refuses the alignment, but the detail agrees in all but the edited part
+    (factcheck.core.dense.edit_fits). With an embedding that singles the original out it is a
+    verified, edited match; without a lead it is a near miss that says so."""
+    picture = illustration_image(820000004)
+    edited, _ = e_recolour(picture, np.random.default_rng(820000004), picture)
+    images = {1: picture, **{i: illustration_image(830000000 + i) for i in range(2, 7)}}
+    references, pdq, local = _setup(images)
+
+    class Leading(HistogramEmbedder):
+        dense_confirm_margin = 0.0
+
+    outcomes = []
+    for embedder in (HistogramEmbedder(), Leading()):
+        embedding = ClipIndex.build(
+            embedder.embed(list(images.values())), list(images), FloatIndexConfig(dim=embedder.dim)
+        )
+        outcomes.append(
+            match_image(
+                jpeg(edited, 70),
+                references=references,
+                pdq_index=pdq,
+                local_index=local,
+                embedding_index=embedding,
+                embedder=embedder,
+            )
+        )
+    no_lead, lead = outcomes
+    assert no_lead.matches == []
+    assert [(m.reference_id, m.reason) for m in no_lead.near_misses][:1] == [
+        (1, DENSE_EDIT_NOT_CONFIRMING)
+    ]
+    assert [(m.reference_id, m.verified_by, m.edited) for m in lead.matches] == [
+        (1, "dense_alignment", True)
+    ]
 
 
 def test_an_exact_dense_alignment_confirms_without_the_embeddings_lead():
