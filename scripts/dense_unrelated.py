@@ -30,7 +30,14 @@ import json
 
 import numpy as np
 
-from factcheck.core.dense import DenseConfig, confirmable, dense_verify, edit_fits, is_exact
+from factcheck.core.dense import (
+    DenseConfig,
+    DenseVerification,
+    confirmable,
+    dense_verify,
+    edit_fits,
+    is_exact,
+)
 from factcheck.core.descriptor import Descriptor
 from factcheck.core.matcher import dense_confirms
 from factcheck.evaluation.evaledits import HARD_CHAINS, jpeg
@@ -59,6 +66,20 @@ def _seeds(first: int, count: int, kind: str, mode: str | None) -> list[int]:
     return seeds
 
 
+def _detail(kind: str, query: int, reference: int, lead: float, dense: DenseVerification) -> dict:
+    """One check's seeds (the picture's generator seeds), lead and scores."""
+    scores = ("correlation", "detail", "colour", "overlap", "detail_floor")
+    return {
+        "kind": kind,
+        "query_seed": query,
+        "reference_seed": reference,
+        "lead": round(lead, 4),
+        "accepted": dense.accepted,
+        **{score: round(float(getattr(dense, score)), 4) for score in scores},
+        "cells": [round(cell, 3) for cell in dense.tile_details],
+    }
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--kinds", nargs="+", default=list(LOW_TEXTURE_GENERATORS))
@@ -66,6 +87,11 @@ def main() -> None:
     parser.add_argument("--queries", type=int, default=40)
     parser.add_argument("--chains", action="store_true")
     parser.add_argument("--fog-mode", choices=FOG_MODES, default=None)
+    parser.add_argument(
+        "--details",
+        action="store_true",
+        help="also print each confirmable, exact or edit-fitting check: its seeds, lead, scores",
+    )
     args = parser.parse_args()
     descriptor = Descriptor.load()
     config = DenseConfig()
@@ -100,6 +126,12 @@ def main() -> None:
                     edit_fitting += edit_fits(dense, config)
                     lead = float(similarity[candidate] - baseline)
                     confirmed += dense_confirms(dense, lead, config, margin)
+                    if args.details and (
+                        confirmable(dense, config)
+                        or is_exact(dense, config)
+                        or edit_fits(dense, config)
+                    ):
+                        print(json.dumps(_detail(kind, seed, seeds[int(candidate)], lead, dense)))
         result[kind] = {
             "checks": checks,
             "accepted": len(accepted),
