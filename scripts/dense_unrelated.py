@@ -13,13 +13,12 @@ the picture) would confirm a match with the embedding's lead, an `exact` one on 
 (factcheck.core.dense); `edit_fits` counts the checks, accepted or not, that would confirm
 with the lead as an edited copy (factcheck.core.dense.edit_fits), and `confirmed` those the
 matcher's rule confirms with the candidate's actual lead (factcheck.core.matcher.dense_confirms):
-false matches. With --chains,
-each query also goes through the hard tier's probe chain (mirror, crop, downscale, JPEG 30-45).
-With --fog-mode, the fog kind's references and queries are all of that mode
-(factcheck.evaluation.evallowtexture.FOG_MODES): a stress set of one kind of scene.
+false matches. With --chains, each query also goes through the hard tier's probe chain (mirror,
+crop, downscale, JPEG 30-45). With --fog-mode, the fog kind's references and queries are all of
+that mode (factcheck.evaluation.evallowtexture.FOG_MODES): a stress set of one kind of scene.
 Prints JSON per kind: checks, acceptances, confirmable and exact acceptances, edit fits,
-confirmed checks, and
-the highest detail, detail floor and lowest colour distance among the acceptances.
+confirmed checks, and the highest detail, detail floor and lowest colour distance among the
+acceptances; with --details, first one line per confirmable, exact or edit-fitting check.
 References are regenerated from their seed when checked, so large indexes fit in memory.
 """
 
