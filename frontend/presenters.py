@@ -58,9 +58,9 @@ NEAR_MISS_REASONS: dict[str, str] = {
     doc.NEAR_MISS_DEFAULT_REASON: "The search found it, but verification did not confirm it.",
     DENSE_NOT_CONFIRMING: "The whole picture lines up with it, but it has too little detail to "
     "tell it apart from similar pictures: compare them yourself.",
-    DENSE_EDIT_NOT_CONFIRMING: "The picture lines up with it except in one part, which differs "
-    "(an edited copy, perhaps), but it has too little detail to tell it apart from similar "
-    "pictures: compare them yourself.",
+    DENSE_EDIT_NOT_CONFIRMING: "The picture lines up with it except in one part, which differs: "
+    "an edited copy, perhaps, or another picture of the same layout (a card with other words). "
+    "Compare them yourself.",
     "too few matches": "Too few details of the two images could be paired up to compare them.",
     "too few inliers": "Too few matching points line up between the two images to confirm "
     "they are the same picture.",

@@ -18,9 +18,9 @@ of the same kind (another sky, another gradient) fails at least one of:
 An accepted alignment is a candidate; whether it confirms a match is decided with the per-cell
 detail (`detail_floor`: a copy agrees in every part of the picture where the original has fine
 detail, two fogs that share a ridge only along it) and either an all but perfect fit
-(`is_exact`) or the global embedding's lead (factcheck.core.matcher.dense_confirms). With the
-lead, an edited copy that the whole-picture scores refuse confirms too when its detail agrees
-in all but a small part of the picture (`edit_fits`).
+(`is_exact`) or the global embedding's lead (factcheck.core.matcher.dense_confirms). A refused
+alignment whose detail agrees in all but a small part of the picture fits an edited copy
+(`edit_fits`): a near miss for the reviewer, not a match.
 Thresholds come from the `tune` split (docs/benchmarks.md): copies above, the unrelated and
 near-duplicate candidates below.
 """
@@ -94,10 +94,10 @@ class DenseConfig:
     # it, while its fine detail still agrees everywhere but in the edited part. An alignment
     # whose correlation and colour reach only these looser bounds fits an edited copy
     # (`edit_fits`) when fine detail shows in at least `edit_min_cells` cells and agrees in three
-    # in four of them (the detail floor) at `edit_min_floor`; it confirms a match only with the
-    # embedding's lead. Another text card of the same layout with other words agrees in its frame
-    # and not in its rows of text (floor 0.52), and with detail in fewer cells one cell's
-    # disagreement is a third of the evidence. Chosen on the hard tier's tune split
+    # in four of them (the detail floor) at `edit_min_floor`. Such a fit is shown to the reviewer
+    # as a near miss that says so; it confirms nothing, even with the embedding's lead: another
+    # text card of the same layout with other words fits one too (its row of text is the "edit"),
+    # and with the lead one was confirmed on the hard tier's test split. Chosen on the tune split
     # (docs/benchmarks.md).
     edit_min_cells: int = 5
     edit_min_floor: float = 0.65
@@ -402,7 +402,8 @@ def is_exact(result: DenseVerification, config: DenseConfig) -> bool:
 def edit_fits(result: DenseVerification, config: DenseConfig) -> bool:
     """An alignment, accepted or not, whose fine detail agrees in all but a quarter of a
     picture detailed enough to tell (DenseConfig.edit_min_cells, edit_min_floor) while its
-    whole-picture scores stay within an edit's reach: an edited copy's fit."""
+    whole-picture scores stay within an edit's reach: an edited copy's fit, or another picture
+    of the same layout's (DenseConfig)."""
     return (
         result.overlap >= config.min_overlap
         and result.detail >= config.min_detail

@@ -62,8 +62,8 @@ VERIFIED_BY_TIME = (
 # The near-miss reason of a candidate that aligns as a whole picture while DenseConfig.confirms is
 # off (the default: see factcheck.core.dense for why).
 DENSE_NOT_CONFIRMING = "aligns as a whole picture, too little texture to confirm"
-# The near-miss reason of a candidate whose alignment fits an edited copy (its detail agrees all
-# but in one part: factcheck.core.dense.edit_fits) but that the embedding does not single out.
+# The near-miss reason of a candidate whose alignment is refused on the whole but fits an edited
+# copy (its detail agrees all but in one part: factcheck.core.dense.edit_fits).
 DENSE_EDIT_NOT_CONFIRMING = "aligns but for one part, too little texture to confirm"
 # The near-miss reason when verification gave none.
 NOT_VERIFIED = "not verified"
@@ -550,19 +550,22 @@ def _likeness_order(candidate: Candidate) -> tuple[float, int, int]:
 def dense_confirms(
     dense: DenseVerification, lead: float | None, config: DenseConfig, margin: float | None
 ) -> bool:
-    """Whether a dense alignment verifies its candidate, given the candidate's embedding lead
-    (Candidate.embedding_margin) and the embedder's dense_confirm_margin: an accepted one when
-    configured to on its own, an exact one (factcheck.core.dense.is_exact), else one whose fine
-    detail agrees across the picture (confirmable) or all but an edit's part of it (edit_fits)
-    when the global embedding singles the candidate out among the index's pictures. Two smooth
-    fog fields align about as well as a fog and its copy on the whole; what tells them apart is
-    that the copy agrees with its original in every part of the picture, and is far closer to it
-    than to any other indexed fog, where an unrelated fog is about as close to several
-    (docs/benchmarks.md)."""
-    if (config.confirms and dense.accepted) or is_exact(dense, config):
+    """Whether an accepted dense alignment verifies its candidate, given the candidate's
+    embedding lead (Candidate.embedding_margin) and the embedder's dense_confirm_margin: when
+    configured to on its own, when the alignment is exact (factcheck.core.dense.is_exact), else
+    when its fine detail agrees across the picture (confirmable) and the global embedding singles
+    the candidate out among the index's pictures. Two smooth fog fields align about as well as a
+    fog and its copy on the whole; what tells them apart is that the copy agrees with its
+    original in every part of the picture, and is far closer to it than to any other indexed
+    fog, where an unrelated fog is about as close to several (docs/benchmarks.md). An alignment
+    that only fits an edited copy (edit_fits) does not verify, lead or not: another text card of
+    the same layout with other words fits one as well, and was confirmed so on the hard tier's
+    test split."""
+    if not dense.accepted:
+        return False
+    if config.confirms or is_exact(dense, config):
         return True
-    singled_out = margin is not None and lead is not None and lead >= margin
-    return singled_out and (confirmable(dense, config) or edit_fits(dense, config))
+    return confirmable(dense, config) and margin is not None and lead is not None and lead >= margin
 
 
 def _dense(
