@@ -33,7 +33,7 @@ import cv2
 import numpy as np
 import numpy.typing as npt
 
-from factcheck.core.features import mirror_matrix, resize_matrix
+from factcheck.core.features import mirror_matrix, resize_matrix, scaled_size
 
 
 @dataclass(frozen=True)
@@ -134,8 +134,7 @@ def _thumbnail(image: np.ndarray, size: int) -> tuple[np.ndarray, np.ndarray]:
     """The picture shrunk to `size` on its longer side, and the 3x3 map from its pixel centres
     to the thumbnail's (factcheck.core.features.resize_matrix)."""
     height, width = image.shape[:2]
-    scale = size / max(height, width)
-    shape = (max(8, round(width * scale)), max(8, round(height * scale)))
+    shape = scaled_size(image.shape, size / max(height, width), minimum=8)
     small = cv2.resize(image, shape, interpolation=cv2.INTER_AREA)
     return small.astype(np.float32), resize_matrix((width, height), shape)
 

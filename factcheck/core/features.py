@@ -78,14 +78,20 @@ def to_gray(image: np.ndarray) -> np.ndarray:
     return cv2.cvtColor(image, cv2.COLOR_RGB2GRAY)
 
 
+def scaled_size(shape: tuple[int, ...], scale: float, minimum: int = 1) -> tuple[int, int]:
+    """(width, height) of a picture of `shape` (height, width, ...) resized by `scale`, each side
+    rounded and at least `minimum` px: the size to hand cv2.resize (with fx/fy it samples by the
+    factor, not by the sizes' ratio) and resize_matrix."""
+    height, width = shape[:2]
+    return max(minimum, round(width * scale)), max(minimum, round(height * scale))
+
+
 def resize_to_max_side(image: np.ndarray, max_side: int) -> tuple[np.ndarray, float]:
     """Downscale so the longer side is at most `max_side`; returns (image, scale applied)."""
-    height, width = image.shape[:2]
-    scale = min(1.0, max_side / max(height, width))
+    scale = min(1.0, max_side / max(image.shape[:2]))
     if scale >= 1.0:
         return image, 1.0
-    size = (max(1, round(width * scale)), max(1, round(height * scale)))
-    return cv2.resize(image, size, interpolation=cv2.INTER_AREA), scale
+    return cv2.resize(image, scaled_size(image.shape, scale), interpolation=cv2.INTER_AREA), scale
 
 
 def root_sift(descriptors: np.ndarray) -> np.ndarray:

@@ -20,7 +20,7 @@ import cv2
 import numpy as np
 from skimage.metrics import structural_similarity
 
-from factcheck.core.features import resize_matrix
+from factcheck.core.features import resize_matrix, scaled_size
 from factcheck.core.frames import frame_mask
 from factcheck.core.regions import classify_regions
 from factcheck.core.tone import match_tone
@@ -76,8 +76,7 @@ def _working_transform(
     transform: np.ndarray, query_shape: tuple[int, int], size: int
 ) -> tuple[np.ndarray, tuple[int, int]]:
     height, width = query_shape
-    scale = min(1.0, size / max(height, width))
-    work_size = (max(1, round(width * scale)), max(1, round(height * scale)))
+    work_size = scaled_size(query_shape, min(1.0, size / max(height, width)))
     return resize_matrix((width, height), work_size) @ transform, work_size
 
 
@@ -90,8 +89,7 @@ def warp_reference(
     scale = float(np.sqrt(abs(np.linalg.det(normalised[:2, :2]))))
     if scale < 0.75:
         height, width = reference.shape[:2]
-        shrunk_size = (max(1, round(width * scale)), max(1, round(height * scale)))
-        # An explicit size: with fx/fy, cv2.resize samples by fx, not by the sizes' ratio.
+        shrunk_size = scaled_size(reference.shape, scale)
         shrunk = cv2.resize(reference, shrunk_size, interpolation=cv2.INTER_AREA)
         back = resize_matrix(shrunk_size, (width, height))
         reference, normalised = shrunk, normalised @ back

@@ -25,6 +25,7 @@ from typing import Protocol
 import cv2
 import numpy as np
 
+from factcheck.core.features import scaled_size
 from factcheck.core.fingerprints import (
     PDQ_BYTES,
     PDQ_MIN_QUALITY,
@@ -190,7 +191,7 @@ def _band_depth(lines: np.ndarray, min_fill: float) -> int:
 def _trim_once(image: np.ndarray) -> np.ndarray:
     height, width = image.shape[:2]
     scale = min(1.0, BAND_THUMBNAIL_WIDTH / width)
-    size = (max(1, round(width * scale)), max(1, round(height * scale)))
+    size = scaled_size(image.shape, scale)
     grey = cv2.cvtColor(cv2.resize(image, size, interpolation=cv2.INTER_AREA), cv2.COLOR_RGB2GRAY)
     grey = grey.astype(np.float32)
     top = _band_depth(grey, BAND_MIN_FILL_ROWS)

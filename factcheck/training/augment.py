@@ -14,6 +14,8 @@ import string
 import cv2
 import numpy as np
 
+from factcheck.core.features import scaled_size
+
 Rng = np.random.Generator
 CROP_MIN_AREA = 0.5
 CROP_PROBABILITY = 0.8
@@ -159,8 +161,7 @@ def augmented_view(image: np.ndarray, rng: Rng, size: int) -> np.ndarray:
     )
     scale = min(1.0, float(short) / min(height, width))
     if scale < 1.0:
-        working = (max(8, round(width * scale)), max(8, round(height * scale)))
-        view = cv2.resize(view, working, interpolation=cv2.INTER_AREA)
+        view = cv2.resize(view, scaled_size(view.shape, scale, 8), interpolation=cv2.INTER_AREA)
     if rng.random() < JPEG_PROBABILITY:
         view = jpeg(view, int(rng.integers(JPEG_QUALITY[0], JPEG_QUALITY[1] + 1)))
     return resize_square(view, size)
