@@ -18,7 +18,7 @@ from factcheck.core.matcher import (
     VERIFIED_BY_DENSE,
     VERIFIED_BY_TIME,
 )
-from factcheck.core.verify import TOO_TILTED
+from factcheck.core.verify import CONCENTRATED, TOO_TILTED
 from factcheck.models import Reference
 from mediastore.models import MediaObject
 from moderation import report_document as doc
@@ -75,7 +75,7 @@ NEAR_MISS_REASONS: dict[str, str] = {
     DETAIL_DIFFERS: "It lines up, but most of its detail differs from the submitted image: "
     "perhaps another picture with the same layout, frame or font.",
     "overlap too small": "The two images share too small an area.",
-    "inliers too concentrated": "The matching points sit in one small area (a shared logo or "
+    CONCENTRATED: "The matching points sit in one small area (a shared logo or "
     "object, perhaps), not across the picture.",
     "dense alignment did not converge": "The two images could not be aligned to compare them "
     "pixel by pixel.",

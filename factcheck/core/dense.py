@@ -21,7 +21,7 @@ detail, two fogs that share a ridge only along it) and either an all but perfect
 (`is_exact`) or the global embedding's lead (factcheck.core.matcher.dense_confirms). A refused
 alignment whose detail agrees in all but a small part of the picture fits an edited copy
 (`edit_fits`): a near miss for the reviewer, not a match. Where local features matched in one
-part of the picture only (a text card's words), the alignment starts from their fit instead
+part of the picture only (a text card's words), the alignment starts from their fit as well
 (`anchor`), which finds crops off centre; it confirms as any other alignment does.
 Thresholds come from the `tune` split (docs/benchmarks.md): copies above, the unrelated and
 near-duplicate candidates below.
