@@ -20,9 +20,7 @@ detail (`detail_floor`: a copy agrees in every part of the picture where the ori
 detail, two fogs that share a ridge only along it) and either an all but perfect fit
 (`is_exact`) or the global embedding's lead (factcheck.core.matcher.dense_confirms). A refused
 alignment whose detail agrees in all but a small part of the picture fits an edited copy
-(`edit_fits`): a near miss for the reviewer, not a match. Where local features matched in one
-part of the picture only (a text card's words), the alignment starts from their fit as well
-(`anchor`), which finds crops off centre; it confirms as any other alignment does.
+(`edit_fits`): a near miss for the reviewer, not a match.
 Thresholds come from the `tune` split (docs/benchmarks.md): copies above, the unrelated and
 near-duplicate candidates below.
 """
@@ -106,9 +104,6 @@ class DenseConfig:
     edit_min_correlation: float = 0.6
     edit_max_colour: float = 15.0
     max_candidates: int = 3  # candidates per query given a dense check
-    # Candidates per query whose local features matched in one small area only (a text card's
-    # words: verify.CONCENTRATED) given an alignment anchored on that fit, whatever their rank.
-    max_anchored: int = 2
 
 
 @dataclass
@@ -210,17 +205,10 @@ def _score(
     config: DenseConfig,
 ) -> tuple[float, float, float, float, tuple[float, ...]]:
     """(correlation, detail, colour, overlap, tile details) of the reference warped onto the
-    query. Past its edge the warped reference continues its edge pixels: where that edge lands
-    a fraction of a pixel inside the query (a crop that keeps the original's corner), a black
-    surround would blend into its last row and draw a line there, whose band-pass reaches
-    several pixels into the compared area as detail the query lacks."""
+    query."""
     height, width = query_small.shape[:2]
     warped = cv2.warpAffine(
-        reference_small,
-        transform_small[:2],
-        (width, height),
-        flags=cv2.INTER_LINEAR,
-        borderMode=cv2.BORDER_REPLICATE,
+        reference_small, transform_small[:2], (width, height), flags=cv2.INTER_LINEAR
     )
     valid_pixels = cv2.warpAffine(
         np.ones(reference_small.shape[:2], np.uint8), transform_small[:2], (width, height)
@@ -332,45 +320,17 @@ def _aligned_hypotheses(
     return whole + fitted + unfitted
 
 
-def _anchored_hypothesis(
-    anchor: np.ndarray, query_to_small: np.ndarray, to_thumb: np.ndarray, reference_width: int
-) -> list[tuple[bool, np.ndarray]]:
-    """The one start hypothesis of an anchored alignment: `anchor` (reference -> query, full
-    resolution, a mirror included when its determinant is negative) between the thumbnails, as
-    (mirrored, query thumb -> reference thumb warp); none when it is degenerate."""
-    small = query_to_small @ anchor @ np.linalg.inv(to_thumb)
-    if not np.all(np.isfinite(small)) or abs(small[2, 2]) < 1e-12:
-        return []
-    small = small / small[2, 2]
-    mirrored = bool(np.linalg.det(small[:2, :2]) < 0)
-    if mirrored:  # from the mirrored reference thumbnail instead (mirror_matrix is its own inverse)
-        small = small @ mirror_matrix(reference_width)
-    try:
-        warp = np.linalg.inv(small)
-    except np.linalg.LinAlgError:
-        return []
-    return [(mirrored, (warp[:2] / warp[2, 2]).astype(np.float32))]
-
-
 def dense_verify(
-    query: np.ndarray,
-    reference: np.ndarray,
-    config: DenseConfig | None = None,
-    anchor: np.ndarray | None = None,
+    query: np.ndarray, reference: np.ndarray, config: DenseConfig | None = None
 ) -> DenseVerification:
-    """Align `reference` onto `query` (both RGB uint8) and decide whether it is its original.
-    `anchor`: a reference -> query transform at full resolution (local features' fit), tried
-    before the generic start hypotheses: a crop off centre that none of them is near."""
+    """Align `reference` onto `query` (both RGB uint8) and decide whether it is its original."""
     config = config or DenseConfig()
     query_small, query_to_small = _thumbnail(query, config.thumbnail_size)
     reference_small, to_thumb = _thumbnail(reference, config.thumbnail_size)
     query_grey = _grey(query_small, config.blur_sigma)
     best: DenseVerification | None = None
-    hypotheses = _aligned_hypotheses(query_small, reference_small, config)[: config.refine]
-    if anchor is not None:
-        width = reference_small.shape[1]
-        hypotheses = _anchored_hypothesis(anchor, query_to_small, to_thumb, width) + hypotheses
-    for mirrored, start in hypotheses:
+    hypotheses = _aligned_hypotheses(query_small, reference_small, config)
+    for mirrored, start in hypotheses[: config.refine]:
         reference_view = np.ascontiguousarray(
             reference_small[:, ::-1] if mirrored else reference_small
         )

@@ -201,12 +201,7 @@ def _original_reason(match: dict[str, Any], weight: float) -> str:
     reference = match.get("reference") or {}
     name = reference.get("external_id") or f"reference {reference.get('id', '?')}"
     source = f" from {reference['source']}" if reference.get("source") else ""
-    if match.get("verified_by") == VERIFIED_BY_DENSE and match.get("inliers"):
-        how = (
-            f"the whole picture aligns with it from {int(match['inliers'])} matching points "
-            "in one part"
-        )
-    elif match.get("verified_by") == VERIFIED_BY_DENSE:
+    if match.get("verified_by") == VERIFIED_BY_DENSE:
         how = "the whole picture aligns with it (too little texture for matching points)"
     elif match.get("verified_by") == VERIFIED_BY_TIME:
         offset = float(match.get("offset_s") or 0.0)
