@@ -18,7 +18,7 @@ from factcheck.core.matcher import (
     VERIFIED_BY_DENSE,
     VERIFIED_BY_TIME,
 )
-from factcheck.core.verify import TOO_TILTED
+from factcheck.core.verify import CONCENTRATED, TOO_TILTED
 from factcheck.models import Reference
 from mediastore.models import MediaObject
 from moderation import report_document as doc
@@ -75,7 +75,7 @@ NEAR_MISS_REASONS: dict[str, str] = {
     DETAIL_DIFFERS: "It lines up, but most of its detail differs from the submitted image: "
     "perhaps another picture with the same layout, frame or font.",
     "overlap too small": "The two images share too small an area.",
-    "inliers too concentrated": "The matching points sit in one small area (a shared logo or "
+    CONCENTRATED: "The matching points sit in one small area (a shared logo or "
     "object, perhaps), not across the picture.",
     "dense alignment did not converge": "The two images could not be aligned to compare them "
     "pixel by pixel.",
@@ -332,7 +332,9 @@ def _near_misses(item: ReviewItem, document: dict[str, Any]) -> list[dict[str, A
 
 def _match_evidence(match: doc.Match) -> str:
     """How the match was verified, in words (a dense match has no matching points)."""
-    if match.verified_by == VERIFIED_BY_DENSE:
+    if match.verified_by == VERIFIED_BY_DENSE and match.inliers:
+        evidence = f"whole picture aligned from {match.inliers} matching points in one part"
+    elif match.verified_by == VERIFIED_BY_DENSE:
         evidence = "whole picture aligned (too little texture for matching points)"
     elif match.verified_by == VERIFIED_BY_TIME:
         evidence = "frames line up in time"

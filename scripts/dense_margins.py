@@ -62,8 +62,8 @@ def main() -> None:
     checks: list[dict] = []
     dense = matcher._dense
 
-    def recording(image, candidate, source, match_config_):
-        result = dense(image, candidate, source, match_config_)
+    def recording(image, candidate, source, match_config_, anchor=None):
+        result = dense(image, candidate, source, match_config_, anchor)
         if result is not None:
             checks.append(
                 {

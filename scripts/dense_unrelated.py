@@ -1,24 +1,32 @@
 """How often dense alignment accepts an unrelated picture of the same low-texture kind.
 
     python scripts/dense_unrelated.py [--kinds fog gradient ...] [--references 200] [--queries 40]
-        [--chains] [--fog-mode dusk_water]
+        [--chains] [--fog-mode dusk_water] [--caption "NOT WHAT IT SEEMS"]
 
 For each kind of the evaluation's low-texture generators (factcheck.evaluation.evallowtexture),
 index --references pictures and query with --queries other pictures of that kind (seeds of
 neither the case generators nor the test split's distractors), JPEG quality 70. As in
 production, the learned descriptor proposes candidates (query and mirror) and the top 3 get a
-dense check (factcheck.core.dense.dense_verify). Every acceptance is an unrelated picture that
-dense alignment would have called the original; a `confirmable` one (fine detail agrees across
-the picture) would confirm a match with the embedding's lead, an `exact` one on its own
-(factcheck.core.dense); `edit_fits` counts the checks, accepted or not, that would confirm
-with the lead as an edited copy (factcheck.core.dense.edit_fits), and `confirmed` those the
-matcher's rule confirms with the candidate's actual lead (factcheck.core.matcher.dense_confirms):
-false matches. With --chains, each query also goes through the hard tier's probe chain (mirror,
-crop, downscale, JPEG 30-45). With --fog-mode, the fog kind's references and queries are all of
-that mode (factcheck.evaluation.evallowtexture.FOG_MODES): a stress set of one kind of scene.
+dense check (factcheck.core.dense.dense_verify), the next 3 one that confirms only when exact
+(`exact_only_checks`, DenseConfig.max_exact_only: the matcher runs them where none of the top 3
+confirmed, as here, where every candidate is unrelated). Every acceptance is an unrelated
+picture that dense alignment would have called the original; a `confirmable` one (fine detail
+agrees across the picture) would confirm a match with the embedding's lead, an `exact` one on
+its own (factcheck.core.dense); `edit_fits` counts the checks, accepted or not, that would
+confirm with the lead as an edited copy (factcheck.core.dense.edit_fits), and `confirmed` those
+the matcher's rule confirms with the candidate's actual lead
+(factcheck.core.matcher.dense_confirms): false matches. With --chains, each query also goes
+through the hard tier's probe chain (mirror, crop, downscale, JPEG 30-45). With --fog-mode, the
+fog kind's references and queries are all of that mode
+(factcheck.evaluation.evallowtexture.FOG_MODES): a stress set of one kind of scene. With
+--caption, every reference and query carries those words across its upper part (one meme
+caption on unrelated pictures): where local features then match in the words only
+(verify.CONCENTRATED), the candidate also gets the matcher's alignment from their fit
+(`anchored`, `anchored_confirmed`: factcheck.core.matcher._dense_pass).
 Prints JSON per kind: checks, acceptances, confirmable and exact acceptances, edit fits,
-confirmed checks, and the highest detail, detail floor and lowest colour distance among the
-acceptances; with --details, first one line per confirmable, exact or edit-fitting check.
+confirmed checks (with --caption, anchored checks and those confirmed too), and the highest
+detail, detail floor and lowest colour distance among the acceptances; with --details, first
+one line per confirmable, exact or edit-fitting check.
 References are regenerated from their seed when checked, so large indexes fit in memory.
 """
 
@@ -27,6 +35,7 @@ from __future__ import annotations
 import argparse
 import json
 
+import cv2
 import numpy as np
 
 from factcheck.core.dense import (
@@ -38,7 +47,14 @@ from factcheck.core.dense import (
     is_exact,
 )
 from factcheck.core.descriptor import Descriptor
+from factcheck.core.features import (
+    FeatureConfig,
+    extract_features,
+    mirror_features,
+    mirror_matrix,
+)
 from factcheck.core.matcher import dense_confirms
+from factcheck.core.verify import CONCENTRATED, verify
 from factcheck.evaluation.evaledits import HARD_CHAINS, jpeg
 from factcheck.evaluation.evallowtexture import FOG_MODES, LOW_TEXTURE_GENERATORS, fog_mode
 from factcheck.evaluation.evaluate import EMBED_BATCH
@@ -52,6 +68,38 @@ def _probe_chain(picture: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     no_mask = np.zeros(picture.shape[:2], np.uint8)
     image, _, quality = HARD_CHAINS["probe_chain"](picture, no_mask, rng)
     return jpeg(image, quality or 70)
+
+
+def _captioned(picture: np.ndarray, words: str) -> np.ndarray:
+    """`words` in white across the picture, their baseline at a fifth of its height."""
+    captioned = picture.copy()
+    height, width = captioned.shape[:2]
+    scale = 2.2 * width / 1024
+    (text_width, _), _ = cv2.getTextSize(words, cv2.FONT_HERSHEY_DUPLEX, scale, 4)
+    origin = (max(4, (width - text_width) // 2), height // 5)
+    cv2.putText(
+        captioned, words, origin, cv2.FONT_HERSHEY_DUPLEX, scale, (255,) * 3, 4, cv2.LINE_AA
+    )
+    return captioned
+
+
+def _picture(kind: str, seed: int, caption: str | None) -> np.ndarray:
+    picture = LOW_TEXTURE_GENERATORS[kind](seed, 0)
+    return _captioned(picture, caption) if caption else picture
+
+
+def _anchor(query: np.ndarray, reference: np.ndarray) -> np.ndarray | None:
+    """Local features' fit (reference -> query, a mirror included) where they match in one part
+    of the picture only, as the matcher keeps it; None otherwise."""
+    features = FeatureConfig()
+    query_features = extract_features(query, features)
+    reference_features = extract_features(reference, features)
+    for mirrored in (False, True):
+        view = mirror_features(query_features) if mirrored else query_features
+        fit = verify(view, reference_features)
+        if fit.reason == CONCENTRATED and fit.transform is not None:
+            return mirror_matrix(query.shape[1]) @ fit.transform if mirrored else fit.transform
+    return None
 
 
 def _seeds(first: int, count: int, kind: str, mode: str | None) -> list[int]:
@@ -86,6 +134,7 @@ def main() -> None:
     parser.add_argument("--queries", type=int, default=40)
     parser.add_argument("--chains", action="store_true")
     parser.add_argument("--fog-mode", choices=FOG_MODES, default=None)
+    parser.add_argument("--caption", default=None, help="words drawn on every picture")
     parser.add_argument(
         "--details",
         action="store_true",
@@ -97,17 +146,19 @@ def main() -> None:
     margin = descriptor.dense_confirm_margin
     result = {}
     for kind in args.kinds:
-        generate = LOW_TEXTURE_GENERATORS[kind]
         seeds = _seeds(REFERENCE_SEED, args.references, kind, args.fog_mode)
         vectors = np.concatenate(
             [
-                descriptor.describe([generate(seed, 0) for seed in seeds[i : i + EMBED_BATCH]])
+                descriptor.describe(
+                    [_picture(kind, seed, args.caption) for seed in seeds[i : i + EMBED_BATCH]]
+                )
                 for i in range(0, len(seeds), EMBED_BATCH)
             ]
         )
-        accepted, checks, confirmed, edit_fitting = [], 0, 0, 0
+        accepted, checks, further_checks, confirmed, edit_fitting = [], 0, 0, 0, 0
+        anchored, anchored_confirmed = 0, 0
         for index, seed in enumerate(_seeds(QUERY_SEED, args.queries, kind, args.fog_mode)):
-            picture = generate(seed, 0)
+            picture = _picture(kind, seed, args.caption)
             queries = [jpeg(picture, 70)]
             if args.chains:
                 queries += [_probe_chain(picture, np.random.default_rng([QUERY_SEED, index]))]
@@ -116,15 +167,23 @@ def main() -> None:
                 similarity = (views @ vectors.T).max(axis=0)
                 ranked = np.argsort(-similarity)
                 baseline = similarity[ranked[config.margin_rank]]
-                for candidate in ranked[: config.max_candidates]:
+                checked = ranked[: config.max_candidates + config.max_exact_only]
+                for position, candidate in enumerate(checked):
+                    further = position >= config.max_candidates  # on the exact bar alone
                     checks += 1
-                    reference = generate(seeds[int(candidate)], 0)
+                    further_checks += further
+                    reference = _picture(kind, seeds[int(candidate)], args.caption)
                     dense = dense_verify(query, reference, config)
                     if dense.accepted:
                         accepted.append(dense)
                     edit_fitting += edit_fits(dense, config)
                     lead = float(similarity[candidate] - baseline)
-                    confirmed += dense_confirms(dense, lead, config, margin)
+                    confirmed += dense_confirms(dense, lead, config, None if further else margin)
+                    anchor = _anchor(query, reference) if args.caption and not further else None
+                    if anchor is not None:
+                        anchored += 1
+                        fit = dense_verify(query, reference, config, anchor)
+                        anchored_confirmed += dense_confirms(fit, lead, config, margin)
                     if args.details and (
                         confirmable(dense, config)
                         or is_exact(dense, config)
@@ -133,11 +192,14 @@ def main() -> None:
                         print(json.dumps(_detail(kind, seed, seeds[int(candidate)], lead, dense)))
         result[kind] = {
             "checks": checks,
+            "exact_only_checks": further_checks,
             "accepted": len(accepted),
             "confirmable": sum(confirmable(dense, config) for dense in accepted),
             "exact": sum(is_exact(dense, config) for dense in accepted),
             "edit_fits": edit_fitting,
             "confirmed": confirmed,
+            "anchored": anchored,
+            "anchored_confirmed": anchored_confirmed,
             "max_detail": round(max((d.detail for d in accepted), default=0.0), 4),
             "max_detail_floor": round(max((d.detail_floor for d in accepted), default=0.0), 4),
             "min_colour": round(min((d.colour for d in accepted), default=0.0), 4),

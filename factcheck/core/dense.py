@@ -20,7 +20,10 @@ detail (`detail_floor`: a copy agrees in every part of the picture where the ori
 detail, two fogs that share a ridge only along it) and either an all but perfect fit
 (`is_exact`) or the global embedding's lead (factcheck.core.matcher.dense_confirms). A refused
 alignment whose detail agrees in all but a small part of the picture fits an edited copy
-(`edit_fits`): a near miss for the reviewer, not a match.
+(`edit_fits`): a near miss for the reviewer, not a match. Where local features matched in one
+part of the picture only (a text card's words), the alignment starts from their fit as well
+(`anchor`), which finds crops off centre; it confirms as any other alignment does. Candidates
+further down the likeness order are checked on the exact bar alone (`max_exact_only`).
 Thresholds come from the `tune` split (docs/benchmarks.md): copies above, the unrelated and
 near-duplicate candidates below.
 """
@@ -104,6 +107,12 @@ class DenseConfig:
     edit_min_correlation: float = 0.6
     edit_max_colour: float = 15.0
     max_candidates: int = 3  # candidates per query given a dense check
+    # Candidates after those, in likeness order, given a dense check where none of them
+    # confirmed: only an exact alignment (is_exact) confirms them.
+    max_exact_only: int = 3
+    # Candidates per query whose local features matched in one small area only (a text card's
+    # words: verify.CONCENTRATED) given an alignment anchored on that fit, whatever their rank.
+    max_anchored: int = 2
 
 
 @dataclass
@@ -320,17 +329,45 @@ def _aligned_hypotheses(
     return whole + fitted + unfitted
 
 
+def _anchored_hypothesis(
+    anchor: np.ndarray, query_to_small: np.ndarray, to_thumb: np.ndarray, reference_width: int
+) -> list[tuple[bool, np.ndarray]]:
+    """The one start hypothesis of an anchored alignment: `anchor` (reference -> query, full
+    resolution, a mirror included when its determinant is negative) between the thumbnails, as
+    (mirrored, query thumb -> reference thumb warp); none when it is degenerate."""
+    small = query_to_small @ anchor @ np.linalg.inv(to_thumb)
+    if not np.all(np.isfinite(small)) or abs(small[2, 2]) < 1e-12:
+        return []
+    small = small / small[2, 2]
+    mirrored = bool(np.linalg.det(small[:2, :2]) < 0)
+    if mirrored:  # from the mirrored reference thumbnail instead (mirror_matrix is its own inverse)
+        small = small @ mirror_matrix(reference_width)
+    try:
+        warp = np.linalg.inv(small)
+    except np.linalg.LinAlgError:
+        return []
+    return [(mirrored, (warp[:2] / warp[2, 2]).astype(np.float32))]
+
+
 def dense_verify(
-    query: np.ndarray, reference: np.ndarray, config: DenseConfig | None = None
+    query: np.ndarray,
+    reference: np.ndarray,
+    config: DenseConfig | None = None,
+    anchor: np.ndarray | None = None,
 ) -> DenseVerification:
-    """Align `reference` onto `query` (both RGB uint8) and decide whether it is its original."""
+    """Align `reference` onto `query` (both RGB uint8) and decide whether it is its original.
+    `anchor`: a reference -> query transform at full resolution (local features' fit), tried
+    before the generic start hypotheses: a crop off centre that none of them is near."""
     config = config or DenseConfig()
     query_small, query_to_small = _thumbnail(query, config.thumbnail_size)
     reference_small, to_thumb = _thumbnail(reference, config.thumbnail_size)
     query_grey = _grey(query_small, config.blur_sigma)
     best: DenseVerification | None = None
-    hypotheses = _aligned_hypotheses(query_small, reference_small, config)
-    for mirrored, start in hypotheses[: config.refine]:
+    hypotheses = _aligned_hypotheses(query_small, reference_small, config)[: config.refine]
+    if anchor is not None:
+        width = reference_small.shape[1]
+        hypotheses = _anchored_hypothesis(anchor, query_to_small, to_thumb, width) + hypotheses
+    for mirrored, start in hypotheses:
         reference_view = np.ascontiguousarray(
             reference_small[:, ::-1] if mirrored else reference_small
         )

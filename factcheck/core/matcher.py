@@ -51,7 +51,7 @@ from factcheck.core.index import (
 from factcheck.core.index_store import IndexStore
 from factcheck.core.local_index import LocalIndex
 from factcheck.core.localize import LocalizeConfig, localize_edits
-from factcheck.core.verify import Verification, VerifyConfig, verify
+from factcheck.core.verify import CONCENTRATED, Verification, VerifyConfig, verify
 
 SIMILARITY_FULL_INLIERS = 50
 VERIFIED_BY_FEATURES = "local_features"
@@ -415,6 +415,8 @@ def _verify_and_localize(
     width = image.shape[1]
     verified: list[_Verified] = []
     rejected: list[tuple[Candidate, Verification]] = []
+    # reference id -> local features' fit (reference -> query) where they matched in one part
+    anchors: dict[int, np.ndarray] = {}
     orientation: bool | None = None  # settled by the first sure match
     for candidate in candidates:
         try:
@@ -424,12 +426,14 @@ def _verify_and_localize(
         verification, mirrored = _feature_verification(
             views, reference_features, config, orientation
         )
-        if not verification.accepted or verification.transform is None:  # accepted: has one
-            rejected.append((candidate, verification))
-            continue
         transform = verification.transform
-        if mirrored:  # verified against the mirrored query: compose with the mirror
+        if mirrored and transform is not None:  # fitted to the mirrored query: add the mirror
             transform = mirror_matrix(width) @ transform
+        if not verification.accepted or transform is None:  # accepted: has one
+            rejected.append((candidate, verification))
+            if verification.reason == CONCENTRATED and transform is not None:
+                anchors[candidate.reference_id] = transform
+            continue
         confidence = min(1.0, verification.inliers / SIMILARITY_FULL_INLIERS)
         if confidence >= 1.0 and orientation is None:
             orientation = mirrored
@@ -454,7 +458,7 @@ def _verify_and_localize(
         # same layout (DETAIL_DIFFERS).
         began = time.perf_counter()
         dense_verified = _dense_pass(
-            image, [c for c, _ in rejected], references, config, confirm_margin, reasons
+            image, rejected, anchors, references, config, confirm_margin, reasons
         )
         verify_ms += (time.perf_counter() - began) * 1000
         matches = _alike_matches(image, dense_verified, references, config, near)
@@ -477,19 +481,56 @@ def _verify_and_localize(
 
 def _dense_pass(
     image: np.ndarray,
-    rejected: list[Candidate],
+    rejected: list[tuple[Candidate, Verification]],
+    anchors: dict[int, np.ndarray],
     references: ReferenceSource,
     config: MatchConfig,
     confirm_margin: float | None,
     reasons: dict[int, str],
 ) -> list[_Verified]:
-    """Dense alignment of the candidates local features rejected, the whole-picture likeness
-    first (a loose PDQ candidate must not take the place of the one the embedding finds most
-    alike); a confirmed one leaves `reasons`, a refused one's reason is updated."""
-    worthy = sorted((c for c in rejected if _dense_worthy(c, config)), key=_likeness_order)
+    """Dense alignment of the candidates local features rejected: first those whose matching
+    points all sat in one part of the picture (a text card's words; `anchors`, in candidate
+    order, whatever their rank), started from that fit as well, which finds a crop off centre
+    the generic start hypotheses miss; then the whole-picture likeness first (a loose PDQ
+    candidate must not take the place of the one the embedding finds most alike). The bar is
+    dense_confirms' for both: matching words and a whole picture that aligns do not make a lower
+    one, since two smooth pictures of one kind with one caption (two dusk scenes, "NOT WHAT IT
+    SEEMS") have both. When none of those confirms, the next `max_exact_only` candidates in
+    likeness order are checked too, confirmed by an exact alignment only: a mirrored crop's
+    original can rank below unrelated pictures of its kind, and then it has no lead.
+    A confirmed candidate leaves `reasons`, a refused one's reason is updated."""
+    anchored = [(c, v.inliers) for c, v in rejected if c.reference_id in anchors]
+    anchored = anchored[: config.dense.max_anchored]
+    checked = {c.reference_id for c, _ in anchored}
+    worthy = sorted(
+        (c for c, _ in rejected if c.reference_id not in checked and _dense_worthy(c, config)),
+        key=_likeness_order,
+    )
+    dense_config = config.dense
+    first = anchored + [(c, 0) for c in worthy[: dense_config.max_candidates]]
+    verified = _dense_checks(image, first, anchors, references, config, confirm_margin, reasons)
+    if not verified:  # further down the likeness order, only an exact alignment confirms
+        after = worthy[dense_config.max_candidates :][: dense_config.max_exact_only]
+        after_checks = [(c, 0) for c in after]
+        verified = _dense_checks(image, after_checks, anchors, references, config, None, reasons)
+    return verified
+
+
+def _dense_checks(
+    image: np.ndarray,
+    checks: list[tuple[Candidate, int]],
+    anchors: dict[int, np.ndarray],
+    references: ReferenceSource,
+    config: MatchConfig,
+    confirm_margin: float | None,
+    reasons: dict[int, str],
+) -> list[_Verified]:
+    """Dense alignment of each (candidate, local features' inliers) in `checks`, on
+    dense_confirms' bar (`confirm_margin` None: an exact alignment only)."""
     verified = []
-    for candidate in worthy[: config.dense.max_candidates]:
-        dense = _dense(image, candidate, references, config)
+    for candidate, inliers in checks:
+        anchor = anchors.get(candidate.reference_id)
+        dense = _dense(image, candidate, references, config, anchor)
         if dense is None:
             continue
         if dense.transform is not None and dense_confirms(
@@ -500,6 +541,7 @@ def _dense_pass(
                     candidate,
                     dense.transform,
                     dense.score,
+                    inliers,
                     mirrored=dense.mirrored,
                     verified_by=VERIFIED_BY_DENSE,
                 )
@@ -569,13 +611,17 @@ def dense_confirms(
 
 
 def _dense(
-    image: np.ndarray, candidate: Candidate, references: ReferenceSource, config: MatchConfig
+    image: np.ndarray,
+    candidate: Candidate,
+    references: ReferenceSource,
+    config: MatchConfig,
+    anchor: np.ndarray | None = None,
 ) -> DenseVerification | None:
     try:
         reference_image = references.load_reference_image(candidate.reference_id)
     except LookupError:
         return None
-    return dense_verify(image, reference_image, config.dense)
+    return dense_verify(image, reference_image, config.dense, anchor)
 
 
 def _near_miss(candidate: Candidate, inliers: int, reason: str) -> NearMiss:

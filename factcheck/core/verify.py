@@ -17,6 +17,7 @@ from factcheck.core.features import Features
 
 MIN_MATCHES_FOR_HOMOGRAPHY = 8
 TOO_TILTED = "homography too tilted"  # a reason: the keystone check (VerifyConfig.max_keystone)
+CONCENTRATED = "inliers too concentrated"  # a reason: the spread check (VerifyConfig.min_spread)
 
 
 @dataclass(frozen=True)
@@ -180,7 +181,7 @@ def verify(
     elif result.overlap_fraction < config.min_overlap_fraction:
         result.reason = "overlap too small"
     elif result.spread < config.min_spread:
-        result.reason = "inliers too concentrated"
+        result.reason = CONCENTRATED
     else:
         result.accepted = True
     return result

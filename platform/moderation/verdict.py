@@ -20,7 +20,7 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
-# A match confirmed by dense alignment has no inliers, so it carries the floor weight. The
+# A match confirmed by dense alignment alone has no inliers, so it carries the floor weight. The
 # geometric confidence is the matcher's own (the inliers at which a match counts as certain).
 from factcheck.core.matcher import SIMILARITY_FULL_INLIERS, VERIFIED_BY_DENSE, VERIFIED_BY_TIME
 from moderation.clock import clock
@@ -201,7 +201,12 @@ def _original_reason(match: dict[str, Any], weight: float) -> str:
     reference = match.get("reference") or {}
     name = reference.get("external_id") or f"reference {reference.get('id', '?')}"
     source = f" from {reference['source']}" if reference.get("source") else ""
-    if match.get("verified_by") == VERIFIED_BY_DENSE:
+    if match.get("verified_by") == VERIFIED_BY_DENSE and match.get("inliers"):
+        how = (
+            f"the whole picture aligns with it from {int(match['inliers'])} matching points "
+            "in one part"
+        )
+    elif match.get("verified_by") == VERIFIED_BY_DENSE:
         how = "the whole picture aligns with it (too little texture for matching points)"
     elif match.get("verified_by") == VERIFIED_BY_TIME:
         offset = float(match.get("offset_s") or 0.0)

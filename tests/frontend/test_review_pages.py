@@ -302,6 +302,11 @@ def test_item_page_says_how_a_dense_or_mirrored_match_was_verified(personas) -> 
     client.force_login(personas["moderator"])
     html = client.get(f"/review/items/{item.pk}/").content.decode()
     assert "whole picture aligned" in html and "0 matching points" not in html
+    # Aligned from the points that matched in one part (a text card's words): it says so.
+    anchored = {**match, "verified_by": "dense_alignment", "inliers": 42, "mirrored": False}
+    report.document = {**report.document, "matches": [anchored]}
+    shown = item_page_data(item=item, report=report)["matches"][0]
+    assert shown["evidence"] == "whole picture aligned from 42 matching points in one part"
 
 
 def test_the_ui_names_every_verdict_label_and_no_other() -> None:

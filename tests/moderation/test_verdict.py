@@ -127,3 +127,5 @@ def test_a_dense_mirrored_match_says_how_it_was_verified() -> None:
     assert ", mirrored," in verdict.reasons[0] and "matching points," not in verdict.reasons[0]
     plain = verdict_fuse(matches=[match_item(edited=False, inliers=30)], detection=BLANK)
     assert "30 matching points, similarity" in plain.reasons[0]
+    anchored = verdict_fuse(matches=[{**match, "inliers": 42}], detection=BLANK)
+    assert "aligns with it from 42 matching points in one part" in anchored.reasons[0]

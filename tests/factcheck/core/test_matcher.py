@@ -2,7 +2,8 @@ import cv2
 import numpy as np
 import pytest
 
-from factcheck.core.dense import DenseConfig
+from factcheck.core.dense import DenseConfig, confirmable, dense_verify, edit_fits
+from factcheck.core.features import extract_features
 from factcheck.core.fingerprints import pdq_hash
 from factcheck.core.index import ClipIndex, FloatIndexConfig, PdqIndex
 from factcheck.core.local_index import LocalIndex
@@ -15,6 +16,7 @@ from factcheck.core.matcher import (
     _likeness_order,
     match_image,
 )
+from factcheck.core.verify import CONCENTRATED, verify
 from factcheck.evaluation.evaledits import e_recolour, jpeg
 from factcheck.evaluation.evallowtexture import fog_image, illustration_image, text_card_image
 from factcheck.evaluation.evaluate import InMemoryReferences
@@ -448,3 +450,110 @@ def test_dense_alignment_still_runs_when_every_verified_candidate_is_another_pic
     assert [m.reference_id for m in result.matches] == [1]
     assert result.matches[0].verified_by == "dense_alignment"
     assert (2, DETAIL_DIFFERS) in [(m.reference_id, m.reason) for m in result.near_misses]
+
+
+def _probe_chain(image: np.ndarray) -> np.ndarray:
+    """Mirrored, cropped off centre, downscaled to 40 %, JPEG 40: the hard tier's probe chain."""
+    height, width = image.shape[:2]
+    crop = np.ascontiguousarray(
+        image[:, ::-1][height // 10 : -height // 12, width // 14 : -width // 9]
+    )
+    return jpeg(cv2.resize(crop, None, fx=0.4, fy=0.4, interpolation=cv2.INTER_AREA), 40)
+
+
+def test_a_card_whose_words_alone_match_is_aligned_from_them_and_confirmed():
+    """A quote card (a seed of neither evaluation split) reposted through the probe chain: its
+    matching points all sit in the words (too concentrated to verify), and the crop is off
+    centre, where dense alignment's start hypotheses miss. Aligned from the points' fit, the
+    whole card agrees exactly: a verified match, its siblings (other words) not."""
+    card = text_card_image(960_000_042)
+    images = {1: card, 2: text_card_image(960_000_042, 1), 3: text_card_image(960_000_042, 2)}
+    references, pdq, local = _setup(images)
+    query = _probe_chain(card)
+    result = match_image(query, references=references, pdq_index=pdq, local_index=local)
+    assert [m.reference_id for m in result.matches] == [1]
+    top = result.matches[0]
+    assert top.verified_by == "dense_alignment" and top.inliers >= 20 and top.mirrored
+    assert not top.edited
+    unanchored = MatchConfig(dense=DenseConfig(max_anchored=0))
+    before = match_image(
+        query, references=references, config=unanchored, pdq_index=pdq, local_index=local
+    )
+    assert before.matches == []
+    assert (1, CONCENTRATED) in [(m.reference_id, m.reason) for m in before.near_misses]
+
+
+@pytest.mark.parametrize(
+    ("seeds", "height"), [((950_000_217, 950_000_218), 0.2), ((950_001_071, 950_001_074), 0.8)]
+)
+def test_one_caption_on_two_dusk_scenes_is_not_one_picture(seeds, height):
+    """Two unrelated dusk scenes (seeds of neither split) with one caption: local features
+    match in its words only, and aligned from their fit the scenes agree as a whole and in
+    their detail (an edit fit, or an alignment that is all but exact). The anchor finds the
+    alignment; it does not lower the bar, so neither is a match."""
+    first, second = (fog_image(seed) for seed in seeds)
+    second = cv2.resize(second, (first.shape[1], first.shape[0]))
+    reference, query = _captioned(first, height), jpeg(_captioned(second, height), 70)
+    features = MatchConfig().features
+    fit = verify(extract_features(query, features), extract_features(reference, features))
+    assert fit.reason == CONCENTRATED
+    aligned = dense_verify(query, reference, DenseConfig(), anchor=fit.transform)
+    assert edit_fits(aligned, DenseConfig()) or confirmable(aligned, DenseConfig())
+    references, pdq, local = _setup({1: reference})
+    assert match_image(query, references=references, pdq_index=pdq, local_index=local).matches == []
+
+
+def _captioned(image: np.ndarray, height_share: float) -> np.ndarray:
+    """One caption across the picture, its baseline at `height_share` of the height."""
+    captioned = image.copy()
+    height, width = captioned.shape[:2]
+    scale = 2.2 * width / 1024
+    words = "NOT WHAT IT SEEMS"
+    (text_width, _), _ = cv2.getTextSize(words, cv2.FONT_HERSHEY_DUPLEX, scale, 4)
+    origin = ((width - text_width) // 2, int(height * height_share))
+    cv2.putText(
+        captioned, words, origin, cv2.FONT_HERSHEY_DUPLEX, scale, (255,) * 3, 4, cv2.LINE_AA
+    )
+    return captioned
+
+
+def test_an_exact_alignment_further_down_the_likeness_order_confirms():
+    """A mirrored, cropped, downscaled fog whose embedding ranks its original fifth, below four
+    unrelated fogs: the first dense checks refuse those, and the next candidates in likeness
+    order (`max_exact_only`) are checked on the exact bar alone, which the original meets. An
+    unrelated fog in the original's place is not confirmed there."""
+    original = fog_image(21)
+    height, width = original.shape[:2]
+    crop = np.ascontiguousarray(original[height // 10 : -height // 12, width // 14 : -width // 9])
+    small = cv2.resize(crop[:, ::-1], None, fx=0.5, fy=0.5, interpolation=cv2.INTER_AREA)
+    query = jpeg(small, 60)
+    others = [fog_image(seed) for seed in range(40, 44)]
+
+    def run(fifth: np.ndarray, config: MatchConfig | None = None):
+        images = {1: fifth, **{2 + n: other for n, other in enumerate(others)}}
+        references, pdq, local = _setup(images)
+        # Similarity to the query: 0.9 for the unrelated fogs, 0.5 for the fifth picture.
+        vectors = {fifth.tobytes(): _unit(0.5, np.sqrt(1 - 0.5**2), 0)}
+        rest = np.sqrt(1 - 0.9**2)
+        for n, other in enumerate(others):
+            vectors[other.tobytes()] = _unit(0.9, 0, rest) if n % 2 else _unit(0.9, -rest, 0)
+        embedder = TableEmbedder(vectors, _unit(1, 0, 0))
+        embedding = ClipIndex.build(
+            embedder.embed(list(images.values())), np.array(list(images)), FloatIndexConfig(dim=3)
+        )
+        return match_image(
+            query,
+            references=references,
+            pdq_index=pdq,
+            local_index=local,
+            embedding_index=embedding,
+            embedder=embedder,
+            config=config,
+        )
+
+    found = run(original)
+    assert [m.reference_id for m in found.matches] == [1]
+    assert found.matches[0].verified_by == "dense_alignment" and found.matches[0].mirrored
+    only_first = run(original, MatchConfig(dense=DenseConfig(max_exact_only=0)))
+    assert only_first.matches == []
+    assert run(fog_image(45)).matches == []

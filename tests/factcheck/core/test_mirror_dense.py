@@ -14,7 +14,12 @@ from factcheck.core.dense import (
     edit_fits,
     is_exact,
 )
-from factcheck.core.features import extract_features, mirror_features, mirror_matrix
+from factcheck.core.features import (
+    extract_features,
+    mirror_features,
+    mirror_matrix,
+    resize_matrix,
+)
 from factcheck.core.matcher import dense_confirms
 from factcheck.core.verify import verify
 from factcheck.evaluation.evaledits import e_recolour, jpeg
@@ -290,3 +295,41 @@ def test_another_text_card_of_one_layout_fits_an_edited_copy_and_is_not_confirme
     result = dense_verify(jpeg(text_card_image(810000108), 70), text_card_image(800000995), config)
     assert not result.accepted and edit_fits(result, config), result
     assert not dense_confirms(result, lead=1.0, config=config, margin=0.0)
+
+
+@pytest.mark.parametrize("mirrored", [False, True], ids=["as-posted", "mirrored"])
+def test_an_anchor_aligns_a_crop_off_centre_that_the_start_hypotheses_miss(mirrored):
+    """A crop off centre (a quarter off the top and left, a twentieth off the bottom and
+    right) of a quote card (a seed of neither split), downscaled: no centred start hypothesis
+    is near it, so the alignment fails; started from the crop's own map (what local features
+    fit, given as `anchor`) it is exact, mirrored or not, and reports that map."""
+    original = text_card_image(960_000_003)
+    height, width = original.shape[:2]
+    top, left = height // 4, width // 4
+    bottom, right = height * 19 // 20, width * 19 // 20
+    crop = original[top:bottom, left:right]
+    posted = _mirror(crop) if mirrored else crop
+    size = (round(posted.shape[1] * 0.6), round(posted.shape[0] * 0.6))
+    query = jpeg(cv2.resize(posted, size, interpolation=cv2.INTER_AREA), 85)
+    anchor = resize_matrix((crop.shape[1], crop.shape[0]), size)
+    if mirrored:
+        anchor = anchor @ mirror_matrix(crop.shape[1])
+    anchor = anchor @ np.array([[1.0, 0.0, -left], [0.0, 1.0, -top], [0.0, 0.0, 1.0]])
+    assert not is_exact(dense_verify(query, original), DenseConfig())
+    result = dense_verify(query, original, anchor=anchor)
+    assert is_exact(result, DenseConfig()) and result.mirrored == mirrored, result
+    corners = np.array([[left, top], [right - 1, bottom - 1]], float)
+    mapped = cv2.perspectiveTransform(corners[None], result.transform)[0]
+    expected = cv2.perspectiveTransform(corners[None], anchor)[0]
+    assert np.abs(mapped - expected).max() < 1.5, mapped - expected
+
+
+def test_a_degenerate_anchor_is_skipped():
+    """A fit that collapses the picture (local features gone wrong) is not tried: the alignment
+    is the one the start hypotheses give, without error."""
+    original = fog_image(21)
+    query = jpeg(original, 80)
+    anchored = dense_verify(query, original, anchor=np.zeros((3, 3)))
+    plain = dense_verify(query, original)
+    assert anchored.accepted and anchored.detail == plain.detail
+    assert np.allclose(anchored.transform, plain.transform)
