@@ -331,7 +331,8 @@ def _near_misses(item: ReviewItem, document: dict[str, Any]) -> list[dict[str, A
 
 
 def _match_evidence(match: doc.Match) -> str:
-    """How the match was verified, in words (a dense match has no matching points)."""
+    """How the match was verified, in words (a dense match has matching points only where it
+    was aligned from them)."""
     if match.verified_by == VERIFIED_BY_DENSE and match.inliers:
         evidence = f"whole picture aligned from {match.inliers} matching points in one part"
     elif match.verified_by == VERIFIED_BY_DENSE:
