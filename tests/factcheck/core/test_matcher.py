@@ -233,6 +233,39 @@ def _unit(*values: float) -> np.ndarray:
     return vector / np.linalg.norm(vector)
 
 
+def _match_by_similarity(
+    query: np.ndarray,
+    images: dict[int, np.ndarray],
+    original: np.ndarray,
+    similarities: tuple[float, float],
+    config: MatchConfig | None = None,
+):
+    """match_image over `images` with a 3-d table embedding: `original` at the first of
+    `similarities` to the query, every other picture at the second, split over two directions so
+    the others are not one another's copies."""
+    references, pdq, local = _setup(images)
+    own, theirs = similarities
+    rest = np.sqrt(1 - theirs**2)
+    vectors = {
+        image.tobytes(): _unit(theirs, 0, rest) if n % 2 else _unit(theirs, -rest, 0)
+        for n, image in enumerate(i for i in images.values() if i is not original)
+    }
+    vectors[original.tobytes()] = _unit(own, np.sqrt(1 - own**2), 0)
+    embedder = TableEmbedder(vectors, _unit(1, 0, 0))
+    embedding = ClipIndex.build(
+        embedder.embed(list(images.values())), np.array(list(images)), FloatIndexConfig(dim=3)
+    )
+    return match_image(
+        query,
+        references=references,
+        pdq_index=pdq,
+        local_index=local,
+        embedding_index=embedding,
+        embedder=embedder,
+        config=config,
+    )
+
+
 def test_dense_alignment_confirms_a_candidate_the_embedding_singles_out():
     """A mirrored, cropped fog copy aligns with its original as a whole picture; it is a
     verified match when its embedding similarity stands well clear of the other indexed fogs',
@@ -240,29 +273,11 @@ def test_dense_alignment_confirms_a_candidate_the_embedding_singles_out():
     original = fog_image(8)
     others = [fog_image(seed) for seed in range(20, 25)]
     images = {1: original, **{2 + n: other for n, other in enumerate(others)}}
-    references, pdq, local = _setup(images)
     query = _mirror_crop(original)
 
     def run(other_similarity: float):
         # Similarity to the query: 0.95 for the original, `other_similarity` for the others.
-        vectors = {original.tobytes(): _unit(0.95, np.sqrt(1 - 0.95**2), 0)}
-        for n, other in enumerate(others):
-            rest = np.sqrt(1 - other_similarity**2)
-            vectors[other.tobytes()] = (
-                _unit(other_similarity, 0, rest) if n % 2 else _unit(other_similarity, -rest, 0)
-            )
-        embedder = TableEmbedder(vectors, _unit(1, 0, 0))
-        embedding = ClipIndex.build(
-            embedder.embed(list(images.values())), np.array(list(images)), FloatIndexConfig(dim=3)
-        )
-        return match_image(
-            query,
-            references=references,
-            pdq_index=pdq,
-            local_index=local,
-            embedding_index=embedding,
-            embedder=embedder,
-        )
+        return _match_by_similarity(query, images, original, (0.95, other_similarity))
 
     distinct = run(other_similarity=0.6)  # lead over the 4th most similar: 0.35
     assert [m.reference_id for m in distinct.matches] == [1]
@@ -274,10 +289,7 @@ def test_dense_alignment_confirms_a_candidate_the_embedding_singles_out():
     # With fewer indexed pictures than the margin's rank nothing tells how the original stands
     # out: dense alignment does not confirm it.
     few = {1: original, 2: others[0]}
-    references, pdq, local = _setup(few)
-    images.clear()
-    images.update(few)
-    assert run(other_similarity=0.1).matches == []
+    assert _match_by_similarity(query, few, original, (0.95, 0.1)).matches == []
 
 
 def test_near_misses_need_evidence(astronaut, coffee, other_scene):
@@ -531,25 +543,8 @@ def test_an_exact_alignment_further_down_the_likeness_order_confirms():
 
     def run(fifth: np.ndarray, config: MatchConfig | None = None):
         images = {1: fifth, **{2 + n: other for n, other in enumerate(others)}}
-        references, pdq, local = _setup(images)
-        # Similarity to the query: 0.9 for the unrelated fogs, 0.5 for the fifth picture.
-        vectors = {fifth.tobytes(): _unit(0.5, np.sqrt(1 - 0.5**2), 0)}
-        rest = np.sqrt(1 - 0.9**2)
-        for n, other in enumerate(others):
-            vectors[other.tobytes()] = _unit(0.9, 0, rest) if n % 2 else _unit(0.9, -rest, 0)
-        embedder = TableEmbedder(vectors, _unit(1, 0, 0))
-        embedding = ClipIndex.build(
-            embedder.embed(list(images.values())), np.array(list(images)), FloatIndexConfig(dim=3)
-        )
-        return match_image(
-            query,
-            references=references,
-            pdq_index=pdq,
-            local_index=local,
-            embedding_index=embedding,
-            embedder=embedder,
-            config=config,
-        )
+        # Similarity to the query: 0.5 for the fifth picture, 0.9 for the unrelated fogs.
+        return _match_by_similarity(query, images, fifth, (0.5, 0.9), config)
 
     found = run(original)
     assert [m.reference_id for m in found.matches] == [1]
