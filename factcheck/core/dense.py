@@ -357,7 +357,9 @@ def dense_verify(
 ) -> DenseVerification:
     """Align `reference` onto `query` (both RGB uint8) and decide whether it is its original.
     `anchor`: a reference -> query transform at full resolution (local features' fit), tried
-    before the generic start hypotheses: a crop off centre that none of them is near."""
+    before the generic start hypotheses: a crop off centre that none of them is near. With an
+    anchor, only an exact fit ends the search: a few words' points and the whole picture can
+    each lead to a sure fit short of the exact one the other finds."""
     config = config or DenseConfig()
     query_small, query_to_small = _thumbnail(query, config.thumbnail_size)
     reference_small, to_thumb = _thumbnail(reference, config.thumbnail_size)
@@ -393,12 +395,7 @@ def dense_verify(
             # horizon, and its water disagrees).
             if best is None or (detail, correlation) > (best.detail, best.correlation):
                 best = candidate
-        if (
-            best is not None
-            and best.detail >= config.sure_detail
-            and not _problem(best, config)
-            and _detail_agrees(best, config)
-        ):
+        if best is not None and _ends_search(best, config, exact=anchor is not None):
             break
     if best is None:
         return DenseVerification(False, reason="dense alignment did not converge")
@@ -410,6 +407,22 @@ def dense_verify(
     best.reason = _problem(best, config)
     best.accepted = not best.reason
     return best
+
+
+def _ends_search(result: DenseVerification, config: DenseConfig, exact: bool) -> bool:
+    """A fit that needs no other start hypothesis tried: sure (DenseConfig.sure_detail), or
+    with `exact` exact, with nothing refusing it and its detail agreeing across the picture."""
+    good_enough = _exact_fit(result, config) if exact else result.detail >= config.sure_detail
+    return good_enough and not _problem(result, config) and _detail_agrees(result, config)
+
+
+def _exact_fit(result: DenseVerification, config: DenseConfig) -> bool:
+    """Fine detail everywhere and colours agree all but perfectly (DenseConfig.exact_*)."""
+    return (
+        result.detail >= config.exact_detail
+        and result.colour <= config.exact_colour
+        and result.detail_floor >= config.exact_floor
+    )
 
 
 def _detail_agrees(result: DenseVerification, config: DenseConfig) -> bool:
@@ -427,12 +440,7 @@ def confirmable(result: DenseVerification, config: DenseConfig) -> bool:
 
 def is_exact(result: DenseVerification, config: DenseConfig) -> bool:
     """An accepted alignment exact enough to confirm a match on its own (DenseConfig)."""
-    return (
-        confirmable(result, config)
-        and result.detail >= config.exact_detail
-        and result.colour <= config.exact_colour
-        and result.detail_floor >= config.exact_floor
-    )
+    return confirmable(result, config) and _exact_fit(result, config)
 
 
 def edit_fits(result: DenseVerification, config: DenseConfig) -> bool:

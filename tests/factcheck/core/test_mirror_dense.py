@@ -324,6 +324,33 @@ def test_an_anchor_aligns_a_crop_off_centre_that_the_start_hypotheses_miss(mirro
     assert np.abs(mapped - expected).max() < 1.5, mapped - expected
 
 
+def test_a_sure_fit_from_the_anchor_does_not_cut_off_an_exact_one(monkeypatch):
+    """A resized quote card whose anchor (local features' fit from a few words) is half a
+    percent too large. ECC is switched off, so each start is scored as it is. The anchor's
+    start is sure but not exact, and the whole-picture start is exact. The search must go on
+    past the anchor's start to find it (the hard tier's test split lost a card this way)."""
+    from factcheck.core import dense
+
+    original = text_card_image(960_000_003)
+    height, width = original.shape[:2]
+    size = (round(width * 0.6), round(height * 0.6))
+    query = jpeg(cv2.resize(original, size, interpolation=cv2.INTER_AREA), 90)
+    anchor = np.diag([1.005, 1.005, 1.0]) @ resize_matrix((width, height), size)
+    monkeypatch.setattr(dense, "_ecc", lambda *args: None)
+    scored: list[float] = []  # the detail of each start, in the order tried
+    score = dense._score
+
+    def recording(*args):
+        scores = score(*args)
+        scored.append(scores[1])
+        return scores
+
+    monkeypatch.setattr(dense, "_score", recording)
+    result = dense_verify(query, original, anchor=anchor)
+    assert DenseConfig().sure_detail <= scored[0] < DenseConfig().exact_detail, scored
+    assert is_exact(result, DenseConfig()), result
+
+
 def test_a_degenerate_anchor_is_skipped():
     """A fit that collapses the picture (local features gone wrong) is not tried: the alignment
     is the one the start hypotheses give, without error."""
