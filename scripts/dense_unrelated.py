@@ -1,7 +1,7 @@
 """How often dense alignment accepts an unrelated picture of the same low-texture kind.
 
     python scripts/dense_unrelated.py [--kinds fog gradient ...] [--references 200] [--queries 40]
-        [--chains] [--fog-mode dusk_water] [--caption "NOT WHAT IT SEEMS"]
+        [--chains] [--fog-mode dusk_water] [--caption "NOT WHAT IT SEEMS"] [--siblings]
 
 For each kind of the evaluation's low-texture generators (factcheck.evaluation.evallowtexture),
 index --references pictures and query with --queries other pictures of that kind (seeds of
@@ -22,7 +22,10 @@ fog kind's references and queries are all of that mode
 --caption, every reference and query carries those words across its upper part (one meme
 caption on unrelated pictures): where local features then match in the words only
 (verify.CONCENTRATED), the candidate also gets the matcher's alignment from their fit
-(`anchored`, `anchored_confirmed`: factcheck.core.matcher._dense_pass).
+(`anchored`, `anchored_confirmed`: factcheck.core.matcher._dense_pass). With --siblings, the
+index holds another version of each design (the generator's sibling 1: same palette and size,
+other layout) and the queries are the first designs' sibling 0: one picture's near-duplicate
+twin, with the picture itself not indexed.
 Prints JSON per kind: checks, acceptances, confirmable and exact acceptances, edit fits,
 confirmed checks (with --caption, anchored checks and those confirmed too), and the highest
 detail, detail floor and lowest colour distance among the acceptances; with --details, first
@@ -83,8 +86,8 @@ def _captioned(picture: np.ndarray, words: str) -> np.ndarray:
     return captioned
 
 
-def _picture(kind: str, seed: int, caption: str | None) -> np.ndarray:
-    picture = LOW_TEXTURE_GENERATORS[kind](seed, 0)
+def _picture(kind: str, seed: int, caption: str | None, sibling: int = 0) -> np.ndarray:
+    picture = LOW_TEXTURE_GENERATORS[kind](seed, sibling)
     return _captioned(picture, caption) if caption else picture
 
 
@@ -136,6 +139,11 @@ def main() -> None:
     parser.add_argument("--fog-mode", choices=FOG_MODES, default=None)
     parser.add_argument("--caption", default=None, help="words drawn on every picture")
     parser.add_argument(
+        "--siblings",
+        action="store_true",
+        help="query with another version of each indexed design (its generator sibling)",
+    )
+    parser.add_argument(
         "--details",
         action="store_true",
         help="also print each confirmable, exact or edit-fitting check: its seeds, lead, scores",
@@ -150,14 +158,20 @@ def main() -> None:
         vectors = np.concatenate(
             [
                 descriptor.describe(
-                    [_picture(kind, seed, args.caption) for seed in seeds[i : i + EMBED_BATCH]]
+                    [
+                        _picture(kind, seed, args.caption, sibling=int(args.siblings))
+                        for seed in seeds[i : i + EMBED_BATCH]
+                    ]
                 )
                 for i in range(0, len(seeds), EMBED_BATCH)
             ]
         )
         accepted, checks, further_checks, confirmed, edit_fitting = [], 0, 0, 0, 0
         anchored, anchored_confirmed = 0, 0
-        for index, seed in enumerate(_seeds(QUERY_SEED, args.queries, kind, args.fog_mode)):
+        query_seeds = _seeds(QUERY_SEED, args.queries, kind, args.fog_mode)
+        if args.siblings:  # every reference's design, drawn again (seeds[:queries], sibling 0)
+            query_seeds = seeds[: args.queries]
+        for index, seed in enumerate(query_seeds):
             picture = _picture(kind, seed, args.caption)
             queries = [jpeg(picture, 70)]
             if args.chains:
@@ -172,7 +186,9 @@ def main() -> None:
                     further = position >= config.max_candidates  # on the exact bar alone
                     checks += 1
                     further_checks += further
-                    reference = _picture(kind, seeds[int(candidate)], args.caption)
+                    reference = _picture(
+                        kind, seeds[int(candidate)], args.caption, sibling=int(args.siblings)
+                    )
                     dense = dense_verify(query, reference, config)
                     if dense.accepted:
                         accepted.append(dense)

@@ -23,7 +23,9 @@ alignment whose detail agrees in all but a small part of the picture fits an edi
 (`edit_fits`): a near miss for the reviewer, not a match. Where local features matched in one
 part of the picture only (a text card's words), the alignment starts from their fit as well
 (`anchor`), which finds crops off centre; it confirms as any other alignment does. Candidates
-further down the likeness order are checked on the exact bar alone (`max_exact_only`).
+further down the likeness order are checked on the exact bar alone (`max_exact_only`). A
+reference with no fine detail anywhere (a smooth gradient) is judged by its whole-picture
+correlation and colours instead, and confirms only with the embedding's lead (`smooth_*`).
 Thresholds come from the `tune` split (docs/benchmarks.md): copies above, the unrelated and
 near-duplicate candidates below.
 """
@@ -84,6 +86,15 @@ class DenseConfig:
     # `min_detail_cells` cells is not confirmed by its detail.
     flat_detail: float = 0.08
     min_detail_cells: int = 3
+    # A reference with no fine detail in any cell (a smooth gradient) has none for a copy to
+    # keep: a copy's band-pass is JPEG noise and scores about 0.1. Its alignment is chosen by
+    # the whole-picture correlation instead, and accepted when that correlation and the colours
+    # agree all but perfectly (`smooth_min_correlation`, `smooth_max_colour`). Such an alignment
+    # is never exact: it confirms a match only with the global embedding's lead (another smooth
+    # gradient of the same colours aligns as well). Chosen on the hard tier's tune split and on
+    # gradients of neither split (docs/benchmarks.md).
+    smooth_min_correlation: float = 0.995
+    smooth_max_colour: float = 6.0
     # An accepted alignment this exact (fine detail everywhere and colours agree all but
     # perfectly) confirms a match without the embedding's lead: what a resized or recompressed
     # copy of a smooth picture keeps and another picture of its kind does not. Chosen on the
@@ -126,6 +137,7 @@ class DenseVerification:
     overlap: float = 0.0
     tile_details: tuple[float, ...] = ()  # `detail` per grid cell (DenseConfig.detail_tiles)
     reason: str = ""
+    smooth: bool = False  # the reference has no fine detail anywhere (DenseConfig.smooth_*)
 
     @property
     def detail_floor(self) -> float:
@@ -135,8 +147,16 @@ class DenseVerification:
 
     @property
     def score(self) -> float:
-        """In [0, 1]: how far inside the acceptance region, for ranking and similarity."""
-        return float(max(0.0, min(1.0, self.detail)))
+        """In [0, 1]: how far inside the acceptance region, for ranking and similarity: the fine
+        detail's agreement, or for a smooth reference the whole picture's correlation."""
+        return float(max(0.0, min(1.0, self.correlation if self.smooth else self.detail)))
+
+    def rank(self) -> tuple[float, float]:
+        """Better alignments of one pair sort higher: by fine detail, then correlation; for a
+        smooth reference (no detail but JPEG noise) by correlation, then detail."""
+        if self.smooth:
+            return self.correlation, self.detail
+        return self.detail, self.correlation
 
 
 def _thumbnail(image: np.ndarray, size: int) -> tuple[np.ndarray, np.ndarray]:
@@ -148,9 +168,18 @@ def _thumbnail(image: np.ndarray, size: int) -> tuple[np.ndarray, np.ndarray]:
     return small.astype(np.float32), resize_matrix((width, height), shape)
 
 
-def _grey(image: np.ndarray, sigma: float) -> np.ndarray:
-    grey = cv2.cvtColor(image, cv2.COLOR_RGB2GRAY)
+def _grey(image: np.ndarray, sigma: float, axis: np.ndarray | None = None) -> np.ndarray:
+    """The picture blurred, as luminance, or projected on the RGB direction `axis`."""
+    grey = cv2.cvtColor(image, cv2.COLOR_RGB2GRAY) if axis is None else image @ axis
     return cv2.GaussianBlur(grey, (0, 0), sigma)
+
+
+def _colour_axis(reference_small: np.ndarray) -> np.ndarray:
+    """The RGB direction along which a picture varies most (its first principal component): a
+    smooth gradient's shading, where the luminance may hardly vary (two colours of about one
+    lightness), and aligning by luminance would align JPEG noise."""
+    _, vectors = np.linalg.eigh(np.cov(reference_small.reshape(-1, 3), rowvar=False))
+    return np.ascontiguousarray(vectors[:, -1], np.float32)
 
 
 def _correlation(a: np.ndarray, b: np.ndarray, mask: np.ndarray) -> float:
@@ -212,9 +241,10 @@ def _score(
     reference_small: np.ndarray,
     transform_small: np.ndarray,
     config: DenseConfig,
+    axis: np.ndarray | None = None,
 ) -> tuple[float, float, float, float, tuple[float, ...]]:
     """(correlation, detail, colour, overlap, tile details) of the reference warped onto the
-    query."""
+    query; the correlation of their luminance, or of their projection on `axis`."""
     height, width = query_small.shape[:2]
     warped = cv2.warpAffine(
         reference_small, transform_small[:2], (width, height), flags=cv2.INTER_LINEAR
@@ -227,7 +257,7 @@ def _score(
     if overlap <= 0:
         return 0.0, 0.0, 255.0, 0.0, ()
     correlation = _correlation(
-        _grey(query_small, config.blur_sigma), _grey(warped, config.blur_sigma), valid
+        _grey(query_small, config.blur_sigma, axis), _grey(warped, config.blur_sigma, axis), valid
     )
     fine, coarse = config.detail_sigmas
     query_band = _band_pass(query_small, fine, coarse)
@@ -260,20 +290,37 @@ def _tile_correlations(
     """The band-pass correlation in each cell of a grid x grid split of the query that the
     reference mostly covers and has fine detail in (DenseConfig.flat_detail): where the
     reference's fine detail reappears, not just on the whole."""
-    height, width = valid.shape
-    grid = config.detail_tiles
     cells = []
-    for row in range(grid):
-        for column in range(grid):
-            rows = slice(row * height // grid, (row + 1) * height // grid)
-            columns = slice(column * width // grid, (column + 1) * width // grid)
-            inside = valid[rows, columns]
-            if inside.mean() < 0.5:
-                continue
-            query_cell, warped_cell = query_band[rows, columns], warped_band[rows, columns]
-            if warped_cell[inside].std() >= config.flat_detail:
-                cells.append(_correlation(query_cell, warped_cell, inside))
+    for rows, columns in _grid(valid.shape, config.detail_tiles):
+        inside = valid[rows, columns]
+        if inside.mean() < 0.5:
+            continue
+        query_cell, warped_cell = query_band[rows, columns], warped_band[rows, columns]
+        if warped_cell[inside].std() >= config.flat_detail:
+            cells.append(_correlation(query_cell, warped_cell, inside))
     return tuple(cells)
+
+
+def _grid(shape: tuple[int, ...], grid: int) -> list[tuple[slice, slice]]:
+    """(rows, columns) of each cell of a grid x grid split of a picture of `shape`."""
+    height, width = shape[:2]
+    return [
+        (
+            slice(row * height // grid, (row + 1) * height // grid),
+            slice(column * width // grid, (column + 1) * width // grid),
+        )
+        for row in range(grid)
+        for column in range(grid)
+    ]
+
+
+def _smooth(reference_small: np.ndarray, config: DenseConfig) -> bool:
+    """No cell of the reference thumbnail has fine detail (DenseConfig.flat_detail)."""
+    band = _band_pass(reference_small, *config.detail_sigmas)
+    return all(
+        band[rows, columns].std() < config.flat_detail
+        for rows, columns in _grid(band.shape, config.detail_tiles)
+    )
 
 
 def _unit(image: np.ndarray) -> npt.NDArray[np.floating]:
@@ -289,20 +336,26 @@ def _coarse_to_fine(warp: np.ndarray, factor: float) -> np.ndarray:
 
 
 def _aligned_hypotheses(
-    query_small: np.ndarray, reference_small: np.ndarray, config: DenseConfig
+    query_small: np.ndarray,
+    reference_small: np.ndarray,
+    config: DenseConfig,
+    axis: np.ndarray | None = None,
 ) -> list[tuple[bool, np.ndarray]]:
     """(mirrored, warp at thumbnail size) to refine, most promising first: the whole
     reference filling the query, as posted and mirrored (most reposts; on a smooth gradient a
     coarse fit can slide along the iso-lines, so these start from the hypothesis itself), then
-    every start as fitted on coarse thumbnails, by correlation, then those ECC could not fit."""
+    every start as fitted on coarse thumbnails, by correlation, then those ECC could not fit.
+    `axis`: as _grey's."""
     factor = config.coarse_size / config.thumbnail_size
     sigma = max(0.5, config.blur_sigma * factor)
-    query_coarse = _grey(cv2.resize(query_small, None, fx=factor, fy=factor), sigma)
+    query_coarse = _grey(cv2.resize(query_small, None, fx=factor, fy=factor), sigma, axis)
     fits, unfitted, whole = [], [], []
     for mirrored in (False, True):
         reference_view = reference_small[:, ::-1] if mirrored else reference_small
         reference_coarse = _grey(
-            cv2.resize(np.ascontiguousarray(reference_view), None, fx=factor, fy=factor), sigma
+            cv2.resize(np.ascontiguousarray(reference_view), None, fx=factor, fy=factor),
+            sigma,
+            axis,
         )
         starts = _starts(query_coarse.shape, reference_coarse.shape, config.crop_hypotheses)
         whole.append((mirrored, _coarse_to_fine(starts[0], 1 / factor)))
@@ -363,9 +416,12 @@ def dense_verify(
     config = config or DenseConfig()
     query_small, query_to_small = _thumbnail(query, config.thumbnail_size)
     reference_small, to_thumb = _thumbnail(reference, config.thumbnail_size)
-    query_grey = _grey(query_small, config.blur_sigma)
+    smooth = _smooth(reference_small, config)
+    # A smooth reference is aligned and correlated along its own colour axis (_colour_axis).
+    axis = _colour_axis(reference_small) if smooth else None
+    query_grey = _grey(query_small, config.blur_sigma, axis)
     best: DenseVerification | None = None
-    hypotheses = _aligned_hypotheses(query_small, reference_small, config)[: config.refine]
+    hypotheses = _aligned_hypotheses(query_small, reference_small, config, axis)[: config.refine]
     if anchor is not None:
         width = reference_small.shape[1]
         hypotheses = _anchored_hypothesis(anchor, query_to_small, to_thumb, width) + hypotheses
@@ -373,7 +429,8 @@ def dense_verify(
         reference_view = np.ascontiguousarray(
             reference_small[:, ::-1] if mirrored else reference_small
         )
-        warp = _ecc(query_grey, _grey(reference_view, config.blur_sigma), start, config)
+        reference_grey = _grey(reference_view, config.blur_sigma, axis)
+        warp = _ecc(query_grey, reference_grey, start, config)
         # ECC can wander off on smooth pictures (slide along a gradient's iso-lines, or drift
         # from an exact start to a worse fit: its steps are ill-conditioned there), so the
         # start is scored too: exact for a resized copy.
@@ -384,16 +441,24 @@ def dense_verify(
             if not _plausible(small_transform, config):
                 continue
             correlation, detail, colour, overlap, tiles = _score(
-                query_small, reference_view, small_transform, config
+                query_small, reference_view, small_transform, config, axis
             )
             candidate = DenseVerification(
-                False, small_transform, mirrored, correlation, detail, colour, overlap, tiles
+                False,
+                small_transform,
+                mirrored,
+                correlation,
+                detail,
+                colour,
+                overlap,
+                tiles,
+                smooth=smooth,
             )
             # Fine detail tells the right alignment from a plausible wrong one (a symmetric
             # layout fits mirrored and not); stop early only once it is unmistakable: on the
             # whole and across the picture (a mirrored dusk scene fits unmirrored along its
             # horizon, and its water disagrees).
-            if best is None or (detail, correlation) > (best.detail, best.correlation):
+            if best is None or candidate.rank() > best.rank():
                 best = candidate
         if best is not None and _ends_search(best, config, exact=anchor is not None):
             break
@@ -434,13 +499,14 @@ def _detail_agrees(result: DenseVerification, config: DenseConfig) -> bool:
 
 
 def confirmable(result: DenseVerification, config: DenseConfig) -> bool:
-    """An accepted alignment whose fine detail agrees across the picture (DenseConfig)."""
-    return result.accepted and _detail_agrees(result, config)
+    """An accepted alignment whose fine detail agrees across the picture, or of a smooth
+    reference, which has none to agree on (DenseConfig)."""
+    return result.accepted and (result.smooth or _detail_agrees(result, config))
 
 
 def is_exact(result: DenseVerification, config: DenseConfig) -> bool:
     """An accepted alignment exact enough to confirm a match on its own (DenseConfig)."""
-    return confirmable(result, config) and _exact_fit(result, config)
+    return confirmable(result, config) and not result.smooth and _exact_fit(result, config)
 
 
 def edit_fits(result: DenseVerification, config: DenseConfig) -> bool:
@@ -462,6 +528,10 @@ def _problem(result: DenseVerification, config: DenseConfig) -> str:
     """Empty when the aligned pair passes every test, else the first one it fails."""
     if result.overlap < config.min_overlap:
         return "dense overlap too small"
+    if result.smooth:
+        if result.correlation < config.smooth_min_correlation:
+            return "dense alignment correlates poorly"
+        return "colours differ" if result.colour > config.smooth_max_colour else ""
     if result.correlation < config.min_correlation:
         return "dense alignment correlates poorly"
     if result.detail < config.min_detail:

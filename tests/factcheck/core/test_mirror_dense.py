@@ -1,6 +1,8 @@
 """Mirrored reposts and low-texture pictures (issue 15): SIFT descriptors mirrored without
 re-running SIFT, dense alignment where local features find too little, near misses."""
 
+import itertools
+
 import cv2
 import faiss
 import numpy as np
@@ -360,3 +362,35 @@ def test_a_degenerate_anchor_is_skipped():
     plain = dense_verify(query, original)
     assert anchored.accepted and anchored.detail == plain.detail
     assert np.allclose(anchored.transform, plain.transform)
+
+
+SMOOTH_GRADIENTS = (960_000_004, 960_000_007, 960_000_008, 960_000_013, 960_000_021)
+
+
+@pytest.mark.parametrize("seed", SMOOTH_GRADIENTS[:3])
+def test_a_smooth_gradients_copy_confirms_by_its_whole_picture_with_the_lead_only(seed):
+    """A smooth gradient (seeds of neither split) has no fine detail, so its copy's band-pass
+    is JPEG noise. Mirrored, cropped, downscaled and at JPEG 40, the copy is still aligned the
+    right way round (by correlation, not by the noise's detail) and accepted on its
+    correlation and colours. It confirms with the embedding's lead only: it is never exact,
+    and it does not confirm without the lead."""
+    original = gradient_image(seed)
+    query, _ = _repost(original)
+    config = DenseConfig()
+    result = dense_verify(query, original, config)
+    assert result.smooth and result.accepted and result.mirrored, result
+    assert result.score == pytest.approx(result.correlation)
+    assert confirmable(result, config) and not is_exact(result, config)
+    assert dense_confirms(result, lead=0.3, config=config, margin=0.14)
+    assert not dense_confirms(result, lead=0.1, config=config, margin=0.14)
+    assert not dense_confirms(result, lead=0.3, config=config, margin=None)
+
+
+def test_another_smooth_gradient_is_not_accepted():
+    """Each smooth gradient against the next: whatever alignment fits best, the correlation or
+    the colours refuse it."""
+    config = DenseConfig()
+    for query_seed, reference_seed in itertools.pairwise(SMOOTH_GRADIENTS):
+        query = jpeg(gradient_image(query_seed), 70)
+        result = dense_verify(query, gradient_image(reference_seed), config)
+        assert result.smooth and not result.accepted, (query_seed, result)
