@@ -24,8 +24,9 @@ alignment whose detail agrees in all but a small part of the picture fits an edi
 part of the picture only (a text card's words), the alignment starts from their fit as well
 (`anchor`), which finds crops off centre; it confirms as any other alignment does. Candidates
 further down the likeness order are checked on the exact bar alone (`max_exact_only`). A
-reference with no fine detail anywhere (a smooth gradient) is judged by its whole-picture
-correlation and colours instead, and confirms only with the embedding's lead (`smooth_*`).
+reference without fine detail that a copy keeps (a smooth gradient) is judged by the whole
+picture's correlation and colours instead, and confirms only with the embedding's lead
+(`smooth_*`).
 Thresholds come from the `tune` split (docs/benchmarks.md): copies above, the unrelated and
 near-duplicate candidates below.
 """
@@ -86,13 +87,17 @@ class DenseConfig:
     # `min_detail_cells` cells is not confirmed by its detail.
     flat_detail: float = 0.08
     min_detail_cells: int = 3
-    # A reference with no fine detail in any cell (a smooth gradient) has none for a copy to
-    # keep: a copy's band-pass is JPEG noise and scores about 0.1. Its alignment is chosen by
+    # A reference whose fine detail stays under `smooth_detail` grey levels (band-pass standard
+    # deviation in its thumbnail) in every cell, a smooth gradient, has none that a copy keeps:
+    # 8-bit rounding and JPEG noise are larger, and a copy's detail scores about 0.1 against it
+    # (fog and abstract pictures start at 0.85, illustrations and text cards at 2, on seeds of
+    # neither split: docs/benchmarks.md). Its alignment is chosen by
     # the whole-picture correlation instead, and accepted when that correlation and the colours
     # agree all but perfectly (`smooth_min_correlation`, `smooth_max_colour`). Such an alignment
     # is never exact: it confirms a match only with the global embedding's lead (another smooth
     # gradient of the same colours aligns as well). Chosen on the hard tier's tune split and on
     # gradients of neither split (docs/benchmarks.md).
+    smooth_detail: float = 0.5
     smooth_min_correlation: float = 0.995
     smooth_max_colour: float = 6.0
     # An accepted alignment this exact (fine detail everywhere and colours agree all but
@@ -137,7 +142,7 @@ class DenseVerification:
     overlap: float = 0.0
     tile_details: tuple[float, ...] = ()  # `detail` per grid cell (DenseConfig.detail_tiles)
     reason: str = ""
-    smooth: bool = False  # the reference has no fine detail anywhere (DenseConfig.smooth_*)
+    smooth: bool = False  # the reference has no fine detail a copy keeps (DenseConfig.smooth_*)
 
     @property
     def detail_floor(self) -> float:
@@ -315,10 +320,11 @@ def _grid(shape: tuple[int, ...], grid: int) -> list[tuple[slice, slice]]:
 
 
 def _smooth(reference_small: np.ndarray, config: DenseConfig) -> bool:
-    """No cell of the reference thumbnail has fine detail (DenseConfig.flat_detail)."""
+    """No cell of the reference thumbnail has fine detail that a copy keeps
+    (DenseConfig.smooth_detail)."""
     band = _band_pass(reference_small, *config.detail_sigmas)
     return all(
-        band[rows, columns].std() < config.flat_detail
+        band[rows, columns].std() < config.smooth_detail
         for rows, columns in _grid(band.shape, config.detail_tiles)
     )
 
