@@ -2,6 +2,7 @@
 
     python scripts/dense_unrelated.py [--kinds fog gradient ...] [--references 200] [--queries 40]
         [--chains] [--fog-mode dusk_water] [--caption "NOT WHAT IT SEEMS"] [--siblings]
+    python scripts/dense_unrelated.py --census 60
 
 For each kind of the evaluation's low-texture generators (factcheck.evaluation.evallowtexture),
 index --references pictures and query with --queries other pictures of that kind (seeds of
@@ -31,6 +32,9 @@ confirmed checks (with --caption, anchored checks and those confirmed too), and 
 detail, detail floor and lowest colour distance among the acceptances; with --details, first
 one line per confirmable, exact or edit-fitting check.
 References are regenerated from their seed when checked, so large indexes fit in memory.
+With --census N, prints instead, per kind, the quantiles of the fine-detail level
+(factcheck.core.dense.detail_level) of N reference pictures and the share that dense alignment
+judges as smooth (under DenseConfig.smooth_detail).
 """
 
 from __future__ import annotations
@@ -46,6 +50,7 @@ from factcheck.core.dense import (
     DenseVerification,
     confirmable,
     dense_verify,
+    detail_level,
     edit_fits,
     is_exact,
 )
@@ -130,6 +135,25 @@ def _detail(kind: str, query: int, reference: int, lead: float, dense: DenseVeri
     }
 
 
+def _census(kinds: list[str], count: int) -> None:
+    """Per kind: quantiles of the detail level of `count` reference pictures, share smooth."""
+    config = DenseConfig()
+    for kind in kinds:
+        levels = np.array(
+            [
+                detail_level(_picture(kind, seed, None), config)
+                for seed in _seeds(REFERENCE_SEED, count, kind, None)
+            ]
+        )
+        quantiles = np.quantile(levels, [0.0, 0.1, 0.5, 0.9])
+        census = {
+            "pictures": count,
+            "detail_level_min_p10_p50_p90": [round(float(q), 3) for q in quantiles],
+            "smooth": round(float((levels < config.smooth_detail).mean()), 3),
+        }
+        print(json.dumps({kind: census}), flush=True)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--kinds", nargs="+", default=list(LOW_TEXTURE_GENERATORS))
@@ -148,7 +172,11 @@ def main() -> None:
         action="store_true",
         help="also print each confirmable, exact or edit-fitting check: its seeds, lead, scores",
     )
+    parser.add_argument("--census", type=int, default=0, help="detail levels of N pictures")
     args = parser.parse_args()
+    if args.census:
+        _census(args.kinds, args.census)
+        return
     descriptor = Descriptor.load()
     config = DenseConfig()
     margin = descriptor.dense_confirm_margin

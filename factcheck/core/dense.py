@@ -319,14 +319,16 @@ def _grid(shape: tuple[int, ...], grid: int) -> list[tuple[slice, slice]]:
     ]
 
 
-def _smooth(reference_small: np.ndarray, config: DenseConfig) -> bool:
-    """No cell of the reference thumbnail has fine detail that a copy keeps
-    (DenseConfig.smooth_detail)."""
-    band = _band_pass(reference_small, *config.detail_sigmas)
-    return all(
-        band[rows, columns].std() < config.smooth_detail
-        for rows, columns in _grid(band.shape, config.detail_tiles)
-    )
+def detail_level(image: np.ndarray, config: DenseConfig) -> float:
+    """The largest band-pass standard deviation (grey levels) over the grid cells of the
+    picture's thumbnail: under DenseConfig.smooth_detail it has no fine detail a copy keeps."""
+    return _detail_level(_thumbnail(image, config.thumbnail_size)[0], config)
+
+
+def _detail_level(small: np.ndarray, config: DenseConfig) -> float:
+    band = _band_pass(small, *config.detail_sigmas)
+    cells = _grid(band.shape, config.detail_tiles)
+    return max(float(band[rows, columns].std()) for rows, columns in cells)
 
 
 def _unit(image: np.ndarray) -> npt.NDArray[np.floating]:
@@ -422,7 +424,7 @@ def dense_verify(
     config = config or DenseConfig()
     query_small, query_to_small = _thumbnail(query, config.thumbnail_size)
     reference_small, to_thumb = _thumbnail(reference, config.thumbnail_size)
-    smooth = _smooth(reference_small, config)
+    smooth = _detail_level(reference_small, config) < config.smooth_detail
     # A smooth reference is aligned and correlated along its own colour axis (_colour_axis).
     axis = _colour_axis(reference_small) if smooth else None
     query_grey = _grey(query_small, config.blur_sigma, axis)
