@@ -95,10 +95,10 @@ class DenseConfig:
     # (their least detailed: 0.82, 0.75, 2.2 grey levels). A smooth reference's alignment is
     # fitted and chosen by the whole-picture correlation along its main colour axis (two colours
     # of one lightness have no luminance to align by), and accepted when that correlation and
-    # the colours agree all but perfectly (`smooth_min_correlation`, `smooth_max_colour`). Such an alignment
-    # is never exact: it confirms a match only with the global embedding's lead (another smooth
-    # gradient of the same colours aligns as well). Chosen on the hard tier's tune split and on
-    # gradients of neither split (docs/benchmarks.md).
+    # the colours agree all but perfectly (`smooth_min_correlation`, `smooth_max_colour`). Such
+    # an alignment is never exact: it confirms a match only with the global embedding's lead
+    # (another smooth gradient of the same colours aligns as well). Chosen on the hard tier's
+    # tune split and on gradients of neither split (docs/benchmarks.md).
     smooth_detail: float = 0.5
     smooth_min_correlation: float = 0.995
     smooth_max_colour: float = 6.0
