@@ -52,6 +52,7 @@ from factcheck.core.dense import (
     dense_verify,
     detail_level,
     edit_fits,
+    exact_but_edited,
     is_exact,
 )
 from factcheck.core.descriptor import Descriptor
@@ -132,6 +133,10 @@ def _detail(kind: str, query: int, reference: int, lead: float, dense: DenseVeri
         "accepted": dense.accepted,
         **{score: round(float(getattr(dense, score)), 4) for score in scores},
         "cells": [round(cell, 3) for cell in dense.tile_details],
+        "edit_share": round(dense.edit_share, 3),
+        "outside_edit": _detail(kind, query, reference, lead, dense.outside_edit)
+        if dense.outside_edit is not None
+        else None,
     }
 
 
@@ -195,6 +200,7 @@ def main() -> None:
             ]
         )
         accepted, checks, further_checks, confirmed, edit_fitting = [], 0, 0, 0, 0
+        edited_exact = 0
         anchored, anchored_confirmed = 0, 0
         query_seeds = _seeds(QUERY_SEED, args.queries, kind, args.fog_mode)
         if args.siblings:  # every reference's design, drawn again (seeds[:queries], sibling 0)
@@ -221,6 +227,7 @@ def main() -> None:
                     if dense.accepted:
                         accepted.append(dense)
                     edit_fitting += edit_fits(dense, config)
+                    edited_exact += exact_but_edited(dense, config)
                     lead = float(similarity[candidate] - baseline)
                     confirmed += dense_confirms(dense, lead, config, None if further else margin)
                     anchor = _anchor(query, reference) if args.caption and not further else None
@@ -232,6 +239,7 @@ def main() -> None:
                         confirmable(dense, config)
                         or is_exact(dense, config)
                         or edit_fits(dense, config)
+                        or exact_but_edited(dense, config)
                     ):
                         print(json.dumps(_detail(kind, seed, seeds[int(candidate)], lead, dense)))
         result[kind] = {
@@ -241,6 +249,7 @@ def main() -> None:
             "confirmable": sum(confirmable(dense, config) for dense in accepted),
             "exact": sum(is_exact(dense, config) for dense in accepted),
             "edit_fits": edit_fitting,
+            "exact_but_edited": edited_exact,
             "confirmed": confirmed,
             "anchored": anchored,
             "anchored_confirmed": anchored_confirmed,

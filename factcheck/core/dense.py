@@ -20,7 +20,9 @@ detail (`detail_floor`: a copy agrees in every part of the picture where the ori
 detail, two fogs that share a ridge only along it) and either an all but perfect fit
 (`is_exact`) or the global embedding's lead (factcheck.core.matcher.dense_confirms). A refused
 alignment whose detail agrees in all but a small part of the picture fits an edited copy
-(`edit_fits`): a near miss for the reviewer, not a match. Where local features matched in one
+(`edit_fits`): a near miss for the reviewer, not a match, unless the rest of the picture, scored
+again without the part whose colours differ, is exact in every cell (`exact_but_edited`): then it
+confirms, as an exact alignment does. Where local features matched in one
 part of the picture only (a text card's words), the alignment starts from their fit as well
 (`anchor`), which finds crops off centre; it confirms as any other alignment does. Candidates
 further down the likeness order are checked on the exact bar alone (`max_exact_only`). A
@@ -124,6 +126,24 @@ class DenseConfig:
     edit_min_floor: float = 0.65
     edit_min_correlation: float = 0.6
     edit_max_colour: float = 15.0
+    # An edited copy is exact but for its edit (`exact_but_edited`): where the aligned pair's
+    # colours differ by more than `edit_residual` Lab units (blurred thumbnails, lightness matched
+    # by a linear fit, specks opened away, the rest closed and widened by `edit_margin` pixels,
+    # about the band-pass's reach) covers at most `edit_max_share` of the overlap and at most
+    # 1 - `edit_min_kept_detail` of the original's fine detail (band-pass energy); and the rest,
+    # scored again without it (DenseVerification.outside_edit), is exact, with fine detail in
+    # `edit_min_cells` cells and agreeing in every one of them (`edit_min_cell_detail`). That
+    # confirms a match as an edited copy on its own, as an exact alignment does. What each bound
+    # refuses (scripts/dense_unrelated.py --siblings, docs/benchmarks.md): another fog differs
+    # everywhere; an illustration's sibling (same palette, shapes elsewhere) shares its horizon,
+    # and the shapes, most of its detail, differ; another card of one size and colour with a thin
+    # frame shares the frame exactly while its other words hardly differ in blurred colour, and
+    # the cell of the words still disagrees. Chosen on the hard tier's tune split.
+    edit_residual: float = 10.0
+    edit_margin: int = 5
+    edit_max_share: float = 0.35
+    edit_min_kept_detail: float = 0.6
+    edit_min_cell_detail: float = 0.95
     max_candidates: int = 3  # candidates per query given a dense check
     # Candidates after those, in likeness order, given a dense check where none of them
     # confirmed: only an exact alignment (is_exact) confirms them.
@@ -145,6 +165,10 @@ class DenseVerification:
     tile_details: tuple[float, ...] = ()  # `detail` per grid cell (DenseConfig.detail_tiles)
     reason: str = ""
     smooth: bool = False  # the reference has no fine detail a copy keeps (DenseConfig.smooth_*)
+    # The same alignment scored without the part where the pair's colours differ (an edit), and
+    # that part's share of the overlap; None when nothing or too much differs (DenseConfig.edit_*).
+    outside_edit: DenseVerification | None = None
+    edit_share: float = 0.0
 
     @property
     def detail_floor(self) -> float:
@@ -249,17 +273,14 @@ def _score(
     transform_small: np.ndarray,
     config: DenseConfig,
     axis: np.ndarray | None = None,
+    excluded: np.ndarray | None = None,
 ) -> tuple[float, float, float, float, tuple[float, ...]]:
     """(correlation, detail, colour, overlap, tile details) of the reference warped onto the
-    query; the correlation of their luminance, or of their projection on `axis`."""
-    height, width = query_small.shape[:2]
-    warped = cv2.warpAffine(
-        reference_small, transform_small[:2], (width, height), flags=cv2.INTER_LINEAR
-    )
-    valid_pixels = cv2.warpAffine(
-        np.ones(reference_small.shape[:2], np.uint8), transform_small[:2], (width, height)
-    )
-    valid = cv2.erode(valid_pixels, np.ones((3, 3), np.uint8)) > 0
+    query, leaving out the `excluded` pixels (bool, query thumbnail grid); the correlation of
+    their luminance, or of their projection on `axis`."""
+    warped, valid = _warp(query_small, reference_small, transform_small)
+    if excluded is not None:
+        valid &= ~excluded
     overlap = float(valid.mean())
     if overlap <= 0:
         return 0.0, 0.0, 255.0, 0.0, ()
@@ -276,6 +297,54 @@ def _score(
     warped_lab[:, 0] += query_lab[:, 0].mean() - warped_lab[:, 0].mean()
     colour = float(np.linalg.norm(query_lab - warped_lab, axis=1).mean())
     return correlation, detail, colour, overlap, tiles
+
+
+def _warp(
+    query_small: np.ndarray, reference_small: np.ndarray, transform_small: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """The reference thumbnail warped onto the query's, and where it lands (bool; its edge, which
+    interpolation smears, left out)."""
+    height, width = query_small.shape[:2]
+    warped = cv2.warpAffine(
+        reference_small, transform_small[:2], (width, height), flags=cv2.INTER_LINEAR
+    )
+    valid_pixels = cv2.warpAffine(
+        np.ones(reference_small.shape[:2], np.uint8), transform_small[:2], (width, height)
+    )
+    return warped, cv2.erode(valid_pixels, np.ones((3, 3), np.uint8)) > 0
+
+
+def _edit_region(
+    query_small: np.ndarray,
+    reference_small: np.ndarray,
+    transform_small: np.ndarray,
+    config: DenseConfig,
+) -> tuple[np.ndarray, float]:
+    """Where the aligned pair's colours differ (DenseConfig.edit_residual, edit_margin), as a
+    bool mask of the query thumbnail, and its share of the overlap."""
+    warped, valid = _warp(query_small, reference_small, transform_small)
+    if valid.sum() < 16:
+        return valid, 1.0
+    query_lab, warped_lab = (
+        cv2.cvtColor(_unit(cv2.GaussianBlur(image, (0, 0), config.blur_sigma)), cv2.COLOR_RGB2LAB)
+        for image in (query_small, warped)
+    )
+    # Lightness matched by a linear fit (least squares): a copy's brightness and contrast may
+    # change. Without lightness to fit on, only its mean.
+    reference_l, query_l = warped_lab[..., 0][valid], query_lab[..., 0][valid]
+    variance = float(reference_l.var())
+    gain = (
+        float(np.cov(reference_l, query_l, bias=True)[0, 1]) / variance if variance > 1e-3 else 1.0
+    )
+    offset = float(query_l.mean()) - gain * float(reference_l.mean())
+    warped_lab[..., 0] = gain * warped_lab[..., 0] + offset
+    differs = (np.linalg.norm(query_lab - warped_lab, axis=2) > config.edit_residual) & valid
+    square = np.ones((3, 3), np.uint8)
+    opened = cv2.morphologyEx(differs.astype(np.uint8), cv2.MORPH_OPEN, square)
+    closed = cv2.morphologyEx(opened, cv2.MORPH_CLOSE, np.ones((5, 5), np.uint8))
+    size = 2 * config.edit_margin + 1
+    region = cv2.dilate(closed, np.ones((size, size), np.uint8)) > 0
+    return region, float((region & valid).sum() / valid.sum())
 
 
 def _band_pass(image: np.ndarray, fine: float, coarse: float) -> np.ndarray:
@@ -474,6 +543,8 @@ def dense_verify(
             break
     if best is None:
         return DenseVerification(False, reason="dense alignment did not converge")
+    if not smooth and not _exact_fit(best, config):
+        _score_outside_edit(best, query_small, reference_small, config)
     # Full resolution: reference -> reference thumb (-> its mirror) -> query thumb -> query, in
     # pixel centres throughout (a thumbnail pixel is 6 of a 1024-px picture's).
     if best.mirrored:
@@ -482,6 +553,35 @@ def dense_verify(
     best.reason = _problem(best, config)
     best.accepted = not best.reason
     return best
+
+
+def _score_outside_edit(
+    result: DenseVerification,
+    query_small: np.ndarray,
+    reference_small: np.ndarray,
+    config: DenseConfig,
+) -> None:
+    """Score `result`'s alignment (thumbnails, not yet full resolution) again without the part
+    that differs (DenseConfig.edit_*), when that part is there and small enough."""
+    assert result.transform is not None
+    view = np.ascontiguousarray(reference_small[:, ::-1] if result.mirrored else reference_small)
+    region, share = _edit_region(query_small, view, result.transform, config)
+    if not 0 < share <= config.edit_max_share:
+        return
+    # The reference's own detail, most of which an edit leaves alone: another picture that
+    # shares only a horizon or a frame with it differs wherever the rest of its detail is.
+    warped, valid = _warp(query_small, view, result.transform)
+    energy = _band_pass(warped, *config.detail_sigmas) ** 2
+    kept = float(energy[valid & ~region].sum() / max(float(energy[valid].sum()), 1e-9))
+    if kept < config.edit_min_kept_detail:
+        return
+    correlation, detail, colour, overlap, tiles = _score(
+        query_small, view, result.transform, config, excluded=region
+    )
+    result.outside_edit = DenseVerification(
+        False, None, result.mirrored, correlation, detail, colour, overlap, tiles
+    )
+    result.edit_share = share
 
 
 def _ends_search(result: DenseVerification, config: DenseConfig, exact: bool) -> bool:
@@ -517,6 +617,20 @@ def confirmable(result: DenseVerification, config: DenseConfig) -> bool:
 def is_exact(result: DenseVerification, config: DenseConfig) -> bool:
     """An accepted alignment exact enough to confirm a match on its own (DenseConfig)."""
     return confirmable(result, config) and not result.smooth and _exact_fit(result, config)
+
+
+def exact_but_edited(result: DenseVerification, config: DenseConfig) -> bool:
+    """An alignment, accepted or not, exact everywhere but in one part that differs, with fine
+    detail in enough cells to tell (DenseConfig.edit_residual ..): an edited copy, confirmed as
+    an exact alignment is (DenseConfig)."""
+    outside = result.outside_edit
+    return (
+        outside is not None
+        and result.overlap >= config.min_overlap
+        and len(outside.tile_details) >= config.edit_min_cells
+        and min(outside.tile_details) >= config.edit_min_cell_detail
+        and _exact_fit(outside, config)
+    )
 
 
 def edit_fits(result: DenseVerification, config: DenseConfig) -> bool:

@@ -31,6 +31,7 @@ from factcheck.core.dense import (
     confirmable,
     dense_verify,
     edit_fits,
+    exact_but_edited,
     is_exact,
 )
 from factcheck.core.features import (
@@ -602,7 +603,10 @@ def dense_confirms(
     fog, where an unrelated fog is about as close to several (docs/benchmarks.md). An alignment
     that only fits an edited copy (edit_fits) does not verify, lead or not: another text card of
     the same layout with other words fits one as well, and was confirmed so on the hard tier's
-    test split."""
+    test split. One exact but in a part that differs (exact_but_edited) verifies as an exact
+    one does: that text card differs in its words and has no detail elsewhere."""
+    if exact_but_edited(dense, config):
+        return True
     if not dense.accepted:
         return False
     if config.confirms or is_exact(dense, config):

@@ -14,6 +14,7 @@ from factcheck.core.dense import (
     confirmable,
     dense_verify,
     edit_fits,
+    exact_but_edited,
     is_exact,
 )
 from factcheck.core.features import (
@@ -271,21 +272,36 @@ def test_two_text_cards_of_one_layout_are_not_one_picture():
     assert not dense_confirms(result, lead=1.0, config=config, margin=0.0)
 
 
-def test_an_edited_copy_of_a_smooth_picture_fits_one_and_confirms_nothing():
+def test_an_edited_copy_of_a_smooth_picture_confirms_as_exact_but_for_its_edit():
     """A recoloured blob on a flat illustration outweighs its few grey levels: the whole-picture
     correlation refuses the alignment, while the fine detail agrees in every cell but the edited
-    one. It fits an edited copy (a near miss that says so), and confirms nothing, lead or not:
-    another text card of the same layout fits one just as well (below)."""
-    picture = illustration_image(820000004)
-    edited, _ = e_recolour(picture, np.random.default_rng(820000004), picture)
+    one. Without the part whose colours differ, the rest is exact: an edited copy, confirmed
+    without the embedding's lead, as an exact alignment is."""
+    picture = illustration_image(820000003)
+    edited, _ = e_recolour(picture, np.random.default_rng(820000003), picture)
     config = DenseConfig()
     result = dense_verify(jpeg(edited, 70), picture, config)
-    assert not result.accepted and result.reason == "dense alignment correlates poorly", result
-    assert edit_fits(result, config) and not confirmable(result, config)
-    assert not dense_confirms(result, lead=1.0, config=config, margin=0.14)
-    # The fit needs detail across the picture, and its agreement in three cells of four.
-    assert not edit_fits(result, DenseConfig(edit_min_cells=len(result.tile_details) + 1))
-    assert not edit_fits(result, DenseConfig(edit_min_floor=result.detail_floor + 0.01))
+    assert not result.accepted and not confirmable(result, config), result
+    assert 0 < result.edit_share <= config.edit_max_share
+    assert exact_but_edited(result, config)
+    assert dense_confirms(result, lead=None, config=config, margin=None)
+    # Not when the part that differs is larger than an edit or holds most of the original's
+    # detail, nor without enough detail cells.
+    for stricter in (
+        DenseConfig(edit_max_share=result.edit_share - 0.01),
+        DenseConfig(edit_min_kept_detail=1.0),
+    ):
+        assert not exact_but_edited(dense_verify(jpeg(edited, 70), picture, stricter), stricter)
+    assert result.outside_edit is not None
+    fewer = DenseConfig(edit_min_cells=len(result.outside_edit.tile_details) + 1)
+    assert not exact_but_edited(result, fewer)
+
+
+def test_an_unedited_copy_is_not_scored_again():
+    """An exact alignment has no part to leave out: it is exact, not exact but edited."""
+    original = illustration_image(820000004)
+    result = dense_verify(jpeg(original, 70), original, DenseConfig())
+    assert is_exact(result, DenseConfig()) and result.outside_edit is None
 
 
 def test_another_text_card_of_one_layout_fits_an_edited_copy_and_is_not_confirmed():
@@ -297,6 +313,23 @@ def test_another_text_card_of_one_layout_fits_an_edited_copy_and_is_not_confirme
     result = dense_verify(jpeg(text_card_image(810000108), 70), text_card_image(800000995), config)
     assert not result.accepted and edit_fits(result, config), result
     assert not dense_confirms(result, lead=1.0, config=config, margin=0.0)
+
+
+@pytest.mark.parametrize(
+    ("query_seed", "reference_seed"), [(800000003, 800000960), (800000025, 800000025)]
+)
+def test_another_framed_text_card_is_not_exact_but_for_its_words(query_seed, reference_seed):
+    """Two cards of one size and background with a thin frame and other words (pairs from
+    scripts/dense_unrelated.py --siblings): the frame agrees exactly and the words hardly differ
+    in blurred colour, so the part left out is small and the rest all but exact; only the cell
+    of the words still disagrees, and every cell outside an edit must agree."""
+    config = DenseConfig()
+    query = jpeg(text_card_image(query_seed), 70)
+    result = dense_verify(query, text_card_image(reference_seed, 1), config)
+    assert result.outside_edit is not None and result.outside_edit.detail >= config.exact_detail
+    assert min(result.outside_edit.tile_details) < config.edit_min_cell_detail
+    assert not exact_but_edited(result, config)
+    assert not dense_confirms(result, lead=None, config=config, margin=None)
 
 
 @pytest.mark.parametrize("mirrored", [False, True], ids=["as-posted", "mirrored"])
