@@ -166,7 +166,8 @@ class DenseVerification:
     reason: str = ""
     smooth: bool = False  # the reference has no fine detail a copy keeps (DenseConfig.smooth_*)
     # The same alignment scored without the part where the pair's colours differ (an edit), and
-    # that part's share of the overlap; None when nothing or too much differs (DenseConfig.edit_*).
+    # that part's share of the overlap; None when nothing differs, or more than an edit would
+    # (DenseConfig.edit_max_share, edit_min_kept_detail), or the alignment is exact already.
     outside_edit: DenseVerification | None = None
     edit_share: float = 0.0
 
@@ -315,14 +316,11 @@ def _warp(
 
 
 def _edit_region(
-    query_small: np.ndarray,
-    reference_small: np.ndarray,
-    transform_small: np.ndarray,
-    config: DenseConfig,
+    query_small: np.ndarray, warped: np.ndarray, valid: np.ndarray, config: DenseConfig
 ) -> tuple[np.ndarray, float]:
-    """Where the aligned pair's colours differ (DenseConfig.edit_residual, edit_margin), as a
-    bool mask of the query thumbnail, and its share of the overlap."""
-    warped, valid = _warp(query_small, reference_small, transform_small)
+    """Where the query and the reference warped onto it (`_warp`) differ in colour
+    (DenseConfig.edit_residual, edit_margin), as a bool mask of the query thumbnail, and its
+    share of the overlap."""
     if valid.sum() < 16:
         return valid, 1.0
     query_lab, warped_lab = (
@@ -565,12 +563,12 @@ def _score_outside_edit(
     that differs (DenseConfig.edit_*), when that part is there and small enough."""
     assert result.transform is not None
     view = np.ascontiguousarray(reference_small[:, ::-1] if result.mirrored else reference_small)
-    region, share = _edit_region(query_small, view, result.transform, config)
+    warped, valid = _warp(query_small, view, result.transform)
+    region, share = _edit_region(query_small, warped, valid, config)
     if not 0 < share <= config.edit_max_share:
         return
     # The reference's own detail, most of which an edit leaves alone: another picture that
     # shares only a horizon or a frame with it differs wherever the rest of its detail is.
-    warped, valid = _warp(query_small, view, result.transform)
     energy = _band_pass(warped, *config.detail_sigmas) ** 2
     kept = float(energy[valid & ~region].sum() / max(float(energy[valid].sum()), 1e-9))
     if kept < config.edit_min_kept_detail:
