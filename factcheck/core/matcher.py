@@ -604,8 +604,8 @@ def dense_confirms(
     that only fits an edited copy (edit_fits) does not verify, lead or not: another text card of
     the same layout with other words fits one as well, and was confirmed so on the hard tier's
     test split. One exact but in a part that differs (exact_but_edited) verifies as an exact
-    one does: that text card differs in its words and has no detail elsewhere."""
-    if exact_but_edited(dense, config):
+    one does where DenseConfig.edited_confirms is on (off by default: see there)."""
+    if config.edited_confirms and exact_but_edited(dense, config):
         return True
     if not dense.accepted:
         return False

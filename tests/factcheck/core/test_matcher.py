@@ -192,10 +192,11 @@ def test_an_edited_smooth_copy_is_a_near_miss_that_says_so_with_or_without_a_lea
         ]
 
 
-def test_an_edited_copy_exact_but_for_its_edit_is_a_match_reported_edited():
+def test_an_edited_copy_exact_but_for_its_edit_is_a_match_where_configured():
     """A recoloured shape on a flat illustration whose rest aligns exactly
-    (factcheck.core.dense.exact_but_edited): a verified match without the embedding's lead,
-    reported as edited where the colour changed; with the rule's bar out of reach, a near miss."""
+    (factcheck.core.dense.exact_but_edited). With DenseConfig.edited_confirms on, a verified
+    match without the embedding's lead, reported as edited where the colour changed; by default,
+    or with the rule's bar out of reach, the closest original, not confirmed."""
     picture = illustration_image(820000003)
     edited, truth = e_recolour(picture, np.random.default_rng(820000003), picture)
     images = {1: picture, **{i: illustration_image(830000000 + i) for i in range(2, 7)}}
@@ -205,15 +206,17 @@ def test_an_edited_copy_exact_but_for_its_edit_is_a_match_reported_edited():
         embedder.embed(list(images.values())), list(images), FloatIndexConfig(dim=embedder.dim)
     )
     indexes = dict(pdq_index=pdq, local_index=local, embedding_index=embedding, embedder=embedder)
-    result = match_image(jpeg(edited, 70), references=references, **indexes)
+    query = jpeg(edited, 70)
+    on = MatchConfig(dense=DenseConfig(edited_confirms=True))
+    result = match_image(query, references=references, config=on, **indexes)
     assert [m.reference_id for m in result.matches] == [1]
     match = result.matches[0]
     assert match.verified_by == "dense_alignment" and match.edited
     assert (match.edit_mask[truth > 0] > 0).mean() > 0.5
-    strict = MatchConfig(dense=DenseConfig(edit_min_cell_detail=1.01))
-    assert (
-        match_image(jpeg(edited, 70), references=references, config=strict, **indexes).matches == []
-    )
+    strict = MatchConfig(dense=DenseConfig(edited_confirms=True, edit_min_cell_detail=1.01))
+    for config in (MatchConfig(), strict):
+        result = match_image(query, references=references, config=config, **indexes)
+        assert result.matches == [] and result.near_misses[0].reference_id == 1
 
 
 def test_an_exact_dense_alignment_confirms_without_the_embeddings_lead():

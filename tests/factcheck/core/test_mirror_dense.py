@@ -272,11 +272,11 @@ def test_two_text_cards_of_one_layout_are_not_one_picture():
     assert not dense_confirms(result, lead=1.0, config=config, margin=0.0)
 
 
-def test_an_edited_copy_of_a_smooth_picture_confirms_as_exact_but_for_its_edit():
+def test_an_edited_copy_of_a_smooth_picture_is_exact_but_for_its_edit():
     """A recoloured blob on a flat illustration outweighs its few grey levels: the whole-picture
     correlation refuses the alignment, while the fine detail agrees in every cell but the edited
-    one. Without the part whose colours differ, the rest is exact: an edited copy, confirmed
-    without the embedding's lead, as an exact alignment is."""
+    one. Without the part whose colours differ, the rest is exact: an edited copy, which
+    confirms without the embedding's lead, as an exact alignment does, where configured to."""
     picture = illustration_image(820000003)
     edited, _ = e_recolour(picture, np.random.default_rng(820000003), picture)
     config = DenseConfig()
@@ -284,7 +284,10 @@ def test_an_edited_copy_of_a_smooth_picture_confirms_as_exact_but_for_its_edit()
     assert not result.accepted and not confirmable(result, config), result
     assert 0 < result.edit_share <= config.edit_max_share
     assert exact_but_edited(result, config)
-    assert dense_confirms(result, lead=None, config=config, margin=None)
+    # It confirms where a deployment turns that on; not by default (DenseConfig.edited_confirms).
+    assert not dense_confirms(result, lead=None, config=config, margin=None)
+    on = DenseConfig(edited_confirms=True)
+    assert dense_confirms(result, lead=None, config=on, margin=None)
     # Not when the part that differs is larger than an edit or holds most of the original's
     # detail, nor without enough detail cells.
     for stricter in (
@@ -329,7 +332,8 @@ def test_another_framed_text_card_is_not_exact_but_for_its_words(query_seed, ref
     assert result.outside_edit is not None and result.outside_edit.detail >= config.exact_detail
     assert min(result.outside_edit.tile_details) < config.edit_min_cell_detail
     assert not exact_but_edited(result, config)
-    assert not dense_confirms(result, lead=None, config=config, margin=None)
+    on = DenseConfig(edited_confirms=True)
+    assert not dense_confirms(result, lead=None, config=on, margin=None)
 
 
 @pytest.mark.parametrize("mirrored", [False, True], ids=["as-posted", "mirrored"])
