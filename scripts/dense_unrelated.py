@@ -14,7 +14,8 @@ confirmed, as here, where every candidate is unrelated). Every acceptance is an 
 picture that dense alignment would have called the original; a `confirmable` one (fine detail
 agrees across the picture) would confirm a match with the embedding's lead, an `exact` one on
 its own (factcheck.core.dense); `edit_fits` counts the checks, accepted or not, that would
-confirm with the lead as an edited copy (factcheck.core.dense.edit_fits), and `confirmed` those
+confirm with the lead as an edited copy (factcheck.core.dense.edit_fits), `exact_but_edited` those
+exact but in one part (what DenseConfig.edited_confirms would confirm), and `confirmed` those
 the matcher's rule confirms with the candidate's actual lead
 (factcheck.core.matcher.dense_confirms): false matches. With --chains, each query also goes
 through the hard tier's probe chain (mirror, crop, downscale, JPEG 30-45). With --fog-mode, the
