@@ -42,6 +42,7 @@ from __future__ import annotations
 
 import argparse
 import json
+from dataclasses import replace
 
 import cv2
 import numpy as np
@@ -185,6 +186,9 @@ def main() -> None:
         return
     descriptor = Descriptor.load()
     config = DenseConfig()
+    # The alignments as shipped, also scored for the rule that is off by default
+    # (exact_but_edited): what it would confirm is counted, `confirmed` is the shipped rule's.
+    scoring = replace(config, edited_confirms=True)
     margin = descriptor.dense_confirm_margin
     result = {}
     for kind in args.kinds:
@@ -224,11 +228,11 @@ def main() -> None:
                     reference = _picture(
                         kind, seeds[int(candidate)], args.caption, sibling=int(args.siblings)
                     )
-                    dense = dense_verify(query, reference, config)
+                    dense = dense_verify(query, reference, scoring)
                     if dense.accepted:
                         accepted.append(dense)
                     edit_fitting += edit_fits(dense, config)
-                    edited_exact += exact_but_edited(dense, config)
+                    edited_exact += exact_but_edited(dense, scoring)
                     lead = float(similarity[candidate] - baseline)
                     confirmed += dense_confirms(dense, lead, config, None if further else margin)
                     anchor = _anchor(query, reference) if args.caption and not further else None
@@ -240,7 +244,7 @@ def main() -> None:
                         confirmable(dense, config)
                         or is_exact(dense, config)
                         or edit_fits(dense, config)
-                        or exact_but_edited(dense, config)
+                        or exact_but_edited(dense, scoring)
                     ):
                         print(json.dumps(_detail(kind, seed, seeds[int(candidate)], lead, dense)))
         result[kind] = {

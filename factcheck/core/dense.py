@@ -172,7 +172,8 @@ class DenseVerification:
     smooth: bool = False  # the reference has no fine detail a copy keeps (DenseConfig.smooth_*)
     # The same alignment scored without the part where the pair's colours differ (an edit), and
     # that part's share of the overlap; None when nothing differs, or more than an edit would
-    # (DenseConfig.edit_max_share, edit_min_kept_detail), or the alignment is exact already.
+    # (DenseConfig.edit_max_share, edit_min_kept_detail), or the alignment is exact already, or
+    # the rule is off (DenseConfig.edited_confirms: nothing would read them).
     outside_edit: DenseVerification | None = None
     edit_share: float = 0.0
 
@@ -279,14 +280,23 @@ def _score(
     transform_small: np.ndarray,
     config: DenseConfig,
     axis: np.ndarray | None = None,
-    excluded: np.ndarray | None = None,
 ) -> tuple[float, float, float, float, tuple[float, ...]]:
     """(correlation, detail, colour, overlap, tile details) of the reference warped onto the
-    query, leaving out the `excluded` pixels (bool, query thumbnail grid); the correlation of
-    their luminance, or of their projection on `axis`."""
-    warped, valid = _warp(query_small, reference_small, transform_small)
-    if excluded is not None:
-        valid &= ~excluded
+    query; the correlation of their luminance, or of their projection on `axis`."""
+    return _score_warped(
+        query_small, *_warp(query_small, reference_small, transform_small), config, axis
+    )
+
+
+def _score_warped(
+    query_small: np.ndarray,
+    warped: np.ndarray,
+    valid: np.ndarray,
+    config: DenseConfig,
+    axis: np.ndarray | None = None,
+) -> tuple[float, float, float, float, tuple[float, ...]]:
+    """_score's figures of a reference already warped onto the query (`_warp`), compared where
+    `valid` (bool) is set."""
     overlap = float(valid.mean())
     if overlap <= 0:
         return 0.0, 0.0, 255.0, 0.0, ()
@@ -546,7 +556,7 @@ def dense_verify(
             break
     if best is None:
         return DenseVerification(False, reason="dense alignment did not converge")
-    if not smooth and not _exact_fit(best, config):
+    if config.edited_confirms and not smooth and not _exact_fit(best, config):
         _score_outside_edit(best, query_small, reference_small, config)
     # Full resolution: reference -> reference thumb (-> its mirror) -> query thumb -> query, in
     # pixel centres throughout (a thumbnail pixel is 6 of a 1024-px picture's).
@@ -578,8 +588,8 @@ def _score_outside_edit(
     kept = float(energy[valid & ~region].sum() / max(float(energy[valid].sum()), 1e-9))
     if kept < config.edit_min_kept_detail:
         return
-    correlation, detail, colour, overlap, tiles = _score(
-        query_small, view, result.transform, config, excluded=region
+    correlation, detail, colour, overlap, tiles = _score_warped(
+        query_small, warped, valid & ~region, config
     )
     result.outside_edit = DenseVerification(
         False, None, result.mirrored, correlation, detail, colour, overlap, tiles

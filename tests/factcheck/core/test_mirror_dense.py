@@ -280,19 +280,21 @@ def test_an_edited_copy_of_a_smooth_picture_is_exact_but_for_its_edit():
     picture = illustration_image(820000003)
     edited, _ = e_recolour(picture, np.random.default_rng(820000003), picture)
     config = DenseConfig()
-    result = dense_verify(jpeg(edited, 70), picture, config)
+    on = DenseConfig(edited_confirms=True)
+    result = dense_verify(jpeg(edited, 70), picture, on)
     assert not result.accepted and not confirmable(result, config), result
     assert 0 < result.edit_share <= config.edit_max_share
     assert exact_but_edited(result, config)
-    # It confirms where a deployment turns that on; not by default (DenseConfig.edited_confirms).
+    # It confirms where a deployment turns that on; not by default (DenseConfig.edited_confirms),
+    # and then the alignment is not scored a second time at all.
     assert not dense_confirms(result, lead=None, config=config, margin=None)
-    on = DenseConfig(edited_confirms=True)
     assert dense_confirms(result, lead=None, config=on, margin=None)
+    assert dense_verify(jpeg(edited, 70), picture, config).outside_edit is None
     # Not when the part that differs is larger than an edit or holds most of the original's
     # detail, nor without enough detail cells.
     for stricter in (
-        DenseConfig(edit_max_share=result.edit_share - 0.01),
-        DenseConfig(edit_min_kept_detail=1.0),
+        DenseConfig(edited_confirms=True, edit_max_share=result.edit_share - 0.01),
+        DenseConfig(edited_confirms=True, edit_min_kept_detail=1.0),
     ):
         assert not exact_but_edited(dense_verify(jpeg(edited, 70), picture, stricter), stricter)
     assert result.outside_edit is not None
@@ -303,8 +305,9 @@ def test_an_edited_copy_of_a_smooth_picture_is_exact_but_for_its_edit():
 def test_an_unedited_copy_is_not_scored_again():
     """An exact alignment has no part to leave out: it is exact, not exact but edited."""
     original = illustration_image(820000004)
-    result = dense_verify(jpeg(original, 70), original, DenseConfig())
-    assert is_exact(result, DenseConfig()) and result.outside_edit is None
+    on = DenseConfig(edited_confirms=True)
+    result = dense_verify(jpeg(original, 70), original, on)
+    assert is_exact(result, on) and result.outside_edit is None
 
 
 def test_another_text_card_of_one_layout_fits_an_edited_copy_and_is_not_confirmed():
@@ -326,13 +329,12 @@ def test_another_framed_text_card_is_not_exact_but_for_its_words(query_seed, ref
     scripts/dense_unrelated.py --siblings): the frame agrees exactly and the words hardly differ
     in blurred colour, so the part left out is small and the rest all but exact; only the cell
     of the words still disagrees, and every cell outside an edit must agree."""
-    config = DenseConfig()
+    config = on = DenseConfig(edited_confirms=True)
     query = jpeg(text_card_image(query_seed), 70)
     result = dense_verify(query, text_card_image(reference_seed, 1), config)
     assert result.outside_edit is not None and result.outside_edit.detail >= config.exact_detail
     assert min(result.outside_edit.tile_details) < config.edit_min_cell_detail
     assert not exact_but_edited(result, config)
-    on = DenseConfig(edited_confirms=True)
     assert not dense_confirms(result, lead=None, config=on, margin=None)
 
 
